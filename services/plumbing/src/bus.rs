@@ -1,0 +1,179 @@
+//! The event bus: NATS JetStream streams, subjects and the event envelope.
+//!
+//! One stream per publishing service, named here; subjects are
+//! `<service>.<entity>.<verb>`. Every event is an [`Envelope`] whose id is
+//! also the `Nats-Msg-Id` header, so JetStream drops a republished duplicate,
+//! and whose trace context travels in the `traceparent` header.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_nats::jetstream::{self, stream};
+use leadwheel_proto::events::v1::Envelope;
+use prost::Message;
+
+use crate::config::ServiceConfig;
+
+/// Subject names and builders. Call sites never paste subject strings.
+pub mod subjects {
+    /// A new lead was accepted by intake.
+    pub const LEAD_CREATED: &str = "intake.lead.created";
+    /// An offer opened.
+    pub const OFFER_OPENED: &str = "wheel.offer.opened";
+    /// An offer ended (claimed, passed, expired, withdrawn).
+    pub const OFFER_CLOSED: &str = "wheel.offer.closed";
+    /// A lead has its owner.
+    pub const LEAD_ASSIGNED: &str = "wheel.lead.assigned";
+    /// A lead went to its team's open pool.
+    pub const LEAD_POOLED: &str = "wheel.lead.pooled";
+    /// A team was created or changed.
+    pub const TEAM_UPSERTED: &str = "wheel.team.upserted";
+    /// A rep was created or changed.
+    pub const REP_UPSERTED: &str = "wheel.rep.upserted";
+    /// A claimed lead is in work.
+    pub const OPPS_LEAD_OPENED: &str = "opps.lead.opened";
+    /// An alert was raised.
+    pub const ALERT_RAISED: &str = "alerts.raised";
+
+    /// Core NATS subject for live offer pushes to one rep, so a rep connected
+    /// to any wheel replica sees offers made by any other.
+    pub fn live_rep_offers(rep_id: &str) -> String {
+        format!("live.rep.{rep_id}.offers")
+    }
+}
+
+/// A JetStream stream owned by one publishing service.
+#[derive(Debug)]
+pub struct StreamSpec {
+    /// Stream name.
+    pub name: &'static str,
+    /// The subjects it captures.
+    pub subjects: &'static [&'static str],
+}
+
+/// Intake's stream.
+pub static INTAKE_STREAM: StreamSpec = StreamSpec {
+    name: "LEADWHEEL_INTAKE",
+    subjects: &["intake.>"],
+};
+/// The wheel's stream.
+pub static WHEEL_STREAM: StreamSpec = StreamSpec {
+    name: "LEADWHEEL_WHEEL",
+    subjects: &["wheel.>"],
+};
+/// Opportunity's stream.
+pub static OPPS_STREAM: StreamSpec = StreamSpec {
+    name: "LEADWHEEL_OPPS",
+    subjects: &["opps.>"],
+};
+/// Alerting's stream.
+pub static ALERTS_STREAM: StreamSpec = StreamSpec {
+    name: "LEADWHEEL_ALERTS",
+    subjects: &["alerts.>"],
+};
+
+/// A connection to NATS with its JetStream context.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    /// The core NATS client (live pushes, drain).
+    pub client: async_nats::Client,
+    /// The JetStream context.
+    pub jetstream: jetstream::Context,
+}
+
+impl Bus {
+    /// Connects to `config.nats_url`, retrying in the background if NATS is
+    /// not up yet, so a service starts (and accepts work into its outbox)
+    /// while NATS is down.
+    pub async fn connect(config: &ServiceConfig) -> Result<Self> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("leadwheel-{}", config.service))
+            .retry_on_initial_connect()
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(5)));
+        if let Some(creds) = &config.nats_creds_file {
+            options = options
+                .credentials_file(creds)
+                .await
+                .with_context(|| format!("reading NATS credentials {}", creds.display()))?;
+        }
+        let client = options
+            .connect(config.nats_url.as_str())
+            .await
+            .with_context(|| format!("connecting to NATS at {}", config.nats_url))?;
+        let jetstream = jetstream::new(client.clone());
+        Ok(Self { client, jetstream })
+    }
+
+    /// True when the client is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Creates `spec`'s stream, or updates it to the current config.
+    pub async fn ensure_stream(&self, spec: &StreamSpec) -> Result<()> {
+        let config = stream::Config {
+            name: spec.name.to_string(),
+            subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        match self.jetstream.get_stream(spec.name).await {
+            Ok(_) => {
+                self.jetstream
+                    .update_stream(config)
+                    .await
+                    .with_context(|| format!("updating stream {}", spec.name))?;
+            }
+            Err(_) => {
+                self.jetstream
+                    .get_or_create_stream(config)
+                    .await
+                    .with_context(|| format!("creating stream {}", spec.name))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An event received from the bus.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The subject it arrived on.
+    pub subject: String,
+    /// The envelope.
+    pub envelope: Envelope,
+    /// The W3C trace parent from the headers, when present.
+    pub traceparent: Option<String>,
+}
+
+impl Event {
+    /// Decodes the envelope's payload as `M`.
+    pub fn decode<M: Message + Default>(&self) -> Result<M, prost::DecodeError> {
+        M::decode(self.envelope.payload.as_slice())
+    }
+}
+
+/// An event to publish, before it gets its id and time.
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    /// Subject (also the envelope's `type`).
+    pub subject: String,
+    /// The entity key.
+    pub key: String,
+    /// The encoded payload.
+    pub payload: Vec<u8>,
+}
+
+impl EventDraft {
+    /// A draft of `payload` for `subject` about entity `key`.
+    pub fn new(subject: impl Into<String>, key: impl Into<String>, payload: &impl Message) -> Self {
+        Self {
+            subject: subject.into(),
+            key: key.into(),
+            payload: payload.encode_to_vec(),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Configuration from environment variables.
+//!
+//! Every service reads the same shared variables (`NATS_URL`,
+//! `LEADWHEEL_JWT_SECRET`, `LEADWHEEL_LOG_FORMAT`, ...) plus its own,
+//! prefixed `LEADWHEEL_<SERVICE>_`. Any secret may instead be read from a file
+//! named by the same variable with a `_FILE` suffix, as Kubernetes mounts them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// A secret value whose `Debug` and `Display` never print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reads `name`, or `default` when unset or empty.
+pub fn env_or(name: &str, default: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ => default.to_string(),
+    }
+}
+
+/// Reads `name` and parses it, or returns `default` when unset.
+pub fn env_parse<T>(name: &str, default: T) -> Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map_err(|err| anyhow::anyhow!("invalid {name}={value:?}: {err}")),
+        _ => Ok(default),
+    }
+}
+
+/// Reads a duration in milliseconds from `name`.
+pub fn env_duration_ms(name: &str, default: Duration) -> Result<Duration> {
+    let ms: u64 = env_parse(name, default.as_millis() as u64)?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// Reads a secret from `name`, or from the file named by `name_FILE`.
+/// Setting both is an error, so a stale variable cannot shadow a mounted file.
+pub fn secret_from_env(name: &str) -> Result<Option<Secret>> {
+    let file_var = format!("{name}_FILE");
+    let direct = std::env::var(name).ok().filter(|v| !v.is_empty());
+    let file = std::env::var(&file_var).ok().filter(|v| !v.is_empty());
+    match (direct, file) {
+        (Some(_), Some(_)) => bail!("set either {name} or {file_var}, not both"),
+        (Some(value), None) => Ok(Some(Secret::new(value))),
+        (None, Some(path)) => {
+            let value = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {file_var}={path}"))?;
+            Ok(Some(Secret::new(value.trim_end_matches(['\n', '\r']))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Human,
+    /// One JSON object per line, for production log pipelines.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "human" | "text" | "pretty" => Ok(Self::Human),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "unknown log format {other:?} (expected human or json)"
+            )),
+        }
+    }
+}
+
+/// The JWT secret used when none is configured: only for local development.
+/// Services refuse to start with it unless `LEADWHEEL_DEV_MODE=1`.
+pub const DEV_JWT_SECRET: &str = "leadwheel-dev-secret-not-for-production";
+
+/// Default listen ports, one block per service.
+pub mod ports {
+    /// Intake's HTTP webhook port.
+    pub const INTAKE_HTTP: u16 = 8080;
+    /// gRPC ports.
+    pub const INTAKE_GRPC: u16 = 50051;
+    /// Wheel gRPC.
+    pub const WHEEL_GRPC: u16 = 50052;
+    /// Opportunity gRPC.
+    pub const OPPORTUNITY_GRPC: u16 = 50053;
+    /// Alerting gRPC.
+    pub const ALERTING_GRPC: u16 = 50054;
+    /// Reporting gRPC.
+    pub const REPORTING_GRPC: u16 = 50055;
+    /// Admin (health, metrics) ports are the gRPC port + 1000.
+    pub const ADMIN_OFFSET: u16 = 1000;
+}
+
+/// Settings every service shares.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Service name, e.g. `wheel`.
+    pub service: &'static str,
+    /// gRPC listen address (`LEADWHEEL_<SERVICE>_GRPC_ADDR`).
+    pub grpc_addr: SocketAddr,
+    /// Admin HTTP listen address for /healthz, /readyz, /metrics
+    /// (`LEADWHEEL_<SERVICE>_ADMIN_ADDR`).
+    pub admin_addr: SocketAddr,
+    /// `sqlite://...` or `postgres://...` (`LEADWHEEL_<SERVICE>_DATABASE_URL`).
+    pub database_url: Secret,
+    /// NATS server URL (`NATS_URL`).
+    pub nats_url: String,
+    /// NATS credentials file (`NATS_CREDS_FILE`), optional.
+    pub nats_creds_file: Option<PathBuf>,
+    /// HMAC key verifying bearer JWTs (`LEADWHEEL_JWT_SECRET` or `_FILE`).
+    pub jwt_secret: Secret,
+    /// Log format (`LEADWHEEL_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// OTLP gRPC endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`), optional.
+    pub otlp_endpoint: Option<String>,
+    /// Time allowed for draining at shutdown (`LEADWHEEL_SHUTDOWN_TIMEOUT_MS`).
+    pub shutdown_timeout: Duration,
+    /// Directory for SQLite files when the default URL is used (`LEADWHEEL_DATA_DIR`).
+    pub data_dir: PathBuf,
+}
+
+impl ServiceConfig {
+    /// Reads the shared settings for `service` from the environment.
+    pub fn from_env(service: &'static str, default_grpc_port: u16) -> Result<Self> {
+        let prefix = format!("LEADWHEEL_{}_", service.to_ascii_uppercase());
+        let data_dir = PathBuf::from(env_or("LEADWHEEL_DATA_DIR", "./.leadwheel"));
+        let default_db = format!("sqlite://{}/{service}.db", data_dir.display());
+        let grpc_addr = env_parse(
+            &format!("{prefix}GRPC_ADDR"),
+            SocketAddr::from(([127, 0, 0, 1], default_grpc_port)),
+        )?;
+        let admin_addr = env_parse(
+            &format!("{prefix}ADMIN_ADDR"),
+            SocketAddr::from(([127, 0, 0, 1], default_grpc_port + ports::ADMIN_OFFSET)),
+        )?;
+        let database_url = secret_from_env(&format!("{prefix}DATABASE_URL"))?
+            .unwrap_or_else(|| Secret::new(default_db));
+        let dev_mode = env_or("LEADWHEEL_DEV_MODE", "0") == "1";
+        let jwt_secret = match secret_from_env("LEADWHEEL_JWT_SECRET")? {
+            Some(secret) => secret,
+            None if dev_mode => Secret::new(DEV_JWT_SECRET),
+            None => bail!(
+                "LEADWHEEL_JWT_SECRET (or LEADWHEEL_JWT_SECRET_FILE) is not set; \
+                 set it, or set LEADWHEEL_DEV_MODE=1 to use the development key"
+            ),
+        };
+        if jwt_secret.expose().len() < 16 {
+            bail!("LEADWHEEL_JWT_SECRET is too short: use at least 16 characters");
+        }
+        Ok(Self {
+            service,
+            grpc_addr,
+            admin_addr,
+            database_url,
+            nats_url: env_or("NATS_URL", "nats://127.0.0.1:4222"),
+            nats_creds_file: std::env::var("NATS_CREDS_FILE").ok().map(PathBuf::from),
+            jwt_secret,
+            log_format: env_parse("LEADWHEEL_LOG_FORMAT", LogFormat::Human)?,
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            shutdown_timeout: env_duration_ms(
+                "LEADWHEEL_SHUTDOWN_TIMEOUT_MS",
+                Duration::from_secs(20),
+            )?,
+            data_dir,
+        })
+    }
+
+    /// Reads a service-specific variable, `LEADWHEEL_<SERVICE>_<name>`.
+    pub fn service_var(&self, name: &str) -> String {
+        format!("LEADWHEEL_{}_{name}", self.service.to_ascii_uppercase())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let secret = Secret::new("hunter2hunter2hunter2");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+
+    #[test]
+    fn log_format_parses() {
+        assert_eq!("JSON".parse::<LogFormat>().unwrap(), LogFormat::Json);
+        assert!("xml".parse::<LogFormat>().is_err());
+    }
+}

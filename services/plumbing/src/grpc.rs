@@ -1,0 +1,61 @@
+//! The gRPC server every service runs: its own service behind the auth
+//! interceptor, plus tonic-health and tonic-reflection (unauthenticated, so
+//! probes and `grpcurl` just work), with the caller's trace context taken
+//! from the `traceparent` metadata.
+
+use std::convert::Infallible;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::transport::Server;
+
+use crate::telemetry;
+
+/// Serves `service` on `listener` until `stop` fires, then finishes
+/// in-flight calls and returns.
+pub async fn serve<S>(listener: TcpListener, service: S, stop: CancellationToken) -> Result<()>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<S>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(leadwheel_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building gRPC reflection")?;
+    let reporter = health_reporter.clone();
+    let stop_signal = stop.clone();
+    let shutdown = async move {
+        stop_signal.cancelled().await;
+        // Tell probes first, so no new calls are routed here while draining.
+        reporter.set_not_serving::<S>().await;
+    };
+    Server::builder()
+        .trace_fn(grpc_span)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("serving gRPC")
+}
+
+fn grpc_span(request: &http::Request<()>) -> tracing::Span {
+    let span = tracing::info_span!("grpc", rpc = %request.uri().path());
+    let traceparent = request
+        .headers()
+        .get(telemetry::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    telemetry::set_parent(&span, traceparent);
+    span
+}

@@ -1,0 +1,247 @@
+//! The inbox: durable JetStream consumers with explicit ack, where every
+//! processed event id is recorded in the same transaction as its effect.
+//!
+//! [`run_consumer`] pulls events, opens a transaction, records the event id
+//! in `lw_inbox` (skipping it if already there), lets the handler apply its
+//! effect inside that transaction, commits, and only then acks. A crash
+//! between commit and ack redelivers an event the inbox already holds, which
+//! is then acked without effect. A handler error rolls back and naks with a
+//! delay so the event is retried.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use futures::StreamExt;
+use leadwheel_proto::events::v1::Envelope;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::bus::{Bus, Event, StreamSpec};
+use crate::metrics::{PLUMBING, labels};
+use crate::outbox::Outbox;
+use crate::store::{Store, Tx, now_ms};
+use crate::telemetry;
+
+/// Which events a consumer reads.
+#[derive(Clone, Debug)]
+pub struct ConsumerSpec {
+    /// Durable consumer name, unique per consuming service and stream,
+    /// e.g. `wheel-intake`. Also the inbox's consumer key.
+    pub durable: String,
+    /// The stream read.
+    pub stream: &'static StreamSpec,
+    /// Subjects to receive (empty means all of the stream's).
+    pub filter_subjects: Vec<String>,
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying later (store busy, dependency missing yet).
+    #[error("transient: {0}")]
+    Transient(#[source] anyhow::Error),
+    /// Can never succeed (malformed payload): the event is terminated and logged.
+    #[error("permanent: {0}")]
+    Permanent(#[source] anyhow::Error),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Transient(err.into())
+    }
+}
+
+impl From<prost::DecodeError> for HandlerError {
+    fn from(err: prost::DecodeError) -> Self {
+        Self::Permanent(err.into())
+    }
+}
+
+/// Applies events to a service's state.
+pub trait EventHandler: Send + Sync + 'static {
+    /// Applies `event` inside `tx`; the caller records the inbox row and commits.
+    fn handle(
+        &self,
+        tx: &mut Tx,
+        event: &Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Called after the transaction committed (e.g. to wake a timer loop).
+    fn after_commit(&self, _event: &Event) {}
+}
+
+/// Records `event_id` for `consumer`; false when it was already processed.
+pub async fn record(tx: &mut Tx, consumer: &str, event_id: &str) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO lw_inbox (consumer, event_id, processed_at_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (consumer, event_id) DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+async fn consumer(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer> {
+    bus.ensure_stream(spec.stream).await?;
+    let stream = bus
+        .jetstream
+        .get_stream(spec.stream.name)
+        .await
+        .with_context(|| format!("opening stream {}", spec.stream.name))?;
+    let config = pull::Config {
+        durable_name: Some(spec.durable.clone()),
+        filter_subjects: spec.filter_subjects.clone(),
+        ack_policy: AckPolicy::Explicit,
+        deliver_policy: DeliverPolicy::All,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: 10_000,
+        ..Default::default()
+    };
+    stream
+        .get_or_create_consumer(&spec.durable, config)
+        .await
+        .with_context(|| format!("creating consumer {}", spec.durable))
+}
+
+/// Runs `handler` over `spec`'s events until `cancel` fires. Reconnects and
+/// recreates the consumer after errors.
+pub async fn run_consumer<H: EventHandler>(
+    bus: Bus,
+    store: Store,
+    outbox: Outbox,
+    spec: ConsumerSpec,
+    handler: H,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !cancel.is_cancelled() {
+        let result = tokio::select! {
+            result = consume(&bus, &store, &outbox, &spec, &handler, &cancel) => result,
+            _ = cancel.cancelled() => break,
+        };
+        match result {
+            Ok(()) => break,
+            Err(err) => {
+                tracing::warn!(consumer = %spec.durable, error = %format!("{err:#}"), "consumer stopped; restarting");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::debug!(consumer = %spec.durable, "consumer stopped");
+}
+
+async fn consume<H: EventHandler>(
+    bus: &Bus,
+    store: &Store,
+    outbox: &Outbox,
+    spec: &ConsumerSpec,
+    handler: &H,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let consumer = consumer(bus, spec).await?;
+    let mut messages = consumer.messages().await.context("pulling messages")?;
+    tracing::info!(consumer = %spec.durable, stream = spec.stream.name, "consuming");
+    loop {
+        // Between messages is the only place we stop: an event in hand is
+        // always finished (committed and acked, or nakked).
+        let message = tokio::select! {
+            next = messages.next() => next,
+            _ = cancel.cancelled() => return Ok(()),
+        };
+        let Some(message) = message else {
+            anyhow::bail!("message stream ended");
+        };
+        let message = message.context("receiving a message")?;
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(telemetry::TRACEPARENT))
+            .map(|v| v.as_str().to_string());
+        let envelope = match Envelope::decode(message.payload.as_ref()) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                tracing::error!(consumer = %spec.durable, subject = %message.subject, error = %err, "undecodable envelope; terminating it");
+                let _ = message.ack_with(AckKind::Term).await;
+                continue;
+            }
+        };
+        let event = Event {
+            subject: message.subject.to_string(),
+            envelope,
+            traceparent,
+        };
+        let span = tracing::info_span!(
+            "consume",
+            consumer = %spec.durable,
+            subject = %event.subject,
+            event_id = %event.envelope.id,
+            key = %event.envelope.key,
+        );
+        telemetry::set_parent(&span, event.traceparent.as_deref());
+        let outcome = apply(store, spec, handler, &event)
+            .instrument(span.clone())
+            .await;
+        let result_label = match &outcome {
+            Ok(true) => "applied",
+            Ok(false) => "duplicate",
+            Err(HandlerError::Transient(_)) => "retry",
+            Err(HandlerError::Permanent(_)) => "rejected",
+        };
+        PLUMBING
+            .events_consumed
+            .get_or_create(&labels(&[
+                ("consumer", &spec.durable),
+                ("result", result_label),
+            ]))
+            .inc();
+        match outcome {
+            Ok(applied) => {
+                if applied {
+                    outbox.notify();
+                    handler.after_commit(&event);
+                }
+                if let Err(err) = message.ack().await {
+                    // The effect is committed; a redelivery is a harmless duplicate.
+                    tracing::warn!(parent: &span, error = %err, "ack failed");
+                }
+            }
+            Err(HandlerError::Transient(err)) => {
+                tracing::warn!(parent: &span, error = %format!("{err:#}"), "event failed; retrying later");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+            Err(HandlerError::Permanent(err)) => {
+                tracing::error!(parent: &span, error = %format!("{err:#}"), "event rejected; terminating it");
+                let _ = message.ack_with(AckKind::Term).await;
+            }
+        }
+    }
+}
+
+/// Applies one event in one transaction; Ok(false) when already processed.
+async fn apply<H: EventHandler>(
+    store: &Store,
+    spec: &ConsumerSpec,
+    handler: &H,
+    event: &Event,
+) -> Result<bool, HandlerError> {
+    let mut tx = store.begin().await?;
+    if !record(&mut tx, &spec.durable, &event.envelope.id).await? {
+        return Ok(false);
+    }
+    handler.handle(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}

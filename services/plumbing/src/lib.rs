@@ -1,0 +1,30 @@
+//! Shared plumbing of the leadwheel services.
+//!
+//! Every service stands on the same parts: [`config`] from the environment,
+//! [`telemetry`] (logs, traces, trace-context propagation), [`metrics`],
+//! the [`store`] (SQLite or Postgres through one code path), the [`bus`]
+//! (JetStream streams and the event envelope) with the transactional
+//! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
+//! [`admin`] servers, and the [`runtime`] that runs them and shuts them
+//! down in order.
+
+pub mod admin;
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod grpc;
+pub mod ids;
+pub mod inbox;
+pub mod metrics;
+pub mod outbox;
+pub mod runtime;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
+
+pub use auth::{Authenticator, Caller, Role};
+pub use bus::{Bus, Event, EventDraft};
+pub use config::ServiceConfig;
+pub use runtime::{Listeners, Runtime};
+pub use store::{Store, Tx, now_ms};

@@ -1,0 +1,239 @@
+//! The transactional outbox.
+//!
+//! A service writes its state change and the events describing it in one
+//! store transaction ([`Outbox::enqueue`]); after commit it calls
+//! [`Outbox::notify`] and the relay ([`run_relay`]) publishes pending rows to
+//! JetStream, waits for the acks and marks them sent. No event leaves for a
+//! change that did not commit, and none is lost while NATS is down: the
+//! relay retries until it is back. Several replicas may relay the same rows;
+//! the `Nats-Msg-Id` header makes JetStream keep one copy.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use async_nats::HeaderMap;
+use async_nats::jetstream;
+use leadwheel_proto::events::v1::Envelope;
+use prost::Message;
+use sqlx::Row;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::EventDraft;
+use crate::metrics::{PLUMBING, labels};
+use crate::store::{Store, Tx, now_ms};
+use crate::{ids, telemetry};
+
+/// Rows published per relay pass.
+const BATCH: i64 = 256;
+/// Sent rows are kept this long (for inspection), then pruned.
+const KEEP_SENT_MS: i64 = 10 * 60 * 1000;
+
+/// Handle for writing events into the outbox and waking the relay.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    source: &'static str,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    /// An outbox for events published by `source` (the service name).
+    pub fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Writes `draft` as a pending event inside `tx`; returns the event id.
+    /// The current span's trace context goes with it.
+    pub async fn enqueue(&self, tx: &mut Tx, draft: EventDraft) -> Result<String, sqlx::Error> {
+        let id = ids::new_id();
+        let now = now_ms();
+        let envelope = Envelope {
+            id: id.clone(),
+            r#type: draft.subject.clone(),
+            source: self.source.to_string(),
+            time_ms: now,
+            key: draft.key,
+            payload: draft.payload,
+        };
+        sqlx::query(
+            "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(&draft.subject)
+        .bind(envelope.encode_to_vec())
+        .bind(telemetry::current_traceparent())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Wakes the relay; call after the transaction that enqueued commits.
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+}
+
+struct PendingRow {
+    id: String,
+    subject: String,
+    envelope: Vec<u8>,
+    traceparent: Option<String>,
+    created_at_ms: i64,
+}
+
+/// Publishes pending outbox rows until `cancel` fires, then flushes what is
+/// left (bounded by `final_flush`) and returns.
+pub async fn run_relay(
+    store: Store,
+    jetstream: jetstream::Context,
+    outbox: Outbox,
+    cancel: CancellationToken,
+    final_flush: Duration,
+) {
+    let mut backoff = Duration::from_millis(200);
+    let mut last_prune = Instant::now();
+    loop {
+        match flush(&store, &jetstream).await {
+            Ok(_) => backoff = Duration::from_millis(200),
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "outbox relay could not publish; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = cancel.cancelled() => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        }
+        if last_prune.elapsed() > Duration::from_secs(60) {
+            last_prune = Instant::now();
+            if let Err(err) = prune(&store).await {
+                tracing::warn!(error = %err, "pruning sent outbox rows failed");
+            }
+        }
+        tokio::select! {
+            _ = outbox.wake.notified() => {}
+            // Other replicas may have written rows; poll now and then.
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = cancel.cancelled() => break,
+        }
+    }
+    match tokio::time::timeout(final_flush, flush(&store, &jetstream)).await {
+        Ok(Ok(sent)) => tracing::info!(sent, "outbox flushed at shutdown"),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "outbox not fully flushed at shutdown; pending events go out at next start")
+        }
+        Err(_) => tracing::warn!(
+            "outbox flush timed out at shutdown; pending events go out at next start"
+        ),
+    }
+}
+
+/// Publishes every pending row; returns how many were sent.
+pub async fn flush(store: &Store, jetstream: &jetstream::Context) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let rows = sqlx::query(
+            "SELECT id, subject, envelope, traceparent, created_at_ms FROM lw_outbox \
+             WHERE sent_at_ms IS NULL ORDER BY id LIMIT $1",
+        )
+        .bind(BATCH)
+        .fetch_all(store.pool())
+        .await?;
+        PLUMBING.outbox_pending.set(rows.len() as i64);
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let rows: Vec<PendingRow> = rows
+            .iter()
+            .map(|row| -> Result<PendingRow, sqlx::Error> {
+                Ok(PendingRow {
+                    id: row.try_get("id")?,
+                    subject: row.try_get("subject")?,
+                    envelope: row.try_get("envelope")?,
+                    traceparent: row.try_get("traceparent")?,
+                    created_at_ms: row.try_get("created_at_ms")?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let count = rows.len();
+
+        // Publish the whole batch, then wait for the acks: one round trip of
+        // latency per batch instead of per event.
+        let mut acks = Vec::with_capacity(count);
+        for row in &rows {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", row.id.as_str());
+            if let Some(tp) = &row.traceparent {
+                headers.insert(telemetry::TRACEPARENT, tp.as_str());
+            }
+            let ack = jetstream
+                .publish_with_headers(row.subject.clone(), headers, row.envelope.clone().into())
+                .await?;
+            acks.push(ack);
+        }
+        let mut sent_ids = Vec::with_capacity(count);
+        let mut first_error = None;
+        for (row, ack) in rows.iter().zip(acks) {
+            match ack.await {
+                Ok(_) => {
+                    sent_ids.push(row.id.as_str());
+                    PLUMBING
+                        .events_published
+                        .get_or_create(&labels(&[("subject", &row.subject)]))
+                        .inc();
+                    let lag = (now_ms() - row.created_at_ms).max(0) as f64 / 1000.0;
+                    PLUMBING.outbox_publish_lag.observe(lag);
+                }
+                Err(err) => {
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        mark_sent(store, &sent_ids).await?;
+        total += sent_ids.len();
+        if let Some(err) = first_error {
+            return Err(err.into());
+        }
+        if (count as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+async fn mark_sent(store: &Store, ids: &[&str]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    let mut tx = store.begin().await?;
+    for id in ids {
+        sqlx::query("UPDATE lw_outbox SET sent_at_ms = $1 WHERE id = $2 AND sent_at_ms IS NULL")
+            .bind(now)
+            .bind(*id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+async fn prune(store: &Store) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM lw_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1")
+        .bind(now_ms() - KEEP_SENT_MS)
+        .execute(store.pool())
+        .await
+        .map(|_| ())
+}
+
+/// Number of rows not yet published (for tests and readiness detail).
+pub async fn pending_count(store: &Store) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM lw_outbox WHERE sent_at_ms IS NULL")
+        .fetch_one(store.pool())
+        .await
+}

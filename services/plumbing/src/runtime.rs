@@ -1,0 +1,249 @@
+//! The common life of a service: connect the store and the bus, run the
+//! outbox relay, consumers and background loops, serve gRPC and the admin
+//! port, and shut down in order.
+//!
+//! Shutdown order: mark not ready and stop accepting (gRPC and any extra
+//! front doors finish in-flight calls), stop consumers and timers (each
+//! finishes the event in hand), flush the outbox, drain NATS, close the
+//! store, stop the admin port. Flushing telemetry is left to `main`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::body::Body;
+use tonic::server::NamedService;
+
+use crate::admin::{self, Readiness};
+use crate::auth::Authenticator;
+use crate::bus::{Bus, StreamSpec};
+use crate::config::ServiceConfig;
+use crate::inbox::{self, ConsumerSpec, EventHandler};
+use crate::outbox::{self, Outbox};
+use crate::store::Store;
+
+/// The bound listeners of a service; tests bind port 0 and pass them in.
+#[derive(Debug)]
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// Admin HTTP.
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the configured addresses.
+    pub async fn bind(config: &ServiceConfig) -> Result<Self> {
+        Ok(Self {
+            grpc: bind(config.grpc_addr).await?,
+            admin: bind(config.admin_addr).await?,
+        })
+    }
+
+    /// Binds ephemeral ports on 127.0.0.1 (for tests).
+    pub async fn ephemeral() -> Result<Self> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Ok(Self {
+            grpc: bind(any).await?,
+            admin: bind(any).await?,
+        })
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The bound admin address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+}
+
+/// Binds `addr`, naming it in the error.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} (is another instance running?)"))
+}
+
+/// A started service's shared parts.
+pub struct Runtime {
+    /// Configuration.
+    pub config: ServiceConfig,
+    /// The store.
+    pub store: Store,
+    /// The bus.
+    pub bus: Bus,
+    /// The outbox handle.
+    pub outbox: Outbox,
+    /// Verifies bearer tokens.
+    pub auth: Authenticator,
+    /// Cancelled when front doors (gRPC, HTTP, long-lived streams) must stop.
+    pub front: CancellationToken,
+    /// Cancelled when consumers and background loops must stop.
+    pub background: CancellationToken,
+    tasks: TaskTracker,
+    relay_stop: CancellationToken,
+    relay: JoinHandle<()>,
+    accepting: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Connects the store (running migrations) and the bus, creates the
+    /// stream this service publishes to, and starts the outbox relay.
+    pub async fn start(
+        config: ServiceConfig,
+        migrator: &Migrator,
+        publishes: Option<&'static StreamSpec>,
+    ) -> Result<Self> {
+        let store = Store::connect(config.database_url.expose(), migrator).await?;
+        let bus = Bus::connect(&config).await?;
+        if let Some(spec) = publishes {
+            bus.ensure_stream(spec).await?;
+        }
+        let outbox = Outbox::new(config.service);
+        let relay_stop = CancellationToken::new();
+        let relay = tokio::spawn(outbox::run_relay(
+            store.clone(),
+            bus.jetstream.clone(),
+            outbox.clone(),
+            relay_stop.clone(),
+            config.shutdown_timeout / 2,
+        ));
+        let auth = Authenticator::new(config.jwt_secret.clone());
+        Ok(Self {
+            config,
+            store,
+            bus,
+            outbox,
+            auth,
+            front: CancellationToken::new(),
+            background: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            relay_stop,
+            relay,
+            accepting: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Runs an inbox consumer in the background until shutdown.
+    pub fn spawn_consumer<H: EventHandler>(&self, spec: ConsumerSpec, handler: H) {
+        self.tasks.spawn(inbox::run_consumer(
+            self.bus.clone(),
+            self.store.clone(),
+            self.outbox.clone(),
+            spec,
+            handler,
+            self.background.clone(),
+        ));
+    }
+
+    /// Runs a background loop; it must return once `self.background` fires.
+    pub fn spawn_background<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task);
+    }
+
+    /// Serves `service` over gRPC plus the admin port until `shutdown`
+    /// resolves (or a server fails), then shuts down in order. `extra` are
+    /// further front doors (e.g. intake's HTTP) that stop on `self.front`.
+    pub async fn serve<S>(
+        self,
+        listeners: Listeners,
+        service: S,
+        extra: Vec<JoinHandle<Result<()>>>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let admin_stop = CancellationToken::new();
+        let readiness = Readiness {
+            accepting: self.accepting.clone(),
+            store: self.store.clone(),
+            bus: self.bus.clone(),
+        };
+        let admin_task = tokio::spawn(admin::serve(listeners.admin, readiness, admin_stop.clone()));
+        let grpc_task = tokio::spawn(crate::grpc::serve(
+            listeners.grpc,
+            service,
+            self.front.clone(),
+        ));
+        self.accepting.store(true, Ordering::SeqCst);
+        tracing::info!(service = self.config.service, "service started");
+
+        let mut front_tasks = vec![grpc_task];
+        front_tasks.extend(extra);
+        let first_failure = async {
+            let (result, _, _) = futures::future::select_all(front_tasks.iter_mut()).await;
+            result
+        };
+        let mut failure = None;
+        tokio::select! {
+            _ = shutdown => {}
+            result = first_failure => {
+                failure = Some(match result {
+                    Ok(Ok(())) => anyhow::anyhow!("a server stopped unexpectedly"),
+                    Ok(Err(err)) => err,
+                    Err(join) => anyhow::anyhow!("a server panicked: {join}"),
+                });
+            }
+        }
+
+        let deadline = self.config.shutdown_timeout;
+        tracing::info!(service = self.config.service, "draining");
+        self.accepting.store(false, Ordering::SeqCst);
+        self.front.cancel();
+        if tokio::time::timeout(deadline, futures::future::join_all(front_tasks))
+            .await
+            .is_err()
+        {
+            tracing::warn!("front doors did not finish in-flight calls in time");
+        }
+        self.background.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(deadline, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+        }
+        self.relay_stop.cancel();
+        let _ = self.relay.await;
+        if let Err(err) =
+            tokio::time::timeout(Duration::from_secs(5), self.bus.client.drain()).await
+        {
+            tracing::warn!(error = %err, "NATS drain timed out");
+        }
+        self.store.close().await;
+        admin_stop.cancel();
+        let _ = admin_task.await;
+        tracing::info!(service = self.config.service, "stopped");
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The store: sqlx over SQLite (the embedded default) or Postgres, chosen
+//! by the URL scheme, through one code path (`sqlx::Any`).
+//!
+//! SQL written for the store must run on both: `$1` placeholders, `TEXT`,
+//! `BIGINT` and `BYTEA` columns, `ON CONFLICT`, `RETURNING`; timestamps are
+//! UTC epoch milliseconds.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+/// A transaction on the store; the caller commits.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// The plumbing's own migrations (outbox, inbox), tracked in their own table
+/// so they never collide with a service's migration versions.
+static PLUMBING_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// Which database the store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite file, WAL mode.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A connection pool plus the backend it talks to.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Current time as UTC epoch milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Connects to `url`, creating the SQLite file (and its folder) when
+    /// missing, and runs the plumbing's and then the service's migrations.
+    pub async fn connect(url: &str, migrator: &Migrator) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path_only = path.split('?').next().unwrap_or_default();
+            if path_only.is_empty() || path_only == ":memory:" {
+                bail!(
+                    "in-memory SQLite is not supported: every connection would see its own database; use a file"
+                );
+            }
+            if let Some(parent) = Path::new(path_only).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("creating the data folder {}", parent.display())
+                    })?;
+                }
+            }
+            let url = if path.contains('?') {
+                format!("sqlite://{path}")
+            } else {
+                format!("sqlite://{path}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            bail!("unsupported database URL (expected sqlite:// or postgres://)");
+        };
+
+        let options = AnyConnectOptions::from_str(&url).context("parsing the database URL")?;
+        let pool_options = match backend {
+            // SQLite allows one writer at a time; writers use BEGIN IMMEDIATE
+            // (see `begin`) and wait on the busy timeout rather than failing.
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 15000").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to the {backend:?} store"))?;
+        if backend == Backend::Sqlite {
+            // WAL is a property of the file: setting it once is enough.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .context("enabling WAL")?;
+        }
+
+        let mut plumbing = Migrator {
+            migrations: PLUMBING_MIGRATIONS.migrations.clone(),
+            ..Migrator::DEFAULT
+        };
+        plumbing.dangerous_set_table_name("_lw_plumbing_migrations");
+        plumbing
+            .run(&pool)
+            .await
+            .context("running the plumbing migrations")?;
+        migrator
+            .run(&pool)
+            .await
+            .context("running the service migrations")?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The connection pool, for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which backend this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of deadlocking.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Checks the store answers, for readiness probes.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True when `err` is a unique or primary-key violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

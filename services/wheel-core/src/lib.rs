@@ -1,0 +1,20 @@
+//! The pure routing core of the claim wheel.
+//!
+//! Everything here is a function of its arguments: no I/O, no clock (the
+//! caller passes `now`), no randomness. The wheel service wraps it with the
+//! store, the timers and the bus; property tests and the simulator drive it
+//! directly. The shape is `(state, input, now) -> (state, effects)`:
+//! [`start`] routes a new lead, [`step`] applies a claim, a pass or an
+//! expiry to a lead's [`LeadRouting`] and returns a [`Decision`].
+//!
+//! A lead's lap is fixed when it starts: the team's ring rotated so the rep
+//! under the rotation cursor comes first. The wheel offers the lead to one
+//! eligible rep at a time along that order; a pass or an expiry moves to the
+//! next; after the last, the lead goes to the team's open pool, where any
+//! member may claim it.
+
+mod routing;
+mod types;
+
+pub use routing::{Eligibility, EveryoneEligible, start, step};
+pub use types::*;
