@@ -317,3 +317,32 @@ mod tests {
         assert!(manager.require_self_or_manager("bo").is_ok());
     }
 }
+
+/// Client-side interceptor adding `authorization: Bearer <token>` (and the
+/// current trace context) to every call.
+#[derive(Clone, Debug)]
+pub struct BearerToken {
+    header: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl BearerToken {
+    /// Wraps `token`; fails if it is not valid ASCII header text.
+    pub fn new(token: &str) -> Result<Self, Status> {
+        let header = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Status::invalid_argument("token is not valid header text"))?;
+        Ok(Self { header })
+    }
+}
+
+impl tonic::service::Interceptor for BearerToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert("authorization", self.header.clone());
+        if let Some(traceparent) = crate::telemetry::current_traceparent() {
+            if let Ok(value) = traceparent.parse() {
+                request.metadata_mut().insert(crate::telemetry::TRACEPARENT, value);
+            }
+        }
+        Ok(request)
+    }
+}
