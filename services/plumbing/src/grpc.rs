@@ -19,12 +19,13 @@ use crate::telemetry;
 /// in-flight calls and returns.
 pub async fn serve<S>(listener: TcpListener, service: S, stop: CancellationToken) -> Result<()>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+    S: tower::Service<http::Request<Body>, Error = Infallible>
         + NamedService
         + Clone
         + Send
         + Sync
         + 'static,
+    S::Response: axum::response::IntoResponse,
     S::Future: Send + 'static,
 {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();

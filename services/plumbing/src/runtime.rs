@@ -171,12 +171,15 @@ impl Runtime {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<()>
     where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        S: tower::Service<http::Request<Body>, Error = Infallible>
             + NamedService
             + Clone
             + Send
             + Sync
             + 'static,
+        // Any body tonic can send, so a service wrapped in an interceptor
+        // (whose responses carry tonic's `ResponseBody`) can be served.
+        S::Response: axum::response::IntoResponse,
         S::Future: Send + 'static,
     {
         let admin_stop = CancellationToken::new();
