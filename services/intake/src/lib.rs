@@ -1,1 +1,99 @@
+//! leadwheel intake: accepts trial signups (`POST /v1/signups`) and leads
+//! from integrations (gRPC `IntakeService`), validates and normalises them,
+//! dedupes by email within a window, stores them and publishes
+//! `intake.lead.created` through the transactional outbox.
+//!
+//! [`run`] takes already-bound listeners and a shutdown future, so tests
+//! start the real service on port 0 and stop it cleanly; [`main_entry`] is
+//! what the binary does around it.
 
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod leads;
+pub mod settings;
+pub mod store;
+pub mod validate;
+
+use std::future::Future;
+
+use anyhow::{Context, Result};
+use leadwheel_plumbing::bus::INTAKE_STREAM;
+use leadwheel_plumbing::config::ports;
+use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, shutdown, telemetry};
+use leadwheel_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+
+pub use error::IntakeError;
+pub use settings::IntakeSettings;
+
+/// Intake's migrations (tables prefixed `intake_`).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Runs intake with settings from the environment until `shutdown` resolves.
+pub async fn run(
+    config: ServiceConfig,
+    listeners: Listeners,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    run_with(config, IntakeSettings::from_env()?, listeners, http, shutdown).await
+}
+
+/// Runs intake with explicit `settings` (its `http_addr` is ignored: `http`
+/// is already bound) until `shutdown` resolves, then drains in order.
+pub async fn run_with(
+    config: ServiceConfig,
+    settings: IntakeSettings,
+    listeners: Listeners,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let runtime = Runtime::start(config, &MIGRATOR, Some(&INTAKE_STREAM)).await?;
+    let leads = leads::Leads::new(
+        runtime.store.clone(),
+        runtime.outbox.clone(),
+        settings.dedupe_window,
+    );
+    let app = http::router(leads.clone(), settings.max_body_bytes);
+    let stop = runtime.front.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving the signup HTTP port")
+    });
+    let grpc = IntakeServiceServer::with_interceptor(grpc::IntakeApi::new(leads), runtime.auth.clone());
+    runtime.serve(listeners, grpc, vec![http_task], shutdown).await
+}
+
+/// The binary: config from the environment, telemetry, bind, run until
+/// SIGTERM/SIGINT, flush telemetry last.
+pub async fn main_entry() -> Result<()> {
+    let config = ServiceConfig::from_env("intake", ports::INTAKE_GRPC)?;
+    let settings = IntakeSettings::from_env()?;
+    let telemetry = telemetry::init(
+        config.service,
+        config.log_format,
+        config.otlp_endpoint.as_deref(),
+    )?;
+    let result = async {
+        let listeners = Listeners::bind(&config).await?;
+        let http = leadwheel_plumbing::runtime::bind(settings.http_addr).await?;
+        tracing::info!(
+            grpc_addr = %listeners.grpc_addr(),
+            admin_addr = %listeners.admin_addr(),
+            http_addr = %http.local_addr()?,
+            dedupe_window_ms = settings.dedupe_window.as_millis() as u64,
+            "intake listening"
+        );
+        run_with(config, settings, listeners, http, shutdown::signal()).await
+    }
+    .await;
+    if let Err(err) = &result {
+        tracing::error!(error = format!("{err:#}"), "intake failed");
+    }
+    telemetry.shutdown();
+    result
+}
