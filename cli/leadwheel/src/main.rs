@@ -1,1 +1,136 @@
-fn main() {}
+//! `leadwheel`: the umbrella binary.
+//!
+//! - `leadwheel serve <service>` runs one service in this process;
+//! - `leadwheel dev` runs the whole system on one machine, each service as
+//!   its own child process (`leadwheel serve <service>`), with a local
+//!   `nats-server` when none answers, and a demo team seeded.
+
+mod dev;
+mod service;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::service::Service;
+
+/// The NATS URL `leadwheel dev` uses by default. Not 4222: a machine may run
+/// an old system NATS there (2.9, lacking consumers with several filter
+/// subjects), so the dev server gets a port of its own.
+pub const DEV_NATS_URL: &str = "nats://127.0.0.1:4244";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "leadwheel",
+    version,
+    about = "leadwheel: timed round-robin lead dispatch",
+    long_about = "leadwheel dispatches sales leads: trial signups arrive at intake, a timed \
+round-robin claim wheel offers each lead to one rep at a time, and the rep who claims it \
+works it in the opportunity service.\n\n\
+`leadwheel dev` runs everything on this machine; `leadctl` talks to it.",
+    after_help = "Examples:\n  \
+leadwheel dev                          # the whole system, NATS on 127.0.0.1:4244\n  \
+leadwheel dev --data-dir /tmp/lw       # keep the SQLite files and logs elsewhere\n  \
+leadwheel serve wheel                  # one service, configured from LEADWHEEL_* env"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one service in this process until SIGTERM/SIGINT (config from env).
+    Serve {
+        /// Which service.
+        #[arg(value_enum)]
+        service: Service,
+    },
+    /// Runs the whole system on this machine, seeded with a demo team.
+    #[command(after_help = dev::DEV_HELP)]
+    Dev(DevArgs),
+}
+
+/// Options of `leadwheel dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// Folder for the SQLite files, the NATS store and the service logs.
+    #[arg(long, env = "LEADWHEEL_DATA_DIR", default_value = "./.leadwheel")]
+    pub data_dir: PathBuf,
+    /// NATS server; a local `nats-server -js` is started there when nothing answers.
+    #[arg(long, env = "NATS_URL", default_value = DEV_NATS_URL)]
+    pub nats_url: String,
+    /// Offer window of the seeded demo team, in seconds (short, for the tour).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub window_secs: u32,
+    /// Do not seed the demo team.
+    #[arg(long)]
+    pub no_seed: bool,
+    /// How long to wait for every service to answer `/readyz`, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub ready_timeout_secs: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("leadwheel: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { service } => service.run().await,
+            Command::Dev(args) => dev::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("leadwheel: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dev_defaults() {
+        let cli = Cli::try_parse_from(["leadwheel", "dev"]).unwrap();
+        let Command::Dev(args) = cli.command else {
+            panic!("expected dev")
+        };
+        if std::env::var("NATS_URL").is_err() {
+            assert_eq!(args.nats_url, DEV_NATS_URL);
+        }
+        assert_eq!(args.window_secs, 30);
+        assert!(!args.no_seed);
+    }
+
+    #[test]
+    fn serve_takes_a_service() {
+        let cli = Cli::try_parse_from(["leadwheel", "serve", "wheel"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Serve {
+                service: Service::Wheel
+            }
+        ));
+        assert!(Cli::try_parse_from(["leadwheel", "serve", "nope"]).is_err());
+    }
+}

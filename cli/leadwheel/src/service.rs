@@ -1,0 +1,124 @@
+//! The five services, their names and their default addresses.
+
+use std::net::SocketAddr;
+
+use anyhow::Result;
+use leadwheel_plumbing::config::{env_parse, ports};
+
+/// One of the five leadwheel services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    /// Signups and leads (HTTP webhook + gRPC).
+    Intake,
+    /// The claim wheel: teams, reps, offers, the pool.
+    Wheel,
+    /// Leads in work, accounts, opportunities.
+    Opportunity,
+    /// Alerts for reps and managers.
+    Alerting,
+    /// Read models: funnel, forecast, fairness.
+    Reporting,
+}
+
+impl Service {
+    /// Every service, in start order (producers before their consumers is not
+    /// required, JetStream keeps events until consumers come, but it reads well).
+    pub const ALL: [Service; 5] = [
+        Service::Intake,
+        Service::Wheel,
+        Service::Opportunity,
+        Service::Alerting,
+        Service::Reporting,
+    ];
+
+    /// The lowercase name, as in `leadwheel serve <name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Intake => "intake",
+            Service::Wheel => "wheel",
+            Service::Opportunity => "opportunity",
+            Service::Alerting => "alerting",
+            Service::Reporting => "reporting",
+        }
+    }
+
+    fn default_grpc_port(self) -> u16 {
+        match self {
+            Service::Intake => ports::INTAKE_GRPC,
+            Service::Wheel => ports::WHEEL_GRPC,
+            Service::Opportunity => ports::OPPORTUNITY_GRPC,
+            Service::Alerting => ports::ALERTING_GRPC,
+            Service::Reporting => ports::REPORTING_GRPC,
+        }
+    }
+
+    /// `LEADWHEEL_<SERVICE>_<suffix>`, the names the services read.
+    pub fn var(self, suffix: &str) -> String {
+        format!("LEADWHEEL_{}_{suffix}", self.name().to_ascii_uppercase())
+    }
+
+    /// The gRPC address the service will listen on, read the way the service
+    /// reads it, so what `leadwheel dev` prints and polls matches.
+    pub fn grpc_addr(self) -> Result<SocketAddr> {
+        env_parse(
+            &self.var("GRPC_ADDR"),
+            SocketAddr::from(([127, 0, 0, 1], self.default_grpc_port())),
+        )
+    }
+
+    /// The admin (health, metrics) address.
+    pub fn admin_addr(self) -> Result<SocketAddr> {
+        env_parse(
+            &self.var("ADMIN_ADDR"),
+            SocketAddr::from((
+                [127, 0, 0, 1],
+                self.default_grpc_port() + ports::ADMIN_OFFSET,
+            )),
+        )
+    }
+
+    /// Runs the service in this process until SIGTERM/SIGINT.
+    pub async fn run(self) -> Result<()> {
+        match self {
+            Service::Intake => leadwheel_intake::main_entry().await,
+            Service::Wheel => leadwheel_wheel::main_entry().await,
+            Service::Opportunity => leadwheel_opportunity::main_entry().await,
+            // TEMPORARY: alerting and reporting have no main_entry yet.
+            Service::Alerting | Service::Reporting => {
+                anyhow::bail!("{} is not built yet", self.name())
+            }
+        }
+    }
+}
+
+/// Intake's HTTP (signup webhook) address.
+pub fn intake_http_addr() -> Result<SocketAddr> {
+    env_parse(
+        &Service::Intake.var("HTTP_ADDR"),
+        SocketAddr::from(([127, 0, 0, 1], ports::INTAKE_HTTP)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_vars() {
+        assert_eq!(Service::Opportunity.name(), "opportunity");
+        assert_eq!(Service::Wheel.var("GRPC_ADDR"), "LEADWHEEL_WHEEL_GRPC_ADDR");
+    }
+
+    #[test]
+    fn admin_is_grpc_plus_offset() {
+        for service in Service::ALL {
+            if std::env::var(service.var("GRPC_ADDR")).is_err()
+                && std::env::var(service.var("ADMIN_ADDR")).is_err()
+            {
+                let grpc = service.grpc_addr().unwrap();
+                let admin = service.admin_addr().unwrap();
+                assert_eq!(admin.port(), grpc.port() + ports::ADMIN_OFFSET);
+            }
+        }
+    }
+}
