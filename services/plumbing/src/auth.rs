@@ -199,7 +199,7 @@ impl Authenticator {
             .decode(signature)
             .map_err(|_| TokenError::Malformed)?;
         let mut mac = self.mac();
-        mac.update(token[..header_body_len(token)].as_bytes());
+        mac.update(&token.as_bytes()[..header_body_len(token)]);
         mac.verify_slice(&signature)
             .map_err(|_| TokenError::Signature)?;
         let claims: Claims = URL_SAFE_NO_PAD
@@ -337,11 +337,15 @@ impl BearerToken {
 
 impl tonic::service::Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("authorization", self.header.clone());
-        if let Some(traceparent) = crate::telemetry::current_traceparent() {
-            if let Ok(value) = traceparent.parse() {
-                request.metadata_mut().insert(crate::telemetry::TRACEPARENT, value);
-            }
+        request
+            .metadata_mut()
+            .insert("authorization", self.header.clone());
+        if let Some(value) = crate::telemetry::current_traceparent()
+            .and_then(|traceparent| traceparent.parse().ok())
+        {
+            request
+                .metadata_mut()
+                .insert(crate::telemetry::TRACEPARENT, value);
         }
         Ok(request)
     }

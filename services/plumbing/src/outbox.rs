@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventDraft;
 use crate::metrics::{PLUMBING, labels};
-use crate::store::{Store, Tx, now_ms};
+use crate::store::{Store, now_ms};
 use crate::{ids, telemetry};
 
 /// Rows published per relay pass.
@@ -46,9 +46,14 @@ impl Outbox {
         }
     }
 
-    /// Writes `draft` as a pending event inside `tx`; returns the event id.
+    /// Writes `draft` as a pending event on `conn`, which must be inside the
+    /// transaction making the state change (pass `&mut tx`); returns the event id.
     /// The current span's trace context goes with it.
-    pub async fn enqueue(&self, tx: &mut Tx, draft: EventDraft) -> Result<String, sqlx::Error> {
+    pub async fn enqueue(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        draft: EventDraft,
+    ) -> Result<String, sqlx::Error> {
         let id = ids::new_id();
         let now = now_ms();
         let envelope = Envelope {
@@ -68,7 +73,7 @@ impl Outbox {
         .bind(envelope.encode_to_vec())
         .bind(telemetry::current_traceparent())
         .bind(now)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
         Ok(id)
     }

@@ -58,12 +58,13 @@ impl Store {
                     "in-memory SQLite is not supported: every connection would see its own database; use a file"
                 );
             }
-            if let Some(parent) = Path::new(path_only).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("creating the data folder {}", parent.display())
-                    })?;
-                }
+            if let Some(parent) = Path::new(path_only)
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("creating the data folder {}", parent.display())
+                })?;
             }
             let url = if path.contains('?') {
                 format!("sqlite://{path}")

@@ -241,7 +241,10 @@ pub async fn publish_event(
     use prost::Message as _;
     let client = async_nats::connect(nats_url).await?;
     let jetstream = async_nats::jetstream::new(client.clone());
-    let bus = crate::bus::Bus { client, jetstream: jetstream.clone() };
+    let bus = crate::bus::Bus {
+        client,
+        jetstream: jetstream.clone(),
+    };
     bus.ensure_stream(stream).await?;
     let id = crate::ids::new_id();
     let envelope = leadwheel_proto::events::v1::Envelope {
@@ -255,7 +258,11 @@ pub async fn publish_event(
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", id.as_str());
     jetstream
-        .publish_with_headers(subject.to_string(), headers, envelope.encode_to_vec().into())
+        .publish_with_headers(
+            subject.to_string(),
+            headers,
+            envelope.encode_to_vec().into(),
+        )
         .await?
         .await?;
     Ok(id)
@@ -268,16 +275,20 @@ pub fn test_token(subject: &str, role: crate::auth::Role) -> String {
 
 /// Waits until the admin port at `admin_addr` answers `/readyz` with 200.
 pub async fn wait_ready(admin_addr: std::net::SocketAddr) {
-    eventually(Duration::from_secs(30), "the service to be ready", || async move {
-        let mut stream = tokio::net::TcpStream::connect(admin_addr).await.ok()?;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.ok()?;
-        response.starts_with("HTTP/1.1 200").then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the service to be ready",
+        || async move {
+            let mut stream = tokio::net::TcpStream::connect(admin_addr).await.ok()?;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            stream
+                .write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .ok()?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.ok()?;
+            response.starts_with("HTTP/1.1 200").then_some(())
+        },
+    )
     .await
 }

@@ -1,0 +1,75 @@
+//! The wheel's one error type and its mapping to gRPC status codes.
+
+use leadwheel_wheel_core::RouteError;
+use tonic::Status;
+
+/// Everything a wheel operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum WheelError {
+    /// A request field is missing or out of range.
+    #[error("invalid {field}: {message}")]
+    InvalidArgument {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The named team, rep or lead does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The routing core refused the input (wrong rep, expired, already assigned...).
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    /// Another transition won a race on the same lead; the caller may retry.
+    #[error("lead {0} changed concurrently; try again")]
+    Conflict(String),
+    /// The store failed.
+    #[error("store error: {0}")]
+    Store(#[from] sqlx::Error),
+    /// Stored state could not be read back.
+    #[error("corrupt routing state: {0}")]
+    Corrupt(String),
+}
+
+impl WheelError {
+    /// An invalid-argument error for `field`.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<WheelError> for Status {
+    fn from(err: WheelError) -> Self {
+        match err {
+            WheelError::InvalidArgument { field, message } => {
+                Status::invalid_argument(format!("invalid {field}: {message}"))
+            }
+            WheelError::NotFound(message) => Status::not_found(message),
+            WheelError::PermissionDenied(message) => Status::permission_denied(message),
+            WheelError::Route(route) => match route {
+                RouteError::NotYourOffer { .. } => Status::permission_denied(route.to_string()),
+                RouteError::NotTeamMember { .. } => Status::permission_denied(route.to_string()),
+                RouteError::OfferExpired { .. }
+                | RouteError::AlreadyAssigned { .. }
+                | RouteError::NoOpenOffer { .. }
+                | RouteError::StaleTimer { .. }
+                | RouteError::NotDue { .. } => Status::failed_precondition(route.to_string()),
+            },
+            WheelError::Conflict(message) => Status::aborted(message),
+            WheelError::Store(err) => {
+                tracing::error!(error = %err, "store error");
+                Status::unavailable("the wheel's store is unavailable; try again")
+            }
+            WheelError::Corrupt(message) => {
+                tracing::error!(%message, "corrupt routing state");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

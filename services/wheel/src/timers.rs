@@ -1,0 +1,106 @@
+//! Durable timers: offer deadlines live in the store (`wheel_offers`); this
+//! loop sleeps until the earliest one, then expires every due offer in
+//! deadline order through the engine. On start, every overdue deadline
+//! fires at once, oldest first. With several replicas each runs this loop;
+//! the conditional updates let exactly one expire each offer.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use leadwheel_plumbing::metrics::{self, latency_histogram};
+use leadwheel_plumbing::store::now_ms;
+use leadwheel_wheel_core::Input;
+use prometheus_client::metrics::histogram::Histogram;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+use crate::error::WheelError;
+use crate::store;
+
+/// Offers expired per pass before checking the clock again.
+const BATCH: i64 = 500;
+/// Longest sleep between checks, so deadlines written by other replicas
+/// are seen promptly.
+const MAX_SLEEP: Duration = Duration::from_millis(250);
+
+static EXPIRY_LATENESS: LazyLock<Histogram> = LazyLock::new(|| {
+    let histogram = latency_histogram();
+    metrics::register(
+        "wheel_expiry_lateness_seconds",
+        "Time from an offer's deadline to its expiry being committed",
+        histogram.clone(),
+    );
+    histogram
+});
+
+/// Runs until `cancel` fires.
+pub async fn run(engine: Engine, cancel: CancellationToken) {
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let more = match fire_due(&engine, &cancel).await {
+            Ok(more) => more,
+            Err(err) => {
+                tracing::warn!(error = %err, "expiring due offers failed; retrying");
+                false
+            }
+        };
+        if more {
+            continue;
+        }
+        let sleep_for = match next_deadline(&engine).await {
+            Ok(Some(deadline)) => {
+                Duration::from_millis((deadline - now_ms()).max(0) as u64).min(MAX_SLEEP)
+            }
+            Ok(None) => MAX_SLEEP,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the next deadline failed");
+                MAX_SLEEP
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep_for) => {}
+            _ = engine.timers.notified() => {}
+            _ = cancel.cancelled() => break,
+        }
+    }
+}
+
+async fn next_deadline(engine: &Engine) -> Result<Option<i64>, WheelError> {
+    let mut conn = engine.store.pool().acquire().await?;
+    store::next_deadline(&mut conn).await
+}
+
+/// Expires every due offer; true when a full batch was found (more may wait).
+async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, WheelError> {
+    let now = now_ms();
+    let due = {
+        let mut conn = engine.store.pool().acquire().await?;
+        store::due_offers(&mut conn, now, BATCH).await?
+    };
+    let full = due.len() as i64 == BATCH;
+    for (lead_id, offer_no, deadline) in due {
+        if cancel.is_cancelled() {
+            return Ok(false);
+        }
+        match engine
+            .apply(
+                &lead_id,
+                Input::Expire {
+                    offer_no: offer_no as u32,
+                },
+            )
+            .await
+        {
+            Ok(_) => {
+                EXPIRY_LATENESS.observe((now_ms() - deadline).max(0) as f64 / 1000.0);
+                tracing::debug!(lead_id = %lead_id, offer_no, "offer expired");
+            }
+            // Claimed, passed or expired by someone else first: nothing to do.
+            Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(full)
+}

@@ -1,0 +1,204 @@
+//! `spawn_app()`: the real wheel on ephemeral ports against a real
+//! nats-server and a fresh database, with typed clients.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use leadwheel_plumbing::auth::{BearerToken, Role};
+use leadwheel_plumbing::bus::{INTAKE_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::testing::{self, NatsServer, TestDb};
+use leadwheel_plumbing::{Listeners, now_ms};
+use leadwheel_proto::events::v1::{Envelope, LeadCreated};
+use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
+use leadwheel_proto::wheel::v1::*;
+use prost::Message;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub type Client = WheelServiceClient<InterceptedService<Channel, BearerToken>>;
+
+pub struct TestApp {
+    pub nats: NatsServer,
+    pub db: TestDb,
+    pub grpc_addr: std::net::SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDb::sqlite()).await
+}
+
+pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    testing::init_test_logs();
+    let nats = NatsServer::start().expect("nats-server");
+    let mut app = TestApp {
+        nats,
+        db,
+        grpc_addr: ([127, 0, 0, 1], 0).into(),
+        stop: None,
+        task: None,
+    };
+    app.start().await;
+    app
+}
+
+impl TestApp {
+    /// Starts (or restarts) the service against the same NATS and database.
+    pub async fn start(&mut self) {
+        let config = testing::service_config("wheel", &self.nats.url(), &self.db.url);
+        let listeners = Listeners::ephemeral().await.unwrap();
+        self.grpc_addr = listeners.grpc_addr();
+        let admin = listeners.admin_addr();
+        let (tx, rx) = oneshot::channel();
+        self.task = Some(tokio::spawn(leadwheel_wheel::run(
+            config,
+            listeners,
+            async {
+                let _ = rx.await;
+            },
+        )));
+        self.stop = Some(tx);
+        testing::wait_ready(admin).await;
+    }
+
+    /// Stops the service cleanly and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn client_as(&self, subject: &str, role: Role) -> Client {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let token = BearerToken::new(&testing::test_token(subject, role)).unwrap();
+        WheelServiceClient::with_interceptor(channel, token)
+    }
+
+    pub async fn admin(&self) -> Client {
+        self.client_as("admin", Role::Admin).await
+    }
+
+    pub async fn rep(&self, rep: &str) -> Client {
+        self.client_as(rep, Role::Rep).await
+    }
+
+    /// Creates team `demo` with `reps` and the given window.
+    pub async fn team(&self, reps: &[&str], window_ms: i64) {
+        self.admin()
+            .await
+            .upsert_team(UpsertTeamRequest {
+                team: Some(Team {
+                    team_id: "demo".into(),
+                    name: "Demo".into(),
+                    manager_id: "maya".into(),
+                    window_ms,
+                    rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+                }),
+                rep_names: vec![],
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Publishes `intake.lead.created` for `lead_id`, as intake would.
+    pub async fn new_lead(&self, lead_id: &str) {
+        let created = LeadCreated {
+            lead_id: lead_id.into(),
+            email: format!("{lead_id}@example.com"),
+            name: format!("Person {lead_id}"),
+            company: "Example".into(),
+            domain: "example.com".into(),
+            created_at_ms: now_ms(),
+            ..Default::default()
+        };
+        testing::publish_event(
+            &self.nats.url(),
+            &INTAKE_STREAM,
+            subjects::LEAD_CREATED,
+            lead_id,
+            &created,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// Waits until `lead_id` is in `state` and returns its routing.
+    pub async fn wait_state(&self, lead_id: &str, state: LeadState) -> GetLeadRoutingResponse {
+        let mut admin = self.admin().await;
+        testing::eventually(
+            Duration::from_secs(20),
+            &format!("lead {lead_id} to be {state:?}"),
+            || {
+                let mut admin = admin.clone();
+                let lead_id = lead_id.to_string();
+                async move {
+                    let routing = admin
+                        .get_lead_routing(GetLeadRoutingRequest { lead_id })
+                        .await
+                        .ok()?
+                        .into_inner();
+                    (routing.state == state as i32).then_some(routing)
+                }
+            },
+        )
+        .await;
+        admin
+            .get_lead_routing(GetLeadRoutingRequest {
+                lead_id: lead_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// The rep the lead is offered to now.
+    pub async fn offered_to(&self, lead_id: &str) -> String {
+        let routing = self.wait_state(lead_id, LeadState::Offered).await;
+        let open = routing
+            .offers
+            .iter()
+            .find(|o| o.state == OfferState::Open as i32)
+            .expect("an open offer");
+        open.rep_id.clone()
+    }
+
+    /// Every event on the wheel's stream with `subject`, decoded.
+    pub async fn wheel_events<M: Message + Default>(&self, subject: &str) -> Vec<M> {
+        let client = async_nats::connect(self.nats.url()).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream(WHEEL_STREAM.name).await.unwrap();
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+                filter_subject: subject.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let pending = consumer.cached_info().num_pending as usize;
+        let mut messages = consumer.messages().await.unwrap().take(pending);
+        let mut out = Vec::new();
+        while let Some(message) = messages.next().await {
+            let envelope = Envelope::decode(message.unwrap().payload.as_ref()).unwrap();
+            out.push(M::decode(envelope.payload.as_slice()).unwrap());
+        }
+        out
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

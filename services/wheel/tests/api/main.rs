@@ -1,0 +1,8 @@
+//! Integration tests of the wheel service: the real service over real
+//! gRPC, against a real nats-server and a real database.
+
+mod helpers;
+mod races;
+mod routing;
+
+pub use helpers::*;

@@ -1,0 +1,379 @@
+//! The routing path: offers, claims, passes, expiries, the pool, restarts.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::testing;
+use leadwheel_proto::events::v1::{LeadAssigned, LeadPooled, OfferClosed, OfferOpened};
+use leadwheel_proto::wheel::v1::*;
+use tonic::Code;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn a_new_lead_is_offered_round_robin_and_claimed() {
+    let app = spawn_app().await;
+    app.team(&["ana", "ben", "cy"], 60_000).await;
+
+    let mut watch = app
+        .rep("ana")
+        .await
+        .watch_offers(WatchOffersRequest {
+            rep_id: "ana".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    app.new_lead("lead-1").await;
+    app.new_lead("lead-2").await;
+    assert_eq!(app.offered_to("lead-1").await, "ana");
+    assert_eq!(
+        app.offered_to("lead-2").await,
+        "ben",
+        "the cursor gives the next rep the next first look"
+    );
+
+    let update = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("a live offer")
+        .unwrap()
+        .unwrap();
+    let offer = update.offer.unwrap();
+    assert_eq!(offer.lead_id, "lead-1");
+    assert_eq!(offer.state, OfferState::Open as i32);
+    assert!(offer.deadline_ms > update.server_time_ms);
+    assert_eq!(offer.lead.unwrap().name, "Person lead-1");
+
+    // Only the offered rep sees the lead during the window.
+    let err = app
+        .rep("ben")
+        .await
+        .get_lead_routing(GetLeadRoutingRequest {
+            lead_id: "lead-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // ...and only they may claim it.
+    let err = app
+        .rep("ben")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-1".into(),
+            rep_id: "ben".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // A rep may not act as another rep.
+    let err = app
+        .rep("ben")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-1".into(),
+            rep_id: "ana".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    let claimed = app
+        .rep("ana")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-1".into(),
+            rep_id: "ana".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(claimed.via, ClaimedVia::Offer as i32);
+    let routing = app.wait_state("lead-1", LeadState::Assigned).await;
+    assert_eq!(routing.owner_rep_id, "ana");
+
+    // A second claim fails: the lead has its owner.
+    let err = app
+        .rep("ana")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-1".into(),
+            rep_id: "ana".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    let assigned: Vec<LeadAssigned> =
+        testing::eventually(Duration::from_secs(10), "lead.assigned", || async {
+            let events: Vec<LeadAssigned> = app.wheel_events(subjects::LEAD_ASSIGNED).await;
+            (!events.is_empty()).then_some(events)
+        })
+        .await;
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(assigned[0].rep_id, "ana");
+    assert_eq!(assigned[0].lead_id, "lead-1");
+    let opened: Vec<OfferOpened> = app.wheel_events(subjects::OFFER_OPENED).await;
+    assert_eq!(opened.len(), 2);
+}
+
+#[tokio::test]
+async fn pass_and_expiry_walk_the_ring_into_the_pool() {
+    let app = spawn_app().await;
+    app.team(&["ana", "ben", "cy"], 1_000).await;
+    app.new_lead("lead-p").await;
+    assert_eq!(app.offered_to("lead-p").await, "ana");
+
+    // A pass needs a reason.
+    let err = app
+        .rep("ana")
+        .await
+        .pass(PassRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "ana".into(),
+            reason: " ".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("reason"));
+
+    app.rep("ana")
+        .await
+        .pass(PassRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "ana".into(),
+            reason: "wrong region".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        app.offered_to("lead-p").await,
+        "ben",
+        "a pass moves to the next rep at once"
+    );
+
+    // ben lets the window lapse, then cy does: the lead is pooled.
+    let routing = app.wait_state("lead-p", LeadState::Pooled).await;
+    let outcomes: Vec<(String, i32)> = routing
+        .offers
+        .iter()
+        .map(|o| (o.rep_id.clone(), o.state))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("ana".into(), OfferState::Passed as i32),
+            ("ben".into(), OfferState::Expired as i32),
+            ("cy".into(), OfferState::Expired as i32),
+        ]
+    );
+
+    // A claim after the deadline fails.
+    let err = app
+        .rep("ben")
+        .await
+        .pass(PassRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "ben".into(),
+            reason: "late".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    let pooled: Vec<LeadPooled> =
+        testing::eventually(Duration::from_secs(10), "lead.pooled", || async {
+            let events: Vec<LeadPooled> = app.wheel_events(subjects::LEAD_POOLED).await;
+            (!events.is_empty()).then_some(events)
+        })
+        .await;
+    assert_eq!(pooled[0].manager_id, "maya");
+    assert_eq!(pooled[0].offers_made, 3);
+    let closed: Vec<OfferClosed> = app.wheel_events(subjects::OFFER_CLOSED).await;
+    assert_eq!(closed.len(), 3);
+
+    let pool = app
+        .rep("cy")
+        .await
+        .list_pool(ListPoolRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pool.leads.len(), 1);
+
+    // Someone off the team may not claim from the pool.
+    let err = app
+        .rep("zed")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "zed".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+
+    let claimed = app
+        .rep("cy")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "cy".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(claimed.via, ClaimedVia::Pool as i32);
+    assert_eq!(
+        app.wait_state("lead-p", LeadState::Assigned)
+            .await
+            .owner_rep_id,
+        "cy"
+    );
+}
+
+#[tokio::test]
+async fn deadlines_survive_a_restart_and_fire_on_start() {
+    let mut app = spawn_app().await;
+    app.team(&["ana", "ben"], 1_000).await;
+    app.new_lead("lead-r").await;
+    assert_eq!(app.offered_to("lead-r").await, "ana");
+    app.stop().await;
+    // The deadline passes while the wheel is down.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    app.start().await;
+    let mut admin = app.admin().await;
+    let routing = testing::eventually(
+        Duration::from_secs(10),
+        "the overdue offer to expire",
+        || {
+            let mut admin = admin.clone();
+            async move {
+                let routing = admin
+                    .get_lead_routing(GetLeadRoutingRequest {
+                        lead_id: "lead-r".into(),
+                    })
+                    .await
+                    .ok()?
+                    .into_inner();
+                (routing.offers.len() == 2).then_some(routing)
+            }
+        },
+    )
+    .await;
+    admin.list_teams(ListTeamsRequest {}).await.unwrap();
+    assert_eq!(routing.offers[1].rep_id, "ben");
+    let states: Vec<i32> = routing.offers.iter().map(|o| o.state).collect();
+    assert_eq!(
+        states,
+        vec![OfferState::Expired as i32, OfferState::Open as i32]
+    );
+}
+
+#[tokio::test]
+async fn leads_wait_for_a_team_and_are_routed_when_one_exists() {
+    let app = spawn_app().await;
+    app.new_lead("early").await;
+    app.wait_state("early", LeadState::Waiting).await;
+    app.team(&["ana"], 60_000).await;
+    assert_eq!(app.offered_to("early").await, "ana");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_precisely() {
+    let app = spawn_app().await;
+    let mut admin = app.admin().await;
+    let bad_window = admin
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "t".into(),
+                manager_id: "m".into(),
+                window_ms: 10,
+                ..Default::default()
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_window.code(), Code::InvalidArgument);
+    assert!(
+        bad_window.message().contains("window_ms"),
+        "{}",
+        bad_window.message()
+    );
+
+    let duplicate_rep = admin
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "t".into(),
+                manager_id: "m".into(),
+                rep_ids: vec!["a".into(), "a".into()],
+                ..Default::default()
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate_rep.code(), Code::InvalidArgument);
+    assert!(
+        admin
+            .list_teams(ListTeamsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .teams
+            .is_empty(),
+        "nothing changed"
+    );
+
+    let unknown = admin
+        .get_lead_routing(GetLeadRoutingRequest {
+            lead_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let unknown_team = admin
+        .list_reps(ListRepsRequest {
+            team_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown_team.code(), Code::NotFound);
+    let bad_id = admin
+        .claim(ClaimRequest {
+            lead_id: "a b".into(),
+            rep_id: "ana".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_id.code(), Code::InvalidArgument);
+
+    let rep_upsert = app
+        .rep("ana")
+        .await
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "t".into(),
+                manager_id: "m".into(),
+                ..Default::default()
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(rep_upsert.code(), Code::PermissionDenied);
+
+    // No token at all.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", app.grpc_addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut anonymous =
+        leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient::new(channel);
+    let err = anonymous.list_teams(ListTeamsRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
