@@ -250,3 +250,15 @@ impl Runtime {
         }
     }
 }
+
+/// Logs the addresses a service listens on, in one line of a fixed shape
+/// (`addresses="grpc=127.0.0.1:50052 admin=127.0.0.1:51052"`), so operators
+/// and the end-to-end tests (which bind port 0) can read them.
+pub fn announce(service: &str, addresses: &[(&str, SocketAddr)]) {
+    let addresses = addresses
+        .iter()
+        .map(|(name, addr)| format!("{name}={addr}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    tracing::info!(service, addresses = %addresses, "listening");
+}

@@ -70,11 +70,9 @@ pub async fn main_entry() -> Result<()> {
     let config = ServiceConfig::from_env(SERVICE, ports::WHEEL_GRPC)?;
     let telemetry = telemetry::init(SERVICE, config.log_format, config.otlp_endpoint.as_deref())?;
     let listeners = Listeners::bind(&config).await?;
-    tracing::info!(
-        grpc = %listeners.grpc_addr(),
-        admin = %listeners.admin_addr(),
-        nats = %config.nats_url,
-        "wheel listening"
+    leadwheel_plumbing::runtime::announce(
+        SERVICE,
+        &[("grpc", listeners.grpc_addr()), ("admin", listeners.admin_addr())],
     );
     let result = run(config, listeners, shutdown::signal()).await;
     telemetry.shutdown();
