@@ -121,7 +121,9 @@ impl IntakeError {
     /// Logs server-side failures in full; client errors are not worth a warning.
     fn log(&self) {
         match self {
-            Self::Unavailable(err) => tracing::warn!(error = format!("{err:#}"), "store unavailable"),
+            Self::Unavailable(err) => {
+                tracing::warn!(error = format!("{err:#}"), "store unavailable")
+            }
             Self::Internal(err) => tracing::error!(error = format!("{err:#}"), "internal error"),
             _ => tracing::debug!(code = self.code(), error = %self, "request refused"),
         }
@@ -170,7 +172,9 @@ mod tests {
         assert_eq!(err.http_status(), StatusCode::UNPROCESSABLE_ENTITY);
         let status: tonic::Status = err.into();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let bad_request = status.get_details_bad_request().expect("bad request detail");
+        let bad_request = status
+            .get_details_bad_request()
+            .expect("bad request detail");
         assert_eq!(bad_request.field_violations[0].field, "email");
     }
 

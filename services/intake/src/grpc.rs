@@ -167,7 +167,9 @@ impl IntakeService for IntakeApi {
         request: Request<CreateLeadRequest>,
     ) -> Result<Response<CreateLeadResponse>, Status> {
         let caller = auth::caller(&request)?;
-        Ok(Response::new(self.create(caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.create(caller, request.into_inner()).await?,
+        ))
     }
 
     async fn get_lead(
@@ -183,7 +185,9 @@ impl IntakeService for IntakeApi {
         request: Request<ListLeadsRequest>,
     ) -> Result<Response<ListLeadsResponse>, Status> {
         let caller = auth::caller(&request)?;
-        Ok(Response::new(self.list(caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list(caller, request.into_inner()).await?,
+        ))
     }
 }
 

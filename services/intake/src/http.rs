@@ -126,8 +126,8 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IntakeError> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let is_json = mime == "application/json"
-        || (mime.starts_with("application/") && mime.ends_with("+json"));
+    let is_json =
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
     if is_json {
         Ok(())
     } else {
@@ -159,8 +159,8 @@ const FIELDS: [&str; 8] = [
 /// Parses the body into a [`LeadInput`]; a field that is present but not a
 /// string (or null) is refused by name.
 fn parse_body(body: &[u8]) -> Result<LeadInput, IntakeError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|err| IntakeError::MalformedJson(err.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|err| IntakeError::MalformedJson(err.to_string()))?;
     let Value::Object(object) = value else {
         return Err(IntakeError::MalformedJson(
             "expected a JSON object with an \"email\" field".into(),
@@ -176,7 +176,16 @@ fn parse_body(body: &[u8]) -> Result<LeadInput, IntakeError> {
             }
         };
     }
-    let [email, name, company, phone, website, country, source, message] = strings;
+    let [
+        email,
+        name,
+        company,
+        phone,
+        website,
+        country,
+        source,
+        message,
+    ] = strings;
     Ok(LeadInput {
         email,
         name,

@@ -58,7 +58,10 @@ impl Leads {
             lead_id = tracing::field::Empty,
             duplicate = tracing::field::Empty
         );
-        let created = self.create_inner(lead, request_key).instrument(span.clone()).await?;
+        let created = self
+            .create_inner(lead, request_key)
+            .instrument(span.clone())
+            .await?;
         span.record("lead_id", created.lead.lead_id.as_str());
         span.record("duplicate", created.duplicate);
         Ok(created)
@@ -72,22 +75,23 @@ impl Leads {
         let now = now_ms();
         let stored_key = request_key.as_ref().map(RequestKey::stored);
         let mut tx = store::begin(&self.store).await?;
-        if let Some(key) = &stored_key {
-            if let Some(prior) = store::claim_request(&mut tx, key, &lead.email_key, now).await? {
-                drop(tx); // nothing written: roll back
-                if prior.fingerprint != lead.email_key {
-                    return Err(IntakeError::RequestConflict(
-                        request_key.map(|k| k.id).unwrap_or_default(),
-                    ));
-                }
-                let record = self.existing(&prior.lead_id).await?;
-                tracing::info!(lead_id = %record.lead_id, "idempotent replay");
-                return Ok(Created {
-                    lead: record,
-                    duplicate: prior.duplicate,
-                    replayed: true,
-                });
+        let prior = match &stored_key {
+            Some(key) => store::claim_request(&mut tx, key, &lead.email_key, now).await?,
+            None => None,
+        };
+        if let Some(prior) = prior {
+            drop(tx); // nothing written: roll back
+            if prior.fingerprint != lead.email_key {
+                let id = request_key.map(|k| k.id).unwrap_or_default();
+                return Err(IntakeError::RequestConflict(id));
             }
+            let record = self.existing(&prior.lead_id).await?;
+            tracing::info!(lead_id = %record.lead_id, "idempotent replay");
+            return Ok(Created {
+                lead: record,
+                duplicate: prior.duplicate,
+                replayed: true,
+            });
         }
 
         let lead_id = ids::prefixed("lead");

@@ -38,7 +38,14 @@ pub async fn run(
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    run_with(config, IntakeSettings::from_env()?, listeners, http, shutdown).await
+    run_with(
+        config,
+        IntakeSettings::from_env()?,
+        listeners,
+        http,
+        shutdown,
+    )
+    .await
 }
 
 /// Runs intake with explicit `settings` (its `http_addr` is ignored: `http`
@@ -64,8 +71,11 @@ pub async fn run_with(
             .await
             .context("serving the signup HTTP port")
     });
-    let grpc = IntakeServiceServer::with_interceptor(grpc::IntakeApi::new(leads), runtime.auth.clone());
-    runtime.serve(listeners, grpc, vec![http_task], shutdown).await
+    let grpc =
+        IntakeServiceServer::with_interceptor(grpc::IntakeApi::new(leads), runtime.auth.clone());
+    runtime
+        .serve(listeners, grpc, vec![http_task], shutdown)
+        .await
 }
 
 /// The binary: config from the environment, telemetry, bind, run until

@@ -163,11 +163,13 @@ fn email(raw: Option<&str>) -> Result<(String, String, String), IntakeError> {
     if local.is_empty() || local.chars().count() > MAX_LOCAL {
         return Err(invalid("the part before @ must be 1 to 64 characters"));
     }
-    let local_ok = local.chars().all(|c| {
-        c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-    });
+    let local_ok = local
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
-        return Err(invalid("the part before @ has characters email does not allow"));
+        return Err(invalid(
+            "the part before @ has characters email does not allow",
+        ));
     }
     let domain = domain.to_ascii_lowercase();
     let domain = domain.strip_suffix('.').unwrap_or(&domain);

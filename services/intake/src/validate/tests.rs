@@ -70,47 +70,74 @@ fn bad_emails_are_refused_naming_the_field() {
 fn each_field_is_checked() {
     let cases: Vec<(LeadInput, &str, &str)> = vec![
         (
-            LeadInput { name: Some("x".repeat(MAX_NAME + 1)), ..with_email("a@b.io") },
+            LeadInput {
+                name: Some("x".repeat(MAX_NAME + 1)),
+                ..with_email("a@b.io")
+            },
             "name",
             "too_long",
         ),
         (
-            LeadInput { company: Some("Acme\u{0007}".into()), ..with_email("a@b.io") },
+            LeadInput {
+                company: Some("Acme\u{0007}".into()),
+                ..with_email("a@b.io")
+            },
             "company",
             "control_character",
         ),
         (
-            LeadInput { name: Some("evil\u{202E}gnp.exe".into()), ..with_email("a@b.io") },
+            LeadInput {
+                name: Some("evil\u{202E}gnp.exe".into()),
+                ..with_email("a@b.io")
+            },
             "name",
             "control_character",
         ),
         (
-            LeadInput { phone: Some("call me".into()), ..with_email("a@b.io") },
+            LeadInput {
+                phone: Some("call me".into()),
+                ..with_email("a@b.io")
+            },
             "phone",
             "invalid_format",
         ),
         (
-            LeadInput { website: Some("ftp://acme.io".into()), ..with_email("a@b.io") },
+            LeadInput {
+                website: Some("ftp://acme.io".into()),
+                ..with_email("a@b.io")
+            },
             "website",
             "invalid_format",
         ),
         (
-            LeadInput { website: Some("https://user@acme.io".into()), ..with_email("a@b.io") },
+            LeadInput {
+                website: Some("https://user@acme.io".into()),
+                ..with_email("a@b.io")
+            },
             "website",
             "invalid_format",
         ),
         (
-            LeadInput { country: Some("Germany".into()), ..with_email("a@b.io") },
+            LeadInput {
+                country: Some("Germany".into()),
+                ..with_email("a@b.io")
+            },
             "country",
             "invalid_format",
         ),
         (
-            LeadInput { source: Some("s".repeat(MAX_SOURCE + 1)), ..with_email("a@b.io") },
+            LeadInput {
+                source: Some("s".repeat(MAX_SOURCE + 1)),
+                ..with_email("a@b.io")
+            },
             "source",
             "too_long",
         ),
         (
-            LeadInput { message: Some("hi\u{0000}".into()), ..with_email("a@b.io") },
+            LeadInput {
+                message: Some("hi\u{0000}".into()),
+                ..with_email("a@b.io")
+            },
             "message",
             "control_character",
         ),
@@ -139,7 +166,10 @@ fn messages_may_span_lines_and_optional_fields_normalise() {
 #[test]
 fn request_ids_are_optional_but_bounded() {
     assert_eq!(request_id("request_id", "").unwrap(), None);
-    assert_eq!(request_id("request_id", " r-1 ").unwrap(), Some("r-1".into()));
+    assert_eq!(
+        request_id("request_id", " r-1 ").unwrap(),
+        Some("r-1".into())
+    );
     assert!(request_id("request_id", &"r".repeat(MAX_REQUEST_ID + 1)).is_err());
 }
 

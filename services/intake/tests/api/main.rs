@@ -1,1 +1,8 @@
+//! Integration tests of the intake service: the real binary's library on
+//! ephemeral ports, a real `nats-server`, real SQLite and (when
+//! `TEST_POSTGRES_URL` is set) real Postgres.
 
+mod grpc;
+mod helpers;
+mod outage;
+mod signups;

@@ -1,0 +1,261 @@
+//! `spawn_app()`: the real intake service on ephemeral ports, against a real
+//! `nats-server` and a fresh database, plus typed clients for its doors.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use futures::StreamExt;
+use leadwheel_intake::{IntakeSettings, MIGRATOR};
+use leadwheel_plumbing::auth::{BearerToken, Role};
+use leadwheel_plumbing::bus::INTAKE_STREAM;
+use leadwheel_plumbing::testing::{NatsServer, TestDb, service_config, test_token, wait_ready};
+use leadwheel_plumbing::{Listeners, Store};
+use leadwheel_proto::events::v1::{Envelope, LeadCreated};
+use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use prost::Message;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// A gRPC client authenticated as someone.
+pub type GrpcClient = IntakeServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// A running intake and everything it stands on.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>` of the signup door.
+    pub http_base: String,
+    /// The gRPC address.
+    pub grpc_addr: std::net::SocketAddr,
+    /// The NATS server (kill/restart it to simulate an outage).
+    pub nats: NatsServer,
+    /// A second handle on the service's database, for checking what was stored.
+    pub store: Store,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _db: TestDb,
+}
+
+/// Installs logs (to the test writer, `RUST_LOG` or warn) and an
+/// OpenTelemetry tracer without exporter, so spans carry real trace
+/// contexts and `traceparent` propagation can be checked end to end.
+pub fn init_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("intake-tests");
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter),
+            )
+            .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .try_init();
+    });
+}
+
+/// Starts intake with default settings on `db`.
+pub async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_app_with(db, IntakeSettings::default()).await
+}
+
+/// Starts intake with `settings` on `db`, and waits until it is ready.
+pub async fn spawn_app_with(db: TestDb, settings: IntakeSettings) -> TestApp {
+    init_tracing();
+    let nats = NatsServer::start().expect("starting nats-server");
+    let config = service_config("intake", &nats.url(), &db.url);
+    let listeners = Listeners::ephemeral().await.expect("binding listeners");
+    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding the HTTP listener");
+    let http_base = format!("http://{}", http_listener.local_addr().unwrap());
+    let grpc_addr = listeners.grpc_addr();
+    let admin_addr = listeners.admin_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(leadwheel_intake::run_with(
+        config,
+        settings,
+        listeners,
+        http_listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    wait_ready(admin_addr).await;
+    // The service has migrated the database by now; this is a plain second pool.
+    let store = Store::connect(&db.url, &MIGRATOR)
+        .await
+        .expect("opening the test store");
+    TestApp {
+        http_base,
+        grpc_addr,
+        nats,
+        store,
+        http: reqwest::Client::new(),
+        stop: Some(stop),
+        task: Some(task),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// Posts `body` as JSON to `/v1/signups`.
+    pub async fn post_signup(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/signups", self.http_base))
+            .json(body)
+            .send()
+            .await
+            .expect("sending a signup")
+    }
+
+    /// A gRPC client acting as `subject` with `role`.
+    pub async fn grpc(&self, subject: &str, role: Role) -> GrpcClient {
+        self.grpc_with_token(&test_token(subject, role)).await
+    }
+
+    /// A gRPC client presenting `token`.
+    pub async fn grpc_with_token(&self, token: &str) -> GrpcClient {
+        let channel = Channel::from_shared(format!("http://{}", self.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connecting to intake gRPC");
+        IntakeServiceClient::with_interceptor(channel, BearerToken::new(token).unwrap())
+    }
+
+    /// Rows in `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(self.store.pool())
+            .await
+            .expect("counting rows")
+    }
+
+    /// The NATS URL.
+    pub fn nats_url(&self) -> String {
+        self.nats.url()
+    }
+
+    /// Stops the service through its shutdown future and checks it ended well.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("intake stops within 30s")
+                .expect("intake task did not panic")
+                .expect("intake stopped without error");
+        }
+        self.store.close().await;
+    }
+}
+
+/// One event read from the intake stream.
+#[derive(Debug)]
+pub struct ReceivedEvent {
+    /// The subject.
+    pub subject: String,
+    /// The `Nats-Msg-Id` header.
+    pub msg_id: Option<String>,
+    /// The `traceparent` header.
+    pub traceparent: Option<String>,
+    /// The envelope.
+    pub envelope: Envelope,
+    /// The decoded payload.
+    pub lead: LeadCreated,
+}
+
+/// Reads the intake stream from its start with an ordered consumer.
+pub struct StreamReader {
+    messages: jetstream::consumer::pull::Ordered,
+    _client: async_nats::Client,
+}
+
+impl StreamReader {
+    /// Opens a reader on `LEADWHEEL_INTAKE` at `nats_url`.
+    pub async fn open(nats_url: &str) -> Self {
+        let client = async_nats::connect(nats_url)
+            .await
+            .expect("connecting to NATS");
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_stream(INTAKE_STREAM.name)
+            .await
+            .expect("the intake stream exists");
+        let consumer = stream
+            .create_consumer(OrderedConfig::default())
+            .await
+            .expect("creating an ordered consumer");
+        let messages = consumer.messages().await.expect("consuming");
+        Self {
+            messages,
+            _client: client,
+        }
+    }
+
+    /// The next event, or a panic after 20 s.
+    pub async fn next(&mut self) -> ReceivedEvent {
+        let message = tokio::time::timeout(Duration::from_secs(20), self.messages.next())
+            .await
+            .expect("an event arrives within 20s")
+            .expect("the stream goes on")
+            .expect("a message, not an error");
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .map(|v| v.as_str().to_string())
+        };
+        let envelope = Envelope::decode(message.payload.as_ref()).expect("an Envelope");
+        let lead = LeadCreated::decode(envelope.payload.as_slice()).expect("a LeadCreated");
+        ReceivedEvent {
+            subject: message.subject.to_string(),
+            msg_id: header("Nats-Msg-Id"),
+            traceparent: header("traceparent"),
+            envelope,
+            lead,
+        }
+    }
+}
+
+/// Runs each named `async fn(TestDb)` on SQLite, and on Postgres when
+/// `TEST_POSTGRES_URL` is set (saying loudly when it is not).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(leadwheel_plumbing::testing::TestDb::sqlite()).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = leadwheel_plumbing::testing::TestDb::postgres().await {
+                        super::$name(db).await
+                    }
+                }
+            }
+        )*
+    };
+}
