@@ -1,0 +1,22 @@
+# The two commands of the README: `make dev` runs the whole system,
+# `make test` runs every test.
+
+.PHONY: dev test build bench
+
+# Runs leadwheel on this machine: installs nats-server when missing, builds,
+# and starts `leadwheel dev` (Ctrl-C stops everything).
+dev:
+	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
+	  cargo build -p leadwheel -p leadctl && \
+	  ./target/debug/leadwheel dev
+
+# Every test: unit, property, integration (per service, real NATS and
+# stores) and end-to-end (the five binaries as processes). Postgres runs
+# when TEST_POSTGRES_URL is set (CI sets it).
+test:
+	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
+	  cargo build --workspace --bins && \
+	  cargo test --workspace
+
+build:
+	cargo build --workspace --bins

@@ -1,0 +1,278 @@
+//! End-to-end: the five real service binaries as separate processes over a
+//! real nats-server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use leadwheel_e2e::System;
+use leadwheel_plumbing::auth::Role;
+use leadwheel_plumbing::bus::{WHEEL_STREAM, subjects};
+use leadwheel_plumbing::testing::eventually;
+use leadwheel_proto::events::v1::{Envelope, LeadAssigned};
+use leadwheel_proto::opportunity::v1::GetLeadInWorkRequest;
+use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
+use leadwheel_proto::reporting::v1::GetFunnelRequest;
+use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
+use leadwheel_proto::wheel::v1::*;
+use prost::Message;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn seed_team(system: &System, reps: &[&str], window_ms: i64) {
+    let mut wheel = WheelServiceClient::new(system.authed("wheel", "admin", Role::Admin).await);
+    wheel
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "demo".into(),
+                name: "Demo".into(),
+                manager_id: "maya".into(),
+                window_ms,
+                rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .expect("seeding the team");
+}
+
+async fn signup(system: &System, email: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(system.signup_url())
+        .json(&serde_json::json!({"email": email, "name": "Pat Buyer", "company": "Acme"}))
+        .send()
+        .await
+        .expect("posting a signup");
+    assert!(
+        response.status().is_success(),
+        "signup refused: {}",
+        response.status()
+    );
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["lead_id"]
+        .as_str()
+        .expect("lead_id in the answer")
+        .to_string()
+}
+
+async fn routing(system: &System, lead_id: &str) -> Option<GetLeadRoutingResponse> {
+    let mut wheel = WheelServiceClient::new(system.authed("wheel", "admin", Role::Admin).await);
+    wheel
+        .get_lead_routing(GetLeadRoutingRequest {
+            lead_id: lead_id.into(),
+        })
+        .await
+        .ok()
+        .map(|r| r.into_inner())
+}
+
+/// signup → offer → expiry → next rep → claim → in work → counted.
+#[tokio::test]
+async fn a_signup_walks_to_a_claimed_lead_in_work_and_is_counted() {
+    let system = System::start().await.expect("system");
+    seed_team(&system, &["ana", "ben"], 1_000).await;
+
+    let lead_id = signup(&system, "pat@acme.example").await;
+
+    // ana gets the first look and lets it lapse; ben is offered it next.
+    let first = eventually(WAIT, "the first offer", || async {
+        let r = routing(&system, &lead_id).await?;
+        r.offers.first().map(|o| o.rep_id.clone())
+    })
+    .await;
+    assert_eq!(first, "ana");
+    eventually(WAIT, "the offer to move to ben", || async {
+        let r = routing(&system, &lead_id).await?;
+        let open = r
+            .offers
+            .iter()
+            .find(|o| o.state == OfferState::Open as i32)?;
+        (open.rep_id == "ben" && r.offers[0].state == OfferState::Expired as i32).then_some(())
+    })
+    .await;
+
+    let mut ben = WheelServiceClient::new(system.authed("wheel", "ben", Role::Rep).await);
+    ben.claim(ClaimRequest {
+        lead_id: lead_id.clone(),
+        rep_id: "ben".into(),
+    })
+    .await
+    .expect("ben claims in his window");
+
+    let mut opps =
+        OpportunityServiceClient::new(system.authed("opportunity", "ben", Role::Rep).await);
+    let in_work = eventually(WAIT, "the lead in work in opportunity", || {
+        let mut opps = opps.clone();
+        let lead_id = lead_id.clone();
+        async move {
+            opps.get_lead_in_work(GetLeadInWorkRequest { lead_id })
+                .await
+                .ok()
+        }
+    })
+    .await
+    .into_inner()
+    .lead
+    .unwrap();
+    assert_eq!(in_work.rep_id, "ben");
+    assert_eq!(in_work.status, "in_work");
+    let _ = &mut opps;
+
+    let mut reporting =
+        ReportingServiceClient::new(system.authed("reporting", "maya", Role::Manager).await);
+    let funnel = eventually(WAIT, "the funnel to count the lead", || {
+        let mut reporting = reporting.clone();
+        async move {
+            let funnel = reporting
+                .get_funnel(GetFunnelRequest::default())
+                .await
+                .ok()?
+                .into_inner();
+            let total = funnel.total.clone()?;
+            (total.created == 1 && total.claimed == 1 && total.in_work == 1).then_some(funnel)
+        }
+    })
+    .await;
+    let _ = &mut reporting;
+    let total = funnel.total.unwrap();
+    assert_eq!((total.offered, total.expired), (2, 1));
+    let per_rep: HashMap<String, _> = funnel
+        .reps
+        .into_iter()
+        .map(|r| (r.rep_id.clone(), r.counts.unwrap()))
+        .collect();
+    assert_eq!(per_rep["ana"].expired, 1);
+    assert_eq!(per_rep["ben"].claimed, 1);
+}
+
+/// The wheel is killed with SIGKILL while offers are open and restarted:
+/// every lead still ends claimed or pooled, none twice.
+#[tokio::test]
+async fn the_wheel_survives_sigkill_with_offers_open() {
+    let mut system = System::start().await.expect("system");
+    seed_team(&system, &["ana", "ben", "cy"], 1_500).await;
+
+    let mut leads = Vec::new();
+    for i in 0..12 {
+        leads.push(signup(&system, &format!("buyer{i}@crash.example")).await);
+    }
+    // Wait until every lead has an open offer, then crash the wheel.
+    eventually(WAIT, "offers open for every lead", || async {
+        for lead in &leads {
+            routing(&system, lead).await?;
+        }
+        Some(())
+    })
+    .await;
+    system.kill("wheel");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    system
+        .start_service("wheel")
+        .await
+        .expect("restarting the wheel");
+
+    // ana claims whatever she is offered from now on; others let offers lapse.
+    let mut ana = WheelServiceClient::new(system.authed("wheel", "ana", Role::Rep).await);
+    let settled = eventually(
+        Duration::from_secs(90),
+        "every lead to end claimed or pooled",
+        || {
+            let mut ana = ana.clone();
+            let system = &system;
+            let leads = &leads;
+            async move {
+                if let Ok(offers) = ana
+                    .list_offers(ListOffersRequest {
+                        rep_id: "ana".into(),
+                    })
+                    .await
+                {
+                    for offer in offers.into_inner().offers {
+                        let _ = ana
+                            .claim(ClaimRequest {
+                                lead_id: offer.lead_id,
+                                rep_id: "ana".into(),
+                            })
+                            .await;
+                    }
+                }
+                let mut states = HashMap::new();
+                for lead in leads {
+                    let r = routing(system, lead).await?;
+                    if r.state != LeadState::Assigned as i32 && r.state != LeadState::Pooled as i32
+                    {
+                        return None;
+                    }
+                    states.insert(lead.clone(), r);
+                }
+                Some(states)
+            }
+        },
+    )
+    .await;
+    let _ = &mut ana;
+
+    // At most one open offer ever existed at a time, and the owners match
+    // the single assignment event per lead.
+    let mut assigned_owner = HashMap::new();
+    for (lead, r) in &settled {
+        let open = r
+            .offers
+            .iter()
+            .filter(|o| o.state == OfferState::Open as i32)
+            .count();
+        assert_eq!(open, 0, "lead {lead} settled with an open offer");
+        let claimed = r
+            .offers
+            .iter()
+            .filter(|o| o.state == OfferState::Claimed as i32)
+            .count();
+        assert!(claimed <= 1, "lead {lead} claimed twice");
+        if r.state == LeadState::Assigned as i32 {
+            assigned_owner.insert(lead.clone(), r.owner_rep_id.clone());
+        }
+    }
+    let events = assigned_events(&system).await;
+    let mut per_lead: HashMap<String, Vec<String>> = HashMap::new();
+    for event in events {
+        per_lead
+            .entry(event.lead_id)
+            .or_default()
+            .push(event.rep_id);
+    }
+    for (lead, owners) in &per_lead {
+        assert_eq!(
+            owners.len(),
+            1,
+            "lead {lead} assigned {} times: {owners:?}",
+            owners.len()
+        );
+        assert_eq!(Some(&owners[0]), assigned_owner.get(lead));
+    }
+    assert_eq!(per_lead.len(), assigned_owner.len());
+    system
+        .terminate("wheel")
+        .expect("the wheel stops cleanly on SIGTERM");
+}
+
+async fn assigned_events(system: &System) -> Vec<LeadAssigned> {
+    let client = async_nats::connect(system.nats.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(WHEEL_STREAM.name).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: subjects::LEAD_ASSIGNED.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut messages = consumer.messages().await.unwrap().take(pending);
+    let mut out = Vec::new();
+    while let Some(message) = messages.next().await {
+        let envelope = Envelope::decode(message.unwrap().payload.as_ref()).unwrap();
+        out.push(LeadAssigned::decode(envelope.payload.as_slice()).unwrap());
+    }
+    out
+}
