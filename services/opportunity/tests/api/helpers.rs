@@ -182,10 +182,18 @@ impl TestApp {
             .expect("jetstream ack");
     }
 
-    /// Publishes raw bytes as an event payload (a malformed event).
+    /// Publishes raw bytes as an event payload (a malformed event) to the
+    /// wheel's stream, creating it if the service has not yet.
     pub async fn publish_garbage(&self, subject: &'static str) {
         let client = async_nats::connect(&self.nats_url).await.expect("nats");
-        let jetstream = async_nats::jetstream::new(client);
+        let jetstream = async_nats::jetstream::new(client.clone());
+        leadwheel_plumbing::Bus {
+            client,
+            jetstream: jetstream.clone(),
+        }
+        .ensure_stream(&WHEEL_STREAM)
+        .await
+        .expect("creating the wheel stream");
         jetstream
             .publish(subject, vec![0xff, 0x00, 0x13].into())
             .await
