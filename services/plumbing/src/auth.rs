@@ -340,8 +340,8 @@ impl tonic::service::Interceptor for BearerToken {
         request
             .metadata_mut()
             .insert("authorization", self.header.clone());
-        if let Some(value) = crate::telemetry::current_traceparent()
-            .and_then(|traceparent| traceparent.parse().ok())
+        if let Some(value) =
+            crate::telemetry::current_traceparent().and_then(|traceparent| traceparent.parse().ok())
         {
             request
                 .metadata_mut()

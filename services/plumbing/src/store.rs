@@ -62,9 +62,8 @@ impl Store {
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(parent).with_context(|| {
-                    format!("creating the data folder {}", parent.display())
-                })?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating the data folder {}", parent.display()))?;
             }
             let url = if path.contains('?') {
                 format!("sqlite://{path}")

@@ -1,0 +1,208 @@
+//! The plumbing's store suite, run against SQLite and against Postgres
+//! (`TEST_POSTGRES_URL`): migrations, the outbox relay (including while
+//! NATS is down) and the inbox.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use leadwheel_plumbing::bus::{Bus, EventDraft, INTAKE_STREAM};
+use leadwheel_plumbing::config::ServiceConfig;
+use leadwheel_plumbing::outbox::{self, Outbox};
+use leadwheel_plumbing::store::{Backend, Store};
+use leadwheel_plumbing::testing::{self, NatsServer, TestDb};
+use leadwheel_plumbing::{ids, inbox};
+use leadwheel_proto::events::v1::{Envelope, LeadCreated};
+use prost::Message;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+
+/// No service tables: only the plumbing's own.
+static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
+
+fn config(nats: &NatsServer, db: &TestDb) -> ServiceConfig {
+    testing::service_config("intake", &nats.url(), &db.url)
+}
+
+async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
+    let mut tx = store.begin().await.unwrap();
+    let payload = LeadCreated {
+        lead_id: lead_id.into(),
+        ..Default::default()
+    };
+    let id = outbox
+        .enqueue(
+            &mut tx,
+            EventDraft::new("intake.lead.created", lead_id, &payload),
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    outbox.notify();
+    id
+}
+
+async fn stream_messages(bus: &Bus) -> Vec<(Option<String>, Envelope)> {
+    let stream = bus.jetstream.get_stream(INTAKE_STREAM.name).await.unwrap();
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut messages = consumer.messages().await.unwrap().take(pending);
+    let mut out = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.unwrap();
+        let msg_id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.as_str().to_string());
+        out.push((msg_id, Envelope::decode(message.payload.as_ref()).unwrap()));
+    }
+    out
+}
+
+async fn suite(db: TestDb, backend: Backend) {
+    testing::init_test_logs();
+    let mut nats = NatsServer::start().unwrap();
+    let config = config(&nats, &db);
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    assert_eq!(store.backend(), backend);
+    // Migrations are idempotent: connecting again is fine.
+    Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config).await.unwrap();
+    bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
+    bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
+
+    // A rolled-back transaction leaves no event behind.
+    let box_ = Outbox::new("intake");
+    {
+        let mut tx = store.begin().await.unwrap();
+        box_.enqueue(
+            &mut tx,
+            EventDraft::new("intake.lead.created", "ghost", &LeadCreated::default()),
+        )
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+    }
+    assert_eq!(outbox::pending_count(&store).await.unwrap(), 0);
+
+    // Committed events are published with their id as Nats-Msg-Id.
+    let first = enqueue(&store, &box_, "lead-a").await;
+    let second = enqueue(&store, &box_, "lead-b").await;
+    assert_eq!(outbox::pending_count(&store).await.unwrap(), 2);
+    assert_eq!(outbox::flush(&store, &bus.jetstream).await.unwrap(), 2);
+    assert_eq!(outbox::pending_count(&store).await.unwrap(), 0);
+    let messages = stream_messages(&bus).await;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].0.as_deref(), Some(first.as_str()));
+    assert_eq!(messages[1].1.id, second);
+    assert_eq!(messages[1].1.source, "intake");
+    assert_eq!(messages[1].1.key, "lead-b");
+    let payload = LeadCreated::decode(messages[1].1.payload.as_slice()).unwrap();
+    assert_eq!(payload.lead_id, "lead-b");
+
+    // A republished row (as after a crash between publish and mark) is
+    // dropped by JetStream's duplicate window.
+    sqlx::query("UPDATE lw_outbox SET sent_at_ms = NULL WHERE id = $1")
+        .bind(&first)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    outbox::flush(&store, &bus.jetstream).await.unwrap();
+    assert_eq!(
+        stream_messages(&bus).await.len(),
+        2,
+        "duplicate publish was not deduplicated"
+    );
+
+    // NATS down: events are kept and delivered once it is back.
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(outbox::run_relay(
+        store.clone(),
+        bus.jetstream.clone(),
+        box_.clone(),
+        stop.clone(),
+        Duration::from_secs(5),
+    ));
+    nats.kill();
+    let mut while_down = Vec::new();
+    for i in 0..5 {
+        while_down.push(enqueue(&store, &box_, &format!("down-{i}")).await);
+    }
+    nats.restart().unwrap();
+    testing::eventually(
+        Duration::from_secs(30),
+        "the relay to publish after NATS returns",
+        || async { (outbox::pending_count(&store).await.ok()? == 0).then_some(()) },
+    )
+    .await;
+    stop.cancel();
+    relay.await.unwrap();
+    let ids: Vec<String> = stream_messages(&bus)
+        .await
+        .into_iter()
+        .map(|(_, e)| e.id)
+        .collect();
+    assert_eq!(ids.len(), 7);
+    for id in &while_down {
+        assert!(
+            ids.contains(id),
+            "event {id} written while NATS was down was lost"
+        );
+    }
+
+    // The inbox records an event once per consumer.
+    let event_id = ids::new_id();
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        inbox::record(&mut tx, "wheel-intake", &event_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !inbox::record(&mut tx, "wheel-intake", &event_id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        inbox::record(&mut tx, "reporting-intake", &event_id)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        !inbox::record(&mut tx, "wheel-intake", &event_id)
+            .await
+            .unwrap(),
+        "survives commit"
+    );
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn store_suite_sqlite() {
+    suite(TestDb::sqlite(), Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn store_suite_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    suite(db, Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_and_unknown_schemes_are_refused() {
+    let err = Store::connect("sqlite::memory:", &NO_MIGRATIONS)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("in-memory"), "{err}");
+    let err = Store::connect("mysql://x", &NO_MIGRATIONS)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unsupported"), "{err}");
+}
