@@ -38,6 +38,14 @@ pub enum IntakeError {
         /// What is wrong, for a human.
         message: String,
     },
+    /// A webhook's signature is missing, wrong or too old.
+    #[error("{message}")]
+    Unauthenticated {
+        /// `missing_signature`, `bad_signature` or `stale_signature`.
+        code: &'static str,
+        /// What is wrong, for a human.
+        message: String,
+    },
     /// The caller's role may not do this.
     #[error("{0}")]
     PermissionDenied(String),
@@ -72,6 +80,7 @@ impl IntakeError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::InvalidField { code, .. } => code,
+            Self::Unauthenticated { code, .. } => code,
             Self::PermissionDenied(_) => "permission_denied",
             Self::NotFound(_) => "not_found",
             Self::RequestConflict(_) => "request_conflict",
@@ -95,6 +104,7 @@ impl IntakeError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RequestConflict(_) => StatusCode::CONFLICT,
@@ -110,6 +120,7 @@ impl IntakeError {
             | Self::UnsupportedMediaType(_)
             | Self::PayloadTooLarge { .. }
             | Self::InvalidField { .. } => Code::InvalidArgument,
+            Self::Unauthenticated { .. } => Code::Unauthenticated,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::NotFound(_) => Code::NotFound,
             Self::RequestConflict(_) => Code::AlreadyExists,

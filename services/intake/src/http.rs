@@ -4,6 +4,10 @@
 //! by field, so that a field of the wrong type is reported by name (serde's
 //! typed errors would only say "invalid type at line 1 column 12"). Unknown
 //! fields are ignored: website forms send tracking parameters we do not use.
+//!
+//! Order of checks: content type, size, signature (over the raw bytes),
+//! JSON, fields; so the cheapest refusal comes first and nothing unsigned is
+//! ever parsed.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -12,13 +16,16 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, body::Bytes};
-use leadwheel_plumbing::telemetry;
+use leadwheel_plumbing::config::Secret;
+use leadwheel_plumbing::{now_ms, telemetry};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::IntakeError;
 use crate::leads::{Leads, RequestKey};
+use crate::settings::IntakeSettings;
+use crate::signature::{self, SIGNATURE_HEADER};
 use crate::validate::{self, LeadInput};
 
 /// Header carrying a client's idempotency key for a signup.
@@ -31,6 +38,8 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 pub struct HttpState {
     leads: Leads,
     max_body_bytes: usize,
+    webhook_secret: Option<Secret>,
+    signature_tolerance_s: i64,
 }
 
 /// The answer to an accepted signup.
@@ -42,11 +51,15 @@ pub struct SignupResponse {
     pub duplicate: bool,
 }
 
-/// The HTTP router: signups, traced, with bodies capped at `max_body_bytes`.
-pub fn router(leads: Leads, max_body_bytes: usize) -> Router {
+/// The HTTP router: signups, traced, with bodies capped and signatures
+/// checked as `settings` say.
+pub fn router(leads: Leads, settings: &IntakeSettings) -> Router {
+    let max_body_bytes = settings.max_body_bytes;
     let state = HttpState {
         leads,
         max_body_bytes,
+        webhook_secret: settings.webhook_secret.clone(),
+        signature_tolerance_s: settings.signature_tolerance.as_secs() as i64,
     };
     Router::new()
         .route("/v1/signups", post(signup))
@@ -77,6 +90,10 @@ async fn trace_request(request: Request, next: Next) -> Response {
 async fn signup(State(state): State<HttpState>, request: Request) -> Result<Response, IntakeError> {
     check_content_type(request.headers())?;
     let key = idempotency_key(request.headers())?;
+    let signature = request
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .map(|v| v.to_str().unwrap_or_default().to_string());
     let body = Bytes::from_request(request, &state)
         .await
         .map_err(|rejection| {
@@ -88,6 +105,16 @@ async fn signup(State(state): State<HttpState>, request: Request) -> Result<Resp
                 IntakeError::MalformedJson(format!("could not read the body: {rejection}"))
             }
         })?;
+    if let Some(secret) = &state.webhook_secret {
+        let now_s = now_ms() / 1000;
+        signature::verify(
+            secret,
+            signature.as_deref(),
+            &body,
+            now_s,
+            state.signature_tolerance_s,
+        )?;
+    }
     let input = parse_body(&body)?;
     let lead = validate::validate(&input)?;
     let request_key = key.map(|id| RequestKey {

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod http;
 pub mod leads;
 pub mod settings;
+pub mod signature;
 pub mod store;
 pub mod validate;
 
@@ -63,7 +64,12 @@ pub async fn run_with(
         runtime.outbox.clone(),
         settings.dedupe_window,
     );
-    let app = http::router(leads.clone(), settings.max_body_bytes);
+    if settings.webhook_secret.is_none() {
+        tracing::warn!(
+            "LEADWHEEL_INTAKE_WEBHOOK_SECRET is not set: unsigned signups are accepted (development only)"
+        );
+    }
+    let app = http::router(leads.clone(), &settings);
     let stop = runtime.front.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(http, app)

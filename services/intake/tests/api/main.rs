@@ -5,4 +5,5 @@
 mod grpc;
 mod helpers;
 mod outage;
+mod signed;
 mod signups;
