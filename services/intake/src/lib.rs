@@ -97,12 +97,17 @@ pub async fn main_entry() -> Result<()> {
     let result = async {
         let listeners = Listeners::bind(&config).await?;
         let http = leadwheel_plumbing::runtime::bind(settings.http_addr).await?;
+        leadwheel_plumbing::runtime::announce(
+            "intake",
+            &[
+                ("grpc", listeners.grpc_addr()),
+                ("admin", listeners.admin_addr()),
+                ("http", http.local_addr()?),
+            ],
+        );
         tracing::info!(
-            grpc_addr = %listeners.grpc_addr(),
-            admin_addr = %listeners.admin_addr(),
-            http_addr = %http.local_addr()?,
             dedupe_window_ms = settings.dedupe_window.as_millis() as u64,
-            "intake listening"
+            "intake settings"
         );
         run_with(config, settings, listeners, http, shutdown::signal()).await
     }
