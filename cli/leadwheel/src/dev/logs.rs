@@ -23,6 +23,8 @@ pub struct LogSink {
 
 struct Inner {
     prefix: String,
+    /// Keep the children's colours (our stdout is a terminal).
+    ansi: bool,
     /// Copy lines to our stdout (off in tests).
     echo: bool,
     path: PathBuf,
@@ -36,9 +38,11 @@ impl LogSink {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(format!("{name}.log"));
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let ansi = std::io::stdout().is_terminal();
         Ok(Self {
             inner: Arc::new(Inner {
-                prefix: prefix(name, color, std::io::stdout().is_terminal()),
+                prefix: prefix(name, color, ansi),
+                ansi,
                 echo: true,
                 path,
                 file: Mutex::new(file),
@@ -85,7 +89,8 @@ impl LogSink {
         let plain = strip_ansi(line);
         if self.inner.echo {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{} {line}", self.inner.prefix);
+            let shown = if self.inner.ansi { line } else { &plain };
+            let _ = writeln!(out, "{} {shown}", self.inner.prefix);
         }
         if let Ok(mut file) = self.inner.file.lock() {
             let _ = writeln!(file, "{plain}");

@@ -27,10 +27,8 @@ impl Proc {
     }
 
     fn signal(&self, signal: Signal) {
-        if let (true, Some(pid)) = (self.running(), self.pid) {
-            if let Ok(pid) = i32::try_from(pid) {
-                let _ = kill(Pid::from_raw(pid), signal);
-            }
+        if let (true, Some(Ok(pid))) = (self.running(), self.pid.map(i32::try_from)) {
+            let _ = kill(Pid::from_raw(pid), signal);
         }
     }
 }

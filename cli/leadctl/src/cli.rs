@@ -1,0 +1,302 @@
+//! The command line: every command, flag and environment variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, alerts, reports";
+
+const LONG_ABOUT: &str = "\
+leadctl talks to a running leadwheel. With no flags it reaches the services of \
+`leadwheel dev` on 127.0.0.1 and signs its own development token, acting as an \
+admin, or as rep REP with `--as REP`.";
+
+const EXAMPLES: &str = "\
+A five-minute tour (with `leadwheel dev` running in another terminal):
+  leadctl reps list                                # the demo team's six reps
+  leadctl offers watch --as ana                    # ana's offers, with a live countdown
+  leadctl demo signups --rate 1 --count 5          # five synthetic signups, one a second
+  leadctl claim 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana # ana takes the lead offered to her
+  leadctl pass 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ben --reason \"on a call\"
+  leadctl pool list                                # leads nobody claimed in their window
+  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A    # the lead, its offers, its work
+  leadctl alerts list
+  leadctl report funnel --team demo
+  leadctl reps list --output json | jq '.[].rep_id'
+
+Authentication: --token (LEADWHEEL_TOKEN) is sent as is. Without it leadctl signs a \
+one-hour token with LEADWHEEL_JWT_SECRET (or LEADWHEEL_JWT_SECRET_FILE), else with the \
+development key that `leadwheel dev` accepts.
+
+Failures exit 1 (2 for bad usage) with one line on stderr: `leadctl: <reason>`.";
+
+#[derive(Debug, Parser)]
+#[command(name = "leadctl", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Act as rep REP (a rep token for REP, unless --role says otherwise).
+    #[arg(long = "as", value_name = "REP", global = true, env = "LEADWHEEL_AS")]
+    pub as_rep: Option<String>,
+    /// Role of the token leadctl signs: rep with --as, admin without.
+    #[arg(long, value_enum, global = true)]
+    pub role: Option<RoleArg>,
+    /// Bearer token to send instead of signing one.
+    #[arg(long, global = true, env = "LEADWHEEL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, global = true, default_value_t = Output::Table)]
+    pub output: Output,
+    #[command(flatten)]
+    pub urls: Urls,
+}
+
+/// Where the services are.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Service addresses")]
+pub struct Urls {
+    /// Intake's signup endpoint base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_INTAKE_HTTP_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub intake_http_url: String,
+    /// Intake gRPC.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_INTAKE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub intake_url: String,
+    /// Wheel gRPC.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_WHEEL_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub wheel_url: String,
+    /// Opportunity gRPC.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_OPPORTUNITY_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub opportunity_url: String,
+    /// Alerting gRPC.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_ALERTING_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub alerting_url: String,
+    /// Reporting gRPC.
+    #[arg(
+        long,
+        global = true,
+        env = "LEADWHEEL_REPORTING_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub reporting_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    Table,
+    /// JSON with stable field names, for scripts (one object per line for streams).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Rep,
+    Manager,
+    Admin,
+    Integration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reps and their load.
+    #[command(subcommand)]
+    Reps(RepsCommand),
+    /// Teams: ring, manager, window.
+    #[command(subcommand)]
+    Teams(TeamsCommand),
+    /// A rep's offers.
+    #[command(subcommand)]
+    Offers(OffersCommand),
+    /// Claim a lead: the rep's open offer, or a lead in the team's pool.
+    #[command(after_help = "Examples:\n  leadctl claim 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana")]
+    Claim {
+        /// The lead id.
+        lead: String,
+    },
+    /// Pass on an open offer; the next rep is offered the lead at once.
+    #[command(
+        after_help = "Examples:\n  leadctl pass 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana --reason \"on a call\""
+    )]
+    Pass {
+        /// The lead id.
+        lead: String,
+        /// Why (1..200 characters); the manager sees it.
+        #[arg(long)]
+        reason: String,
+    },
+    /// The open pool: leads every rep passed or let expire.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Leads: intake's record, the wheel's routing, the work on it.
+    #[command(subcommand)]
+    Leads(LeadsCommand),
+    /// Alerts raised for managers and reps.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Demo helpers.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepsCommand {
+    /// Lists reps with their open offers and assigned leads.
+    #[command(
+        after_help = "Examples:\n  leadctl reps list\n  leadctl reps list --team demo --output json"
+    )]
+    List {
+        /// Only this team's reps.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamsCommand {
+    /// Lists teams.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OffersCommand {
+    /// Follows a rep's offers live: a countdown per offer, claims and expiries as they happen.
+    #[command(after_help = "\
+The deadline is the server's, shown in UTC and corrected for the difference between \
+this machine's clock and the server's. The stream reconnects by itself if it drops; \
+Ctrl-C quits. With --output json, prints one JSON object per update.
+
+Examples:
+  leadctl offers watch --as ana")]
+    Watch,
+    /// Lists a rep's open offers now.
+    #[command(after_help = "Examples:\n  leadctl offers list --as ana")]
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Lists pooled leads, which any rep of the team may claim.
+    #[command(
+        after_help = "Examples:\n  leadctl pool list\n  leadctl pool list --team demo\n  leadctl claim LEAD --as ben   # first claim wins"
+    )]
+    List {
+        /// Only this team's pool.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeadsCommand {
+    /// Shows one lead: who it is, every offer made, who owns it, its work.
+    #[command(
+        after_help = "Examples:\n  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A\n  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A -o json"
+    )]
+    Show {
+        /// The lead id.
+        lead: String,
+    },
+    /// Lists the newest leads at intake.
+    List {
+        /// How many (1..500).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=500))]
+        limit: i32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Lists alerts the caller may see.
+    #[command(
+        after_help = "Examples:\n  leadctl alerts list\n  leadctl alerts list --recipient maya"
+    )]
+    List {
+        /// Only alerts for this recipient (a rep or manager id).
+        #[arg(long)]
+        recipient: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Leads created, offered, claimed, passed, expired, pooled, in work: in total, per team, per rep.
+    #[command(
+        after_help = "Examples:\n  leadctl report funnel\n  leadctl report funnel --team demo -o json"
+    )]
+    Funnel {
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Posts synthetic but realistic trial signups to intake's webhook.
+    #[command(
+        after_help = "Examples:\n  leadctl demo signups --rate 1 --count 10\n  leadctl demo signups --rate 20          # until Ctrl-C\n  leadctl demo signups --rate 5 --count 100 --seed 7 -o json"
+    )]
+    Signups(SignupsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SignupsArgs {
+    /// Signups per second (fractions allowed: 0.2 is one every five seconds).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// How many to send; without it, sends until Ctrl-C.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Seed for the generator, for a reproducible sequence.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn parse_rate(raw: &str) -> Result<f64, String> {
+    let rate: f64 = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number"))?;
+    if rate.is_finite() && rate > 0.0 && rate <= 1000.0 {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "rate must be above 0 and at most 1000 per second, got {raw}"
+        ))
+    }
+}

@@ -1,0 +1,110 @@
+//! Reports.
+
+use anyhow::Result;
+use leadwheel_proto::reporting::v1::GetFunnelRequest;
+
+use crate::conn::Ctx;
+use crate::error::Target;
+use crate::output::{Table, emit};
+use crate::views::{Counts, FunnelView};
+
+pub async fn funnel(ctx: &Ctx, team: Option<String>) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_funnel(GetFunnelRequest {
+            team_id: team.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?;
+    let funnel = FunnelView::from(response.into_inner());
+    emit(ctx.output(), &funnel, funnel_table)
+}
+
+fn counts_cells(c: &Counts) -> Vec<String> {
+    [
+        c.created, c.offered, c.claimed, c.passed, c.expired, c.pooled, c.in_work,
+    ]
+    .iter()
+    .map(i64::to_string)
+    .collect()
+}
+
+const COLUMNS: [&str; 7] = [
+    "CREATED", "OFFERED", "CLAIMED", "PASSED", "EXPIRED", "POOLED", "IN WORK",
+];
+
+pub fn funnel_table(funnel: &FunnelView) -> String {
+    let mut totals = Table::new(&[&["SCOPE"], &COLUMNS[..]].concat());
+    totals.row([vec!["all teams".to_string()], counts_cells(&funnel.total)].concat());
+    for t in &funnel.teams {
+        totals.row([vec![format!("team {}", t.team_id)], counts_cells(&t.counts)].concat());
+    }
+    let mut text = totals.render();
+    if !funnel.reps.is_empty() {
+        let mut reps = Table::new(&[&["REP", "TEAM"], &COLUMNS[1..]].concat());
+        for r in &funnel.reps {
+            reps.row(
+                [
+                    vec![r.rep_id.clone(), r.team_id.clone()],
+                    counts_cells(&r.counts)[1..].to_vec(),
+                ]
+                .concat(),
+            );
+        }
+        text.push('\n');
+        text.push_str(&reps.render());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::{RepCounts, TeamCounts};
+
+    #[test]
+    fn funnel_renders_totals_teams_and_reps() {
+        let counts = Counts {
+            created: 10,
+            offered: 9,
+            claimed: 5,
+            passed: 2,
+            expired: 3,
+            pooled: 1,
+            in_work: 5,
+        };
+        let funnel = FunnelView {
+            total: counts,
+            teams: vec![TeamCounts {
+                team_id: "demo".into(),
+                counts,
+            }],
+            reps: vec![RepCounts {
+                rep_id: "ana".into(),
+                team_id: "demo".into(),
+                counts,
+            }],
+        };
+        let text = funnel_table(&funnel);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("SCOPE") && lines[0].ends_with("IN WORK"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("all teams") && lines[1].ends_with('5'),
+            "{text}"
+        );
+        assert!(lines[2].starts_with("team demo"), "{text}");
+        // Reps have no CREATED column: leads are created before they reach a rep.
+        assert!(
+            lines[4].starts_with("REP") && !lines[4].contains("CREATED"),
+            "{text}"
+        );
+        assert!(lines[5].starts_with("ana"), "{text}");
+        let json = serde_json::to_value(&funnel).unwrap();
+        assert_eq!(json["total"]["in_work"], 5);
+        assert_eq!(json["reps"][0]["counts"]["claimed"], 5);
+    }
+}
