@@ -1,0 +1,300 @@
+//! What each event counts for: a pure mapping from an event to the fact it
+//! states and the counters that fact bumps. No I/O, so the rules are
+//! tested on their own and the consumer only applies them.
+
+use leadwheel_plumbing::Event;
+use leadwheel_plumbing::bus::subjects;
+use leadwheel_proto::events::v1::{
+    AssignedVia, LeadAssigned, LeadCreated, LeadOpened, LeadPooled, OfferClosed, OfferOpened,
+    OfferOutcome,
+};
+
+/// The counters of the funnel, as stored (`metric` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    /// Leads accepted by intake (counted in the total only: routing has
+    /// not chosen a team yet).
+    Created,
+    /// Offers made.
+    Offered,
+    /// Offers claimed, plus claims from the open pool.
+    Claimed,
+    /// Offers passed.
+    Passed,
+    /// Offers that ran out their window.
+    Expired,
+    /// Leads sent to a team's open pool.
+    Pooled,
+    /// Leads the opportunity service put in work.
+    InWork,
+}
+
+impl Metric {
+    /// Every metric, in funnel order.
+    pub const ALL: [Metric; 7] = [
+        Metric::Created,
+        Metric::Offered,
+        Metric::Claimed,
+        Metric::Passed,
+        Metric::Expired,
+        Metric::Pooled,
+        Metric::InWork,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Created => "created",
+            Metric::Offered => "offered",
+            Metric::Claimed => "claimed",
+            Metric::Passed => "passed",
+            Metric::Expired => "expired",
+            Metric::Pooled => "pooled",
+            Metric::InWork => "in_work",
+        }
+    }
+
+    /// The metric stored as `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// Which counters a fact bumps: always the total, and the team's and the
+/// rep's when the event names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fact {
+    /// What kind of fact, e.g. `offer_opened`.
+    pub kind: &'static str,
+    /// Its natural key (an offer id, a lead id...), so the same fact
+    /// announced twice under two event ids counts once.
+    pub key: String,
+    /// The counter bumped.
+    pub metric: Metric,
+    /// The team, when the fact has one.
+    pub team_id: Option<String>,
+    /// The rep, when the fact has one (always with a team).
+    pub rep_id: Option<String>,
+}
+
+/// Why an event cannot be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// The payload does not decode.
+    #[error("undecodable payload: {0}")]
+    Decode(#[from] prost::DecodeError),
+    /// A field the fact's key needs is empty.
+    #[error("{subject} without {field}")]
+    Missing {
+        /// The event's subject.
+        subject: &'static str,
+        /// The empty field.
+        field: &'static str,
+    },
+}
+
+fn required(value: &str, subject: &'static str, field: &'static str) -> Result<(), Rejected> {
+    if value.is_empty() {
+        Err(Rejected::Missing { subject, field })
+    } else {
+        Ok(())
+    }
+}
+
+fn for_rep(kind: &'static str, key: String, metric: Metric, team: String, rep: String) -> Fact {
+    Fact {
+        kind,
+        key,
+        metric,
+        team_id: Some(team),
+        rep_id: Some(rep),
+    }
+}
+
+/// The fact `event` states, or None when it counts for nothing (team and
+/// rep changes, assignments other than pool claims, withdrawn offers).
+pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
+    let fact = match event.subject.as_str() {
+        subjects::LEAD_CREATED => {
+            let created: LeadCreated = event.decode()?;
+            required(&created.lead_id, subjects::LEAD_CREATED, "lead_id")?;
+            Fact {
+                kind: "lead_created",
+                key: created.lead_id,
+                metric: Metric::Created,
+                team_id: None,
+                rep_id: None,
+            }
+        }
+        subjects::OFFER_OPENED => {
+            let opened: OfferOpened = event.decode()?;
+            required(&opened.offer_id, subjects::OFFER_OPENED, "offer_id")?;
+            for_rep(
+                "offer_opened",
+                opened.offer_id,
+                Metric::Offered,
+                opened.team_id,
+                opened.rep_id,
+            )
+        }
+        subjects::OFFER_CLOSED => {
+            let closed: OfferClosed = event.decode()?;
+            required(&closed.offer_id, subjects::OFFER_CLOSED, "offer_id")?;
+            let metric = match closed.outcome() {
+                OfferOutcome::Claimed => Metric::Claimed,
+                OfferOutcome::Passed => Metric::Passed,
+                OfferOutcome::Expired => Metric::Expired,
+                OfferOutcome::Withdrawn | OfferOutcome::Unspecified => return Ok(None),
+            };
+            for_rep(
+                "offer_closed",
+                closed.offer_id,
+                metric,
+                closed.team_id,
+                closed.rep_id,
+            )
+        }
+        subjects::LEAD_POOLED => {
+            let pooled: LeadPooled = event.decode()?;
+            required(&pooled.lead_id, subjects::LEAD_POOLED, "lead_id")?;
+            // A lead may be pooled again after going back to the wheel.
+            Fact {
+                kind: "lead_pooled",
+                key: format!("{}@{}", pooled.lead_id, pooled.pooled_at_ms),
+                metric: Metric::Pooled,
+                team_id: Some(pooled.team_id),
+                rep_id: None,
+            }
+        }
+        subjects::LEAD_ASSIGNED => {
+            let assigned: LeadAssigned = event.decode()?;
+            // Offer claims are counted from their offer's close; a pool
+            // claim has no offer, so it is counted here.
+            if assigned.via() != AssignedVia::Pool {
+                return Ok(None);
+            }
+            required(&assigned.lead_id, subjects::LEAD_ASSIGNED, "lead_id")?;
+            let key = format!("{}@{}", assigned.lead_id, assigned.assigned_at_ms);
+            for_rep(
+                "pool_claimed",
+                key,
+                Metric::Claimed,
+                assigned.team_id,
+                assigned.rep_id,
+            )
+        }
+        subjects::OPPS_LEAD_OPENED => {
+            let opened: LeadOpened = event.decode()?;
+            required(&opened.lead_id, subjects::OPPS_LEAD_OPENED, "lead_id")?;
+            for_rep(
+                "lead_opened",
+                opened.lead_id,
+                Metric::InWork,
+                opened.team_id,
+                opened.rep_id,
+            )
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(fact))
+}
+
+#[cfg(test)]
+mod tests {
+    use leadwheel_proto::events::v1::Envelope;
+    use prost::Message;
+
+    use super::*;
+
+    fn event(subject: &str, payload: &impl Message) -> Event {
+        Event {
+            subject: subject.into(),
+            envelope: Envelope {
+                id: "e1".into(),
+                r#type: subject.into(),
+                payload: payload.encode_to_vec(),
+                ..Default::default()
+            },
+            traceparent: None,
+        }
+    }
+
+    fn closed(outcome: OfferOutcome) -> Event {
+        event(
+            subjects::OFFER_CLOSED,
+            &OfferClosed {
+                offer_id: "o1".into(),
+                lead_id: "l1".into(),
+                team_id: "north".into(),
+                rep_id: "ana".into(),
+                outcome: outcome as i32,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn offer_outcomes_count_as_their_metric() {
+        for (outcome, metric) in [
+            (OfferOutcome::Claimed, Metric::Claimed),
+            (OfferOutcome::Passed, Metric::Passed),
+            (OfferOutcome::Expired, Metric::Expired),
+        ] {
+            let fact = fact_of(&closed(outcome)).unwrap().unwrap();
+            assert_eq!(fact.metric, metric);
+            assert_eq!((fact.kind, fact.key.as_str()), ("offer_closed", "o1"));
+            assert_eq!(fact.rep_id.as_deref(), Some("ana"));
+        }
+        assert_eq!(fact_of(&closed(OfferOutcome::Withdrawn)).unwrap(), None);
+    }
+
+    #[test]
+    fn only_pool_claims_count_from_assignments() {
+        let mut assigned = LeadAssigned {
+            lead_id: "l1".into(),
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            via: AssignedVia::Offer as i32,
+            assigned_at_ms: 7,
+            ..Default::default()
+        };
+        assert_eq!(
+            fact_of(&event(subjects::LEAD_ASSIGNED, &assigned)).unwrap(),
+            None
+        );
+        assigned.via = AssignedVia::Pool as i32;
+        let fact = fact_of(&event(subjects::LEAD_ASSIGNED, &assigned))
+            .unwrap()
+            .unwrap();
+        assert_eq!((fact.metric, fact.key.as_str()), (Metric::Claimed, "l1@7"));
+    }
+
+    #[test]
+    fn facts_without_their_key_are_rejected() {
+        let opened = OfferOpened::default();
+        assert!(matches!(
+            fact_of(&event(subjects::OFFER_OPENED, &opened)),
+            Err(Rejected::Missing {
+                field: "offer_id",
+                ..
+            })
+        ));
+        let garbage = Event {
+            subject: subjects::LEAD_CREATED.into(),
+            envelope: Envelope {
+                payload: vec![0xff, 0x00],
+                ..Default::default()
+            },
+            traceparent: None,
+        };
+        assert!(matches!(fact_of(&garbage), Err(Rejected::Decode(_))));
+    }
+
+    #[test]
+    fn metric_names_round_trip() {
+        for metric in Metric::ALL {
+            assert_eq!(Metric::parse(metric.as_str()), Some(metric));
+        }
+        assert_eq!(Metric::parse("nope"), None);
+    }
+}
