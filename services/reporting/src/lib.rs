@@ -66,10 +66,12 @@ pub async fn main_entry() -> Result<()> {
     let telemetry = telemetry::init(SERVICE, config.log_format, config.otlp_endpoint.as_deref())?;
     let result = async {
         let listeners = Listeners::bind(&config).await?;
-        tracing::info!(
-            grpc_addr = %listeners.grpc_addr(),
-            admin_addr = %listeners.admin_addr(),
-            "listening"
+        leadwheel_plumbing::runtime::announce(
+            "reporting",
+            &[
+                ("grpc", listeners.grpc_addr()),
+                ("admin", listeners.admin_addr()),
+            ],
         );
         run(config, listeners, shutdown::signal()).await
     }

@@ -37,9 +37,12 @@ async fn seed_team(system: &System, reps: &[&str], window_ms: i64) {
         .expect("seeding the team");
 }
 
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
 async fn signup(system: &System, email: &str) -> String {
     let response = reqwest::Client::new()
         .post(system.signup_url())
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
         .json(&serde_json::json!({"email": email, "name": "Pat Buyer", "company": "Acme"}))
         .send()
         .await
