@@ -103,7 +103,9 @@ impl Skew {
 
     /// `+0.3 s` / `-1.2 s`.
     pub fn describe(self) -> String {
-        format!("{:+.1} s", self.offset_ms as f64 / 1000.0)
+        let tenths = (self.offset_ms as f64 / 100.0).round() as i64;
+        let sign = if tenths < 0 { '-' } else { '+' };
+        format!("{sign}{}.{} s", tenths.abs() / 10, tenths.abs() % 10)
     }
 }
 
@@ -152,6 +154,8 @@ mod tests {
         assert_eq!(skew.remaining(40_000, 10_000), 28_000);
         assert_eq!(skew.to_local(40_000), 38_000);
         assert_eq!(skew.describe(), "+2.0 s");
+        assert_eq!(Skew { offset_ms: -30 }.describe(), "+0.0 s");
+        assert_eq!(Skew { offset_ms: -1_250 }.describe(), "-1.3 s");
         assert_eq!(Skew::observe(0, 10_000), Skew::default());
     }
 }

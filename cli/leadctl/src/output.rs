@@ -31,14 +31,12 @@ impl Table {
 
     /// Renders with every column as wide as its widest cell; empty cells show `-`.
     pub fn render(&self) -> String {
-        let cells: Vec<Vec<String>> = std::iter::once(&self.headers)
-            .chain(&self.rows)
-            .map(|row| {
-                (0..self.headers.len())
-                    .map(|i| cell(row.get(i).map(String::as_str).unwrap_or("")))
-                    .collect()
-            })
-            .collect();
+        let body = self.rows.iter().map(|row| {
+            (0..self.headers.len())
+                .map(|i| cell(row.get(i).map(String::as_str).unwrap_or("")))
+                .collect::<Vec<_>>()
+        });
+        let cells: Vec<Vec<String>> = std::iter::once(self.headers.clone()).chain(body).collect();
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|i| {
                 cells

@@ -83,10 +83,8 @@ impl Service {
             Service::Intake => leadwheel_intake::main_entry().await,
             Service::Wheel => leadwheel_wheel::main_entry().await,
             Service::Opportunity => leadwheel_opportunity::main_entry().await,
-            // TEMPORARY: alerting and reporting have no main_entry yet.
-            Service::Alerting | Service::Reporting => {
-                anyhow::bail!("{} is not built yet", self.name())
-            }
+            Service::Alerting => leadwheel_alerting::main_entry().await,
+            Service::Reporting => leadwheel_reporting::main_entry().await,
         }
     }
 }

@@ -7,16 +7,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use hmac::{Hmac, Mac};
+use leadwheel_plumbing::config::{Secret, secret_from_env};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
+use sha2::Sha256;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::cli::{Output, SignupsArgs};
 use crate::conn::Ctx;
 use crate::error::{Target, unreachable};
 use crate::output::{emit, print_out};
+
+/// Intake's signature header.
+const SIGNATURE_HEADER: &str = "x-leadwheel-signature";
 
 /// Requests in flight at once, so a slow intake does not pile up sockets.
 const MAX_IN_FLIGHT: usize = 16;
@@ -265,18 +271,43 @@ pub fn read_answer(status: u16, body: &str) -> (Outcome, Option<String>) {
     (Outcome::Failed(reason), None)
 }
 
+/// The `X-Leadwheel-Signature` value intake verifies when it has a webhook
+/// secret: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn sign(secret: &Secret, timestamp_s: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(timestamp_s.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={timestamp_s},v1={hex}")
+}
+
 async fn post(
     client: &reqwest::Client,
     url: &str,
     signup: &Signup,
     key: String,
+    secret: Option<&Secret>,
 ) -> (Outcome, Option<String>) {
-    let response = client
+    let body = match serde_json::to_vec(signup) {
+        Ok(body) => body,
+        Err(err) => return (Outcome::Failed(err.to_string()), None),
+    };
+    let mut request = client
         .post(url)
-        .header("idempotency-key", key)
-        .json(signup)
-        .send()
-        .await;
+        .header("content-type", "application/json")
+        .header("idempotency-key", key);
+    if let Some(secret) = secret {
+        let now_s = crate::clock::local_now_ms() / 1000;
+        request = request.header(SIGNATURE_HEADER, sign(secret, now_s, &body));
+    }
+    let response = request.body(body).send().await;
     match response {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -301,6 +332,8 @@ pub async fn signups(ctx: &Ctx, args: SignupsArgs) -> Result<()> {
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(15))
         .build()?;
+    // The same variable intake reads: export it once for both.
+    let secret = secret_from_env("LEADWHEEL_INTAKE_WEBHOOK_SECRET")?.map(Arc::new);
     let mut rng = match args.seed {
         Some(seed) => StdRng::seed_from_u64(seed),
         None => StdRng::from_os_rng(),
@@ -330,9 +363,9 @@ pub async fn signups(ctx: &Ctx, args: SignupsArgs) -> Result<()> {
                 let signup = generate(&mut rng);
                 let key = format!("leadctl-demo-{run_id:016x}-{launched}");
                 let permit = permits.clone().acquire_owned().await?;
-                let (client, url, tx) = (client.clone(), url.clone(), tx.clone());
+                let (client, url, tx, secret) = (client.clone(), url.clone(), tx.clone(), secret.clone());
                 tokio::spawn(async move {
-                    let answer = post(&client, &url, &signup, key).await;
+                    let answer = post(&client, &url, &signup, key, secret.as_deref()).await;
                     drop(permit);
                     let _ = tx.send(answer);
                 });
@@ -387,6 +420,20 @@ mod tests {
             let json = serde_json::to_value(&signup).unwrap();
             assert!(json.get("email").is_some() && json.get("company").is_some());
         }
+    }
+
+    #[test]
+    fn signatures_match_what_intake_verifies() {
+        let secret = Secret::new("webhook-secret-0123456789");
+        let body = br#"{"email":"jane.doe@acme-logistics.com"}"#;
+        assert_eq!(
+            sign(&secret, 1_700_000_000, body),
+            leadwheel_intake::signature::sign(&secret, 1_700_000_000, body)
+        );
+        assert_eq!(
+            SIGNATURE_HEADER,
+            leadwheel_intake::signature::SIGNATURE_HEADER
+        );
     }
 
     #[test]

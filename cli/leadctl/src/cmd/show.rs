@@ -93,7 +93,7 @@ pub fn detail_text(d: &LeadDetail) -> String {
                 ("phone", l.phone.clone()),
                 ("country", l.country.clone()),
                 ("source", l.source.clone()),
-                ("tier", format!("{} (score {})", l.tier, l.score)),
+                ("tier", tier_and_score(&l.tier, l.score)),
                 (
                     "created",
                     format!("{} UTC", clock::datetime(l.created_at_ms)),
@@ -147,6 +147,14 @@ pub fn detail_text(d: &LeadDetail) -> String {
         None => out.push_str("  not yet: nobody has claimed it\n"),
     }
     out
+}
+
+fn tier_and_score(tier: &str, score: i32) -> String {
+    if tier.is_empty() {
+        format!("not tiered (score {score})")
+    } else {
+        format!("{tier} (score {score})")
+    }
 }
 
 fn time_or_dash(ms: i64) -> String {

@@ -81,12 +81,16 @@ impl Watch {
         if update.server_time_ms != 0 {
             self.skew = Skew::observe(update.server_time_ms, local_now);
         }
-        let offer = OfferView::from(update.offer?);
+        let mut offer = OfferView::from(update.offer?);
         let key = if offer.offer_id.is_empty() {
             format!("{}/{}", offer.lead_id, offer.step)
         } else {
             offer.offer_id.clone()
         };
+        // A closing update may leave the lead out; we saw it when it opened.
+        if offer.lead.is_none() {
+            offer.lead = self.open.get(&key).and_then(|o| o.lead.clone());
+        }
         let who = describe_lead(&offer);
         let at = clock::time_of_day(local_now);
         let line = if offer.state == "open" {
@@ -265,7 +269,14 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             ));
         }
     };
-    let ctrl_c = tokio::signal::ctrl_c();
+    // Ctrl-C or SIGTERM: leave cleanly, so the cursor comes back.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let ctrl_c = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
     tokio::pin!(ctrl_c);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -275,11 +286,15 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
     loop {
         let reason = match open(ctx, &rep).await {
             Ok(mut stream) => {
-                if ever_connected && mode == Mode::Lines {
-                    print_out(&format!(
-                        "{}  reconnected\n",
-                        clock::time_of_day(clock::local_now_ms())
-                    ));
+                if mode == Mode::Lines {
+                    let now = clock::time_of_day(clock::local_now_ms());
+                    if ever_connected {
+                        print_out(&format!("{now}  reconnected\n"));
+                    } else {
+                        print_out(&format!(
+                            "{now}  watching offers for {rep} (Ctrl-C quits)\n"
+                        ));
+                    }
                 }
                 ever_connected = true;
                 backoff = Duration::from_secs(1);

