@@ -14,10 +14,10 @@ A five-minute tour (with `leadwheel dev` running in another terminal):
   leadctl reps list                                # the demo team's six reps
   leadctl offers watch --as ana                    # ana's offers, with a live countdown
   leadctl demo signups --rate 1 --count 5          # five synthetic signups, one a second
-  leadctl claim 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana # ana takes the lead offered to her
-  leadctl pass 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ben --reason \"on a call\"
+  leadctl claim lead_01JD3R2X7Q8M5V6N4K2P --as ana # ana takes the lead offered to her
+  leadctl pass lead_01JD3R2X7Q8M5V6N4K2P --as ben --reason \"on a call\"
   leadctl pool list                                # leads nobody claimed in their window
-  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A    # the lead, its offers, its work
+  leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P    # the lead, its offers, its work
   leadctl alerts list
   leadctl report funnel --team demo
   leadctl reps list --output json | jq '.[].rep_id'
@@ -58,12 +58,13 @@ pub struct Global {
 
 /// Where the services are.
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Service addresses")]
+#[command(next_help_heading = "Service addresses (defaults: `leadwheel dev`)")]
 pub struct Urls {
     /// Intake's signup endpoint base URL.
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_INTAKE_HTTP_URL",
         default_value = "http://127.0.0.1:8080"
     )]
@@ -72,6 +73,7 @@ pub struct Urls {
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_INTAKE_URL",
         default_value = "http://127.0.0.1:50051"
     )]
@@ -80,6 +82,7 @@ pub struct Urls {
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_WHEEL_URL",
         default_value = "http://127.0.0.1:50052"
     )]
@@ -88,6 +91,7 @@ pub struct Urls {
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_OPPORTUNITY_URL",
         default_value = "http://127.0.0.1:50053"
     )]
@@ -96,6 +100,7 @@ pub struct Urls {
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_ALERTING_URL",
         default_value = "http://127.0.0.1:50054"
     )]
@@ -104,6 +109,7 @@ pub struct Urls {
     #[arg(
         long,
         global = true,
+        hide_short_help = true,
         env = "LEADWHEEL_REPORTING_URL",
         default_value = "http://127.0.0.1:50055"
     )]
@@ -138,14 +144,14 @@ pub enum Command {
     #[command(subcommand)]
     Offers(OffersCommand),
     /// Claim a lead: the rep's open offer, or a lead in the team's pool.
-    #[command(after_help = "Examples:\n  leadctl claim 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana")]
+    #[command(after_help = "Examples:\n  leadctl claim lead_01JD3R2X7Q8M5V6N4K2P --as ana")]
     Claim {
         /// The lead id.
         lead: String,
     },
     /// Pass on an open offer; the next rep is offered the lead at once.
     #[command(
-        after_help = "Examples:\n  leadctl pass 01JD3R2X7Q8M5V6N4K2P1B0C9A --as ana --reason \"on a call\""
+        after_help = "Examples:\n  leadctl pass lead_01JD3R2X7Q8M5V6N4K2P --as ana --reason \"on a call\""
     )]
     Pass {
         /// The lead id.
@@ -223,7 +229,7 @@ pub enum PoolCommand {
 pub enum LeadsCommand {
     /// Shows one lead: who it is, every offer made, who owns it, its work.
     #[command(
-        after_help = "Examples:\n  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A\n  leadctl leads show 01JD3R2X7Q8M5V6N4K2P1B0C9A -o json"
+        after_help = "Examples:\n  leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P\n  leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P -o json"
     )]
     Show {
         /// The lead id.

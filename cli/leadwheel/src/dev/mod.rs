@@ -100,9 +100,8 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
         services.push((service, service.grpc_addr()?, service.admin_addr()?));
     }
     let http = service::intake_http_addr()?;
-    check_ports_free(&services, http).await?;
-
     let nats = ensure_nats(args, &data_dir, &log_dir, procs).await?;
+    check_ports_free(&services, http).await?;
 
     let exe = std::env::current_exe().context("finding the leadwheel binary")?;
     let mut running = Vec::new();
