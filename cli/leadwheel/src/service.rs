@@ -79,6 +79,7 @@ impl Service {
 
     /// Runs the service in this process until SIGTERM/SIGINT.
     pub async fn run(self) -> Result<()> {
+        stop_when_orphaned();
         match self {
             Service::Intake => leadwheel_intake::main_entry().await,
             Service::Wheel => leadwheel_wheel::main_entry().await,
@@ -87,6 +88,36 @@ impl Service {
             Service::Reporting => leadwheel_reporting::main_entry().await,
         }
     }
+}
+
+/// Set by `leadwheel dev` on its children: its own pid.
+pub const DEV_PARENT_ENV: &str = "LEADWHEEL_DEV_PARENT_PID";
+
+/// A child of `leadwheel dev` whose parent vanished (killed with SIGKILL,
+/// so it could not stop us) sends itself SIGTERM and drains as usual,
+/// rather than running on unsupervised.
+fn stop_when_orphaned() {
+    let Some(parent) = std::env::var(DEV_PARENT_ENV)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if std::os::unix::process::parent_id() != parent {
+                if let Ok(me) = i32::try_from(std::process::id()) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(me),
+                        nix::sys::signal::Signal::SIGTERM,
+                    );
+                }
+                return;
+            }
+        }
+    });
 }
 
 /// Intake's HTTP (signup webhook) address.

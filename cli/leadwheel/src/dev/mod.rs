@@ -113,6 +113,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env("LEADWHEEL_DEV_MODE", "1")
             .env("LEADWHEEL_DATA_DIR", &data_dir)
             .env("NATS_URL", &args.nats_url)
+            .env(service::DEV_PARENT_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
