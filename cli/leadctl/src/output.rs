@@ -31,9 +31,11 @@ impl Table {
 
     /// Renders with every column as wide as its widest cell; empty cells show `-`.
     pub fn render(&self) -> String {
+        let last = self.headers.len().saturating_sub(1);
         let body = self.rows.iter().map(|row| {
             (0..self.headers.len())
-                .map(|i| cell(row.get(i).map(String::as_str).unwrap_or("")))
+                // The last column has room to run on: it is never cut.
+                .map(|i| cell(row.get(i).map(String::as_str).unwrap_or(""), i < last))
                 .collect::<Vec<_>>()
         });
         let cells: Vec<Vec<String>> = std::iter::once(self.headers.clone()).chain(body).collect();
@@ -64,11 +66,11 @@ impl Table {
     }
 }
 
-fn cell(text: &str) -> String {
+fn cell(text: &str, cut: bool) -> String {
     let text = crate::error::one_line(text);
     if text.is_empty() {
         "-".to_string()
-    } else if text.chars().count() > MAX_CELL {
+    } else if cut && text.chars().count() > MAX_CELL {
         let mut cut: String = text.chars().take(MAX_CELL - 1).collect();
         cut.push('…');
         cut
@@ -125,6 +127,7 @@ mod tests {
         let mut table = Table::new(&["NAME", "X"]);
         table.row(vec!["Elena García".into(), "1".into()]);
         table.row(vec!["x".repeat(60), "2".into()]);
+        table.row(vec!["3".into(), "y".repeat(60)]);
         let text = table.render();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
@@ -133,6 +136,10 @@ mod tests {
         );
         assert!(lines[2].contains('…'));
         assert_eq!(lines[2].chars().count(), MAX_CELL + 3);
+        assert!(
+            lines[3].ends_with(&"y".repeat(60)),
+            "the last column is never cut"
+        );
     }
 
     #[test]

@@ -13,12 +13,23 @@ use crate::error::Target;
 use crate::output::{Table, emit};
 use crate::views::{InWorkView, LeadDetail, LeadView, RoutingView};
 
-/// Not found is an answer here (the lead may not have reached that service
-/// yet); anything else is a failure.
-fn found<T>(ctx: &Ctx, target: Target, result: Result<T, Status>) -> Result<Option<T>> {
+/// Not found is an answer here (the lead may not have reached that
+/// service yet), and so is permission denied (a rep may see the wheel's view
+/// but not another service's); anything else is a failure. The refusal is
+/// kept, to report if nothing at all can be shown.
+fn found<T>(
+    ctx: &Ctx,
+    target: Target,
+    result: Result<T, Status>,
+    refused: &mut Option<anyhow::Error>,
+) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
         Err(status) if status.code() == Code::NotFound => Ok(None),
+        Err(status) if status.code() == Code::PermissionDenied => {
+            refused.get_or_insert(ctx.fail(target, status));
+            Ok(None)
+        }
         Err(status) => Err(ctx.fail(target, status)),
     }
 }
@@ -38,13 +49,15 @@ pub async fn lead(ctx: &Ctx, lead_id: String) -> Result<()> {
             lead_id: lead_id.clone()
         }),
     );
-    let lead = found(ctx, Target::Intake, lead)?.and_then(|r| r.into_inner().lead);
-    let routing = found(ctx, Target::Wheel, routing)?.map(|r| r.into_inner());
-    let in_work = found(ctx, Target::Opportunity, in_work)?.and_then(|r| r.into_inner().lead);
+    let mut refused = None;
+    let lead = found(ctx, Target::Intake, lead, &mut refused)?.and_then(|r| r.into_inner().lead);
+    let routing = found(ctx, Target::Wheel, routing, &mut refused)?.map(|r| r.into_inner());
+    let in_work =
+        found(ctx, Target::Opportunity, in_work, &mut refused)?.and_then(|r| r.into_inner().lead);
     if lead.is_none() && routing.is_none() && in_work.is_none() {
-        return Err(anyhow!(
-            "not found: no lead {lead_id} at intake, the wheel or opportunity"
-        ));
+        return Err(refused.unwrap_or_else(|| {
+            anyhow!("not found: no lead {lead_id} at intake, the wheel or opportunity")
+        }));
     }
     // The wheel may show lead details to a rep who cannot read intake's
     // record; fill the gap from it.
