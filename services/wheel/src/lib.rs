@@ -72,7 +72,10 @@ pub async fn main_entry() -> Result<()> {
     let listeners = Listeners::bind(&config).await?;
     leadwheel_plumbing::runtime::announce(
         SERVICE,
-        &[("grpc", listeners.grpc_addr()), ("admin", listeners.admin_addr())],
+        &[
+            ("grpc", listeners.grpc_addr()),
+            ("admin", listeners.admin_addr()),
+        ],
     );
     let result = run(config, listeners, shutdown::signal()).await;
     telemetry.shutdown();

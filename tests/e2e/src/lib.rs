@@ -223,10 +223,10 @@ pub fn parse_addresses(line: &str) -> Option<HashMap<String, SocketAddr>> {
     let mut out = HashMap::new();
     for part in rest.split_whitespace() {
         let part = part.trim_end_matches(['"', ',']);
-        if let Some((name, addr)) = part.split_once('=') {
-            if let Ok(addr) = addr.parse() {
-                out.insert(name.to_string(), addr);
-            }
+        if let Some((name, addr)) = part.split_once('=')
+            && let Ok(addr) = addr.parse()
+        {
+            out.insert(name.to_string(), addr);
         }
     }
     (!out.is_empty()).then_some(out)

@@ -132,7 +132,7 @@ async fn a_signup_walks_to_a_claimed_lead_in_work_and_is_counted() {
                 .await
                 .ok()?
                 .into_inner();
-            let total = funnel.total.clone()?;
+            let total = funnel.total?;
             (total.created == 1 && total.claimed == 1 && total.in_work == 1).then_some(funnel)
         }
     })
