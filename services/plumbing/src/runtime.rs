@@ -112,11 +112,24 @@ impl Runtime {
     ) -> Result<Self> {
         let store = Store::connect(config.database_url.expose(), migrator).await?;
         let bus = Bus::connect(&config).await?;
+        let relay_stop = CancellationToken::new();
         if let Some(spec) = publishes {
-            bus.ensure_stream(spec).await?;
+            // NATS being down must not stop a service from starting: writes
+            // queue in the outbox and the stream is created once NATS is back.
+            let first = tokio::time::timeout(Duration::from_secs(5), bus.ensure_stream(spec)).await;
+            if !matches!(first, Ok(Ok(()))) {
+                tracing::warn!(
+                    stream = spec.name,
+                    "NATS unavailable at start; events queue in the outbox until it is back"
+                );
+                tokio::spawn(ensure_stream_until_done(
+                    bus.clone(),
+                    spec,
+                    relay_stop.clone(),
+                ));
+            }
         }
         let outbox = Outbox::new(config.service);
-        let relay_stop = CancellationToken::new();
         let relay = tokio::spawn(outbox::run_relay(
             store.clone(),
             bus.jetstream.clone(),
@@ -248,6 +261,27 @@ impl Runtime {
             Some(err) => Err(err),
             None => Ok(()),
         }
+    }
+}
+
+/// Retries creating `spec`'s stream until it succeeds or `stop` fires.
+async fn ensure_stream_until_done(bus: Bus, spec: &'static StreamSpec, stop: CancellationToken) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => return,
+        }
+        match bus.ensure_stream(spec).await {
+            Ok(()) => {
+                tracing::info!(stream = spec.name, "stream ready");
+                return;
+            }
+            Err(err) => {
+                tracing::debug!(stream = spec.name, error = %format!("{err:#}"), "stream not ready yet")
+            }
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 

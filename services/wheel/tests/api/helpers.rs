@@ -45,6 +45,22 @@ pub async fn spawn_app_on(db: TestDb) -> TestApp {
     app
 }
 
+/// Starts the wheel while its NATS server is down.
+pub async fn spawn_app_with_nats_down() -> TestApp {
+    testing::init_test_logs();
+    let mut nats = NatsServer::start().expect("nats-server");
+    nats.kill();
+    let mut app = TestApp {
+        nats,
+        db: TestDb::sqlite(),
+        grpc_addr: ([127, 0, 0, 1], 0).into(),
+        stop: None,
+        task: None,
+    };
+    app.start().await;
+    app
+}
+
 impl TestApp {
     /// Starts (or restarts) the service against the same NATS and database.
     pub async fn start(&mut self) {

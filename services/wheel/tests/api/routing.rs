@@ -9,7 +9,7 @@ use leadwheel_proto::events::v1::{LeadAssigned, LeadPooled, OfferClosed, OfferOp
 use leadwheel_proto::wheel::v1::*;
 use tonic::Code;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with_nats_down};
 
 #[tokio::test]
 async fn a_new_lead_is_offered_round_robin_and_claimed() {
@@ -376,4 +376,32 @@ async fn bad_input_is_refused_precisely() {
         leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient::new(channel);
     let err = anonymous.list_teams(ListTeamsRequest {}).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn starts_while_nats_is_down_and_catches_up() {
+    let mut app = spawn_app_with_nats_down().await;
+    // The API works from the store alone.
+    app.team(&["ana", "ben"], 60_000).await;
+    let reps = app
+        .admin()
+        .await
+        .list_reps(ListRepsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reps.reps.len(), 2);
+    app.nats.restart().unwrap();
+    app.new_lead("late").await;
+    assert_eq!(app.offered_to("late").await, "ana");
+    // The team events written while NATS was down are delivered.
+    let teams: Vec<leadwheel_proto::events::v1::TeamUpserted> =
+        testing::eventually(Duration::from_secs(20), "wheel.team.upserted", || async {
+            let events: Vec<leadwheel_proto::events::v1::TeamUpserted> =
+                app.wheel_events(subjects::TEAM_UPSERTED).await;
+            (!events.is_empty()).then_some(events)
+        })
+        .await;
+    assert_eq!(teams[0].rep_ids, vec!["ana".to_string(), "ben".to_string()]);
+    app.stop().await;
 }
