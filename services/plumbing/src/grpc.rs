@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::server::NamedService;
 use tonic::transport::Server;
+use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::telemetry;
 
@@ -49,6 +50,20 @@ where
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("serving gRPC")
+}
+
+/// `INVALID_ARGUMENT` with `message`, carrying a `BadRequest` field
+/// violation on `field` as details so a client can point at the field.
+pub fn invalid_argument(
+    message: impl Into<String>,
+    field: impl Into<String>,
+    reason: impl Into<String>,
+) -> tonic::Status {
+    tonic::Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request_violation(field, reason),
+    )
 }
 
 fn grpc_span(request: &http::Request<()>) -> tracing::Span {

@@ -5,8 +5,8 @@
 //! the [`store`] (SQLite or Postgres through one code path), the [`bus`]
 //! (JetStream streams and the event envelope) with the transactional
 //! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
-//! [`admin`] servers, and the [`runtime`] that runs them and shuts them
-//! down in order.
+//! [`admin`] servers, [`paging`] for list calls, and the [`runtime`] that
+//! runs them and shuts them down in order.
 
 pub mod admin;
 pub mod auth;
@@ -17,6 +17,7 @@ pub mod ids;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod paging;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;

@@ -5,11 +5,13 @@
 //! Shutdown order: mark not ready and stop accepting (gRPC and any extra
 //! front doors finish in-flight calls), stop consumers and timers (each
 //! finishes the event in hand), flush the outbox, drain NATS, close the
-//! store, stop the admin port. Flushing telemetry is left to `main`.
+//! store, stop the admin port. Flushing telemetry is left to `main`
+//! ([`run_main`] does it last).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -30,6 +32,7 @@ use crate::config::ServiceConfig;
 use crate::inbox::{self, ConsumerSpec, EventHandler};
 use crate::outbox::{self, Outbox};
 use crate::store::Store;
+use crate::{shutdown, telemetry};
 
 /// The bound listeners of a service; tests bind port 0 and pass them in.
 #[derive(Debug)]
@@ -295,4 +298,39 @@ pub fn announce(service: &str, addresses: &[(&str, SocketAddr)]) {
         .collect::<Vec<_>>()
         .join(" ");
     tracing::info!(service, addresses = %addresses, "listening");
+}
+
+/// The future a service's `run` stops on: SIGTERM/SIGINT in the binary,
+/// a oneshot in tests.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The body of a service binary with the usual two ports: configuration
+/// from the environment (`LEADWHEEL_<SERVICE>_…`), telemetry, the listeners
+/// bound and [`announce`]d, then `run(config, listeners, shutdown)` until
+/// SIGTERM or SIGINT. A failure is logged before telemetry is flushed (last),
+/// and returned.
+pub async fn run_main<F, Fut>(service: &'static str, default_grpc_port: u16, run: F) -> Result<()>
+where
+    F: FnOnce(ServiceConfig, Listeners, Shutdown) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let config = ServiceConfig::from_env(service, default_grpc_port)?;
+    let telemetry = telemetry::init(service, config.log_format, config.otlp_endpoint.as_deref())?;
+    let result = async {
+        let listeners = Listeners::bind(&config).await?;
+        announce(
+            service,
+            &[
+                ("grpc", listeners.grpc_addr()),
+                ("admin", listeners.admin_addr()),
+            ],
+        );
+        run(config, listeners, Box::pin(shutdown::signal())).await
+    }
+    .await;
+    if let Err(err) = &result {
+        tracing::error!(error = %format!("{err:#}"), "stopped with an error");
+    }
+    telemetry.shutdown();
+    result
 }

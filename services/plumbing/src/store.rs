@@ -164,3 +164,47 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Why a service's store failed, as its repository reports it: handlers
+/// never see `sqlx::Error` itself, only whether a retry may help.
+///
+/// Each service wraps this in its one API error type; the `?` operator
+/// converts `sqlx::Error` into it inside a repository.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached (worth retrying).
+    #[error("the store is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// A statement failed.
+    #[error("a store query failed")]
+    Query(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Self::Unavailable(err),
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Logs the failure in full and answers vaguely, so callers never see SQL
+/// or connection details: `UNAVAILABLE` (retry shortly) or `INTERNAL`.
+impl From<StoreError> for tonic::Status {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(source) => {
+                tracing::error!(error = %source, "store unavailable");
+                tonic::Status::unavailable("the store is unavailable; retry shortly")
+            }
+            StoreError::Query(source) => {
+                tracing::error!(error = %source, "store query failed");
+                tonic::Status::internal("internal error")
+            }
+        }
+    }
+}
