@@ -2,12 +2,12 @@
 //! admins list anyone's, or everyone's. Integrations are refused.
 
 use leadwheel_plumbing::auth::{self, Caller, Role};
+use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_proto::alerting::v1::alerting_service_server::AlertingService;
 use leadwheel_proto::alerting::v1::{Alert as AlertMessage, ListAlertsRequest, ListAlertsResponse};
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::paging::{self, Cursor};
 use crate::store::{Alert, AlertStore};
 
 /// Longest id accepted in a request.

@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadwheel_plumbing::auth::{self, Caller, Role};
+use leadwheel_plumbing::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use leadwheel_proto::intake::v1::intake_service_server::IntakeService;
 use leadwheel_proto::intake::v1::{
     CreateLeadRequest, CreateLeadResponse, GetLeadRequest, GetLeadResponse, ListLeadsRequest,
@@ -21,10 +22,6 @@ use crate::validate::{self, LeadInput};
 
 /// Roles that may use this API.
 const READERS_AND_WRITERS: &[Role] = &[Role::Integration, Role::Manager, Role::Admin];
-/// Page size when the request says 0.
-const DEFAULT_PAGE_SIZE: i32 = 50;
-/// Largest page.
-const MAX_PAGE_SIZE: i32 = 500;
 /// Version tag inside page tokens, so their format can change later.
 const TOKEN_PREFIX: &str = "v1:";
 
@@ -91,23 +88,21 @@ impl IntakeApi {
         request: ListLeadsRequest,
     ) -> Result<ListLeadsResponse, IntakeError> {
         require(&caller, "list leads")?;
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            n @ 1..=MAX_PAGE_SIZE => n,
-            n => {
-                return Err(IntakeError::field(
-                    "page_size",
-                    "out_of_range",
-                    format!("{n} is outside 1..{MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"),
-                ));
-            }
-        };
+        // Intake's tokens are lead ids (not query-bound cursors), so only the
+        // size rule is shared; its message keeps intake's wording.
+        let page_size = paging::page_size(request.page_size).map_err(|_| {
+            IntakeError::field(
+                "page_size",
+                "out_of_range",
+                format!(
+                    "{} is outside 1..{MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})",
+                    request.page_size
+                ),
+            )
+        })?;
         let before = decode_page_token(&request.page_token)?;
         // Fetch one more than asked: if it exists, there is a next page.
-        let mut leads = self
-            .leads
-            .list(before.as_deref(), i64::from(page_size) + 1)
-            .await?;
+        let mut leads = self.leads.list(before.as_deref(), page_size + 1).await?;
         let next_page_token = if leads.len() > page_size as usize {
             leads.truncate(page_size as usize);
             leads

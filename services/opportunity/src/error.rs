@@ -1,12 +1,12 @@
 //! The service's one error type and its one mapping to gRPC statuses.
 //!
-//! Store failures are logged here in full and returned vaguely, so callers
-//! never see SQL or connection details.
+//! Store failures are logged in full and returned vaguely (the plumbing's
+//! `StoreError` mapping), so callers never see SQL or connection details.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-
-use crate::store::StoreError;
+use leadwheel_plumbing::grpc;
+use leadwheel_plumbing::paging::PagingError;
+use leadwheel_plumbing::store::StoreError;
+use tonic::Status;
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -43,26 +43,24 @@ impl Error {
     }
 }
 
+impl From<PagingError> for Error {
+    fn from(err: PagingError) -> Self {
+        Self::invalid(err.field(), err.reason())
+    }
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::InvalidArgument { field, reason } => Status::with_error_details(
-                Code::InvalidArgument,
-                message,
-                ErrorDetails::with_bad_request_violation(field, reason),
-            ),
+            Error::InvalidArgument { field, reason } => {
+                grpc::invalid_argument(message, field, reason)
+            }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
             Error::LeadNotFound(_) => Status::not_found(message),
-            Error::Store(StoreError::Unavailable(source)) => {
-                tracing::error!(error = %source, "store unavailable");
-                Status::unavailable("the store is unavailable; retry shortly")
-            }
-            Error::Store(StoreError::Query(source)) => {
-                tracing::error!(error = %source, "store query failed");
-                Status::internal("internal error")
-            }
+            // Logged in full, answered vaguely (UNAVAILABLE or INTERNAL).
+            Error::Store(err) => err.into(),
         }
     }
 }

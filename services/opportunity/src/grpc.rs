@@ -3,6 +3,7 @@
 //! Integrations have no business reading a rep's book and are refused.
 
 use leadwheel_plumbing::auth::{self, Caller, Role};
+use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_proto::opportunity::v1::opportunity_service_server::OpportunityService;
 use leadwheel_proto::opportunity::v1::{
     GetLeadInWorkRequest, GetLeadInWorkResponse, LeadInWork as LeadInWorkMessage,
@@ -11,7 +12,6 @@ use leadwheel_proto::opportunity::v1::{
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::paging::{self, Cursor};
 use crate::store::{LeadFilter, LeadInWork, LeadStore};
 
 /// Longest id accepted in a request.

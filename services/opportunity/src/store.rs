@@ -1,40 +1,18 @@
 //! The repository boundary: every SQL statement of the service lives here,
 //! and `sqlx::Error` never leaves this module except wrapped in
-//! [`StoreError`]. Writes take the caller's transaction (the consumer's,
-//! shared with the inbox row and the outbox event); reads use the pool.
+//! [`StoreError`] (the plumbing's: unavailable or a failed query). Writes
+//! take the caller's transaction (the consumer's, shared with the inbox row
+//! and the outbox event); reads use the pool.
 
 use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::paging::Cursor;
+pub use leadwheel_plumbing::store::StoreError;
 use leadwheel_plumbing::{EventDraft, Store, Tx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::paging::Cursor;
-
 /// The only status for now; conversion and disqualification come later.
 pub const STATUS_IN_WORK: &str = "in_work";
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be reached (worth retrying).
-    #[error("the store is unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    /// A statement failed.
-    #[error("a store query failed")]
-    Query(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Self::Unavailable(err),
-            other => Self::Query(other),
-        }
-    }
-}
 
 /// A lead a rep is working.
 #[derive(Clone, Debug, PartialEq, Eq)]

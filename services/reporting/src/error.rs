@@ -1,12 +1,11 @@
 //! The service's one error type and its one mapping to gRPC statuses.
 //!
-//! Store failures are logged here in full and returned vaguely, so callers
-//! never see SQL or connection details.
+//! Store failures are logged in full and returned vaguely (the plumbing's
+//! `StoreError` mapping), so callers never see SQL or connection details.
 
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-
-use crate::store::StoreError;
+use leadwheel_plumbing::grpc;
+use leadwheel_plumbing::store::StoreError;
+use tonic::Status;
 
 /// Everything an API call can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -41,20 +40,12 @@ impl From<Error> for Status {
     fn from(err: Error) -> Self {
         let message = err.to_string();
         match err {
-            Error::InvalidArgument { field, reason } => Status::with_error_details(
-                Code::InvalidArgument,
-                message,
-                ErrorDetails::with_bad_request_violation(field, reason),
-            ),
+            Error::InvalidArgument { field, reason } => {
+                grpc::invalid_argument(message, field, reason)
+            }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
-            Error::Store(StoreError::Unavailable(source)) => {
-                tracing::error!(error = %source, "store unavailable");
-                Status::unavailable("the store is unavailable; retry shortly")
-            }
-            Error::Store(StoreError::Query(source)) => {
-                tracing::error!(error = %source, "store query failed");
-                Status::internal("internal error")
-            }
+            // Logged in full, answered vaguely (UNAVAILABLE or INTERNAL).
+            Error::Store(err) => err.into(),
         }
     }
 }

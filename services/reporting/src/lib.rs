@@ -12,7 +12,7 @@ use anyhow::Result;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::config::ports;
 use leadwheel_plumbing::inbox::ConsumerSpec;
-use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, shutdown, telemetry};
+use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime};
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -62,23 +62,5 @@ pub async fn run(
 /// The binary's body: configuration from the environment, telemetry,
 /// listeners, and a run until SIGTERM or SIGINT.
 pub async fn main_entry() -> Result<()> {
-    let config = ServiceConfig::from_env(SERVICE, ports::REPORTING_GRPC)?;
-    let telemetry = telemetry::init(SERVICE, config.log_format, config.otlp_endpoint.as_deref())?;
-    let result = async {
-        let listeners = Listeners::bind(&config).await?;
-        leadwheel_plumbing::runtime::announce(
-            "reporting",
-            &[
-                ("grpc", listeners.grpc_addr()),
-                ("admin", listeners.admin_addr()),
-            ],
-        );
-        run(config, listeners, shutdown::signal()).await
-    }
-    .await;
-    if let Err(err) = &result {
-        tracing::error!(error = %format!("{err:#}"), "stopped with an error");
-    }
-    telemetry.shutdown();
-    result
+    runtime::run_main(SERVICE, ports::REPORTING_GRPC, run).await
 }

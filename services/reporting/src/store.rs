@@ -1,38 +1,17 @@
 //! The repository boundary: every SQL statement of the service lives here,
 //! and `sqlx::Error` never leaves this module except wrapped in
-//! [`StoreError`]. Counting takes the consumer's transaction (shared with
-//! the inbox row), so an event's counts and its "processed" mark commit
-//! together; reads use the pool.
+//! [`StoreError`] (the plumbing's: unavailable or a failed query). Counting
+//! takes the consumer's transaction (shared with the inbox row), so an
+//! event's counts and its "processed" mark commit together; reads use the
+//! pool.
 
 use std::collections::BTreeMap;
 
+pub use leadwheel_plumbing::store::StoreError;
 use leadwheel_plumbing::{Store, Tx, now_ms};
 use sqlx::Row;
 
 use crate::funnel::{Fact, Metric};
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database could not be reached (worth retrying).
-    #[error("the store is unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    /// A statement failed.
-    #[error("a store query failed")]
-    Query(#[source] sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => Self::Unavailable(err),
-            other => Self::Query(other),
-        }
-    }
-}
 
 const TOTAL: &str = "total";
 const TEAM: &str = "team";

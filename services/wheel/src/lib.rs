@@ -22,7 +22,7 @@ use anyhow::Result;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::config::{ServiceConfig, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
-use leadwheel_plumbing::{Listeners, Runtime, shutdown, telemetry};
+use leadwheel_plumbing::{Listeners, Runtime};
 use leadwheel_proto::wheel::v1::wheel_service_server::WheelServiceServer;
 use sqlx::migrate::Migrator;
 use tokio::sync::Notify;
@@ -67,17 +67,5 @@ pub async fn run(
 /// The binary's body: config from the environment, telemetry, bind, run
 /// until SIGTERM/SIGINT.
 pub async fn main_entry() -> Result<()> {
-    let config = ServiceConfig::from_env(SERVICE, ports::WHEEL_GRPC)?;
-    let telemetry = telemetry::init(SERVICE, config.log_format, config.otlp_endpoint.as_deref())?;
-    let listeners = Listeners::bind(&config).await?;
-    leadwheel_plumbing::runtime::announce(
-        SERVICE,
-        &[
-            ("grpc", listeners.grpc_addr()),
-            ("admin", listeners.admin_addr()),
-        ],
-    );
-    let result = run(config, listeners, shutdown::signal()).await;
-    telemetry.shutdown();
-    result
+    leadwheel_plumbing::runtime::run_main(SERVICE, ports::WHEEL_GRPC, run).await
 }
