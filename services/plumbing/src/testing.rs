@@ -1,20 +1,34 @@
 //! Test support shared by every crate's tests: a real `nats-server` per
 //! test on a random port with its own store dir, fresh databases on SQLite
-//! or Postgres, and a config pointing at them.
+//! or Postgres (and [`on_both_backends!`](crate::on_both_backends) to run a
+//! test on each), a config pointing at them, a [`ServiceHandle`] that runs a
+//! service's `run` on ephemeral ports, and readers of what landed on a
+//! stream.
 //!
 //! Nothing here is a mock: tests run against the real server and stores.
 
+use std::future::Future;
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use futures::StreamExt;
+use leadwheel_proto::events::v1::Envelope;
+use prost::Message;
 use sqlx::Connection;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
+use crate::bus::{Bus, StreamSpec};
 use crate::config::{LogFormat, Secret, ServiceConfig};
+use crate::runtime::{Listeners, Shutdown};
 
 /// The key tests sign tokens with.
 pub const TEST_JWT_SECRET: &str = "leadwheel-test-secret-0123456789";
@@ -233,31 +247,71 @@ where
 /// the event id. For tests of consumers.
 pub async fn publish_event(
     nats_url: &str,
-    stream: &crate::bus::StreamSpec,
+    stream: &StreamSpec,
     subject: &str,
     key: &str,
-    payload: &impl prost::Message,
+    payload: &impl Message,
 ) -> Result<String> {
-    use prost::Message as _;
-    let client = async_nats::connect(nats_url).await?;
-    let jetstream = async_nats::jetstream::new(client.clone());
-    let bus = crate::bus::Bus {
-        client,
-        jetstream: jetstream.clone(),
-    };
+    let bus = test_bus(nats_url).await?;
     bus.ensure_stream(stream).await?;
     let id = crate::ids::new_id();
-    let envelope = leadwheel_proto::events::v1::Envelope {
-        id: id.clone(),
+    publish_envelope(&bus, subject, &id, &id, key, payload).await?;
+    Ok(id)
+}
+
+/// Publishes an envelope whose event id is `event_id` under a fresh
+/// `Nats-Msg-Id` (`<event_id>-again`), as JetStream does when it redelivers
+/// an event the consumer had processed but not acked (past the dedupe
+/// window). The stream must exist.
+pub async fn redeliver_event(
+    nats_url: &str,
+    subject: &str,
+    event_id: &str,
+    key: &str,
+    payload: &impl Message,
+) -> Result<()> {
+    let bus = test_bus(nats_url).await?;
+    let msg_id = format!("{event_id}-again");
+    publish_envelope(&bus, subject, &msg_id, event_id, key, payload).await
+}
+
+/// Publishes bytes that are no envelope (a malformed event) on `subject`,
+/// creating `stream` if nobody has yet.
+pub async fn publish_garbage(nats_url: &str, stream: &StreamSpec, subject: &str) -> Result<()> {
+    let bus = test_bus(nats_url).await?;
+    bus.ensure_stream(stream).await?;
+    bus.jetstream
+        .publish(subject.to_string(), vec![0xff, 0x00, 0x13].into())
+        .await?
+        .await?;
+    Ok(())
+}
+
+async fn test_bus(nats_url: &str) -> Result<Bus> {
+    let client = async_nats::connect(nats_url).await?;
+    let jetstream = async_nats::jetstream::new(client.clone());
+    Ok(Bus { client, jetstream })
+}
+
+async fn publish_envelope(
+    bus: &Bus,
+    subject: &str,
+    msg_id: &str,
+    event_id: &str,
+    key: &str,
+    payload: &impl Message,
+) -> Result<()> {
+    let envelope = Envelope {
+        id: event_id.to_string(),
         r#type: subject.to_string(),
         source: "test".into(),
         time_ms: crate::store::now_ms(),
         key: key.to_string(),
         payload: payload.encode_to_vec(),
     };
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", id.as_str());
-    jetstream
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", msg_id);
+    bus.jetstream
         .publish_with_headers(
             subject.to_string(),
             headers,
@@ -265,7 +319,83 @@ pub async fn publish_event(
         )
         .await?
         .await?;
-    Ok(id)
+    Ok(())
+}
+
+/// One message read back from a stream.
+#[derive(Debug)]
+pub struct StreamMessage {
+    /// Its subject.
+    pub subject: String,
+    /// Its headers (`Nats-Msg-Id`, `traceparent`, …), if any.
+    pub headers: Option<HeaderMap>,
+    /// The event envelope it carries.
+    pub envelope: Envelope,
+}
+
+impl StreamMessage {
+    /// The value of header `name`, if present.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .as_ref()
+            .and_then(|headers| headers.get(name))
+            .map(|value| value.as_str().to_string())
+    }
+}
+
+/// Every message in `stream` on `subject` so far (an empty `subject`: every
+/// subject), in stream order, read with an ordered consumer. Panics when the
+/// stream is missing or a message is not an envelope.
+pub async fn read_stream(nats_url: &str, stream: &StreamSpec, subject: &str) -> Vec<StreamMessage> {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connecting to NATS");
+    let jetstream = async_nats::jetstream::new(client);
+    let stream = jetstream
+        .get_stream(stream.name)
+        .await
+        .expect("the stream exists");
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: subject.to_string(),
+            ..Default::default()
+        })
+        .await
+        .expect("creating an ordered consumer");
+    let pending = consumer.cached_info().num_pending as usize;
+    let mut messages = consumer.messages().await.expect("consuming").take(pending);
+    let mut out = Vec::with_capacity(pending);
+    while let Some(message) = messages.next().await {
+        let message = message.expect("a message");
+        out.push(StreamMessage {
+            subject: message.subject.to_string(),
+            headers: message.headers.clone(),
+            envelope: Envelope::decode(message.payload.as_ref()).expect("an envelope"),
+        });
+    }
+    out
+}
+
+/// The envelopes of [`read_stream`].
+pub async fn read_envelopes(nats_url: &str, stream: &StreamSpec, subject: &str) -> Vec<Envelope> {
+    read_stream(nats_url, stream, subject)
+        .await
+        .into_iter()
+        .map(|message| message.envelope)
+        .collect()
+}
+
+/// The payloads of [`read_stream`], decoded as `M`.
+pub async fn read_events<M: Message + Default>(
+    nats_url: &str,
+    stream: &StreamSpec,
+    subject: &str,
+) -> Vec<M> {
+    read_stream(nats_url, stream, subject)
+        .await
+        .into_iter()
+        .map(|message| M::decode(message.envelope.payload.as_slice()).expect("the event's payload"))
+        .collect()
 }
 
 /// A bearer token for tests, signed with [`TEST_JWT_SECRET`].
@@ -291,4 +421,106 @@ pub async fn wait_ready(admin_addr: std::net::SocketAddr) {
         },
     )
     .await
+}
+
+/// A NATS server and a database that outlive service restarts.
+pub struct TestEnv {
+    /// The NATS server (kill and restart it to simulate an outage).
+    pub nats: NatsServer,
+    /// The database.
+    pub db: TestDb,
+}
+
+impl TestEnv {
+    /// Installs test logs and starts a NATS server next to `db`.
+    pub fn new(db: TestDb) -> Self {
+        init_test_logs();
+        Self {
+            nats: NatsServer::start().expect("starting nats-server"),
+            db,
+        }
+    }
+
+    /// Runs `service`'s `run` against this NATS and database (see
+    /// [`ServiceHandle::spawn`]).
+    pub async fn spawn<F, Fut>(&self, service: &'static str, run: F) -> ServiceHandle
+    where
+        F: FnOnce(ServiceConfig, Listeners, Shutdown) -> Fut,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        ServiceHandle::spawn(service_config(service, &self.nats.url(), &self.db.url), run).await
+    }
+}
+
+/// A service's `run` running in the background on ephemeral ports, stopped
+/// through its shutdown future (a oneshot). Dropping the handle stops the
+/// service too, without waiting for it.
+pub struct ServiceHandle {
+    /// The bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// The bound admin address.
+    pub admin_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<()>>>,
+}
+
+impl ServiceHandle {
+    /// Binds ephemeral ports, spawns `run(config, listeners, shutdown)` and
+    /// waits until the admin port says ready.
+    pub async fn spawn<F, Fut>(config: ServiceConfig, run: F) -> Self
+    where
+        F: FnOnce(ServiceConfig, Listeners, Shutdown) -> Fut,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let listeners = Listeners::ephemeral().await.expect("binding ports");
+        let grpc_addr = listeners.grpc_addr();
+        let admin_addr = listeners.admin_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown: Shutdown = Box::pin(async move {
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(run(config, listeners, shutdown));
+        wait_ready(admin_addr).await;
+        Self {
+            grpc_addr,
+            admin_addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts the service down and checks it stopped cleanly (panics if it
+    /// panicked or returned an error).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let result = task.await.expect("service task panicked");
+            result.expect("service stopped with an error");
+        }
+    }
+}
+
+/// Runs each named `async fn(TestDb)` as two tests: on SQLite, and on
+/// Postgres when `TEST_POSTGRES_URL` is set (saying loudly when it is not).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::testing::TestDb::sqlite()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::testing::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )*
+    };
 }
