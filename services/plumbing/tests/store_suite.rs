@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use leadwheel_plumbing::bus::{Bus, EventDraft, INTAKE_STREAM};
 use leadwheel_plumbing::config::ServiceConfig;
 use leadwheel_plumbing::outbox::{self, Outbox};
 use leadwheel_plumbing::store::{Backend, Store};
 use leadwheel_plumbing::testing::{self, NatsServer, TestDb};
 use leadwheel_plumbing::{ids, inbox};
-use leadwheel_proto::events::v1::{Envelope, LeadCreated};
+use leadwheel_proto::events::v1::LeadCreated;
 use prost::Message;
 use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
@@ -39,27 +38,6 @@ async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
     tx.commit().await.unwrap();
     outbox.notify();
     id
-}
-
-async fn stream_messages(bus: &Bus) -> Vec<(Option<String>, Envelope)> {
-    let stream = bus.jetstream.get_stream(INTAKE_STREAM.name).await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
-        .await
-        .unwrap();
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut messages = consumer.messages().await.unwrap().take(pending);
-    let mut out = Vec::new();
-    while let Some(message) = messages.next().await {
-        let message = message.unwrap();
-        let msg_id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get("Nats-Msg-Id"))
-            .map(|v| v.as_str().to_string());
-        out.push((msg_id, Envelope::decode(message.payload.as_ref()).unwrap()));
-    }
-    out
 }
 
 async fn suite(db: TestDb, backend: Backend) {
@@ -94,13 +72,16 @@ async fn suite(db: TestDb, backend: Backend) {
     assert_eq!(outbox::pending_count(&store).await.unwrap(), 2);
     assert_eq!(outbox::flush(&store, &bus.jetstream).await.unwrap(), 2);
     assert_eq!(outbox::pending_count(&store).await.unwrap(), 0);
-    let messages = stream_messages(&bus).await;
+    let messages = testing::read_stream(&nats.url(), &INTAKE_STREAM, "").await;
     assert_eq!(messages.len(), 2);
-    assert_eq!(messages[0].0.as_deref(), Some(first.as_str()));
-    assert_eq!(messages[1].1.id, second);
-    assert_eq!(messages[1].1.source, "intake");
-    assert_eq!(messages[1].1.key, "lead-b");
-    let payload = LeadCreated::decode(messages[1].1.payload.as_slice()).unwrap();
+    assert_eq!(
+        messages[0].header("Nats-Msg-Id").as_deref(),
+        Some(first.as_str())
+    );
+    assert_eq!(messages[1].envelope.id, second);
+    assert_eq!(messages[1].envelope.source, "intake");
+    assert_eq!(messages[1].envelope.key, "lead-b");
+    let payload = LeadCreated::decode(messages[1].envelope.payload.as_slice()).unwrap();
     assert_eq!(payload.lead_id, "lead-b");
 
     // A republished row (as after a crash between publish and mark) is
@@ -112,7 +93,9 @@ async fn suite(db: TestDb, backend: Backend) {
         .unwrap();
     outbox::flush(&store, &bus.jetstream).await.unwrap();
     assert_eq!(
-        stream_messages(&bus).await.len(),
+        testing::read_stream(&nats.url(), &INTAKE_STREAM, "")
+            .await
+            .len(),
         2,
         "duplicate publish was not deduplicated"
     );
@@ -140,10 +123,10 @@ async fn suite(db: TestDb, backend: Backend) {
     .await;
     stop.cancel();
     relay.await.unwrap();
-    let ids: Vec<String> = stream_messages(&bus)
+    let ids: Vec<String> = testing::read_envelopes(&nats.url(), &INTAKE_STREAM, "")
         .await
         .into_iter()
-        .map(|(_, e)| e.id)
+        .map(|e| e.id)
         .collect();
     assert_eq!(ids.len(), 7);
     for id in &while_down {

@@ -4,19 +4,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt;
 use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{WHEEL_STREAM, subjects};
-use leadwheel_plumbing::testing::eventually;
-use leadwheel_proto::events::v1::{Envelope, LeadAssigned};
+use leadwheel_plumbing::testing::{eventually, read_events};
+use leadwheel_proto::events::v1::LeadAssigned;
 use leadwheel_proto::opportunity::v1::GetLeadInWorkRequest;
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
 use leadwheel_proto::reporting::v1::GetFunnelRequest;
 use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
-use prost::Message;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -260,22 +258,5 @@ async fn the_wheel_survives_sigkill_with_offers_open() {
 }
 
 async fn assigned_events(system: &System) -> Vec<LeadAssigned> {
-    let client = async_nats::connect(system.nats.url()).await.unwrap();
-    let js = async_nats::jetstream::new(client);
-    let stream = js.get_stream(WHEEL_STREAM.name).await.unwrap();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-            filter_subject: subjects::LEAD_ASSIGNED.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let pending = consumer.cached_info().num_pending as usize;
-    let mut messages = consumer.messages().await.unwrap().take(pending);
-    let mut out = Vec::new();
-    while let Some(message) = messages.next().await {
-        let envelope = Envelope::decode(message.unwrap().payload.as_ref()).unwrap();
-        out.push(LeadAssigned::decode(envelope.payload.as_slice()).unwrap());
-    }
-    out
+    read_events(&system.nats.url(), &WHEEL_STREAM, subjects::LEAD_ASSIGNED).await
 }

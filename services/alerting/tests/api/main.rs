@@ -2,12 +2,12 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
-#[macro_use]
 mod helpers;
 
-use helpers::{Env, TestApp, WAIT, pooled};
+use helpers::{Env, TestApp, WAIT, pooled, spawn_app};
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{ALERTS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually, publish_event};
 use leadwheel_proto::alerting::v1::{Alert, ListAlertsRequest};
 use leadwheel_proto::events::v1::AlertRaised;
@@ -47,7 +47,7 @@ fn subjects_of(alerts: &[Alert]) -> Vec<&str> {
 on_both_backends!(a_pooled_lead_alerts_the_manager);
 async fn a_pooled_lead_alerts_the_manager(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.pool("lead-1", "north", "maya").await;
 
     let alert = wait_alert(&app, "lead-1").await;
@@ -94,7 +94,7 @@ async fn a_pooled_lead_alerts_the_manager(db: TestDb) {
 on_both_backends!(a_repeated_pooling_raises_one_alert);
 async fn a_repeated_pooling_raises_one_alert(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     let first = app.pool("lead-1", "north", "maya").await;
     app.pool("lead-1", "north", "maya").await;
     app.redeliver(&first, "lead-1", &pooled("lead-1", "north", "maya"))
@@ -142,7 +142,7 @@ async fn a_repeated_pooling_raises_one_alert(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_read_what() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.pool("lead-n", "north", "maya").await;
     app.pool("lead-s", "south", "sam").await;
     // A team without a manager: the alert is for admins only.
@@ -203,7 +203,7 @@ async fn who_may_read_what() {
 on_both_backends!(pages_walk_every_alert_once_newest_first);
 async fn pages_walk_every_alert_once_newest_first(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     for n in 0..7 {
         app.pool(&format!("lead-{n}"), "north", "maya").await;
     }
@@ -264,7 +264,7 @@ async fn pages_walk_every_alert_once_newest_first(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_events_do_not_block_the_consumer() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.publish_garbage(subjects::LEAD_POOLED).await;
     app.pool("", "north", "maya").await;
     app.pool("lead-1", "north", "maya").await;
@@ -282,7 +282,7 @@ async fn malformed_events_do_not_block_the_consumer() {
 on_both_backends!(a_restart_keeps_alerts_and_dedupes_across_it);
 async fn a_restart_keeps_alerts_and_dedupes_across_it(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.pool("lead-1", "north", "maya").await;
     let before = wait_alert(&app, "lead-1").await;
     app.stop().await;
@@ -297,7 +297,7 @@ async fn a_restart_keeps_alerts_and_dedupes_across_it(db: TestDb) {
     )
     .await
     .unwrap();
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     wait_alert(&app, "lead-2").await;
     app.pool("lead-1", "north", "maya").await;
     app.pool("sentinel", "north", "maya").await;

@@ -9,7 +9,7 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::helpers::{StreamReader, spawn_app};
-use crate::on_both_backends;
+use leadwheel_plumbing::on_both_backends;
 
 on_both_backends!(
     create_lead_is_idempotent_on_request_id,

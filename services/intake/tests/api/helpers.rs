@@ -8,15 +8,13 @@ use async_nats::jetstream;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use futures::StreamExt;
 use leadwheel_intake::{IntakeSettings, MIGRATOR};
+use leadwheel_plumbing::Store;
 use leadwheel_plumbing::auth::{BearerToken, Role};
 use leadwheel_plumbing::bus::INTAKE_STREAM;
-use leadwheel_plumbing::testing::{NatsServer, TestDb, service_config, test_token, wait_ready};
-use leadwheel_plumbing::{Listeners, Store};
+use leadwheel_plumbing::testing::{NatsServer, ServiceHandle, TestDb, service_config, test_token};
 use leadwheel_proto::events::v1::{Envelope, LeadCreated};
 use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use prost::Message;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -35,8 +33,7 @@ pub struct TestApp {
     pub store: Store,
     /// An HTTP client.
     pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    service: ServiceHandle,
     _db: TestDb,
 }
 
@@ -78,24 +75,15 @@ pub async fn spawn_app_with(db: TestDb, settings: IntakeSettings) -> TestApp {
     init_tracing();
     let nats = NatsServer::start().expect("starting nats-server");
     let config = service_config("intake", &nats.url(), &db.url);
-    let listeners = Listeners::ephemeral().await.expect("binding listeners");
     let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding the HTTP listener");
     let http_base = format!("http://{}", http_listener.local_addr().unwrap());
-    let grpc_addr = listeners.grpc_addr();
-    let admin_addr = listeners.admin_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(leadwheel_intake::run_with(
-        config,
-        settings,
-        listeners,
-        http_listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    wait_ready(admin_addr).await;
+    let service = ServiceHandle::spawn(config, move |config, listeners, shutdown| {
+        leadwheel_intake::run_with(config, settings, listeners, http_listener, shutdown)
+    })
+    .await;
+    let grpc_addr = service.grpc_addr;
     // The service has migrated the database by now; this is a plain second pool.
     let store = Store::connect(&db.url, &MIGRATOR)
         .await
@@ -106,8 +94,7 @@ pub async fn spawn_app_with(db: TestDb, settings: IntakeSettings) -> TestApp {
         nats,
         store,
         http: reqwest::Client::new(),
-        stop: Some(stop),
-        task: Some(task),
+        service,
         _db: db,
     }
 }
@@ -153,17 +140,10 @@ impl TestApp {
     }
 
     /// Stops the service through its shutdown future and checks it ended well.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(30), task)
-                .await
-                .expect("intake stops within 30s")
-                .expect("intake task did not panic")
-                .expect("intake stopped without error");
-        }
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(30), self.service.stop())
+            .await
+            .expect("intake stops within 30s");
         self.store.close().await;
     }
 }
@@ -235,27 +215,4 @@ impl StreamReader {
             lead,
         }
     }
-}
-
-/// Runs each named `async fn(TestDb)` on SQLite, and on Postgres when
-/// `TEST_POSTGRES_URL` is set (saying loudly when it is not).
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(leadwheel_plumbing::testing::TestDb::sqlite()).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(db) = leadwheel_plumbing::testing::TestDb::postgres().await {
-                        super::$name(db).await
-                    }
-                }
-            }
-        )*
-    };
 }

@@ -8,7 +8,7 @@ use leadwheel_plumbing::testing::{TestDb, eventually};
 use serde_json::{Value, json};
 
 use crate::helpers::{StreamReader, spawn_app};
-use crate::on_both_backends;
+use leadwheel_plumbing::on_both_backends;
 
 on_both_backends!(signups_survive_a_nats_outage);
 

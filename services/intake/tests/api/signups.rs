@@ -7,7 +7,7 @@ use leadwheel_plumbing::testing::TestDb;
 use serde_json::{Value, json};
 
 use crate::helpers::{StreamReader, spawn_app, spawn_app_with};
-use crate::on_both_backends;
+use leadwheel_plumbing::on_both_backends;
 
 on_both_backends!(
     valid_signup_is_stored_and_published,

@@ -2,12 +2,12 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
-#[macro_use]
 mod helpers;
 
-use helpers::{Env, WAIT, assigned};
+use helpers::{Env, WAIT, assigned, spawn_app};
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{OPPS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
 use leadwheel_proto::events::v1::LeadOpened;
 use leadwheel_proto::opportunity::v1::{GetLeadInWorkRequest, LeadInWork, ListLeadsInWorkRequest};
@@ -47,7 +47,7 @@ fn lead_ids(leads: &[LeadInWork]) -> Vec<&str> {
 on_both_backends!(assigned_lead_is_in_work_and_announced);
 async fn assigned_lead_is_in_work_and_announced(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
 
     app.assign("lead-1", "ana", "north").await;
     let lead = wait_in_work(&app, "lead-1").await;
@@ -96,7 +96,7 @@ async fn assigned_lead_is_in_work_and_announced(db: TestDb) {
 on_both_backends!(repeated_assignments_have_one_effect);
 async fn repeated_assignments_have_one_effect(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
 
     let first = app.assign("lead-1", "ana", "north").await;
     // The same fact again under a new event id (JetStream cannot dedupe it)...
@@ -152,7 +152,7 @@ async fn repeated_assignments_have_one_effect(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_events_do_not_block_the_consumer() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.publish_garbage(subjects::LEAD_ASSIGNED).await;
     // A payload that decodes but names no rep is rejected too.
     app.assign("no-rep", "", "north").await;
@@ -172,7 +172,7 @@ async fn malformed_events_do_not_block_the_consumer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn who_may_read_what() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     app.assign("lead-a", "ana", "north").await;
     app.assign("lead-b", "bo", "south").await;
     wait_in_work(&app, "lead-a").await;
@@ -268,7 +268,7 @@ async fn who_may_read_what() {
 on_both_backends!(pages_walk_every_lead_once_newest_first);
 async fn pages_walk_every_lead_once_newest_first(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     for n in 0..7 {
         app.assign(&format!("lead-{n}"), "ana", "north").await;
     }
@@ -343,7 +343,7 @@ async fn pages_walk_every_lead_once_newest_first(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_blank_ids() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     let mut admin = app.client("root", Role::Admin).await;
     let status = admin
         .get_lead_in_work(GetLeadInWorkRequest {
@@ -372,7 +372,7 @@ async fn unknown_and_blank_ids() {
 on_both_backends!(a_restart_keeps_leads_and_resumes_consuming);
 async fn a_restart_keeps_leads_and_resumes_consuming(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     let first = app.assign("lead-1", "ana", "north").await;
     wait_in_work(&app, "lead-1").await;
     app.stop().await;
@@ -388,7 +388,7 @@ async fn a_restart_keeps_leads_and_resumes_consuming(db: TestDb) {
     )
     .await
     .unwrap();
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     let lead = wait_in_work(&app, "lead-1").await;
     assert_eq!(lead.rep_id, "ana");
     assert_eq!(wait_in_work(&app, "lead-2").await.rep_id, "bo");

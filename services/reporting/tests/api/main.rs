@@ -2,12 +2,12 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
-#[macro_use]
 mod helpers;
 
-use helpers::{Client, Env, TestApp, WAIT};
+use helpers::{Client, Env, TestApp, WAIT, spawn_app};
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, publish_event};
 use leadwheel_proto::events::v1::{
     AssignedVia, LeadAssigned, LeadCreated, LeadOpened, LeadPooled, OfferClosed, OfferOpened,
@@ -163,7 +163,7 @@ fn opened(lead: &str, team: &str, rep: &str) -> LeadOpened {
 on_both_backends!(the_funnel_counts_each_fact_once);
 async fn the_funnel_counts_each_fact_once(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
 
     // Intake: three leads; l1 announced twice and redelivered once.
     let l1 = created(&app, "l1").await;
@@ -307,7 +307,7 @@ async fn the_funnel_counts_each_fact_once(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_authenticated_caller_may_read() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     created(&app, "l1").await;
     let expected = GetFunnelResponse {
         total: counts([1, 0, 0, 0, 0, 0, 0]),
@@ -344,7 +344,7 @@ async fn any_authenticated_caller_may_read() {
 on_both_backends!(counts_survive_a_restart_and_a_full_replay);
 async fn counts_survive_a_restart_and_a_full_replay(db: TestDb) {
     let env = Env::new(db);
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     created(&app, "l1").await;
     offered(
         &app,
@@ -384,7 +384,7 @@ async fn counts_survive_a_restart_and_a_full_replay(db: TestDb) {
         .unwrap();
     stream.delete_consumer("reporting-wheel").await.unwrap();
 
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     created(&app, "l2").await;
     let after = GetFunnelResponse {
         total: counts([2, 2, 1, 1, 0, 0, 0]),
@@ -403,7 +403,7 @@ async fn counts_survive_a_restart_and_a_full_replay(db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_funnel_is_all_zeros() {
     let env = Env::new(TestDb::sqlite());
-    let app = env.spawn_app().await;
+    let app = spawn_app(&env).await;
     let client = app.client("ana", Role::Rep).await;
     let empty = funnel(&client, "").await;
     assert_eq!(empty.total, counts([0; 7]));

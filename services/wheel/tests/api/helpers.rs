@@ -3,17 +3,14 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use leadwheel_plumbing::auth::{BearerToken, Role};
 use leadwheel_plumbing::bus::{INTAKE_STREAM, WHEEL_STREAM, subjects};
-use leadwheel_plumbing::testing::{self, NatsServer, TestDb};
-use leadwheel_plumbing::{Listeners, now_ms};
-use leadwheel_proto::events::v1::{Envelope, LeadCreated};
+use leadwheel_plumbing::now_ms;
+use leadwheel_plumbing::testing::{self, NatsServer, ServiceHandle, TestDb};
+use leadwheel_proto::events::v1::LeadCreated;
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
 use prost::Message;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -23,8 +20,7 @@ pub struct TestApp {
     pub nats: NatsServer,
     pub db: TestDb,
     pub grpc_addr: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    service: Option<ServiceHandle>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -38,8 +34,7 @@ pub async fn spawn_app_on(db: TestDb) -> TestApp {
         nats,
         db,
         grpc_addr: ([127, 0, 0, 1], 0).into(),
-        stop: None,
-        task: None,
+        service: None,
     };
     app.start().await;
     app
@@ -54,8 +49,7 @@ pub async fn spawn_app_with_nats_down() -> TestApp {
         nats,
         db: TestDb::sqlite(),
         grpc_addr: ([127, 0, 0, 1], 0).into(),
-        stop: None,
-        task: None,
+        service: None,
     };
     app.start().await;
     app
@@ -65,28 +59,15 @@ impl TestApp {
     /// Starts (or restarts) the service against the same NATS and database.
     pub async fn start(&mut self) {
         let config = testing::service_config("wheel", &self.nats.url(), &self.db.url);
-        let listeners = Listeners::ephemeral().await.unwrap();
-        self.grpc_addr = listeners.grpc_addr();
-        let admin = listeners.admin_addr();
-        let (tx, rx) = oneshot::channel();
-        self.task = Some(tokio::spawn(leadwheel_wheel::run(
-            config,
-            listeners,
-            async {
-                let _ = rx.await;
-            },
-        )));
-        self.stop = Some(tx);
-        testing::wait_ready(admin).await;
+        let service = ServiceHandle::spawn(config, leadwheel_wheel::run).await;
+        self.grpc_addr = service.grpc_addr;
+        self.service = Some(service);
     }
 
     /// Stops the service cleanly and waits for it.
     pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
+        if let Some(service) = self.service.take() {
+            service.stop().await;
         }
     }
 
@@ -190,31 +171,6 @@ impl TestApp {
 
     /// Every event on the wheel's stream with `subject`, decoded.
     pub async fn wheel_events<M: Message + Default>(&self, subject: &str) -> Vec<M> {
-        let client = async_nats::connect(self.nats.url()).await.unwrap();
-        let js = async_nats::jetstream::new(client);
-        let stream = js.get_stream(WHEEL_STREAM.name).await.unwrap();
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
-                filter_subject: subject.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let pending = consumer.cached_info().num_pending as usize;
-        let mut messages = consumer.messages().await.unwrap().take(pending);
-        let mut out = Vec::new();
-        while let Some(message) = messages.next().await {
-            let envelope = Envelope::decode(message.unwrap().payload.as_ref()).unwrap();
-            out.push(M::decode(envelope.payload.as_slice()).unwrap());
-        }
-        out
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        testing::read_events(&self.nats.url(), &WHEEL_STREAM, subject).await
     }
 }
