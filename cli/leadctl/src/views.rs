@@ -363,6 +363,7 @@ mod tests {
             team_id: "demo".into(),
             open_offers: 1,
             assigned_leads: 2,
+            ..Default::default()
         });
         assert_eq!(
             serde_json::to_value(&rep).unwrap(),

@@ -108,6 +108,7 @@ mod tests {
             manager_id: "maya".into(),
             pooled_at_ms: 1,
             offers_made: 3,
+            ..Default::default()
         };
         assert_eq!(
             pooled_message(&pooled),

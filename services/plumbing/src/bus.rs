@@ -26,6 +26,16 @@ pub mod subjects {
     pub const LEAD_ASSIGNED: &str = "wheel.lead.assigned";
     /// A lead went to its team's open pool.
     pub const LEAD_POOLED: &str = "wheel.lead.pooled";
+    /// A pooled lead stayed unclaimed past the pool timeout.
+    pub const LEAD_ESCALATED: &str = "wheel.lead.escalated";
+    /// A manager gave an assigned lead to another rep.
+    pub const LEAD_REASSIGNED: &str = "wheel.lead.reassigned";
+    /// A manager put a lead round the wheel again.
+    pub const LEAD_REQUEUED: &str = "wheel.lead.requeued";
+    /// A manager took a lead out of routing.
+    pub const LEAD_WITHDRAWN: &str = "wheel.lead.withdrawn";
+    /// A rep went away or came back (by themselves, a manager or the circuit breaker).
+    pub const REP_AVAILABILITY_CHANGED: &str = "wheel.rep.availability_changed";
     /// A team was created or changed.
     pub const TEAM_UPSERTED: &str = "wheel.team.upserted";
     /// A rep was created or changed.

@@ -16,5 +16,5 @@
 mod routing;
 mod types;
 
-pub use routing::{Eligibility, EveryoneEligible, start, step};
+pub use routing::{Eligibility, EveryoneEligible, phase_name, start, step};
 pub use types::*;

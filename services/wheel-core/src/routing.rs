@@ -4,8 +4,8 @@ use crate::types::*;
 
 /// Tells the core whether a rep may be offered a lead now.
 pub trait Eligibility {
-    /// Ok when `rep` may be offered a lead at `now`, else why not.
-    fn check(&self, rep: &str, now: Millis) -> Result<(), SkipReason>;
+    /// Ok when `rep` may be offered a lead of `tier` at `now`, else why not.
+    fn check(&self, rep: &str, tier: &str, now: Millis) -> Result<(), SkipReason>;
 }
 
 /// Every rep is eligible.
@@ -13,67 +13,77 @@ pub trait Eligibility {
 pub struct EveryoneEligible;
 
 impl Eligibility for EveryoneEligible {
-    fn check(&self, _rep: &str, _now: Millis) -> Result<(), SkipReason> {
+    fn check(&self, _rep: &str, _tier: &str, _now: Millis) -> Result<(), SkipReason> {
         Ok(())
     }
 }
 
-/// Routes a new lead: fixes its lap (the ring rotated to the rep under the
-/// team's rotation `cursor`) and offers it to the first eligible rep.
-/// Returns the decision and the cursor's next value: the cursor advances by
-/// one per lead, so every rep gets the first look equally often.
+/// Routes a new lead. An account owner named in `lead.owner_hint` gets it
+/// at once; otherwise the first look goes by the team's rotation and the
+/// lead is offered to one eligible rep at a time along its lap.
 pub fn start(
     team: &TeamConfig,
-    cursor: u64,
-    lead_id: &str,
+    rotation: &RotationState,
+    lead: &NewLead,
     now: Millis,
     eligibility: &impl Eligibility,
-) -> (Decision, u64) {
-    let ring_len = team.ring.len();
-    let lap_order: Vec<String> = if ring_len == 0 {
-        Vec::new()
-    } else {
-        let first = (cursor % ring_len as u64) as usize;
-        team.ring[first..]
-            .iter()
-            .chain(&team.ring[..first])
-            .cloned()
-            .collect()
-    };
-    let lead = LeadRouting {
-        lead_id: lead_id.to_string(),
+) -> Decision {
+    let mut routing = LeadRouting {
+        lead_id: lead.lead_id.clone(),
         team_id: team.team_id.clone(),
-        phase: Phase::Waiting,
-        lap_order,
+        phase: Phase::Waiting { since: now },
+        lap_order: Vec::new(),
         position: 0,
         offered: Vec::new(),
         offers_made: 0,
         first_offer_at: None,
+        tier: lead.tier.clone(),
+        lap: 1,
     };
-    if ring_len == 0 {
-        return (
-            Decision {
-                lead,
-                effects: Vec::new(),
-            },
-            cursor,
-        );
+    if let Some(owner) = lead.owner_hint.clone().filter(|o| !o.is_empty()) {
+        routing.phase = Phase::Assigned { rep: owner.clone() };
+        return Decision {
+            lead: routing,
+            effects: vec![Effect::Assign {
+                rep: owner,
+                via: AssignedVia::AccountOwner,
+                offer_no: None,
+            }],
+            rotation: None,
+        };
     }
     let mut effects = Vec::new();
-    let lead = advance(team, lead, 0, now, eligibility, &mut effects);
-    (Decision { lead, effects }, cursor.wrapping_add(1))
+    let (lead, rotation) = begin_lap(team, rotation, routing, now, eligibility, &mut effects);
+    Decision {
+        lead,
+        effects,
+        rotation,
+    }
 }
 
 /// Applies `input` to `lead` at `now`. A refused input returns an error and
 /// changes nothing.
 pub fn step(
     team: &TeamConfig,
+    rotation: &RotationState,
     lead: &LeadRouting,
     input: Input,
     now: Millis,
     eligibility: &impl Eligibility,
 ) -> Result<Decision, RouteError> {
     let lead_id = lead.lead_id.clone();
+    let wrong = |action: &'static str| RouteError::WrongPhase {
+        lead_id: lead.lead_id.clone(),
+        phase: phase_name(&lead.phase),
+        action,
+    };
+    let done = |lead: LeadRouting, effects: Vec<Effect>| {
+        Ok(Decision {
+            lead,
+            effects,
+            rotation: None,
+        })
+    };
     match (&lead.phase, input) {
         (Phase::Assigned { rep: owner }, Input::Claim { .. }) => Err(RouteError::AlreadyAssigned {
             lead_id,
@@ -101,24 +111,19 @@ pub fn step(
             next.phase = Phase::Assigned {
                 rep: claimer.clone(),
             };
-            Ok(Decision {
-                lead: next,
-                effects: vec![
-                    Effect::CloseOffer {
-                        rep: claimer.clone(),
-                        offer_no: *offer_no,
-                        outcome: OfferOutcome::Claimed,
-                        reason: None,
-                    },
+            done(
+                next,
+                vec![
+                    close(&claimer, *offer_no, OfferOutcome::Claimed, None),
                     Effect::Assign {
                         rep: claimer,
                         via: AssignedVia::Offer,
                         offer_no: Some(*offer_no),
                     },
                 ],
-            })
+            )
         }
-        (Phase::Pooled { .. }, Input::Claim { rep: claimer }) => {
+        (Phase::Pooled { .. } | Phase::Escalated { .. }, Input::Claim { rep: claimer }) => {
             if !team.ring.contains(&claimer) {
                 return Err(RouteError::NotTeamMember {
                     rep: claimer,
@@ -129,16 +134,20 @@ pub fn step(
             next.phase = Phase::Assigned {
                 rep: claimer.clone(),
             };
-            Ok(Decision {
-                lead: next,
-                effects: vec![Effect::Assign {
+            done(
+                next,
+                vec![Effect::Assign {
                     rep: claimer,
                     via: AssignedVia::Pool,
                     offer_no: None,
                 }],
-            })
+            )
         }
-        (Phase::Waiting, Input::Claim { rep }) => Err(RouteError::NoOpenOffer { lead_id, rep }),
+        (Phase::Waiting { .. }, Input::Claim { rep }) => {
+            Err(RouteError::NoOpenOffer { lead_id, rep })
+        }
+        (Phase::Withdrawn, Input::Claim { .. }) => Err(wrong("claim")),
+
         (
             Phase::Offered {
                 rep,
@@ -163,20 +172,24 @@ pub fn step(
                     deadline: *deadline,
                 });
             }
-            let mut effects = vec![Effect::CloseOffer {
-                rep: passer,
-                offer_no: *offer_no,
-                outcome: OfferOutcome::Passed,
-                reason: Some(reason),
-            }];
-            let from = lead.position + 1;
-            let next = advance(team, lead.clone(), from, now, eligibility, &mut effects);
-            Ok(Decision {
-                lead: next,
-                effects,
-            })
+            let mut effects = vec![close(
+                &passer,
+                *offer_no,
+                OfferOutcome::Passed,
+                Some(reason),
+            )];
+            let next = advance(
+                team,
+                lead.clone(),
+                lead.position + 1,
+                now,
+                eligibility,
+                &mut effects,
+            );
+            done(next, effects)
         }
         (_, Input::Pass { rep, .. }) => Err(RouteError::NoOpenOffer { lead_id, rep }),
+
         (
             Phase::Offered {
                 rep,
@@ -192,25 +205,244 @@ pub fn step(
                     deadline: *deadline,
                 });
             }
-            let mut effects = vec![Effect::CloseOffer {
-                rep: rep.clone(),
-                offer_no: *offer_no,
-                outcome: OfferOutcome::Expired,
-                reason: None,
-            }];
-            let from = lead.position + 1;
-            let next = advance(team, lead.clone(), from, now, eligibility, &mut effects);
+            let mut effects = vec![close(rep, *offer_no, OfferOutcome::Expired, None)];
+            let next = advance(
+                team,
+                lead.clone(),
+                lead.position + 1,
+                now,
+                eligibility,
+                &mut effects,
+            );
+            done(next, effects)
+        }
+        (_, Input::Expire { offer_no }) => Err(RouteError::StaleTimer { lead_id, offer_no }),
+
+        (Phase::Waiting { .. }, Input::Retry) => {
+            let mut effects = Vec::new();
+            let (next, rotation) =
+                begin_lap(team, rotation, lead.clone(), now, eligibility, &mut effects);
+            if matches!(next.phase, Phase::Waiting { .. }) {
+                // Still nobody eligible: nothing happened.
+                return Err(wrong("retry: still nobody eligible"));
+            }
             Ok(Decision {
                 lead: next,
                 effects,
+                rotation,
             })
         }
-        (_, Input::Expire { offer_no }) => Err(RouteError::StaleTimer { lead_id, offer_no }),
+        (_, Input::Retry) => Err(wrong("retry")),
+
+        (
+            Phase::Pooled {
+                since,
+                escalate_at: Some(at),
+            },
+            Input::EscalationDue,
+        ) => {
+            if now < *at {
+                return Err(RouteError::NotDue {
+                    lead_id,
+                    offer_no: 0,
+                    deadline: *at,
+                });
+            }
+            let mut next = lead.clone();
+            next.phase = Phase::Escalated { since: *since };
+            done(next, vec![Effect::Escalate])
+        }
+        (_, Input::EscalationDue) => Err(wrong("escalate")),
+
+        (Phase::Assigned { rep: owner }, Input::AssignDirect { rep }) => {
+            if *owner == rep {
+                return Err(RouteError::AlreadyAssigned {
+                    lead_id,
+                    owner: owner.clone(),
+                });
+            }
+            let mut next = lead.clone();
+            next.phase = Phase::Assigned { rep: rep.clone() };
+            done(
+                next,
+                vec![Effect::Reassign {
+                    from: owner.clone(),
+                    to: rep,
+                }],
+            )
+        }
+        (phase, Input::AssignDirect { rep }) => {
+            let mut effects = Vec::new();
+            if let Phase::Offered {
+                rep: holder,
+                offer_no,
+                ..
+            } = phase
+            {
+                effects.push(close(
+                    holder,
+                    *offer_no,
+                    OfferOutcome::Withdrawn,
+                    Some("assigned by a manager".into()),
+                ));
+            }
+            let mut next = lead.clone();
+            next.phase = Phase::Assigned { rep: rep.clone() };
+            effects.push(Effect::Assign {
+                rep,
+                via: AssignedVia::Direct,
+                offer_no: None,
+            });
+            done(next, effects)
+        }
+
+        (Phase::Offered { .. }, Input::Requeue) => {
+            Err(wrong("requeue (withdraw the open offer first)"))
+        }
+        (_, Input::Requeue) => {
+            let mut next = lead.clone();
+            next.lap += 1;
+            next.offered.clear();
+            next.position = 0;
+            next.lap_order.clear();
+            let mut effects = vec![Effect::Requeue { lap: next.lap }];
+            let (next, rotation) = begin_lap(team, rotation, next, now, eligibility, &mut effects);
+            Ok(Decision {
+                lead: next,
+                effects,
+                rotation,
+            })
+        }
+
+        (Phase::Assigned { .. } | Phase::Withdrawn, Input::Withdraw) => Err(wrong("withdraw")),
+        (phase, Input::Withdraw) => {
+            let mut effects = Vec::new();
+            if let Phase::Offered { rep, offer_no, .. } = phase {
+                effects.push(close(
+                    rep,
+                    *offer_no,
+                    OfferOutcome::Withdrawn,
+                    Some("withdrawn by a manager".into()),
+                ));
+            }
+            effects.push(Effect::Withdraw);
+            let mut next = lead.clone();
+            next.phase = Phase::Withdrawn;
+            done(next, effects)
+        }
     }
 }
 
+/// The name of a phase, for errors and storage.
+pub fn phase_name(phase: &Phase) -> &'static str {
+    match phase {
+        Phase::Waiting { .. } => "waiting",
+        Phase::Offered { .. } => "offered",
+        Phase::Assigned { .. } => "assigned",
+        Phase::Pooled { .. } => "pooled",
+        Phase::Escalated { .. } => "escalated",
+        Phase::Withdrawn => "withdrawn",
+    }
+}
+
+fn close(rep: &str, offer_no: u32, outcome: OfferOutcome, reason: Option<String>) -> Effect {
+    Effect::CloseOffer {
+        rep: rep.to_string(),
+        offer_no,
+        outcome,
+        reason,
+    }
+}
+
+/// Chooses the first look of a new lap and offers the lead from there.
+/// When nobody is eligible the lead waits or is pooled, per the team's
+/// policy, and the rotation is left as it was.
+fn begin_lap(
+    team: &TeamConfig,
+    rotation: &RotationState,
+    mut lead: LeadRouting,
+    now: Millis,
+    eligibility: &impl Eligibility,
+    effects: &mut Vec<Effect>,
+) -> (LeadRouting, Option<RotationState>) {
+    let policy = team.rotation_for(&lead.tier);
+    let mut order: Vec<usize> = (0..team.ring.len()).collect();
+    match policy {
+        Rotation::RoundRobin => order.sort_by_key(|&i| (rotation.standing(&team.ring[i]), i)),
+        Rotation::AbilityOrder => order.sort_by_key(|&i| {
+            (
+                std::cmp::Reverse(team.ranks.get(&team.ring[i]).copied().unwrap_or(0)),
+                i,
+            )
+        }),
+    }
+    let mut next_rotation = rotation.clone();
+    let mut skips = Vec::new();
+    let first = order.iter().copied().find(|&index| {
+        let rep = &team.ring[index];
+        match eligibility.check(rep, &lead.tier, now) {
+            Ok(()) => true,
+            Err(reason) => {
+                skips.push(Effect::Skip {
+                    rep: rep.clone(),
+                    reason,
+                });
+                // Away or off shift creates no debt: the rep loses this
+                // turn. At capacity keeps their standing, so they get the
+                // next first look once they free up.
+                if policy == Rotation::RoundRobin && reason != SkipReason::AtCapacity {
+                    next_rotation
+                        .last_turn
+                        .insert(rep.clone(), next_rotation.seq);
+                }
+                false
+            }
+        }
+    });
+    effects.extend(skips);
+    let Some(first) = first else {
+        lead.lap_order.clear();
+        lead.position = 0;
+        return match team.no_eligible {
+            NoEligible::Wait => {
+                lead.phase = Phase::Waiting { since: now };
+                effects.push(Effect::Wait);
+                (lead, None)
+            }
+            NoEligible::Pool => (
+                pool(team, lead, now, PoolReason::NoneEligible, effects),
+                None,
+            ),
+        };
+    };
+    let first_rep = team.ring[first].clone();
+    lead.lap_order = match policy {
+        Rotation::RoundRobin => team.ring[first..]
+            .iter()
+            .chain(&team.ring[..first])
+            .cloned()
+            .collect(),
+        Rotation::AbilityOrder => order.iter().map(|&i| team.ring[i].clone()).collect(),
+    };
+    if policy == Rotation::RoundRobin {
+        next_rotation
+            .last_turn
+            .insert(first_rep.clone(), next_rotation.seq);
+        next_rotation.seq += 1;
+    }
+    let start_at = lead
+        .lap_order
+        .iter()
+        .position(|r| *r == first_rep)
+        .unwrap_or(0);
+    let lead = advance(team, lead, start_at, now, eligibility, effects);
+    let changed = next_rotation != *rotation;
+    (lead, changed.then_some(next_rotation))
+}
+
 /// Offers the lead to the first eligible rep at or after `from` in its lap
-/// order, recording skips; pools it when nobody is left.
+/// order, recording skips; pools it when nobody is left or the chain
+/// budget is spent.
 fn advance(
     team: &TeamConfig,
     mut lead: LeadRouting,
@@ -235,12 +467,15 @@ fn advance(
             });
             continue;
         }
-        if let Err(reason) = eligibility.check(&rep, now) {
+        if let Err(reason) = eligibility.check(&rep, &lead.tier, now) {
             effects.push(Effect::Skip { rep, reason });
             continue;
         }
+        let Some(window) = window(team, &lead, index, now) else {
+            return pool(team, lead, now, PoolReason::BudgetSpent, effects);
+        };
         let offer_no = lead.offers_made + 1;
-        let deadline = now + team.window_ms;
+        let deadline = now + window;
         effects.push(Effect::OpenOffer {
             rep: rep.clone(),
             offer_no,
@@ -259,20 +494,65 @@ fn advance(
         return lead;
     }
     lead.position = lead.lap_order.len();
-    lead.phase = Phase::Pooled { since: now };
-    effects.push(Effect::Pool);
+    let reason = if lead.offered.is_empty() {
+        PoolReason::NoneEligible
+    } else {
+        PoolReason::LapDone
+    };
+    pool(team, lead, now, reason, effects)
+}
+
+/// The window of the offer at `index` of the lap: the tier's window,
+/// shrunk to a fair share of what is left of the chain budget (never below
+/// the floor). None when the budget is spent.
+fn window(team: &TeamConfig, lead: &LeadRouting, index: usize, now: Millis) -> Option<Millis> {
+    let base = team.window_for(&lead.tier).max(1);
+    let Some(budget) = team.chain_budget_ms else {
+        return Some(base);
+    };
+    let started = lead.first_offer_at.unwrap_or(now);
+    let remaining = started + budget - now;
+    let floor = team.window_floor_ms.min(base);
+    if remaining < floor {
+        return None;
+    }
+    let left = lead.lap_order[index..]
+        .iter()
+        .filter(|r| !lead.offered.contains(r))
+        .count()
+        .max(1) as Millis;
+    Some(base.min((remaining / left).max(floor)))
+}
+
+fn pool(
+    team: &TeamConfig,
+    mut lead: LeadRouting,
+    now: Millis,
+    reason: PoolReason,
+    effects: &mut Vec<Effect>,
+) -> LeadRouting {
+    lead.phase = Phase::Pooled {
+        since: now,
+        escalate_at: team.pool_timeout_ms.map(|t| now + t),
+    };
+    effects.push(Effect::Pool { reason });
     lead
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn team(reps: &[&str]) -> TeamConfig {
-        TeamConfig {
-            team_id: "t".into(),
-            ring: reps.iter().map(|r| r.to_string()).collect(),
-            window_ms: 1_000,
+        TeamConfig::new("t", reps.iter().map(|r| r.to_string()).collect(), 1_000)
+    }
+
+    fn new_lead(id: &str) -> NewLead {
+        NewLead {
+            lead_id: id.into(),
+            ..Default::default()
         }
     }
 
@@ -283,25 +563,97 @@ mod tests {
         }
     }
 
-    #[test]
-    fn first_look_follows_the_cursor() {
-        let team = team(&["a", "b", "c"]);
-        let (d0, c1) = start(&team, 0, "l0", 0, &EveryoneEligible);
-        let (d1, c2) = start(&team, c1, "l1", 0, &EveryoneEligible);
-        let (d2, c3) = start(&team, c2, "l2", 0, &EveryoneEligible);
-        let (d3, _) = start(&team, c3, "l3", 0, &EveryoneEligible);
-        assert_eq!(offered_to(&d0.lead), Some("a"));
-        assert_eq!(offered_to(&d1.lead), Some("b"));
-        assert_eq!(offered_to(&d2.lead), Some("c"));
-        assert_eq!(offered_to(&d3.lead), Some("a"));
+    /// Reps unavailable for a reason.
+    struct Unavailable(HashMap<&'static str, SkipReason>);
+
+    impl Eligibility for Unavailable {
+        fn check(&self, rep: &str, _tier: &str, _now: Millis) -> Result<(), SkipReason> {
+            self.0.get(rep).map_or(Ok(()), |reason| Err(*reason))
+        }
+    }
+
+    /// Routes `n` leads and returns who got each first look.
+    fn first_looks(
+        team: &TeamConfig,
+        rotation: &mut RotationState,
+        n: usize,
+        elig: &impl Eligibility,
+    ) -> Vec<String> {
+        (0..n)
+            .map(|i| {
+                let d = start(team, rotation, &new_lead(&format!("l{i}")), 0, elig);
+                if let Some(r) = d.rotation {
+                    *rotation = r;
+                }
+                offered_to(&d.lead).unwrap_or("-").to_string()
+            })
+            .collect()
     }
 
     #[test]
-    fn claim_assigns_to_the_offered_rep() {
+    fn first_looks_go_round_robin() {
+        let team = team(&["a", "b", "c"]);
+        let mut rotation = RotationState::default();
+        assert_eq!(
+            first_looks(&team, &mut rotation, 4, &EveryoneEligible),
+            ["a", "b", "c", "a"]
+        );
+    }
+
+    #[test]
+    fn standing_survives_roster_changes() {
+        let mut team = team(&["a", "b", "c"]);
+        let mut rotation = RotationState::default();
+        first_looks(&team, &mut rotation, 2, &EveryoneEligible); // a, b
+        // d joins at the front of the ring, b leaves: c still comes next,
+        // then d (who never had a first look), then a.
+        team.ring = vec!["d".into(), "a".into(), "c".into()];
+        assert_eq!(
+            first_looks(&team, &mut rotation, 4, &EveryoneEligible),
+            ["d", "c", "a", "d"]
+        );
+    }
+
+    #[test]
+    fn away_loses_the_turn_but_capacity_earns_the_next_first_look() {
+        let team = team(&["a", "b", "c"]);
+        let mut rotation = RotationState::default();
+        let a_away = Unavailable(HashMap::from([("a", SkipReason::Away)]));
+        assert_eq!(first_looks(&team, &mut rotation, 1, &a_away), ["b"]);
+        // a is back: the next turn is c's, a lost theirs.
+        assert_eq!(
+            first_looks(&team, &mut rotation, 2, &EveryoneEligible),
+            ["c", "a"]
+        );
+
+        let mut rotation = RotationState::default();
+        let a_full = Unavailable(HashMap::from([("a", SkipReason::AtCapacity)]));
+        assert_eq!(first_looks(&team, &mut rotation, 1, &a_full), ["b"]);
+        // a freed up: they get the next first look, before c.
+        assert_eq!(
+            first_looks(&team, &mut rotation, 2, &EveryoneEligible),
+            ["a", "c"]
+        );
+    }
+
+    #[test]
+    fn claim_assigns_to_the_offered_rep_only() {
         let team = team(&["a", "b"]);
-        let (d, _) = start(&team, 0, "l", 0, &EveryoneEligible);
+        let rotation = RotationState::default();
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+        let err = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Claim { rep: "b".into() },
+            10,
+            &EveryoneEligible,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RouteError::NotYourOffer { .. }));
         let claimed = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Claim { rep: "a".into() },
             500,
@@ -311,6 +663,7 @@ mod tests {
         assert_eq!(claimed.lead.phase, Phase::Assigned { rep: "a".into() });
         let again = step(
             &team,
+            &rotation,
             &claimed.lead,
             Input::Claim { rep: "b".into() },
             600,
@@ -320,26 +673,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_offered_rep_may_claim() {
-        let team = team(&["a", "b"]);
-        let (d, _) = start(&team, 0, "l", 0, &EveryoneEligible);
-        let err = step(
-            &team,
-            &d.lead,
-            Input::Claim { rep: "b".into() },
-            10,
-            &EveryoneEligible,
-        )
-        .unwrap_err();
-        assert!(matches!(err, RouteError::NotYourOffer { .. }));
-    }
-
-    #[test]
     fn claim_at_or_after_the_deadline_fails() {
         let team = team(&["a", "b"]);
-        let (d, _) = start(&team, 0, "l", 0, &EveryoneEligible);
+        let rotation = RotationState::default();
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
         let err = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Claim { rep: "a".into() },
             1_000,
@@ -350,24 +690,25 @@ mod tests {
     }
 
     #[test]
-    fn pass_and_expiry_walk_the_ring_then_pool() {
-        let team = team(&["a", "b", "c"]);
-        let (d, _) = start(&team, 1, "l", 0, &EveryoneEligible);
+    fn pass_and_expiry_walk_the_ring_then_pool_then_escalate() {
+        let mut team = team(&["a", "b", "c"]);
+        team.pool_timeout_ms = Some(5_000);
+        let rotation = RotationState {
+            seq: 1,
+            last_turn: [("a".to_string(), 0)].into(),
+        };
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
         assert_eq!(offered_to(&d.lead), Some("b"));
-        let d = step(
-            &team,
-            &d.lead,
-            Input::Pass {
-                rep: "b".into(),
-                reason: "busy".into(),
-            },
-            10,
-            &EveryoneEligible,
-        )
-        .unwrap();
+        let rotation = d.rotation.unwrap();
+        let pass = Input::Pass {
+            rep: "b".into(),
+            reason: "busy".into(),
+        };
+        let d = step(&team, &rotation, &d.lead, pass, 10, &EveryoneEligible).unwrap();
         assert_eq!(offered_to(&d.lead), Some("c"));
         let early = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Expire { offer_no: 2 },
             500,
@@ -376,6 +717,7 @@ mod tests {
         assert!(matches!(early, Err(RouteError::NotDue { .. })));
         let d = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Expire { offer_no: 2 },
             1_010,
@@ -385,6 +727,7 @@ mod tests {
         assert_eq!(offered_to(&d.lead), Some("a"));
         let stale = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Expire { offer_no: 2 },
             5_000,
@@ -393,19 +736,51 @@ mod tests {
         assert!(matches!(stale, Err(RouteError::StaleTimer { .. })));
         let d = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Expire { offer_no: 3 },
             2_010,
             &EveryoneEligible,
         )
         .unwrap();
-        assert_eq!(d.lead.phase, Phase::Pooled { since: 2_010 });
-        assert_eq!(d.effects.last(), Some(&Effect::Pool));
+        assert_eq!(
+            d.lead.phase,
+            Phase::Pooled {
+                since: 2_010,
+                escalate_at: Some(7_010)
+            }
+        );
+        assert_eq!(
+            d.effects.last(),
+            Some(&Effect::Pool {
+                reason: PoolReason::LapDone
+            })
+        );
+        let early = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::EscalationDue,
+            7_000,
+            &EveryoneEligible,
+        );
+        assert!(matches!(early, Err(RouteError::NotDue { .. })));
         let d = step(
             &team,
+            &rotation,
+            &d.lead,
+            Input::EscalationDue,
+            7_010,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(d.effects, vec![Effect::Escalate]);
+        let d = step(
+            &team,
+            &rotation,
             &d.lead,
             Input::Claim { rep: "c".into() },
-            3_000,
+            8_000,
             &EveryoneEligible,
         )
         .unwrap();
@@ -415,9 +790,11 @@ mod tests {
     #[test]
     fn pool_claims_need_team_membership() {
         let team = team(&["a"]);
-        let (d, _) = start(&team, 0, "l", 0, &EveryoneEligible);
+        let rotation = RotationState::default();
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
         let d = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Expire { offer_no: 1 },
             1_000,
@@ -426,6 +803,7 @@ mod tests {
         .unwrap();
         let err = step(
             &team,
+            &rotation,
             &d.lead,
             Input::Claim { rep: "zed".into() },
             1_100,
@@ -436,34 +814,256 @@ mod tests {
     }
 
     #[test]
-    fn ineligible_reps_are_skipped_with_a_reason() {
-        struct AwayB;
-        impl Eligibility for AwayB {
-            fn check(&self, rep: &str, _now: Millis) -> Result<(), SkipReason> {
-                if rep == "b" {
-                    Err(SkipReason::Away)
-                } else {
-                    Ok(())
-                }
-            }
-        }
-        let team = team(&["a", "b", "c"]);
-        let (d, _) = start(&team, 1, "l", 0, &AwayB);
+    fn nobody_eligible_waits_then_retries_or_pools_per_policy() {
+        let mut team = team(&["a", "b"]);
+        let rotation = RotationState::default();
+        let night = Unavailable(HashMap::from([
+            ("a", SkipReason::OffShift),
+            ("b", SkipReason::OffShift),
+        ]));
+        let d = start(&team, &rotation, &new_lead("l"), 0, &night);
+        assert_eq!(d.lead.phase, Phase::Waiting { since: 0 });
         assert_eq!(
-            d.effects[0],
-            Effect::Skip {
-                rep: "b".into(),
-                reason: SkipReason::Away
+            d.rotation, None,
+            "nobody eligible changes nobody's standing"
+        );
+        let still = step(&team, &rotation, &d.lead, Input::Retry, 100, &night);
+        assert!(still.is_err());
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Retry,
+            200,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(offered_to(&d.lead), Some("a"));
+
+        team.no_eligible = NoEligible::Pool;
+        let d = start(&team, &rotation, &new_lead("l2"), 0, &night);
+        assert!(matches!(d.lead.phase, Phase::Pooled { .. }));
+        assert_eq!(
+            d.effects.last(),
+            Some(&Effect::Pool {
+                reason: PoolReason::NoneEligible
+            })
+        );
+    }
+
+    #[test]
+    fn tier_windows_and_ability_order() {
+        let mut team = team(&["a", "b", "c"]);
+        team.tier_windows.insert("A".into(), 5_000);
+        team.ability_order_tiers.push("A".into());
+        team.ranks = [("c".to_string(), 9), ("b".to_string(), 5)].into();
+        let rotation = RotationState::default();
+        let lead = NewLead {
+            lead_id: "l".into(),
+            tier: "A".into(),
+            owner_hint: None,
+        };
+        let d = start(&team, &rotation, &lead, 0, &EveryoneEligible);
+        assert_eq!(
+            d.lead.phase,
+            Phase::Offered {
+                rep: "c".into(),
+                offer_no: 1,
+                deadline: 5_000
             }
         );
-        assert_eq!(offered_to(&d.lead), Some("c"));
+        assert_eq!(d.lead.lap_order, ["c", "b", "a"]);
+        assert_eq!(
+            d.rotation, None,
+            "ability order does not use up round-robin turns"
+        );
+    }
+
+    #[test]
+    fn the_chain_budget_shrinks_windows_then_pools() {
+        let mut team = team(&["a", "b", "c", "d"]);
+        team.window_ms = 60_000;
+        team.chain_budget_ms = Some(100_000);
+        team.window_floor_ms = 20_000;
+        let rotation = RotationState::default();
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+        // 100 s over four reps: 25 s each.
+        assert_eq!(
+            d.lead.phase,
+            Phase::Offered {
+                rep: "a".into(),
+                offer_no: 1,
+                deadline: 25_000
+            }
+        );
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Expire { offer_no: 1 },
+            25_000,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(
+            d.lead.phase,
+            Phase::Offered {
+                rep: "b".into(),
+                offer_no: 2,
+                deadline: 50_000
+            }
+        );
+        // b passes late: 35 s left for two reps is below the floor share, so 20 s.
+        let pass = Input::Pass {
+            rep: "b".into(),
+            reason: "no".into(),
+        };
+        let d = step(&team, &rotation, &d.lead, pass, 45_000, &EveryoneEligible).unwrap();
+        assert_eq!(
+            d.lead.phase,
+            Phase::Offered {
+                rep: "c".into(),
+                offer_no: 3,
+                deadline: 72_500
+            }
+        );
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Expire { offer_no: 3 },
+            85_000,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert!(matches!(d.lead.phase, Phase::Pooled { .. }));
+        assert_eq!(
+            d.effects.last(),
+            Some(&Effect::Pool {
+                reason: PoolReason::BudgetSpent
+            })
+        );
+    }
+
+    #[test]
+    fn an_account_owner_gets_the_lead_at_once() {
+        let team = team(&["a", "b"]);
+        let lead = NewLead {
+            lead_id: "l".into(),
+            tier: String::new(),
+            owner_hint: Some("zoe".into()),
+        };
+        let d = start(
+            &team,
+            &RotationState::default(),
+            &lead,
+            0,
+            &EveryoneEligible,
+        );
+        assert_eq!(d.lead.phase, Phase::Assigned { rep: "zoe".into() });
+        assert_eq!(
+            d.effects,
+            vec![Effect::Assign {
+                rep: "zoe".into(),
+                via: AssignedVia::AccountOwner,
+                offer_no: None
+            }]
+        );
+    }
+
+    #[test]
+    fn managers_assign_reassign_requeue_and_withdraw() {
+        let team = team(&["a", "b"]);
+        let rotation = RotationState::default();
+        let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+        // Assign over an open offer withdraws it.
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::AssignDirect { rep: "b".into() },
+            10,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert!(matches!(
+            &d.effects[0],
+            Effect::CloseOffer {
+                outcome: OfferOutcome::Withdrawn,
+                ..
+            }
+        ));
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::AssignDirect { rep: "a".into() },
+            20,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(
+            d.effects,
+            vec![Effect::Reassign {
+                from: "b".into(),
+                to: "a".into()
+            }]
+        );
+        // Requeue starts a new lap in which a may be offered again.
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Requeue,
+            30,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(d.lead.lap, 2);
+        assert_eq!(offered_to(&d.lead), Some("a"));
+        let err = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Requeue,
+            40,
+            &EveryoneEligible,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RouteError::WrongPhase { .. }));
+        let d = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Withdraw,
+            50,
+            &EveryoneEligible,
+        )
+        .unwrap();
+        assert_eq!(d.lead.phase, Phase::Withdrawn);
+        let err = step(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Claim { rep: "a".into() },
+            60,
+            &EveryoneEligible,
+        )
+        .unwrap_err();
+        assert!(matches!(err, RouteError::WrongPhase { .. }));
     }
 
     #[test]
     fn an_empty_ring_waits() {
         let team = team(&[]);
-        let (d, cursor) = start(&team, 7, "l", 0, &EveryoneEligible);
-        assert_eq!(d.lead.phase, Phase::Waiting);
-        assert_eq!(cursor, 7);
+        let d = start(
+            &team,
+            &RotationState::default(),
+            &new_lead("l"),
+            0,
+            &EveryoneEligible,
+        );
+        assert_eq!(d.lead.phase, Phase::Waiting { since: 0 });
+        assert_eq!(d.rotation, None);
     }
 }

@@ -1,9 +1,41 @@
 //! The wheel's state, inputs, effects and errors.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Epoch milliseconds.
 pub type Millis = i64;
+
+/// How a team picks the first rep for a lead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rotation {
+    /// Plain round robin of first looks: the rep who had a first look
+    /// longest ago (or never) goes first, so first looks spread evenly.
+    #[default]
+    RoundRobin,
+    /// Strongest rank first (e.g. for top-tier leads).
+    AbilityOrder,
+}
+
+/// What happens to a new lead when no rep may be offered it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoEligible {
+    /// Wait, and offer it as soon as someone becomes eligible.
+    #[default]
+    Wait,
+    /// Put it in the open pool at once.
+    Pool,
+}
+
+/// Shortest window a chain budget may shrink an offer to, by default.
+pub const DEFAULT_WINDOW_FLOOR_MS: Millis = 10_000;
+
+fn default_window_floor() -> Millis {
+    DEFAULT_WINDOW_FLOOR_MS
+}
 
 /// What the core needs of a team.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -14,14 +46,111 @@ pub struct TeamConfig {
     pub ring: Vec<String>,
     /// How long each offer stays exclusive.
     pub window_ms: Millis,
+    /// Windows for particular lead tiers, overriding `window_ms`.
+    #[serde(default)]
+    pub tier_windows: BTreeMap<String, Millis>,
+    /// How first looks are given.
+    #[serde(default)]
+    pub rotation: Rotation,
+    /// Lead tiers routed strongest-first whatever `rotation` says.
+    #[serde(default)]
+    pub ability_order_tiers: Vec<String>,
+    /// Rep ranks for ability order (higher is stronger; missing is 0).
+    #[serde(default)]
+    pub ranks: BTreeMap<String, i32>,
+    /// How long a lead may sit in the pool before it escalates to the manager.
+    #[serde(default)]
+    pub pool_timeout_ms: Option<Millis>,
+    /// Total time from first offer to claim; later windows shrink to fit.
+    #[serde(default)]
+    pub chain_budget_ms: Option<Millis>,
+    /// No window shrinks below this.
+    #[serde(default = "default_window_floor")]
+    pub window_floor_ms: Millis,
+    /// What a new lead does when nobody is eligible.
+    #[serde(default)]
+    pub no_eligible: NoEligible,
+}
+
+impl TeamConfig {
+    /// A team with default policies.
+    pub fn new(team_id: impl Into<String>, ring: Vec<String>, window_ms: Millis) -> Self {
+        Self {
+            team_id: team_id.into(),
+            ring,
+            window_ms,
+            tier_windows: BTreeMap::new(),
+            rotation: Rotation::RoundRobin,
+            ability_order_tiers: Vec::new(),
+            ranks: BTreeMap::new(),
+            pool_timeout_ms: None,
+            chain_budget_ms: None,
+            window_floor_ms: DEFAULT_WINDOW_FLOOR_MS,
+            no_eligible: NoEligible::Wait,
+        }
+    }
+
+    /// The window for a lead of `tier`.
+    pub fn window_for(&self, tier: &str) -> Millis {
+        self.tier_windows
+            .get(tier)
+            .copied()
+            .unwrap_or(self.window_ms)
+    }
+
+    /// The rotation used for a lead of `tier`.
+    pub fn rotation_for(&self, tier: &str) -> Rotation {
+        if self.ability_order_tiers.iter().any(|t| t == tier) {
+            Rotation::AbilityOrder
+        } else {
+            self.rotation
+        }
+    }
+}
+
+/// A team's standing in the round robin of first looks. It is keyed by rep,
+/// not by ring position, so reps joining or leaving do not reset anyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationState {
+    /// Counts first looks given by round robin.
+    #[serde(default)]
+    pub seq: u64,
+    /// For each rep, the `seq` of their last first look (or of the turn
+    /// they lost by being away). A rep with no entry never had one and
+    /// goes first.
+    #[serde(default)]
+    pub last_turn: BTreeMap<String, u64>,
+}
+
+impl RotationState {
+    /// Ordering key: who had their turn longest ago goes first.
+    pub fn standing(&self, rep: &str) -> i128 {
+        self.last_turn.get(rep).map(|&s| s as i128).unwrap_or(-1)
+    }
+}
+
+/// A new lead, as the core sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewLead {
+    /// Lead id.
+    pub lead_id: String,
+    /// Tier label ("" when unscored).
+    pub tier: String,
+    /// The account owner to route straight to, when the service found an
+    /// active one.
+    pub owner_hint: Option<String>,
 }
 
 /// Where a lead is in its routing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
-    /// No rep could be offered the lead yet (e.g. an empty ring).
-    Waiting,
+    /// No rep could be offered the lead yet (nobody eligible, or no ring).
+    Waiting {
+        /// Since when.
+        #[serde(default)]
+        since: Millis,
+    },
     /// Exclusively offered to `rep` until `deadline`.
     Offered {
         /// The rep who alone may claim it.
@@ -40,7 +169,18 @@ pub enum Phase {
     Pooled {
         /// When it was pooled.
         since: Millis,
+        /// When it escalates to the manager, if the team has a pool timeout.
+        #[serde(default)]
+        escalate_at: Option<Millis>,
     },
+    /// Left in the pool past the timeout: the manager was alerted. Team
+    /// members may still claim it; the manager may assign it.
+    Escalated {
+        /// When it was pooled.
+        since: Millis,
+    },
+    /// Taken out of routing by a manager.
+    Withdrawn,
 }
 
 /// A lead's routing state: everything [`crate::step`] needs.
@@ -62,12 +202,29 @@ pub struct LeadRouting {
     pub offers_made: u32,
     /// When the first offer opened.
     pub first_offer_at: Option<Millis>,
+    /// The lead's tier.
+    #[serde(default)]
+    pub tier: String,
+    /// Which walk round the ring this is (1-based; a requeue starts another).
+    #[serde(default = "one")]
+    pub lap: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl LeadRouting {
-    /// True once the lead has an owner or sits in the pool.
+    /// True once the lead has an owner, sits in the pool, was escalated or
+    /// withdrawn: nothing more happens to it without a person acting.
     pub fn is_settled(&self) -> bool {
-        matches!(self.phase, Phase::Assigned { .. } | Phase::Pooled { .. })
+        matches!(
+            self.phase,
+            Phase::Assigned { .. }
+                | Phase::Pooled { .. }
+                | Phase::Escalated { .. }
+                | Phase::Withdrawn
+        )
     }
 }
 
@@ -91,6 +248,19 @@ pub enum Input {
         /// Which offer the timer was for.
         offer_no: u32,
     },
+    /// Someone may have become eligible: a waiting lead tries again.
+    Retry,
+    /// The pool timeout may have passed.
+    EscalationDue,
+    /// A manager gives the lead to `rep` (withdrawing any open offer).
+    AssignDirect {
+        /// The new owner.
+        rep: String,
+    },
+    /// A manager puts the lead round the wheel again, in a new lap.
+    Requeue,
+    /// A manager takes the lead out of routing.
+    Withdraw,
 }
 
 /// How an offer ended.
@@ -103,6 +273,8 @@ pub enum OfferOutcome {
     Passed,
     /// The window lapsed.
     Expired,
+    /// A manager withdrew it.
+    Withdrawn,
 }
 
 impl OfferOutcome {
@@ -112,6 +284,7 @@ impl OfferOutcome {
             Self::Claimed => "claimed",
             Self::Passed => "passed",
             Self::Expired => "expired",
+            Self::Withdrawn => "withdrawn",
         }
     }
 }
@@ -156,6 +329,10 @@ pub enum AssignedVia {
     Offer,
     /// Claimed from the open pool.
     Pool,
+    /// Given by a manager.
+    Direct,
+    /// Routed straight to the account's owner.
+    AccountOwner,
 }
 
 /// What the service must do to carry out a decision.
@@ -200,7 +377,52 @@ pub enum Effect {
         offer_no: Option<u32>,
     },
     /// The lead goes to the open pool.
-    Pool,
+    Pool {
+        /// Why: every eligible rep had their turn, nobody was eligible, or
+        /// the chain budget was spent.
+        reason: PoolReason,
+    },
+    /// The lead waits for a rep to become eligible.
+    Wait,
+    /// The lead sat in the pool past the timeout: alert the manager.
+    Escalate,
+    /// The lead's owner changed from `from` to `to` (a manager's reassignment).
+    Reassign {
+        /// The previous owner.
+        from: String,
+        /// The new owner.
+        to: String,
+    },
+    /// The lead left routing (a manager withdrew it).
+    Withdraw,
+    /// The lead starts a new lap.
+    Requeue {
+        /// The new lap number.
+        lap: u32,
+    },
+}
+
+/// Why a lead went to the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolReason {
+    /// Every eligible rep passed or let the window lapse.
+    LapDone,
+    /// Nobody was eligible and the team pools rather than waits.
+    NoneEligible,
+    /// The chain budget was spent.
+    BudgetSpent,
+}
+
+impl PoolReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LapDone => "lap_done",
+            Self::NoneEligible => "none_eligible",
+            Self::BudgetSpent => "budget_spent",
+        }
+    }
 }
 
 /// The new state of a lead and what to do about it.
@@ -210,6 +432,8 @@ pub struct Decision {
     pub lead: LeadRouting,
     /// Effects in the order they happened.
     pub effects: Vec<Effect>,
+    /// The team's new rotation standing, when this decision changed it.
+    pub rotation: Option<RotationState>,
 }
 
 /// Why an input was refused. A refused input changes nothing.
@@ -262,6 +486,16 @@ pub enum RouteError {
         lead_id: String,
         /// The offer the timer was for.
         offer_no: u32,
+    },
+    /// The input does not apply in the lead's current phase.
+    #[error("lead {lead_id} is {phase}: cannot {action}")]
+    WrongPhase {
+        /// The lead.
+        lead_id: String,
+        /// Its phase.
+        phase: &'static str,
+        /// What was asked.
+        action: &'static str,
     },
     /// An expiry before the deadline.
     #[error("offer {offer_no} of lead {lead_id} is not due until {deadline}")]

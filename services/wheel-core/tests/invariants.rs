@@ -1,59 +1,117 @@
 //! Property tests of the wheel's invariants (DESIGN.md) over random
-//! sequences of leads, claims, passes, expiries and time steps.
+//! sequences of leads, claims, passes, expiries, time steps, roster and
+//! availability changes, and managers' actions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use leadwheel_wheel_core::*;
 use proptest::prelude::*;
 
+const NAMES: [&str; 8] = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"];
+
 #[derive(Clone, Debug)]
 enum Op {
-    Claim(usize),
-    Pass(usize),
-    /// Fire the timer of the current offer (or a stale one).
+    NewLead {
+        tier_a: bool,
+    },
+    Claim {
+        lead: usize,
+        rep: usize,
+    },
+    /// The rep holding the lead's open offer (if any) claims it.
+    ClaimOwnOffer {
+        lead: usize,
+    },
+    Pass {
+        lead: usize,
+    },
     Expire {
+        lead: usize,
         stale: bool,
     },
+    Retry {
+        lead: usize,
+    },
+    Escalate {
+        lead: usize,
+    },
+    AssignDirect {
+        lead: usize,
+        rep: usize,
+    },
+    Requeue {
+        lead: usize,
+    },
+    Withdraw {
+        lead: usize,
+    },
     Advance(i64),
+    Away {
+        rep: usize,
+        away: bool,
+    },
+    Full {
+        rep: usize,
+        full: bool,
+    },
+    Join {
+        rep: usize,
+    },
+    Leave {
+        rep: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    let lead = 0usize..6;
+    let rep = 0usize..NAMES.len();
     prop_oneof![
-        (0usize..8).prop_map(Op::Claim),
-        (0usize..8).prop_map(Op::Pass),
-        any::<bool>().prop_map(|stale| Op::Expire { stale }),
-        (0i64..2_500).prop_map(Op::Advance),
+        4 => any::<bool>().prop_map(|tier_a| Op::NewLead { tier_a }),
+        2 => (lead.clone(), rep.clone()).prop_map(|(lead, rep)| Op::Claim { lead, rep }),
+        3 => lead.clone().prop_map(|lead| Op::ClaimOwnOffer { lead }),
+        3 => lead.clone().prop_map(|lead| Op::Pass { lead }),
+        4 => (lead.clone(), any::<bool>()).prop_map(|(lead, stale)| Op::Expire { lead, stale }),
+        1 => lead.clone().prop_map(|lead| Op::Retry { lead }),
+        1 => lead.clone().prop_map(|lead| Op::Escalate { lead }),
+        1 => (lead.clone(), rep.clone()).prop_map(|(lead, rep)| Op::AssignDirect { lead, rep }),
+        1 => lead.clone().prop_map(|lead| Op::Requeue { lead }),
+        1 => lead.clone().prop_map(|lead| Op::Withdraw { lead }),
+        4 => (0i64..3_000).prop_map(Op::Advance),
+        2 => (rep.clone(), any::<bool>()).prop_map(|(rep, away)| Op::Away { rep, away }),
+        1 => (rep.clone(), any::<bool>()).prop_map(|(rep, full)| Op::Full { rep, full }),
+        1 => rep.clone().prop_map(|rep| Op::Join { rep }),
+        1 => rep.prop_map(|rep| Op::Leave { rep }),
     ]
 }
 
-struct Unavailable(HashSet<String>);
+#[derive(Default)]
+struct Availability {
+    away: HashSet<String>,
+    full: HashSet<String>,
+}
 
-impl Eligibility for Unavailable {
-    fn check(&self, rep: &str, _now: Millis) -> Result<(), SkipReason> {
-        if self.0.contains(rep) {
+impl Eligibility for Availability {
+    fn check(&self, rep: &str, _tier: &str, _now: Millis) -> Result<(), SkipReason> {
+        if self.away.contains(rep) {
             Err(SkipReason::Away)
+        } else if self.full.contains(rep) {
+            Err(SkipReason::AtCapacity)
         } else {
             Ok(())
         }
     }
 }
 
-fn team(size: usize) -> TeamConfig {
-    TeamConfig {
-        team_id: "team".into(),
-        ring: (0..size).map(|i| format!("rep{i}")).collect(),
-        window_ms: 1_000,
-    }
+/// What the checker knows of one lead, built only from effects.
+#[derive(Default, Debug)]
+struct Observed {
+    open: Option<(String, u32, Millis)>,
+    offered_this_lap: BTreeSet<String>,
+    owner: Option<String>,
+    assignments: usize,
 }
 
-/// Checks the effects of one decision against the invariants, tracking the
-/// open offer and the reps offered so far.
-fn check_effects(
-    effects: &[Effect],
-    open: &mut Option<(String, u32, Millis)>,
-    offered: &mut Vec<String>,
-    owner: &mut Option<String>,
-) {
+fn check_effects(observed: &mut Observed, effects: &[Effect], eligibility: &Availability) {
     for effect in effects {
         match effect {
             Effect::OpenOffer {
@@ -63,118 +121,252 @@ fn check_effects(
                 ..
             } => {
                 assert!(
-                    open.is_none(),
-                    "invariant 2: a second offer opened while {open:?} is open"
+                    observed.open.is_none(),
+                    "invariant 2: second open offer while {:?}",
+                    observed.open
                 );
                 assert!(
-                    !offered.contains(rep),
+                    observed.offered_this_lap.insert(rep.clone()),
                     "invariant 3: {rep} offered twice in one lap"
                 );
-                offered.push(rep.clone());
-                *open = Some((rep.clone(), *offer_no, *deadline));
+                assert!(
+                    eligibility.check(rep, "", 0).is_ok(),
+                    "offered to an ineligible rep {rep}"
+                );
+                observed.open = Some((rep.clone(), *offer_no, *deadline));
             }
             Effect::CloseOffer { rep, offer_no, .. } => {
-                let (open_rep, open_no, _) =
-                    open.take().expect("closing an offer that is not open");
+                let (open_rep, open_no, _) = observed
+                    .open
+                    .take()
+                    .expect("closing an offer that is not open");
                 assert_eq!((&open_rep, open_no), (rep, *offer_no));
             }
             Effect::Assign { rep, .. } => {
                 assert!(
-                    owner.is_none(),
-                    "invariant 1: {rep} assigned over {owner:?}"
+                    observed.owner.is_none(),
+                    "invariant 1: {rep} assigned over {:?}",
+                    observed.owner
                 );
-                *owner = Some(rep.clone());
+                assert!(observed.open.is_none(), "assigned with an open offer");
+                observed.owner = Some(rep.clone());
+                observed.assignments += 1;
             }
-            Effect::Pool => assert!(open.is_none(), "pooled with an open offer"),
-            Effect::Skip { .. } => {}
+            Effect::Reassign { from, to } => {
+                assert_eq!(observed.owner.as_ref(), Some(from));
+                observed.owner = Some(to.clone());
+            }
+            Effect::Requeue { .. } => {
+                assert!(observed.open.is_none());
+                observed.offered_this_lap.clear();
+                observed.owner = None;
+            }
+            Effect::Pool { .. } | Effect::Wait | Effect::Withdraw => {
+                assert!(observed.open.is_none(), "{effect:?} with an open offer")
+            }
+            Effect::Escalate | Effect::Skip { .. } => {}
+        }
+    }
+}
+
+struct World {
+    team: TeamConfig,
+    rotation: RotationState,
+    leads: Vec<(LeadRouting, Observed)>,
+    availability: Availability,
+    now: Millis,
+}
+
+impl World {
+    fn apply(&mut self, index: usize, input: Input) {
+        let Some((lead, _)) = self.leads.get(index) else {
+            return;
+        };
+        let before = lead.clone();
+        let result = step(
+            &self.team,
+            &self.rotation,
+            &before,
+            input.clone(),
+            self.now,
+            &self.availability,
+        );
+        // Invariant 5: a claim at or after the deadline fails; only the
+        // offered rep may claim an offered lead.
+        if let (Phase::Offered { rep, deadline, .. }, Input::Claim { rep: claimer }) =
+            (&before.phase, &input)
+        {
+            if rep == claimer && self.now >= *deadline {
+                assert!(
+                    matches!(result, Err(RouteError::OfferExpired { .. })),
+                    "a late claim succeeded"
+                );
+            }
+            if rep != claimer {
+                assert!(result.is_err(), "a rep claimed another rep's offer");
+            }
+        }
+        match result {
+            Ok(decision) => {
+                let (lead, observed) = &mut self.leads[index];
+                check_effects(observed, &decision.effects, &self.availability);
+                if let Some(rotation) = decision.rotation {
+                    self.rotation = rotation;
+                }
+                *lead = decision.lead;
+                if let Phase::Assigned { rep } = &lead.phase {
+                    assert_eq!(Some(rep), observed.owner.as_ref());
+                }
+            }
+            // A refused input changes nothing (the state is a value; the
+            // caller keeps `before`).
+            Err(_) => assert_eq!(&self.leads[index].0, &before),
         }
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(384))]
 
-    /// Invariants 1, 2, 3, 4 and 5 over one lead and any sequence of inputs.
+    /// Invariants 1-5 over many leads and any sequence of inputs, roster
+    /// and availability changes.
     #[test]
-    fn a_lead_keeps_the_invariants(
-        size in 1usize..7,
-        cursor in 0u64..20,
-        away in proptest::collection::hash_set(0usize..7, 0..3),
-        ops in proptest::collection::vec(op(), 0..40),
+    fn the_wheel_keeps_its_invariants(
+        size in 1usize..6,
+        pool_timeout in proptest::option::of(1_000i64..5_000),
+        budget in proptest::option::of(1_000i64..8_000),
+        pool_when_none in any::<bool>(),
+        ops in proptest::collection::vec(op(), 0..80),
     ) {
-        let team = team(size);
-        let away = Unavailable(away.into_iter().map(|i| format!("rep{i}")).collect());
-        let mut now: Millis = 1_000_000;
-        let (decision, _) = start(&team, cursor, "lead", now, &away);
-        let mut lead = decision.lead;
-        let (mut open, mut offered, mut owner) = (None, Vec::new(), None);
-        check_effects(&decision.effects, &mut open, &mut offered, &mut owner);
+        let mut team = TeamConfig::new("team", NAMES[..size].iter().map(|s| s.to_string()).collect(), 1_000);
+        team.pool_timeout_ms = pool_timeout;
+        team.chain_budget_ms = budget;
+        team.window_floor_ms = 300;
+        team.tier_windows.insert("A".into(), 2_000);
+        team.ability_order_tiers.push("A".into());
+        team.ranks = NAMES.iter().enumerate().map(|(i, n)| (n.to_string(), (i * 7 % 5) as i32)).collect();
+        team.no_eligible = if pool_when_none { NoEligible::Pool } else { NoEligible::Wait };
+        let mut world = World { team, rotation: RotationState::default(), leads: Vec::new(), availability: Availability::default(), now: 1_000_000 };
 
         for op in ops {
-            let before = lead.clone();
-            let input = match op {
-                Op::Advance(ms) => { now += ms; continue; }
-                Op::Claim(i) => Input::Claim { rep: format!("rep{i}") },
-                Op::Pass(i) => Input::Pass { rep: format!("rep{i}"), reason: "busy".into() },
-                Op::Expire { stale } => match &lead.phase {
-                    Phase::Offered { offer_no, .. } if !stale => Input::Expire { offer_no: *offer_no },
-                    _ => Input::Expire { offer_no: lead.offers_made + 7 },
-                },
-            };
-            let result = step(&team, &lead, input.clone(), now, &away);
-            // Invariant 5: a claim or pass at or after the deadline fails.
-            if let (Phase::Offered { rep, deadline, .. }, Input::Claim { rep: claimer }) = (&before.phase, &input) {
-                if rep == claimer && now >= *deadline {
-                    let expired = matches!(result, Err(RouteError::OfferExpired { .. }));
-                    prop_assert!(expired, "a late claim did not fail");
+            match op {
+                Op::NewLead { tier_a } => {
+                    let new = NewLead { lead_id: format!("lead{}", world.leads.len()), tier: if tier_a { "A".into() } else { String::new() }, owner_hint: None };
+                    let decision = start(&world.team, &world.rotation, &new, world.now, &world.availability);
+                    let mut observed = Observed::default();
+                    check_effects(&mut observed, &decision.effects, &world.availability);
+                    if let Some(rotation) = decision.rotation { world.rotation = rotation; }
+                    world.leads.push((decision.lead, observed));
                 }
-                if rep != claimer {
-                    prop_assert!(result.is_err(), "a rep claimed another rep's offer");
+                Op::Claim { lead, rep } => world.apply(lead, Input::Claim { rep: NAMES[rep].into() }),
+                Op::ClaimOwnOffer { lead } => {
+                    if let Some(Phase::Offered { rep, .. }) = world.leads.get(lead).map(|l| l.0.phase.clone()) {
+                        world.apply(lead, Input::Claim { rep });
+                    }
                 }
-            }
-            match result {
-                Ok(decision) => {
-                    check_effects(&decision.effects, &mut open, &mut offered, &mut owner);
-                    lead = decision.lead;
+                Op::Pass { lead } => {
+                    if let Some(Phase::Offered { rep, .. }) = world.leads.get(lead).map(|l| l.0.phase.clone()) {
+                        world.apply(lead, Input::Pass { rep, reason: "busy".into() });
+                    }
                 }
-                Err(_) => prop_assert_eq!(&lead, &before),
+                Op::Expire { lead, stale } => {
+                    let offer_no = match world.leads.get(lead).map(|l| l.0.phase.clone()) {
+                        Some(Phase::Offered { offer_no, .. }) if !stale => offer_no,
+                        _ => 99,
+                    };
+                    world.apply(lead, Input::Expire { offer_no });
+                }
+                Op::Retry { lead } => world.apply(lead, Input::Retry),
+                Op::Escalate { lead } => world.apply(lead, Input::EscalationDue),
+                Op::AssignDirect { lead, rep } => world.apply(lead, Input::AssignDirect { rep: NAMES[rep].into() }),
+                Op::Requeue { lead } => world.apply(lead, Input::Requeue),
+                Op::Withdraw { lead } => world.apply(lead, Input::Withdraw),
+                Op::Advance(ms) => world.now += ms,
+                Op::Away { rep, away } => { if away { world.availability.away.insert(NAMES[rep].into()); } else { world.availability.away.remove(NAMES[rep]); } }
+                Op::Full { rep, full } => { if full { world.availability.full.insert(NAMES[rep].into()); } else { world.availability.full.remove(NAMES[rep]); } }
+                Op::Join { rep } => { if !world.team.ring.iter().any(|r| r == NAMES[rep]) { world.team.ring.push(NAMES[rep].into()); } }
+                Op::Leave { rep } => { if world.team.ring.len() > 1 { world.team.ring.retain(|r| r != NAMES[rep]); } }
             }
         }
 
-        // Invariant 4: with only time passing, every lead settles.
-        let mut guard = 0;
-        while let Phase::Offered { offer_no, deadline, .. } = lead.phase.clone() {
-            now = now.max(deadline);
-            let decision = step(&team, &lead, Input::Expire { offer_no }, now, &away).unwrap();
-            check_effects(&decision.effects, &mut open, &mut offered, &mut owner);
-            lead = decision.lead;
-            guard += 1;
-            prop_assert!(guard <= size + 1, "lead never settled");
-        }
-        prop_assert!(lead.is_settled(), "lead ended {:?}", lead.phase);
-        prop_assert!(open.is_none());
-        if let Phase::Assigned { rep } = &lead.phase {
-            prop_assert_eq!(Some(rep), owner.as_ref());
+        // Invariant 4: once reps are available again and time passes, every
+        // lead ends assigned, pooled, escalated or withdrawn.
+        world.availability = Availability::default();
+        for index in 0..world.leads.len() {
+            world.apply(index, Input::Retry);
+            let mut guard = 0;
+            while let Phase::Offered { offer_no, deadline, .. } = world.leads[index].0.phase.clone() {
+                world.now = world.now.max(deadline);
+                world.apply(index, Input::Expire { offer_no });
+                guard += 1;
+                prop_assert!(guard <= NAMES.len() + 1, "lead never settled");
+            }
+            let (lead, observed) = &world.leads[index];
+            prop_assert!(lead.is_settled(), "lead ended {:?}", lead.phase);
+            prop_assert!(observed.open.is_none());
         }
     }
 
     /// Invariant 6: with round-robin rotation and everyone eligible, first
     /// looks are spread exactly evenly over whole rounds.
     #[test]
-    fn first_looks_are_even(size in 1usize..9, rounds in 1usize..20, cursor in 0u64..100) {
-        let team = team(size);
-        let mut cursor = cursor;
-        let mut first_looks: HashMap<String, usize> = HashMap::new();
-        for i in 0..size * rounds {
-            let (decision, next) = start(&team, cursor, &format!("lead{i}"), 0, &EveryoneEligible);
-            cursor = next;
-            for effect in &decision.effects {
-                if let Effect::OpenOffer { rep, first_look: true, .. } = effect {
-                    *first_looks.entry(rep.clone()).or_default() += 1;
-                }
+    fn first_looks_are_even(size in 1usize..9, rounds in 1usize..12) {
+        let team = TeamConfig::new("team", NAMES[..size].iter().map(|s| s.to_string()).collect(), 1_000);
+        let counts = count_first_looks(&team, size * rounds, |_| Availability::default());
+        prop_assert!(counts.iter().all(|&n| n == rounds), "uneven first looks {counts:?}");
+    }
+
+    /// A rep skipped at capacity keeps their standing: the first lead after
+    /// they free up gives them the first look.
+    #[test]
+    fn capacity_earns_the_next_first_look(size in 2usize..9, full_for in 1usize..10) {
+        let team = TeamConfig::new("team", NAMES[..size].iter().map(|s| s.to_string()).collect(), 1_000);
+        let mut rotation = RotationState::default();
+        let mut full = Availability::default();
+        full.full.insert(NAMES[0].into());
+        for i in 0..full_for {
+            let decision = start(&team, &rotation, &NewLead { lead_id: format!("l{i}"), ..Default::default() }, 0, &full);
+            if let Some(next) = decision.rotation { rotation = next; }
+        }
+        let decision = start(&team, &rotation, &NewLead { lead_id: "freed".into(), ..Default::default() }, 0, &EveryoneEligible);
+        prop_assert_eq!(decision.lead.lap_order.first().map(String::as_str), Some(NAMES[0]));
+    }
+}
+
+fn count_first_looks(
+    team: &TeamConfig,
+    leads: usize,
+    availability: impl Fn(usize) -> Availability,
+) -> Vec<usize> {
+    let mut rotation = RotationState::default();
+    let mut first_looks: HashMap<String, usize> = HashMap::new();
+    for i in 0..leads {
+        let decision = start(
+            team,
+            &rotation,
+            &NewLead {
+                lead_id: format!("l{i}"),
+                ..Default::default()
+            },
+            0,
+            &availability(i),
+        );
+        if let Some(next) = decision.rotation {
+            rotation = next;
+        }
+        for effect in &decision.effects {
+            if let Effect::OpenOffer {
+                rep,
+                first_look: true,
+                ..
+            } = effect
+            {
+                *first_looks.entry(rep.clone()).or_default() += 1;
             }
         }
-        prop_assert_eq!(first_looks.len(), size);
-        prop_assert!(first_looks.values().all(|&n| n == rounds), "{first_looks:?}");
     }
+    team.ring
+        .iter()
+        .map(|n| first_looks.get(n).copied().unwrap_or(0))
+        .collect()
 }

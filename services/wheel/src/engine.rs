@@ -1,26 +1,23 @@
-//! The service side of routing: loads a lead and its team, asks the pure
-//! core for a decision, and carries the decision out in one transaction:
-//! conditional updates (the lead's version, the offer's `open` state),
-//! ledger rows and outbox events. Whoever loses a race sees zero rows,
-//! rolls back and retries against the new state.
+//! The service side of routing: loads a lead, its team and the team's
+//! eligibility, asks the pure core for a decision, and carries it out in
+//! one transaction ([`crate::effects`]). Whoever loses a race sees zero
+//! rows, rolls back and retries against the new state.
 
 use std::sync::Arc;
 
-use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::store::{Tx, now_ms};
-use leadwheel_plumbing::{Bus, Store, ids};
+use leadwheel_plumbing::{Bus, Store, telemetry};
 use leadwheel_proto::events::v1 as events;
-use leadwheel_wheel_core::{
-    AssignedVia, Decision, Effect, EveryoneEligible, Input, LeadRouting, OfferOutcome, Phase,
-    start, step,
-};
+use leadwheel_wheel_core::{Decision, Input, LeadRouting, NewLead, Phase, RouteError, start, step};
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
+use crate::effects::write_decision;
 use crate::error::WheelError;
 use crate::live::{self, Push};
-use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, OfferRow, TeamRow};
+use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, TeamEligibility, TeamRow};
 
 /// Attempts before a contended transition gives up with `ABORTED`.
 const MAX_ATTEMPTS: usize = 8;
@@ -33,6 +30,21 @@ pub struct Engine {
     pub bus: Bus,
     /// Wakes the timer loop when a new deadline may be the earliest.
     pub timers: Arc<Notify>,
+}
+
+/// Who asked for a transition, for the ledger and events.
+pub const SYSTEM: &str = "wheel";
+
+/// Loads a team with what the core needs to judge eligibility.
+pub async fn team_with_eligibility(
+    conn: &mut AnyConnection,
+    team_id: &str,
+) -> Result<Option<(TeamRow, TeamEligibility)>, WheelError> {
+    let Some(team) = store::load_team(conn, team_id).await? else {
+        return Ok(None);
+    };
+    let reps = store::list_reps(conn, Some(team_id)).await?;
+    Ok(Some((team, TeamEligibility::new(reps))))
 }
 
 impl Engine {
@@ -53,11 +65,12 @@ impl Engine {
     ) -> Result<Vec<Push>, WheelError> {
         let now = now_ms();
         let conn: &mut AnyConnection = tx;
-        let team = match (!created.team_hint.is_empty())
-            .then(|| created.team_hint.clone())
-            .or(store::default_team_id(conn).await?)
-        {
-            Some(team_id) => store::load_team(conn, &team_id).await?,
+        let team_id = match (!created.team_hint.is_empty()).then(|| created.team_hint.clone()) {
+            Some(hint) => Some(hint),
+            None => store::default_team_id(conn).await?,
+        };
+        let team = match &team_id {
+            Some(team_id) => team_with_eligibility(conn, team_id).await?,
             None => None,
         };
         let details = LeadDetails {
@@ -71,19 +84,25 @@ impl Engine {
             source: created.source.clone(),
             lead_created_at_ms: created.created_at_ms,
         };
+        let team_id = team
+            .as_ref()
+            .map(|(t, _)| t.team_id.clone())
+            .unwrap_or_default();
         let waiting = LeadRow {
-            team_id: team.as_ref().map(|t| t.team_id.clone()).unwrap_or_default(),
+            team_id: team_id.clone(),
             state: "waiting".into(),
             owner_rep_id: None,
             routing: LeadRouting {
                 lead_id: created.lead_id.clone(),
-                team_id: team.as_ref().map(|t| t.team_id.clone()).unwrap_or_default(),
-                phase: Phase::Waiting,
+                team_id,
+                phase: Phase::Waiting { since: now },
                 lap_order: Vec::new(),
                 position: 0,
                 offered: Vec::new(),
                 offers_made: 0,
                 first_offer_at: None,
+                tier: created.tier.clone(),
+                lap: 1,
             },
             version: 0,
             details: details.clone(),
@@ -94,10 +113,19 @@ impl Engine {
             tracing::debug!(lead_id = %created.lead_id, "lead already routed");
             return Ok(Vec::new());
         }
-        let Some(team) = team else {
+        let detail = format!(
+            "tier={:?} score={} source={:?}",
+            created.tier, created.score, created.source
+        );
+        store::insert_ledger(
+            conn,
+            entry(&created.lead_id, "received", None, None, detail, now),
+        )
+        .await?;
+        let Some((team, eligibility)) = team else {
             store::insert_ledger(
                 conn,
-                ledger(
+                entry(
                     &created.lead_id,
                     "waiting",
                     None,
@@ -110,93 +138,93 @@ impl Engine {
             tracing::warn!(lead_id = %created.lead_id, "no team to route to; the lead waits for one");
             return Ok(Vec::new());
         };
-        self.start_routing(conn, &team, waiting, now).await
+        // One face to the customer: an active owner of the account gets it.
+        let owner_hint = match created.account_owner_hint.as_str() {
+            "" => None,
+            owner => store::load_rep(conn, owner)
+                .await?
+                .filter(|rep| rep.team_id.is_some())
+                .map(|rep| rep.rep_id),
+        };
+        let new = NewLead {
+            lead_id: created.lead_id.clone(),
+            tier: created.tier.clone(),
+            owner_hint,
+        };
+        let decision = start(&team.config(), &team.rotation, &new, now, &eligibility);
+        write_decision(self, conn, &team, &waiting, decision, now, SYSTEM).await
     }
 
-    /// Starts routing a waiting lead round `team`'s wheel.
-    async fn start_routing(
-        &self,
-        conn: &mut AnyConnection,
-        team: &TeamRow,
-        lead: LeadRow,
-        now: i64,
-    ) -> Result<Vec<Push>, WheelError> {
-        let (decision, next_cursor) = start(
-            &team.config(),
-            team.rotation_cursor as u64,
-            &lead.details.lead_id,
-            now,
-            &EveryoneEligible,
-        );
-        if next_cursor as i64 != team.rotation_cursor
-            && !store::move_cursor(
-                conn,
-                &team.team_id,
-                team.rotation_cursor,
-                next_cursor as i64,
-            )
-            .await?
-        {
-            return Err(WheelError::Conflict(lead.details.lead_id.clone()));
-        }
-        self.write_decision(conn, team, &lead, decision, now).await
-    }
-
-    /// Routes every lead waiting for `team` (and, for the default team,
-    /// those that arrived before any team existed).
+    /// Routes every lead waiting for `team_id` (and, for the default team,
+    /// those that arrived before any team existed), inside `tx`.
     pub async fn route_waiting(&self, tx: &mut Tx, team_id: &str) -> Result<Vec<Push>, WheelError> {
         let conn: &mut AnyConnection = tx;
         let mut waiting = store::leads_in_state(conn, team_id, "waiting", 10_000).await?;
         if store::default_team_id(conn).await?.as_deref() == Some(team_id) {
-            waiting.extend(
-                store::leads_in_state(conn, "", "waiting", 10_000)
-                    .await?
-                    .into_iter()
-                    .filter(|l| l.team_id.is_empty()),
-            );
+            let orphans = store::leads_in_state(conn, "", "waiting", 10_000).await?;
+            waiting.extend(orphans.into_iter().filter(|l| l.team_id.is_empty()));
         }
         let mut pushes = Vec::new();
         let now = now_ms();
         for mut lead in waiting {
-            let team = store::load_team(conn, team_id)
-                .await?
-                .ok_or_else(|| WheelError::NotFound(format!("team {team_id} not found")))?;
-            if team.ring.is_empty() {
+            let Some((team, eligibility)) = team_with_eligibility(conn, team_id).await? else {
                 break;
-            }
+            };
             lead.team_id = team.team_id.clone();
             lead.routing.team_id = team.team_id.clone();
-            pushes.extend(self.start_routing(conn, &team, lead, now).await?);
+            match step(
+                &team.config(),
+                &team.rotation,
+                &lead.routing,
+                Input::Retry,
+                now,
+                &eligibility,
+            ) {
+                Ok(decision) => pushes
+                    .extend(write_decision(self, conn, &team, &lead, decision, now, SYSTEM).await?),
+                Err(RouteError::WrongPhase { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
         Ok(pushes)
     }
 
     /// Applies `input` to a lead in its own transaction, retrying when
     /// another transition won a race. Route errors change nothing.
-    pub async fn apply(&self, lead_id: &str, input: Input) -> Result<Decision, WheelError> {
+    pub async fn apply(
+        &self,
+        lead_id: &str,
+        input: Input,
+        actor: &str,
+    ) -> Result<Decision, WheelError> {
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store.begin().await?;
             let conn: &mut AnyConnection = &mut tx;
             let lead = store::load_lead(conn, lead_id)
                 .await?
                 .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
-            let team = store::load_team(conn, &lead.team_id)
+            let (team, eligibility) = team_with_eligibility(conn, &lead.team_id)
                 .await?
                 .ok_or_else(|| {
-                    WheelError::Corrupt(format!("the team of lead {lead_id} is missing"))
+                    WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))
                 })?;
             let now = now_ms();
             let decision = step(
                 &team.config(),
+                &team.rotation,
                 &lead.routing,
                 input.clone(),
                 now,
-                &EveryoneEligible,
+                &eligibility,
             )?;
-            match self
-                .write_decision(conn, &team, &lead, decision.clone(), now)
-                .await
-            {
+            // Every transition of a lead joins the lead's own trace (begun at
+            // signup), so one trace shows signup, offers, expiries and claim.
+            let span = tracing::info_span!("transition", lead_id, actor);
+            telemetry::set_parent(&span, lead.traceparent.as_deref());
+            let written = write_decision(self, conn, &team, &lead, decision.clone(), now, actor)
+                .instrument(span)
+                .await;
+            match written {
                 Ok(pushes) => {
                     tx.commit().await?;
                     self.after_commit(pushes).await;
@@ -212,210 +240,30 @@ impl Engine {
         Err(WheelError::Conflict(lead_id.to_string()))
     }
 
-    /// Carries out `decision` for `lead` (read at `lead.version`).
-    async fn write_decision(
-        &self,
-        conn: &mut AnyConnection,
-        team: &TeamRow,
-        lead: &LeadRow,
-        decision: Decision,
-        now: i64,
-    ) -> Result<Vec<Push>, WheelError> {
-        let lead_id = lead.details.lead_id.as_str();
-        let mut pushes = Vec::new();
-        let mut claimed_offer_id = String::new();
-        for effect in &decision.effects {
-            match effect {
-                Effect::Skip { rep, reason } => {
-                    store::insert_ledger(
-                        conn,
-                        ledger(
-                            lead_id,
-                            "skipped",
-                            Some(rep),
-                            None,
-                            reason.as_str().into(),
-                            now,
-                        ),
-                    )
-                    .await?;
-                }
-                Effect::OpenOffer {
-                    rep,
-                    offer_no,
-                    deadline,
-                    first_look,
-                } => {
-                    let offer = OfferRow {
-                        offer_id: ids::prefixed("offer"),
-                        lead_id: lead_id.to_string(),
-                        offer_no: *offer_no as i64,
-                        team_id: team.team_id.clone(),
-                        rep_id: rep.clone(),
-                        state: "open".into(),
-                        opened_at_ms: now,
-                        deadline_ms: *deadline,
-                        closed_at_ms: None,
-                        reason: None,
-                    };
-                    store::insert_offer(conn, &offer).await?;
-                    let detail = format!("window_ms={} first_look={first_look}", deadline - now);
-                    store::insert_ledger(
-                        conn,
-                        ledger(lead_id, "offered", Some(rep), Some(*offer_no), detail, now),
-                    )
-                    .await?;
-                    let event = events::OfferOpened {
-                        offer_id: offer.offer_id.clone(),
-                        lead_id: lead_id.to_string(),
-                        team_id: team.team_id.clone(),
-                        rep_id: rep.clone(),
-                        lap: 1,
-                        step: *offer_no as i32,
-                        opened_at_ms: now,
-                        deadline_ms: *deadline,
-                        first_look: *first_look,
-                    };
-                    self.outbox
-                        .enqueue(
-                            conn,
-                            EventDraft::new(subjects::OFFER_OPENED, &offer.offer_id, &event),
-                        )
-                        .await?;
-                    pushes.push(Push {
-                        rep_id: rep.clone(),
-                        offer: live::offer_proto(
-                            &offer,
-                            Some(&lead.details),
-                            lead.traceparent.as_deref(),
-                        ),
-                    });
-                }
-                Effect::CloseOffer {
-                    rep,
-                    offer_no,
-                    outcome,
-                    reason,
-                } => {
-                    let closed = store::close_offer(
-                        conn,
-                        lead_id,
-                        *offer_no as i64,
-                        outcome.as_str(),
-                        reason.as_deref(),
-                        now,
-                    )
-                    .await?
-                    .ok_or_else(|| WheelError::Conflict(lead_id.to_string()))?;
-                    if *outcome == OfferOutcome::Claimed {
-                        claimed_offer_id = closed.offer_id.clone();
-                    }
-                    let detail = reason.clone().unwrap_or_default();
-                    store::insert_ledger(
-                        conn,
-                        ledger(
-                            lead_id,
-                            outcome.as_str(),
-                            Some(rep),
-                            Some(*offer_no),
-                            detail,
-                            now,
-                        ),
-                    )
-                    .await?;
-                    let event = events::OfferClosed {
-                        offer_id: closed.offer_id.clone(),
-                        lead_id: lead_id.to_string(),
-                        team_id: team.team_id.clone(),
-                        rep_id: rep.clone(),
-                        outcome: match outcome {
-                            OfferOutcome::Claimed => events::OfferOutcome::Claimed,
-                            OfferOutcome::Passed => events::OfferOutcome::Passed,
-                            OfferOutcome::Expired => events::OfferOutcome::Expired,
-                        } as i32,
-                        reason: reason.clone().unwrap_or_default(),
-                        opened_at_ms: closed.opened_at_ms,
-                        closed_at_ms: now,
-                    };
-                    self.outbox
-                        .enqueue(
-                            conn,
-                            EventDraft::new(subjects::OFFER_CLOSED, &closed.offer_id, &event),
-                        )
-                        .await?;
-                    pushes.push(Push {
-                        rep_id: rep.clone(),
-                        offer: live::offer_proto(&closed, None, None),
-                    });
-                }
-                Effect::Assign { rep, via, .. } => {
-                    let via_name = match via {
-                        AssignedVia::Offer => "offer",
-                        AssignedVia::Pool => "pool",
-                    };
-                    store::insert_ledger(
-                        conn,
-                        ledger(
-                            lead_id,
-                            "assigned",
-                            Some(rep),
-                            None,
-                            format!("via={via_name}"),
-                            now,
-                        ),
-                    )
-                    .await?;
-                    let event = events::LeadAssigned {
-                        lead_id: lead_id.to_string(),
-                        team_id: team.team_id.clone(),
-                        rep_id: rep.clone(),
-                        via: match via {
-                            AssignedVia::Offer => events::AssignedVia::Offer,
-                            AssignedVia::Pool => events::AssignedVia::Pool,
-                        } as i32,
-                        offer_id: claimed_offer_id.clone(),
-                        lead_created_at_ms: lead.details.lead_created_at_ms,
-                        first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
-                        assigned_at_ms: now,
-                    };
-                    self.outbox
-                        .enqueue(
-                            conn,
-                            EventDraft::new(subjects::LEAD_ASSIGNED, lead_id, &event),
-                        )
-                        .await?;
-                }
-                Effect::Pool => {
-                    let detail = format!("after {} offers", decision.lead.offers_made);
-                    store::insert_ledger(conn, ledger(lead_id, "pooled", None, None, detail, now))
-                        .await?;
-                    let event = events::LeadPooled {
-                        lead_id: lead_id.to_string(),
-                        team_id: team.team_id.clone(),
-                        manager_id: team.manager_id.clone(),
-                        pooled_at_ms: now,
-                        offers_made: decision.lead.offers_made as i32,
-                    };
-                    self.outbox
-                        .enqueue(
-                            conn,
-                            EventDraft::new(subjects::LEAD_POOLED, lead_id, &event),
-                        )
-                        .await?;
-                }
+    /// Offers every waiting lead of `team_id` (all teams when empty) again,
+    /// now that someone may have become eligible. Returns how many moved.
+    pub async fn retry_waiting(&self, team_id: &str) -> Result<usize, WheelError> {
+        let waiting = {
+            let mut conn = self.store.pool().acquire().await?;
+            store::leads_in_state(&mut conn, team_id, "waiting", 500).await?
+        };
+        let mut moved = 0;
+        for lead in waiting.iter().filter(|l| !l.team_id.is_empty()) {
+            match self
+                .apply(&lead.details.lead_id, Input::Retry, SYSTEM)
+                .await
+            {
+                Ok(_) => moved += 1,
+                Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+                Err(err) => return Err(err),
             }
         }
-        let mut routing = decision.lead;
-        routing.team_id = team.team_id.clone();
-        let written = store::update_lead(conn, lead.version, &routing, now).await?;
-        if !written {
-            return Err(WheelError::Conflict(lead_id.to_string()));
-        }
-        Ok(pushes)
+        Ok(moved)
     }
 }
 
-fn ledger<'a>(
+/// A ledger entry.
+pub fn entry<'a>(
     lead_id: &'a str,
     kind: &'a str,
     rep_id: Option<&'a str>,

@@ -20,6 +20,9 @@ pub enum WheelError {
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The request does not fit the current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// The routing core refused the input (wrong rep, expired, already assigned...).
     #[error(transparent)]
     Route(#[from] RouteError),
@@ -52,6 +55,7 @@ impl From<WheelError> for Status {
             }
             WheelError::NotFound(message) => Status::not_found(message),
             WheelError::PermissionDenied(message) => Status::permission_denied(message),
+            WheelError::FailedPrecondition(message) => Status::failed_precondition(message),
             WheelError::Route(route) => match route {
                 RouteError::NotYourOffer { .. } => Status::permission_denied(route.to_string()),
                 RouteError::NotTeamMember { .. } => Status::permission_denied(route.to_string()),
@@ -59,7 +63,8 @@ impl From<WheelError> for Status {
                 | RouteError::AlreadyAssigned { .. }
                 | RouteError::NoOpenOffer { .. }
                 | RouteError::StaleTimer { .. }
-                | RouteError::NotDue { .. } => Status::failed_precondition(route.to_string()),
+                | RouteError::NotDue { .. }
+                | RouteError::WrongPhase { .. } => Status::failed_precondition(route.to_string()),
             },
             WheelError::Conflict(message) => Status::aborted(message),
             WheelError::Store(err) => {

@@ -16,9 +16,11 @@ use sqlx::AnyConnection;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use crate::convert::{self, team_proto};
 use crate::engine::Engine;
 use crate::error::WheelError;
 use crate::live;
+use crate::manage;
 use crate::store::{self, LeadRow, TeamRow};
 use crate::validate;
 
@@ -31,16 +33,6 @@ pub struct WheelApi {
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<OfferUpdate, Status>> + Send>>;
-
-fn team_proto(team: &TeamRow) -> Team {
-    Team {
-        team_id: team.team_id.clone(),
-        name: team.name.clone(),
-        manager_id: team.manager_id.clone(),
-        window_ms: team.window_ms,
-        rep_ids: team.ring.clone(),
-    }
-}
 
 impl WheelApi {
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, WheelError> {
@@ -154,8 +146,11 @@ impl WheelService for WheelApi {
             },
             manager_id,
             window_ms,
-            rotation_cursor: 0,
+            policy: convert::policy_from_proto(team.policy.as_ref())?,
+            rotation: Default::default(),
+            rotation_version: 0,
             ring: team.rep_ids.clone(),
+            ranks: Default::default(),
         };
         let now = now_ms();
         let mut tx = self.engine.store.begin().await.map_err(WheelError::from)?;
@@ -235,16 +230,7 @@ impl WheelService for WheelApi {
         let reps =
             store::list_reps(&mut conn, (!team_id.is_empty()).then_some(team_id.as_str())).await?;
         Ok(Response::new(ListRepsResponse {
-            reps: reps
-                .into_iter()
-                .map(|rep| Rep {
-                    rep_id: rep.rep_id,
-                    name: rep.name,
-                    team_id: rep.team_id.unwrap_or_default(),
-                    open_offers: rep.open_offers as i32,
-                    assigned_leads: rep.assigned_leads as i32,
-                })
-                .collect(),
+            reps: reps.into_iter().map(convert::rep_proto).collect(),
         }))
     }
 
@@ -318,6 +304,7 @@ impl WheelService for WheelApi {
                 Input::Claim {
                     rep: rep_id.to_string(),
                 },
+                &caller.subject,
             )
             .await?;
         let via = decision
@@ -356,6 +343,7 @@ impl WheelService for WheelApi {
                     rep: rep_id.to_string(),
                     reason: reason.to_string(),
                 },
+                &caller.subject,
             )
             .await?;
         tracing::info!(lead_id, rep_id, reason, "offer passed");
@@ -426,23 +414,88 @@ impl WheelService for WheelApi {
             .into());
         }
         let offers = store::offers_of_lead(&mut conn, &lead_id).await?;
-        let state = match lead.state.as_str() {
-            "offered" => LeadState::Offered,
-            "assigned" => LeadState::Assigned,
-            "pooled" => LeadState::Pooled,
-            "waiting" => LeadState::Waiting,
-            _ => LeadState::Unspecified,
-        };
-        Ok(Response::new(GetLeadRoutingResponse {
-            lead_id: lead_id.clone(),
-            team_id: lead.team_id.clone(),
-            state: state as i32,
-            owner_rep_id: lead.owner_rep_id.clone().unwrap_or_default(),
-            offers: offers
-                .iter()
-                .map(|offer| live::offer_proto(offer, None, None))
-                .collect(),
-            lead: Some(live::summary(&lead.details)),
-        }))
+        Ok(Response::new(convert::routing_proto(&lead, &offers)))
+    }
+
+    async fn set_availability(
+        &self,
+        request: Request<SetAvailabilityRequest>,
+    ) -> Result<Response<SetAvailabilityResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            manage::set_availability(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn update_rep(
+        &self,
+        request: Request<UpdateRepRequest>,
+    ) -> Result<Response<UpdateRepResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            manage::update_rep(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn assign_lead(
+        &self,
+        request: Request<AssignLeadRequest>,
+    ) -> Result<Response<AssignLeadResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let rep_id = validate::id("rep_id", &request.rep_id)?.to_string();
+        let lead = manage::lead_action(
+            self,
+            &caller,
+            &request.lead_id,
+            &request.reason,
+            Input::AssignDirect { rep: rep_id },
+        )
+        .await?;
+        Ok(Response::new(AssignLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn requeue_lead(
+        &self,
+        request: Request<RequeueLeadRequest>,
+    ) -> Result<Response<RequeueLeadResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let lead = manage::lead_action(
+            self,
+            &caller,
+            &request.lead_id,
+            &request.reason,
+            Input::Requeue,
+        )
+        .await?;
+        Ok(Response::new(RequeueLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn withdraw_lead(
+        &self,
+        request: Request<WithdrawLeadRequest>,
+    ) -> Result<Response<WithdrawLeadResponse>, Status> {
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        let lead = manage::lead_action(
+            self,
+            &caller,
+            &request.lead_id,
+            &request.reason,
+            Input::Withdraw,
+        )
+        .await?;
+        Ok(Response::new(WithdrawLeadResponse { lead: Some(lead) }))
+    }
+
+    async fn explain_lead(
+        &self,
+        request: Request<ExplainLeadRequest>,
+    ) -> Result<Response<ExplainLeadResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            manage::explain(self, &caller, request.into_inner()).await?,
+        ))
     }
 }

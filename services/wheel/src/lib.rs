@@ -7,10 +7,13 @@
 //! gRPC API ([`grpc`]).
 
 pub mod consumer;
+pub mod convert;
+pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod grpc;
 pub mod live;
+pub mod manage;
 pub mod store;
 pub mod timers;
 pub mod validate;

@@ -2,7 +2,13 @@
 //! Functions taking `&mut AnyConnection` run inside the caller's
 //! transaction (`&mut *tx`) or on a pooled connection.
 
-use leadwheel_wheel_core::{LeadRouting, Phase, TeamConfig};
+use std::collections::{BTreeMap, HashMap};
+
+use leadwheel_wheel_core::{
+    Eligibility, LeadRouting, Millis, NoEligible, Phase, Rotation, RotationState, SkipReason,
+    TeamConfig, phase_name,
+};
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -10,11 +16,39 @@ use crate::error::WheelError;
 
 /// The stored name of a phase.
 pub fn state_name(phase: &Phase) -> &'static str {
-    match phase {
-        Phase::Waiting => "waiting",
-        Phase::Offered { .. } => "offered",
-        Phase::Assigned { .. } => "assigned",
-        Phase::Pooled { .. } => "pooled",
+    phase_name(phase)
+}
+
+/// Circuit breaker default: consecutive expiries before a rep is set away.
+pub const DEFAULT_BREAKER_EXPIRIES: i64 = 3;
+
+/// A team's routing policy, stored as JSON. Missing fields are defaults,
+/// so policies written by older versions still load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPolicy {
+    #[serde(default)]
+    pub tier_windows: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub rotation: Rotation,
+    #[serde(default)]
+    pub ability_order_tiers: Vec<String>,
+    #[serde(default)]
+    pub pool_timeout_ms: Option<Millis>,
+    #[serde(default)]
+    pub chain_budget_ms: Option<Millis>,
+    #[serde(default)]
+    pub window_floor_ms: Option<Millis>,
+    #[serde(default)]
+    pub no_eligible: NoEligible,
+    /// Consecutive expiries before the circuit breaker sets a rep away;
+    /// None means the default, 0 means never.
+    #[serde(default)]
+    pub breaker_expiries: Option<i64>,
+}
+
+impl TeamPolicy {
+    pub fn breaker_expiries(&self) -> i64 {
+        self.breaker_expiries.unwrap_or(DEFAULT_BREAKER_EXPIRIES)
     }
 }
 
@@ -25,19 +59,32 @@ pub struct TeamRow {
     pub name: String,
     pub manager_id: String,
     pub window_ms: i64,
-    pub rotation_cursor: i64,
+    pub policy: TeamPolicy,
+    /// The round-robin standing, owned by the pure core.
+    pub rotation: RotationState,
+    /// Bumped on every rotation change, for conditional updates.
+    pub rotation_version: i64,
     /// Member rep ids in ring order.
     pub ring: Vec<String>,
+    /// Ranks of the members (for ability order).
+    pub ranks: BTreeMap<String, i32>,
 }
 
 impl TeamRow {
     /// What the pure core needs.
     pub fn config(&self) -> TeamConfig {
-        TeamConfig {
-            team_id: self.team_id.clone(),
-            ring: self.ring.clone(),
-            window_ms: self.window_ms,
+        let mut config = TeamConfig::new(self.team_id.clone(), self.ring.clone(), self.window_ms);
+        config.tier_windows = self.policy.tier_windows.clone();
+        config.rotation = self.policy.rotation;
+        config.ability_order_tiers = self.policy.ability_order_tiers.clone();
+        config.ranks = self.ranks.clone();
+        config.pool_timeout_ms = self.policy.pool_timeout_ms;
+        config.chain_budget_ms = self.policy.chain_budget_ms;
+        if let Some(floor) = self.policy.window_floor_ms {
+            config.window_floor_ms = floor;
         }
+        config.no_eligible = self.policy.no_eligible;
+        config
     }
 }
 
@@ -49,6 +96,41 @@ pub struct RepRow {
     pub team_id: Option<String>,
     pub open_offers: i64,
     pub assigned_leads: i64,
+    pub availability: String,
+    pub rank: i64,
+    pub capacity: i64,
+    pub consecutive_expiries: i64,
+}
+
+/// Whether each rep of a team may be offered a lead now: availability and
+/// capacity (assigned leads plus offers in flight), as read at the start of
+/// the transaction.
+#[derive(Clone, Debug, Default)]
+pub struct TeamEligibility {
+    reps: HashMap<String, RepRow>,
+}
+
+impl TeamEligibility {
+    pub fn new(reps: Vec<RepRow>) -> Self {
+        Self {
+            reps: reps.into_iter().map(|r| (r.rep_id.clone(), r)).collect(),
+        }
+    }
+}
+
+impl Eligibility for TeamEligibility {
+    fn check(&self, rep: &str, _tier: &str, _now: Millis) -> Result<(), SkipReason> {
+        let Some(row) = self.reps.get(rep) else {
+            return Err(SkipReason::Left);
+        };
+        if row.availability == "away" {
+            return Err(SkipReason::Away);
+        }
+        if row.capacity > 0 && row.open_offers + row.assigned_leads >= row.capacity {
+            return Err(SkipReason::AtCapacity);
+        }
+        Ok(())
+    }
 }
 
 /// The lead details a rep sees.
@@ -109,7 +191,8 @@ pub async fn load_team(
     team_id: &str,
 ) -> Result<Option<TeamRow>, WheelError> {
     let Some(row) = sqlx::query(
-        "SELECT team_id, name, manager_id, window_ms, rotation_cursor FROM wheel_teams WHERE team_id = $1",
+        "SELECT team_id, name, manager_id, window_ms, policy, rotation, rotation_version \
+         FROM wheel_teams WHERE team_id = $1",
     )
     .bind(team_id)
     .fetch_optional(&mut *conn)
@@ -117,19 +200,34 @@ pub async fn load_team(
     else {
         return Ok(None);
     };
-    let ring: Vec<String> = sqlx::query_scalar(
-        "SELECT rep_id FROM wheel_reps WHERE team_id = $1 ORDER BY ring_position, rep_id",
+    let members = sqlx::query(
+        "SELECT rep_id, rep_rank FROM wheel_reps WHERE team_id = $1 ORDER BY ring_position, rep_id",
     )
     .bind(team_id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut ring = Vec::with_capacity(members.len());
+    let mut ranks = BTreeMap::new();
+    for member in &members {
+        let rep_id: String = member.try_get("rep_id")?;
+        let rank: i64 = member.try_get("rep_rank")?;
+        ranks.insert(rep_id.clone(), rank as i32);
+        ring.push(rep_id);
+    }
+    let policy: String = row.try_get("policy")?;
+    let rotation: String = row.try_get("rotation")?;
     Ok(Some(TeamRow {
         team_id: row.try_get("team_id")?,
         name: row.try_get("name")?,
         manager_id: row.try_get("manager_id")?,
         window_ms: row.try_get("window_ms")?,
-        rotation_cursor: row.try_get("rotation_cursor")?,
+        policy: serde_json::from_str(&policy)
+            .map_err(|err| WheelError::Corrupt(format!("team policy: {err}")))?,
+        rotation: serde_json::from_str(&rotation)
+            .map_err(|err| WheelError::Corrupt(format!("team rotation: {err}")))?,
+        rotation_version: row.try_get("rotation_version")?,
         ring,
+        ranks,
     }))
 }
 
@@ -160,7 +258,7 @@ pub async fn load_rep(
     rep_id: &str,
 ) -> Result<Option<RepRow>, WheelError> {
     let row = sqlx::query(
-        "SELECT rep_id, name, team_id, \
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
            (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
          FROM wheel_reps r WHERE rep_id = $1",
@@ -176,7 +274,7 @@ pub async fn list_reps(
     team_id: Option<&str>,
 ) -> Result<Vec<RepRow>, WheelError> {
     let rows = sqlx::query(
-        "SELECT rep_id, name, team_id, \
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
            (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
          FROM wheel_reps r WHERE ($1 = '' OR team_id = $1) \
@@ -195,6 +293,10 @@ fn rep_from_row(row: &AnyRow) -> Result<RepRow, WheelError> {
         team_id: row.try_get("team_id")?,
         open_offers: row.try_get("open_offers")?,
         assigned_leads: row.try_get("assigned_leads")?,
+        availability: row.try_get("availability")?,
+        rank: row.try_get("rep_rank")?,
+        capacity: row.try_get("capacity")?,
+        consecutive_expiries: row.try_get("consecutive_expiries")?,
     })
 }
 
@@ -207,15 +309,16 @@ pub async fn upsert_team(
     now: i64,
 ) -> Result<(), WheelError> {
     sqlx::query(
-        "INSERT INTO wheel_teams (team_id, name, manager_id, window_ms, rotation_cursor, created_at_ms, updated_at_ms) \
-         VALUES ($1, $2, $3, $4, 0, $5, $5) \
-         ON CONFLICT (team_id) DO UPDATE SET name = $2, manager_id = $3, window_ms = $4, updated_at_ms = $5",
+        "INSERT INTO wheel_teams (team_id, name, manager_id, window_ms, rotation_cursor, policy, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, 0, $6, $5, $5) \
+         ON CONFLICT (team_id) DO UPDATE SET name = $2, manager_id = $3, window_ms = $4, policy = $6, updated_at_ms = $5",
     )
     .bind(&team.team_id)
     .bind(&team.name)
     .bind(&team.manager_id)
     .bind(team.window_ms)
     .bind(now)
+    .bind(serde_json::to_string(&team.policy).expect("policy serializes"))
     .execute(&mut *conn)
     .await?;
     sqlx::query("UPDATE wheel_reps SET team_id = NULL, updated_at_ms = $2 WHERE team_id = $1")
@@ -243,23 +346,131 @@ pub async fn upsert_team(
     Ok(())
 }
 
-/// Moves the team's rotation cursor from `from` to `to`; false when another
-/// writer moved it first.
-pub async fn move_cursor(
+/// Stores the team's new rotation standing if nobody changed it since it
+/// was read at `from_version`; false when another writer did.
+pub async fn move_rotation(
     conn: &mut AnyConnection,
     team_id: &str,
-    from: i64,
-    to: i64,
+    from_version: i64,
+    rotation: &RotationState,
 ) -> Result<bool, WheelError> {
     let result = sqlx::query(
-        "UPDATE wheel_teams SET rotation_cursor = $1 WHERE team_id = $2 AND rotation_cursor = $3",
+        "UPDATE wheel_teams SET rotation = $1, rotation_version = rotation_version + 1 \
+         WHERE team_id = $2 AND rotation_version = $3",
     )
-    .bind(to)
+    .bind(serde_json::to_string(rotation).expect("rotation serializes"))
     .bind(team_id)
-    .bind(from)
+    .bind(from_version)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// Sets a rep away or available; returns false when the rep is unknown.
+pub async fn set_availability(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    availability: &str,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET availability = $1, consecutive_expiries = 0, updated_at_ms = $2 WHERE rep_id = $3",
+    )
+    .bind(availability)
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Sets a rep's rank and capacity; returns false when the rep is unknown.
+pub async fn update_rep(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    rank: i64,
+    capacity: i64,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET rep_rank = $1, capacity = $2, updated_at_ms = $3 WHERE rep_id = $4",
+    )
+    .bind(rank)
+    .bind(capacity)
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Counts an expiry against a rep (or resets the count after a claim or a
+/// pass); returns the new count.
+pub async fn record_response(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    expired: bool,
+) -> Result<i64, WheelError> {
+    let sql = if expired {
+        "UPDATE wheel_reps SET consecutive_expiries = consecutive_expiries + 1 WHERE rep_id = $1 RETURNING consecutive_expiries"
+    } else {
+        "UPDATE wheel_reps SET consecutive_expiries = 0 WHERE rep_id = $1 RETURNING consecutive_expiries"
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(rep_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Pooled leads whose escalation time has come, oldest first.
+pub async fn due_escalations(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, WheelError> {
+    Ok(sqlx::query_scalar(
+        "SELECT lead_id FROM wheel_leads WHERE state = 'pooled' AND escalate_at_ms IS NOT NULL AND escalate_at_ms <= $1 \
+         ORDER BY escalate_at_ms, lead_id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// The routing ledger of a lead, oldest first.
+pub async fn ledger_of_lead(
+    conn: &mut AnyConnection,
+    lead_id: &str,
+) -> Result<Vec<LedgerRow>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT at_ms, kind, rep_id, offer_no, detail FROM wheel_ledger WHERE lead_id = $1 ORDER BY entry_id",
+    )
+    .bind(lead_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(LedgerRow {
+                at_ms: row.try_get("at_ms")?,
+                kind: row.try_get("kind")?,
+                rep_id: row.try_get("rep_id")?,
+                offer_no: row.try_get("offer_no")?,
+                detail: row.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+/// A stored ledger entry.
+#[derive(Clone, Debug)]
+pub struct LedgerRow {
+    pub at_ms: i64,
+    pub kind: String,
+    pub rep_id: Option<String>,
+    pub offer_no: Option<i64>,
+    pub detail: String,
 }
 
 const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
@@ -370,12 +581,17 @@ pub async fn update_lead(
         Phase::Assigned { rep } => Some(rep.as_str()),
         _ => None,
     };
+    let escalate_at = match &routing.phase {
+        Phase::Pooled { escalate_at, .. } => *escalate_at,
+        _ => None,
+    };
     let routing = serde_json::to_string(routing).expect("routing serializes");
     let result = sqlx::query(
         "UPDATE wheel_leads SET team_id = $1, state = $2, owner_rep_id = $3, routing = $4, version = version + 1, \
            updated_at_ms = $5, \
            pooled_at_ms = CASE WHEN $2 = 'pooled' THEN $5 ELSE pooled_at_ms END, \
-           assigned_at_ms = CASE WHEN $2 = 'assigned' THEN $5 ELSE assigned_at_ms END \
+           assigned_at_ms = CASE WHEN $2 = 'assigned' THEN $5 ELSE assigned_at_ms END, \
+           escalate_at_ms = $8 \
          WHERE lead_id = $6 AND version = $7",
     )
     .bind(team_id)
@@ -385,6 +601,7 @@ pub async fn update_lead(
     .bind(now)
     .bind(lead_id)
     .bind(expected_version)
+    .bind(escalate_at)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -33,11 +33,22 @@ static EXPIRY_LATENESS: LazyLock<Histogram> = LazyLock::new(|| {
     histogram
 });
 
+/// How often waiting leads are offered again (someone's shift may have
+/// started) and pool escalations are checked.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+
 /// Runs until `cancel` fires.
 pub async fn run(engine: Engine, cancel: CancellationToken) {
+    let mut last_sweep = tokio::time::Instant::now() - SWEEP_EVERY;
     loop {
         if cancel.is_cancelled() {
             break;
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = tokio::time::Instant::now();
+            if let Err(err) = sweep(&engine).await {
+                tracing::warn!(error = %err, "sweeping escalations and waiting leads failed");
+            }
         }
         let more = match fire_due(&engine, &cancel).await {
             Ok(more) => more,
@@ -90,6 +101,7 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
                 Input::Expire {
                     offer_no: offer_no as u32,
                 },
+                crate::engine::SYSTEM,
             )
             .await
         {
@@ -103,4 +115,24 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
         }
     }
     Ok(full)
+}
+
+/// Escalates pooled leads past their timeout and offers waiting leads again.
+async fn sweep(engine: &Engine) -> Result<(), WheelError> {
+    let due = {
+        let mut conn = engine.store.pool().acquire().await?;
+        store::due_escalations(&mut conn, now_ms(), BATCH).await?
+    };
+    for lead_id in due {
+        match engine
+            .apply(&lead_id, Input::EscalationDue, crate::engine::SYSTEM)
+            .await
+        {
+            Ok(_) => tracing::info!(lead_id = %lead_id, "pooled lead escalated to the manager"),
+            Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    engine.retry_waiting("").await?;
+    Ok(())
 }

@@ -28,6 +28,7 @@ async fn seed_team(system: &System, reps: &[&str], window_ms: i64) {
                 manager_id: "maya".into(),
                 window_ms,
                 rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+                policy: None,
             }),
             rep_names: vec![],
         })
@@ -145,6 +146,45 @@ async fn a_signup_walks_to_a_claimed_lead_in_work_and_is_counted() {
         .collect();
     assert_eq!(per_rep["ana"].expired, 1);
     assert_eq!(per_rep["ben"].claimed, 1);
+
+    // One trace spans the signup and the offers it led to: the caller's
+    // trace id travels from the HTTP request through intake's event into
+    // the wheel's events.
+    let created = leadwheel_plumbing::testing::read_stream(
+        &system.nats.url(),
+        &leadwheel_plumbing::bus::INTAKE_STREAM,
+        subjects::LEAD_CREATED,
+    )
+    .await;
+    let created_tp = created[0]
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("traceparent"))
+        .map(|v| v.as_str().to_string())
+        .expect("intake's event carries a traceparent");
+    assert!(
+        created_tp.starts_with(&format!("00-{TRACE_ID}-")),
+        "{created_tp}"
+    );
+    let opened = leadwheel_plumbing::testing::read_stream(
+        &system.nats.url(),
+        &leadwheel_plumbing::bus::WHEEL_STREAM,
+        subjects::OFFER_OPENED,
+    )
+    .await;
+    assert_eq!(opened.len(), 2);
+    for message in opened {
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .map(|v| v.as_str().to_string())
+            .expect("wheel events carry a traceparent");
+        assert!(
+            traceparent.starts_with(&format!("00-{TRACE_ID}-")),
+            "{traceparent}"
+        );
+    }
 }
 
 /// The wheel is killed with SIGKILL while offers are open and restarted:

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use leadwheel_plumbing::auth::{Authenticator, BearerToken, Role};
 use leadwheel_plumbing::config::{DEV_JWT_SECRET, Secret, secret_from_env};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
-use leadwheel_proto::wheel::v1::{Team, UpsertTeamRequest};
+use leadwheel_proto::wheel::v1::{Team, TeamPolicy, UpsertTeamRequest};
 use tonic::transport::Endpoint;
 
 /// The demo team's id.
@@ -39,6 +39,12 @@ pub fn demo_team(window: Duration) -> UpsertTeamRequest {
             manager_id: MANAGER_ID.into(),
             window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
             rep_ids: REPS.iter().map(|(id, _)| id.to_string()).collect(),
+            // Pooled leads escalate to the manager after two minutes, so the
+            // tour can show an escalation.
+            policy: Some(TeamPolicy {
+                pool_timeout_ms: 120_000,
+                ..Default::default()
+            }),
         }),
         rep_names: REPS.iter().map(|(_, name)| name.to_string()).collect(),
     }

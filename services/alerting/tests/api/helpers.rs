@@ -116,5 +116,6 @@ pub fn pooled(lead_id: &str, team_id: &str, manager_id: &str) -> LeadPooled {
         manager_id: manager_id.into(),
         pooled_at_ms: 5_000,
         offers_made: 3,
+        ..Default::default()
     }
 }

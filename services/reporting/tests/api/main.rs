@@ -148,6 +148,7 @@ fn pooled(lead: &str, team: &str) -> LeadPooled {
         manager_id: "maya".into(),
         pooled_at_ms: 25,
         offers_made: 2,
+        ..Default::default()
     }
 }
 

@@ -100,6 +100,7 @@ impl TestApp {
                     manager_id: "maya".into(),
                     window_ms,
                     rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+                    policy: None,
                 }),
                 rep_names: vec![],
             })

@@ -1,0 +1,370 @@
+//! Carrying out a decision of the pure core in the caller's transaction:
+//! conditional updates (the rotation's version, the offer's `open` state,
+//! the lead's version), ledger rows, outbox events and the live pushes to
+//! send after commit. Any conditional update that finds zero rows means
+//! another writer won: the whole transaction is abandoned with `Conflict`.
+
+use leadwheel_plumbing::bus::{EventDraft, subjects};
+use leadwheel_plumbing::ids;
+use leadwheel_proto::events::v1 as events;
+use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase};
+use sqlx::AnyConnection;
+
+use crate::engine::{Engine, entry};
+use crate::error::WheelError;
+use crate::live::{self, Push};
+use crate::store::{self, LeadRow, OfferRow, TeamRow};
+
+/// Writes `decision` for `lead` (read at `lead.version`) and `team` (read at
+/// `team.rotation_version`); returns the live pushes to send after commit.
+pub async fn write_decision(
+    engine: &Engine,
+    conn: &mut AnyConnection,
+    team: &TeamRow,
+    lead: &LeadRow,
+    decision: Decision,
+    now: i64,
+    actor: &str,
+) -> Result<Vec<Push>, WheelError> {
+    let lead_id = lead.details.lead_id.as_str();
+    if let Some(rotation) = &decision.rotation
+        && !store::move_rotation(conn, &team.team_id, team.rotation_version, rotation).await?
+    {
+        return Err(WheelError::Conflict(lead_id.to_string()));
+    }
+    let mut writer = Writer {
+        engine,
+        conn,
+        team,
+        lead,
+        now,
+        pushes: Vec::new(),
+        claimed_offer_id: String::new(),
+    };
+    for effect in &decision.effects {
+        writer.effect(effect, &decision, actor).await?;
+    }
+    let Writer { conn, pushes, .. } = writer;
+    let mut routing = decision.lead;
+    routing.team_id = team.team_id.clone();
+    if !store::update_lead(conn, lead.version, &routing, now).await? {
+        return Err(WheelError::Conflict(lead_id.to_string()));
+    }
+    Ok(pushes)
+}
+
+struct Writer<'a> {
+    engine: &'a Engine,
+    conn: &'a mut AnyConnection,
+    team: &'a TeamRow,
+    lead: &'a LeadRow,
+    now: i64,
+    pushes: Vec<Push>,
+    claimed_offer_id: String,
+}
+
+impl Writer<'_> {
+    fn lead_id(&self) -> &str {
+        &self.lead.details.lead_id
+    }
+
+    async fn ledger(
+        &mut self,
+        kind: &str,
+        rep: Option<&str>,
+        offer_no: Option<u32>,
+        detail: String,
+    ) -> Result<(), WheelError> {
+        let lead_id = self.lead.details.lead_id.clone();
+        store::insert_ledger(
+            self.conn,
+            entry(&lead_id, kind, rep, offer_no, detail, self.now),
+        )
+        .await
+    }
+
+    async fn publish(
+        &mut self,
+        subject: &str,
+        key: &str,
+        payload: &impl prost::Message,
+    ) -> Result<(), WheelError> {
+        self.engine
+            .outbox
+            .enqueue(self.conn, EventDraft::new(subject, key, payload))
+            .await?;
+        Ok(())
+    }
+
+    async fn effect(
+        &mut self,
+        effect: &Effect,
+        decision: &Decision,
+        actor: &str,
+    ) -> Result<(), WheelError> {
+        let now = self.now;
+        let team_id = self.team.team_id.clone();
+        let lead_id = self.lead_id().to_string();
+        match effect {
+            Effect::Skip { rep, reason } => {
+                self.ledger("skipped", Some(rep), None, reason.as_str().into())
+                    .await?
+            }
+            Effect::Wait => {
+                self.ledger("waiting", None, None, "nobody eligible".into())
+                    .await?
+            }
+            Effect::OpenOffer {
+                rep,
+                offer_no,
+                deadline,
+                first_look,
+            } => {
+                let offer = OfferRow {
+                    offer_id: ids::prefixed("offer"),
+                    lead_id: lead_id.clone(),
+                    offer_no: *offer_no as i64,
+                    team_id: team_id.clone(),
+                    rep_id: rep.clone(),
+                    state: "open".into(),
+                    opened_at_ms: now,
+                    deadline_ms: *deadline,
+                    closed_at_ms: None,
+                    reason: None,
+                };
+                store::insert_offer(self.conn, &offer).await?;
+                let detail = format!(
+                    "window_ms={} first_look={first_look} lap={}",
+                    deadline - now,
+                    decision.lead.lap
+                );
+                self.ledger("offered", Some(rep), Some(*offer_no), detail)
+                    .await?;
+                let event = events::OfferOpened {
+                    offer_id: offer.offer_id.clone(),
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    rep_id: rep.clone(),
+                    lap: decision.lead.lap as i32,
+                    step: *offer_no as i32,
+                    opened_at_ms: now,
+                    deadline_ms: *deadline,
+                    first_look: *first_look,
+                };
+                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event)
+                    .await?;
+                self.pushes.push(Push {
+                    rep_id: rep.clone(),
+                    offer: live::offer_proto(
+                        &offer,
+                        Some(&self.lead.details),
+                        self.lead.traceparent.as_deref(),
+                    ),
+                });
+            }
+            Effect::CloseOffer {
+                rep,
+                offer_no,
+                outcome,
+                reason,
+            } => {
+                let closed = store::close_offer(
+                    self.conn,
+                    &lead_id,
+                    *offer_no as i64,
+                    outcome.as_str(),
+                    reason.as_deref(),
+                    now,
+                )
+                .await?
+                .ok_or_else(|| WheelError::Conflict(lead_id.clone()))?;
+                if *outcome == OfferOutcome::Claimed {
+                    self.claimed_offer_id = closed.offer_id.clone();
+                }
+                self.ledger(
+                    outcome.as_str(),
+                    Some(rep),
+                    Some(*offer_no),
+                    reason.clone().unwrap_or_default(),
+                )
+                .await?;
+                let event = events::OfferClosed {
+                    offer_id: closed.offer_id.clone(),
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    rep_id: rep.clone(),
+                    outcome: match outcome {
+                        OfferOutcome::Claimed => events::OfferOutcome::Claimed,
+                        OfferOutcome::Passed => events::OfferOutcome::Passed,
+                        OfferOutcome::Expired => events::OfferOutcome::Expired,
+                        OfferOutcome::Withdrawn => events::OfferOutcome::Withdrawn,
+                    } as i32,
+                    reason: reason.clone().unwrap_or_default(),
+                    opened_at_ms: closed.opened_at_ms,
+                    closed_at_ms: now,
+                };
+                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event)
+                    .await?;
+                self.pushes.push(Push {
+                    rep_id: rep.clone(),
+                    offer: live::offer_proto(&closed, None, None),
+                });
+                match outcome {
+                    OfferOutcome::Expired => self.count_expiry(rep).await?,
+                    OfferOutcome::Claimed | OfferOutcome::Passed => {
+                        store::record_response(self.conn, rep, false).await?;
+                    }
+                    OfferOutcome::Withdrawn => {}
+                }
+            }
+            Effect::Assign { rep, via, .. } => {
+                let (name, via) = match via {
+                    AssignedVia::Offer => ("offer", events::AssignedVia::Offer),
+                    AssignedVia::Pool => ("pool", events::AssignedVia::Pool),
+                    AssignedVia::Direct => ("direct", events::AssignedVia::Direct),
+                    AssignedVia::AccountOwner => {
+                        ("account_owner", events::AssignedVia::AccountOwner)
+                    }
+                };
+                let detail = if actor == crate::engine::SYSTEM {
+                    format!("via={name}")
+                } else {
+                    format!("via={name} by={actor}")
+                };
+                self.ledger("assigned", Some(rep), None, detail).await?;
+                let event = events::LeadAssigned {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    rep_id: rep.clone(),
+                    via: via as i32,
+                    offer_id: self.claimed_offer_id.clone(),
+                    lead_created_at_ms: self.lead.details.lead_created_at_ms,
+                    first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
+                    assigned_at_ms: now,
+                };
+                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event)
+                    .await?;
+            }
+            Effect::Reassign { from, to } => {
+                self.ledger(
+                    "reassigned",
+                    Some(to),
+                    None,
+                    format!("from={from} by={actor}"),
+                )
+                .await?;
+                let event = events::LeadReassigned {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    from_rep_id: from.clone(),
+                    to_rep_id: to.clone(),
+                    by: actor.to_string(),
+                    at_ms: now,
+                };
+                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event)
+                    .await?;
+            }
+            Effect::Pool { reason } => {
+                let escalate_at = match &decision.lead.phase {
+                    Phase::Pooled { escalate_at, .. } => escalate_at.unwrap_or_default(),
+                    _ => 0,
+                };
+                let detail = format!(
+                    "reason={} offers={}",
+                    reason.as_str(),
+                    decision.lead.offers_made
+                );
+                self.ledger("pooled", None, None, detail).await?;
+                let event = events::LeadPooled {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    manager_id: self.team.manager_id.clone(),
+                    pooled_at_ms: now,
+                    offers_made: decision.lead.offers_made as i32,
+                    reason: reason.as_str().to_string(),
+                    escalate_at_ms: escalate_at,
+                };
+                self.publish(subjects::LEAD_POOLED, &lead_id, &event)
+                    .await?;
+            }
+            Effect::Escalate => {
+                let pooled_at = self.lead.pooled_at_ms.unwrap_or_default();
+                self.ledger(
+                    "escalated",
+                    None,
+                    None,
+                    format!("manager={}", self.team.manager_id),
+                )
+                .await?;
+                let event = events::LeadEscalated {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    manager_id: self.team.manager_id.clone(),
+                    pooled_at_ms: pooled_at,
+                    escalated_at_ms: now,
+                };
+                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event)
+                    .await?;
+            }
+            Effect::Withdraw => {
+                self.ledger("withdrawn", None, None, format!("by={actor}"))
+                    .await?;
+                let event = events::LeadWithdrawn {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    reason: String::new(),
+                    by: actor.to_string(),
+                    at_ms: now,
+                };
+                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event)
+                    .await?;
+            }
+            Effect::Requeue { lap } => {
+                let previous = self.lead.owner_rep_id.clone().unwrap_or_default();
+                self.ledger("requeued", None, None, format!("lap={lap} by={actor}"))
+                    .await?;
+                let event = events::LeadRequeued {
+                    lead_id: lead_id.clone(),
+                    team_id,
+                    previous_owner_id: previous,
+                    lap: *lap as i32,
+                    by: actor.to_string(),
+                    at_ms: now,
+                };
+                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The circuit breaker: after the team's number of expiries in a row, a
+    /// rep is set away, and they and their manager are told (an event that
+    /// alerting turns into notices).
+    async fn count_expiry(&mut self, rep: &str) -> Result<(), WheelError> {
+        let in_a_row = store::record_response(self.conn, rep, true).await?;
+        let limit = self.team.policy.breaker_expiries();
+        if limit <= 0 || in_a_row < limit {
+            return Ok(());
+        }
+        if !store::set_availability(self.conn, rep, "away", self.now).await? {
+            return Ok(());
+        }
+        let reason = format!("{in_a_row} offers in a row expired");
+        self.ledger("rep_set_away", Some(rep), None, reason.clone())
+            .await?;
+        let event = events::RepAvailabilityChanged {
+            rep_id: rep.to_string(),
+            team_id: self.team.team_id.clone(),
+            availability: "away".into(),
+            by: "circuit_breaker".into(),
+            reason,
+            manager_id: self.team.manager_id.clone(),
+            at_ms: self.now,
+        };
+        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event)
+            .await?;
+        tracing::info!(rep_id = rep, in_a_row, "circuit breaker set the rep away");
+        Ok(())
+    }
+}
