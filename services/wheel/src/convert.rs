@@ -37,6 +37,7 @@ pub fn team_proto(team: &TeamRow) -> api::Team {
                 NoEligible::Pool => api::NoEligiblePolicy::Pool,
             } as i32,
             breaker_expiries: policy.breaker_expiries() as i32,
+            pass_reasons: policy.pass_reasons.clone(),
         }),
     }
 }
@@ -178,7 +179,24 @@ pub fn policy_from_proto(
             ));
         }
     };
+    if policy.pass_reasons.len() > MAX_TIERS {
+        return Err(WheelError::invalid(
+            "team.policy.pass_reasons",
+            format!("more than {MAX_TIERS} reasons"),
+        ));
+    }
+    let mut pass_reasons = Vec::with_capacity(policy.pass_reasons.len());
+    for reason in &policy.pass_reasons {
+        let reason = validate::text(
+            "team.policy.pass_reasons",
+            reason,
+            validate::MAX_REASON_LEN,
+            true,
+        )?;
+        pass_reasons.push(reason.to_string());
+    }
     Ok(store::TeamPolicy {
+        pass_reasons,
         tier_windows,
         rotation,
         ability_order_tiers: policy.ability_order_tiers.clone(),

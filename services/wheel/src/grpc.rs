@@ -19,6 +19,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{self, team_proto};
 use crate::engine::Engine;
 use crate::error::WheelError;
+use crate::insight;
 use crate::live;
 use crate::manage;
 use crate::store::{self, LeadRow, TeamRow};
@@ -35,6 +36,28 @@ pub struct WheelApi {
 type WatchStream = Pin<Box<dyn Stream<Item = Result<OfferUpdate, Status>> + Send>>;
 
 impl WheelApi {
+    /// Refuses a pass reason outside the team's list, when it has one.
+    async fn check_pass_reason(&self, lead_id: &str, reason: &str) -> Result<(), WheelError> {
+        let mut conn = self.conn().await?;
+        let Some(lead) = store::load_lead(&mut conn, lead_id).await? else {
+            return Err(WheelError::NotFound(format!("lead {lead_id} not found")));
+        };
+        let Some(team) = store::load_team(&mut conn, &lead.team_id).await? else {
+            return Ok(());
+        };
+        let allowed = &team.policy.pass_reasons;
+        if allowed.is_empty() || allowed.iter().any(|r| r.eq_ignore_ascii_case(reason)) {
+            return Ok(());
+        }
+        Err(WheelError::invalid(
+            "reason",
+            format!(
+                "{reason:?} is not one of the team's pass reasons: {}",
+                allowed.join(", ")
+            ),
+        ))
+    }
+
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, WheelError> {
         Ok(self.engine.store.pool().acquire().await?)
     }
@@ -336,6 +359,7 @@ impl WheelService for WheelApi {
         let rep_id = validate::id("rep_id", &request.rep_id)?;
         let reason = validate::text("reason", &request.reason, validate::MAX_REASON_LEN, true)?;
         caller.require_self_or_manager(rep_id)?;
+        self.check_pass_reason(lead_id, reason).await?;
         self.engine
             .apply(
                 lead_id,
@@ -496,6 +520,26 @@ impl WheelService for WheelApi {
         let caller = caller(&request)?;
         Ok(Response::new(
             manage::explain(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn why_not(
+        &self,
+        request: Request<WhyNotRequest>,
+    ) -> Result<Response<WhyNotResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            insight::why_not(self, &caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn wheel_stats(
+        &self,
+        request: Request<WheelStatsRequest>,
+    ) -> Result<Response<WheelStatsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            insight::stats(self, &caller, request.into_inner()).await?,
         ))
     }
 }

@@ -12,6 +12,7 @@ pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod grpc;
+pub mod insight;
 pub mod live;
 pub mod manage;
 pub mod store;

@@ -44,6 +44,9 @@ pub struct TeamPolicy {
     /// None means the default, 0 means never.
     #[serde(default)]
     pub breaker_expiries: Option<i64>,
+    /// Reasons a rep may give for a pass; empty means any text.
+    #[serde(default)]
+    pub pass_reasons: Vec<String>,
 }
 
 impl TeamPolicy {
@@ -745,4 +748,70 @@ pub async fn insert_ledger(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// One offer, for statistics.
+#[derive(Clone, Debug)]
+pub struct OfferFact {
+    pub rep_id: String,
+    pub team_id: String,
+    pub state: String,
+    pub offer_no: i64,
+    pub opened_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+}
+
+/// Offers of `team_id` (all teams when empty) opened at or after `since`.
+pub async fn offer_facts(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    since: i64,
+) -> Result<Vec<OfferFact>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT rep_id, team_id, state, offer_no, opened_at_ms, closed_at_ms FROM wheel_offers \
+         WHERE ($1 = '' OR team_id = $1) AND opened_at_ms >= $2",
+    )
+    .bind(team_id)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(OfferFact {
+                rep_id: row.try_get("rep_id")?,
+                team_id: row.try_get("team_id")?,
+                state: row.try_get("state")?,
+                offer_no: row.try_get("offer_no")?,
+                opened_at_ms: row.try_get("opened_at_ms")?,
+                closed_at_ms: row.try_get("closed_at_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// Skips per rep and reason for `team_id`'s leads since `since`.
+pub async fn skip_counts(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    since: i64,
+) -> Result<Vec<(String, String, i64)>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT g.rep_id, g.detail, COUNT(*) AS n FROM wheel_ledger g JOIN wheel_leads l ON l.lead_id = g.lead_id \
+         WHERE g.kind = 'skipped' AND ($1 = '' OR l.team_id = $1) AND g.at_ms >= $2 \
+         GROUP BY g.rep_id, g.detail",
+    )
+    .bind(team_id)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<Option<String>, _>("rep_id")?
+                    .unwrap_or_default(),
+                row.try_get("detail")?,
+                row.try_get("n")?,
+            ))
+        })
+        .collect()
 }

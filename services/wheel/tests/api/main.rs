@@ -2,6 +2,7 @@
 //! gRPC, against a real nats-server and a real database.
 
 mod helpers;
+mod insight;
 mod races;
 mod routing;
 

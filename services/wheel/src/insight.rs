@@ -1,0 +1,228 @@
+//! Explaining the wheel to people: why a rep did not get a lead, and the
+//! per-rep saturation view managers use.
+
+use std::collections::BTreeMap;
+
+use leadwheel_plumbing::auth::{Caller, Role};
+use leadwheel_proto::wheel::v1::*;
+use leadwheel_wheel_core::Phase;
+
+use crate::error::WheelError;
+use crate::grpc::WheelApi;
+use crate::store::{self, LedgerRow};
+use crate::validate;
+
+fn entry_proto(e: &LedgerRow) -> LedgerEntry {
+    LedgerEntry {
+        at_ms: e.at_ms,
+        kind: e.kind.clone(),
+        rep_id: e.rep_id.clone().unwrap_or_default(),
+        offer_no: e.offer_no.unwrap_or_default() as i32,
+        detail: e.detail.clone(),
+    }
+}
+
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, r) if r != 11 => "st",
+        (2, r) if r != 12 => "nd",
+        (3, r) if r != 13 => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// Why `rep_id` did not get `lead_id`. A rep may ask about themselves for
+/// leads of their own team; managers and admins about anyone.
+pub async fn why_not(
+    api: &WheelApi,
+    caller: &Caller,
+    request: WhyNotRequest,
+) -> Result<WhyNotResponse, WheelError> {
+    let lead_id = validate::id("lead_id", &request.lead_id)?;
+    let rep_id = validate::id("rep_id", &request.rep_id)?;
+    let mut conn = api.engine.store.pool().acquire().await?;
+    let lead = store::load_lead(&mut conn, lead_id)
+        .await?
+        .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
+    let rep = store::load_rep(&mut conn, rep_id)
+        .await?
+        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
+    match caller.role {
+        Role::Admin | Role::Manager => {}
+        Role::Rep
+            if caller.subject == rep_id
+                && rep.team_id.as_deref() == Some(lead.team_id.as_str()) => {}
+        Role::Rep if caller.subject == rep_id => {
+            return Err(WheelError::PermissionDenied(format!(
+                "lead {lead_id} is not routed by your team"
+            )));
+        }
+        _ => {
+            return Err(WheelError::PermissionDenied(format!(
+                "{} may not ask about rep {rep_id}",
+                caller.subject
+            )));
+        }
+    }
+    let ledger = store::ledger_of_lead(&mut conn, lead_id).await?;
+    let mine: Vec<&LedgerRow> = ledger
+        .iter()
+        .filter(|e| e.rep_id.as_deref() == Some(rep_id))
+        .collect();
+    let position = lead
+        .routing
+        .lap_order
+        .iter()
+        .position(|r| r == rep_id)
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let owner = lead.owner_rep_id.clone().unwrap_or_default();
+    let summary = if owner == rep_id {
+        "You got it: the lead is yours.".to_string()
+    } else if let Some(last) = mine.iter().rev().find(|e| {
+        matches!(
+            e.kind.as_str(),
+            "passed" | "expired" | "skipped" | "withdrawn"
+        )
+    }) {
+        match last.kind.as_str() {
+            "passed" => format!(
+                "You passed on it ({}).",
+                if last.detail.is_empty() {
+                    "no reason given"
+                } else {
+                    &last.detail
+                }
+            ),
+            "expired" => {
+                "It was offered to you and the window lapsed before you claimed it.".to_string()
+            }
+            "withdrawn" => "It was offered to you and a manager withdrew the offer.".to_string(),
+            _ => format!("You were skipped: {}.", last.detail.replace('_', " ")),
+        }
+    } else if rep.team_id.as_deref() != Some(lead.team_id.as_str()) {
+        format!("You are not on team {}, which routed it.", lead.team_id)
+    } else if matches!(lead.routing.phase, Phase::Offered { ref rep, .. } if rep == rep_id) {
+        "It is offered to you right now: claim it before the deadline.".to_string()
+    } else if position == 0 {
+        "You were not in its lap (you joined the team after it started, or it waited for an eligible rep).".to_string()
+    } else if !owner.is_empty() {
+        format!(
+            "{owner} claimed it before your turn (you were {} in the lap).",
+            ordinal(position)
+        )
+    } else {
+        match &lead.routing.phase {
+            Phase::Offered { rep, .. } => format!(
+                "It is offered to {rep} now; you are {} in the lap.",
+                ordinal(position)
+            ),
+            Phase::Pooled { .. } | Phase::Escalated { .. } => {
+                "It is in the open pool: you may claim it now.".to_string()
+            }
+            Phase::Waiting { .. } => "It is waiting for an eligible rep.".to_string(),
+            Phase::Withdrawn => "A manager withdrew it.".to_string(),
+            Phase::Assigned { .. } => "It was assigned.".to_string(),
+        }
+    };
+    Ok(WhyNotResponse {
+        lead_id: lead_id.to_string(),
+        rep_id: rep_id.to_string(),
+        summary,
+        entries: mine.into_iter().map(entry_proto).collect(),
+        position_in_lap: position as i32,
+        owner_rep_id: owner,
+    })
+}
+
+/// Per-rep figures for a team (or all teams).
+pub async fn stats(
+    api: &WheelApi,
+    caller: &Caller,
+    request: WheelStatsRequest,
+) -> Result<WheelStatsResponse, WheelError> {
+    let mut team_id = request.team_id.clone();
+    if !team_id.is_empty() {
+        validate::id("team_id", &team_id)?;
+    }
+    if request.since_ms < 0 {
+        return Err(WheelError::invalid("since_ms", "must not be negative"));
+    }
+    match (caller.role, caller.team.as_deref()) {
+        (Role::Admin, _) | (Role::Manager, None) => {}
+        (Role::Manager, Some(own)) if team_id.is_empty() || team_id == own => {
+            team_id = own.to_string()
+        }
+        (Role::Manager, Some(own)) => {
+            return Err(WheelError::PermissionDenied(format!(
+                "manager of {own} may not read team {team_id}"
+            )));
+        }
+        _ => {
+            return Err(WheelError::PermissionDenied(
+                "only managers and admins read the wheel's stats".into(),
+            ));
+        }
+    }
+    let mut conn = api.engine.store.pool().acquire().await?;
+    if !team_id.is_empty() && store::load_team(&mut conn, &team_id).await?.is_none() {
+        return Err(WheelError::NotFound(format!("team {team_id} not found")));
+    }
+    let reps =
+        store::list_reps(&mut conn, (!team_id.is_empty()).then_some(team_id.as_str())).await?;
+    let facts = store::offer_facts(&mut conn, &team_id, request.since_ms).await?;
+    let skips = store::skip_counts(&mut conn, &team_id, request.since_ms).await?;
+    let mut out: BTreeMap<String, (RepStats, Vec<i64>)> = BTreeMap::new();
+    for rep in &reps {
+        let stats = RepStats {
+            rep_id: rep.rep_id.clone(),
+            team_id: rep.team_id.clone().unwrap_or_default(),
+            availability: rep.availability.clone(),
+            ..Default::default()
+        };
+        out.insert(rep.rep_id.clone(), (stats, Vec::new()));
+    }
+    for fact in facts {
+        let (stats, claim_times) = out.entry(fact.rep_id.clone()).or_insert_with(|| {
+            (
+                RepStats {
+                    rep_id: fact.rep_id.clone(),
+                    team_id: fact.team_id.clone(),
+                    ..Default::default()
+                },
+                Vec::new(),
+            )
+        });
+        stats.offers += 1;
+        if fact.offer_no == 1 {
+            stats.first_looks += 1;
+        }
+        match fact.state.as_str() {
+            "claimed" => {
+                stats.claims += 1;
+                claim_times
+                    .push(fact.closed_at_ms.unwrap_or(fact.opened_at_ms) - fact.opened_at_ms);
+            }
+            "passed" => stats.passes += 1,
+            "expired" => stats.expiries += 1,
+            "withdrawn" => stats.withdrawn += 1,
+            "open" => stats.open_now += 1,
+            _ => {}
+        }
+    }
+    for (rep_id, reason, n) in skips {
+        if let Some((stats, _)) = out.get_mut(&rep_id) {
+            *stats.skips.entry(reason).or_default() += n;
+        }
+    }
+    let reps = out
+        .into_values()
+        .map(|(mut stats, mut times)| {
+            times.sort_unstable();
+            stats.median_time_to_claim_ms = times.get(times.len() / 2).copied().unwrap_or(0);
+            stats
+        })
+        .collect();
+    Ok(WheelStatsResponse { reps })
+}
