@@ -43,7 +43,28 @@ pub fn team_proto(team: &TeamRow) -> api::Team {
 }
 
 pub fn rep_proto(rep: RepRow) -> api::Rep {
+    let on_shift = rep
+        .schedule
+        .compile()
+        .is_ok_and(|shift| shift.on_shift(leadwheel_plumbing::now_ms()));
     api::Rep {
+        on_shift,
+        schedule: Some(api::RepSchedule {
+            time_zone: rep.schedule.time_zone.clone(),
+            hours: rep
+                .schedule
+                .hours
+                .iter()
+                .map(|(day, from, to)| api::WorkingHours {
+                    day: day.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+                .collect(),
+            days_off: rep.schedule.days_off.clone(),
+        }),
+        tiers: rep.skills.tiers.clone(),
+        regions: rep.skills.regions.clone(),
         rep_id: rep.rep_id,
         name: rep.name,
         team_id: rep.team_id.unwrap_or_default(),

@@ -39,12 +39,13 @@ pub const SYSTEM: &str = "wheel";
 pub async fn team_with_eligibility(
     conn: &mut AnyConnection,
     team_id: &str,
+    country: &str,
 ) -> Result<Option<(TeamRow, TeamEligibility)>, WheelError> {
     let Some(team) = store::load_team(conn, team_id).await? else {
         return Ok(None);
     };
     let reps = store::list_reps(conn, Some(team_id)).await?;
-    Ok(Some((team, TeamEligibility::new(reps))))
+    Ok(Some((team, TeamEligibility::new(reps, country))))
 }
 
 impl Engine {
@@ -70,7 +71,7 @@ impl Engine {
             None => store::default_team_id(conn).await?,
         };
         let team = match &team_id {
-            Some(team_id) => team_with_eligibility(conn, team_id).await?,
+            Some(team_id) => team_with_eligibility(conn, team_id, &created.country).await?,
             None => None,
         };
         let details = LeadDetails {
@@ -108,6 +109,7 @@ impl Engine {
             details: details.clone(),
             traceparent,
             pooled_at_ms: None,
+            country: created.country.clone(),
         };
         if !store::insert_lead(conn, &details, &waiting, now).await? {
             tracing::debug!(lead_id = %created.lead_id, "lead already routed");
@@ -167,7 +169,9 @@ impl Engine {
         let mut pushes = Vec::new();
         let now = now_ms();
         for mut lead in waiting {
-            let Some((team, eligibility)) = team_with_eligibility(conn, team_id).await? else {
+            let Some((team, eligibility)) =
+                team_with_eligibility(conn, team_id, &lead.country).await?
+            else {
                 break;
             };
             lead.team_id = team.team_id.clone();
@@ -203,7 +207,7 @@ impl Engine {
             let lead = store::load_lead(conn, lead_id)
                 .await?
                 .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
-            let (team, eligibility) = team_with_eligibility(conn, &lead.team_id)
+            let (team, eligibility) = team_with_eligibility(conn, &lead.team_id, &lead.country)
                 .await?
                 .ok_or_else(|| {
                     WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))

@@ -542,4 +542,14 @@ impl WheelService for WheelApi {
             insight::stats(self, &caller, request.into_inner()).await?,
         ))
     }
+
+    async fn set_rep_schedule(
+        &self,
+        request: Request<SetRepScheduleRequest>,
+    ) -> Result<Response<SetRepScheduleResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            manage::set_schedule(self, &caller, request.into_inner()).await?,
+        ))
+    }
 }

@@ -246,3 +246,91 @@ pub async fn explain(
             .collect(),
     })
 }
+
+/// Sets a rep's working hours and the tiers and regions they take.
+pub async fn set_schedule(
+    api: &WheelApi,
+    caller: &Caller,
+    request: SetRepScheduleRequest,
+) -> Result<SetRepScheduleResponse, WheelError> {
+    let rep_id = validate::id("rep_id", &request.rep_id)?;
+    let proto = request.schedule.unwrap_or_default();
+    let schedule = crate::schedule::Schedule {
+        time_zone: proto.time_zone.trim().to_string(),
+        hours: proto
+            .hours
+            .into_iter()
+            .map(|h| (h.day, h.from, h.to))
+            .collect(),
+        days_off: proto.days_off,
+    };
+    schedule
+        .compile()
+        .map_err(|message| WheelError::invalid("schedule", message))?;
+    if request.tiers.len() > 20 || request.regions.len() > 300 {
+        return Err(WheelError::invalid(
+            "tiers",
+            "too many tiers or regions (20 tiers, 300 regions at most)",
+        ));
+    }
+    for tier in &request.tiers {
+        validate::id("tiers", tier)?;
+    }
+    for region in &request.regions {
+        if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(WheelError::invalid(
+                "regions",
+                format!("{region:?} is not a two-letter country code"),
+            ));
+        }
+    }
+    let skills = crate::schedule::Skills {
+        tiers: request.tiers.clone(),
+        regions: request
+            .regions
+            .iter()
+            .map(|r| r.to_ascii_uppercase())
+            .collect(),
+    };
+    let engine = &api.engine;
+    let mut tx = engine.store.begin().await?;
+    let rep = store::load_rep(&mut tx, rep_id)
+        .await?
+        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
+    if caller.role == Role::Rep {
+        if caller.subject != rep_id {
+            return Err(WheelError::PermissionDenied(format!(
+                "rep {} may not change rep {rep_id}",
+                caller.subject
+            )));
+        }
+    } else {
+        require_manager_of(caller, rep.team_id.as_deref().unwrap_or_default())?;
+    }
+    let now = now_ms();
+    store::set_schedule(&mut tx, rep_id, &schedule, &skills, now).await?;
+    let event = events::RepUpserted {
+        rep_id: rep_id.to_string(),
+        name: rep.name.clone(),
+        team_id: rep.team_id.clone().unwrap_or_default(),
+        at_ms: now,
+    };
+    engine
+        .outbox
+        .enqueue(
+            &mut tx,
+            EventDraft::new(subjects::REP_UPSERTED, rep_id, &event),
+        )
+        .await?;
+    let updated = store::load_rep(&mut tx, rep_id)
+        .await?
+        .expect("rep exists in this transaction");
+    tx.commit().await?;
+    engine.outbox.notify();
+    engine
+        .retry_waiting(rep.team_id.as_deref().unwrap_or_default())
+        .await?;
+    Ok(SetRepScheduleResponse {
+        rep: Some(convert::rep_proto(updated)),
+    })
+}

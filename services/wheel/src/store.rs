@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::error::WheelError;
+use crate::schedule::{Schedule, Shift, Skills};
 
 /// The stored name of a phase.
 pub fn state_name(phase: &Phase) -> &'static str {
@@ -103,31 +104,51 @@ pub struct RepRow {
     pub rank: i64,
     pub capacity: i64,
     pub consecutive_expiries: i64,
+    pub schedule: Schedule,
+    pub skills: Skills,
 }
 
-/// Whether each rep of a team may be offered a lead now: availability and
-/// capacity (assigned leads plus offers in flight), as read at the start of
-/// the transaction.
+/// Whether each rep of a team may be offered a given lead now:
+/// availability, working hours, tiers and regions, and capacity (assigned
+/// leads plus offers in flight), as read at the start of the transaction.
 #[derive(Clone, Debug, Default)]
 pub struct TeamEligibility {
-    reps: HashMap<String, RepRow>,
+    reps: HashMap<String, (RepRow, Option<Shift>)>,
+    /// The lead's country, for region matching.
+    country: String,
 }
 
 impl TeamEligibility {
-    pub fn new(reps: Vec<RepRow>) -> Self {
+    pub fn new(reps: Vec<RepRow>, country: &str) -> Self {
+        let reps = reps
+            .into_iter()
+            .map(|rep| {
+                // A schedule that no longer compiles (e.g. a time zone
+                // removed from the database) counts as off shift.
+                let shift = rep.schedule.compile().ok();
+                (rep.rep_id.clone(), (rep, shift))
+            })
+            .collect();
         Self {
-            reps: reps.into_iter().map(|r| (r.rep_id.clone(), r)).collect(),
+            reps,
+            country: country.to_string(),
         }
     }
 }
 
 impl Eligibility for TeamEligibility {
-    fn check(&self, rep: &str, _tier: &str, _now: Millis) -> Result<(), SkipReason> {
-        let Some(row) = self.reps.get(rep) else {
+    fn check(&self, rep: &str, tier: &str, now: Millis) -> Result<(), SkipReason> {
+        let Some((row, shift)) = self.reps.get(rep) else {
             return Err(SkipReason::Left);
         };
         if row.availability == "away" {
             return Err(SkipReason::Away);
+        }
+        if !shift.as_ref().is_some_and(|shift| shift.on_shift(now)) {
+            return Err(SkipReason::OffShift);
+        }
+        if !row.skills.takes(tier, &self.country) {
+            return Err(SkipReason::Mismatch);
         }
         if row.capacity > 0 && row.open_offers + row.assigned_leads >= row.capacity {
             return Err(SkipReason::AtCapacity);
@@ -161,6 +182,8 @@ pub struct LeadRow {
     pub details: LeadDetails,
     pub traceparent: Option<String>,
     pub pooled_at_ms: Option<i64>,
+    /// The lead's country (ISO code, may be empty), for region matching.
+    pub country: String,
 }
 
 /// An offer.
@@ -261,7 +284,7 @@ pub async fn load_rep(
     rep_id: &str,
 ) -> Result<Option<RepRow>, WheelError> {
     let row = sqlx::query(
-        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, \
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
            (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
          FROM wheel_reps r WHERE rep_id = $1",
@@ -277,7 +300,7 @@ pub async fn list_reps(
     team_id: Option<&str>,
 ) -> Result<Vec<RepRow>, WheelError> {
     let rows = sqlx::query(
-        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, \
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
            (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
          FROM wheel_reps r WHERE ($1 = '' OR team_id = $1) \
@@ -300,6 +323,10 @@ fn rep_from_row(row: &AnyRow) -> Result<RepRow, WheelError> {
         rank: row.try_get("rep_rank")?,
         capacity: row.try_get("capacity")?,
         consecutive_expiries: row.try_get("consecutive_expiries")?,
+        schedule: serde_json::from_str(&row.try_get::<String, _>("schedule")?)
+            .map_err(|err| WheelError::Corrupt(format!("rep schedule: {err}")))?,
+        skills: serde_json::from_str(&row.try_get::<String, _>("skills")?)
+            .map_err(|err| WheelError::Corrupt(format!("rep skills: {err}")))?,
     })
 }
 
@@ -477,7 +504,7 @@ pub struct LedgerRow {
 }
 
 const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
-     domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms";
+     domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country";
 
 fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
     let routing: String = row.try_get("routing")?;
@@ -502,6 +529,7 @@ fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
         },
         traceparent: row.try_get("traceparent")?,
         pooled_at_ms: row.try_get("pooled_at_ms")?,
+        country: row.try_get("country")?,
     })
 }
 
@@ -547,8 +575,8 @@ pub async fn insert_lead(
     let routing = serde_json::to_string(&row.routing).expect("routing serializes");
     let result = sqlx::query(
         "INSERT INTO wheel_leads (lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
-           domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms) \
-         VALUES ($1, $2, $3, NULL, $4, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+           domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms, country) \
+         VALUES ($1, $2, $3, NULL, $4, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
          ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(&details.lead_id)
@@ -565,6 +593,7 @@ pub async fn insert_lead(
     .bind(&row.traceparent)
     .bind(details.lead_created_at_ms)
     .bind(now)
+    .bind(&row.country)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -814,4 +843,24 @@ pub async fn skip_counts(
             ))
         })
         .collect()
+}
+
+/// Sets a rep's working hours and skills; false when the rep is unknown.
+pub async fn set_schedule(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    schedule: &Schedule,
+    skills: &Skills,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET schedule = $1, skills = $2, updated_at_ms = $3 WHERE rep_id = $4",
+    )
+    .bind(serde_json::to_string(schedule).expect("schedule serializes"))
+    .bind(serde_json::to_string(skills).expect("skills serialize"))
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }

@@ -5,5 +5,6 @@ mod helpers;
 mod insight;
 mod races;
 mod routing;
+mod schedules;
 
 pub use helpers::*;
