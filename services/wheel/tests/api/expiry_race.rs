@@ -20,6 +20,8 @@ const REPS: [&str; 3] = ["ana", "ben", "cy"];
 const WINDOW_MS: i64 = 1_000;
 /// Leads raced at once; each gives up to three races (one per rep).
 const LEADS: usize = 40;
+/// Rounds of `LEADS` leads.
+const ROUNDS: usize = 3;
 
 /// What one race produced: the offer, and whether its rep's claim succeeded.
 #[derive(Debug)]
@@ -103,26 +105,26 @@ async fn a_claim_racing_an_expiry_has_one_outcome(db: TestDb) {
     )
     .await;
 
-    let leads: Vec<String> = (0..LEADS).map(|i| format!("race-{i:03}")).collect();
-    for lead in &leads {
-        app.new_lead(lead).await;
-    }
     let mut clients = HashMap::new();
     for rep in REPS {
         clients.insert(rep.to_string(), app.rep(rep).await);
     }
-    let mut tasks = Vec::new();
-    for (i, lead) in leads.iter().enumerate() {
-        let (app, clients) = (&app, &clients);
-        let lead = lead.clone();
-        tasks.push(async move {
-            (
-                lead.clone(),
-                race_one_lead(app, clients, lead, i as u64 + 1).await,
-            )
-        });
+    let mut results: Vec<(String, Vec<Race>)> = Vec::new();
+    for round in 0..ROUNDS {
+        let leads: Vec<String> = (0..LEADS).map(|i| format!("race-{round}-{i:03}")).collect();
+        for lead in &leads {
+            app.new_lead(lead).await;
+        }
+        let mut tasks = Vec::new();
+        for (i, lead) in leads.iter().enumerate() {
+            let (app, clients) = (&app, &clients);
+            let lead = lead.clone();
+            let seed = (round * LEADS + i) as u64 + 1;
+            tasks
+                .push(async move { (lead.clone(), race_one_lead(app, clients, lead, seed).await) });
+        }
+        results.extend(futures::future::join_all(tasks).await);
     }
-    let results: Vec<(String, Vec<Race>)> = futures::future::join_all(tasks).await;
 
     let mut claimed_leads = HashSet::new();
     let (mut wins, mut losses) = (0, 0);

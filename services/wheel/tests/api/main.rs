@@ -1,10 +1,14 @@
 //! Integration tests of the wheel service: the real service over real
 //! gRPC, against a real nats-server and a real database.
 
+mod bad_input;
+mod expiry_race;
 mod helpers;
 mod insight;
+mod policies;
 mod races;
 mod routing;
 mod schedules;
+mod support;
 
 pub use helpers::*;

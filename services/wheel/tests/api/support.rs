@@ -65,12 +65,8 @@ pub async fn manager(app: &TestApp, subject: &str, team: Option<&str>) -> Client
         .connect()
         .await
         .unwrap();
-    let token = Authenticator::new(Secret::new(TEST_JWT_SECRET)).mint(
-        subject,
-        Role::Manager,
-        team,
-        3600,
-    );
+    let token =
+        Authenticator::new(Secret::new(TEST_JWT_SECRET)).mint(subject, Role::Manager, team, 3600);
     WheelServiceClient::with_interceptor(channel, BearerToken::new(&token).unwrap())
 }
 
