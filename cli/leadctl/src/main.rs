@@ -4,8 +4,11 @@ mod cli;
 mod clock;
 mod cmd;
 mod conn;
+mod duration;
 mod error;
 mod output;
+mod policy;
+mod simulate;
 mod views;
 
 use std::process::ExitCode;

@@ -40,6 +40,7 @@ pub struct TeamView {
     pub manager_id: String,
     pub window_ms: i64,
     pub rep_ids: Vec<String>,
+    pub policy: Option<crate::policy::PolicyView>,
 }
 
 impl From<wheel::Team> for TeamView {
@@ -50,6 +51,7 @@ impl From<wheel::Team> for TeamView {
             manager_id: t.manager_id,
             window_ms: t.window_ms,
             rep_ids: t.rep_ids,
+            policy: t.policy.map(Into::into),
         }
     }
 }
@@ -61,6 +63,18 @@ pub struct RepView {
     pub team_id: String,
     pub open_offers: i32,
     pub assigned_leads: i32,
+    /// `available` or `away`.
+    pub availability: String,
+    pub rank: i32,
+    /// 0: no cap.
+    pub capacity: i32,
+    pub consecutive_expiries: i32,
+    /// Within working hours now.
+    pub on_shift: bool,
+    /// Lead tiers the rep takes (empty: all).
+    pub tiers: Vec<String>,
+    /// Lead countries the rep takes (empty: all).
+    pub regions: Vec<String>,
 }
 
 impl From<wheel::Rep> for RepView {
@@ -71,6 +85,13 @@ impl From<wheel::Rep> for RepView {
             team_id: r.team_id,
             open_offers: r.open_offers,
             assigned_leads: r.assigned_leads,
+            availability: r.availability,
+            rank: r.rank,
+            capacity: r.capacity,
+            consecutive_expiries: r.consecutive_expiries,
+            on_shift: r.on_shift,
+            tiers: r.tiers,
+            regions: r.regions,
         }
     }
 }
@@ -363,11 +384,19 @@ mod tests {
             team_id: "demo".into(),
             open_offers: 1,
             assigned_leads: 2,
+            availability: "away".into(),
+            rank: 3,
+            capacity: 5,
+            consecutive_expiries: 1,
+            on_shift: true,
+            tiers: vec!["A".into()],
             ..Default::default()
         });
         assert_eq!(
             serde_json::to_value(&rep).unwrap(),
-            serde_json::json!({"rep_id":"ana","name":"Ana Lima","team_id":"demo","open_offers":1,"assigned_leads":2})
+            serde_json::json!({"rep_id":"ana","name":"Ana Lima","team_id":"demo","open_offers":1,"assigned_leads":2,
+                "availability":"away","rank":3,"capacity":5,"consecutive_expiries":1,
+                "on_shift":true,"tiers":["A"],"regions":[]})
         );
         let offer = OfferView::from(wheel::Offer {
             lead_id: "L1".into(),

@@ -35,14 +35,33 @@ pub fn reps_table(reps: &[RepView]) -> String {
     if reps.is_empty() {
         return "no reps (create a team first; `leadwheel dev` seeds team demo)\n".into();
     }
-    let mut table = Table::new(&["REP", "NAME", "TEAM", "OPEN OFFERS", "ASSIGNED"]);
+    let mut table = Table::new(&[
+        "REP",
+        "NAME",
+        "TEAM",
+        "AVAILABILITY",
+        "ON SHIFT",
+        "RANK",
+        "CAPACITY",
+        "OPEN OFFERS",
+        "ASSIGNED",
+        "EXPIRIES IN A ROW",
+    ]);
     for r in reps {
         table.row(vec![
             r.rep_id.clone(),
             r.name.clone(),
             r.team_id.clone(),
+            r.availability.clone(),
+            if r.on_shift { "yes" } else { "no" }.to_string(),
+            r.rank.to_string(),
+            match r.capacity {
+                0 => "no cap".to_string(),
+                n => n.to_string(),
+            },
             r.open_offers.to_string(),
             r.assigned_leads.to_string(),
+            r.consecutive_expiries.to_string(),
         ]);
     }
     table.render()
@@ -68,7 +87,7 @@ pub fn teams_table(teams: &[TeamView]) -> String {
     if teams.is_empty() {
         return "no teams\n".into();
     }
-    let mut table = Table::new(&["TEAM", "NAME", "MANAGER", "WINDOW", "RING"]);
+    let mut table = Table::new(&["TEAM", "NAME", "MANAGER", "WINDOW", "RING", "POLICY"]);
     for t in teams {
         table.row(vec![
             t.team_id.clone(),
@@ -76,6 +95,10 @@ pub fn teams_table(teams: &[TeamView]) -> String {
             t.manager_id.clone(),
             format!("{} s", t.window_ms as f64 / 1000.0),
             t.rep_ids.join(" → "),
+            t.policy
+                .as_ref()
+                .map(crate::policy::describe)
+                .unwrap_or_default(),
         ]);
     }
     table.render()
@@ -264,10 +287,18 @@ mod tests {
             team_id: "demo".into(),
             open_offers: 1,
             assigned_leads: 3,
+            availability: "available".into(),
+            rank: 2,
+            capacity: 0,
+            consecutive_expiries: 1,
+            on_shift: true,
+            tiers: Vec::new(),
+            regions: Vec::new(),
         }];
         assert_eq!(
             reps_table(&reps),
-            "REP  NAME      TEAM  OPEN OFFERS  ASSIGNED\nana  Ana Lima  demo  1            3\n"
+            "REP  NAME      TEAM  AVAILABILITY  ON SHIFT  RANK  CAPACITY  OPEN OFFERS  ASSIGNED  EXPIRIES IN A ROW\n\
+             ana  Ana Lima  demo  available     yes       2     no cap    1            3         1\n"
         );
         assert!(reps_table(&[]).starts_with("no reps"));
     }
@@ -280,6 +311,7 @@ mod tests {
             manager_id: "maya".into(),
             window_ms: 30_000,
             rep_ids: vec!["ana".into(), "ben".into()],
+            policy: None,
         }];
         let text = teams_table(&teams);
         assert!(text.contains("30 s"), "{text}");

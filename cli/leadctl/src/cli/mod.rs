@@ -1,8 +1,14 @@
 //! The command line: every command, flag and environment variable.
 
+mod manage;
+mod simulate;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, alerts, reports";
+pub use manage::*;
+pub use simulate::*;
+
+const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, the ledger, reports; simulate a policy";
 
 const LONG_ABOUT: &str = "\
 leadctl talks to a running leadwheel. With no flags it reaches the services of \
@@ -20,6 +26,10 @@ A five-minute tour (with `leadwheel dev` running in another terminal):
   leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P    # the lead, its offers, its work
   leadctl alerts list
   leadctl report funnel --team demo
+  leadctl wheel explain lead_01JD3R2X7Q8M5V6N4K2P # every routing decision, with timings
+  leadctl wheel stats --since 24h                  # offers, claims, passes, expiries per rep
+  leadctl teams set demo --manager maya --reps ana,ben,carla --window 45s
+  leadctl simulate --rate 40/h --hours 8 --window 90s   # no services needed
   leadctl reps list --output json | jq '.[].rep_id'
 
 Authentication: --token (LEADWHEEL_TOKEN) is sent as is. Without it leadctl signs a \
@@ -172,6 +182,12 @@ pub enum Command {
     /// Reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The routing ledger: explain a lead, why a rep did not get it, per-rep stats.
+    #[command(subcommand)]
+    Wheel(WheelCommand),
+    /// Runs the wheel's routing core over a signup stream with modelled reps: no services needed.
+    #[command(after_help = SIMULATE_HELP)]
+    Simulate(Box<SimulateArgs>),
     /// Demo helpers.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -188,12 +204,30 @@ pub enum RepsCommand {
         #[arg(long)]
         team: Option<String>,
     },
+    /// Sets a rep away: the wheel skips them until they are available again.
+    #[command(
+        after_help = "A rep may set themselves (--as REP); managers and admins anyone.\n\nExamples:\n  leadctl reps away --as ana --reason \"lunch\"\n  leadctl reps away ben --reason \"sick today\""
+    )]
+    Away(AvailabilityArgs),
+    /// Sets a rep available: waiting leads are offered to them at once.
+    #[command(
+        after_help = "Examples:\n  leadctl reps available --as ana\n  leadctl reps available ben"
+    )]
+    Available(AvailabilityArgs),
+    /// Sets a rep's rank (ability order) and capacity (open leads plus offers in flight).
+    #[command(
+        after_help = "Flags left out keep their current value.\n\nExamples:\n  leadctl reps update ana --rank 9 --capacity 12\n  leadctl reps update ben --capacity 0   # no cap"
+    )]
+    Update(RepUpdateArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TeamsCommand {
     /// Lists teams.
     List,
+    /// Creates a team or changes its ring, manager and routing policy.
+    #[command(after_help = TEAMS_SET_HELP)]
+    Set(Box<TeamSetArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +274,40 @@ pub enum LeadsCommand {
         /// How many (1..500).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..=500))]
         limit: i32,
+    },
+    /// Manager: gives a lead to a rep directly (or reassigns an assigned one).
+    #[command(
+        after_help = "Examples:\n  leadctl leads assign lead_01JD3R2X7Q8M5V6N4K2P --to carla --reason \"speaks German\""
+    )]
+    Assign {
+        /// The lead id.
+        lead: String,
+        /// The rep who gets it.
+        #[arg(long, value_name = "REP")]
+        to: String,
+        /// Why (shown in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Manager: puts a pooled, escalated, waiting, withdrawn or assigned lead round the wheel again.
+    #[command(after_help = "Examples:\n  leadctl leads requeue lead_01JD3R2X7Q8M5V6N4K2P")]
+    Requeue {
+        /// The lead id.
+        lead: String,
+        /// Why (shown in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Manager: takes a lead out of routing (any open offer is withdrawn).
+    #[command(
+        after_help = "Examples:\n  leadctl leads withdraw lead_01JD3R2X7Q8M5V6N4K2P --reason \"test signup\""
+    )]
+    Withdraw {
+        /// The lead id.
+        lead: String,
+        /// Why (shown in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
