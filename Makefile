@@ -20,3 +20,11 @@ test:
 
 build:
 	cargo build --workspace --bins
+
+# Benchmarks of the wheel (docs/benchmarks.md): starts its own nats-server
+# and the release wheel on SQLite; `--quick` sizes take about two minutes.
+# Full sizes: ./target/release/leadwheel-bench all --window 300s
+bench:
+	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
+	  cargo build --release -p leadwheel-wheel -p leadwheel-bench && \
+	  ./target/release/leadwheel-bench all --quick

@@ -1,0 +1,347 @@
+//! `leadwheel-bench`: load generators and benchmarks for the wheel.
+//!
+//! Starts its own `nats-server` and the real `leadwheel-wheel` binary (on
+//! SQLite, or on a fresh Postgres database with `--postgres URL`), measures
+//! raw JetStream publishing on that same server as the baseline, then runs
+//! the scenarios and reports each figure against its target and as a ratio
+//! to the baseline. See docs/benchmarks.md.
+
+mod harness;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use leadwheel_plumbing::testing::NatsServer;
+use serde_json::json;
+
+use crate::harness::Backend;
+use crate::report::Section;
+use crate::scenarios::Ctx;
+
+/// Benchmarks of the wheel against the raw JetStream publish rate of the
+/// same nats-server, measured in the same run.
+#[derive(Parser, Debug)]
+#[command(
+    name = "leadwheel-bench",
+    version,
+    after_help = "Examples:\n  \
+      leadwheel-bench all --quick                     # about two minutes\n  \
+      leadwheel-bench all                             # the full sizes of docs/benchmarks.md\n  \
+      leadwheel-bench offer-latency --rate 1000 --duration 20s\n  \
+      leadwheel-bench claims --concurrency 32 --count 20000\n  \
+      leadwheel-bench expiry --open 100000 --window 240s\n  \
+      leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Scenario,
+
+    /// Small sizes, so `all` finishes in about two minutes.
+    #[arg(long, global = true)]
+    quick: bool,
+
+    /// Run the wheel on a fresh database on this Postgres server (the URL of
+    /// any database there; a `lw_bench_*` database is created and dropped).
+    #[arg(long, global = true, value_name = "URL")]
+    postgres: Option<String>,
+
+    /// The wheel binary [default: leadwheel-wheel next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    wheel_bin: Option<PathBuf>,
+
+    /// RUST_LOG for the wheel (it must log at info to announce its ports).
+    #[arg(long, global = true, default_value = "info")]
+    wheel_log: String,
+
+    /// Print the results as one JSON document on stdout (tables go to stderr).
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// offer-latency: lead events per second.
+    #[arg(long, global = true)]
+    rate: Option<u32>,
+
+    /// offer-latency: how long to publish (e.g. 20s); baseline: pipelined phase.
+    #[arg(long, global = true, value_parser = parse_duration)]
+    duration: Option<Duration>,
+
+    /// claims: concurrent gRPC clients.
+    #[arg(long, global = true)]
+    concurrency: Option<usize>,
+
+    /// claims: offers opened, then claimed.
+    #[arg(long, global = true)]
+    count: Option<usize>,
+
+    /// expiry: offers opened at once.
+    #[arg(long, global = true)]
+    open: Option<usize>,
+
+    /// expiry: the team's offer window (e.g. 60s); make it longer than the
+    /// time the wheel takes to open all `--open` offers.
+    #[arg(long, global = true, value_parser = parse_duration)]
+    window: Option<Duration>,
+
+    /// Reps in the bench team's ring [default: 20 offer-latency, 50 claims, 100 expiry].
+    #[arg(long, global = true)]
+    reps: Option<usize>,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// Raw JetStream publish rate and publish→ack latency (always run first).
+    Baseline,
+    /// Lead event → offer opened at a steady rate.
+    OfferLatency,
+    /// Claim RPC throughput and latency with concurrent clients.
+    Claims,
+    /// Expiry lateness and wheel memory with many offers open.
+    Expiry,
+    /// Every scenario, in that order.
+    All,
+}
+
+/// Sizes for one run.
+struct Sizes {
+    baseline_sequential: usize,
+    baseline_duration: Duration,
+    rate: u32,
+    duration: Duration,
+    concurrency: usize,
+    count: usize,
+    open: usize,
+    window: Duration,
+}
+
+impl Sizes {
+    fn from(cli: &Cli) -> Self {
+        let quick = cli.quick;
+        Self {
+            baseline_sequential: if quick { 1000 } else { 5000 },
+            baseline_duration: if quick {
+                Duration::from_secs(3)
+            } else {
+                Duration::from_secs(10)
+            },
+            rate: cli.rate.unwrap_or(1000),
+            duration: cli.duration.unwrap_or(if quick {
+                Duration::from_secs(5)
+            } else {
+                Duration::from_secs(20)
+            }),
+            concurrency: cli.concurrency.unwrap_or(32),
+            count: cli.count.unwrap_or(if quick { 2000 } else { 20_000 }),
+            open: cli.open.unwrap_or(if quick { 5000 } else { 100_000 }),
+            window: cli.window.unwrap_or(if quick {
+                Duration::from_secs(20)
+            } else {
+                Duration::from_secs(60)
+            }),
+        }
+    }
+}
+
+/// `20s`, `500ms`, `2m`, or plain seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 20s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m)")),
+    };
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn machine() -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split_once(':'))
+        .map(|(_, model)| model.trim().to_string())
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let nats = std::process::Command::new(
+        leadwheel_plumbing::testing::nats_server_binary()
+            .unwrap_or_else(|_| PathBuf::from("nats-server")),
+    )
+    .arg("--version")
+    .output()
+    .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    .unwrap_or_default();
+    json!({ "cpus": cores, "cpu_model": model, "nats_server": nats })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sizes = Sizes::from(&cli);
+    let backend = match &cli.postgres {
+        Some(url) => Backend::Postgres(url.clone()),
+        None => Backend::Sqlite,
+    };
+    let wheel_bin = match &cli.wheel_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary's folder")?
+            .join("leadwheel-wheel"),
+    };
+    let machine = machine();
+    let say = |text: String| {
+        if cli.json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+    };
+    say(format!(
+        "leadwheel-bench: {} cpus ({}), {}, wheel {} on {}{}\n",
+        machine["cpus"],
+        machine["cpu_model"].as_str().unwrap_or("?"),
+        machine["nats_server"].as_str().unwrap_or("?"),
+        wheel_bin.display(),
+        backend.name(),
+        if cli.quick { ", quick sizes" } else { "" }
+    ));
+
+    let nats = NatsServer::start().context("starting nats-server")?;
+    let ctx = Ctx {
+        nats_url: nats.url(),
+        bus: harness::connect_bus(&nats.url()).await?,
+        wheel_bin,
+        backend,
+        rust_log: cli.wheel_log.clone(),
+    };
+
+    let mut sections: Vec<Section> = Vec::new();
+    let (base, section) = scenarios::baseline(
+        &ctx,
+        sizes.baseline_sequential,
+        if cli.command == Scenario::Baseline {
+            cli.duration.unwrap_or(sizes.baseline_duration)
+        } else {
+            sizes.baseline_duration
+        },
+        256,
+    )
+    .await?;
+    say(report::table(&section));
+    sections.push(section);
+
+    let run = |scenario: Scenario| cli.command == scenario || cli.command == Scenario::All;
+    if run(Scenario::OfferLatency) {
+        let section = scenarios::offer_latency(
+            &ctx,
+            &base,
+            sizes.rate,
+            sizes.duration,
+            cli.reps.unwrap_or(20),
+        )
+        .await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+    if run(Scenario::Claims) {
+        let section = scenarios::claims(
+            &ctx,
+            &base,
+            sizes.count,
+            sizes.concurrency,
+            cli.reps.unwrap_or(50),
+        )
+        .await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+    if run(Scenario::Expiry) {
+        let section = scenarios::expiry(
+            &ctx,
+            &base,
+            sizes.open,
+            sizes.window,
+            cli.reps.unwrap_or(100),
+        )
+        .await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+
+    let checks: Vec<_> = sections.iter().flat_map(|s| s.checks.iter()).collect();
+    if !checks.is_empty() {
+        let mut summary = String::from("\n== targets\n");
+        for check in &checks {
+            summary.push_str(&format!(
+                "  [{}] {}: {} ({})\n",
+                if check.met { "MET   " } else { "MISSED" },
+                check.target,
+                check.measured,
+                check.note
+            ));
+        }
+        say(summary);
+    }
+    if cli.json {
+        let doc = json!({
+            "machine": machine,
+            "backend": ctx.backend.name(),
+            "quick": cli.quick,
+            "scenarios": sections
+                .iter()
+                .map(|s| json!({ "name": s.name, "results": s.json, "checks": s.checks.iter().map(|c| c.json()).collect::<Vec<_>>() }))
+                .collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    drop(nats);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("7h").is_err());
+        assert!(parse_duration("fast").is_err());
+    }
+
+    #[test]
+    fn cli_parses_flags_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "leadwheel-bench",
+            "offer-latency",
+            "--rate",
+            "500",
+            "--duration",
+            "3s",
+            "--quick",
+        ])
+        .unwrap();
+        assert_eq!(cli.command, Scenario::OfferLatency);
+        let sizes = Sizes::from(&cli);
+        assert_eq!(sizes.rate, 500);
+        assert_eq!(sizes.duration, Duration::from_secs(3));
+        assert_eq!(sizes.count, 2000);
+    }
+}
