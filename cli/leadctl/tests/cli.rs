@@ -92,3 +92,66 @@ fn bad_usage_exits_2() {
     let out = leadctl(&["reps", "list", "--output", "xml"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `simulate` needs no services: a tiny CSV, reps from flags, JSON out.
+#[test]
+fn simulate_runs_offline_and_is_repeatable() {
+    let dir = std::env::temp_dir().join(format!("leadctl-sim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("signups.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,tier\n2025-01-06T09:00:00Z,A\n2025-01-06T09:01:00Z,B\n1736154120000,C\n",
+    )
+    .unwrap();
+    let args = [
+        "simulate",
+        "--signups",
+        csv.to_str().unwrap(),
+        "--rep",
+        "ana:p=1,response=fixed:5s",
+        "--rep",
+        "ben:response=never",
+        "--window",
+        "30s",
+        "-o",
+        "json",
+    ];
+    let first = leadctl(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["leads"], 3);
+    assert_eq!(report["claimed"], 3, "{report}");
+    assert_eq!(report["reps"][0]["rep_id"], "ana");
+    assert_eq!(
+        report["reps"][1]["expiries"], 1,
+        "ben had one first look and let it lapse"
+    );
+    assert_eq!(
+        leadctl(&args).stdout,
+        first.stdout,
+        "same input, same output"
+    );
+
+    let table = leadctl(&args[..args.len() - 2]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("speed to claim") && text.contains("FIRST-LOOK SHARE"),
+        "{text}"
+    );
+
+    let bad = leadctl(&["simulate", "--rate", "30/h", "--window", "60"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let missing = leadctl(&["simulate"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8(missing.stderr).unwrap();
+    assert!(
+        stderr.starts_with("leadctl: say where signups come from"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

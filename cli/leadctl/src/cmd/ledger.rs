@@ -94,7 +94,7 @@ pub fn pretty_detail(kind: &str, detail: &str) -> String {
 fn entries_table(entries: &[EntryView]) -> String {
     let mut table = Table::new(&["TIME (UTC)", "WHAT", "WHO", "OFFER", "TOOK", "DETAIL"]);
     for e in entries {
-        let closing = CLOSINGS.contains(&e.kind.as_str());
+        let closing = e.offer_no > 0 && CLOSINGS.contains(&e.kind.as_str());
         let took = match e.took_ms {
             Some(ms) if ms > 0 || closing => human(ms),
             _ => String::new(),
