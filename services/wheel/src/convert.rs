@@ -36,7 +36,12 @@ pub fn team_proto(team: &TeamRow) -> api::Team {
                 NoEligible::Wait => api::NoEligiblePolicy::Wait,
                 NoEligible::Pool => api::NoEligiblePolicy::Pool,
             } as i32,
-            breaker_expiries: policy.breaker_expiries() as i32,
+            // "Never" is stored as 0 and sent as -1, so a policy read and sent
+            // back unchanged keeps its meaning (0 on the wire is "default").
+            breaker_expiries: match policy.breaker_expiries() {
+                0 => -1,
+                n => n as i32,
+            },
             pass_reasons: policy.pass_reasons.clone(),
         }),
     }
@@ -227,4 +232,40 @@ pub fn policy_from_proto(
         no_eligible,
         breaker_expiries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn team(policy: store::TeamPolicy) -> TeamRow {
+        TeamRow {
+            team_id: "t".into(),
+            name: "t".into(),
+            manager_id: "m".into(),
+            window_ms: 60_000,
+            policy,
+            rotation: Default::default(),
+            rotation_version: 0,
+            ring: vec![],
+            ranks: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_policy_read_and_sent_back_keeps_its_meaning() {
+        for breaker in [None, Some(0), Some(5)] {
+            let stored = store::TeamPolicy {
+                breaker_expiries: breaker,
+                pool_timeout_ms: Some(60_000),
+                pass_reasons: vec!["on a call".into()],
+                ..Default::default()
+            };
+            let sent = team_proto(&team(stored.clone())).policy;
+            let back = policy_from_proto(sent.as_ref()).unwrap();
+            assert_eq!(back.breaker_expiries(), stored.breaker_expiries(), "breaker {breaker:?}");
+            assert_eq!(back.pool_timeout_ms, stored.pool_timeout_ms);
+            assert_eq!(back.pass_reasons, stored.pass_reasons);
+        }
+    }
 }
