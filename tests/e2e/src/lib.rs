@@ -52,7 +52,7 @@ pub struct System {
     pub nats: NatsServer,
     /// Data and logs.
     pub dir: TempDir,
-    services: HashMap<&'static str, ServiceProcess>,
+    services: HashMap<String, ServiceProcess>,
 }
 
 impl System {
@@ -71,8 +71,31 @@ impl System {
         Ok(system)
     }
 
+    /// Starts NATS only; start services with [`System::start_service`] or
+    /// [`System::start_instance`].
+    pub async fn nats_only() -> Result<Self> {
+        Ok(Self {
+            nats: NatsServer::start()?,
+            dir: tempfile::tempdir()?,
+            services: HashMap::new(),
+        })
+    }
+
     /// Starts (or restarts) one service and waits until it is ready.
     pub async fn start_service(&mut self, service: &'static str) -> Result<()> {
+        self.start_instance(service, service, &[]).await
+    }
+
+    /// Starts (or restarts) an instance of `service` known as `name` (for
+    /// [`System::kill`], [`System::addr`]…; its log is `<dir>/<name>.log`),
+    /// with `env` added to its environment (e.g. several replicas sharing
+    /// one `LEADWHEEL_WHEEL_DATABASE_URL`), and waits until it is ready.
+    pub async fn start_instance(
+        &mut self,
+        name: &str,
+        service: &'static str,
+        env: &[(&str, &str)],
+    ) -> Result<()> {
         let binary = bin_dir().join(format!("leadwheel-{service}"));
         if !binary.exists() {
             bail!(
@@ -81,7 +104,7 @@ impl System {
             );
         }
         let upper = service.to_ascii_uppercase();
-        let log_path = self.dir.path().join(format!("{service}.log"));
+        let log_path = self.dir.path().join(format!("{name}.log"));
         let mut command = Command::new(&binary);
         command
             .env("NATS_URL", self.nats.url())
@@ -98,6 +121,7 @@ impl System {
             )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        command.envs(env.iter().copied());
         let mut child = command
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
@@ -130,14 +154,14 @@ impl System {
             Err(_) => {
                 let _ = child.kill();
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                bail!("{service} did not announce its addresses; its log:\n{log}");
+                bail!("{name} did not announce its addresses; its log:\n{log}");
             }
         };
         let admin = *addresses
             .get("admin")
             .context("no admin address announced")?;
         self.services
-            .insert(service, ServiceProcess { child, addresses });
+            .insert(name.to_string(), ServiceProcess { child, addresses });
         testing::wait_ready(admin).await;
         Ok(())
     }
