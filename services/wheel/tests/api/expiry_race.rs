@@ -29,6 +29,9 @@ struct Race {
     offer_id: String,
     rep: String,
     claim_ok: bool,
+    /// The claim came after the lap ended and won the lead from the pool
+    /// (any member may claim a pooled lead), not the offer.
+    via_pool: bool,
 }
 
 /// Walks one lead round its lap: for every offer, its rep claims within a
@@ -70,8 +73,8 @@ async fn race_one_lead(
                 rep_id: offer.rep_id.clone(),
             })
             .await;
-        let claim_ok = match result {
-            Ok(_) => true,
+        let (claim_ok, via_pool) = match result {
+            Ok(response) => (true, response.into_inner().via == ClaimedVia::Pool as i32),
             // Refused: too late (FAILED_PRECONDITION), the lead already
             // moved on to the next rep (PERMISSION_DENIED), or contended
             // past the retries (ABORTED). None of them may change anything.
@@ -83,13 +86,14 @@ async fn race_one_lead(
                     ),
                     "lead {lead_id}: unexpected refusal {status:?}"
                 );
-                false
+                (false, false)
             }
         };
         races.push(Race {
             offer_id: offer.offer_id.clone(),
             rep: offer.rep_id.clone(),
             claim_ok,
+            via_pool,
         });
         if claim_ok {
             return races;
@@ -142,7 +146,14 @@ async fn a_claim_racing_an_expiry_has_one_outcome(db: TestDb) {
             .collect();
         for race in races {
             let offer = by_id[race.offer_id.as_str()];
-            if race.claim_ok {
+            if race.via_pool {
+                // Too late for the offer, which expired; the lead was
+                // pooled and the same claim then took it from the pool.
+                losses += 1;
+                assert_eq!(offer.state, OfferState::Expired as i32, "lead {lead}");
+                assert_eq!(routing.owner_rep_id, race.rep);
+                claimed_leads.insert(lead.clone());
+            } else if race.claim_ok {
                 wins += 1;
                 assert_eq!(
                     offer.state,
@@ -176,6 +187,11 @@ async fn a_claim_racing_an_expiry_has_one_outcome(db: TestDb) {
             .filter(|o| o.state == OfferState::Claimed as i32)
             .count();
         assert!(claimed <= 1, "lead {lead} has {claimed} claimed offers");
+        let pool_claims = races.iter().filter(|r| r.via_pool).count();
+        assert!(
+            claimed + pool_claims <= 1,
+            "lead {lead}: {claimed} offer claims and {pool_claims} pool claims won"
+        );
         assert_eq!(
             routing.state == LeadState::Assigned as i32,
             claimed_leads.contains(lead),
@@ -205,7 +221,7 @@ async fn a_claim_racing_an_expiry_has_one_outcome(db: TestDb) {
     for (lead, races) in &results {
         for race in races {
             let outcomes = &closes_per_offer[&race.offer_id];
-            let expected = if race.claim_ok {
+            let expected = if race.claim_ok && !race.via_pool {
                 OfferOutcome::Claimed
             } else {
                 OfferOutcome::Expired
