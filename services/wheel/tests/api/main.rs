@@ -5,6 +5,7 @@ mod bad_input;
 mod expiry_race;
 mod helpers;
 mod insight;
+mod late_and_foreign;
 mod policies;
 mod races;
 mod routing;
