@@ -98,6 +98,14 @@ pub fn step(
             Input::Claim { rep: claimer },
         ) => {
             if claimer != *rep {
+                // A rep whose own offer already ended learns just that,
+                // whether or not the timer has moved the lead on yet.
+                if lead.offered.contains(&claimer) {
+                    return Err(RouteError::OfferEnded {
+                        lead_id,
+                        rep: claimer,
+                    });
+                }
                 return Err(RouteError::NotYourOffer { lead_id });
             }
             if now >= *deadline {

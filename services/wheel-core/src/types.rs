@@ -445,6 +445,15 @@ pub enum RouteError {
         /// The lead.
         lead_id: String,
     },
+    /// The rep's own offer of this lead already ended (it lapsed, or they
+    /// passed) and the lead has moved on to someone else.
+    #[error("the offer of lead {lead_id} to {rep} has already ended")]
+    OfferEnded {
+        /// The lead.
+        lead_id: String,
+        /// The rep.
+        rep: String,
+    },
     /// The offer's deadline has passed.
     #[error("the offer of lead {lead_id} to {rep} expired at {deadline}")]
     OfferExpired {

@@ -263,7 +263,11 @@ mod tests {
             };
             let sent = team_proto(&team(stored.clone())).policy;
             let back = policy_from_proto(sent.as_ref()).unwrap();
-            assert_eq!(back.breaker_expiries(), stored.breaker_expiries(), "breaker {breaker:?}");
+            assert_eq!(
+                back.breaker_expiries(),
+                stored.breaker_expiries(),
+                "breaker {breaker:?}"
+            );
             assert_eq!(back.pool_timeout_ms, stored.pool_timeout_ms);
             assert_eq!(back.pass_reasons, stored.pass_reasons);
         }

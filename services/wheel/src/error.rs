@@ -60,6 +60,7 @@ impl From<WheelError> for Status {
                 RouteError::NotYourOffer { .. } => Status::permission_denied(route.to_string()),
                 RouteError::NotTeamMember { .. } => Status::permission_denied(route.to_string()),
                 RouteError::OfferExpired { .. }
+                | RouteError::OfferEnded { .. }
                 | RouteError::AlreadyAssigned { .. }
                 | RouteError::NoOpenOffer { .. }
                 | RouteError::StaleTimer { .. }

@@ -35,7 +35,61 @@ pub struct WheelApi {
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<OfferUpdate, Status>> + Send>>;
 
+/// True when a manager's token scope (if any) covers `team_id`.
+fn manager_scope_covers(caller: &Caller, team_id: &str) -> bool {
+    match (caller.role, caller.team.as_deref()) {
+        (Role::Manager, Some(own)) => own == team_id,
+        _ => true,
+    }
+}
+
 impl WheelApi {
+    /// A rep acts only as themselves; a manager for reps of their team (all
+    /// teams when their token names none); an admin for anyone.
+    async fn authorize_for_rep(&self, caller: &Caller, rep_id: &str) -> Result<(), Status> {
+        caller.require_self_or_manager(rep_id)?;
+        if caller.role == Role::Manager && caller.team.is_some() {
+            let mut conn = self.conn().await?;
+            let team = store::load_rep(&mut conn, rep_id)
+                .await?
+                .and_then(|rep| rep.team_id)
+                .unwrap_or_default();
+            if !manager_scope_covers(caller, &team) {
+                return Err(WheelError::PermissionDenied(format!(
+                    "manager {} may not act for rep {rep_id} of another team",
+                    caller.subject
+                ))
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// As [`Self::authorize_for_rep`], with the manager's scope checked
+    /// against the team routing the lead.
+    async fn authorize_for_lead(
+        &self,
+        caller: &Caller,
+        rep_id: &str,
+        lead_id: &str,
+    ) -> Result<(), Status> {
+        caller.require_self_or_manager(rep_id)?;
+        if caller.role == Role::Manager && caller.team.is_some() {
+            let mut conn = self.conn().await?;
+            let lead = store::load_lead(&mut conn, lead_id)
+                .await?
+                .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
+            if !manager_scope_covers(caller, &lead.team_id) {
+                return Err(WheelError::PermissionDenied(format!(
+                    "manager {} may not act on lead {lead_id} of team {}",
+                    caller.subject, lead.team_id
+                ))
+                .into());
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a pass reason outside the team's list, when it has one.
     async fn check_pass_reason(&self, lead_id: &str, reason: &str) -> Result<(), WheelError> {
         let mut conn = self.conn().await?;
@@ -87,7 +141,7 @@ impl WheelApi {
         lead: &LeadRow,
     ) -> Result<bool, WheelError> {
         if caller.is_manager_or_admin() {
-            return Ok(true);
+            return Ok(manager_scope_covers(caller, &lead.team_id));
         }
         if caller.role != Role::Rep {
             return Ok(false);
@@ -96,7 +150,7 @@ impl WheelApi {
             "offered" => matches!(&lead.routing.phase,
                 leadwheel_wheel_core::Phase::Offered { rep, .. } if *rep == caller.subject),
             "assigned" => lead.owner_rep_id.as_deref() == Some(caller.subject.as_str()),
-            "pooled" => store::load_rep(conn, &caller.subject)
+            "pooled" | "escalated" => store::load_rep(conn, &caller.subject)
                 .await?
                 .and_then(|rep| rep.team_id)
                 .is_some_and(|team| team == lead.team_id),
@@ -264,7 +318,7 @@ impl WheelService for WheelApi {
         let caller = caller(&request)?;
         let rep_id = request.into_inner().rep_id;
         validate::id("rep_id", &rep_id)?;
-        caller.require_self_or_manager(&rep_id)?;
+        self.authorize_for_rep(&caller, &rep_id).await?;
         Ok(Response::new(ListOffersResponse {
             offers: self.open_offers(&rep_id).await?,
         }))
@@ -279,7 +333,7 @@ impl WheelService for WheelApi {
         let caller = caller(&request)?;
         let rep_id = request.into_inner().rep_id;
         validate::id("rep_id", &rep_id)?;
-        caller.require_self_or_manager(&rep_id)?;
+        self.authorize_for_rep(&caller, &rep_id).await?;
         // Subscribe before listing, so an offer opened in between is not missed.
         let subscription = self
             .engine
@@ -319,7 +373,7 @@ impl WheelService for WheelApi {
         let request = request.into_inner();
         let lead_id = validate::id("lead_id", &request.lead_id)?;
         let rep_id = validate::id("rep_id", &request.rep_id)?;
-        caller.require_self_or_manager(rep_id)?;
+        self.authorize_for_lead(&caller, rep_id, lead_id).await?;
         let decision = self
             .engine
             .apply(
@@ -358,7 +412,7 @@ impl WheelService for WheelApi {
         let lead_id = validate::id("lead_id", &request.lead_id)?;
         let rep_id = validate::id("rep_id", &request.rep_id)?;
         let reason = validate::text("reason", &request.reason, validate::MAX_REASON_LEN, true)?;
-        caller.require_self_or_manager(rep_id)?;
+        self.authorize_for_lead(&caller, rep_id, lead_id).await?;
         self.check_pass_reason(lead_id, reason).await?;
         self.engine
             .apply(

@@ -12,7 +12,6 @@ use crate::support::{self, manager, no_breaker, open_offer, routing_when};
 /// A manager whose token names another team may not claim or pass for a
 /// rep of this team (managers act on their own team's leads only).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: Claim/Pass check only require_self_or_manager, so a manager scoped to another team acts for any rep"]
 async fn another_teams_manager_may_not_claim_or_pass_for_a_rep() {
     let app = spawn_app().await;
     support::upsert(
@@ -60,7 +59,6 @@ async fn another_teams_manager_may_not_claim_or_pass_for_a_rep() {
 /// A claim (or pass) after the deadline is refused with FAILED_PRECONDITION,
 /// also once the lead has moved on to the next rep, and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a late claim gets PERMISSION_DENIED (NotYourOffer) once the next rep is offered the lead, FAILED_PRECONDITION only before the timer fires"]
 async fn a_claim_after_the_deadline_fails_and_changes_nothing() {
     let app = spawn_app().await;
     support::upsert(
