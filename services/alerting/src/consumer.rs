@@ -1,19 +1,26 @@
-//! Raises `lead_pooled` alerts from `wheel.lead.pooled`.
+//! Raises alerts from the wheel's events: `lead_pooled` (to the manager)
+//! from `wheel.lead.pooled`, `lead_escalated` (to the manager) from
+//! `wheel.lead.escalated`, and `rep_set_away` (to the rep and to their
+//! manager) when the circuit breaker sets a rep away.
 //!
-//! The inbox drops a redelivered event id; the unique (kind, lead) key
-//! drops the same pooling reported again under a new event id, so a
-//! manager is told once per pooled lead, not once per delivery.
+//! The inbox drops a redelivered event id; the unique (kind, dedupe key)
+//! drops the same fact reported again under a new event id, so people are
+//! told once per fact, not once per delivery.
 
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::{Event, EventDraft, Tx, ids, now_ms};
-use leadwheel_proto::events::v1::{AlertRaised, LeadPooled};
+use leadwheel_proto::events::v1::{AlertRaised, LeadEscalated, LeadPooled, RepAvailabilityChanged};
 
 use crate::store::{self, Alert, StoreError};
 
 /// The kind of alert raised when a lead goes to the open pool.
 pub const KIND_LEAD_POOLED: &str = "lead_pooled";
+/// The kind raised when a pooled lead stays unclaimed past the pool timeout.
+pub const KIND_LEAD_ESCALATED: &str = "lead_escalated";
+/// The kind raised when the circuit breaker sets a rep away.
+pub const KIND_REP_SET_AWAY: &str = "rep_set_away";
 
 /// Applies `wheel.lead.pooled` events.
 #[derive(Clone, Debug)]
@@ -50,9 +57,35 @@ pub fn pooled_message(pooled: &LeadPooled) -> String {
     )
 }
 
-impl EventHandler for PooledHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let pooled: LeadPooled = event.decode()?;
+impl PooledHandler {
+    /// Stores `alert` unless the same (kind, `dedupe_key`) was raised
+    /// before, and announces it on `alerts.raised`.
+    async fn raise(&self, tx: &mut Tx, alert: Alert, dedupe_key: &str) -> Result<(), HandlerError> {
+        if !store::raise(tx, &alert, dedupe_key)
+            .await
+            .map_err(transient)?
+        {
+            tracing::info!(kind = %alert.kind, dedupe_key, "alert already raised; repeated event ignored");
+            return Ok(());
+        }
+        let raised = AlertRaised {
+            alert_id: alert.alert_id.clone(),
+            kind: alert.kind.clone(),
+            team_id: alert.team_id.clone(),
+            recipient_id: alert.recipient_id.clone(),
+            subject_key: alert.subject_key.clone(),
+            message: alert.message.clone(),
+            raised_at_ms: alert.raised_at_ms,
+        };
+        let draft = EventDraft::new(subjects::ALERT_RAISED, &alert.alert_id, &raised);
+        store::enqueue(tx, &self.outbox, draft)
+            .await
+            .map_err(transient)?;
+        tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, recipient_id = %alert.recipient_id, subject = %alert.subject_key, "alert raised");
+        Ok(())
+    }
+
+    async fn pooled(&self, tx: &mut Tx, pooled: LeadPooled) -> Result<(), HandlerError> {
         if pooled.lead_id.is_empty() {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "wheel.lead.pooled without a lead_id"
@@ -71,28 +104,89 @@ impl EventHandler for PooledHandler {
             message: pooled_message(&pooled),
             raised_at_ms: now_ms(),
         };
-        if !store::raise(tx, &alert, &pooled.lead_id)
-            .await
-            .map_err(transient)?
-        {
-            tracing::info!(lead_id = %pooled.lead_id, "lead_pooled alert already raised; repeated event ignored");
+        self.raise(tx, alert, &pooled.lead_id).await
+    }
+
+    async fn escalated(&self, tx: &mut Tx, escalated: LeadEscalated) -> Result<(), HandlerError> {
+        if escalated.lead_id.is_empty() {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "wheel.lead.escalated without a lead_id"
+            )));
+        }
+        let waited_min = (escalated.escalated_at_ms - escalated.pooled_at_ms).max(0) / 60_000;
+        let alert = Alert {
+            alert_id: ids::prefixed("alert"),
+            kind: KIND_LEAD_ESCALATED.to_string(),
+            team_id: escalated.team_id.clone(),
+            recipient_id: escalated.manager_id.clone(),
+            subject_key: escalated.lead_id.clone(),
+            message: format!(
+                "Lead {} has waited in the open pool of team {} for {waited_min} min and nobody claimed it. Assign it to a rep.",
+                escalated.lead_id, escalated.team_id
+            ),
+            raised_at_ms: now_ms(),
+        };
+        self.raise(
+            tx,
+            alert,
+            &format!("{}@{}", escalated.lead_id, escalated.pooled_at_ms),
+        )
+        .await
+    }
+
+    async fn availability(
+        &self,
+        tx: &mut Tx,
+        change: RepAvailabilityChanged,
+    ) -> Result<(), HandlerError> {
+        // Only the circuit breaker's decisions need telling: a rep setting
+        // themselves away, or a manager doing it, already know.
+        if change.by != "circuit_breaker" || change.availability != "away" {
             return Ok(());
         }
-        let raised = AlertRaised {
-            alert_id: alert.alert_id.clone(),
-            kind: alert.kind.clone(),
-            team_id: alert.team_id.clone(),
-            recipient_id: alert.recipient_id.clone(),
-            subject_key: alert.subject_key.clone(),
-            message: alert.message.clone(),
-            raised_at_ms: alert.raised_at_ms,
+        if change.rep_id.is_empty() {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "wheel.rep.availability_changed without a rep_id"
+            )));
+        }
+        let fact = format!("{}@{}", change.rep_id, change.at_ms);
+        let to_rep = Alert {
+            alert_id: ids::prefixed("alert"),
+            kind: KIND_REP_SET_AWAY.to_string(),
+            team_id: change.team_id.clone(),
+            recipient_id: change.rep_id.clone(),
+            subject_key: change.rep_id.clone(),
+            message: format!(
+                "You were set away because {}. You will get no offers until you set yourself available again.",
+                change.reason
+            ),
+            raised_at_ms: now_ms(),
         };
-        let draft = EventDraft::new(subjects::ALERT_RAISED, &alert.alert_id, &raised);
-        store::enqueue(tx, &self.outbox, draft)
-            .await
-            .map_err(transient)?;
-        tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, recipient_id = %alert.recipient_id, lead_id = %alert.subject_key, "alert raised");
-        Ok(())
+        self.raise(tx, to_rep, &format!("{fact}:rep")).await?;
+        let to_manager = Alert {
+            alert_id: ids::prefixed("alert"),
+            kind: KIND_REP_SET_AWAY.to_string(),
+            team_id: change.team_id.clone(),
+            recipient_id: change.manager_id.clone(),
+            subject_key: change.rep_id.clone(),
+            message: format!(
+                "{} on team {} was set away by the circuit breaker: {}.",
+                change.rep_id, change.team_id, change.reason
+            ),
+            raised_at_ms: now_ms(),
+        };
+        self.raise(tx, to_manager, &format!("{fact}:manager")).await
+    }
+}
+
+impl EventHandler for PooledHandler {
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+        match event.subject.as_str() {
+            subjects::LEAD_POOLED => self.pooled(tx, event.decode()?).await,
+            subjects::LEAD_ESCALATED => self.escalated(tx, event.decode()?).await,
+            subjects::REP_AVAILABILITY_CHANGED => self.availability(tx, event.decode()?).await,
+            _ => Ok(()),
+        }
     }
 }
 

@@ -43,7 +43,11 @@ pub async fn run(
         ConsumerSpec {
             durable: WHEEL_CONSUMER.to_string(),
             stream: &WHEEL_STREAM,
-            filter_subjects: vec![subjects::LEAD_POOLED.to_string()],
+            filter_subjects: vec![
+                subjects::LEAD_POOLED.to_string(),
+                subjects::LEAD_ESCALATED.to_string(),
+                subjects::REP_AVAILABILITY_CHANGED.to_string(),
+            ],
         },
         consumer::PooledHandler::new(runtime.outbox.clone()),
     );

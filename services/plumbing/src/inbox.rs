@@ -104,8 +104,10 @@ async fn consumer(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer> {
         max_ack_pending: 10_000,
         ..Default::default()
     };
+    // Create-or-update, so a consumer whose filter subjects grew in a new
+    // release starts receiving the new subjects.
     stream
-        .get_or_create_consumer(&spec.durable, config)
+        .create_consumer(config)
         .await
         .with_context(|| format!("creating consumer {}", spec.durable))
 }

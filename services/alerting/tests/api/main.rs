@@ -312,3 +312,103 @@ async fn a_restart_keeps_alerts_and_dedupes_across_it(db: TestDb) {
     assert_eq!(mine.alerts[2], before, "the alert survived unchanged");
     app.stop().await;
 }
+
+on_both_backends!(escalations_and_the_circuit_breaker_tell_the_right_people);
+async fn escalations_and_the_circuit_breaker_tell_the_right_people(db: TestDb) {
+    use leadwheel_proto::events::v1::{LeadEscalated, RepAvailabilityChanged};
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    let escalated = LeadEscalated {
+        lead_id: "lead-9".into(),
+        team_id: "north".into(),
+        manager_id: "maya".into(),
+        pooled_at_ms: 1_000,
+        escalated_at_ms: 601_000,
+    };
+    for _ in 0..2 {
+        publish_event(
+            &app.nats_url,
+            &WHEEL_STREAM,
+            subjects::LEAD_ESCALATED,
+            "lead-9",
+            &escalated,
+        )
+        .await
+        .unwrap();
+    }
+    let tripped = RepAvailabilityChanged {
+        rep_id: "ben".into(),
+        team_id: "north".into(),
+        availability: "away".into(),
+        by: "circuit_breaker".into(),
+        reason: "3 offers in a row expired".into(),
+        manager_id: "maya".into(),
+        at_ms: 5_000,
+    };
+    publish_event(
+        &app.nats_url,
+        &WHEEL_STREAM,
+        subjects::REP_AVAILABILITY_CHANGED,
+        "ben",
+        &tripped,
+    )
+    .await
+    .unwrap();
+    // A rep setting themselves away raises nothing.
+    let by_hand = RepAvailabilityChanged {
+        by: "ben".into(),
+        at_ms: 6_000,
+        ..tripped.clone()
+    };
+    publish_event(
+        &app.nats_url,
+        &WHEEL_STREAM,
+        subjects::REP_AVAILABILITY_CHANGED,
+        "ben",
+        &by_hand,
+    )
+    .await
+    .unwrap();
+    app.pool("sentinel", "north", "maya").await;
+    wait_alert(&app, "sentinel").await;
+
+    let mut maya = app.client("maya", Role::Manager).await;
+    let mine = maya
+        .list_alerts(list("", 0, ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let kinds: Vec<(&str, &str)> = mine
+        .iter()
+        .map(|a| (a.kind.as_str(), a.subject_key.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("lead_pooled", "sentinel"),
+            ("rep_set_away", "ben"),
+            ("lead_escalated", "lead-9")
+        ]
+    );
+    assert!(mine[2].message.contains("10 min"), "{}", mine[2].message);
+    let mut ben = app.client("ben", Role::Rep).await;
+    let bens = ben
+        .list_alerts(list("", 0, ""))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert_eq!(
+        bens.len(),
+        1,
+        "one notice for ben, none for setting himself away"
+    );
+    assert_eq!(bens[0].kind, "rep_set_away");
+    assert!(
+        bens[0].message.contains("3 offers in a row expired"),
+        "{}",
+        bens[0].message
+    );
+    app.stop().await;
+}
