@@ -144,6 +144,62 @@ pub struct RepUpdateArgs {
     pub capacity: Option<i32>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct RepScheduleArgs {
+    /// The rep; without it, the rep named by --as.
+    pub rep: Option<String>,
+    /// IANA time zone the hours are in, e.g. Europe/Paris.
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
+    /// Working hours, DAYS=HH:MM-HH:MM; DAYS is a day, a range (mon-fri) or a list (mon,wed). Repeatable.
+    #[arg(long = "hours", value_name = "DAYS=FROM-TO")]
+    pub hours: Vec<String>,
+    /// A day off, YYYY-MM-DD in the rep's time zone. Repeatable.
+    #[arg(long = "day-off", value_name = "DATE")]
+    pub days_off: Vec<String>,
+    /// Lead tiers the rep takes (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub tiers: Vec<String>,
+    /// Lead countries the rep takes, two-letter codes (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Parses `mon-fri=09:00-17:00` into (day, from, to) triples.
+pub fn parse_hours(spec: &str) -> Result<Vec<(String, String, String)>, String> {
+    let (days, times) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("{spec:?}: expected DAYS=FROM-TO, e.g. mon-fri=09:00-17:00"))?;
+    let (from, to) = times
+        .split_once('-')
+        .ok_or_else(|| format!("{spec:?}: expected a time range such as 09:00-17:00"))?;
+    let index = |day: &str| {
+        DAYS.iter()
+            .position(|d| d.eq_ignore_ascii_case(day.trim()))
+            .ok_or_else(|| format!("{spec:?}: {day:?} is not a day (mon..sun)"))
+    };
+    let mut out = Vec::new();
+    for part in days.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (index(a)?, index(b)?),
+            None => (index(part)?, index(part)?),
+        };
+        if last < first {
+            return Err(format!("{spec:?}: {part} runs backwards"));
+        }
+        for day in &DAYS[first..=last] {
+            out.push((
+                day.to_string(),
+                from.trim().to_string(),
+                to.trim().to_string(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WheelCommand {
     /// A lead's routing ledger as a timeline: every offer, skip, pass, expiry and claim.
@@ -180,4 +236,28 @@ otherwise the time since the previous entry.\n\nExamples:\n  leadctl wheel expla
         #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
         since: Option<i64>,
     },
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::parse_hours;
+
+    #[test]
+    fn hours_specs() {
+        let hours = parse_hours("mon-wed=09:00-17:00").unwrap();
+        assert_eq!(hours.len(), 3);
+        assert_eq!(hours[2], ("wed".into(), "09:00".into(), "17:00".into()));
+        assert_eq!(parse_hours("sat,sun=10:00-12:00").unwrap().len(), 2);
+        assert!(
+            parse_hours("fri-mon=09:00-17:00")
+                .unwrap_err()
+                .contains("backwards")
+        );
+        assert!(
+            parse_hours("funday=09:00-17:00")
+                .unwrap_err()
+                .contains("not a day")
+        );
+        assert!(parse_hours("mon 9-5").unwrap_err().contains("DAYS=FROM-TO"));
+    }
 }

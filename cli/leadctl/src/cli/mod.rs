@@ -219,6 +219,11 @@ pub enum RepsCommand {
         after_help = "Flags left out keep their current value.\n\nExamples:\n  leadctl reps update ana --rank 9 --capacity 12\n  leadctl reps update ben --capacity 0   # no cap"
     )]
     Update(RepUpdateArgs),
+    /// Sets a rep's working hours (in their time zone), days off, and the lead tiers and regions they take.
+    #[command(
+        after_help = "Replaces the rep's schedule and skills; with no flags the rep works all the time and takes every lead.\n\nExamples:\n  leadctl reps schedule ana --tz Europe/Paris --hours mon-fri=09:00-17:30 --day-off 2026-12-25\n  leadctl reps schedule ben --tz America/New_York --hours mon-thu=08:00-16:00 --hours fri=08:00-12:00 --tiers A,B --regions US,CA\n  leadctl reps schedule --as ana --tz Europe/Paris --hours mon-fri=10:00-18:00   # a rep sets their own"
+    )]
+    Schedule(RepScheduleArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use anyhow::{Result, anyhow, bail};
 use leadwheel_proto::wheel::v1::{
-    AssignLeadRequest, GetLeadRoutingResponse, ListRepsRequest, ListTeamsRequest,
-    RequeueLeadRequest, SetAvailabilityRequest, UpdateRepRequest, WithdrawLeadRequest,
+    AssignLeadRequest, GetLeadRoutingResponse, ListRepsRequest, ListTeamsRequest, RepSchedule,
+    RequeueLeadRequest, SetAvailabilityRequest, SetRepScheduleRequest, UpdateRepRequest,
+    WithdrawLeadRequest, WorkingHours,
 };
 use serde::Serialize;
 
-use crate::cli::{AvailabilityArgs, RepUpdateArgs, TeamSetArgs};
+use crate::cli::{AvailabilityArgs, RepScheduleArgs, RepUpdateArgs, TeamSetArgs, parse_hours};
 use crate::cmd::lists::{reps_table, teams_table};
 use crate::conn::Ctx;
 use crate::error::Target;
@@ -118,6 +119,39 @@ pub async fn rep_update(ctx: &Ctx, args: RepUpdateArgs) -> Result<()> {
             rep_id,
             rank: args.rank.unwrap_or(current.rank),
             capacity: args.capacity.unwrap_or(current.capacity),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Wheel, s))?
+        .into_inner()
+        .rep
+        .ok_or_else(|| anyhow!("the wheel answered without the rep"))?;
+    let view = RepView::from(rep);
+    emit(ctx.output(), &view, |r| reps_table(std::slice::from_ref(r)))
+}
+
+/// `reps schedule`: replaces a rep's working hours, days off, tiers and regions.
+pub async fn rep_schedule(ctx: &Ctx, args: RepScheduleArgs) -> Result<()> {
+    let rep_id = match &args.rep {
+        Some(rep) => rep.trim().to_string(),
+        None => ctx.identity.rep("reps schedule")?,
+    };
+    let mut hours = Vec::new();
+    for spec in &args.hours {
+        for (day, from, to) in parse_hours(spec).map_err(|e| anyhow!("invalid --hours {e}"))? {
+            hours.push(WorkingHours { day, from, to });
+        }
+    }
+    let mut wheel = ctx.wheel().await?;
+    let rep = wheel
+        .set_rep_schedule(SetRepScheduleRequest {
+            rep_id,
+            schedule: Some(RepSchedule {
+                time_zone: args.tz.clone(),
+                hours,
+                days_off: args.days_off.clone(),
+            }),
+            tiers: args.tiers.clone(),
+            regions: args.regions.clone(),
         })
         .await
         .map_err(|s| ctx.fail(Target::Wheel, s))?

@@ -24,6 +24,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Reps(RepsCommand::Away(args)) => manage::availability(ctx, args, false).await,
         Command::Reps(RepsCommand::Available(args)) => manage::availability(ctx, args, true).await,
         Command::Reps(RepsCommand::Update(args)) => manage::rep_update(ctx, args).await,
+        Command::Reps(RepsCommand::Schedule(args)) => manage::rep_schedule(ctx, args).await,
         Command::Teams(TeamsCommand::List) => lists::teams(ctx).await,
         Command::Teams(TeamsCommand::Set(args)) => manage::teams_set(ctx, *args).await,
         Command::Offers(OffersCommand::List) => lists::offers(ctx).await,
