@@ -1,0 +1,158 @@
+//! Leads being routed and their versioned routing state.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::*;
+
+/// Pooled leads whose escalation time has come, oldest first.
+pub async fn due_escalations(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, WheelError> {
+    Ok(sqlx::query_scalar(
+        "SELECT lead_id FROM wheel_leads WHERE state = 'pooled' AND escalate_at_ms IS NOT NULL AND escalate_at_ms <= $1 \
+         ORDER BY escalate_at_ms, lead_id LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
+     domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country";
+
+fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
+    let routing: String = row.try_get("routing")?;
+    let routing =
+        serde_json::from_str(&routing).map_err(|err| WheelError::Corrupt(err.to_string()))?;
+    Ok(LeadRow {
+        team_id: row.try_get("team_id")?,
+        state: row.try_get("state")?,
+        owner_rep_id: row.try_get("owner_rep_id")?,
+        routing,
+        version: row.try_get("version")?,
+        details: LeadDetails {
+            lead_id: row.try_get("lead_id")?,
+            name: row.try_get("name")?,
+            company: row.try_get("company")?,
+            email: row.try_get("email")?,
+            domain: row.try_get("domain")?,
+            tier: row.try_get("tier")?,
+            score: row.try_get("score")?,
+            source: row.try_get("source")?,
+            lead_created_at_ms: row.try_get("lead_created_at_ms")?,
+        },
+        traceparent: row.try_get("traceparent")?,
+        pooled_at_ms: row.try_get("pooled_at_ms")?,
+        country: row.try_get("country")?,
+    })
+}
+
+pub async fn load_lead(
+    conn: &mut AnyConnection,
+    lead_id: &str,
+) -> Result<Option<LeadRow>, WheelError> {
+    let sql = format!("SELECT {LEAD_COLUMNS} FROM wheel_leads WHERE lead_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lead_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(lead_from_row).transpose()
+}
+
+/// Leads in `state` for `team_id`, oldest first.
+pub async fn leads_in_state(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    state: &str,
+    limit: i64,
+) -> Result<Vec<LeadRow>, WheelError> {
+    let sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM wheel_leads WHERE ($1 = '' OR team_id = $1) AND state = $2 \
+         ORDER BY routed_at_ms, lead_id LIMIT $3"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(team_id)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(lead_from_row).collect()
+}
+
+/// Inserts a new lead; false when it already exists.
+pub async fn insert_lead(
+    conn: &mut AnyConnection,
+    details: &LeadDetails,
+    row: &LeadRow,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let routing = serde_json::to_string(&row.routing).expect("routing serializes");
+    let result = sqlx::query(
+        "INSERT INTO wheel_leads (lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
+           domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms, country) \
+         VALUES ($1, $2, $3, NULL, $4, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+         ON CONFLICT (lead_id) DO NOTHING",
+    )
+    .bind(&details.lead_id)
+    .bind(&row.team_id)
+    .bind(&row.state)
+    .bind(routing)
+    .bind(&details.name)
+    .bind(&details.company)
+    .bind(&details.email)
+    .bind(&details.domain)
+    .bind(&details.tier)
+    .bind(details.score)
+    .bind(&details.source)
+    .bind(&row.traceparent)
+    .bind(details.lead_created_at_ms)
+    .bind(now)
+    .bind(&row.country)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Writes a lead's new routing state if its version is still `expected`.
+pub async fn update_lead(
+    conn: &mut AnyConnection,
+    expected_version: i64,
+    routing: &LeadRouting,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let lead_id = routing.lead_id.as_str();
+    let team_id = routing.team_id.as_str();
+    let state = state_name(&routing.phase);
+    let owner = match &routing.phase {
+        Phase::Assigned { rep } => Some(rep.as_str()),
+        _ => None,
+    };
+    let escalate_at = match &routing.phase {
+        Phase::Pooled { escalate_at, .. } => *escalate_at,
+        _ => None,
+    };
+    let routing = serde_json::to_string(routing).expect("routing serializes");
+    let result = sqlx::query(
+        "UPDATE wheel_leads SET team_id = $1, state = $2, owner_rep_id = $3, routing = $4, version = version + 1, \
+           updated_at_ms = $5, \
+           pooled_at_ms = CASE WHEN $2 = 'pooled' THEN $5 ELSE pooled_at_ms END, \
+           assigned_at_ms = CASE WHEN $2 = 'assigned' THEN $5 ELSE assigned_at_ms END, \
+           escalate_at_ms = $8 \
+         WHERE lead_id = $6 AND version = $7",
+    )
+    .bind(team_id)
+    .bind(state)
+    .bind(owner)
+    .bind(routing)
+    .bind(now)
+    .bind(lead_id)
+    .bind(expected_version)
+    .bind(escalate_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

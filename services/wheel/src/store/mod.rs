@@ -1,0 +1,223 @@
+//! The wheel's store: every query lives here, so handlers never see SQL.
+//! Functions taking `&mut AnyConnection` run inside the caller's
+//! transaction (`&mut *tx`) or on a pooled connection.
+
+use std::collections::{BTreeMap, HashMap};
+
+use leadwheel_wheel_core::{
+    Eligibility, LeadRouting, Millis, NoEligible, Phase, Rotation, RotationState, SkipReason,
+    TeamConfig, phase_name,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::WheelError;
+use crate::schedule::{Schedule, Shift, Skills};
+
+mod leads;
+mod ledger;
+mod offers;
+mod reps;
+mod teams;
+
+pub use leads::*;
+pub use ledger::*;
+pub use offers::*;
+pub use reps::*;
+pub use teams::*;
+
+/// The stored name of a phase.
+pub fn state_name(phase: &Phase) -> &'static str {
+    phase_name(phase)
+}
+
+/// Circuit breaker default: consecutive expiries before a rep is set away.
+pub const DEFAULT_BREAKER_EXPIRIES: i64 = 3;
+
+/// A team's routing policy, stored as JSON. Missing fields are defaults,
+/// so policies written by older versions still load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPolicy {
+    #[serde(default)]
+    pub tier_windows: BTreeMap<String, Millis>,
+    #[serde(default)]
+    pub rotation: Rotation,
+    #[serde(default)]
+    pub ability_order_tiers: Vec<String>,
+    #[serde(default)]
+    pub pool_timeout_ms: Option<Millis>,
+    #[serde(default)]
+    pub chain_budget_ms: Option<Millis>,
+    #[serde(default)]
+    pub window_floor_ms: Option<Millis>,
+    #[serde(default)]
+    pub no_eligible: NoEligible,
+    /// Consecutive expiries before the circuit breaker sets a rep away;
+    /// None means the default, 0 means never.
+    #[serde(default)]
+    pub breaker_expiries: Option<i64>,
+    /// Reasons a rep may give for a pass; empty means any text.
+    #[serde(default)]
+    pub pass_reasons: Vec<String>,
+}
+
+impl TeamPolicy {
+    pub fn breaker_expiries(&self) -> i64 {
+        self.breaker_expiries.unwrap_or(DEFAULT_BREAKER_EXPIRIES)
+    }
+}
+
+/// A team and its ring.
+#[derive(Clone, Debug)]
+pub struct TeamRow {
+    pub team_id: String,
+    pub name: String,
+    pub manager_id: String,
+    pub window_ms: i64,
+    pub policy: TeamPolicy,
+    /// The round-robin standing, owned by the pure core.
+    pub rotation: RotationState,
+    /// Bumped on every rotation change, for conditional updates.
+    pub rotation_version: i64,
+    /// Member rep ids in ring order.
+    pub ring: Vec<String>,
+    /// Ranks of the members (for ability order).
+    pub ranks: BTreeMap<String, i32>,
+}
+
+impl TeamRow {
+    /// What the pure core needs.
+    pub fn config(&self) -> TeamConfig {
+        let mut config = TeamConfig::new(self.team_id.clone(), self.ring.clone(), self.window_ms);
+        config.tier_windows = self.policy.tier_windows.clone();
+        config.rotation = self.policy.rotation;
+        config.ability_order_tiers = self.policy.ability_order_tiers.clone();
+        config.ranks = self.ranks.clone();
+        config.pool_timeout_ms = self.policy.pool_timeout_ms;
+        config.chain_budget_ms = self.policy.chain_budget_ms;
+        if let Some(floor) = self.policy.window_floor_ms {
+            config.window_floor_ms = floor;
+        }
+        config.no_eligible = self.policy.no_eligible;
+        config
+    }
+}
+
+/// A rep with their live load.
+#[derive(Clone, Debug)]
+pub struct RepRow {
+    pub rep_id: String,
+    pub name: String,
+    pub team_id: Option<String>,
+    pub open_offers: i64,
+    pub assigned_leads: i64,
+    pub availability: String,
+    pub rank: i64,
+    pub capacity: i64,
+    pub consecutive_expiries: i64,
+    pub schedule: Schedule,
+    pub skills: Skills,
+}
+
+/// Whether each rep of a team may be offered a given lead now:
+/// availability, working hours, tiers and regions, and capacity (assigned
+/// leads plus offers in flight), as read at the start of the transaction.
+#[derive(Clone, Debug, Default)]
+pub struct TeamEligibility {
+    reps: HashMap<String, (RepRow, Option<Shift>)>,
+    /// The lead's country, for region matching.
+    country: String,
+}
+
+impl TeamEligibility {
+    pub fn new(reps: Vec<RepRow>, country: &str) -> Self {
+        let reps = reps
+            .into_iter()
+            .map(|rep| {
+                // A schedule that no longer compiles (e.g. a time zone
+                // removed from the database) counts as off shift.
+                let shift = rep.schedule.compile().ok();
+                (rep.rep_id.clone(), (rep, shift))
+            })
+            .collect();
+        Self {
+            reps,
+            country: country.to_string(),
+        }
+    }
+}
+
+impl Eligibility for TeamEligibility {
+    fn check(&self, rep: &str, tier: &str, now: Millis) -> Result<(), SkipReason> {
+        let Some((row, shift)) = self.reps.get(rep) else {
+            return Err(SkipReason::Left);
+        };
+        if row.availability == "away" {
+            return Err(SkipReason::Away);
+        }
+        if !shift.as_ref().is_some_and(|shift| shift.on_shift(now)) {
+            return Err(SkipReason::OffShift);
+        }
+        if !row.skills.takes(tier, &self.country) {
+            return Err(SkipReason::Mismatch);
+        }
+        if row.capacity > 0 && row.open_offers + row.assigned_leads >= row.capacity {
+            return Err(SkipReason::AtCapacity);
+        }
+        Ok(())
+    }
+}
+
+/// The lead details a rep sees.
+#[derive(Clone, Debug, Default)]
+pub struct LeadDetails {
+    pub lead_id: String,
+    pub name: String,
+    pub company: String,
+    pub email: String,
+    pub domain: String,
+    pub tier: String,
+    pub score: i64,
+    pub source: String,
+    pub lead_created_at_ms: i64,
+}
+
+/// A lead being routed.
+#[derive(Clone, Debug)]
+pub struct LeadRow {
+    pub team_id: String,
+    pub state: String,
+    pub owner_rep_id: Option<String>,
+    pub routing: LeadRouting,
+    pub version: i64,
+    pub details: LeadDetails,
+    pub traceparent: Option<String>,
+    pub pooled_at_ms: Option<i64>,
+    /// The lead's country (ISO code, may be empty), for region matching.
+    pub country: String,
+}
+
+/// An offer.
+#[derive(Clone, Debug)]
+pub struct OfferRow {
+    pub offer_id: String,
+    pub lead_id: String,
+    pub offer_no: i64,
+    pub team_id: String,
+    pub rep_id: String,
+    pub state: String,
+    pub opened_at_ms: i64,
+    pub deadline_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// A routing-ledger entry.
+#[derive(Clone, Debug)]
+pub struct LedgerEntry<'a> {
+    pub lead_id: &'a str,
+    pub kind: &'a str,
+    pub rep_id: Option<&'a str>,
+    pub offer_no: Option<i64>,
+    pub detail: String,
+    pub at_ms: i64,
+}

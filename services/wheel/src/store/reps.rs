@@ -1,0 +1,134 @@
+//! Reps: availability, rank, capacity, schedules and the circuit breaker's count.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::*;
+
+pub async fn load_rep(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+) -> Result<Option<RepRow>, WheelError> {
+    let row = sqlx::query(
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
+           (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
+           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
+         FROM wheel_reps r WHERE rep_id = $1",
+    )
+    .bind(rep_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|row| rep_from_row(&row)).transpose()
+}
+
+pub async fn list_reps(
+    conn: &mut AnyConnection,
+    team_id: Option<&str>,
+) -> Result<Vec<RepRow>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
+           (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
+           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
+         FROM wheel_reps r WHERE ($1 = '' OR team_id = $1) \
+         ORDER BY team_id, ring_position, rep_id",
+    )
+    .bind(team_id.unwrap_or(""))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(rep_from_row).collect()
+}
+
+fn rep_from_row(row: &AnyRow) -> Result<RepRow, WheelError> {
+    Ok(RepRow {
+        rep_id: row.try_get("rep_id")?,
+        name: row.try_get("name")?,
+        team_id: row.try_get("team_id")?,
+        open_offers: row.try_get("open_offers")?,
+        assigned_leads: row.try_get("assigned_leads")?,
+        availability: row.try_get("availability")?,
+        rank: row.try_get("rep_rank")?,
+        capacity: row.try_get("capacity")?,
+        consecutive_expiries: row.try_get("consecutive_expiries")?,
+        schedule: serde_json::from_str(&row.try_get::<String, _>("schedule")?)
+            .map_err(|err| WheelError::Corrupt(format!("rep schedule: {err}")))?,
+        skills: serde_json::from_str(&row.try_get::<String, _>("skills")?)
+            .map_err(|err| WheelError::Corrupt(format!("rep skills: {err}")))?,
+    })
+}
+
+/// Sets a rep away or available; returns false when the rep is unknown.
+pub async fn set_availability(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    availability: &str,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET availability = $1, consecutive_expiries = 0, updated_at_ms = $2 WHERE rep_id = $3",
+    )
+    .bind(availability)
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Sets a rep's rank and capacity; returns false when the rep is unknown.
+pub async fn update_rep(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    rank: i64,
+    capacity: i64,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET rep_rank = $1, capacity = $2, updated_at_ms = $3 WHERE rep_id = $4",
+    )
+    .bind(rank)
+    .bind(capacity)
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Counts an expiry against a rep (or resets the count after a claim or a
+/// pass); returns the new count.
+pub async fn record_response(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    expired: bool,
+) -> Result<i64, WheelError> {
+    let sql = if expired {
+        "UPDATE wheel_reps SET consecutive_expiries = consecutive_expiries + 1 WHERE rep_id = $1 RETURNING consecutive_expiries"
+    } else {
+        "UPDATE wheel_reps SET consecutive_expiries = 0 WHERE rep_id = $1 RETURNING consecutive_expiries"
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(rep_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Sets a rep's working hours and skills; false when the rep is unknown.
+pub async fn set_schedule(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    schedule: &Schedule,
+    skills: &Skills,
+    now: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_reps SET schedule = $1, skills = $2, updated_at_ms = $3 WHERE rep_id = $4",
+    )
+    .bind(serde_json::to_string(schedule).expect("schedule serializes"))
+    .bind(serde_json::to_string(skills).expect("skills serialize"))
+    .bind(now)
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
