@@ -19,7 +19,7 @@ use leadwheel_plumbing::config::Secret;
 use leadwheel_plumbing::{ids, now_ms};
 use leadwheel_proto::events::v1::{Envelope, LeadCreated, OfferClosed, OfferOpened};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
-use leadwheel_proto::wheel::v1::{Team, UpsertTeamRequest};
+use leadwheel_proto::wheel::v1::{Team, TeamPolicy, UpsertTeamRequest};
 use prost::Message;
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -228,7 +228,12 @@ impl Wheel {
                     manager_id: format!("{team_id}-manager"),
                     window_ms,
                     rep_ids: rep_ids.clone(),
-                    ..Default::default()
+                    // Bench reps ignore offers on purpose: keep the circuit
+                    // breaker from setting them away, so every expiry re-offers.
+                    policy: Some(TeamPolicy {
+                        breaker_expiries: -1,
+                        ..Default::default()
+                    }),
                 }),
                 ..Default::default()
             },

@@ -216,15 +216,19 @@ async fn mark_sent(store: &Store, ids: &[&str]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    let now = now_ms();
-    let mut tx = store.begin().await?;
+    // One statement per batch: the write lock (one writer on SQLite) is
+    // held for one round trip instead of one per event.
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "UPDATE lw_outbox SET sent_at_ms = $1 WHERE sent_at_ms IS NULL AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now_ms());
     for id in ids {
-        sqlx::query("UPDATE lw_outbox SET sent_at_ms = $1 WHERE id = $2 AND sent_at_ms IS NULL")
-            .bind(now)
-            .bind(*id)
-            .execute(&mut *tx)
-            .await?;
+        query = query.bind(*id);
     }
+    let mut tx = store.begin().await?;
+    query.execute(&mut *tx).await?;
     tx.commit().await
 }
 

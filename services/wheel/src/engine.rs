@@ -44,7 +44,7 @@ pub async fn team_with_eligibility(
     let Some(team) = store::load_team(conn, team_id).await? else {
         return Ok(None);
     };
-    let reps = store::list_reps(conn, Some(team_id)).await?;
+    let reps = store::team_reps_for_routing(conn, team_id).await?;
     Ok(Some((team, TeamEligibility::new(reps, country))))
 }
 

@@ -38,6 +38,40 @@ pub async fn list_reps(
     rows.iter().map(rep_from_row).collect()
 }
 
+/// The members of `team_id` as routing needs them. Load counts (open
+/// offers, assigned leads) are read only for reps with a capacity cap: the
+/// others are never skipped for capacity, and counting for every member on
+/// every transition is the dearest part of a decision.
+pub async fn team_reps_for_routing(
+    conn: &mut AnyConnection,
+    team_id: &str,
+) -> Result<Vec<RepRow>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
+           CAST(0 AS BIGINT) AS open_offers, CAST(0 AS BIGINT) AS assigned_leads \
+         FROM wheel_reps WHERE team_id = $1 ORDER BY ring_position, rep_id",
+    )
+    .bind(team_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut reps = rows
+        .iter()
+        .map(rep_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    for rep in reps.iter_mut().filter(|rep| rep.capacity > 0) {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM wheel_offers WHERE rep_id = $1 AND state = 'open') AS open_offers, \
+                    (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1) AS assigned_leads",
+        )
+        .bind(&rep.rep_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        rep.open_offers = row.try_get("open_offers")?;
+        rep.assigned_leads = row.try_get("assigned_leads")?;
+    }
+    Ok(reps)
+}
+
 fn rep_from_row(row: &AnyRow) -> Result<RepRow, WheelError> {
     Ok(RepRow {
         rep_id: row.try_get("rep_id")?,
