@@ -201,6 +201,12 @@ impl Engine {
         input: Input,
         actor: &str,
     ) -> Result<Decision, WheelError> {
+        if matches!(input, Input::Retry | Input::EscalationDue) {
+            // The 2-second sweep retries every waiting lead, and most of
+            // those retries (nobody on shift yet) change nothing: find that
+            // out on a read connection instead of taking the write lock.
+            self.check_on_read_connection(lead_id, &input).await?;
+        }
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store.begin().await?;
             let conn: &mut AnyConnection = &mut tx;
@@ -242,6 +248,33 @@ impl Engine {
             }
         }
         Err(WheelError::Conflict(lead_id.to_string()))
+    }
+
+    /// Runs the core on a pooled read connection; an error means the input
+    /// would be refused, so there is nothing to write.
+    async fn check_on_read_connection(
+        &self,
+        lead_id: &str,
+        input: &Input,
+    ) -> Result<(), WheelError> {
+        let mut conn = self.store.pool().acquire().await?;
+        let lead = store::load_lead(&mut conn, lead_id)
+            .await?
+            .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
+        let (team, eligibility) = team_with_eligibility(&mut conn, &lead.team_id, &lead.country)
+            .await?
+            .ok_or_else(|| {
+                WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))
+            })?;
+        step(
+            &team.config(),
+            &team.rotation,
+            &lead.routing,
+            input.clone(),
+            now_ms(),
+            &eligibility,
+        )?;
+        Ok(())
     }
 
     /// Offers every waiting lead of `team_id` (all teams when empty) again,

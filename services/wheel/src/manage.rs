@@ -3,7 +3,7 @@
 
 use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_plumbing::bus::{EventDraft, subjects};
-use leadwheel_plumbing::store::now_ms;
+use leadwheel_plumbing::store::{Tx, now_ms};
 use leadwheel_proto::events::v1 as events;
 use leadwheel_proto::wheel::v1::*;
 use leadwheel_wheel_core::Input;
@@ -33,6 +33,47 @@ fn require_manager_of(caller: &Caller, team_id: &str) -> Result<(), WheelError> 
     }
 }
 
+/// Opens the transaction of a change to `rep_id` and checks the caller may
+/// make it: the rep themselves (when `self_allowed`), their manager, or an admin.
+async fn begin_rep_change(
+    api: &WheelApi,
+    caller: &Caller,
+    rep_id: &str,
+    self_allowed: bool,
+) -> Result<(Tx, store::RepRow), WheelError> {
+    let mut tx = api.engine.store.begin().await?;
+    let rep = store::load_rep(&mut tx, rep_id)
+        .await?
+        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
+    if caller.role == Role::Rep && self_allowed {
+        if caller.subject != rep_id {
+            return Err(WheelError::PermissionDenied(format!(
+                "rep {} may not change rep {rep_id}",
+                caller.subject
+            )));
+        }
+    } else {
+        require_manager_of(caller, rep.team_id.as_deref().unwrap_or_default())?;
+    }
+    Ok((tx, rep))
+}
+
+/// Records the change's event, commits, and returns the rep as changed.
+async fn finish_rep_change(
+    api: &WheelApi,
+    mut tx: Tx,
+    rep_id: &str,
+    draft: EventDraft,
+) -> Result<store::RepRow, WheelError> {
+    api.engine.outbox.enqueue(&mut tx, draft).await?;
+    let updated = store::load_rep(&mut tx, rep_id)
+        .await?
+        .expect("rep exists in this transaction");
+    tx.commit().await?;
+    api.engine.outbox.notify();
+    Ok(updated)
+}
+
 pub async fn set_availability(
     api: &WheelApi,
     caller: &Caller,
@@ -50,20 +91,7 @@ pub async fn set_availability(
     };
     let reason = validate::text("reason", &request.reason, validate::MAX_REASON_LEN, false)?;
     let engine = &api.engine;
-    let mut tx = engine.store.begin().await?;
-    let rep = store::load_rep(&mut tx, rep_id)
-        .await?
-        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
-    if caller.role == Role::Rep {
-        if caller.subject != rep_id {
-            return Err(WheelError::PermissionDenied(format!(
-                "rep {} may not change rep {rep_id}",
-                caller.subject
-            )));
-        }
-    } else {
-        require_manager_of(caller, rep.team_id.as_deref().unwrap_or_default())?;
-    }
+    let (mut tx, rep) = begin_rep_change(api, caller, rep_id, true).await?;
     let now = now_ms();
     store::set_availability(&mut tx, rep_id, availability, now).await?;
     let manager_id = match rep.team_id.as_deref() {
@@ -82,18 +110,8 @@ pub async fn set_availability(
         manager_id,
         at_ms: now,
     };
-    engine
-        .outbox
-        .enqueue(
-            &mut tx,
-            EventDraft::new(subjects::REP_AVAILABILITY_CHANGED, rep_id, &event),
-        )
-        .await?;
-    let updated = store::load_rep(&mut tx, rep_id)
-        .await?
-        .expect("rep exists in this transaction");
-    tx.commit().await?;
-    engine.outbox.notify();
+    let draft = EventDraft::new(subjects::REP_AVAILABILITY_CHANGED, rep_id, &event);
+    let updated = finish_rep_change(api, tx, rep_id, draft).await?;
     tracing::info!(rep_id, availability, by = %caller.subject, "availability changed");
     if availability == "available" {
         // Leads waiting for someone may now be offered to this rep.
@@ -130,12 +148,7 @@ pub async fn update_rep(
             ),
         ));
     }
-    let engine = &api.engine;
-    let mut tx = engine.store.begin().await?;
-    let rep = store::load_rep(&mut tx, rep_id)
-        .await?
-        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
-    require_manager_of(caller, rep.team_id.as_deref().unwrap_or_default())?;
+    let (mut tx, rep) = begin_rep_change(api, caller, rep_id, false).await?;
     let now = now_ms();
     store::update_rep(
         &mut tx,
@@ -151,18 +164,8 @@ pub async fn update_rep(
         team_id: rep.team_id.clone().unwrap_or_default(),
         at_ms: now,
     };
-    engine
-        .outbox
-        .enqueue(
-            &mut tx,
-            EventDraft::new(subjects::REP_UPSERTED, rep_id, &event),
-        )
-        .await?;
-    let updated = store::load_rep(&mut tx, rep_id)
-        .await?
-        .expect("rep exists in this transaction");
-    tx.commit().await?;
-    engine.outbox.notify();
+    let draft = EventDraft::new(subjects::REP_UPSERTED, rep_id, &event);
+    let updated = finish_rep_change(api, tx, rep_id, draft).await?;
     Ok(UpdateRepResponse {
         rep: Some(convert::rep_proto(updated)),
     })
@@ -293,20 +296,7 @@ pub async fn set_schedule(
             .collect(),
     };
     let engine = &api.engine;
-    let mut tx = engine.store.begin().await?;
-    let rep = store::load_rep(&mut tx, rep_id)
-        .await?
-        .ok_or_else(|| WheelError::NotFound(format!("rep {rep_id} not found")))?;
-    if caller.role == Role::Rep {
-        if caller.subject != rep_id {
-            return Err(WheelError::PermissionDenied(format!(
-                "rep {} may not change rep {rep_id}",
-                caller.subject
-            )));
-        }
-    } else {
-        require_manager_of(caller, rep.team_id.as_deref().unwrap_or_default())?;
-    }
+    let (mut tx, rep) = begin_rep_change(api, caller, rep_id, true).await?;
     let now = now_ms();
     store::set_schedule(&mut tx, rep_id, &schedule, &skills, now).await?;
     let event = events::RepUpserted {
@@ -315,18 +305,8 @@ pub async fn set_schedule(
         team_id: rep.team_id.clone().unwrap_or_default(),
         at_ms: now,
     };
-    engine
-        .outbox
-        .enqueue(
-            &mut tx,
-            EventDraft::new(subjects::REP_UPSERTED, rep_id, &event),
-        )
-        .await?;
-    let updated = store::load_rep(&mut tx, rep_id)
-        .await?
-        .expect("rep exists in this transaction");
-    tx.commit().await?;
-    engine.outbox.notify();
+    let draft = EventDraft::new(subjects::REP_UPSERTED, rep_id, &event);
+    let updated = finish_rep_change(api, tx, rep_id, draft).await?;
     engine
         .retry_waiting(rep.team_id.as_deref().unwrap_or_default())
         .await?;
