@@ -6,18 +6,16 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        "leadwheel/events/v1/events.proto",
-        "leadwheel/intake/v1/intake.proto",
-        "leadwheel/wheel/v1/wheel.proto",
-        "leadwheel/opportunity/v1/opportunity.proto",
-        "leadwheel/alerting/v1/alerting.proto",
-        "leadwheel/reporting/v1/reporting.proto",
-    ];
-    for file in files {
+    // Every .proto under leadwheel/, found rather than listed, so a new
+    // contract file cannot be forgotten here.
+    let mut files = Vec::new();
+    collect_protos(std::path::Path::new("leadwheel"), &mut files)?;
+    files.sort();
+    println!("cargo:rerun-if-changed=leadwheel");
+    for file in &files {
         println!("cargo:rerun-if-changed={file}");
     }
-    let descriptors = protox::compile(files, ["."])?;
+    let descriptors = protox::compile(&files, ["."])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out_dir.join("leadwheel_descriptor.bin"),
@@ -27,5 +25,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptors)?;
+    Ok(())
+}
+
+fn collect_protos(dir: &std::path::Path, files: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, files)?;
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            files.push(path.to_string_lossy().replace('\\', "/"));
+        }
+    }
     Ok(())
 }

@@ -40,8 +40,30 @@ pub mod subjects {
     pub const TEAM_UPSERTED: &str = "wheel.team.upserted";
     /// A rep was created or changed.
     pub const REP_UPSERTED: &str = "wheel.rep.upserted";
+    /// A duplicate signup touched an existing lead.
+    pub const LEAD_TOUCHED: &str = "intake.lead.touched";
+    /// A person's personal data was erased; every service erases its copy.
+    pub const PERSON_ERASED: &str = "intake.person.erased";
     /// A claimed lead is in work.
     pub const OPPS_LEAD_OPENED: &str = "opps.lead.opened";
+    /// A lead in work became an account and an opportunity.
+    pub const OPPS_LEAD_CONVERTED: &str = "opps.lead.converted";
+    /// A lead in work was disqualified (maybe back to the pool).
+    pub const OPPS_LEAD_DISQUALIFIED: &str = "opps.lead.disqualified";
+    /// A lead in work moved to another rep.
+    pub const OPPS_LEAD_OWNER_CHANGED: &str = "opps.lead.owner_changed";
+    /// A lead in work was handed back to the wheel.
+    pub const OPPS_LEAD_RETURNED: &str = "opps.lead.returned";
+    /// An account was created.
+    pub const OPPS_ACCOUNT_CREATED: &str = "opps.account.created";
+    /// An account changed (name, domains, tier, status).
+    pub const OPPS_ACCOUNT_UPDATED: &str = "opps.account.updated";
+    /// An account has a new owner.
+    pub const OPPS_ACCOUNT_OWNER_CHANGED: &str = "opps.account.owner_changed";
+    /// Every `opps.account.*` event, for consumers keeping an account copy.
+    pub const OPPS_ACCOUNT_ALL: &str = "opps.account.>";
+    /// A leaving rep's handover plan was applied.
+    pub const OPPS_HANDOVER_APPLIED: &str = "opps.handover.applied";
     /// An alert was raised.
     pub const ALERT_RAISED: &str = "alerts.raised";
 

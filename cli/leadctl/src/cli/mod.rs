@@ -1,11 +1,15 @@
 //! The command line: every command, flag and environment variable.
 
+mod intake;
 mod manage;
+mod opps;
 mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use intake::*;
 pub use manage::*;
+pub use opps::*;
 pub use simulate::*;
 
 const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, the ledger, reports; simulate a policy";
@@ -188,6 +192,12 @@ pub enum Command {
     /// Runs the wheel's routing core over a signup stream with modelled reps: no services needed.
     #[command(after_help = SIMULATE_HELP)]
     Simulate(Box<SimulateArgs>),
+    /// Work on claimed leads: accounts, opportunities, stages, activities, handovers.
+    #[command(subcommand)]
+    Opps(OppsCommand),
+    /// Intake: leads at the front door, scoring, erasure.
+    #[command(subcommand)]
+    Intake(IntakeCommand),
     /// Demo helpers.
     #[command(subcommand)]
     Demo(DemoCommand),

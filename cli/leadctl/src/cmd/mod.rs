@@ -2,9 +2,11 @@
 
 mod act;
 mod demo;
+mod intake;
 mod ledger;
 mod lists;
 mod manage;
+mod opps;
 mod report;
 mod show;
 mod watch;
@@ -57,5 +59,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         }
         Command::Report(ReportCommand::Funnel { team }) => report::funnel(ctx, team).await,
         Command::Demo(DemoCommand::Signups(args)) => demo::signups(ctx, args).await,
+        Command::Opps(command) => opps::run(ctx, command).await,
+        Command::Intake(command) => intake::run(ctx, command).await,
     }
 }
