@@ -5,17 +5,56 @@
 //! `BIGINT` and `BYTEA` columns, `ON CONFLICT`, `RETURNING`; timestamps are
 //! UTC epoch milliseconds.
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// A transaction on the store; the caller commits.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A write transaction on the store; the caller commits. It derefs to the
+/// connection, so repository functions take `&mut AnyConnection`.
+///
+/// On SQLite it also holds the process's write gate until it ends (see
+/// [`Store::begin`]).
+#[derive(Debug)]
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    // Declared after `inner` so the transaction ends before the gate opens.
+    _gate: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    /// Rolls back, then lets the next writer in. Dropping a `Tx` also rolls
+    /// back.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
 
 /// The plumbing's own migrations (outbox, inbox), tracked in their own table
 /// so they never collide with a service's migration versions.
@@ -35,6 +74,11 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite admits one writer at a time. Writers of this process queue
+    /// here, in order, instead of in SQLite's busy handler, which sleeps in
+    /// steps of up to 100 ms and lets a late writer overtake: under load
+    /// that sleeping, not the work, was most of a write's latency.
+    write_gate: Arc<Mutex<()>>,
 }
 
 /// Current time as UTC epoch milliseconds.
@@ -121,7 +165,11 @@ impl Store {
             .run(&pool)
             .await
             .context("running the service migrations")?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            write_gate: Arc::new(Mutex::new(())),
+        })
     }
 
     /// The connection pool, for reads outside a transaction.
@@ -134,12 +182,24 @@ impl Store {
         self.backend
     }
 
-    /// Begins a write transaction. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so two writers queue instead of deadlocking.
+    /// Begins a write transaction. On SQLite it first waits its turn at the
+    /// process's write gate, then takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so two writers queue instead of deadlocking; another
+    /// process's writer still meets the busy timeout.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let gate = self.write_gate.clone().lock_owned().await;
+                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx {
+                    inner,
+                    _gate: Some(gate),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _gate: None,
+            }),
         }
     }
 
