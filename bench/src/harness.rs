@@ -364,6 +364,7 @@ pub fn lead_created(lead_id: &str, n: usize, team_id: &str) -> LeadCreated {
         phone: "+49 30 1234567".into(),
         country: "DE".into(),
         message: "We would like a demo for 40 seats.".into(),
+        ..Default::default()
     }
 }
 

@@ -14,9 +14,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
-use futures::StreamExt;
+use async_nats::jetstream::Message as NatsMessage;
+use futures::{FutureExt, StreamExt};
 use leadwheel_proto::events::v1::Envelope;
-use prost::Message;
+use prost::Message as _;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -143,6 +144,11 @@ pub async fn run_consumer<H: EventHandler>(
     tracing::debug!(consumer = %spec.durable, "consumer stopped");
 }
 
+/// Most events applied in one transaction. Events already waiting are taken
+/// together: under load one commit (and, on SQLite, one turn at the write
+/// gate) serves many events; at rest a batch is the one event that arrived.
+const MAX_BATCH: usize = 64;
+
 async fn consume<H: EventHandler>(
     bus: &Bus,
     store: &Store,
@@ -155,7 +161,7 @@ async fn consume<H: EventHandler>(
     let mut messages = consumer.messages().await.context("pulling messages")?;
     tracing::info!(consumer = %spec.durable, stream = spec.stream.name, "consuming");
     loop {
-        // Between messages is the only place we stop: an event in hand is
+        // Between batches is the only place we stop: events in hand are
         // always finished (committed and acked, or nakked).
         let message = tokio::select! {
             next = messages.next() => next,
@@ -164,36 +170,112 @@ async fn consume<H: EventHandler>(
         let Some(message) = message else {
             anyhow::bail!("message stream ended");
         };
-        let message = message.context("receiving a message")?;
-        let traceparent = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(telemetry::TRACEPARENT))
-            .map(|v| v.as_str().to_string());
-        let envelope = match Envelope::decode(message.payload.as_ref()) {
-            Ok(envelope) => envelope,
-            Err(err) => {
-                tracing::error!(consumer = %spec.durable, subject = %message.subject, error = %err, "undecodable envelope; terminating it");
-                let _ = message.ack_with(AckKind::Term).await;
-                continue;
+        let mut batch = vec![message.context("receiving a message")?];
+        while batch.len() < MAX_BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(message),
+                Some(Some(Err(err))) => {
+                    // Finish what is in hand; the error ends the stream next time.
+                    tracing::warn!(consumer = %spec.durable, error = %err, "receiving a message failed");
+                    break;
+                }
+                Some(None) | None => break,
             }
-        };
-        let event = Event {
-            subject: message.subject.to_string(),
-            envelope,
-            traceparent,
-        };
-        let span = tracing::info_span!(
-            "consume",
-            consumer = %spec.durable,
-            subject = %event.subject,
-            event_id = %event.envelope.id,
-            key = %event.envelope.key,
-        );
-        telemetry::set_parent(&span, event.traceparent.as_deref());
-        let outcome = apply(store, spec, handler, &event)
-            .instrument(span.clone())
-            .await;
+        }
+        let events: Vec<(NatsMessage, Event)> = batch
+            .into_iter()
+            .filter_map(|message| decode(spec, message))
+            .collect();
+        if !events.is_empty() {
+            apply_batch(store, outbox, spec, handler, events).await;
+        }
+    }
+}
+
+/// The event a message carries; an undecodable one is terminated.
+fn decode(spec: &ConsumerSpec, message: NatsMessage) -> Option<(NatsMessage, Event)> {
+    let traceparent = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(telemetry::TRACEPARENT))
+        .map(|v| v.as_str().to_string());
+    match Envelope::decode(message.payload.as_ref()) {
+        Ok(envelope) => {
+            let event = Event {
+                subject: message.subject.to_string(),
+                envelope,
+                traceparent,
+            };
+            Some((message, event))
+        }
+        Err(err) => {
+            tracing::error!(consumer = %spec.durable, subject = %message.subject, error = %err, "undecodable envelope; terminating it");
+            tokio::spawn(async move {
+                let _ = message.ack_with(AckKind::Term).await;
+            });
+            None
+        }
+    }
+}
+
+fn event_span(spec: &ConsumerSpec, event: &Event) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume",
+        consumer = %spec.durable,
+        subject = %event.subject,
+        event_id = %event.envelope.id,
+        key = %event.envelope.key,
+    );
+    telemetry::set_parent(&span, event.traceparent.as_deref());
+    span
+}
+
+/// Applies `events` in one transaction, each inside its own savepoint so a
+/// failing event is rolled back alone; commits; then acks, naks or
+/// terminates each. When the transaction cannot begin or commit, nothing
+/// was applied and every event is retried.
+async fn apply_batch<H: EventHandler>(
+    store: &Store,
+    outbox: &Outbox,
+    spec: &ConsumerSpec,
+    handler: &H,
+    events: Vec<(NatsMessage, Event)>,
+) {
+    let savepoints = events.len() > 1;
+    let mut outcomes: Vec<Result<bool, HandlerError>> = Vec::with_capacity(events.len());
+    let committed = async {
+        let mut tx = store.begin().await?;
+        for (_, event) in &events {
+            let outcome = apply_one(&mut tx, spec, handler, event, savepoints)
+                .instrument(event_span(spec, event))
+                .await;
+            if !savepoints && outcome.is_err() {
+                // Alone in its transaction: dropping it rolls back.
+                outcomes.push(outcome);
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    let committed = match committed {
+        Ok(committed) => committed,
+        Err(err) => {
+            // Nothing was applied: every event is retried.
+            outcomes = (0..events.len())
+                .map(|_| {
+                    Err(HandlerError::Transient(anyhow::anyhow!(
+                        "the store transaction failed: {err}"
+                    )))
+                })
+                .collect();
+            false
+        }
+    };
+    let mut any_applied = false;
+    for ((message, event), outcome) in events.into_iter().zip(outcomes) {
         let result_label = match &outcome {
             Ok(true) => "applied",
             Ok(false) => "duplicate",
@@ -209,41 +291,62 @@ async fn consume<H: EventHandler>(
             .inc();
         match outcome {
             Ok(applied) => {
+                debug_assert!(committed);
                 if applied {
-                    outbox.notify();
+                    any_applied = true;
                     handler.after_commit(&event);
                 }
                 if let Err(err) = message.ack().await {
                     // The effect is committed; a redelivery is a harmless duplicate.
-                    tracing::warn!(parent: &span, error = %err, "ack failed");
+                    tracing::warn!(event_id = %event.envelope.id, error = %err, "ack failed");
                 }
             }
             Err(HandlerError::Transient(err)) => {
-                tracing::warn!(parent: &span, error = %format!("{err:#}"), "event failed; retrying later");
+                tracing::warn!(event_id = %event.envelope.id, subject = %event.subject, error = %format!("{err:#}"), "event failed; retrying later");
                 let _ = message
                     .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
                     .await;
             }
             Err(HandlerError::Permanent(err)) => {
-                tracing::error!(parent: &span, error = %format!("{err:#}"), "event rejected; terminating it");
+                tracing::error!(event_id = %event.envelope.id, subject = %event.subject, error = %format!("{err:#}"), "event rejected; terminating it");
                 let _ = message.ack_with(AckKind::Term).await;
             }
         }
     }
+    if any_applied {
+        outbox.notify();
+    }
 }
 
-/// Applies one event in one transaction; Ok(false) when already processed.
-async fn apply<H: EventHandler>(
-    store: &Store,
+/// Applies one event inside `tx`; Ok(false) when already processed. With
+/// `savepoint`, a failure rolls back this event's writes only.
+async fn apply_one<H: EventHandler>(
+    tx: &mut Tx,
     spec: &ConsumerSpec,
     handler: &H,
     event: &Event,
+    savepoint: bool,
 ) -> Result<bool, HandlerError> {
-    let mut tx = store.begin().await?;
-    if !record(&mut tx, &spec.durable, &event.envelope.id).await? {
-        return Ok(false);
+    if savepoint {
+        sqlx::query("SAVEPOINT lw_event").execute(&mut **tx).await?;
     }
-    handler.handle(&mut tx, event).await?;
-    tx.commit().await?;
-    Ok(true)
+    let outcome = async {
+        if !record(tx, &spec.durable, &event.envelope.id).await? {
+            return Ok(false);
+        }
+        handler.handle(tx, event).await?;
+        Ok(true)
+    }
+    .await;
+    if savepoint {
+        if outcome.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT lw_event")
+                .execute(&mut **tx)
+                .await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT lw_event")
+            .execute(&mut **tx)
+            .await?;
+    }
+    outcome
 }

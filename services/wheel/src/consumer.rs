@@ -1,6 +1,7 @@
 //! Consumes `intake.lead.created`: each new lead is routed in the same
 //! transaction that records the event in the inbox.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use leadwheel_plumbing::bus::subjects;
@@ -15,23 +16,27 @@ use crate::live::{self, Push};
 /// Routes new leads.
 pub struct LeadCreatedHandler {
     engine: Engine,
-    /// Pushes of the event being handled, sent once it commits. The
-    /// consumer handles one event at a time, so one slot is enough.
-    pending: Mutex<Vec<Push>>,
+    /// Pushes per event id, sent once the batch holding the event commits.
+    /// An event rolled back stays here until it is handled again (its
+    /// redelivery overwrites the slot), so the map holds at most a batch.
+    pending: Mutex<HashMap<String, Vec<Push>>>,
 }
 
 impl LeadCreatedHandler {
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl EventHandler for LeadCreatedHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        self.pending.lock().expect("pending pushes").clear();
+        self.pending
+            .lock()
+            .expect("pending pushes")
+            .remove(&event.envelope.id);
         if event.subject != subjects::LEAD_CREATED {
             return Ok(());
         }
@@ -51,12 +56,22 @@ impl EventHandler for LeadCreatedHandler {
                 }
                 other => HandlerError::Transient(other.into()),
             })?;
-        *self.pending.lock().expect("pending pushes") = pushes;
+        if !pushes.is_empty() {
+            self.pending
+                .lock()
+                .expect("pending pushes")
+                .insert(event.envelope.id.clone(), pushes);
+        }
         Ok(())
     }
 
-    fn after_commit(&self, _event: &Event) {
-        let pushes = std::mem::take(&mut *self.pending.lock().expect("pending pushes"));
+    fn after_commit(&self, event: &Event) {
+        let pushes = self
+            .pending
+            .lock()
+            .expect("pending pushes")
+            .remove(&event.envelope.id)
+            .unwrap_or_default();
         self.engine.timers.notify_one();
         let bus = self.engine.bus.clone();
         tokio::spawn(async move { live::send(&bus, pushes).await });
