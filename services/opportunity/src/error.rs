@@ -22,12 +22,27 @@ pub enum Error {
     /// No verified caller on the request.
     #[error("unauthenticated")]
     Unauthenticated,
-    /// The caller may not see this.
+    /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
     /// No lead in work has this id.
     #[error("no lead in work with id {0:?}")]
     LeadNotFound(String),
+    /// Something else named by the request does not exist.
+    #[error("no {what} with id {id:?}")]
+    NotFound {
+        /// What was looked for ("opportunity", "account", "rep"...).
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The request is fine but the entity's state refuses it (a locked
+    /// stage, a closed deal, an applied plan).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Someone else changed the entity first; re-read and retry.
+    #[error("{0}")]
+    Aborted(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -40,6 +55,30 @@ impl Error {
             field,
             reason: reason.into(),
         }
+    }
+
+    /// A not-found error for `what` with `id`.
+    pub fn not_found(what: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+
+    /// A refusal because of the entity's state.
+    pub fn precondition(message: impl Into<String>) -> Self {
+        Self::FailedPrecondition(message.into())
+    }
+
+    /// A refusal of `who` doing something.
+    pub fn denied(message: impl Into<String>) -> Self {
+        Self::PermissionDenied(message.into())
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
     }
 }
 
@@ -58,7 +97,9 @@ impl From<Error> for Status {
             }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
-            Error::LeadNotFound(_) => Status::not_found(message),
+            Error::LeadNotFound(_) | Error::NotFound { .. } => Status::not_found(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::Aborted(_) => Status::aborted(message),
             // Logged in full, answered vaguely (UNAVAILABLE or INTERNAL).
             Error::Store(err) => err.into(),
         }

@@ -64,6 +64,24 @@ pub mod subjects {
     pub const OPPS_ACCOUNT_ALL: &str = "opps.account.>";
     /// A leaving rep's handover plan was applied.
     pub const OPPS_HANDOVER_APPLIED: &str = "opps.handover.applied";
+    /// A handover task was created for a new owner.
+    pub const OPPS_HANDOVER_TASK_CREATED: &str = "opps.handover.task_created";
+    /// Every task of an applied handover is done.
+    pub const OPPS_HANDOVER_COMPLETED: &str = "opps.handover.completed";
+    /// A lead was converted into this opportunity.
+    pub const OPPS_OPPORTUNITY_OPENED: &str = "opps.opportunity.opened";
+    /// An opportunity moved between open stages.
+    pub const OPPS_OPPORTUNITY_STAGE_CHANGED: &str = "opps.opportunity.stage_changed";
+    /// An opportunity's amount, currency, close date or probability changed.
+    pub const OPPS_OPPORTUNITY_AMOUNT_CHANGED: &str = "opps.opportunity.amount_changed";
+    /// An opportunity has a new owner.
+    pub const OPPS_OPPORTUNITY_OWNER_CHANGED: &str = "opps.opportunity.owner_changed";
+    /// An opportunity was won or lost.
+    pub const OPPS_OPPORTUNITY_CLOSED: &str = "opps.opportunity.closed";
+    /// A touch (call, email, visit, meeting, note) was logged.
+    pub const OPPS_ACTIVITY_LOGGED: &str = "opps.activity.logged";
+    /// A pipeline stage was created or changed.
+    pub const OPPS_PIPELINE_STAGE_CHANGED: &str = "opps.pipeline.stage_changed";
     /// An alert was raised.
     pub const ALERT_RAISED: &str = "alerts.raised";
 

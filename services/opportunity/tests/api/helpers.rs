@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use leadwheel_opportunity::{SERVICE, run};
 use leadwheel_plumbing::auth::{Authenticator, BearerToken, Role};
-use leadwheel_plumbing::bus::{StreamSpec, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{INTAKE_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::config::Secret;
 use leadwheel_plumbing::testing::{
     ServiceHandle, TEST_JWT_SECRET, publish_event, publish_garbage, read_envelopes,
     redeliver_event, test_token,
 };
-use leadwheel_proto::events::v1::{Envelope, LeadAssigned};
+use leadwheel_proto::events::v1::{
+    Envelope, LeadAssigned, LeadReassigned, PersonErased, TeamUpserted,
+};
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
 use prost::Message;
 use tonic::service::interceptor::InterceptedService;
@@ -90,6 +92,67 @@ impl TestApp {
         )
         .await
         .expect("publishing wheel.lead.assigned")
+    }
+
+    /// Publishes `wheel.team.upserted`: `team_id` managed by `manager_id`
+    /// with `rep_ids` in it.
+    pub async fn team(&self, team_id: &str, manager_id: &str, rep_ids: &[&str]) {
+        let payload = TeamUpserted {
+            team_id: team_id.into(),
+            name: format!("Team {team_id}"),
+            manager_id: manager_id.into(),
+            window_ms: 60_000,
+            rep_ids: rep_ids.iter().map(|r| r.to_string()).collect(),
+            at_ms: leadwheel_plumbing::now_ms(),
+        };
+        publish_event(
+            &self.nats_url,
+            &WHEEL_STREAM,
+            subjects::TEAM_UPSERTED,
+            team_id,
+            &payload,
+        )
+        .await
+        .expect("publishing wheel.team.upserted");
+    }
+
+    /// Publishes `wheel.lead.reassigned` (a manager's reassign in the wheel).
+    pub async fn reassign(&self, lead_id: &str, from: &str, to: &str, team_id: &str) {
+        let payload = LeadReassigned {
+            lead_id: lead_id.into(),
+            team_id: team_id.into(),
+            from_rep_id: from.into(),
+            to_rep_id: to.into(),
+            by: "maya".into(),
+            at_ms: leadwheel_plumbing::now_ms(),
+        };
+        publish_event(
+            &self.nats_url,
+            &WHEEL_STREAM,
+            subjects::LEAD_REASSIGNED,
+            lead_id,
+            &payload,
+        )
+        .await
+        .expect("publishing wheel.lead.reassigned");
+    }
+
+    /// Publishes `intake.person.erased` for `lead_ids`.
+    pub async fn erase(&self, lead_ids: &[&str]) {
+        let payload = PersonErased {
+            lead_ids: lead_ids.iter().map(|l| l.to_string()).collect(),
+            by: "dpo".into(),
+            at_ms: leadwheel_plumbing::now_ms(),
+        };
+        publish_event(
+            &self.nats_url,
+            &INTAKE_STREAM,
+            subjects::PERSON_ERASED,
+            lead_ids.first().copied().unwrap_or_default(),
+            &payload,
+        )
+        .await
+        .expect("publishing intake.person.erased");
     }
 
     /// Publishes `wheel.lead.assigned` again with event id `event_id`, as

@@ -173,6 +173,9 @@ async fn malformed_events_do_not_block_the_consumer() {
 async fn who_may_read_what() {
     let env = Env::new(TestDb::sqlite());
     let app = spawn_app(&env).await;
+    // Maya manages both teams per the wheel; her token names neither.
+    app.team("north", "maya", &["ana"]).await;
+    app.team("south", "maya", &["bo"]).await;
     app.assign("lead-a", "ana", "north").await;
     app.assign("lead-b", "bo", "south").await;
     wait_in_work(&app, "lead-a").await;
@@ -231,6 +234,17 @@ async fn who_may_read_what() {
         .into_inner();
     assert_eq!(lead_ids(&theirs.leads), ["lead-a"]);
     let denied = north.get_lead_in_work(get("lead-b")).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // A manager who manages no team the wheel knows sees nothing.
+    let mut stranger = app.client("sam", Role::Manager).await;
+    let none = stranger
+        .list_leads_in_work(list("", 0, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.leads.is_empty(), "sam got {:?}", none.leads);
+    let denied = stranger.get_lead_in_work(get("lead-a")).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     let mut admin = app.client("root", Role::Admin).await;

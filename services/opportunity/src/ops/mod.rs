@@ -1,0 +1,182 @@
+//! What the API does, one module per area: each operation resolves the
+//! caller's scope, validates, reads what it decides on and writes with a
+//! conditional update inside one transaction together with its outbox
+//! events, then commits and wakes the relay.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use leadwheel_plumbing::auth::{Caller, Role};
+use leadwheel_plumbing::config::env_or;
+use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::{EventDraft, ServiceConfig, Store, Tx};
+use sqlx::AnyConnection;
+
+use crate::access::Scope;
+use crate::error::Error;
+use crate::store::deals::{Opportunity, Stage};
+use crate::store::{self, directory};
+
+pub mod activities;
+pub mod deals;
+pub mod handover;
+pub mod leads;
+
+/// Disqualification reasons when `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS`
+/// is unset.
+pub const DEFAULT_DISQUALIFY_REASONS: &str =
+    "no_budget,no_need,no_authority,bad_timing,competitor,unreachable,duplicate,spam";
+
+/// Settings of the service beyond the shared ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The reasons a lead may be disqualified with.
+    pub disqualify_reasons: Vec<String>,
+}
+
+impl Settings {
+    /// Reads `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS` (comma-separated).
+    pub fn from_env(config: &ServiceConfig) -> Result<Self> {
+        let raw = env_or(
+            &config.service_var("DISQUALIFY_REASONS"),
+            DEFAULT_DISQUALIFY_REASONS,
+        );
+        let disqualify_reasons: Vec<String> = raw
+            .split(',')
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
+        anyhow::ensure!(
+            !disqualify_reasons.is_empty(),
+            "{} names no reason",
+            config.service_var("DISQUALIFY_REASONS")
+        );
+        Ok(Self { disqualify_reasons })
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            disqualify_reasons: DEFAULT_DISQUALIFY_REASONS
+                .split(',')
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+/// The operations, over the store and the outbox.
+#[derive(Clone, Debug)]
+pub struct Service {
+    store: Store,
+    outbox: Outbox,
+    settings: Arc<Settings>,
+}
+
+impl Service {
+    /// Operations on `store`, announcing changes through `outbox`.
+    pub fn new(store: Store, outbox: Outbox, settings: Settings) -> Self {
+        Self {
+            store,
+            outbox,
+            settings: Arc::new(settings),
+        }
+    }
+
+    async fn begin(&self) -> Result<Tx, Error> {
+        Ok(self.store.begin().await?)
+    }
+
+    async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, Error> {
+        Ok(self.store.pool().acquire().await?)
+    }
+
+    /// Commits `tx` and wakes the outbox relay.
+    async fn commit(&self, tx: Tx) -> Result<(), Error> {
+        tx.commit().await?;
+        self.outbox.notify();
+        Ok(())
+    }
+
+    async fn emit(&self, conn: &mut AnyConnection, draft: EventDraft) -> Result<(), Error> {
+        store::enqueue(conn, &self.outbox, draft).await?;
+        Ok(())
+    }
+
+    /// What `caller` may see.
+    async fn scope(&self, conn: &mut AnyConnection, caller: &Caller) -> Result<Scope, Error> {
+        let managed = if caller.role == Role::Manager && caller.team.is_none() {
+            directory::teams_managed_by(conn, &caller.subject).await?
+        } else {
+            Vec::new()
+        };
+        Ok(Scope::of(caller, managed))
+    }
+
+    /// The team of `rep_id`; unknown reps are refused naming `field`.
+    async fn team_of(
+        &self,
+        conn: &mut AnyConnection,
+        field: &'static str,
+        rep_id: &str,
+    ) -> Result<String, Error> {
+        crate::rules::id(field, rep_id, false)?;
+        directory::team_of(conn, rep_id)
+            .await?
+            .ok_or_else(|| Error::not_found("rep", rep_id))
+    }
+}
+
+/// The pipeline's stages, in order.
+#[derive(Clone, Debug)]
+pub struct Pipeline(pub Vec<Stage>);
+
+impl Pipeline {
+    /// Loads the stages.
+    pub async fn load(conn: &mut AnyConnection) -> Result<Self, Error> {
+        Ok(Self(store::deals::stages(conn).await?))
+    }
+
+    /// The stage named `name`.
+    pub fn get(&self, name: &str) -> Option<&Stage> {
+        self.0.iter().find(|s| s.name == name)
+    }
+
+    /// The stage named `name`, or INVALID_ARGUMENT naming `field` and the stages.
+    pub fn require(&self, field: &'static str, name: &str) -> Result<&Stage, Error> {
+        self.get(name).ok_or_else(|| {
+            let names: Vec<&str> = self.0.iter().map(|s| s.name.as_str()).collect();
+            Error::invalid(
+                field,
+                format!("unknown stage {name:?} (stages: {})", names.join(", ")),
+            )
+        })
+    }
+
+    /// The first open stage, where new deals start.
+    pub fn first_open(&self) -> Option<&Stage> {
+        self.0.iter().find(|s| s.outcome == "open")
+    }
+
+    /// The deal's effective probability: its override, else its stage's.
+    pub fn probability(&self, opp: &Opportunity) -> i32 {
+        if opp.probability_override >= 0 {
+            opp.probability_override as i32
+        } else {
+            self.get(&opp.stage)
+                .map(|s| s.probability as i32)
+                .unwrap_or_default()
+        }
+    }
+
+    /// True when an open deal has sat in its stage past the stage's stale days.
+    pub fn is_stale(&self, opp: &Opportunity, now_ms: i64) -> bool {
+        match self.get(&opp.stage) {
+            Some(stage) if opp.status == "open" && stage.stale_days > 0 => {
+                now_ms - opp.stage_entered_at_ms > stage.stale_days * 86_400_000
+            }
+            _ => false,
+        }
+    }
+}
