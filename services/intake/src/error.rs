@@ -19,8 +19,13 @@ pub enum IntakeError {
     /// The body is not JSON, or not a JSON object.
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
-    /// The body is not declared as JSON.
-    #[error("unsupported content type {0:?}: send application/json")]
+    /// A form body that is not valid URL encoding or not UTF-8.
+    #[error("malformed form body: {0}")]
+    MalformedForm(String),
+    /// The body is declared as neither JSON nor a form.
+    #[error(
+        "unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded"
+    )]
     UnsupportedMediaType(String),
     /// The body is larger than the configured limit.
     #[error("body is larger than {limit} bytes")]
@@ -41,10 +46,18 @@ pub enum IntakeError {
     /// A webhook's signature is missing, wrong or too old.
     #[error("{message}")]
     Unauthenticated {
-        /// `missing_signature`, `bad_signature` or `stale_signature`.
+        /// `missing_signature`, `bad_signature`, `stale_signature` or `bad_token`.
         code: &'static str,
         /// What is wrong, for a human.
         message: String,
+    },
+    /// Too many requests from one source address or integration.
+    #[error("too many signups from this {scope}; retry in {retry_after_s} s")]
+    RateLimited {
+        /// `address` or `integration`.
+        scope: &'static str,
+        /// Whole seconds until a request would be admitted.
+        retry_after_s: u64,
     },
     /// The caller's role may not do this.
     #[error("{0}")]
@@ -77,6 +90,8 @@ impl IntakeError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed_json",
+            Self::MalformedForm(_) => "malformed_form",
+            Self::RateLimited { .. } => "rate_limited",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::InvalidField { code, .. } => code,
@@ -100,7 +115,8 @@ impl IntakeError {
     /// The HTTP status this error answers with.
     pub fn http_status(&self) -> StatusCode {
         match self {
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::MalformedForm(_) => StatusCode::BAD_REQUEST,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -117,10 +133,12 @@ impl IntakeError {
     pub fn grpc_code(&self) -> Code {
         match self {
             Self::MalformedJson(_)
+            | Self::MalformedForm(_)
             | Self::UnsupportedMediaType(_)
             | Self::PayloadTooLarge { .. }
             | Self::InvalidField { .. } => Code::InvalidArgument,
             Self::Unauthenticated { .. } => Code::Unauthenticated,
+            Self::RateLimited { .. } => Code::ResourceExhausted,
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::NotFound(_) => Code::NotFound,
             Self::RequestConflict(_) => Code::AlreadyExists,
@@ -169,7 +187,14 @@ impl IntoResponse for IntakeError {
                 "field": self.field_name(),
             }
         });
-        (self.http_status(), Json(body)).into_response()
+        let mut response = (self.http_status(), Json(body)).into_response();
+        if let Self::RateLimited { retry_after_s, .. } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_s),
+            );
+        }
+        response
     }
 }
 

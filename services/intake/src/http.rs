@@ -1,32 +1,36 @@
-//! The signup webhook: `POST /v1/signups` over HTTP/JSON.
+//! The signup webhook: `POST /v1/signups`, JSON or a URL-encoded form.
 //!
-//! The body is parsed in two steps, first as any JSON value and then field
-//! by field, so that a field of the wrong type is reported by name (serde's
-//! typed errors would only say "invalid type at line 1 column 12"). Unknown
-//! fields are ignored: website forms send tracking parameters we do not use.
-//!
-//! Order of checks: content type, size, signature (over the raw bytes),
-//! JSON, fields; so the cheapest refusal comes first and nothing unsigned is
-//! ever parsed.
+//! Order of checks, cheapest refusal first and nothing unauthenticated ever
+//! parsed: the source address's rate limit, content type, idempotency key,
+//! body size, authentication (a bearer token of an integration, else the
+//! webhook signature over the raw bytes), the integration's rate limit,
+//! then the body and its fields. Parsing and the unknown-field policy are in
+//! [`crate::parse`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, body::Bytes};
+use leadwheel_plumbing::auth::{Authenticator, Role};
 use leadwheel_plumbing::config::Secret;
 use leadwheel_plumbing::{now_ms, telemetry};
 use serde::Serialize;
-use serde_json::Value;
 use tracing::Instrument;
 
 use crate::error::IntakeError;
 use crate::leads::{Leads, RequestKey};
+use crate::parse;
+use crate::ratelimit::Limiter;
 use crate::settings::IntakeSettings;
 use crate::signature::{self, SIGNATURE_HEADER};
-use crate::validate::{self, LeadInput};
+use crate::validate;
 
 /// Header carrying a client's idempotency key for a signup.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -38,8 +42,11 @@ pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 pub struct HttpState {
     leads: Leads,
     max_body_bytes: usize,
-    webhook_secret: Option<Secret>,
+    webhook_secrets: Arc<Vec<Secret>>,
     signature_tolerance_s: i64,
+    auth: Authenticator,
+    per_address: Arc<Limiter>,
+    per_integration: Arc<Limiter>,
 }
 
 /// The answer to an accepted signup.
@@ -51,15 +58,20 @@ pub struct SignupResponse {
     pub duplicate: bool,
 }
 
-/// The HTTP router: signups, traced, with bodies capped and signatures
-/// checked as `settings` say.
-pub fn router(leads: Leads, settings: &IntakeSettings) -> Router {
+/// The HTTP router: signups, traced, with bodies capped, callers
+/// authenticated and rate-limited as `settings` say. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the
+/// per-address limit sees the peer.
+pub fn router(leads: Leads, settings: &IntakeSettings, auth: Authenticator) -> Router {
     let max_body_bytes = settings.max_body_bytes;
     let state = HttpState {
         leads,
         max_body_bytes,
-        webhook_secret: settings.webhook_secret.clone(),
+        webhook_secrets: Arc::new(settings.webhook_secrets.clone()),
         signature_tolerance_s: settings.signature_tolerance.as_secs() as i64,
+        auth,
+        per_address: Arc::new(Limiter::new(settings.address_limit)),
+        per_integration: Arc::new(Limiter::new(settings.integration_limit)),
     };
     Router::new()
         .route("/v1/signups", post(signup))
@@ -87,13 +99,27 @@ async fn trace_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// How the body is encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Form,
+}
+
 async fn signup(State(state): State<HttpState>, request: Request) -> Result<Response, IntakeError> {
-    check_content_type(request.headers())?;
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+        state
+            .per_address
+            .take(&peer.ip().to_string(), Instant::now())
+            .map_err(|retry_after_s| IntakeError::RateLimited {
+                scope: "address",
+                retry_after_s,
+            })?;
+    }
+    let encoding = content_type(request.headers())?;
     let key = idempotency_key(request.headers())?;
-    let signature = request
-        .headers()
-        .get(SIGNATURE_HEADER)
-        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let signature = header_text(request.headers(), SIGNATURE_HEADER);
+    let authorization = header_text(request.headers(), header::AUTHORIZATION.as_str());
     let body = Bytes::from_request(request, &state)
         .await
         .map_err(|rejection| {
@@ -105,20 +131,26 @@ async fn signup(State(state): State<HttpState>, request: Request) -> Result<Resp
                 IntakeError::MalformedJson(format!("could not read the body: {rejection}"))
             }
         })?;
-    if let Some(secret) = &state.webhook_secret {
-        let now_s = now_ms() / 1000;
-        signature::verify(
-            secret,
-            signature.as_deref(),
-            &body,
-            now_s,
-            state.signature_tolerance_s,
-        )?;
-    }
-    let input = parse_body(&body)?;
+    let integration = authenticate(
+        &state,
+        authorization.as_deref(),
+        signature.as_deref(),
+        &body,
+    )?;
+    state
+        .per_integration
+        .take(&integration, Instant::now())
+        .map_err(|retry_after_s| IntakeError::RateLimited {
+            scope: "integration",
+            retry_after_s,
+        })?;
+    let input = match encoding {
+        Encoding::Json => parse::json(&body)?,
+        Encoding::Form => parse::form(&body)?,
+    };
     let lead = validate::validate(&input)?;
     let request_key = key.map(|id| RequestKey {
-        scope: "http".into(),
+        scope: format!("http/{integration}"),
         id,
     });
     let created = state.leads.create(lead, request_key).await?;
@@ -140,9 +172,56 @@ async fn signup(State(state): State<HttpState>, request: Request) -> Result<Resp
     Ok(response)
 }
 
-/// Accepts `application/json` and `application/<anything>+json`, with
-/// parameters such as `charset=utf-8`.
-fn check_content_type(headers: &HeaderMap) -> Result<(), IntakeError> {
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap_or_default().to_string())
+}
+
+/// Who is calling: `token:<subject>` for a bearer token of an integration,
+/// `webhook` for signed (or, without secrets, unsigned) posts. A token that
+/// is present must be valid: it is never silently ignored in favour of the
+/// signature.
+fn authenticate(
+    state: &HttpState,
+    authorization: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<String, IntakeError> {
+    let refuse =
+        |code: &'static str, message: String| IntakeError::Unauthenticated { code, message };
+    if let Some(value) = authorization {
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(|| refuse("bad_token", "authorization must be `Bearer <token>`".into()))?;
+        let claims = state
+            .auth
+            .verify(token.trim())
+            .map_err(|err| refuse("bad_token", err.to_string()))?;
+        if claims.role != Role::Integration {
+            return Err(IntakeError::PermissionDenied(format!(
+                "role {:?} may not post signups; use an integration token",
+                claims.role
+            )));
+        }
+        return Ok(format!("token:{}", claims.sub));
+    }
+    if !state.webhook_secrets.is_empty() {
+        signature::verify(
+            &state.webhook_secrets,
+            signature,
+            body,
+            now_ms() / 1000,
+            state.signature_tolerance_s,
+        )?;
+    }
+    Ok("webhook".into())
+}
+
+/// Accepts `application/json`, `application/<anything>+json` and
+/// `application/x-www-form-urlencoded`, with parameters such as `charset=utf-8`.
+fn content_type(headers: &HeaderMap) -> Result<Encoding, IntakeError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(IntakeError::UnsupportedMediaType("none".into()));
     };
@@ -153,10 +232,10 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IntakeError> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let is_json =
-        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"));
-    if is_json {
-        Ok(())
+    if mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")) {
+        Ok(Encoding::Json)
+    } else if mime == "application/x-www-form-urlencoded" {
+        Ok(Encoding::Form)
     } else {
         Err(IntakeError::UnsupportedMediaType(text.to_string()))
     }
@@ -178,85 +257,27 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, IntakeError> {
     }
 }
 
-/// The signup fields, in the order they are checked.
-const FIELDS: [&str; 8] = [
-    "email", "name", "company", "phone", "website", "country", "source", "message",
-];
-
-/// Parses the body into a [`LeadInput`]; a field that is present but not a
-/// string (or null) is refused by name.
-fn parse_body(body: &[u8]) -> Result<LeadInput, IntakeError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|err| IntakeError::MalformedJson(err.to_string()))?;
-    let Value::Object(object) = value else {
-        return Err(IntakeError::MalformedJson(
-            "expected a JSON object with an \"email\" field".into(),
-        ));
-    };
-    let mut strings: [Option<String>; 8] = Default::default();
-    for (slot, field) in strings.iter_mut().zip(FIELDS) {
-        *slot = match object.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                return Err(IntakeError::field(field, "wrong_type", "must be a string"));
-            }
-        };
-    }
-    let [
-        email,
-        name,
-        company,
-        phone,
-        website,
-        country,
-        source,
-        message,
-    ] = strings;
-    Ok(LeadInput {
-        email,
-        name,
-        company,
-        phone,
-        website,
-        country,
-        source,
-        message,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn wrong_types_are_named() {
-        let err = parse_body(br#"{"email": "a@b.io", "phone": 123}"#).unwrap_err();
-        assert_eq!(err.field_name(), Some("phone"));
-        assert_eq!(err.http_status(), StatusCode::UNPROCESSABLE_ENTITY);
-    }
-
-    #[test]
-    fn non_objects_are_malformed() {
-        for body in [&b"[1]"[..], b"\"a@b.io\"", b"{", b""] {
-            let err = parse_body(body).unwrap_err();
-            assert_eq!(err.http_status(), StatusCode::BAD_REQUEST, "{body:?}");
-        }
-    }
-
-    #[test]
-    fn json_content_types() {
+    fn content_types() {
         let mut headers = HeaderMap::new();
-        assert!(check_content_type(&headers).is_err());
-        for (ct, ok) in [
-            ("application/json", true),
-            ("Application/JSON; charset=utf-8", true),
-            ("application/vnd.signup+json", true),
-            ("text/plain", false),
-            ("application/x-www-form-urlencoded", false),
+        assert!(content_type(&headers).is_err());
+        for (ct, expected) in [
+            ("application/json", Some(Encoding::Json)),
+            ("Application/JSON; charset=utf-8", Some(Encoding::Json)),
+            ("application/vnd.signup+json", Some(Encoding::Json)),
+            (
+                "application/x-www-form-urlencoded; charset=UTF-8",
+                Some(Encoding::Form),
+            ),
+            ("text/plain", None),
+            ("multipart/form-data; boundary=x", None),
         ] {
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-            assert_eq!(check_content_type(&headers).is_ok(), ok, "{ct}");
+            assert_eq!(content_type(&headers).ok(), expected, "{ct}");
         }
     }
 }

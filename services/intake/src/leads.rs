@@ -4,17 +4,29 @@
 //! `intake.lead.created` outbox row commit in one transaction, before the
 //! caller gets an answer; the relay publishes after commit. So an accepted
 //! lead always produces its event (even if NATS is down right now), and a
-//! rejected or duplicate one never does.
+//! rejected one never does.
+//!
+//! Writes go through one writer task that commits them in groups (see
+//! [`writer`]): a transaction per signup costs a commit (an fsync) per
+//! signup, which caps SQLite at a few hundred a second; a group of N costs
+//! one. Scoring is done here, before the writer, as it needs no store.
+
+mod writer;
 
 use std::time::Duration;
 
 use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::paging::Cursor;
 use leadwheel_plumbing::{Store, ids, now_ms};
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::error::IntakeError;
-use crate::store::{self, LeadRecord};
+use crate::scoring::Scorer;
+use crate::store::{self, LeadRecord, ListFilter, STATUS_ACTIVE};
 use crate::validate::NewLead;
+
+pub use writer::MAX_BATCH;
 
 /// The outcome of a create.
 #[derive(Clone, Debug)]
@@ -32,18 +44,39 @@ pub struct Created {
 pub struct Leads {
     store: Store,
     outbox: Outbox,
-    dedupe_window: Duration,
+    scorer: Scorer,
+    writer: mpsc::Sender<writer::Job>,
 }
 
 impl Leads {
-    /// Leads over `store`, publishing through `outbox`; the same email within
-    /// `dedupe_window` of a lead's creation resolves to that lead.
-    pub fn new(store: Store, outbox: Outbox, dedupe_window: Duration) -> Self {
+    /// Leads over `store`, publishing through `outbox`, scored by `scorer`;
+    /// the same email within `dedupe_window` of a lead's creation resolves
+    /// to that lead. Starts the writer task, which ends when the last clone
+    /// of the returned value is dropped.
+    pub fn new(store: Store, outbox: Outbox, dedupe_window: Duration, scorer: Scorer) -> Self {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer::run(
+            store.clone(),
+            outbox.clone(),
+            dedupe_window,
+            rx,
+        ));
         Self {
             store,
             outbox,
-            dedupe_window,
+            scorer,
+            writer: tx,
         }
+    }
+
+    /// The store (for the erasure and account paths).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The scorer in force.
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
     }
 
     /// Creates `lead`, or resolves it to an existing one (dedupe by email, or
@@ -67,53 +100,29 @@ impl Leads {
         Ok(created)
     }
 
-    async fn create_inner(
-        &self,
-        lead: NewLead,
-        request_key: Option<RequestKey>,
-    ) -> Result<Created, IntakeError> {
-        let now = now_ms();
-        let stored_key = request_key.as_ref().map(RequestKey::stored);
-        let mut tx = store::begin(&self.store).await?;
-        let prior = match &stored_key {
-            Some(key) => store::claim_request(&mut tx, key, &lead.email_key, now).await?,
-            None => None,
+    /// The record `lead` would be stored as (scored, not yet matched to an
+    /// account), and the domains to match against accounts.
+    fn prepare(&self, lead: NewLead, now: i64) -> (LeadRecord, Vec<String>) {
+        let scored = self.scorer.score(&lead);
+        let mut match_domains = Vec::new();
+        for domain in [&lead.domain, &lead.email_domain] {
+            if !domain.is_empty()
+                && !self.scorer.is_freemail(domain)
+                && !match_domains.contains(domain)
+            {
+                match_domains.push(domain.clone());
+            }
+        }
+        let (tier, score, score_reasons) = match scored {
+            Some(scored) => (
+                scored.tier,
+                scored.score,
+                scored.fired.iter().map(ToString::to_string).collect(),
+            ),
+            None => (String::new(), 0, Vec::new()),
         };
-        if let Some(prior) = prior {
-            drop(tx); // nothing written: roll back
-            if prior.fingerprint != lead.email_key {
-                let id = request_key.map(|k| k.id).unwrap_or_default();
-                return Err(IntakeError::RequestConflict(id));
-            }
-            let record = self.existing(&prior.lead_id).await?;
-            tracing::info!(lead_id = %record.lead_id, "idempotent replay");
-            return Ok(Created {
-                lead: record,
-                duplicate: prior.duplicate,
-                replayed: true,
-            });
-        }
-
-        let lead_id = ids::prefixed("lead");
-        let cutoff = now.saturating_sub(self.dedupe_window.as_millis() as i64);
-        if let Some(holder) =
-            store::claim_dedupe_key(&mut tx, &lead.email_key, &lead_id, now, cutoff).await?
-        {
-            if let Some(key) = &stored_key {
-                store::record_request(&mut tx, key, &holder, true).await?;
-            }
-            store::commit(tx).await?;
-            let record = self.existing(&holder).await?;
-            tracing::info!(lead_id = %record.lead_id, "duplicate signup resolved to an existing lead");
-            return Ok(Created {
-                lead: record,
-                duplicate: true,
-                replayed: false,
-            });
-        }
-
         let record = LeadRecord {
-            lead_id,
+            lead_id: ids::prefixed("lead"),
             email: lead.email,
             email_key: lead.email_key,
             name: lead.name,
@@ -121,26 +130,96 @@ impl Leads {
             domain: lead.domain,
             phone: lead.phone,
             website: lead.website,
+            company_size: lead.company_size,
             country: lead.country,
             source: lead.source,
+            utm: lead.utm,
+            product: lead.product,
+            plan: lead.plan,
+            consent: lead.consent,
             message: lead.message,
-            tier: String::new(),
-            score: 0,
+            attributes: lead.attributes,
+            tier,
+            score,
+            score_reasons,
+            account_owner_hint: String::new(),
+            team_hint: String::new(),
+            status: STATUS_ACTIVE.to_string(),
+            touches: 0,
             created_at_ms: now,
         };
-        store::insert_lead(&mut tx, &record).await?;
-        let event_id = store::enqueue_created(&self.outbox, &mut tx, &record).await?;
-        if let Some(key) = &stored_key {
-            store::record_request(&mut tx, key, &record.lead_id, false).await?;
+        (record, match_domains)
+    }
+
+    async fn create_inner(
+        &self,
+        lead: NewLead,
+        request_key: Option<RequestKey>,
+    ) -> Result<Created, IntakeError> {
+        let (record, match_domains) = self.prepare(lead, now_ms());
+        let (reply, answer) = oneshot::channel();
+        let job = writer::Job {
+            record,
+            match_domains,
+            request_key: request_key.as_ref().map(RequestKey::stored),
+            request_id: request_key.map(|key| key.id).unwrap_or_default(),
+            trace: tracing::Span::current(),
+            reply,
+        };
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| IntakeError::Unavailable(anyhow::anyhow!("intake is shutting down")))?;
+        let outcome = answer.await.map_err(|_| {
+            IntakeError::Internal(anyhow::anyhow!("the lead writer stopped without answering"))
+        })??;
+        match outcome {
+            writer::Outcome::Created(record) => {
+                self.outbox.notify();
+                Ok(Created {
+                    lead: *record,
+                    duplicate: false,
+                    replayed: false,
+                })
+            }
+            writer::Outcome::Duplicate { lead_id } => {
+                self.outbox.notify();
+                let record = self.existing(&lead_id).await?;
+                tracing::info!(lead_id = %record.lead_id, "duplicate signup resolved to an existing lead");
+                Ok(Created {
+                    lead: record,
+                    duplicate: true,
+                    replayed: false,
+                })
+            }
+            writer::Outcome::Replay { lead_id, duplicate } => {
+                let record = self.existing(&lead_id).await?;
+                tracing::info!(lead_id = %record.lead_id, "idempotent replay");
+                Ok(Created {
+                    lead: record,
+                    duplicate,
+                    replayed: true,
+                })
+            }
         }
+    }
+
+    /// Validates nothing more and stores nothing: what `lead` would score.
+    pub fn dry_run(&self, lead: NewLead) -> LeadRecord {
+        self.prepare(lead, now_ms()).0
+    }
+
+    /// Erases the personal data of the person with email key `email_key`;
+    /// returns the erased lead ids (none for an unknown email).
+    pub async fn erase(&self, email_key: &str, by: &str) -> Result<Vec<String>, IntakeError> {
+        let mut tx = store::begin(&self.store).await?;
+        let erased = store::erase_person(&self.outbox, &mut tx, email_key, by, now_ms()).await?;
         store::commit(tx).await?;
-        self.outbox.notify();
-        tracing::info!(lead_id = %record.lead_id, event_id = %event_id, domain = %record.domain, "lead created");
-        Ok(Created {
-            lead: record,
-            duplicate: false,
-            replayed: false,
-        })
+        if !erased.is_empty() {
+            self.outbox.notify();
+            tracing::info!(leads = erased.len(), by, "person erased");
+        }
+        Ok(erased)
     }
 
     /// The lead `lead_id`, or `NotFound`.
@@ -150,13 +229,14 @@ impl Leads {
             .ok_or_else(|| IntakeError::NotFound(lead_id.to_string()))
     }
 
-    /// A page of leads, newest first, older than `before` when given.
+    /// A page of leads matching `filter`, newest first, after `cursor`.
     pub async fn list(
         &self,
-        before: Option<&str>,
+        filter: &ListFilter,
+        cursor: &Cursor,
         limit: i64,
     ) -> Result<Vec<LeadRecord>, IntakeError> {
-        store::list_leads(&self.store, before, limit).await
+        store::list_leads(&self.store, filter, cursor, limit).await
     }
 
     /// A lead another row points at; its absence is corruption, not a 404.

@@ -7,10 +7,14 @@
 //! start the real service on port 0 and stop it cleanly; [`main_entry`] is
 //! what the binary does around it.
 
+pub mod accounts;
 pub mod error;
 pub mod grpc;
 pub mod http;
 pub mod leads;
+pub mod parse;
+pub mod ratelimit;
+pub mod scoring;
 pub mod settings;
 pub mod signature;
 pub mod store;
@@ -58,24 +62,43 @@ pub async fn run_with(
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // A bad rules file stops the start here, before anything is served.
+    let scorer = scoring::Scorer::load(settings.scoring_rules.clone())?;
     let runtime = Runtime::start(config, &MIGRATOR, Some(&INTAKE_STREAM)).await?;
     let leads = leads::Leads::new(
         runtime.store.clone(),
         runtime.outbox.clone(),
         settings.dedupe_window,
+        scorer.clone(),
     );
-    if settings.webhook_secret.is_none() {
+    if settings.webhook_secrets.is_empty() {
         tracing::warn!(
             "LEADWHEEL_INTAKE_WEBHOOK_SECRET is not set: unsigned signups are accepted (development only)"
         );
     }
-    let app = http::router(leads.clone(), &settings);
+    match &settings.scoring_rules {
+        Some(path) => tracing::info!(path = %path.display(), "scoring rules loaded"),
+        None => tracing::warn!("LEADWHEEL_INTAKE_SCORING_RULES is not set: leads are not scored"),
+    }
+    runtime.spawn_background(
+        scorer
+            .clone()
+            .watch(settings.scoring_reload, runtime.background.clone()),
+    );
+    runtime.spawn_consumer(
+        accounts::consumer_spec(),
+        accounts::AccountHandler::new(scorer),
+    );
+    let app = http::router(leads.clone(), &settings, runtime.auth.clone());
     let stop = runtime.front.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(http, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-            .context("serving the signup HTTP port")
+        axum::serve(
+            http,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+        .context("serving the signup HTTP port")
     });
     let grpc =
         IntakeServiceServer::with_interceptor(grpc::IntakeApi::new(leads), runtime.auth.clone());

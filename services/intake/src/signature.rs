@@ -33,9 +33,10 @@ pub fn sign(secret: &Secret, timestamp_s: i64, body: &[u8]) -> String {
     format!("t={timestamp_s},v1={hex}")
 }
 
-/// Checks `header` signs `body` with `secret` within `tolerance_s` of `now_s`.
+/// Checks `header` signs `body` with one of `secrets` within `tolerance_s`
+/// of `now_s`. Several secrets are active while one is being rotated out.
 pub fn verify(
-    secret: &Secret,
+    secrets: &[Secret],
     header: Option<&str>,
     body: &[u8],
     now_s: i64,
@@ -66,6 +67,11 @@ pub fn verify(
             "the signature has no valid t= timestamp",
         ));
     };
+    // Bounded work per request: a header of a thousand v1= entries costs a
+    // thousand MACs per secret.
+    if signatures.len() > 8 {
+        return Err(refuse("bad_signature", "more than 8 v1= signatures"));
+    }
     if (now_s - timestamp).abs() > tolerance_s {
         return Err(refuse(
             "stale_signature",
@@ -73,9 +79,11 @@ pub fn verify(
         ));
     }
     // verify_slice compares in constant time.
-    let valid = signatures
-        .iter()
-        .any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok());
+    let valid = secrets.iter().any(|secret| {
+        signatures
+            .iter()
+            .any(|signature| mac(secret, timestamp, body).verify_slice(signature).is_ok())
+    });
     if valid {
         Ok(())
     } else {
@@ -104,25 +112,42 @@ mod tests {
     #[test]
     fn a_signed_body_verifies_and_a_changed_one_does_not() {
         let header = sign(&secret(), 1_700_000_000, b"{}");
-        assert!(verify(&secret(), Some(&header), b"{}", 1_700_000_010, 300).is_ok());
-        let err = verify(&secret(), Some(&header), b"{ }", 1_700_000_010, 300).unwrap_err();
+        assert!(verify(&[secret()], Some(&header), b"{}", 1_700_000_010, 300).is_ok());
+        let err = verify(&[secret()], Some(&header), b"{ }", 1_700_000_010, 300).unwrap_err();
         assert_eq!(err.code(), "bad_signature");
         let other = Secret::new("another-secret-entirely");
-        assert!(verify(&other, Some(&header), b"{}", 1_700_000_010, 300).is_err());
+        assert!(verify(&[other], Some(&header), b"{}", 1_700_000_010, 300).is_err());
     }
 
     #[test]
     fn stale_missing_and_garbage_are_refused() {
         let header = sign(&secret(), 1_700_000_000, b"{}");
-        let stale = verify(&secret(), Some(&header), b"{}", 1_700_000_301, 300).unwrap_err();
+        let stale = verify(&[secret()], Some(&header), b"{}", 1_700_000_301, 300).unwrap_err();
         assert_eq!(stale.code(), "stale_signature");
         assert_eq!(
-            verify(&secret(), None, b"{}", 0, 300).unwrap_err().code(),
+            verify(&[secret()], None, b"{}", 0, 300).unwrap_err().code(),
             "missing_signature"
         );
         for garbage in ["", "t=x,v1=00", "v1=zz", "t=1700000000,v1=ab\u{e9}"] {
-            assert!(verify(&secret(), Some(garbage), b"{}", 1_700_000_000, 300).is_err());
+            assert!(verify(&[secret()], Some(garbage), b"{}", 1_700_000_000, 300).is_err());
         }
+    }
+
+    #[test]
+    fn any_active_secret_verifies() {
+        let old = Secret::new("whsec-old-0123456789");
+        let header = sign(&old, 1_700_000_000, b"{}");
+        assert!(
+            verify(
+                &[secret(), old.clone()],
+                Some(&header),
+                b"{}",
+                1_700_000_000,
+                300
+            )
+            .is_ok()
+        );
+        assert!(verify(&[secret()], Some(&header), b"{}", 1_700_000_000, 300).is_err());
     }
 
     #[test]
@@ -130,6 +155,6 @@ mod tests {
         let good = sign(&secret(), 1_700_000_000, b"{}");
         let v1 = good.split_once(",v1=").unwrap().1;
         let header = format!("t=1700000000,v1={},v1={v1}", "00".repeat(32));
-        assert!(verify(&secret(), Some(&header), b"{}", 1_700_000_000, 300).is_ok());
+        assert!(verify(&[secret()], Some(&header), b"{}", 1_700_000_000, 300).is_ok());
     }
 }

@@ -4,7 +4,13 @@
 //! directly. Every rejection is an [`IntakeError::InvalidField`] naming the
 //! field, which both doors turn into a 4xx / `INVALID_ARGUMENT`.
 
+use std::collections::BTreeMap;
+
 use crate::error::IntakeError;
+
+mod fields;
+
+pub use fields::{MAX_ATTRIBUTE_KEY, MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES};
 
 /// Longest accepted email (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 254;
@@ -22,8 +28,14 @@ pub const MAX_SOURCE: usize = 64;
 pub const MAX_MESSAGE: usize = 4000;
 /// Longest idempotency key.
 pub const MAX_REQUEST_ID: usize = 128;
+/// Longest `utm_*` value (campaign names can be long, not unbounded).
+pub const MAX_UTM: usize = 200;
+/// Longest product or plan name.
+pub const MAX_PRODUCT: usize = 64;
 
-/// A lead as submitted: every field optional and untrusted.
+/// A lead as submitted: every field optional and untrusted, as text (the
+/// JSON door turns numbers and booleans into text first, the form door has
+/// nothing else).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeadInput {
     /// Required.
@@ -36,16 +48,39 @@ pub struct LeadInput {
     pub phone: Option<String>,
     /// Company website, e.g. `https://www.acme.io/pricing`.
     pub website: Option<String>,
+    /// A bare company domain, used when there is no website.
+    pub domain: Option<String>,
+    /// Employees: `250`, `51-200` or `1000+`.
+    pub company_size: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
     pub country: Option<String>,
     /// Where the lead came from.
     pub source: Option<String>,
+    /// `utm_source`, `utm_medium`, `utm_campaign`, `utm_term`, `utm_content`.
+    pub utm: [Option<String>; 5],
+    /// Product signed up for.
+    pub product: Option<String>,
+    /// Plan chosen.
+    pub plan: Option<String>,
+    /// Marketing consent: `true`/`false` (also `yes`, `on`, `1`, ...).
+    pub consent: Option<String>,
     /// Free text from the signup form.
     pub message: Option<String>,
+    /// Custom attributes, in the order sent (so duplicates can be refused).
+    pub attributes: Vec<(String, String)>,
 }
 
+/// The `utm_*` field names, in [`LeadInput::utm`] order.
+pub const UTM_FIELDS: [&str; 5] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+];
+
 /// A validated, normalised lead, ready to store. Absent optional fields are
-/// empty strings, as in the proto.
+/// empty strings (0, false), as in the proto.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewLead {
     /// Trimmed, domain lowercased; the local part keeps its case because
@@ -54,22 +89,38 @@ pub struct NewLead {
     /// The whole email lowercased: the dedupe key. Real providers treat the
     /// local part case-insensitively, so `Ana@x.io` and `ana@x.io` are one person.
     pub email_key: String,
+    /// The email's domain.
+    pub email_domain: String,
     /// Name.
     pub name: String,
     /// Company.
     pub company: String,
-    /// Company domain: the website's host without `www.`, else the email's domain.
+    /// Company domain: the website's host without `www.`, else the domain
+    /// field, else the email's domain.
     pub domain: String,
-    /// Phone.
+    /// Phone, E.164-ish: `+` and digits when an international prefix was
+    /// given, else the digits alone.
     pub phone: String,
     /// Website as given (trimmed).
     pub website: String,
+    /// Employees (0 = unknown); a range counts as its lower bound.
+    pub company_size: i64,
     /// Country, uppercased.
     pub country: String,
     /// Source, lowercased.
     pub source: String,
+    /// The `utm_*` values, in [`UTM_FIELDS`] order.
+    pub utm: [String; 5],
+    /// Product.
+    pub product: String,
+    /// Plan.
+    pub plan: String,
+    /// Marketing consent.
+    pub consent: bool,
     /// Message.
     pub message: String,
+    /// Custom attributes (keys lowercased).
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// Validates and normalises `input`; the first problem found is returned.
@@ -77,27 +128,46 @@ pub fn validate(input: &LeadInput) -> Result<NewLead, IntakeError> {
     let (email, email_key, email_domain) = email(input.email.as_deref())?;
     let name = text("name", input.name.as_deref(), MAX_NAME, false)?;
     let company = text("company", input.company.as_deref(), MAX_NAME, false)?;
-    let phone = phone(input.phone.as_deref())?;
+    let phone = fields::phone(input.phone.as_deref())?;
     let website = text("website", input.website.as_deref(), MAX_WEBSITE, false)?;
-    let domain = if website.is_empty() {
-        email_domain
+    let domain_field = text("domain", input.domain.as_deref(), 253, false)?;
+    let domain = if !website.is_empty() {
+        website_domain("website", &website)?
+    } else if !domain_field.is_empty() {
+        website_domain("domain", &domain_field)?
     } else {
-        website_domain(&website)?
+        email_domain.clone()
     };
+    let company_size = fields::company_size(input.company_size.as_deref())?;
     let country = country(input.country.as_deref())?;
     let source = text("source", input.source.as_deref(), MAX_SOURCE, false)?.to_lowercase();
+    let mut utm: [String; 5] = Default::default();
+    for ((slot, field), raw) in utm.iter_mut().zip(UTM_FIELDS).zip(&input.utm) {
+        *slot = text(field, raw.as_deref(), MAX_UTM, false)?;
+    }
+    let product = text("product", input.product.as_deref(), MAX_PRODUCT, false)?;
+    let plan = text("plan", input.plan.as_deref(), MAX_PRODUCT, false)?;
+    let consent = fields::consent(input.consent.as_deref())?;
     let message = text("message", input.message.as_deref(), MAX_MESSAGE, true)?;
+    let attributes = fields::attributes(&input.attributes)?;
     Ok(NewLead {
         email,
         email_key,
+        email_domain,
         name,
         company,
         domain,
         phone,
         website,
+        company_size,
         country,
         source,
+        utm,
+        product,
+        plan,
+        consent,
         message,
+        attributes,
     })
 }
 
@@ -110,7 +180,7 @@ pub fn request_id(field: &'static str, raw: &str) -> Result<Option<String>, Inta
 /// Characters refused in any field: control characters (except line breaks
 /// and tabs in multi-line text) and the bidirectional overrides that can make
 /// a name display as something else in a rep's screen.
-fn forbidden(c: char, multiline: bool) -> bool {
+pub(crate) fn forbidden(c: char, multiline: bool) -> bool {
     if multiline && matches!(c, '\n' | '\r' | '\t') {
         return false;
     }
@@ -119,7 +189,7 @@ fn forbidden(c: char, multiline: bool) -> bool {
 
 /// Trims an optional text field and checks its length (in characters) and
 /// characters; absent becomes empty.
-fn text(
+pub(crate) fn text(
     field: &'static str,
     raw: Option<&str>,
     max: usize,
@@ -201,12 +271,12 @@ fn is_domain(domain: &str) -> bool {
 }
 
 /// The company domain named by a website URL (scheme optional).
-fn website_domain(website: &str) -> Result<String, IntakeError> {
+fn website_domain(field: &'static str, website: &str) -> Result<String, IntakeError> {
     let invalid = |why: &str| {
         IntakeError::field(
-            "website",
+            field,
             "invalid_format",
-            format!("{website:?} is not a website address: {why}"),
+            format!("{website:?} is not a website address or domain: {why}"),
         )
     };
     let lower = website.to_ascii_lowercase();
@@ -226,25 +296,6 @@ fn website_domain(website: &str) -> Result<String, IntakeError> {
         return Err(invalid("the host is not a valid domain name"));
     }
     Ok(host.to_string())
-}
-
-fn phone(raw: Option<&str>) -> Result<String, IntakeError> {
-    let value = text("phone", raw, MAX_PHONE, false)?;
-    if value.is_empty() {
-        return Ok(value);
-    }
-    let allowed = value
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    let digits = value.chars().filter(char::is_ascii_digit).count();
-    if !allowed || !(5..=20).contains(&digits) {
-        return Err(IntakeError::field(
-            "phone",
-            "invalid_format",
-            format!("{value:?} is not a phone number: use 5 to 20 digits with + - ( ) . or spaces"),
-        ));
-    }
-    Ok(value)
 }
 
 fn country(raw: Option<&str>) -> Result<String, IntakeError> {

@@ -1,16 +1,23 @@
-//! Intake's tables: leads, dedupe keys and idempotency keys.
+//! Intake's tables: leads, dedupe keys, idempotency keys, touches and the
+//! account domain map.
 //!
 //! The repository boundary: every function here returns [`IntakeError`], so
 //! callers never see `sqlx::Error`. Writes take the caller's transaction and
 //! leave committing to it. The SQL runs unchanged on SQLite and Postgres.
 
-use leadwheel_plumbing::bus::EventDraft;
+mod accounts;
+mod list;
+mod record;
+
+use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::outbox::Outbox;
-use leadwheel_plumbing::{Store, Tx};
-use leadwheel_proto::events::v1::LeadCreated;
-use leadwheel_proto::intake::v1::Lead;
+use leadwheel_plumbing::{Store, Tx, ids};
+use leadwheel_proto::events::v1::{LeadTouched, PersonErased};
 use sqlx::Row;
-use sqlx::any::AnyRow;
+
+pub use accounts::{AccountHint, Applied, account_hint, apply_account};
+pub use list::{ListFilter, list_leads};
+pub use record::LeadRecord;
 
 use crate::error::IntakeError;
 
@@ -18,102 +25,17 @@ use crate::error::IntakeError;
 macro_rules! lead_columns {
     () => {
         "lead_id, email, name, company, domain, phone, website, country, source, \
-         message, tier, score, created_at_ms"
+         message, tier, score, created_at_ms, company_size, utm_source, utm_medium, \
+         utm_campaign, utm_term, utm_content, product, plan, consent, attributes, \
+         score_reasons, account_owner_hint, team_hint, status, touches"
     };
 }
+pub(crate) use lead_columns;
 
-/// A stored lead.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeadRecord {
-    /// `lead_...`.
-    pub lead_id: String,
-    /// Normalised email.
-    pub email: String,
-    /// Dedupe key (lowercased email); written, not read back.
-    pub email_key: String,
-    /// Name.
-    pub name: String,
-    /// Company.
-    pub company: String,
-    /// Company domain.
-    pub domain: String,
-    /// Phone.
-    pub phone: String,
-    /// Website.
-    pub website: String,
-    /// Country code.
-    pub country: String,
-    /// Source tag.
-    pub source: String,
-    /// Free text.
-    pub message: String,
-    /// Tier label; empty until scoring rules exist.
-    pub tier: String,
-    /// Score 0..100.
-    pub score: i32,
-    /// Creation time, epoch ms.
-    pub created_at_ms: i64,
-}
-
-impl LeadRecord {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        let score: i64 = row.try_get("score")?;
-        Ok(Self {
-            lead_id: row.try_get("lead_id")?,
-            email: row.try_get("email")?,
-            email_key: String::new(),
-            name: row.try_get("name")?,
-            company: row.try_get("company")?,
-            domain: row.try_get("domain")?,
-            phone: row.try_get("phone")?,
-            website: row.try_get("website")?,
-            country: row.try_get("country")?,
-            source: row.try_get("source")?,
-            message: row.try_get("message")?,
-            tier: row.try_get("tier")?,
-            score: i32::try_from(score).unwrap_or_default(),
-            created_at_ms: row.try_get("created_at_ms")?,
-        })
-    }
-
-    /// The lead as the gRPC API shows it.
-    pub fn to_proto(&self) -> Lead {
-        Lead {
-            lead_id: self.lead_id.clone(),
-            email: self.email.clone(),
-            name: self.name.clone(),
-            company: self.company.clone(),
-            domain: self.domain.clone(),
-            phone: self.phone.clone(),
-            country: self.country.clone(),
-            source: self.source.clone(),
-            tier: self.tier.clone(),
-            score: self.score,
-            message: self.message.clone(),
-            created_at_ms: self.created_at_ms,
-        }
-    }
-
-    /// The `intake.lead.created` payload.
-    pub fn to_event(&self) -> LeadCreated {
-        LeadCreated {
-            lead_id: self.lead_id.clone(),
-            email: self.email.clone(),
-            name: self.name.clone(),
-            company: self.company.clone(),
-            domain: self.domain.clone(),
-            tier: self.tier.clone(),
-            score: self.score,
-            source: self.source.clone(),
-            account_owner_hint: String::new(),
-            created_at_ms: self.created_at_ms,
-            team_hint: String::new(),
-            phone: self.phone.clone(),
-            country: self.country.clone(),
-            message: self.message.clone(),
-        }
-    }
-}
+/// Lead status before and after erasure.
+pub const STATUS_ACTIVE: &str = "active";
+/// See [`STATUS_ACTIVE`].
+pub const STATUS_ERASED: &str = "erased";
 
 /// What an earlier request with the same idempotency key produced.
 #[derive(Clone, Debug)]
@@ -246,10 +168,12 @@ pub async fn claim_dedupe_key(
 
 /// Inserts a new lead.
 pub async fn insert_lead(tx: &mut Tx, lead: &LeadRecord) -> Result<(), IntakeError> {
+    let [utm_source, utm_medium, utm_campaign, utm_term, utm_content] = &lead.utm;
     sqlx::query(concat!(
         "INSERT INTO intake_leads (",
         lead_columns!(),
-        ", email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ", email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
     ))
     .bind(&lead.lead_id)
     .bind(&lead.email)
@@ -264,6 +188,21 @@ pub async fn insert_lead(tx: &mut Tx, lead: &LeadRecord) -> Result<(), IntakeErr
     .bind(&lead.tier)
     .bind(i64::from(lead.score))
     .bind(lead.created_at_ms)
+    .bind(lead.company_size)
+    .bind(utm_source)
+    .bind(utm_medium)
+    .bind(utm_campaign)
+    .bind(utm_term)
+    .bind(utm_content)
+    .bind(&lead.product)
+    .bind(&lead.plan)
+    .bind(i64::from(lead.consent))
+    .bind(record::attributes_json(&lead.attributes))
+    .bind(lead.score_reasons.join("\n"))
+    .bind(&lead.account_owner_hint)
+    .bind(&lead.team_hint)
+    .bind(&lead.status)
+    .bind(lead.touches)
     .bind(&lead.email_key)
     .execute(&mut **tx)
     .await
@@ -278,11 +217,111 @@ pub async fn enqueue_created(
     lead: &LeadRecord,
 ) -> Result<String, IntakeError> {
     let draft = EventDraft::new(
-        leadwheel_plumbing::bus::subjects::LEAD_CREATED,
+        subjects::LEAD_CREATED,
         lead.lead_id.clone(),
         &lead.to_event(),
     );
     outbox.enqueue(tx, draft).await.map_err(db_error)
+}
+
+/// Records a duplicate signup against `lead_id` and writes
+/// `intake.lead.touched`, in `tx`.
+pub async fn record_touch(
+    outbox: &Outbox,
+    tx: &mut Tx,
+    lead_id: &str,
+    source: &str,
+    at_ms: i64,
+) -> Result<(), IntakeError> {
+    sqlx::query(
+        "INSERT INTO intake_touches (touch_id, lead_id, source, at_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(ids::prefixed("touch"))
+    .bind(lead_id)
+    .bind(source)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query("UPDATE intake_leads SET touches = touches + 1 WHERE lead_id = $1")
+        .bind(lead_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    let touched = LeadTouched {
+        lead_id: lead_id.to_string(),
+        source: source.to_string(),
+        at_ms,
+    };
+    let draft = EventDraft::new(subjects::LEAD_TOUCHED, lead_id, &touched);
+    outbox.enqueue(tx, draft).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// Erases the personal data of every lead with dedupe key `email_key`, in
+/// `tx`: the leads stay (anonymous, status `erased`) for counts; their
+/// dedupe and idempotency keys, which hold the email, go. Writes
+/// `intake.person.erased` when there was anything to erase. Returns the
+/// erased lead ids.
+pub async fn erase_person(
+    outbox: &Outbox,
+    tx: &mut Tx,
+    email_key: &str,
+    by: &str,
+    at_ms: i64,
+) -> Result<Vec<String>, IntakeError> {
+    let lead_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT lead_id FROM intake_leads WHERE email_key = $1 ORDER BY lead_id",
+    )
+    .bind(email_key)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    if lead_ids.is_empty() {
+        return Ok(lead_ids);
+    }
+    for lead_id in &lead_ids {
+        // The erased key stays unique per lead and can never equal a real
+        // (lowercased) email: it has no @.
+        sqlx::query(
+            "UPDATE intake_leads SET email = '', email_key = $1, name = '', company = '', \
+             domain = '', phone = '', website = '', message = '', utm_source = '', \
+             utm_medium = '', utm_campaign = '', utm_term = '', utm_content = '', \
+             attributes = '{}', account_owner_hint = '', status = $2 WHERE lead_id = $3",
+        )
+        .bind(format!("erased:{lead_id}"))
+        .bind(STATUS_ERASED)
+        .bind(lead_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("DELETE FROM intake_requests WHERE lead_id = $1")
+            .bind(lead_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    sqlx::query("DELETE FROM intake_dedupe_keys WHERE email_key = $1")
+        .bind(email_key)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    // Idempotency rows of duplicates point at the lead, removed above; rows
+    // still naming the email as their fingerprint go too.
+    sqlx::query("DELETE FROM intake_requests WHERE fingerprint = $1")
+        .bind(email_key)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    let erased = PersonErased {
+        lead_ids: lead_ids.clone(),
+        by: by.to_string(),
+        at_ms,
+    };
+    let key = lead_ids.first().cloned().unwrap_or_default();
+    let draft = EventDraft::new(subjects::PERSON_ERASED, key, &erased);
+    outbox.enqueue(tx, draft).await.map_err(db_error)?;
+    Ok(lead_ids)
 }
 
 /// The lead with id `lead_id`, if any.
@@ -299,37 +338,6 @@ pub async fn get_lead(store: &Store, lead_id: &str) -> Result<Option<LeadRecord>
     row.as_ref()
         .map(LeadRecord::from_row)
         .transpose()
-        .map_err(db_error)
-}
-
-/// Up to `limit` leads, newest first, strictly older than `before` when given.
-/// Lead ids are ULIDs, so their order is creation order.
-pub async fn list_leads(
-    store: &Store,
-    before: Option<&str>,
-    limit: i64,
-) -> Result<Vec<LeadRecord>, IntakeError> {
-    let query = match before {
-        Some(before) => sqlx::query(concat!(
-            "SELECT ",
-            lead_columns!(),
-            " FROM intake_leads WHERE lead_id < $1 ORDER BY lead_id DESC LIMIT $2"
-        ))
-        .bind(before.to_string()),
-        None => sqlx::query(concat!(
-            "SELECT ",
-            lead_columns!(),
-            " FROM intake_leads ORDER BY lead_id DESC LIMIT $1"
-        )),
-    };
-    let rows = query
-        .bind(limit)
-        .fetch_all(store.pool())
-        .await
-        .map_err(db_error)?;
-    rows.iter()
-        .map(LeadRecord::from_row)
-        .collect::<Result<_, _>>()
         .map_err(db_error)
 }
 

@@ -160,7 +160,112 @@ fn messages_may_span_lines_and_optional_fields_normalise() {
     assert_eq!(lead.message, "line one\nline two\tend");
     assert_eq!(lead.country, "DE");
     assert_eq!(lead.source, "google-ads");
-    assert_eq!(lead.phone, "+49 (30) 123-4567");
+    assert_eq!(lead.phone, "+49301234567", "E.164-ish");
+}
+
+#[test]
+fn phones_normalise_to_e164ish() {
+    for (raw, expected) in [
+        ("+49 (30) 123-4567", Some("+49301234567")),
+        ("0049 30 1234567", Some("+49301234567")),
+        ("030 1234567", Some("0301234567")),
+        ("(555) 010.9999", Some("5550109999")),
+        ("+1 555", None),
+        ("+0 301234567", None),
+        ("12+34567", None),
+        ("1234", None),
+        ("+1234567890123456", None),
+        ("call me", None),
+    ] {
+        let input = LeadInput {
+            phone: Some(raw.into()),
+            ..with_email("a@b.io")
+        };
+        match (validate(&input), expected) {
+            (Ok(lead), Some(expected)) => assert_eq!(lead.phone, expected, "{raw}"),
+            (Err(err), None) => assert_eq!(err.field_name(), Some("phone"), "{raw}"),
+            (other, _) => panic!("{raw}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn company_size_consent_and_domain_field() {
+    let sized = |size: &str| {
+        validate(&LeadInput {
+            company_size: Some(size.into()),
+            ..with_email("a@b.io")
+        })
+    };
+    assert_eq!(sized("250").unwrap().company_size, 250);
+    assert_eq!(sized("51-200").unwrap().company_size, 51);
+    assert_eq!(sized("1,000+").unwrap().company_size, 1000);
+    assert_eq!(sized("").unwrap().company_size, 0);
+    for bad in ["many", "200-51", "0", "-5", "99999999999"] {
+        assert_eq!(
+            sized(bad).unwrap_err().field_name(),
+            Some("company_size"),
+            "{bad}"
+        );
+    }
+    let consent = |raw: &str| {
+        validate(&LeadInput {
+            consent: Some(raw.into()),
+            ..with_email("a@b.io")
+        })
+    };
+    assert!(consent("on").unwrap().consent);
+    assert!(consent("TRUE").unwrap().consent);
+    assert!(!consent("").unwrap().consent);
+    assert_eq!(consent("maybe").unwrap_err().field_name(), Some("consent"));
+    let domain = validate(&LeadInput {
+        domain: Some("WWW.Acme.io".into()),
+        ..with_email("ana@gmail.com")
+    })
+    .unwrap();
+    assert_eq!(domain.domain, "acme.io");
+    assert_eq!(domain.email_domain, "gmail.com");
+}
+
+#[test]
+fn custom_attributes_are_bounded() {
+    let with = |attributes: Vec<(String, String)>| {
+        validate(&LeadInput {
+            attributes,
+            ..with_email("a@b.io")
+        })
+    };
+    let ok = with(vec![
+        ("CRM".into(), " hubspot ".into()),
+        ("seats".into(), "12".into()),
+    ])
+    .unwrap();
+    assert_eq!(ok.attributes["crm"], "hubspot");
+    let many = (0..=MAX_ATTRIBUTES)
+        .map(|n| (format!("k{n}"), "v".into()))
+        .collect();
+    let cases: Vec<(Vec<(String, String)>, &str)> = vec![
+        (many, "too_many"),
+        (vec![("bad key".into(), "v".into())], "invalid_key"),
+        (
+            vec![("k".repeat(MAX_ATTRIBUTE_KEY + 1), "v".into())],
+            "invalid_key",
+        ),
+        (vec![(String::new(), "v".into())], "invalid_key"),
+        (
+            vec![("k".into(), "v".repeat(MAX_ATTRIBUTE_VALUE + 1))],
+            "too_long",
+        ),
+        (vec![("k".into(), "a\u{7}".into())], "control_character"),
+        (
+            vec![("k".into(), "1".into()), ("K".into(), "2".into())],
+            "duplicate",
+        ),
+    ];
+    for (attributes, code) in cases {
+        let err = with(attributes).unwrap_err();
+        assert_eq!((err.field_name(), err.code()), (Some("attributes"), code));
+    }
 }
 
 #[test]
@@ -184,10 +289,41 @@ fn any_field() -> impl Strategy<Value = Option<String>> {
 prop_compose! {
     fn any_input()(
         email in any_field(), name in any_field(), company in any_field(),
-        phone in any_field(), website in any_field(), country in any_field(),
-        source in any_field(), message in any_field(),
+        phone in any_field(), website in any_field(), domain in any_field(),
+        company_size in any_field(), country in any_field(),
+        source in any_field(), message in any_field(), plan in any_field(),
+        consent in any_field(), utm_source in any_field(),
+        attributes in prop::collection::vec((any::<String>(), any::<String>()), 0..25),
     ) -> LeadInput {
-        LeadInput { email, name, company, phone, website, country, source, message }
+        LeadInput {
+            email, name, company, phone, website, domain, company_size, country, source,
+            message, plan, consent, attributes,
+            utm: [utm_source, None, None, None, None],
+            ..LeadInput::default()
+        }
+    }
+}
+
+/// The input a stored lead would be if sent again.
+fn resubmit(lead: &NewLead) -> LeadInput {
+    LeadInput {
+        email: Some(lead.email.clone()),
+        name: Some(lead.name.clone()),
+        company: Some(lead.company.clone()),
+        phone: Some(lead.phone.clone()),
+        website: Some(lead.website.clone()),
+        // The domain field only when it, not the website or email, gave the domain.
+        domain: (lead.website.is_empty() && lead.domain != lead.email_domain)
+            .then(|| lead.domain.clone()),
+        company_size: (lead.company_size > 0).then(|| lead.company_size.to_string()),
+        country: Some(lead.country.clone()),
+        source: Some(lead.source.clone()),
+        utm: lead.utm.clone().map(Some),
+        product: Some(lead.product.clone()),
+        plan: Some(lead.plan.clone()),
+        consent: Some(lead.consent.to_string()),
+        message: Some(lead.message.clone()),
+        attributes: lead.attributes.clone().into_iter().collect(),
     }
 }
 
@@ -199,16 +335,7 @@ proptest! {
         match validate(&input) {
             Ok(lead) => {
                 // Accepted leads are normalised: validating them again is a fixed point.
-                let again = validate(&LeadInput {
-                    email: Some(lead.email.clone()),
-                    name: Some(lead.name.clone()),
-                    company: Some(lead.company.clone()),
-                    phone: Some(lead.phone.clone()),
-                    website: Some(lead.website.clone()),
-                    country: Some(lead.country.clone()),
-                    source: Some(lead.source.clone()),
-                    message: Some(lead.message.clone()),
-                }).unwrap();
+                let again = validate(&resubmit(&lead)).unwrap();
                 prop_assert_eq!(again, lead);
             }
             Err(err) => {

@@ -200,6 +200,7 @@ async fn list_leads_pages_newest_first(db: TestDb) {
             .list_leads(ListLeadsRequest {
                 page_size: 2,
                 page_token: token,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -224,6 +225,7 @@ async fn list_leads_pages_newest_first(db: TestDb) {
             .list_leads(ListLeadsRequest {
                 page_size,
                 page_token,
+                ..Default::default()
             })
             .await
             .unwrap_err();

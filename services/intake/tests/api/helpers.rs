@@ -134,6 +134,58 @@ impl TestApp {
             .expect("counting rows")
     }
 
+    /// Outbox rows (events written) on `subject`.
+    pub async fn events(&self, subject: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM lw_outbox WHERE subject = $1")
+            .bind(subject)
+            .fetch_one(self.store.pool())
+            .await
+            .expect("counting events")
+    }
+
+    /// Posts `body` with `content_type` and extra `headers` to `/v1/signups`.
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+        headers: &[(&str, String)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/signups", self.http_base))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        request.send().await.expect("sending a signup")
+    }
+
+    /// The first `n` events published on `subject`, decoded as `M`, once
+    /// that many have been published (within 20 s).
+    pub async fn published<M: prost::Message + Default>(&self, subject: &str, n: usize) -> Vec<M> {
+        let url = self.nats_url();
+        let subject = subject.to_string();
+        leadwheel_plumbing::testing::eventually(
+            Duration::from_secs(20),
+            "events to be published",
+            || {
+                let url = url.clone();
+                let subject = subject.clone();
+                async move {
+                    let events: Vec<M> =
+                        leadwheel_plumbing::testing::read_events(&url, &INTAKE_STREAM, &subject)
+                            .await;
+                    (events.len() >= n).then_some(events)
+                }
+            },
+        )
+        .await
+        .into_iter()
+        .take(n)
+        .collect()
+    }
+
     /// The NATS URL.
     pub fn nats_url(&self) -> String {
         self.nats.url()

@@ -2,6 +2,7 @@
 //! ephemeral ports, a real `nats-server`, real SQLite and (when
 //! `TEST_POSTGRES_URL` is set) real Postgres.
 
+mod fields;
 mod grpc;
 mod helpers;
 mod outage;

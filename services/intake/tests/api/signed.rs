@@ -14,7 +14,7 @@ use crate::helpers::spawn_app_with;
 async fn only_signed_fresh_signups_are_accepted() {
     let secret = Secret::new("whsec-test-0123456789");
     let settings = IntakeSettings {
-        webhook_secret: Some(secret.clone()),
+        webhook_secrets: vec![secret.clone()],
         ..IntakeSettings::default()
     };
     let app = spawn_app_with(TestDb::sqlite(), settings).await;

@@ -235,7 +235,11 @@ async fn duplicate_email_resolves_to_the_first_lead(db: TestDb) {
     assert_eq!(again["lead_id"], first["lead_id"]);
     assert_eq!(again["duplicate"], true);
     assert_eq!(app.count("intake_leads").await, 1);
-    assert_eq!(app.count("lw_outbox").await, 1);
+    assert_eq!(app.events("intake.lead.created").await, 1);
+    // The duplicate is recorded as a touch, and announced.
+    assert_eq!(app.count("intake_touches").await, 1);
+    assert_eq!(app.events("intake.lead.touched").await, 1);
+    assert_eq!(app.count("lw_outbox").await, 2);
     app.stop().await;
 }
 
@@ -258,7 +262,9 @@ async fn concurrent_duplicates_make_one_lead(db: TestDb) {
     assert_eq!(created, 1, "exactly one signup creates the lead");
     assert_eq!(ids.len(), 1, "every answer names the same lead: {ids:?}");
     assert_eq!(app.count("intake_leads").await, 1);
-    assert_eq!(app.count("lw_outbox").await, 1);
+    assert_eq!(app.events("intake.lead.created").await, 1);
+    assert_eq!(app.events("intake.lead.touched").await, 19);
+    assert_eq!(app.count("lw_outbox").await, 20);
     app.stop().await;
 }
 
