@@ -190,7 +190,7 @@ pub async fn leads(ctx: &Ctx, limit: i32) -> Result<()> {
         .await?
         .list_leads(ListLeadsRequest {
             page_size: limit,
-            page_token: String::new(),
+            ..ListLeadsRequest::default()
         })
         .await
         .map_err(|s| ctx.fail(Target::Intake, s))?;
