@@ -207,3 +207,116 @@ pub fn assigned(lead_id: &str, rep_id: &str, team_id: &str) -> LeadAssigned {
         assigned_at_ms: 3_000,
     }
 }
+
+/// Waits until `lead_id` is in work (read as an admin).
+pub async fn wait_lead(
+    app: &TestApp,
+    lead_id: &str,
+) -> leadwheel_proto::opportunity::v1::LeadInWork {
+    let client = app.client("root", Role::Admin).await;
+    leadwheel_plumbing::testing::eventually(WAIT, &format!("lead {lead_id} in work"), || {
+        let mut client = client.clone();
+        let lead_id = lead_id.to_string();
+        async move {
+            client
+                .get_lead_in_work(leadwheel_proto::opportunity::v1::GetLeadInWorkRequest {
+                    lead_id,
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .lead
+        }
+    })
+    .await
+}
+
+/// Teams `north` (managed by maya: ana, bo, cy) and `south` (managed by
+/// sue: dee), known to the service once `wait_lead` of a later lead returns.
+pub async fn two_teams(app: &TestApp) {
+    app.team("north", "maya", &["ana", "bo", "cy"]).await;
+    app.team("south", "sue", &["dee"]).await;
+}
+
+/// A conversion request for `lead_id` with one domain and an amount in EUR.
+pub fn conversion(
+    lead_id: &str,
+    domain: &str,
+    amount_minor: i64,
+) -> leadwheel_proto::opportunity::v1::ConvertLeadRequest {
+    leadwheel_proto::opportunity::v1::ConvertLeadRequest {
+        request_id: format!("convert-{lead_id}"),
+        lead_id: lead_id.into(),
+        account_name: format!("Company of {lead_id}"),
+        domains: vec![domain.into()],
+        tier: "mid".into(),
+        opportunity_name: String::new(),
+        amount_minor,
+        currency: "EUR".into(),
+        expected_close_date: "2026-12-31".into(),
+        stage: String::new(),
+    }
+}
+
+/// Assigns `lead_id` to `rep` in `team`, waits until it is in work, and
+/// converts it as `rep`; returns the opportunity.
+pub async fn opportunity(
+    app: &TestApp,
+    lead_id: &str,
+    rep: &str,
+    team: &str,
+    amount_minor: i64,
+) -> leadwheel_proto::opportunity::v1::Opportunity {
+    app.assign(lead_id, rep, team).await;
+    wait_lead(app, lead_id).await;
+    let mut client = app.client(rep, Role::Rep).await;
+    client
+        .convert_lead(conversion(
+            lead_id,
+            &format!("{lead_id}.example.com"),
+            amount_minor,
+        ))
+        .await
+        .expect("converting")
+        .into_inner()
+        .opportunity
+        .expect("an opportunity")
+}
+
+/// Every event on `subject` so far, decoded as `M`, with its key.
+pub async fn events_of<M: Message + Default>(app: &TestApp, subject: &str) -> Vec<(String, M)> {
+    app.events(&leadwheel_plumbing::bus::OPPS_STREAM, subject)
+        .await
+        .into_iter()
+        .map(|e| {
+            let payload = M::decode(e.payload.as_slice()).expect("the event's payload");
+            (e.key, payload)
+        })
+        .collect()
+}
+
+/// Waits until `subject` has at least `count` events and returns them.
+pub async fn wait_events<M: Message + Default>(
+    app: &TestApp,
+    subject: &str,
+    count: usize,
+) -> Vec<(String, M)> {
+    leadwheel_plumbing::testing::eventually(
+        WAIT,
+        &format!("{count} events on {subject}"),
+        || async {
+            let events = events_of::<M>(app, subject).await;
+            (events.len() >= count).then_some(events)
+        },
+    )
+    .await
+}
+
+/// The field named by an INVALID_ARGUMENT status's details.
+pub fn field_of(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+        .unwrap_or_default()
+}

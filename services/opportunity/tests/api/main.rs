@@ -2,6 +2,8 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+mod bad_input;
+mod deals;
 mod helpers;
 
 use helpers::{Env, WAIT, assigned, spawn_app};
