@@ -5,6 +5,7 @@
 mod activities;
 mod bad_input;
 mod deals;
+mod handover;
 mod helpers;
 
 use helpers::{Env, WAIT, assigned, spawn_app};
