@@ -461,6 +461,45 @@ pub async fn listen_offers(bus: &Bus) -> Result<mpsc::UnboundedReceiver<Received
 }
 
 /// Waits for every ack in `acks`; returns how many failed.
+/// Publish acks in flight, awaited as the run goes: async-nats lets at most
+/// 5,000 acks be outstanding and then blocks the next publish, so a
+/// publisher that kept every ack until the end would stall at 5,000 events.
+#[derive(Default)]
+pub struct Acks {
+    pending: futures::stream::FuturesUnordered<
+        <PublishAckFuture as std::future::IntoFuture>::IntoFuture,
+    >,
+    failed: usize,
+}
+
+impl Acks {
+    /// Most acks awaited lazily; past it, `push` waits for the oldest.
+    const IN_FLIGHT: usize = 1024;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub async fn push(&mut self, ack: PublishAckFuture) {
+        self.pending.push(std::future::IntoFuture::into_future(ack));
+        while self.pending.len() >= Self::IN_FLIGHT {
+            if let Some(Err(_)) = self.pending.next().await {
+                self.failed += 1;
+            }
+        }
+    }
+
+    /// Waits for the rest; returns how many publishes failed in all.
+    pub async fn finish(mut self) -> usize {
+        while let Some(result) = self.pending.next().await {
+            if result.is_err() {
+                self.failed += 1;
+            }
+        }
+        self.failed
+    }
+}
+
 pub async fn await_acks(acks: Vec<PublishAckFuture>) -> usize {
     let mut failed = 0;
     let mut pending: futures::stream::FuturesUnordered<_> = acks

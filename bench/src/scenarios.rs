@@ -214,11 +214,12 @@ pub async fn offer_latency(
     let mut rx = harness::listen_offers(&ctx.bus).await?;
 
     // Warm-up: 100 leads, excluded from the figures.
-    let mut acks = Vec::new();
+    let mut acks = harness::Acks::new();
     for n in 0..100 {
-        acks.push(harness::publish_lead(&ctx.bus, &ids::prefixed("lead"), n, "bench").await?);
+        acks.push(harness::publish_lead(&ctx.bus, &ids::prefixed("lead"), n, "bench").await?)
+            .await;
     }
-    harness::await_acks(acks).await;
+    acks.finish().await;
     let mut warm = 0;
     while warm < 100 {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
@@ -250,17 +251,18 @@ pub async fn offer_latency(
     let generator = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
         let mut sent: Vec<(Instant, i64)> = Vec::with_capacity(lead_ids.len());
-        let mut acks = Vec::with_capacity(lead_ids.len());
+        let mut acks = harness::Acks::new();
         for (n, lead_id) in lead_ids.iter().enumerate() {
             let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
             if due > tokio::time::Instant::now() {
                 tokio::time::sleep_until(due).await;
             }
             sent.push((Instant::now(), now_ms()));
-            acks.push(harness::publish_lead(&bus, lead_id, n, "bench").await?);
+            acks.push(harness::publish_lead(&bus, lead_id, n, "bench").await?)
+                .await;
         }
         let publish_elapsed = start.elapsed();
-        let failed = harness::await_acks(acks).await;
+        let failed = acks.finish().await;
         anyhow::Ok((sent, publish_elapsed, failed))
     });
 
@@ -413,11 +415,12 @@ async fn open_offers(
     let bus = ctx.bus.clone();
     let team_id = team.to_string();
     let publisher = tokio::spawn(async move {
-        let mut acks = Vec::with_capacity(count);
+        let mut acks = harness::Acks::new();
         for n in 0..count {
-            acks.push(harness::publish_lead(&bus, &ids::prefixed("lead"), n, &team_id).await?);
+            acks.push(harness::publish_lead(&bus, &ids::prefixed("lead"), n, &team_id).await?)
+                .await;
         }
-        anyhow::Ok(harness::await_acks(acks).await)
+        anyhow::Ok(acks.finish().await)
     });
     let mut offers = Vec::with_capacity(count);
     let mut last_report = Instant::now();
@@ -629,11 +632,12 @@ pub async fn expiry(
     let start = Instant::now();
     let bus = ctx.bus.clone();
     let publisher = tokio::spawn(async move {
-        let mut acks = Vec::with_capacity(open);
+        let mut acks = harness::Acks::new();
         for n in 0..open {
-            acks.push(harness::publish_lead(&bus, &ids::prefixed("lead"), n, "bench").await?);
+            acks.push(harness::publish_lead(&bus, &ids::prefixed("lead"), n, "bench").await?)
+                .await;
         }
-        anyhow::Ok(harness::await_acks(acks).await)
+        anyhow::Ok(acks.finish().await)
     });
 
     let mut first: HashMap<String, FirstOffer> = HashMap::with_capacity(open);
