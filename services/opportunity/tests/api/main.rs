@@ -3,6 +3,7 @@
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
 mod activities;
+mod auth;
 mod bad_input;
 mod deals;
 mod handover;
