@@ -47,6 +47,7 @@ pub struct HttpState {
     auth: Authenticator,
     per_address: Arc<Limiter>,
     per_integration: Arc<Limiter>,
+    trust_forwarded_for: bool,
 }
 
 /// The answer to an accepted signup.
@@ -72,6 +73,7 @@ pub fn router(leads: Leads, settings: &IntakeSettings, auth: Authenticator) -> R
         auth,
         per_address: Arc::new(Limiter::new(settings.address_limit)),
         per_integration: Arc::new(Limiter::new(settings.integration_limit)),
+        trust_forwarded_for: settings.trust_forwarded_for,
     };
     Router::new()
         .route("/v1/signups", post(signup))
@@ -107,10 +109,10 @@ enum Encoding {
 }
 
 async fn signup(State(state): State<HttpState>, request: Request) -> Result<Response, IntakeError> {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
+    if let Some(address) = client_address(&state, &request) {
         state
             .per_address
-            .take(&peer.ip().to_string(), Instant::now())
+            .take(&address, Instant::now())
             .map_err(|retry_after_s| IntakeError::RateLimited {
                 scope: "address",
                 retry_after_s,
@@ -170,6 +172,21 @@ async fn signup(State(state): State<HttpState>, request: Request) -> Result<Resp
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// The client's address, as the per-address limit counts it.
+fn client_address(state: &HttpState, request: &Request) -> Option<String> {
+    if state.trust_forwarded_for
+        && let Some(last) = header_text(request.headers(), "x-forwarded-for")
+            .and_then(|list| list.rsplit(',').next().map(|a| a.trim().to_string()))
+            .filter(|a| !a.is_empty())
+    {
+        return Some(last);
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string())
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -270,3 +270,111 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! Whatever arrives, parsing and validation answer without panicking,
+    //! and every refusal is a client error.
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::validate::validate;
+
+    fn check(result: Result<LeadInput, IntakeError>) -> Result<(), TestCaseError> {
+        let outcome = result.and_then(|input| validate(&input).map(|_| ()));
+        if let Err(err) = outcome {
+            prop_assert!(err.http_status().is_client_error(), "{err:?}");
+            prop_assert_eq!(err.grpc_code(), tonic::Code::InvalidArgument);
+        }
+        Ok(())
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(json_number),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,40}".prop_map(Value::String),
+            "[a-z0-9.+-]{1,20}@[a-z0-9.-]{1,20}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec((field_name(), inner), 0..12)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_number(n: i64) -> Value {
+        Value::Number(n.into())
+    }
+
+    /// Mostly the field names intake knows, so the interesting paths run.
+    fn field_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "email",
+                "name",
+                "company",
+                "phone",
+                "website",
+                "domain",
+                "company_size",
+                "country",
+                "source",
+                "utm_source",
+                "utm_term",
+                "product",
+                "plan",
+                "consent",
+                "message",
+                "attributes",
+            ])
+            .prop_map(str::to_string),
+            ".{0,12}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_as_json_or_form(body in prop::collection::vec(any::<u8>(), 0..512)) {
+            check(json(&body))?;
+            check(form(&body))?;
+        }
+
+        #[test]
+        fn arbitrary_json_values(value in any_json()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            check(json(&body))?;
+        }
+
+        #[test]
+        fn arbitrary_form_pairs(
+            pairs in prop::collection::vec((field_name(), ".{0,40}"), 0..20)
+        ) {
+            let body: String = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            check(form(body.as_bytes()))?;
+        }
+    }
+
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+}

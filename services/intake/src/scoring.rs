@@ -165,3 +165,63 @@ pub fn signals(lead: &NewLead) -> Signals<'_> {
         attributes: Some(&lead.attributes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(domain: &str) -> NewLead {
+        crate::validate::validate(&crate::validate::LeadInput {
+            email: Some(format!("ana@{domain}")),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bad_reload_names_the_line_and_keeps_the_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, "base = 40\n[tiers]\nA = 50\nC = 0\n").unwrap();
+        let scorer = Scorer::load(Some(path.clone())).unwrap();
+        assert_eq!(scorer.score(&lead("acme.io")).unwrap().tier, "C");
+        assert_eq!(scorer.reload(), Reload::Unchanged);
+
+        std::fs::write(
+            &path,
+            "base = 40\n[tiers]\nA = 50\nC = 0\n[country]\nGermany = 5\n",
+        )
+        .unwrap();
+        match scorer.reload() {
+            Reload::Refused(message) => assert!(message.starts_with("line 6:"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            scorer.score(&lead("acme.io")).unwrap().score,
+            40,
+            "old rules in force"
+        );
+        // The same bad text is not parsed (or logged) again.
+        assert_eq!(scorer.reload(), Reload::Unchanged);
+
+        std::fs::write(&path, "base = 60\n[tiers]\nA = 50\nC = 0\n").unwrap();
+        assert_eq!(scorer.reload(), Reload::Loaded);
+        assert_eq!(scorer.score(&lead("acme.io")).unwrap().tier, "A");
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(scorer.reload(), Reload::Refused(_)));
+        assert_eq!(scorer.score(&lead("acme.io")).unwrap().tier, "A");
+    }
+
+    #[test]
+    fn a_bad_file_at_start_is_an_error_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(&path, "[tiers]\nA = 50\n").unwrap();
+        let err = Scorer::load(Some(path)).unwrap_err();
+        assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+        let none = Scorer::load(None).unwrap();
+        assert!(none.score(&lead("acme.io")).is_none());
+        assert!(none.is_freemail("gmail.com"));
+    }
+}

@@ -58,6 +58,12 @@ pub struct IntakeSettings {
     /// Per source address (`LEADWHEEL_INTAKE_RATE_PER_ADDRESS` per second,
     /// `LEADWHEEL_INTAKE_BURST_PER_ADDRESS`; a rate of 0 turns it off).
     pub address_limit: Limit,
+    /// Take the client address from the last `X-Forwarded-For` entry (the
+    /// one the proxy in front of intake appended) instead of the peer, which
+    /// behind a proxy is the proxy for everyone
+    /// (`LEADWHEEL_INTAKE_TRUST_FORWARDED_FOR=1`). Leave off unless a proxy
+    /// you run sets the header: clients can send any value.
+    pub trust_forwarded_for: bool,
     /// Per integration: per bearer token subject, and all signed or
     /// unsigned webhook traffic as one (`LEADWHEEL_INTAKE_RATE_PER_INTEGRATION`,
     /// `LEADWHEEL_INTAKE_BURST_PER_INTEGRATION`).
@@ -79,6 +85,7 @@ impl Default for IntakeSettings {
             webhook_secrets: Vec::new(),
             signature_tolerance: DEFAULT_SIGNATURE_TOLERANCE,
             address_limit: DEFAULT_ADDRESS_LIMIT,
+            trust_forwarded_for: false,
             integration_limit: DEFAULT_INTEGRATION_LIMIT,
             scoring_rules: None,
             scoring_reload: DEFAULT_SCORING_RELOAD,
@@ -134,6 +141,7 @@ impl IntakeSettings {
                 "LEADWHEEL_INTAKE_BURST_PER_ADDRESS",
                 defaults.address_limit,
             )?,
+            trust_forwarded_for: config::env_or("LEADWHEEL_INTAKE_TRUST_FORWARDED_FOR", "0") == "1",
             integration_limit: limit(
                 "LEADWHEEL_INTAKE_RATE_PER_INTEGRATION",
                 "LEADWHEEL_INTAKE_BURST_PER_INTEGRATION",

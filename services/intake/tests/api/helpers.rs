@@ -65,9 +65,19 @@ pub fn init_tracing() {
     });
 }
 
-/// Starts intake with default settings on `db`.
+/// Starts intake with default settings on `db`, except the per-address
+/// rate limit: every test request comes from 127.0.0.1, and the tests of
+/// other things send more than a person would.
 pub async fn spawn_app(db: TestDb) -> TestApp {
-    spawn_app_with(db, IntakeSettings::default()).await
+    spawn_app_with(db, relaxed()).await
+}
+
+/// The default settings without the per-address limit.
+pub fn relaxed() -> IntakeSettings {
+    IntakeSettings {
+        address_limit: leadwheel_intake::ratelimit::Limit::OFF,
+        ..IntakeSettings::default()
+    }
 }
 
 /// Starts intake with `settings` on `db`, and waits until it is ready.

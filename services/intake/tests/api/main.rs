@@ -3,8 +3,11 @@
 //! `TEST_POSTGRES_URL` is set) real Postgres.
 
 mod fields;
+mod fuzz;
 mod grpc;
 mod helpers;
+mod lifecycle;
 mod outage;
+mod routing;
 mod signed;
 mod signups;
