@@ -20,6 +20,37 @@ use std::collections::{BTreeMap, HashSet};
 pub use freemail::{BUILTIN_FREEMAIL, is_builtin_freemail};
 pub use parse::RulesError;
 
+/// Reads a company size as people type it: `250`, `51-200` (its lower
+/// bound), `1000+`, with `,` or `_` as thousands separators. Shared by
+/// intake's validation and `leadctl intake score`, so both read a signup
+/// the same way. Returns the employees (≥ 1), or why not.
+pub fn parse_company_size(text: &str) -> Result<i64, &'static str> {
+    const INVALID: &str = "send employees as 250, 51-200 or 1000+";
+    let number = |s: &str| -> Result<i64, &'static str> {
+        let s = s.trim().replace([',', '_'], "");
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(INVALID);
+        }
+        s.parse::<i64>().map_err(|_| INVALID)
+    };
+    let text = text.trim();
+    let size = if let Some(lower) = text.strip_suffix('+') {
+        number(lower)?
+    } else if let Some((low, high)) = text.split_once('-') {
+        let (low, high) = (number(low)?, number(high)?);
+        if high < low {
+            return Err(INVALID);
+        }
+        low
+    } else {
+        number(text)?
+    };
+    if size < 1 {
+        return Err("a company has at least 1 employee");
+    }
+    Ok(size)
+}
+
 /// Lowest and highest score.
 pub const SCORE_RANGE: std::ops::RangeInclusive<i32> = 0..=100;
 

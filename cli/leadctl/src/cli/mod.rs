@@ -198,6 +198,9 @@ pub enum Command {
     /// Intake: leads at the front door, scoring, erasure.
     #[command(subcommand)]
     Intake(IntakeCommand),
+    /// Bulk import: leads from a CSV file.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Demo helpers.
     #[command(subcommand)]
     Demo(DemoCommand),

@@ -61,5 +61,6 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Demo(DemoCommand::Signups(args)) => demo::signups(ctx, args).await,
         Command::Opps(command) => opps::run(ctx, command).await,
         Command::Intake(command) => intake::run(ctx, command).await,
+        Command::Import(command) => intake::import(ctx, command).await,
     }
 }

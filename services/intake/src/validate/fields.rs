@@ -70,31 +70,13 @@ pub(super) fn company_size(raw: Option<&str>) -> Result<i64, IntakeError> {
     if value.is_empty() {
         return Ok(0);
     }
-    let invalid = || {
+    let size = leadwheel_intake_rules::parse_company_size(&value).map_err(|why| {
         IntakeError::field(
             "company_size",
             "invalid_format",
-            format!("{value:?} is not a company size: send employees as 250, 51-200 or 1000+"),
+            format!("{value:?} is not a company size: {why}"),
         )
-    };
-    let number = |s: &str| -> Result<i64, IntakeError> {
-        let s = s.trim().replace([',', '_'], "");
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        s.parse::<i64>().map_err(|_| invalid())
-    };
-    let size = if let Some(lower) = value.strip_suffix('+') {
-        number(lower)?
-    } else if let Some((low, high)) = value.split_once('-') {
-        let (low, high) = (number(low)?, number(high)?);
-        if high < low {
-            return Err(invalid());
-        }
-        low
-    } else {
-        number(&value)?
-    };
+    })?;
     if !(1..=MAX_COMPANY_SIZE).contains(&size) {
         return Err(IntakeError::field(
             "company_size",
