@@ -8,8 +8,9 @@ use crate::ops::handover::{MANAGER_DECIDES, REASSIGN, RETURN, Summary};
 use crate::rules;
 use crate::store::LeadInWork;
 use crate::store::activities::Activity;
-use crate::store::deals::{Account, Opportunity, Stage, StageChange};
+use crate::store::deals::{Account, Opportunity, StageChange};
 use crate::store::handover::{Item, Task};
+use crate::store::stages::Stage;
 
 /// A lead in work.
 pub fn lead(lead: LeadInWork) -> api::LeadInWork {

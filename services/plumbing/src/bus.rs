@@ -64,6 +64,10 @@ pub mod subjects {
     pub const OPPS_ACCOUNT_ALL: &str = "opps.account.>";
     /// A leaving rep's handover plan was applied.
     pub const OPPS_HANDOVER_APPLIED: &str = "opps.handover.applied";
+    /// A manager started a leaving rep's handover plan.
+    pub const OPPS_HANDOVER_STARTED: &str = "opps.handover.started";
+    /// A lead's or opportunity's next follow-up date was set or cleared.
+    pub const OPPS_FOLLOW_UP_SET: &str = "opps.follow_up.set";
     /// A handover task was created for a new owner.
     pub const OPPS_HANDOVER_TASK_CREATED: &str = "opps.handover.task_created";
     /// Every task of an applied handover is done.

@@ -5,7 +5,9 @@ use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
-use leadwheel_proto::events::v1::{LeadConverted, LeadDisqualified, OpportunityOpened};
+use leadwheel_proto::events::v1::{
+    FollowUpSet, LeadConverted, LeadDisqualified, OpportunityOpened,
+};
 use leadwheel_proto::opportunity::v1::{ConvertLeadRequest, DisqualifyLeadRequest};
 
 use super::{Pipeline, Service};
@@ -382,7 +384,7 @@ impl Service {
         rules::date("date", date, true)?;
         let mut tx = self.begin().await?;
         let scope = self.scope(&mut tx, caller).await?;
-        if !lead_id.is_empty() {
+        let (owner, team) = if !lead_id.is_empty() {
             let mut lead = store::lead(&mut tx, lead_id)
                 .await?
                 .ok_or_else(|| Error::LeadNotFound(lead_id.to_string()))?;
@@ -396,6 +398,7 @@ impl Service {
             if !store::update_lead(&mut tx, &lead).await? {
                 return Err(changed("lead", lead_id));
             }
+            (lead.rep_id, lead.team_id)
         } else {
             let mut opp = deals::opportunity(&mut tx, opportunity_id)
                 .await?
@@ -410,7 +413,27 @@ impl Service {
             if !deals::update_opportunity(&mut tx, &opp).await? {
                 return Err(changed("opportunity", opportunity_id));
             }
-        }
+            (opp.owner_rep_id, opp.team_id)
+        };
+        let event = FollowUpSet {
+            lead_id: lead_id.to_string(),
+            opportunity_id: opportunity_id.to_string(),
+            owner_rep_id: owner,
+            team_id: team,
+            date: date.to_string(),
+            by: caller.subject.clone(),
+            at_ms: now_ms(),
+        };
+        let key = if lead_id.is_empty() {
+            opportunity_id
+        } else {
+            lead_id
+        };
+        self.emit(
+            &mut tx,
+            EventDraft::new(subjects::OPPS_FOLLOW_UP_SET, key, &event),
+        )
+        .await?;
         self.commit(tx).await?;
         Ok(date.to_string())
     }

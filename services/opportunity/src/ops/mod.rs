@@ -14,13 +14,16 @@ use sqlx::AnyConnection;
 
 use crate::access::Scope;
 use crate::error::Error;
-use crate::store::deals::{Opportunity, Stage};
+use crate::store::deals::Opportunity;
+use crate::store::stages::Stage;
 use crate::store::{self, directory};
 
 pub mod activities;
 pub mod deals;
 pub mod handover;
 pub mod leads;
+pub mod pipeline;
+pub mod tasks;
 
 /// Disqualification reasons when `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS`
 /// is unset.
@@ -135,7 +138,7 @@ pub struct Pipeline(pub Vec<Stage>);
 impl Pipeline {
     /// Loads the stages.
     pub async fn load(conn: &mut AnyConnection) -> Result<Self, Error> {
-        Ok(Self(store::deals::stages(conn).await?))
+        Ok(Self(store::stages::stages(conn).await?))
     }
 
     /// The stage named `name`.

@@ -14,6 +14,7 @@ pub mod activities;
 pub mod deals;
 pub mod directory;
 pub mod handover;
+pub mod stages;
 
 /// A lead the rep is working.
 pub const STATUS_IN_WORK: &str = "in_work";

@@ -5,7 +5,7 @@ use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
-use leadwheel_proto::events::v1::{ActivityLogged, LeadDisqualified};
+use leadwheel_proto::events::v1::{ActivityLogged, FollowUpSet, LeadDisqualified};
 use leadwheel_proto::opportunity::v1::{
     ActivityKind, CallNote, DisqualifyLeadRequest, GetLeadInWorkRequest, GetOpportunityRequest,
     ListHistoryRequest, ListLeadsInWorkRequest, LogActivityRequest, SetFollowUpRequest,
@@ -199,6 +199,17 @@ async fn a_customers_whole_history(db: TestDb) {
     let visit_event = &logged[3].1;
     assert_eq!(visit_event.account_id, account_id);
     assert_eq!(visit_event.next_follow_up_date, "2026-12-15");
+
+    let follow_ups = wait_events::<FollowUpSet>(&app, subjects::OPPS_FOLLOW_UP_SET, 1).await;
+    assert_eq!(follow_ups.len(), 1);
+    assert_eq!(
+        (
+            follow_ups[0].1.opportunity_id.as_str(),
+            follow_ups[0].1.date.as_str(),
+            follow_ups[0].1.owner_rep_id.as_str()
+        ),
+        (opp.opportunity_id.as_str(), "", "ana")
+    );
 
     // Erasing the person keeps anonymous rows and drops what they said.
     app.erase(&["lead-1"]).await;

@@ -10,8 +10,8 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::events::v1::{
-    HandoverApplied, HandoverCompleted, HandoverTaskCreated, LeadOwnerChanged, LeadReturned,
-    OpportunityOwnerChanged,
+    HandoverApplied, HandoverCompleted, HandoverStarted, HandoverTaskCreated, LeadOwnerChanged,
+    LeadReturned, OpportunityOwnerChanged,
 };
 use leadwheel_proto::opportunity::v1::{
     ApplyHandoverRequest, CompleteTaskRequest, EditHandoverItemRequest, GetHandoverRequest,
@@ -309,6 +309,20 @@ async fn handover_of_a_thousand_applied_exactly_once(db: TestDb) {
         &leadwheel_opportunity::rules::date_after(summary.applied_at_ms, 5)
     );
 
+    let started = wait_events::<HandoverStarted>(&app, subjects::OPPS_HANDOVER_STARTED, 1).await;
+    assert_eq!(
+        started.len(),
+        1,
+        "the refused second draft published nothing"
+    );
+    assert_eq!(
+        (
+            started[0].1.leads,
+            started[0].1.opportunities,
+            started[0].1.undecided
+        ),
+        (400, 600, 600)
+    );
     let events = wait_events::<HandoverApplied>(&app, subjects::OPPS_HANDOVER_APPLIED, 1).await;
     assert_eq!(events.len(), 1, "applied once");
     let event = &events[0].1;
