@@ -247,6 +247,7 @@ mod tests {
             policy,
             rotation: Default::default(),
             rotation_version: 0,
+            roster_version: 0,
             ring: vec![],
             ranks: Default::default(),
         }

@@ -3,7 +3,8 @@
 //! one transaction ([`crate::effects`]). Whoever loses a race sees zero
 //! rows, rolls back and retries against the new state.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::store::{Tx, now_ms};
@@ -17,7 +18,7 @@ use tracing::Instrument;
 use crate::effects::write_decision;
 use crate::error::WheelError;
 use crate::live::{self, Push};
-use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, TeamEligibility, TeamRow};
+use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, RepRow, TeamEligibility, TeamRow};
 
 /// Attempts before a contended transition gives up with `ABORTED`.
 const MAX_ATTEMPTS: usize = 8;
@@ -30,25 +31,67 @@ pub struct Engine {
     pub bus: Bus,
     /// Wakes the timer loop when a new deadline may be the earliest.
     pub timers: Arc<Notify>,
+    /// Team rosters as last read, by roster version.
+    pub rosters: RosterCache,
+}
+
+/// Each team's members as last read from the store, with the roster
+/// version they were read at. Reading a team's row (which every decision
+/// does anyway) tells whether the copy is current, so a decision reads the
+/// members only after someone changed them, here or on another replica.
+/// Loads of capped reps change with every offer and are always read fresh.
+#[derive(Clone, Default)]
+pub struct RosterCache {
+    teams: Arc<Mutex<HashMap<String, (i64, Arc<Vec<RepRow>>)>>>,
+}
+
+impl RosterCache {
+    fn get(&self, team_id: &str, version: i64) -> Option<Arc<Vec<RepRow>>> {
+        let teams = self.teams.lock().expect("roster cache");
+        teams
+            .get(team_id)
+            .filter(|(cached, _)| *cached == version)
+            .map(|(_, reps)| reps.clone())
+    }
+
+    fn put(&self, team_id: &str, version: i64, reps: Arc<Vec<RepRow>>) {
+        let mut teams = self.teams.lock().expect("roster cache");
+        teams.insert(team_id.to_string(), (version, reps));
+    }
 }
 
 /// Who asked for a transition, for the ledger and events.
 pub const SYSTEM: &str = "wheel";
 
-/// Loads a team with what the core needs to judge eligibility.
-pub async fn team_with_eligibility(
-    conn: &mut AnyConnection,
-    team_id: &str,
-    country: &str,
-) -> Result<Option<(TeamRow, TeamEligibility)>, WheelError> {
-    let Some(team) = store::load_team(conn, team_id).await? else {
-        return Ok(None);
-    };
-    let reps = store::team_reps_for_routing(conn, team_id).await?;
-    Ok(Some((team, TeamEligibility::new(reps, country))))
-}
-
 impl Engine {
+    /// Loads a team with what the core needs to judge eligibility.
+    pub async fn team_with_eligibility(
+        &self,
+        conn: &mut AnyConnection,
+        team_id: &str,
+        country: &str,
+    ) -> Result<Option<(TeamRow, TeamEligibility)>, WheelError> {
+        let Some(mut team) = store::load_team_row(conn, team_id).await? else {
+            return Ok(None);
+        };
+        let roster = match self.rosters.get(team_id, team.roster_version) {
+            Some(roster) => roster,
+            None => {
+                let roster = Arc::new(store::team_roster(conn, team_id).await?);
+                self.rosters
+                    .put(team_id, team.roster_version, roster.clone());
+                roster
+            }
+        };
+        for rep in roster.iter() {
+            team.ring.push(rep.rep_id.clone());
+            team.ranks.insert(rep.rep_id.clone(), rep.rank as i32);
+        }
+        let mut reps = roster.as_ref().clone();
+        store::count_load(conn, &mut reps).await?;
+        Ok(Some((team, TeamEligibility::new(reps, country))))
+    }
+
     /// Work to do once the transaction that produced `pushes` committed.
     pub async fn after_commit(&self, pushes: Vec<Push>) {
         self.outbox.notify();
@@ -71,7 +114,10 @@ impl Engine {
             None => store::default_team_id(conn).await?,
         };
         let team = match &team_id {
-            Some(team_id) => team_with_eligibility(conn, team_id, &created.country).await?,
+            Some(team_id) => {
+                self.team_with_eligibility(conn, team_id, &created.country)
+                    .await?
+            }
             None => None,
         };
         let details = LeadDetails {
@@ -169,8 +215,9 @@ impl Engine {
         let mut pushes = Vec::new();
         let now = now_ms();
         for mut lead in waiting {
-            let Some((team, eligibility)) =
-                team_with_eligibility(conn, team_id, &lead.country).await?
+            let Some((team, eligibility)) = self
+                .team_with_eligibility(conn, team_id, &lead.country)
+                .await?
             else {
                 break;
             };
@@ -209,33 +256,11 @@ impl Engine {
         }
         for _ in 0..MAX_ATTEMPTS {
             let mut tx = self.store.begin().await?;
-            let conn: &mut AnyConnection = &mut tx;
-            let lead = store::load_lead(conn, lead_id)
-                .await?
-                .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
-            let (team, eligibility) = team_with_eligibility(conn, &lead.team_id, &lead.country)
-                .await?
-                .ok_or_else(|| {
-                    WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))
-                })?;
-            let now = now_ms();
-            let decision = step(
-                &team.config(),
-                &team.rotation,
-                &lead.routing,
-                input.clone(),
-                now,
-                &eligibility,
-            )?;
-            // Every transition of a lead joins the lead's own trace (begun at
-            // signup), so one trace shows signup, offers, expiries and claim.
-            let span = tracing::info_span!("transition", lead_id, actor);
-            telemetry::set_parent(&span, lead.traceparent.as_deref());
-            let written = write_decision(self, conn, &team, &lead, decision.clone(), now, actor)
-                .instrument(span)
-                .await;
-            match written {
-                Ok(pushes) => {
+            match self
+                .transition(&mut tx, lead_id, input.clone(), actor)
+                .await
+            {
+                Ok((decision, pushes)) => {
                     tx.commit().await?;
                     self.after_commit(pushes).await;
                     return Ok(decision);
@@ -250,6 +275,82 @@ impl Engine {
         Err(WheelError::Conflict(lead_id.to_string()))
     }
 
+    /// Applies each `(lead, input)` in one transaction, each inside its own
+    /// savepoint, and returns each one's outcome in order. Under load one
+    /// commit serves many transitions (the timer loop expires offers this
+    /// way); a transition that fails or loses a race is rolled back alone,
+    /// and the timer finds a still-open offer again on its next pass.
+    pub async fn apply_many(
+        &self,
+        inputs: Vec<(String, Input)>,
+        actor: &str,
+    ) -> Result<Vec<Result<Decision, WheelError>>, WheelError> {
+        let mut tx = self.store.begin().await?;
+        let mut outcomes = Vec::with_capacity(inputs.len());
+        let mut pushes = Vec::new();
+        for (lead_id, input) in inputs {
+            sqlx::query("SAVEPOINT lw_transition")
+                .execute(&mut *tx)
+                .await?;
+            match self.transition(&mut tx, &lead_id, input, actor).await {
+                Ok((decision, more)) => {
+                    pushes.extend(more);
+                    outcomes.push(Ok(decision));
+                }
+                Err(err) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT lw_transition")
+                        .execute(&mut *tx)
+                        .await?;
+                    outcomes.push(Err(err));
+                }
+            }
+            sqlx::query("RELEASE SAVEPOINT lw_transition")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.after_commit(pushes).await;
+        Ok(outcomes)
+    }
+
+    /// One transition of `lead_id` inside `tx`: load, decide, write. The
+    /// caller commits, then sends the returned pushes.
+    async fn transition(
+        &self,
+        tx: &mut Tx,
+        lead_id: &str,
+        input: Input,
+        actor: &str,
+    ) -> Result<(Decision, Vec<Push>), WheelError> {
+        let conn: &mut AnyConnection = tx;
+        let lead = store::load_lead(conn, lead_id)
+            .await?
+            .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
+        let (team, eligibility) = self
+            .team_with_eligibility(conn, &lead.team_id, &lead.country)
+            .await?
+            .ok_or_else(|| {
+                WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))
+            })?;
+        let now = now_ms();
+        let decision = step(
+            &team.config(),
+            &team.rotation,
+            &lead.routing,
+            input,
+            now,
+            &eligibility,
+        )?;
+        // Every transition of a lead joins the lead's own trace (begun at
+        // signup), so one trace shows signup, offers, expiries and claim.
+        let span = tracing::info_span!("transition", lead_id, actor);
+        telemetry::set_parent(&span, lead.traceparent.as_deref());
+        let pushes = write_decision(self, conn, &team, &lead, decision.clone(), now, actor)
+            .instrument(span)
+            .await?;
+        Ok((decision, pushes))
+    }
+
     /// Runs the core on a pooled read connection; an error means the input
     /// would be refused, so there is nothing to write.
     async fn check_on_read_connection(
@@ -261,7 +362,8 @@ impl Engine {
         let lead = store::load_lead(&mut conn, lead_id)
             .await?
             .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
-        let (team, eligibility) = team_with_eligibility(&mut conn, &lead.team_id, &lead.country)
+        let (team, eligibility) = self
+            .team_with_eligibility(&mut conn, &lead.team_id, &lead.country)
             .await?
             .ok_or_else(|| {
                 WheelError::FailedPrecondition(format!("lead {lead_id} has no team yet"))

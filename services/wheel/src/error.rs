@@ -31,10 +31,25 @@ pub enum WheelError {
     Conflict(String),
     /// The store failed.
     #[error("store error: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(sqlx::Error),
     /// Stored state could not be read back.
     #[error("corrupt routing state: {0}")]
     Corrupt(String),
+}
+
+impl From<sqlx::Error> for WheelError {
+    /// A Postgres deadlock or serialization failure means two transitions
+    /// met (e.g. a claim and a batch of expiries locking the same rows in
+    /// another order): the loser's transaction is void and a retry will
+    /// see the winner's state, like any lost race.
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        {
+            return Self::Conflict(format!("a concurrent transition ({})", db.message()));
+        }
+        Self::Store(err)
+    }
 }
 
 impl WheelError {

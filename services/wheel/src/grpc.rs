@@ -226,6 +226,7 @@ impl WheelService for WheelApi {
             policy: convert::policy_from_proto(team.policy.as_ref())?,
             rotation: Default::default(),
             rotation_version: 0,
+            roster_version: 0,
             ring: team.rep_ids.clone(),
             ranks: Default::default(),
         };

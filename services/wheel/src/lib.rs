@@ -49,6 +49,7 @@ pub async fn run(
         outbox: runtime.outbox.clone(),
         bus: runtime.bus.clone(),
         timers: Arc::new(Notify::new()),
+        rosters: Default::default(),
     };
     runtime.spawn_consumer(
         ConsumerSpec {

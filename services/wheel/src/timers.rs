@@ -19,6 +19,8 @@ use crate::store;
 
 /// Offers expired per pass before checking the clock again.
 const BATCH: i64 = 500;
+/// Most expiries committed in one transaction.
+const EXPIRE_CHUNK: usize = 64;
 /// Longest sleep between checks, so deadlines written by other replicas
 /// are seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
@@ -91,27 +93,32 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
         store::due_offers(&mut conn, now, BATCH).await?
     };
     let full = due.len() as i64 == BATCH;
-    for (lead_id, offer_no, deadline) in due {
+    // Due offers expire in deadline order, a chunk per transaction: one
+    // commit serves a chunk when many deadlines fall together.
+    for chunk in due.chunks(EXPIRE_CHUNK) {
         if cancel.is_cancelled() {
             return Ok(false);
         }
-        match engine
-            .apply(
-                &lead_id,
-                Input::Expire {
-                    offer_no: offer_no as u32,
-                },
-                crate::engine::SYSTEM,
-            )
-            .await
-        {
-            Ok(_) => {
-                EXPIRY_LATENESS.observe((now_ms() - deadline).max(0) as f64 / 1000.0);
-                tracing::debug!(lead_id = %lead_id, offer_no, "offer expired");
+        let inputs = chunk
+            .iter()
+            .map(|(lead_id, offer_no, _)| {
+                let input = Input::Expire {
+                    offer_no: *offer_no as u32,
+                };
+                (lead_id.clone(), input)
+            })
+            .collect();
+        let outcomes = engine.apply_many(inputs, crate::engine::SYSTEM).await?;
+        for ((lead_id, offer_no, deadline), outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Ok(_) => {
+                    EXPIRY_LATENESS.observe((now_ms() - deadline).max(0) as f64 / 1000.0);
+                    tracing::debug!(lead_id = %lead_id, offer_no, "offer expired");
+                }
+                // Claimed, passed or expired by someone else first: nothing to do.
+                Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+                Err(err) => return Err(err),
             }
-            // Claimed, passed or expired by someone else first: nothing to do.
-            Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
-            Err(err) => return Err(err),
         }
     }
     Ok(full)

@@ -78,6 +78,8 @@ pub struct TeamRow {
     pub rotation: RotationState,
     /// Bumped on every rotation change, for conditional updates.
     pub rotation_version: i64,
+    /// Bumped on every roster change (see [`crate::engine::RosterCache`]).
+    pub roster_version: i64,
     /// Member rep ids in ring order.
     pub ring: Vec<String>,
     /// Ranks of the members (for ability order).

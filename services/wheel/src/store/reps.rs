@@ -12,7 +12,7 @@ pub async fn load_rep(
     let row = sqlx::query(
         "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
-           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
+           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id AND l.work_closed_at_ms IS NULL) AS assigned_leads \
          FROM wheel_reps r WHERE rep_id = $1",
     )
     .bind(rep_id)
@@ -28,7 +28,7 @@ pub async fn list_reps(
     let rows = sqlx::query(
         "SELECT rep_id, name, team_id, availability, rep_rank, capacity, consecutive_expiries, schedule, skills, \
            (SELECT COUNT(*) FROM wheel_offers o WHERE o.rep_id = r.rep_id AND o.state = 'open') AS open_offers, \
-           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id) AS assigned_leads \
+           (SELECT COUNT(*) FROM wheel_leads l WHERE l.owner_rep_id = r.rep_id AND l.work_closed_at_ms IS NULL) AS assigned_leads \
          FROM wheel_reps r WHERE ($1 = '' OR team_id = $1) \
          ORDER BY team_id, ring_position, rep_id",
     )
@@ -38,11 +38,9 @@ pub async fn list_reps(
     rows.iter().map(rep_from_row).collect()
 }
 
-/// The members of `team_id` as routing needs them. Load counts (open
-/// offers, assigned leads) are read only for reps with a capacity cap: the
-/// others are never skipped for capacity, and counting for every member on
-/// every transition is the dearest part of a decision.
-pub async fn team_reps_for_routing(
+/// The members of `team_id` in ring order, without load counts (see
+/// [`count_load`]): what the engine keeps in memory per roster version.
+pub async fn team_roster(
     conn: &mut AnyConnection,
     team_id: &str,
 ) -> Result<Vec<RepRow>, WheelError> {
@@ -54,14 +52,18 @@ pub async fn team_reps_for_routing(
     .bind(team_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut reps = rows
-        .iter()
-        .map(rep_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    rows.iter().map(rep_from_row).collect()
+}
+
+/// Fills in the load (open offers, leads in work) of the reps with a
+/// capacity cap: the others are never skipped for capacity, and counting
+/// for every member on every transition would be the dearest part of a
+/// decision.
+pub async fn count_load(conn: &mut AnyConnection, reps: &mut [RepRow]) -> Result<(), WheelError> {
     for rep in reps.iter_mut().filter(|rep| rep.capacity > 0) {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM wheel_offers WHERE rep_id = $1 AND state = 'open') AS open_offers, \
-                    (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1) AS assigned_leads",
+                    (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1 AND work_closed_at_ms IS NULL) AS assigned_leads",
         )
         .bind(&rep.rep_id)
         .fetch_one(&mut *conn)
@@ -69,7 +71,22 @@ pub async fn team_reps_for_routing(
         rep.open_offers = row.try_get("open_offers")?;
         rep.assigned_leads = row.try_get("assigned_leads")?;
     }
-    Ok(reps)
+    Ok(())
+}
+
+/// Marks the roster of `rep_id`'s team changed, so every replica reloads it.
+pub(super) async fn bump_roster_of(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+) -> Result<(), WheelError> {
+    sqlx::query(
+        "UPDATE wheel_teams SET roster_version = roster_version + 1 \
+         WHERE team_id = (SELECT team_id FROM wheel_reps WHERE rep_id = $1)",
+    )
+    .bind(rep_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 fn rep_from_row(row: &AnyRow) -> Result<RepRow, WheelError> {
@@ -105,6 +122,7 @@ pub async fn set_availability(
     .bind(rep_id)
     .execute(&mut *conn)
     .await?;
+    bump_roster_of(conn, rep_id).await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -125,6 +143,7 @@ pub async fn update_rep(
     .bind(rep_id)
     .execute(&mut *conn)
     .await?;
+    bump_roster_of(conn, rep_id).await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -164,5 +183,6 @@ pub async fn set_schedule(
     .bind(rep_id)
     .execute(&mut *conn)
     .await?;
+    bump_roster_of(conn, rep_id).await?;
     Ok(result.rows_affected() == 1)
 }

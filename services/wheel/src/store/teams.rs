@@ -8,14 +8,7 @@ pub async fn load_team(
     conn: &mut AnyConnection,
     team_id: &str,
 ) -> Result<Option<TeamRow>, WheelError> {
-    let Some(row) = sqlx::query(
-        "SELECT team_id, name, manager_id, window_ms, policy, rotation, rotation_version \
-         FROM wheel_teams WHERE team_id = $1",
-    )
-    .bind(team_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
+    let Some(mut team) = load_team_row(conn, team_id).await? else {
         return Ok(None);
     };
     let members = sqlx::query(
@@ -24,14 +17,31 @@ pub async fn load_team(
     .bind(team_id)
     .fetch_all(&mut *conn)
     .await?;
-    let mut ring = Vec::with_capacity(members.len());
-    let mut ranks = BTreeMap::new();
     for member in &members {
         let rep_id: String = member.try_get("rep_id")?;
         let rank: i64 = member.try_get("rep_rank")?;
-        ranks.insert(rep_id.clone(), rank as i32);
-        ring.push(rep_id);
+        team.ranks.insert(rep_id.clone(), rank as i32);
+        team.ring.push(rep_id);
     }
+    Ok(Some(team))
+}
+
+/// The team's own row, with an empty ring: for callers that know the
+/// members already (the engine keeps them per roster version).
+pub async fn load_team_row(
+    conn: &mut AnyConnection,
+    team_id: &str,
+) -> Result<Option<TeamRow>, WheelError> {
+    let Some(row) = sqlx::query(
+        "SELECT team_id, name, manager_id, window_ms, policy, rotation, rotation_version, roster_version \
+         FROM wheel_teams WHERE team_id = $1",
+    )
+    .bind(team_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
     let policy: String = row.try_get("policy")?;
     let rotation: String = row.try_get("rotation")?;
     Ok(Some(TeamRow {
@@ -44,8 +54,9 @@ pub async fn load_team(
         rotation: serde_json::from_str(&rotation)
             .map_err(|err| WheelError::Corrupt(format!("team rotation: {err}")))?,
         rotation_version: row.try_get("rotation_version")?,
-        ring,
-        ranks,
+        roster_version: row.try_get("roster_version")?,
+        ring: Vec::new(),
+        ranks: BTreeMap::new(),
     }))
 }
 
@@ -82,7 +93,8 @@ pub async fn upsert_team(
     sqlx::query(
         "INSERT INTO wheel_teams (team_id, name, manager_id, window_ms, rotation_cursor, policy, created_at_ms, updated_at_ms) \
          VALUES ($1, $2, $3, $4, 0, $6, $5, $5) \
-         ON CONFLICT (team_id) DO UPDATE SET name = $2, manager_id = $3, window_ms = $4, policy = $6, updated_at_ms = $5",
+         ON CONFLICT (team_id) DO UPDATE SET name = $2, manager_id = $3, window_ms = $4, policy = $6, updated_at_ms = $5, \
+           roster_version = wheel_teams.roster_version + 1",
     )
     .bind(&team.team_id)
     .bind(&team.name)
@@ -102,6 +114,8 @@ pub async fn upsert_team(
             .get(position)
             .filter(|n| !n.is_empty())
             .unwrap_or(rep_id);
+        // A rep moving here from another team changes that team's roster too.
+        super::reps::bump_roster_of(conn, rep_id).await?;
         sqlx::query(
             "INSERT INTO wheel_reps (rep_id, name, team_id, ring_position, updated_at_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (rep_id) DO UPDATE SET name = $2, team_id = $3, ring_position = $4, updated_at_ms = $5",
