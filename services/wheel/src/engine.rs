@@ -42,8 +42,11 @@ pub struct Engine {
 /// Loads of capped reps change with every offer and are always read fresh.
 #[derive(Clone, Default)]
 pub struct RosterCache {
-    teams: Arc<Mutex<HashMap<String, (i64, Arc<Vec<RepRow>>)>>>,
+    teams: Arc<Mutex<HashMap<String, CachedRoster>>>,
 }
+
+/// A roster and the version it was read at.
+type CachedRoster = (i64, Arc<Vec<RepRow>>);
 
 impl RosterCache {
     fn get(&self, team_id: &str, version: i64) -> Option<Arc<Vec<RepRow>>> {
