@@ -7,6 +7,7 @@
 //! to the baseline. See docs/benchmarks.md.
 
 mod harness;
+mod intake;
 mod report;
 mod scenarios;
 mod stats;
@@ -35,6 +36,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench offer-latency --rate 1000 --duration 20s\n  \
       leadwheel-bench claims --concurrency 32 --count 20000\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
+      leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
 )]
 struct Cli {
@@ -53,6 +55,10 @@ struct Cli {
     /// The wheel binary [default: leadwheel-wheel next to this binary].
     #[arg(long, global = true, value_name = "PATH")]
     wheel_bin: Option<PathBuf>,
+
+    /// The intake binary [default: leadwheel-intake next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    intake_bin: Option<PathBuf>,
 
     /// RUST_LOG for the wheel (it must log at info to announce its ports).
     #[arg(long, global = true, default_value = "info")]
@@ -102,6 +108,9 @@ enum Scenario {
     Claims,
     /// Expiry lateness and wheel memory with many offers open.
     Expiry,
+    /// Signed signups into intake (SQLite): a burst for throughput, then
+    /// `--rate` (default 1000) per second for latency.
+    Intake,
     /// Every scenario, in that order.
     All,
 }
@@ -280,6 +289,29 @@ async fn main() -> Result<()> {
         .await?;
         say(report::table(&section));
         sections.push(section);
+    }
+
+    if run(Scenario::Intake) {
+        if let Backend::Postgres(_) = ctx.backend {
+            say("intake: skipped (its target is on SQLite; run it without --postgres)\n".into());
+        } else {
+            let intake_bin = match &cli.intake_bin {
+                Some(path) => path.clone(),
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("the bench binary's folder")?
+                    .join("leadwheel-intake"),
+            };
+            let intake_sizes = intake::IntakeSizes {
+                count: cli.count.unwrap_or(if cli.quick { 10_000 } else { 50_000 }),
+                concurrency: cli.concurrency.unwrap_or(64),
+                rate: sizes.rate,
+                duration: sizes.duration,
+            };
+            let section = intake::intake(&ctx, &base, &intake_bin, &intake_sizes).await?;
+            say(report::table(&section));
+            sections.push(section);
+        }
     }
 
     let checks: Vec<_> = sections.iter().flat_map(|s| s.checks.iter()).collect();

@@ -13,6 +13,7 @@
 //! transaction fails, every job of the group gets the error (none was
 //! stored) and may be retried by its caller.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use leadwheel_plumbing::outbox::Outbox;
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::error::IntakeError;
-use crate::store::{self, LeadRecord};
+use crate::store::{self, AccountHint, LeadRecord};
 
 /// Most signups committed in one transaction: bounds a transaction's time
 /// (and so the latency of the group behind it).
@@ -97,11 +98,21 @@ async fn commit_group(
     batch: &mut [Job],
 ) -> Result<Vec<Result<Outcome, IntakeError>>, IntakeError> {
     let mut tx = store::begin(store).await?;
+    // Account hints for the whole group in one query: accounts change only
+    // in other transactions, so this is what each job would have read.
+    let mut domains: Vec<&str> = batch
+        .iter()
+        .flat_map(|job| job.match_domains.iter())
+        .flat_map(|domain| store::candidates(domain))
+        .collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let hints = store::account_hints(&mut tx, &domains).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch.iter_mut() {
         let span = job.trace.clone();
         outcomes.push(
-            apply(&mut tx, outbox, dedupe_window, job)
+            apply(&mut tx, outbox, dedupe_window, &hints, job)
                 .instrument(span)
                 .await?,
         );
@@ -114,6 +125,7 @@ async fn apply(
     tx: &mut Tx,
     outbox: &Outbox,
     dedupe_window: Duration,
+    hints: &HashMap<String, AccountHint>,
     job: &mut Job,
 ) -> Result<Result<Outcome, IntakeError>, IntakeError> {
     let now = now_ms();
@@ -139,12 +151,14 @@ async fn apply(
         }
         return Ok(Ok(Outcome::Duplicate { lead_id: holder }));
     }
-    for domain in &job.match_domains {
-        if let Some(hint) = store::account_hint(tx, domain).await? {
-            record.account_owner_hint = hint.owner_rep_id;
-            record.team_hint = hint.team_id;
-            break;
-        }
+    let hint = job
+        .match_domains
+        .iter()
+        .flat_map(|domain| store::candidates(domain))
+        .find_map(|candidate| hints.get(candidate));
+    if let Some(hint) = hint {
+        record.account_owner_hint = hint.owner_rep_id.clone();
+        record.team_hint = hint.team_id.clone();
     }
     record.created_at_ms = now;
     store::insert_lead(tx, record).await?;

@@ -1,6 +1,8 @@
 //! Intake's copy of the account domain map, kept from `opps.account.*`.
 
 use leadwheel_proto::events::v1::AccountChanged;
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Row};
 
 use super::db_error;
@@ -80,33 +82,64 @@ pub async fn apply_account(
     Ok(Applied::Applied)
 }
 
-/// The owner of the active, owned account holding `domain` or one of its
-/// parent domains (`eu.acme.com` matches `acme.com`), most specific first.
-pub async fn account_hint(
+/// The domains an account match for `domain` looks at, most specific
+/// first: the domain and its parents down to two labels (`eu.acme.com`,
+/// then `acme.com`; "co.uk" alone is no company but costs nothing to ask).
+pub fn candidates(domain: &str) -> Vec<&str> {
+    let mut out = vec![domain];
+    let mut rest = domain;
+    while let Some((_, parent)) = rest.split_once('.') {
+        if !parent.contains('.') {
+            break;
+        }
+        out.push(parent);
+        rest = parent;
+    }
+    out
+}
+
+/// Owners of the active, owned accounts holding any of `domains`, by
+/// domain: one query for a whole group of signups.
+pub async fn account_hints(
     conn: &mut AnyConnection,
-    domain: &str,
-) -> Result<Option<AccountHint>, IntakeError> {
-    let mut candidate = domain;
-    loop {
-        let row = sqlx::query(
-            "SELECT a.owner_rep_id, a.team_id FROM intake_account_domains d \
+    domains: &[&str],
+) -> Result<HashMap<String, AccountHint>, IntakeError> {
+    let mut hints = HashMap::new();
+    // Bounded statements: at most 256 parameters each.
+    for chunk in domains.chunks(256) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT d.domain, a.owner_rep_id, a.team_id FROM intake_account_domains d \
              JOIN intake_accounts a ON a.account_id = d.account_id \
-             WHERE d.domain = $1 AND a.status = 'active' AND a.owner_rep_id <> ''",
-        )
-        .bind(candidate)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        if let Some(row) = row {
-            return Ok(Some(AccountHint {
-                owner_rep_id: row.try_get("owner_rep_id").map_err(db_error)?,
-                team_id: row.try_get("team_id").map_err(db_error)?,
-            }));
+             WHERE d.domain IN ({}) AND a.status = 'active' AND a.owner_rep_id <> ''",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for domain in chunk {
+            query = query.bind(*domain);
         }
-        // Stop at two labels: "co.uk" alone is no company.
-        match candidate.split_once('.') {
-            Some((_, parent)) if parent.contains('.') => candidate = parent,
-            _ => return Ok(None),
+        for row in query.fetch_all(&mut *conn).await.map_err(db_error)? {
+            let domain: String = row.try_get("domain").map_err(db_error)?;
+            hints.insert(
+                domain,
+                AccountHint {
+                    owner_rep_id: row.try_get("owner_rep_id").map_err(db_error)?,
+                    team_id: row.try_get("team_id").map_err(db_error)?,
+                },
+            );
         }
+    }
+    Ok(hints)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn candidates_walk_up_to_two_labels() {
+        assert_eq!(
+            super::candidates("eu.sales.acme.com"),
+            ["eu.sales.acme.com", "sales.acme.com", "acme.com"]
+        );
+        assert_eq!(super::candidates("acme.com"), ["acme.com"]);
     }
 }

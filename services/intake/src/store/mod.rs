@@ -15,7 +15,7 @@ use leadwheel_plumbing::{Store, Tx, ids};
 use leadwheel_proto::events::v1::{LeadTouched, PersonErased};
 use sqlx::Row;
 
-pub use accounts::{AccountHint, Applied, account_hint, apply_account};
+pub use accounts::{AccountHint, Applied, account_hints, apply_account, candidates};
 pub use list::{ListFilter, list_leads};
 pub use record::LeadRecord;
 
