@@ -322,6 +322,31 @@ pub fn step(
             })
         }
 
+        (Phase::Assigned { rep: owner }, Input::Return) => {
+            let mut next = lead.clone();
+            next.lap += 1;
+            next.position = 0;
+            next.lap_order.clear();
+            // The previous owner counts as offered in the new lap, so the
+            // lap passes them by (and records why).
+            next.offered = vec![owner.clone()];
+            let mut effects = vec![Effect::Requeue { lap: next.lap }];
+            let (next, rotation) = begin_lap(team, rotation, next, now, eligibility, &mut effects);
+            Ok(Decision {
+                lead: next,
+                effects,
+                rotation,
+            })
+        }
+        (_, Input::Return) => Err(wrong("return to the wheel")),
+
+        (Phase::Assigned { .. }, Input::ReturnToPool) => {
+            let mut effects = Vec::new();
+            let next = pool(team, lead.clone(), now, PoolReason::Returned, &mut effects);
+            done(next, effects)
+        }
+        (_, Input::ReturnToPool) => Err(wrong("return to the pool")),
+
         (Phase::Assigned { .. } | Phase::Withdrawn, Input::Withdraw) => Err(wrong("withdraw")),
         (phase, Input::Withdraw) => {
             let mut effects = Vec::new();

@@ -261,6 +261,13 @@ pub enum Input {
     Requeue,
     /// A manager takes the lead out of routing.
     Withdraw,
+    /// The owner's work was handed back (a leaving rep's handover): the
+    /// lead goes round the wheel again in a new lap that skips the
+    /// previous owner.
+    Return,
+    /// The owner disqualified the lead back into the team's open pool,
+    /// for another member to try.
+    ReturnToPool,
 }
 
 /// How an offer ended.
@@ -412,6 +419,8 @@ pub enum PoolReason {
     NoneEligible,
     /// The chain budget was spent.
     BudgetSpent,
+    /// The owner handed it back to the pool (a disqualification).
+    Returned,
 }
 
 impl PoolReason {
@@ -421,6 +430,7 @@ impl PoolReason {
             Self::LapDone => "lap_done",
             Self::NoneEligible => "none_eligible",
             Self::BudgetSpent => "budget_spent",
+            Self::Returned => "returned",
         }
     }
 }

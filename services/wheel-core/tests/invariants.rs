@@ -45,6 +45,14 @@ enum Op {
     Withdraw {
         lead: usize,
     },
+    /// Opportunity hands the lead back to the wheel.
+    Return {
+        lead: usize,
+    },
+    /// Opportunity disqualifies the lead back into the pool.
+    ReturnToPool {
+        lead: usize,
+    },
     Advance(i64),
     Away {
         rep: usize,
@@ -76,6 +84,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (lead.clone(), rep.clone()).prop_map(|(lead, rep)| Op::AssignDirect { lead, rep }),
         1 => lead.clone().prop_map(|lead| Op::Requeue { lead }),
         1 => lead.clone().prop_map(|lead| Op::Withdraw { lead }),
+        1 => lead.clone().prop_map(|lead| Op::Return { lead }),
+        1 => lead.clone().prop_map(|lead| Op::ReturnToPool { lead }),
         4 => (0i64..3_000).prop_map(Op::Advance),
         2 => (rep.clone(), any::<bool>()).prop_map(|(rep, away)| Op::Away { rep, away }),
         1 => (rep.clone(), any::<bool>()).prop_map(|(rep, full)| Op::Full { rep, full }),
@@ -161,7 +171,12 @@ fn check_effects(observed: &mut Observed, effects: &[Effect], eligibility: &Avai
                 observed.offered_this_lap.clear();
                 observed.owner = None;
             }
-            Effect::Pool { .. } | Effect::Wait | Effect::Withdraw => {
+            Effect::Pool { .. } => {
+                assert!(observed.open.is_none(), "{effect:?} with an open offer");
+                // Only a lead handed back by its owner is pooled while owned.
+                observed.owner = None;
+            }
+            Effect::Wait | Effect::Withdraw => {
                 assert!(observed.open.is_none(), "{effect:?} with an open offer")
             }
             Effect::Escalate | Effect::Skip { .. } => {}
@@ -281,6 +296,8 @@ proptest! {
                 Op::AssignDirect { lead, rep } => world.apply(lead, Input::AssignDirect { rep: NAMES[rep].into() }),
                 Op::Requeue { lead } => world.apply(lead, Input::Requeue),
                 Op::Withdraw { lead } => world.apply(lead, Input::Withdraw),
+                Op::Return { lead } => world.apply(lead, Input::Return),
+                Op::ReturnToPool { lead } => world.apply(lead, Input::ReturnToPool),
                 Op::Advance(ms) => world.now += ms,
                 Op::Away { rep, away } => { if away { world.availability.away.insert(NAMES[rep].into()); } else { world.availability.away.remove(NAMES[rep]); } }
                 Op::Full { rep, full } => { if full { world.availability.full.insert(NAMES[rep].into()); } else { world.availability.full.remove(NAMES[rep]); } }

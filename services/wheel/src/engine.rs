@@ -318,7 +318,7 @@ impl Engine {
 
     /// One transition of `lead_id` inside `tx`: load, decide, write. The
     /// caller commits, then sends the returned pushes.
-    async fn transition(
+    pub(crate) async fn transition(
         &self,
         tx: &mut Tx,
         lead_id: &str,

@@ -3,7 +3,8 @@
 //!
 //! The routing rules are the pure core (`leadwheel-wheel-core`); this crate
 //! wraps it with the store ([`store`]), durable timers ([`timers`]), the
-//! lead-created consumer ([`consumer`]), live pushes ([`live`]) and the
+//! lead-created consumer ([`consumer`]), opportunity's work events
+//! ([`work`]), live pushes ([`live`]) and the
 //! gRPC API ([`grpc`]).
 
 pub mod consumer;
@@ -19,12 +20,13 @@ pub mod schedule;
 pub mod store;
 pub mod timers;
 pub mod validate;
+pub mod work;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Result;
-use leadwheel_plumbing::bus::{INTAKE_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::config::{ServiceConfig, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime};
@@ -58,6 +60,14 @@ pub async fn run(
             filter_subjects: vec![subjects::LEAD_CREATED.into()],
         },
         consumer::LeadCreatedHandler::new(engine.clone()),
+    );
+    runtime.spawn_consumer(
+        ConsumerSpec {
+            durable: "wheel-opps".into(),
+            stream: &OPPS_STREAM,
+            filter_subjects: work::SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        },
+        work::WorkHandler::new(engine.clone()),
     );
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
     let api = grpc::WheelApi {

@@ -524,3 +524,67 @@ fn an_empty_ring_waits() {
     assert_eq!(d.lead.phase, Phase::Waiting { since: 0 });
     assert_eq!(d.rotation, None);
 }
+
+#[test]
+fn work_handed_back_goes_round_again_or_to_the_pool() {
+    let team = team(&["a", "b", "c"]);
+    let rotation = RotationState::default();
+    let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+    let claimed = step(
+        &team,
+        &rotation,
+        &d.lead,
+        Input::Claim { rep: "a".into() },
+        10,
+        &EveryoneEligible,
+    )
+    .unwrap();
+    // Only an owned lead can be handed back.
+    for input in [Input::Return, Input::ReturnToPool] {
+        let err = step(&team, &rotation, &d.lead, input, 5, &EveryoneEligible).unwrap_err();
+        assert!(matches!(err, RouteError::WrongPhase { .. }));
+    }
+    // Handed back: a new lap that skips the previous owner, even when the
+    // rotation would give them the first look.
+    let returned = step(
+        &team,
+        &rotation,
+        &claimed.lead,
+        Input::Return,
+        20,
+        &EveryoneEligible,
+    )
+    .unwrap();
+    assert_eq!(returned.lead.lap, 2);
+    assert_ne!(offered_to(&returned.lead), Some("a"));
+    assert!(offered_to(&returned.lead).is_some());
+    assert!(returned.effects.contains(&Effect::Requeue { lap: 2 }));
+    // Disqualified back to the pool: pooled with the returned reason, and
+    // any member may claim it from there.
+    let pooled = step(
+        &team,
+        &rotation,
+        &claimed.lead,
+        Input::ReturnToPool,
+        20,
+        &EveryoneEligible,
+    )
+    .unwrap();
+    assert!(matches!(pooled.lead.phase, Phase::Pooled { since: 20, .. }));
+    assert_eq!(
+        pooled.effects,
+        vec![Effect::Pool {
+            reason: PoolReason::Returned
+        }]
+    );
+    let reclaimed = step(
+        &team,
+        &rotation,
+        &pooled.lead,
+        Input::Claim { rep: "b".into() },
+        30,
+        &EveryoneEligible,
+    )
+    .unwrap();
+    assert_eq!(reclaimed.lead.phase, Phase::Assigned { rep: "b".into() });
+}

@@ -141,7 +141,8 @@ pub async fn update_lead(
            updated_at_ms = $5, \
            pooled_at_ms = CASE WHEN $2 = 'pooled' THEN $5 ELSE pooled_at_ms END, \
            assigned_at_ms = CASE WHEN $2 = 'assigned' THEN $5 ELSE assigned_at_ms END, \
-           escalate_at_ms = $8 \
+           escalate_at_ms = $8, \
+           work_closed_at_ms = CASE WHEN $2 = 'assigned' THEN work_closed_at_ms ELSE NULL END \
          WHERE lead_id = $6 AND version = $7",
     )
     .bind(team_id)
@@ -152,6 +153,25 @@ pub async fn update_lead(
     .bind(lead_id)
     .bind(expected_version)
     .bind(escalate_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Records that the owner's work on an assigned lead ended (opportunity
+/// converted or disqualified it), so it stops counting toward the owner's
+/// capacity; false when the lead is not assigned or already closed.
+pub async fn close_work(
+    conn: &mut AnyConnection,
+    lead_id: &str,
+    at_ms: i64,
+) -> Result<bool, WheelError> {
+    let result = sqlx::query(
+        "UPDATE wheel_leads SET work_closed_at_ms = $2 \
+         WHERE lead_id = $1 AND state = 'assigned' AND work_closed_at_ms IS NULL",
+    )
+    .bind(lead_id)
+    .bind(at_ms)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -186,3 +186,27 @@ pub async fn set_schedule(
     bump_roster_of(conn, rep_id).await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Takes `rep_id` off their team (the rep has left the company): they are
+/// offered nothing more and leave the ring. Returns the team they left.
+pub async fn leave_team(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    now: i64,
+) -> Result<Option<String>, WheelError> {
+    let team: Option<Option<String>> =
+        sqlx::query_scalar("SELECT team_id FROM wheel_reps WHERE rep_id = $1")
+            .bind(rep_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(team_id) = team.flatten() else {
+        return Ok(None);
+    };
+    bump_roster_of(conn, rep_id).await?;
+    sqlx::query("UPDATE wheel_reps SET team_id = NULL, updated_at_ms = $2 WHERE rep_id = $1")
+        .bind(rep_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(team_id))
+}

@@ -11,5 +11,6 @@ mod races;
 mod routing;
 mod schedules;
 mod support;
+mod work;
 
 pub use helpers::*;
