@@ -89,6 +89,27 @@ pub async fn run(args: DevArgs) -> Result<()> {
     })
 }
 
+/// The example scoring rules, used by `leadwheel dev` unless
+/// `LEADWHEEL_INTAKE_SCORING_RULES` names a file.
+const EXAMPLE_SCORING_RULES: &str = include_str!("../../../../config/scoring.toml");
+
+/// For intake: `LEADWHEEL_INTAKE_SCORING_RULES` pointing at
+/// `<data dir>/scoring.toml`, written from the example when missing (so dev
+/// leads get tiers, and editing that file shows a live reload), unless the
+/// caller configured a file. Nothing for the other services.
+fn intake_scoring_env(service: Service, data_dir: &Path) -> Result<Vec<(&'static str, PathBuf)>> {
+    const VAR: &str = "LEADWHEEL_INTAKE_SCORING_RULES";
+    if service != Service::Intake || std::env::var_os(VAR).is_some_and(|v| !v.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let path = data_dir.join("scoring.toml");
+    if !path.exists() {
+        std::fs::write(&path, EXAMPLE_SCORING_RULES)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(vec![(VAR, path)])
+}
+
 async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
@@ -114,6 +135,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env("LEADWHEEL_DATA_DIR", &data_dir)
             .env("NATS_URL", &args.nats_url)
             .env(service::DEV_PARENT_ENV, std::process::id().to_string())
+            .envs(intake_scoring_env(service, &data_dir)?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
