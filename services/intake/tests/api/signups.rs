@@ -264,6 +264,12 @@ async fn concurrent_duplicates_make_one_lead(db: TestDb) {
     assert_eq!(app.count("intake_leads").await, 1);
     assert_eq!(app.events("intake.lead.created").await, 1);
     assert_eq!(app.events("intake.lead.touched").await, 19);
+    // Touches within one commit group count as well as across groups.
+    let touches: i64 = sqlx::query_scalar("SELECT touches FROM intake_leads")
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(touches, 19);
     assert_eq!(app.count("lw_outbox").await, 20);
     app.stop().await;
 }
