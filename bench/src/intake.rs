@@ -226,6 +226,8 @@ pub async fn intake(
         sizes.count, sizes.concurrency
     );
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pid = intake.child.id();
+    let cpu_before = harness::cpu_seconds(pid);
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..sizes.concurrency {
@@ -258,6 +260,9 @@ pub async fn intake(
         }
     }
     let burst_elapsed = started.elapsed().as_secs_f64();
+    // CPU per signup does not depend on what else the machine is running
+    // (other builds, the load generator), unlike the rate.
+    let burst_cpu = harness::cpu_seconds(pid) - cpu_before;
     let burst_rate = burst_tally.created as f64 / burst_elapsed;
     let burst_summary = burst.summary();
 
@@ -350,6 +355,14 @@ pub async fn intake(
             ),
         ),
         (
+            "burst: intake CPU per signup".into(),
+            format!(
+                "{:.0} µs ({:.0} signups per CPU-second)",
+                1e6 * burst_cpu / burst_tally.created.max(1) as f64,
+                burst_tally.created as f64 / burst_cpu.max(1e-9)
+            ),
+        ),
+        (
             "burst: vs raw JetStream publishes/s".into(),
             format!("{:.0}/s ({:.2}x)", base.pipelined_rate, ratio),
         ),
@@ -382,7 +395,7 @@ pub async fn intake(
     let json = json!({
         "burst": { "count": sizes.count, "concurrency": sizes.concurrency,
                    "accepted_per_s": burst_rate, "latency": burst_summary.json(),
-                   "vs_jetstream_pipelined": ratio, "outbox_drained_after_s": drain_s },
+                   "vs_jetstream_pipelined": ratio, "intake_cpu_s": burst_cpu, "outbox_drained_after_s": drain_s },
         "steady": { "rate": sizes.rate, "achieved_per_s": steady_rate,
                     "latency": steady_summary.json(), "transport_errors": failures },
         "stored": stored, "accepted": accepted,

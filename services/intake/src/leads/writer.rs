@@ -109,26 +109,14 @@ async fn commit_group(
     domains.dedup();
     let hints = store::account_hints(&mut tx, &domains).await?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    // New leads are inserted together at the end of the group; until then
-    // a duplicate within the group counts its touch here.
-    let mut new_leads: Vec<LeadRecord> = Vec::new();
     for job in batch.iter_mut() {
         let span = job.trace.clone();
-        let outcome = apply(&mut tx, outbox, dedupe_window, &hints, job)
-            .instrument(span)
-            .await?;
-        match &outcome {
-            Ok(Outcome::Created(record)) => new_leads.push((**record).clone()),
-            Ok(Outcome::Duplicate { lead_id }) => {
-                if let Some(lead) = new_leads.iter_mut().find(|l| &l.lead_id == lead_id) {
-                    lead.touches += 1;
-                }
-            }
-            _ => {}
-        }
-        outcomes.push(outcome);
+        outcomes.push(
+            apply(&mut tx, outbox, dedupe_window, &hints, job)
+                .instrument(span)
+                .await?,
+        );
     }
-    store::insert_leads(&mut tx, &new_leads).await?;
     store::commit(tx).await?;
     Ok(outcomes)
 }
@@ -173,6 +161,7 @@ async fn apply(
         record.team_hint = hint.team_id.clone();
     }
     record.created_at_ms = now;
+    store::insert_lead(tx, record).await?;
     let event_id = store::enqueue_created(outbox, tx, record).await?;
     if let Some(key) = &job.request_key {
         store::record_request(tx, key, &record.lead_id, false).await?;

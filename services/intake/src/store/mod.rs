@@ -166,65 +166,47 @@ pub async fn claim_dedupe_key(
     Ok(Some(holder))
 }
 
-/// Columns per lead row.
-const LEAD_COLUMN_COUNT: usize = 29;
-/// Rows per insert statement: 100 × 29 parameters stays far below SQLite's
-/// (32,766) and Postgres's (65,535) limits.
-const LEADS_PER_INSERT: usize = 100;
-
-/// Inserts new leads, up to [`LEADS_PER_INSERT`] per statement: a commit
-/// group's leads cost a few statements rather than one each.
-pub async fn insert_leads(tx: &mut Tx, leads: &[LeadRecord]) -> Result<(), IntakeError> {
-    for chunk in leads.chunks(LEADS_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let params: Vec<String> = (1..=LEAD_COLUMN_COUNT)
-                    .map(|col| format!("${}", row * LEAD_COLUMN_COUNT + col))
-                    .collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO intake_leads ({}, email_key) VALUES {}",
-            lead_columns!(),
-            rows.join(", ")
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for lead in chunk {
-            let [utm_source, utm_medium, utm_campaign, utm_term, utm_content] = lead.utm.clone();
-            query = query
-                .bind(lead.lead_id.clone())
-                .bind(lead.email.clone())
-                .bind(lead.name.clone())
-                .bind(lead.company.clone())
-                .bind(lead.domain.clone())
-                .bind(lead.phone.clone())
-                .bind(lead.website.clone())
-                .bind(lead.country.clone())
-                .bind(lead.source.clone())
-                .bind(lead.message.clone())
-                .bind(lead.tier.clone())
-                .bind(i64::from(lead.score))
-                .bind(lead.created_at_ms)
-                .bind(lead.company_size)
-                .bind(utm_source)
-                .bind(utm_medium)
-                .bind(utm_campaign)
-                .bind(utm_term)
-                .bind(utm_content)
-                .bind(lead.product.clone())
-                .bind(lead.plan.clone())
-                .bind(i64::from(lead.consent))
-                .bind(record::attributes_json(&lead.attributes))
-                .bind(lead.score_reasons.join("\n"))
-                .bind(lead.account_owner_hint.clone())
-                .bind(lead.team_hint.clone())
-                .bind(lead.status.clone())
-                .bind(lead.touches)
-                .bind(lead.email_key.clone());
-        }
-        query.execute(&mut **tx).await.map_err(db_error)?;
-    }
+/// Inserts a new lead.
+pub async fn insert_lead(tx: &mut Tx, lead: &LeadRecord) -> Result<(), IntakeError> {
+    let [utm_source, utm_medium, utm_campaign, utm_term, utm_content] = &lead.utm;
+    sqlx::query(concat!(
+        "INSERT INTO intake_leads (",
+        lead_columns!(),
+        ", email_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
+    ))
+    .bind(&lead.lead_id)
+    .bind(&lead.email)
+    .bind(&lead.name)
+    .bind(&lead.company)
+    .bind(&lead.domain)
+    .bind(&lead.phone)
+    .bind(&lead.website)
+    .bind(&lead.country)
+    .bind(&lead.source)
+    .bind(&lead.message)
+    .bind(&lead.tier)
+    .bind(i64::from(lead.score))
+    .bind(lead.created_at_ms)
+    .bind(lead.company_size)
+    .bind(utm_source)
+    .bind(utm_medium)
+    .bind(utm_campaign)
+    .bind(utm_term)
+    .bind(utm_content)
+    .bind(&lead.product)
+    .bind(&lead.plan)
+    .bind(i64::from(lead.consent))
+    .bind(record::attributes_json(&lead.attributes))
+    .bind(lead.score_reasons.join("\n"))
+    .bind(&lead.account_owner_hint)
+    .bind(&lead.team_hint)
+    .bind(&lead.status)
+    .bind(lead.touches)
+    .bind(&lead.email_key)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
