@@ -93,21 +93,34 @@ pub async fn run(args: DevArgs) -> Result<()> {
 /// `LEADWHEEL_INTAKE_SCORING_RULES` names a file.
 const EXAMPLE_SCORING_RULES: &str = include_str!("../../../../config/scoring.toml");
 
-/// For intake: `LEADWHEEL_INTAKE_SCORING_RULES` pointing at
-/// `<data dir>/scoring.toml`, written from the example when missing (so dev
-/// leads get tiers, and editing that file shows a live reload), unless the
-/// caller configured a file. Nothing for the other services.
-fn intake_scoring_env(service: Service, data_dir: &Path) -> Result<Vec<(&'static str, PathBuf)>> {
-    const VAR: &str = "LEADWHEEL_INTAKE_SCORING_RULES";
-    if service != Service::Intake || std::env::var_os(VAR).is_some_and(|v| !v.is_empty()) {
-        return Ok(Vec::new());
+/// For intake, unless the caller set them: `LEADWHEEL_INTAKE_SCORING_RULES`
+/// pointing at `<data dir>/scoring.toml`, written from the example when
+/// missing (so dev leads get tiers, and editing that file shows a live
+/// reload), and no per-address rate limit (`leadctl demo signups` posts up
+/// to 1,000/s from one address). Nothing for the other services.
+fn intake_dev_env(
+    service: Service,
+    data_dir: &Path,
+) -> Result<Vec<(&'static str, std::ffi::OsString)>> {
+    let unset = |var: &str| std::env::var_os(var).is_none_or(|v| v.is_empty());
+    let mut env = Vec::new();
+    if service != Service::Intake {
+        return Ok(env);
     }
-    let path = data_dir.join("scoring.toml");
-    if !path.exists() {
-        std::fs::write(&path, EXAMPLE_SCORING_RULES)
-            .with_context(|| format!("writing {}", path.display()))?;
+    const RULES: &str = "LEADWHEEL_INTAKE_SCORING_RULES";
+    if unset(RULES) {
+        let path = data_dir.join("scoring.toml");
+        if !path.exists() {
+            std::fs::write(&path, EXAMPLE_SCORING_RULES)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        env.push((RULES, path.into_os_string()));
     }
-    Ok(vec![(VAR, path)])
+    const PER_ADDRESS: &str = "LEADWHEEL_INTAKE_RATE_PER_ADDRESS";
+    if unset(PER_ADDRESS) {
+        env.push((PER_ADDRESS, "0".into()));
+    }
+    Ok(env)
 }
 
 async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals) -> Result<()> {
@@ -135,7 +148,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env("LEADWHEEL_DATA_DIR", &data_dir)
             .env("NATS_URL", &args.nats_url)
             .env(service::DEV_PARENT_ENV, std::process::id().to_string())
-            .envs(intake_scoring_env(service, &data_dir)?)
+            .envs(intake_dev_env(service, &data_dir)?)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
