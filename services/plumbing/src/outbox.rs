@@ -78,6 +78,61 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Writes every draft as a pending event in one statement on `conn`
+    /// (inside the transaction making the state change), in order; returns
+    /// the event ids. One round trip for a transition's several events.
+    pub async fn enqueue_all(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        drafts: Vec<EventDraft>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let traceparent = telemetry::current_traceparent();
+        let mut ids = Vec::with_capacity(drafts.len());
+        let mut rows = Vec::with_capacity(drafts.len());
+        let mut values = Vec::with_capacity(drafts.len());
+        for (n, draft) in drafts.into_iter().enumerate() {
+            let id = ids::new_id();
+            let envelope = Envelope {
+                id: id.clone(),
+                r#type: draft.subject.clone(),
+                source: self.source.to_string(),
+                time_ms: now,
+                key: draft.key,
+                payload: draft.payload,
+            };
+            let at = n * 5;
+            values.push(format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                at + 1,
+                at + 2,
+                at + 3,
+                at + 4,
+                at + 5
+            ));
+            rows.push((id.clone(), draft.subject, envelope.encode_to_vec()));
+            ids.push(id);
+        }
+        let sql = format!(
+            "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, subject, envelope) in rows {
+            query = query
+                .bind(id)
+                .bind(subject)
+                .bind(envelope)
+                .bind(traceparent.clone())
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+        Ok(ids)
+    }
+
     /// Wakes the relay; call after the transaction that enqueued commits.
     pub fn notify(&self) {
         self.wake.notify_one();

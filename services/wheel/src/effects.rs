@@ -10,10 +10,10 @@ use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase};
 use sqlx::AnyConnection;
 
-use crate::engine::{Engine, entry};
+use crate::engine::Engine;
 use crate::error::WheelError;
 use crate::live::{self, Push};
-use crate::store::{self, LeadRow, OfferRow, TeamRow};
+use crate::store::{self, LeadRow, OfferRow, PendingLedger, TeamRow};
 
 /// Writes `decision` for `lead` (read at `lead.version`) and `team` (read at
 /// `team.rotation_version`); returns the live pushes to send after commit.
@@ -33,18 +33,28 @@ pub async fn write_decision(
         return Err(WheelError::Conflict(lead_id.to_string()));
     }
     let mut writer = Writer {
-        engine,
         conn,
         team,
         lead,
         now,
         pushes: Vec::new(),
         claimed_offer_id: String::new(),
+        ledger: Vec::new(),
+        events: Vec::new(),
     };
     for effect in &decision.effects {
         writer.effect(effect, &decision, actor).await?;
     }
-    let Writer { conn, pushes, .. } = writer;
+    let Writer {
+        conn,
+        pushes,
+        ledger,
+        events,
+        ..
+    } = writer;
+    // A transition's ledger lines and events go in one statement each.
+    store::insert_ledger_many(conn, lead_id, now, ledger).await?;
+    engine.outbox.enqueue_all(conn, events).await?;
     let mut routing = decision.lead;
     routing.team_id = team.team_id.clone();
     if !store::update_lead(conn, lead.version, &routing, now).await? {
@@ -54,13 +64,15 @@ pub async fn write_decision(
 }
 
 struct Writer<'a> {
-    engine: &'a Engine,
     conn: &'a mut AnyConnection,
     team: &'a TeamRow,
     lead: &'a LeadRow,
     now: i64,
     pushes: Vec<Push>,
     claimed_offer_id: String,
+    /// Ledger lines and events, written together once every effect ran.
+    ledger: Vec<PendingLedger>,
+    events: Vec<EventDraft>,
 }
 
 impl Writer<'_> {
@@ -68,31 +80,29 @@ impl Writer<'_> {
         &self.lead.details.lead_id
     }
 
-    async fn ledger(
+    fn ledger(
         &mut self,
         kind: &str,
         rep: Option<&str>,
         offer_no: Option<u32>,
         detail: String,
     ) -> Result<(), WheelError> {
-        let lead_id = self.lead.details.lead_id.clone();
-        store::insert_ledger(
-            self.conn,
-            entry(&lead_id, kind, rep, offer_no, detail, self.now),
-        )
-        .await
+        self.ledger.push(PendingLedger {
+            kind: kind.to_string(),
+            rep_id: rep.map(str::to_string),
+            offer_no: offer_no.map(i64::from),
+            detail,
+        });
+        Ok(())
     }
 
-    async fn publish(
+    fn publish(
         &mut self,
         subject: &str,
         key: &str,
         payload: &impl prost::Message,
     ) -> Result<(), WheelError> {
-        self.engine
-            .outbox
-            .enqueue(self.conn, EventDraft::new(subject, key, payload))
-            .await?;
+        self.events.push(EventDraft::new(subject, key, payload));
         Ok(())
     }
 
@@ -107,13 +117,9 @@ impl Writer<'_> {
         let lead_id = self.lead_id().to_string();
         match effect {
             Effect::Skip { rep, reason } => {
-                self.ledger("skipped", Some(rep), None, reason.as_str().into())
-                    .await?
+                self.ledger("skipped", Some(rep), None, reason.as_str().into())?
             }
-            Effect::Wait => {
-                self.ledger("waiting", None, None, "nobody eligible".into())
-                    .await?
-            }
+            Effect::Wait => self.ledger("waiting", None, None, "nobody eligible".into())?,
             Effect::OpenOffer {
                 rep,
                 offer_no,
@@ -138,8 +144,7 @@ impl Writer<'_> {
                     deadline - now,
                     decision.lead.lap
                 );
-                self.ledger("offered", Some(rep), Some(*offer_no), detail)
-                    .await?;
+                self.ledger("offered", Some(rep), Some(*offer_no), detail)?;
                 let event = events::OfferOpened {
                     offer_id: offer.offer_id.clone(),
                     lead_id: lead_id.clone(),
@@ -151,8 +156,7 @@ impl Writer<'_> {
                     deadline_ms: *deadline,
                     first_look: *first_look,
                 };
-                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event)
-                    .await?;
+                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event)?;
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(
@@ -186,8 +190,7 @@ impl Writer<'_> {
                     Some(rep),
                     Some(*offer_no),
                     reason.clone().unwrap_or_default(),
-                )
-                .await?;
+                )?;
                 let event = events::OfferClosed {
                     offer_id: closed.offer_id.clone(),
                     lead_id: lead_id.clone(),
@@ -203,8 +206,7 @@ impl Writer<'_> {
                     opened_at_ms: closed.opened_at_ms,
                     closed_at_ms: now,
                 };
-                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event)
-                    .await?;
+                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event)?;
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(&closed, None, None),
@@ -231,7 +233,7 @@ impl Writer<'_> {
                 } else {
                     format!("via={name} by={actor}")
                 };
-                self.ledger("assigned", Some(rep), None, detail).await?;
+                self.ledger("assigned", Some(rep), None, detail)?;
                 let event = events::LeadAssigned {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -242,8 +244,7 @@ impl Writer<'_> {
                     first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
                     assigned_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event)?;
             }
             Effect::Reassign { from, to } => {
                 self.ledger(
@@ -251,8 +252,7 @@ impl Writer<'_> {
                     Some(to),
                     None,
                     format!("from={from} by={actor}"),
-                )
-                .await?;
+                )?;
                 let event = events::LeadReassigned {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -261,8 +261,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event)?;
             }
             Effect::Pool { reason } => {
                 let escalate_at = match &decision.lead.phase {
@@ -274,7 +273,7 @@ impl Writer<'_> {
                     reason.as_str(),
                     decision.lead.offers_made
                 );
-                self.ledger("pooled", None, None, detail).await?;
+                self.ledger("pooled", None, None, detail)?;
                 let event = events::LeadPooled {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -284,8 +283,7 @@ impl Writer<'_> {
                     reason: reason.as_str().to_string(),
                     escalate_at_ms: escalate_at,
                 };
-                self.publish(subjects::LEAD_POOLED, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_POOLED, &lead_id, &event)?;
             }
             Effect::Escalate => {
                 let pooled_at = self.lead.pooled_at_ms.unwrap_or_default();
@@ -294,8 +292,7 @@ impl Writer<'_> {
                     None,
                     None,
                     format!("manager={}", self.team.manager_id),
-                )
-                .await?;
+                )?;
                 let event = events::LeadEscalated {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -303,12 +300,10 @@ impl Writer<'_> {
                     pooled_at_ms: pooled_at,
                     escalated_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event)?;
             }
             Effect::Withdraw => {
-                self.ledger("withdrawn", None, None, format!("by={actor}"))
-                    .await?;
+                self.ledger("withdrawn", None, None, format!("by={actor}"))?;
                 let event = events::LeadWithdrawn {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -316,13 +311,11 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event)?;
             }
             Effect::Requeue { lap } => {
                 let previous = self.lead.owner_rep_id.clone().unwrap_or_default();
-                self.ledger("requeued", None, None, format!("lap={lap} by={actor}"))
-                    .await?;
+                self.ledger("requeued", None, None, format!("lap={lap} by={actor}"))?;
                 let event = events::LeadRequeued {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -331,8 +324,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event)
-                    .await?;
+                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event)?;
             }
         }
         Ok(())
@@ -351,8 +343,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let reason = format!("{in_a_row} offers in a row expired");
-        self.ledger("rep_set_away", Some(rep), None, reason.clone())
-            .await?;
+        self.ledger("rep_set_away", Some(rep), None, reason.clone())?;
         let event = events::RepAvailabilityChanged {
             rep_id: rep.to_string(),
             team_id: self.team.team_id.clone(),
@@ -362,8 +353,7 @@ impl Writer<'_> {
             manager_id: self.team.manager_id.clone(),
             at_ms: self.now,
         };
-        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event)
-            .await?;
+        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event)?;
         tracing::info!(rep_id = rep, in_a_row, "circuit breaker set the rep away");
         Ok(())
     }

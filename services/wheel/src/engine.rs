@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::effects::write_decision;
 use crate::error::WheelError;
 use crate::live::{self, Push};
-use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, RepRow, TeamEligibility, TeamRow};
+use crate::store::{self, LeadDetails, LeadRow, LedgerEntry, Roster, TeamEligibility, TeamRow};
 
 /// Attempts before a contended transition gives up with `ABORTED`.
 const MAX_ATTEMPTS: usize = 8;
@@ -46,10 +46,10 @@ pub struct RosterCache {
 }
 
 /// A roster and the version it was read at.
-type CachedRoster = (i64, Arc<Vec<RepRow>>);
+type CachedRoster = (i64, Arc<Roster>);
 
 impl RosterCache {
-    fn get(&self, team_id: &str, version: i64) -> Option<Arc<Vec<RepRow>>> {
+    fn get(&self, team_id: &str, version: i64) -> Option<Arc<Roster>> {
         let teams = self.teams.lock().expect("roster cache");
         teams
             .get(team_id)
@@ -57,7 +57,7 @@ impl RosterCache {
             .map(|(_, reps)| reps.clone())
     }
 
-    fn put(&self, team_id: &str, version: i64, reps: Arc<Vec<RepRow>>) {
+    fn put(&self, team_id: &str, version: i64, reps: Arc<Roster>) {
         let mut teams = self.teams.lock().expect("roster cache");
         teams.insert(team_id.to_string(), (version, reps));
     }
@@ -80,19 +80,18 @@ impl Engine {
         let roster = match self.rosters.get(team_id, team.roster_version) {
             Some(roster) => roster,
             None => {
-                let roster = Arc::new(store::team_roster(conn, team_id).await?);
+                let roster = Arc::new(Roster::new(store::team_roster(conn, team_id).await?));
                 self.rosters
                     .put(team_id, team.roster_version, roster.clone());
                 roster
             }
         };
-        for rep in roster.iter() {
-            team.ring.push(rep.rep_id.clone());
-            team.ranks.insert(rep.rep_id.clone(), rep.rank as i32);
+        for (rep_id, rank) in &roster.ring {
+            team.ring.push(rep_id.clone());
+            team.ranks.insert(rep_id.clone(), *rank);
         }
-        let mut reps = roster.as_ref().clone();
-        store::count_load(conn, &mut reps).await?;
-        Ok(Some((team, TeamEligibility::new(reps, country))))
+        let loads = store::count_load(conn, roster.capped()).await?;
+        Ok(Some((team, TeamEligibility::new(roster, loads, country))))
     }
 
     /// Work to do once the transaction that produced `pushes` committed.

@@ -93,6 +93,8 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
         store::due_offers(&mut conn, now, BATCH).await?
     };
     let full = due.len() as i64 == BATCH;
+    let started = std::time::Instant::now();
+    let oldest = due.first().map(|d| now - d.2).unwrap_or(0);
     // Due offers expire in deadline order, a chunk per transaction: one
     // commit serves a chunk when many deadlines fall together.
     for chunk in due.chunks(EXPIRE_CHUNK) {
@@ -120,6 +122,14 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
                 Err(err) => return Err(err),
             }
         }
+    }
+    if !due.is_empty() {
+        tracing::debug!(
+            count = due.len(),
+            oldest_late_ms = oldest,
+            took_ms = started.elapsed().as_millis() as u64,
+            "expired a batch of due offers"
+        );
     }
     Ok(full)
 }

@@ -58,6 +58,59 @@ pub async fn insert_ledger(
     Ok(())
 }
 
+/// A ledger line waiting to be written with its transition's others.
+#[derive(Clone, Debug)]
+pub struct PendingLedger {
+    pub kind: String,
+    pub rep_id: Option<String>,
+    pub offer_no: Option<i64>,
+    pub detail: String,
+}
+
+/// Writes a transition's ledger lines for `lead_id` in one statement, in order.
+pub async fn insert_ledger_many(
+    conn: &mut AnyConnection,
+    lead_id: &str,
+    at_ms: i64,
+    lines: Vec<PendingLedger>,
+) -> Result<(), WheelError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<String> = (0..lines.len())
+        .map(|n| {
+            let at = n * 7;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                at + 1,
+                at + 2,
+                at + 3,
+                at + 4,
+                at + 5,
+                at + 6,
+                at + 7
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO wheel_ledger (entry_id, lead_id, at_ms, kind, rep_id, offer_no, detail) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for line in lines {
+        query = query
+            .bind(leadwheel_plumbing::ids::new_id())
+            .bind(lead_id)
+            .bind(at_ms)
+            .bind(line.kind)
+            .bind(line.rep_id)
+            .bind(line.offer_no)
+            .bind(line.detail);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Skips per rep and reason for `team_id`'s leads since `since`.
 pub async fn skip_counts(
     conn: &mut AnyConnection,

@@ -3,6 +3,7 @@
 //! transaction (`&mut *tx`) or on a pooled connection.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use leadwheel_wheel_core::{
     Eligibility, LeadRouting, Millis, NoEligible, Phase, Rotation, RotationState, SkipReason,
@@ -120,18 +121,22 @@ pub struct RepRow {
     pub skills: Skills,
 }
 
-/// Whether each rep of a team may be offered a given lead now:
-/// availability, working hours, tiers and regions, and capacity (assigned
-/// leads plus offers in flight), as read at the start of the transaction.
-#[derive(Clone, Debug, Default)]
-pub struct TeamEligibility {
+/// A team's members as routing judges them: each rep's row (without load)
+/// and compiled working hours, in ring order. Built once per roster
+/// version and shared by every decision until the roster changes.
+#[derive(Debug, Default)]
+pub struct Roster {
+    /// Member rep ids in ring order, with their ranks.
+    pub ring: Vec<(String, i32)>,
     reps: HashMap<String, (RepRow, Option<Shift>)>,
-    /// The lead's country, for region matching.
-    country: String,
 }
 
-impl TeamEligibility {
-    pub fn new(reps: Vec<RepRow>, country: &str) -> Self {
+impl Roster {
+    pub fn new(reps: Vec<RepRow>) -> Self {
+        let ring = reps
+            .iter()
+            .map(|rep| (rep.rep_id.clone(), rep.rank as i32))
+            .collect();
         let reps = reps
             .into_iter()
             .map(|rep| {
@@ -141,8 +146,35 @@ impl TeamEligibility {
                 (rep.rep_id.clone(), (rep, shift))
             })
             .collect();
+        Self { ring, reps }
+    }
+
+    /// The members with a capacity cap, whose load must be read fresh.
+    pub fn capped(&self) -> impl Iterator<Item = &RepRow> {
+        self.reps
+            .values()
+            .map(|(rep, _)| rep)
+            .filter(|rep| rep.capacity > 0)
+    }
+}
+
+/// Whether each rep of a team may be offered a given lead now:
+/// availability, working hours, tiers and regions, and capacity (assigned
+/// leads plus offers in flight), as read at the start of the transaction.
+#[derive(Clone, Debug, Default)]
+pub struct TeamEligibility {
+    roster: Arc<Roster>,
+    /// Open offers plus leads in work, of the capped reps only.
+    loads: HashMap<String, i64>,
+    /// The lead's country, for region matching.
+    country: String,
+}
+
+impl TeamEligibility {
+    pub fn new(roster: Arc<Roster>, loads: HashMap<String, i64>, country: &str) -> Self {
         Self {
-            reps,
+            roster,
+            loads,
             country: country.to_string(),
         }
     }
@@ -150,7 +182,7 @@ impl TeamEligibility {
 
 impl Eligibility for TeamEligibility {
     fn check(&self, rep: &str, tier: &str, now: Millis) -> Result<(), SkipReason> {
-        let Some((row, shift)) = self.reps.get(rep) else {
+        let Some((row, shift)) = self.roster.reps.get(rep) else {
             return Err(SkipReason::Left);
         };
         if row.availability == "away" {
@@ -162,7 +194,8 @@ impl Eligibility for TeamEligibility {
         if !row.skills.takes(tier, &self.country) {
             return Err(SkipReason::Mismatch);
         }
-        if row.capacity > 0 && row.open_offers + row.assigned_leads >= row.capacity {
+        let load = self.loads.get(rep).copied().unwrap_or(0);
+        if row.capacity > 0 && load >= row.capacity {
             return Err(SkipReason::AtCapacity);
         }
         Ok(())

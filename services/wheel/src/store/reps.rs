@@ -55,12 +55,15 @@ pub async fn team_roster(
     rows.iter().map(rep_from_row).collect()
 }
 
-/// Fills in the load (open offers, leads in work) of the reps with a
-/// capacity cap: the others are never skipped for capacity, and counting
-/// for every member on every transition would be the dearest part of a
-/// decision.
-pub async fn count_load(conn: &mut AnyConnection, reps: &mut [RepRow]) -> Result<(), WheelError> {
-    for rep in reps.iter_mut().filter(|rep| rep.capacity > 0) {
+/// The load (open offers plus leads in work) of each rep with a capacity
+/// cap: the others are never skipped for capacity, and counting for every
+/// member on every transition would be the dearest part of a decision.
+pub async fn count_load<'a>(
+    conn: &mut AnyConnection,
+    capped: impl Iterator<Item = &'a RepRow>,
+) -> Result<HashMap<String, i64>, WheelError> {
+    let mut loads = HashMap::new();
+    for rep in capped {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM wheel_offers WHERE rep_id = $1 AND state = 'open') AS open_offers, \
                     (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1 AND work_closed_at_ms IS NULL) AS assigned_leads",
@@ -68,10 +71,11 @@ pub async fn count_load(conn: &mut AnyConnection, reps: &mut [RepRow]) -> Result
         .bind(&rep.rep_id)
         .fetch_one(&mut *conn)
         .await?;
-        rep.open_offers = row.try_get("open_offers")?;
-        rep.assigned_leads = row.try_get("assigned_leads")?;
+        let open: i64 = row.try_get("open_offers")?;
+        let assigned: i64 = row.try_get("assigned_leads")?;
+        loads.insert(rep.rep_id.clone(), open + assigned);
     }
-    Ok(())
+    Ok(loads)
 }
 
 /// Marks the roster of `rep_id`'s team changed, so every replica reloads it.
