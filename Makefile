@@ -26,5 +26,5 @@ build:
 # Full sizes: ./target/release/leadwheel-bench all --window 300s
 bench:
 	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
-	  cargo build --release -p leadwheel-wheel -p leadwheel-bench && \
+	  cargo build --release -p leadwheel-wheel -p leadwheel-intake -p leadwheel-bench && \
 	  ./target/release/leadwheel-bench all --quick
