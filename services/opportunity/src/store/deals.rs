@@ -217,32 +217,20 @@ pub async fn insert_opportunity(
     opp: &Opportunity,
     request_id: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO opps_opportunities ({OPPORTUNITY_COLUMNS}, request_id) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     )))
     .bind(&opp.opportunity_id)
     .bind(&opp.account_id)
     .bind(&opp.lead_id)
-    .bind(&opp.name)
-    .bind(&opp.owner_rep_id)
-    .bind(&opp.team_id)
-    .bind(&opp.stage)
-    .bind(&opp.status)
-    .bind(opp.amount_minor)
-    .bind(&opp.currency)
-    .bind(&opp.expected_close)
-    .bind(opp.probability_override)
-    .bind(&opp.override_reason)
-    .bind(&opp.next_follow_up)
-    .bind(opp.touch_count)
-    .bind(&opp.close_reason)
-    .bind(opp.stage_entered_at_ms)
-    .bind(opp.created_at_ms)
-    .bind(opp.version)
-    .bind(request_id)
-    .execute(&mut *conn)
-    .await?;
+    .bind(&opp.name);
+    bind_deal_state(query, opp)
+        .bind(opp.created_at_ms)
+        .bind(opp.version)
+        .bind(request_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -252,31 +240,19 @@ pub async fn update_opportunity(
     conn: &mut AnyConnection,
     opp: &Opportunity,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
+    let query = sqlx::query(
         "UPDATE opps_opportunities SET account_id = $1, owner_rep_id = $2, team_id = $3, \
          stage = $4, status = $5, amount_minor = $6, currency = $7, expected_close = $8, \
          probability_override = $9, override_reason = $10, next_follow_up = $11, \
          touch_count = $12, close_reason = $13, stage_entered_at_ms = $14, version = version + 1 \
          WHERE opportunity_id = $15 AND version = $16",
     )
-    .bind(&opp.account_id)
-    .bind(&opp.owner_rep_id)
-    .bind(&opp.team_id)
-    .bind(&opp.stage)
-    .bind(&opp.status)
-    .bind(opp.amount_minor)
-    .bind(&opp.currency)
-    .bind(&opp.expected_close)
-    .bind(opp.probability_override)
-    .bind(&opp.override_reason)
-    .bind(&opp.next_follow_up)
-    .bind(opp.touch_count)
-    .bind(&opp.close_reason)
-    .bind(opp.stage_entered_at_ms)
-    .bind(&opp.opportunity_id)
-    .bind(opp.version)
-    .execute(&mut *conn)
-    .await?;
+    .bind(&opp.account_id);
+    let result = bind_deal_state(query, opp)
+        .bind(&opp.opportunity_id)
+        .bind(opp.version)
+        .execute(&mut *conn)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -285,13 +261,7 @@ pub async fn opportunity(
     conn: &mut AnyConnection,
     opportunity_id: &str,
 ) -> Result<Option<Opportunity>, StoreError> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {OPPORTUNITY_COLUMNS} FROM opps_opportunities WHERE opportunity_id = $1"
-    )))
-    .bind(opportunity_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(opportunity_from_row).transpose()
+    opportunity_where(conn, "opportunity_id", opportunity_id).await
 }
 
 /// The opportunity a ConvertLead request made, if it ran before.
@@ -299,10 +269,20 @@ pub async fn opportunity_by_request(
     conn: &mut AnyConnection,
     request_id: &str,
 ) -> Result<Option<Opportunity>, StoreError> {
+    opportunity_where(conn, "request_id", request_id).await
+}
+
+/// The opportunity whose `unique_column` (a name from this module, never
+/// input) holds `value`.
+async fn opportunity_where(
+    conn: &mut AnyConnection,
+    unique_column: &'static str,
+    value: &str,
+) -> Result<Option<Opportunity>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {OPPORTUNITY_COLUMNS} FROM opps_opportunities WHERE request_id = $1"
+        "SELECT {OPPORTUNITY_COLUMNS} FROM opps_opportunities WHERE {unique_column} = $1"
     )))
-    .bind(request_id)
+    .bind(value)
     .fetch_optional(&mut *conn)
     .await?;
     row.as_ref().map(opportunity_from_row).transpose()
@@ -484,6 +464,28 @@ pub async fn account_ids_of(
     .bind(rep_id)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::any::Any, sqlx::any::AnyArguments>;
+
+/// Binds the deal's state, `owner_rep_id` through `stage_entered_at_ms` in
+/// [`OPPORTUNITY_COLUMNS`] order: the insert and the update write the same
+/// columns in that order, and a column added to one belongs in both.
+fn bind_deal_state<'q>(query: AnyQuery<'q>, opp: &Opportunity) -> AnyQuery<'q> {
+    query
+        .bind(&opp.owner_rep_id)
+        .bind(&opp.team_id)
+        .bind(&opp.stage)
+        .bind(&opp.status)
+        .bind(opp.amount_minor)
+        .bind(&opp.currency)
+        .bind(&opp.expected_close)
+        .bind(opp.probability_override)
+        .bind(&opp.override_reason)
+        .bind(&opp.next_follow_up)
+        .bind(opp.touch_count)
+        .bind(&opp.close_reason)
+        .bind(opp.stage_entered_at_ms)
 }
 
 fn opportunity_from_row(row: &AnyRow) -> Result<Opportunity, StoreError> {
