@@ -10,7 +10,7 @@ use leadwheel_proto::events::v1::ActivityLogged;
 use leadwheel_proto::opportunity::v1::{ActivityKind, LogActivityRequest};
 
 use super::Service;
-use super::leads::{changed, next_token};
+use super::leads::{changed, load_lead, next_token};
 use crate::error::Error;
 use crate::rules::{
     self, MAX_BODY_LEN, MAX_CALL_NOTE_LEN, MAX_CALL_NOTES, MAX_CALL_SECONDS, MAX_NAME_LEN,
@@ -215,15 +215,7 @@ impl Service {
                 &account.team_id,
             )?;
         } else {
-            let lead = store::lead(&mut conn, lead_id)
-                .await?
-                .ok_or_else(|| Error::LeadNotFound(lead_id.to_string()))?;
-            scope.check(
-                caller,
-                &format!("lead {lead_id}"),
-                &lead.rep_id,
-                &lead.team_id,
-            )?;
+            load_lead(&mut conn, &scope, caller, lead_id).await?;
         }
         let key = format!("history;account={account_id};lead={lead_id}");
         let cursor = Cursor::decode(page_token, &key)?;
@@ -235,14 +227,7 @@ impl Service {
             limit + 1,
         )
         .await?;
-        let next = next_token(&mut rows, limit, |a| {
-            Cursor {
-                query: key.clone(),
-                after_ms: a.at_ms,
-                after_id: a.activity_id.clone(),
-            }
-            .encode()
-        });
+        let next = next_token(&mut rows, limit, &key, |a| (a.at_ms, a.activity_id.clone()));
         Ok((rows, next))
     }
 }

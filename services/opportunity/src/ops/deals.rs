@@ -79,13 +79,8 @@ impl Service {
             limit + 1,
         )
         .await?;
-        let next = next_token(&mut opps, limit, |opp| {
-            Cursor {
-                query: key.clone(),
-                after_ms: opp.created_at_ms,
-                after_id: opp.opportunity_id.clone(),
-            }
-            .encode()
+        let next = next_token(&mut opps, limit, &key, |opp| {
+            (opp.created_at_ms, opp.opportunity_id.clone())
         });
         Ok((opps, next, pipeline))
     }

@@ -191,13 +191,9 @@ impl Service {
         let cursor = Cursor::decode(page_token, &key)?;
         let (kind, item) = cursor.after_id.split_once('/').unwrap_or(("", ""));
         let mut items = plans::items_after(&mut conn, handover_id, (kind, item), limit + 1).await?;
-        let next = next_token(&mut items, limit, |i| {
-            Cursor {
-                query: key.clone(),
-                after_ms: 0,
-                after_id: format!("{}/{}", i.kind, i.item_id),
-            }
-            .encode()
+        // Items sort by kind and id alone: no time in their position.
+        let next = next_token(&mut items, limit, &key, |i| {
+            (0, format!("{}/{}", i.kind, i.item_id))
         });
         Ok((items, next))
     }

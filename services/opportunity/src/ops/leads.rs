@@ -9,8 +9,10 @@ use leadwheel_proto::events::v1::{
     FollowUpSet, LeadConverted, LeadDisqualified, OpportunityOpened,
 };
 use leadwheel_proto::opportunity::v1::{ConvertLeadRequest, DisqualifyLeadRequest};
+use sqlx::AnyConnection;
 
 use super::{Pipeline, Service};
+use crate::access::Scope;
 use crate::error::Error;
 use crate::events;
 use crate::rules::{self, MAX_NAME_LEN, MAX_REASON_LEN};
@@ -35,17 +37,8 @@ impl Service {
     pub async fn get_lead(&self, caller: &Caller, lead_id: &str) -> Result<LeadInWork, Error> {
         rules::id("lead_id", lead_id, false)?;
         let mut conn = self.read().await?;
-        let lead = store::lead(&mut conn, lead_id)
-            .await?
-            .ok_or_else(|| Error::LeadNotFound(lead_id.to_string()))?;
         let scope = self.scope(&mut conn, caller).await?;
-        scope.check(
-            caller,
-            &format!("lead {lead_id}"),
-            &lead.rep_id,
-            &lead.team_id,
-        )?;
-        Ok(lead)
+        load_lead(&mut conn, &scope, caller, lead_id).await
     }
 
     /// A page of the leads `caller` may see (of `rep_id`, or everyone's).
@@ -71,13 +64,8 @@ impl Service {
             limit + 1,
         )
         .await?;
-        let next = next_token(&mut leads, limit, |lead| {
-            Cursor {
-                query: key.clone(),
-                after_ms: lead.opened_at_ms,
-                after_id: lead.lead_id.clone(),
-            }
-            .encode()
+        let next = next_token(&mut leads, limit, &key, |lead| {
+            (lead.opened_at_ms, lead.lead_id.clone())
         });
         Ok((leads, next))
     }
@@ -119,16 +107,8 @@ impl Service {
             ));
         }
         let stage = stage.clone();
-        let lead = store::lead(&mut tx, &request.lead_id)
-            .await?
-            .ok_or_else(|| Error::LeadNotFound(request.lead_id.clone()))?;
         let scope = self.scope(&mut tx, caller).await?;
-        scope.check(
-            caller,
-            &format!("lead {}", lead.lead_id),
-            &lead.rep_id,
-            &lead.team_id,
-        )?;
+        let lead = load_lead(&mut tx, &scope, caller, &request.lead_id).await?;
         if !request.request_id.is_empty()
             && let Some(opp) = deals::opportunity_by_request(&mut tx, &request.request_id).await?
             && opp.lead_id == lead.lead_id
@@ -323,16 +303,8 @@ impl Service {
         }
         rules::text("note", &request.note, MAX_REASON_LEN)?;
         let mut tx = self.begin().await?;
-        let lead = store::lead(&mut tx, &request.lead_id)
-            .await?
-            .ok_or_else(|| Error::LeadNotFound(request.lead_id.clone()))?;
         let scope = self.scope(&mut tx, caller).await?;
-        scope.check(
-            caller,
-            &format!("lead {}", lead.lead_id),
-            &lead.rep_id,
-            &lead.team_id,
-        )?;
+        let lead = load_lead(&mut tx, &scope, caller, &request.lead_id).await?;
         if lead.status != STATUS_IN_WORK {
             return Err(Error::precondition(format!(
                 "lead {} is {}, not in work",
@@ -385,15 +357,7 @@ impl Service {
         let mut tx = self.begin().await?;
         let scope = self.scope(&mut tx, caller).await?;
         let (owner, team) = if !lead_id.is_empty() {
-            let mut lead = store::lead(&mut tx, lead_id)
-                .await?
-                .ok_or_else(|| Error::LeadNotFound(lead_id.to_string()))?;
-            scope.check(
-                caller,
-                &format!("lead {lead_id}"),
-                &lead.rep_id,
-                &lead.team_id,
-            )?;
+            let mut lead = load_lead(&mut tx, &scope, caller, lead_id).await?;
             lead.next_follow_up = date.to_string();
             if !store::update_lead(&mut tx, &lead).await? {
                 return Err(changed("lead", lead_id));
@@ -440,14 +404,48 @@ impl Service {
 }
 
 /// Keeps the first `limit` rows and returns the next page's token (empty
-/// when this is the last page); `limit + 1` rows were fetched.
-pub(crate) fn next_token<T>(rows: &mut Vec<T>, limit: i64, token: impl Fn(&T) -> String) -> String {
-    if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(token).unwrap_or_default()
-    } else {
-        String::new()
+/// when this is the last page); `limit + 1` rows were fetched. `position`
+/// gives a row's place in the order of `query`: its sort time and its id.
+pub(crate) fn next_token<T>(
+    rows: &mut Vec<T>,
+    limit: i64,
+    query: &str,
+    position: impl Fn(&T) -> (i64, String),
+) -> String {
+    if rows.len() as i64 <= limit {
+        return String::new();
     }
+    rows.truncate(limit as usize);
+    rows.last()
+        .map(|last| {
+            let (after_ms, after_id) = position(last);
+            Cursor {
+                query: query.to_string(),
+                after_ms,
+                after_id,
+            }
+            .encode()
+        })
+        .unwrap_or_default()
+}
+
+/// The lead in work `lead_id`, if it exists and `scope` lets `caller` see it.
+pub(crate) async fn load_lead(
+    conn: &mut AnyConnection,
+    scope: &Scope,
+    caller: &Caller,
+    lead_id: &str,
+) -> Result<LeadInWork, Error> {
+    let lead = store::lead(conn, lead_id)
+        .await?
+        .ok_or_else(|| Error::LeadNotFound(lead_id.to_string()))?;
+    scope.check(
+        caller,
+        &format!("lead {lead_id}"),
+        &lead.rep_id,
+        &lead.team_id,
+    )?;
+    Ok(lead)
 }
 
 /// Someone changed `what` between our read and our write.

@@ -42,14 +42,8 @@ impl Service {
             limit + 1,
         )
         .await?;
-        let next = next_token(&mut tasks, limit, |t| {
-            Cursor {
-                query: key.clone(),
-                after_ms: 0,
-                after_id: t.task_id.clone(),
-            }
-            .encode()
-        });
+        // Tasks sort by id alone: no time in their position.
+        let next = next_token(&mut tasks, limit, &key, |t| (0, t.task_id.clone()));
         Ok((tasks, next))
     }
 
