@@ -15,7 +15,9 @@ use leadwheel_proto::opportunity::v1::{
 };
 use tonic::Code;
 
-use crate::helpers::{Env, conversion, opportunity, spawn_app, two_teams, wait_events, wait_lead};
+use crate::helpers::{
+    Env, conversion, opportunity, refused, spawn_app, two_teams, wait_events, wait_lead,
+};
 
 fn move_to(opportunity_id: &str, stage: &str, reason: &str) -> MoveStageRequest {
     MoveStageRequest {
@@ -170,8 +172,8 @@ async fn stages_overrides_and_weighted_values(db: TestDb) {
     );
     assert_eq!(kept.probability_override_reason, "budget not signed");
     // Only admins shape the pipeline.
-    let denied = ana
-        .set_stage(SetStageRequest {
+    refused(
+        ana.set_stage(SetStageRequest {
             stage: Some(Stage {
                 name: "trial".into(),
                 position: 20,
@@ -180,9 +182,10 @@ async fn stages_overrides_and_weighted_values(db: TestDb) {
                 ..Default::default()
             }),
         })
-        .await
-        .unwrap_err();
-    assert_eq!(denied.code(), Code::PermissionDenied);
+        .await,
+        Code::PermissionDenied,
+        "only admins shape the pipeline",
+    );
 
     let cleared = ana
         .override_probability(OverrideProbabilityRequest {
@@ -201,8 +204,11 @@ async fn stages_overrides_and_weighted_values(db: TestDb) {
     ana.move_stage(move_to(&id, "commercial", "proposal sent"))
         .await
         .unwrap();
-    let status = ana.move_stage(move_to(&id, "won", "")).await.unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = refused(
+        ana.move_stage(move_to(&id, "won", "")).await,
+        Code::InvalidArgument,
+        "closing a deal takes a reason",
+    );
     assert_eq!(crate::helpers::field_of(&status), "reason");
     let won = ana
         .move_stage(move_to(&id, "won", "signed"))
@@ -220,11 +226,11 @@ async fn stages_overrides_and_weighted_values(db: TestDb) {
         ("won", 100, 1_000_000)
     );
     assert_eq!(won.close_reason, "signed");
-    let closed = ana
-        .move_stage(move_to(&id, "trial", "reopen"))
-        .await
-        .unwrap_err();
-    assert_eq!(closed.code(), Code::FailedPrecondition);
+    refused(
+        ana.move_stage(move_to(&id, "trial", "reopen")).await,
+        Code::FailedPrecondition,
+        "closed deals do not change",
+    );
 
     let history = ana
         .get_opportunity(get(&id))
@@ -352,34 +358,26 @@ async fn owner_locks_and_two_managers_at_once(db: TestDb) {
     let mut sue = app.client("sue", Role::Manager).await;
     let mut root = app.client("root", Role::Admin).await;
 
-    let status = ana
-        .change_owner(change("bo", false, "", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
-    let status = sue
-        .change_owner(change("dee", false, "", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        ana.change_owner(change("bo", false, "", 0)).await,
         Code::PermissionDenied,
-        "sue does not manage north"
+        "reps do not change owners",
     );
-    let status = maya
-        .change_owner(change("dee", false, "", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        sue.change_owner(change("dee", false, "", 0)).await,
         Code::PermissionDenied,
-        "dee is not maya's rep"
+        "sue does not manage north",
     );
-    let status = maya
-        .change_owner(change("ghost", false, "", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::NotFound);
+    refused(
+        maya.change_owner(change("dee", false, "", 0)).await,
+        Code::PermissionDenied,
+        "dee is not maya's rep",
+    );
+    refused(
+        maya.change_owner(change("ghost", false, "", 0)).await,
+        Code::NotFound,
+        "ghost is no rep",
+    );
 
     let moved = maya
         .change_owner(change("bo", false, "ana is overloaded", 0))
@@ -404,30 +402,26 @@ async fn owner_locks_and_two_managers_at_once(db: TestDb) {
     bo.move_stage(move_to(&id, "commercial", "pricing agreed"))
         .await
         .unwrap();
-    let locked = maya
-        .change_owner(change("cy", false, "rebalance", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(locked.code(), Code::FailedPrecondition);
+    let locked = refused(
+        maya.change_owner(change("cy", false, "rebalance", 0)).await,
+        Code::FailedPrecondition,
+        "commercial locks the owner",
+    );
     assert!(
         locked.message().contains("commercial"),
         "{}",
         locked.message()
     );
-    let status = maya
-        .change_owner(change("cy", true, "rebalance", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        maya.change_owner(change("cy", true, "rebalance", 0)).await,
         Code::PermissionDenied,
-        "managers cannot force"
+        "managers cannot force",
     );
-    let status = root
-        .change_owner(change("cy", true, "", 0))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = refused(
+        root.change_owner(change("cy", true, "", 0)).await,
+        Code::InvalidArgument,
+        "forcing takes a reason",
+    );
     assert_eq!(crate::helpers::field_of(&status), "reason");
     let forced = root
         .change_owner(change("cy", true, "bo left for a week", 0))

@@ -20,78 +20,71 @@ use leadwheel_proto::opportunity::v1::{
 };
 use tonic::Code;
 
-use crate::helpers::{Client, Env, conversion, spawn_app, two_teams, wait_events, wait_lead};
+use crate::helpers::{
+    Client, Env, all_pages, conversion, refused, spawn_app, two_teams, wait_events, wait_lead,
+};
+
+/// A handover of ana's customers to `successor` ("" names none).
+fn ana_leaves(successor: &str) -> StartHandoverRequest {
+    StartHandoverRequest {
+        rep_id: "ana".into(),
+        successor_rep_id: successor.into(),
+        ..Default::default()
+    }
+}
 
 const LEADS: usize = 400;
 const DEALS: usize = 600;
 
 async fn all_items(client: &mut Client, handover_id: &str) -> Vec<HandoverItem> {
-    let mut items = Vec::new();
-    let mut token = String::new();
-    loop {
+    all_pages(async |page_token| {
         let page = client
             .list_handover_items(ListHandoverItemsRequest {
                 handover_id: handover_id.into(),
                 page_size: 500,
-                page_token: token,
+                page_token,
             })
             .await
             .unwrap()
             .into_inner();
-        items.extend(page.items);
-        if page.next_page_token.is_empty() {
-            return items;
-        }
-        token = page.next_page_token;
-    }
+        (page.items, page.next_page_token)
+    })
+    .await
 }
 
 async fn all_tasks(client: &mut Client, owner: &str) -> Vec<Task> {
-    let mut tasks = Vec::new();
-    let mut token = String::new();
-    loop {
+    all_pages(async |page_token| {
         let page = client
             .list_tasks(ListTasksRequest {
                 owner_rep_id: owner.into(),
                 page_size: 500,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        tasks.extend(page.tasks);
-        if page.next_page_token.is_empty() {
-            return tasks;
-        }
-        token = page.next_page_token;
-    }
+        (page.tasks, page.next_page_token)
+    })
+    .await
 }
 
 async fn open_deals_of(client: &mut Client, owner: &str) -> usize {
-    let mut count = 0;
-    let mut token = String::new();
-    loop {
+    let deals = all_pages(async |page_token| {
         let page = client
             .list_opportunities(ListOpportunitiesRequest {
                 owner_rep_id: owner.into(),
                 page_size: 500,
-                page_token: token,
+                page_token,
                 ..Default::default()
             })
             .await
             .unwrap()
             .into_inner();
-        count += page
-            .opportunities
-            .iter()
-            .filter(|o| o.status == "open")
-            .count();
-        if page.next_page_token.is_empty() {
-            return count;
-        }
-        token = page.next_page_token;
-    }
+        (page.opportunities, page.next_page_token)
+    })
+    .await;
+    deals.iter().filter(|o| o.status == "open").count()
 }
 
 on_both_backends!(handover_of_a_thousand_applied_exactly_once);
@@ -142,61 +135,41 @@ async fn handover_of_a_thousand_applied_exactly_once(db: TestDb) {
     let mut maya = app.client("maya", Role::Manager).await;
     let mut sue = app.client("sue", Role::Manager).await;
     let mut ana_client = ana.clone();
-    let status = ana_client
-        .start_handover(StartHandoverRequest {
-            rep_id: "ana".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        ana_client.start_handover(ana_leaves("")).await,
         Code::PermissionDenied,
-        "reps do not hand themselves over"
+        "reps do not hand themselves over",
     );
-    let status = sue
-        .start_handover(StartHandoverRequest {
-            rep_id: "ana".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        sue.start_handover(ana_leaves("")).await,
         Code::PermissionDenied,
-        "sue does not manage north"
+        "sue does not manage north",
     );
 
     // Without a successor every deal is for the manager to decide.
     let undecided = maya
-        .start_handover(StartHandoverRequest {
-            rep_id: "ana".into(),
-            ..Default::default()
-        })
+        .start_handover(ana_leaves(""))
         .await
         .unwrap()
         .into_inner()
         .handover
         .unwrap();
     assert_eq!((undecided.items, undecided.undecided_items), (1_000, 600));
-    let status = maya
-        .apply_handover(ApplyHandoverRequest {
+    let status = refused(
+        maya.apply_handover(ApplyHandoverRequest {
             handover_id: undecided.handover_id.clone(),
             task_due_days: 0,
         })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition);
+        .await,
+        Code::FailedPrecondition,
+        "600 deals are undecided",
+    );
     assert!(status.message().contains("600"), "{}", status.message());
-    let status = maya
-        .start_handover(StartHandoverRequest {
-            rep_id: "ana".into(),
-            successor_rep_id: "bo".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition, "one draft per rep");
+    refused(
+        maya.start_handover(ana_leaves("bo")).await,
+        Code::FailedPrecondition,
+        "one draft per rep",
+    );
 
     // The manager names bo for every deal but one, which goes to cy, and
     // gives one lead to cy instead of the wheel.
@@ -235,32 +208,23 @@ async fn handover_of_a_thousand_applied_exactly_once(db: TestDb) {
     maya.edit_handover_item(edit(first_lead, "cy", HandoverAction::Reassign))
         .await
         .unwrap();
-    let status = maya
-        .edit_handover_item(edit(deals[1], "", HandoverAction::ReturnToWheel))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        maya.edit_handover_item(edit(deals[1], "", HandoverAction::ReturnToWheel))
+            .await,
         Code::InvalidArgument,
-        "deals do not go back to the wheel"
+        "deals do not go back to the wheel",
     );
-    let status = maya
-        .edit_handover_item(edit(deals[1], "dee", HandoverAction::Reassign))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        maya.edit_handover_item(edit(deals[1], "dee", HandoverAction::Reassign))
+            .await,
         Code::PermissionDenied,
-        "dee is not maya's rep"
+        "dee is not maya's rep",
     );
-    let status = maya
-        .edit_handover_item(edit(deals[1], "ana", HandoverAction::Reassign))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        status.code(),
+    refused(
+        maya.edit_handover_item(edit(deals[1], "ana", HandoverAction::Reassign))
+            .await,
         Code::InvalidArgument,
-        "not to the leaving rep"
+        "not to the leaving rep",
     );
 
     // Applied twice at once: exactly one applies.
@@ -276,14 +240,17 @@ async fn handover_of_a_thousand_applied_exactly_once(db: TestDb) {
     let outcomes = [first, second];
     let applied: Vec<_> = outcomes.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(applied.len(), 1, "{outcomes:?}");
-    let refused = outcomes.iter().find_map(|r| r.as_ref().err()).unwrap();
-    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    let loser = outcomes.iter().find_map(|r| r.as_ref().err()).unwrap();
+    assert_eq!(loser.code(), Code::FailedPrecondition, "{loser:?}");
     let summary = applied[0].get_ref().handover.clone().unwrap();
     assert_eq!(summary.state, "applied");
     // One task per customer: 600 accounts and the lead given to cy.
     assert_eq!((summary.tasks_total, summary.tasks_done), (601, 0));
-    let status = maya.apply_handover(apply).await.unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition);
+    refused(
+        maya.apply_handover(apply).await,
+        Code::FailedPrecondition,
+        "a plan applies once",
+    );
 
     let mut root = app.client("root", Role::Admin).await;
     assert_eq!(open_deals_of(&mut root, "ana").await, 0);
@@ -374,13 +341,14 @@ async fn handover_of_a_thousand_applied_exactly_once(db: TestDb) {
         kinds == ["call", "email"] || kinds == ["email", "visit"],
         "{kinds:?}"
     );
-    let status = cy
-        .complete_task(CompleteTaskRequest {
+    refused(
+        cy.complete_task(CompleteTaskRequest {
             task_id: bo_tasks[0].task_id.clone(),
         })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied, "not cy's task");
+        .await,
+        Code::PermissionDenied,
+        "not cy's task",
+    );
     for task in &cy_tasks {
         cy.complete_task(CompleteTaskRequest {
             task_id: task.task_id.clone(),
@@ -436,22 +404,24 @@ async fn a_handover_completes_when_every_task_is_done(db: TestDb) {
     })
     .await
     .unwrap();
-    let status = ana
-        .apply_handover(ApplyHandoverRequest {
+    refused(
+        ana.apply_handover(ApplyHandoverRequest {
             handover_id: plan.handover_id.clone(),
             task_due_days: 0,
         })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
-    let status = maya
-        .apply_handover(ApplyHandoverRequest {
+        .await,
+        Code::PermissionDenied,
+        "reps do not apply handovers",
+    );
+    refused(
+        maya.apply_handover(ApplyHandoverRequest {
             handover_id: plan.handover_id.clone(),
             task_due_days: 61,
         })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
+        .await,
+        Code::InvalidArgument,
+        "tasks are due within 60 days",
+    );
     let applied = maya
         .apply_handover(ApplyHandoverRequest {
             handover_id: plan.handover_id.clone(),
@@ -481,13 +451,14 @@ async fn a_handover_completes_when_every_task_is_done(db: TestDb) {
     }
     let last = last.unwrap();
     assert_eq!((last.state.as_str(), last.tasks_done), ("completed", 3));
-    let status = bo
-        .complete_task(CompleteTaskRequest {
+    refused(
+        bo.complete_task(CompleteTaskRequest {
             task_id: tasks[0].task_id.clone(),
         })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::FailedPrecondition);
+        .await,
+        Code::FailedPrecondition,
+        "a done task stays done",
+    );
     let done = wait_events::<HandoverCompleted>(&app, subjects::OPPS_HANDOVER_COMPLETED, 1).await;
     assert_eq!((done.len(), done[0].1.tasks_done), (1, 3));
     app.stop().await;

@@ -320,3 +320,31 @@ pub fn field_of(status: &tonic::Status) -> String {
         .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
         .unwrap_or_default()
 }
+
+/// Checks that `result` was refused with `code` (`why` says the rule at
+/// stake) and returns the status for checks of its message or field.
+pub fn refused<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: tonic::Code,
+    why: &str,
+) -> tonic::Status {
+    let status = result.expect_err(why);
+    assert_eq!(status.code(), code, "{why}: {}", status.message());
+    status
+}
+
+/// Every row of a paged list, first page first: `page` fetches the page at
+/// a token ("" for the first) and returns its rows and the next token (""
+/// after the last page).
+pub async fn all_pages<T>(mut page: impl AsyncFnMut(String) -> (Vec<T>, String)) -> Vec<T> {
+    let mut rows = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (more, next) = page(token).await;
+        rows.extend(more);
+        if next.is_empty() {
+            return rows;
+        }
+        token = next;
+    }
+}

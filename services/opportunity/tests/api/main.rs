@@ -9,7 +9,7 @@ mod deals;
 mod handover;
 mod helpers;
 
-use helpers::{Env, WAIT, assigned, spawn_app};
+use helpers::{Env, WAIT, all_pages, assigned, spawn_app};
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{OPPS_STREAM, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
@@ -295,23 +295,19 @@ async fn pages_walk_every_lead_once_newest_first(db: TestDb) {
     wait_in_work(&app, "other").await;
 
     let mut ana = app.client("ana", Role::Rep).await;
-    let mut seen = Vec::new();
-    let mut token = String::new();
     let mut pages = 0;
-    loop {
+    let seen = all_pages(async |token| {
         let page = ana
             .list_leads_in_work(list("ana", 3, &token))
             .await
             .unwrap()
             .into_inner();
         assert!(page.leads.len() <= 3);
-        seen.extend(page.leads.into_iter().map(|l| l.lead_id));
         pages += 1;
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+        let ids = page.leads.into_iter().map(|l| l.lead_id).collect();
+        (ids, page.next_page_token)
+    })
+    .await;
     assert_eq!(pages, 3);
     let expected: Vec<String> = (0..7).rev().map(|n| format!("lead-{n}")).collect();
     assert_eq!(seen, expected, "every lead once, newest first");
