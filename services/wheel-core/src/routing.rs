@@ -168,10 +168,15 @@ pub fn step(
             },
         ) => {
             if passer != *rep {
-                return Err(RouteError::NoOpenOffer {
-                    lead_id,
-                    rep: passer,
-                });
+                // As for a claim: a rep whose own offer already ended learns
+                // just that; anyone else is acting on someone else's offer.
+                if lead.offered.contains(&passer) {
+                    return Err(RouteError::OfferEnded {
+                        lead_id,
+                        rep: passer,
+                    });
+                }
+                return Err(RouteError::NotYourOffer { lead_id });
             }
             if now >= *deadline {
                 return Err(RouteError::OfferExpired {

@@ -588,3 +588,37 @@ fn work_handed_back_goes_round_again_or_to_the_pool() {
     .unwrap();
     assert_eq!(reclaimed.lead.phase, Phase::Assigned { rep: "b".into() });
 }
+
+#[test]
+fn only_the_offered_rep_may_pass() {
+    let team = team(&["a", "b"]);
+    let rotation = RotationState::default();
+    let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+    let pass = |rep: &str| Input::Pass {
+        rep: rep.into(),
+        reason: "busy".into(),
+    };
+    let err = step(&team, &rotation, &d.lead, pass("b"), 10, &EveryoneEligible).unwrap_err();
+    assert!(matches!(err, RouteError::NotYourOffer { .. }), "{err:?}");
+    // a's offer lapses and b is offered the lead: a learns her offer ended.
+    let expired = step(
+        &team,
+        &rotation,
+        &d.lead,
+        Input::Expire { offer_no: 1 },
+        1_000,
+        &EveryoneEligible,
+    )
+    .unwrap();
+    assert_eq!(offered_to(&expired.lead), Some("b"));
+    let err = step(
+        &team,
+        &rotation,
+        &expired.lead,
+        pass("a"),
+        1_010,
+        &EveryoneEligible,
+    )
+    .unwrap_err();
+    assert!(matches!(err, RouteError::OfferEnded { .. }), "{err:?}");
+}

@@ -453,10 +453,10 @@ async fn bad_input_on_every_rpc_is_refused_precisely_and_changes_nothing() {
         None,
         "an unknown rep claiming an offer"
     );
-    // ben holds no offer on l1: there is nothing for him to pass.
+    // l1 is offered to ana: ben may no more pass it than claim it.
     check!(
         ben.pass(pass("l1", "ben", "not mine")).await,
-        FailedPrecondition,
+        PermissionDenied,
         None,
         "passing another rep's offer"
     );
