@@ -91,8 +91,8 @@ pub async fn upsert_team(
     now: i64,
 ) -> Result<(), WheelError> {
     sqlx::query(
-        "INSERT INTO wheel_teams (team_id, name, manager_id, window_ms, rotation_cursor, policy, created_at_ms, updated_at_ms) \
-         VALUES ($1, $2, $3, $4, 0, $6, $5, $5) \
+        "INSERT INTO wheel_teams (team_id, name, manager_id, window_ms, policy, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5) \
          ON CONFLICT (team_id) DO UPDATE SET name = $2, manager_id = $3, window_ms = $4, policy = $6, updated_at_ms = $5, \
            roster_version = wheel_teams.roster_version + 1",
     )
