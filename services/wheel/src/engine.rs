@@ -277,12 +277,45 @@ impl Engine {
         Err(WheelError::Conflict(lead_id.to_string()))
     }
 
-    /// Applies each `(lead, input)` in one transaction, each inside its own
-    /// savepoint, and returns each one's outcome in order. Under load one
-    /// commit serves many transitions (the timer loop expires offers this
-    /// way); a transition that fails or loses a race is rolled back alone,
-    /// and the timer finds a still-open offer again on its next pass.
+    /// Applies each `(lead, input)` in one transaction and returns each
+    /// one's outcome in order. Under load one commit serves many
+    /// transitions (the timer loop expires offers this way). A transition
+    /// the core refuses writes nothing, so it is simply reported; one that
+    /// fails after writing (a lost race) voids the shared transaction, and
+    /// the chunk is then redone with a savepoint per transition so only
+    /// that one is rolled back. The timer finds a still-open offer again on
+    /// its next pass.
     pub async fn apply_many(
+        &self,
+        inputs: Vec<(String, Input)>,
+        actor: &str,
+    ) -> Result<Vec<Result<Decision, WheelError>>, WheelError> {
+        let mut tx = self.store.begin().await?;
+        let mut outcomes = Vec::with_capacity(inputs.len());
+        let mut pushes = Vec::new();
+        for (lead_id, input) in &inputs {
+            match self
+                .transition(&mut tx, lead_id, input.clone(), actor)
+                .await
+            {
+                Ok((decision, more)) => {
+                    pushes.extend(more);
+                    outcomes.push(Ok(decision));
+                }
+                Err(err) if refused_before_writing(&err) => outcomes.push(Err(err)),
+                Err(_) => {
+                    drop(tx);
+                    return self.apply_many_isolated(inputs, actor).await;
+                }
+            }
+        }
+        tx.commit().await?;
+        self.after_commit(pushes).await;
+        Ok(outcomes)
+    }
+
+    /// [`Self::apply_many`] with a savepoint per transition.
+    async fn apply_many_isolated(
         &self,
         inputs: Vec<(String, Input)>,
         actor: &str,
@@ -401,6 +434,15 @@ impl Engine {
         }
         Ok(moved)
     }
+}
+
+/// Errors a transition returns before it writes anything: the core
+/// refused the input, or the lead or its team is not there.
+fn refused_before_writing(err: &WheelError) -> bool {
+    matches!(
+        err,
+        WheelError::Route(_) | WheelError::NotFound(_) | WheelError::FailedPrecondition(_)
+    )
 }
 
 /// A ledger entry.
