@@ -80,30 +80,17 @@ impl Writer<'_> {
         &self.lead.details.lead_id
     }
 
-    fn ledger(
-        &mut self,
-        kind: &str,
-        rep: Option<&str>,
-        offer_no: Option<u32>,
-        detail: String,
-    ) -> Result<(), WheelError> {
+    fn ledger(&mut self, kind: &str, rep: Option<&str>, offer_no: Option<u32>, detail: String) {
         self.ledger.push(PendingLedger {
             kind: kind.to_string(),
             rep_id: rep.map(str::to_string),
             offer_no: offer_no.map(i64::from),
             detail,
         });
-        Ok(())
     }
 
-    fn publish(
-        &mut self,
-        subject: &str,
-        key: &str,
-        payload: &impl prost::Message,
-    ) -> Result<(), WheelError> {
+    fn publish(&mut self, subject: &str, key: &str, payload: &impl prost::Message) {
         self.events.push(EventDraft::new(subject, key, payload));
-        Ok(())
     }
 
     async fn effect(
@@ -117,9 +104,9 @@ impl Writer<'_> {
         let lead_id = self.lead_id().to_string();
         match effect {
             Effect::Skip { rep, reason } => {
-                self.ledger("skipped", Some(rep), None, reason.as_str().into())?
+                self.ledger("skipped", Some(rep), None, reason.as_str().into())
             }
-            Effect::Wait => self.ledger("waiting", None, None, "nobody eligible".into())?,
+            Effect::Wait => self.ledger("waiting", None, None, "nobody eligible".into()),
             Effect::OpenOffer {
                 rep,
                 offer_no,
@@ -144,7 +131,7 @@ impl Writer<'_> {
                     deadline - now,
                     decision.lead.lap
                 );
-                self.ledger("offered", Some(rep), Some(*offer_no), detail)?;
+                self.ledger("offered", Some(rep), Some(*offer_no), detail);
                 let event = events::OfferOpened {
                     offer_id: offer.offer_id.clone(),
                     lead_id: lead_id.clone(),
@@ -156,7 +143,7 @@ impl Writer<'_> {
                     deadline_ms: *deadline,
                     first_look: *first_look,
                 };
-                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event)?;
+                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event);
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(
@@ -190,7 +177,7 @@ impl Writer<'_> {
                     Some(rep),
                     Some(*offer_no),
                     reason.clone().unwrap_or_default(),
-                )?;
+                );
                 let event = events::OfferClosed {
                     offer_id: closed.offer_id.clone(),
                     lead_id: lead_id.clone(),
@@ -206,7 +193,7 @@ impl Writer<'_> {
                     opened_at_ms: closed.opened_at_ms,
                     closed_at_ms: now,
                 };
-                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event)?;
+                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event);
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(&closed, None, None),
@@ -233,7 +220,7 @@ impl Writer<'_> {
                 } else {
                     format!("via={name} by={actor}")
                 };
-                self.ledger("assigned", Some(rep), None, detail)?;
+                self.ledger("assigned", Some(rep), None, detail);
                 let event = events::LeadAssigned {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -244,7 +231,7 @@ impl Writer<'_> {
                     first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
                     assigned_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event)?;
+                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event);
             }
             Effect::Reassign { from, to } => {
                 self.ledger(
@@ -252,7 +239,7 @@ impl Writer<'_> {
                     Some(to),
                     None,
                     format!("from={from} by={actor}"),
-                )?;
+                );
                 let event = events::LeadReassigned {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -261,7 +248,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event)?;
+                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event);
             }
             Effect::Pool { reason } => {
                 let escalate_at = match &decision.lead.phase {
@@ -273,7 +260,7 @@ impl Writer<'_> {
                     reason.as_str(),
                     decision.lead.offers_made
                 );
-                self.ledger("pooled", None, None, detail)?;
+                self.ledger("pooled", None, None, detail);
                 let event = events::LeadPooled {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -283,7 +270,7 @@ impl Writer<'_> {
                     reason: reason.as_str().to_string(),
                     escalate_at_ms: escalate_at,
                 };
-                self.publish(subjects::LEAD_POOLED, &lead_id, &event)?;
+                self.publish(subjects::LEAD_POOLED, &lead_id, &event);
             }
             Effect::Escalate => {
                 let pooled_at = self.lead.pooled_at_ms.unwrap_or_default();
@@ -292,7 +279,7 @@ impl Writer<'_> {
                     None,
                     None,
                     format!("manager={}", self.team.manager_id),
-                )?;
+                );
                 let event = events::LeadEscalated {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -300,10 +287,10 @@ impl Writer<'_> {
                     pooled_at_ms: pooled_at,
                     escalated_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event)?;
+                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event);
             }
             Effect::Withdraw => {
-                self.ledger("withdrawn", None, None, format!("by={actor}"))?;
+                self.ledger("withdrawn", None, None, format!("by={actor}"));
                 let event = events::LeadWithdrawn {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -311,11 +298,11 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event)?;
+                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event);
             }
             Effect::Requeue { lap } => {
                 let previous = self.lead.owner_rep_id.clone().unwrap_or_default();
-                self.ledger("requeued", None, None, format!("lap={lap} by={actor}"))?;
+                self.ledger("requeued", None, None, format!("lap={lap} by={actor}"));
                 let event = events::LeadRequeued {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -324,7 +311,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event)?;
+                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event);
             }
         }
         Ok(())
@@ -343,7 +330,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let reason = format!("{in_a_row} offers in a row expired");
-        self.ledger("rep_set_away", Some(rep), None, reason.clone())?;
+        self.ledger("rep_set_away", Some(rep), None, reason.clone());
         let event = events::RepAvailabilityChanged {
             rep_id: rep.to_string(),
             team_id: self.team.team_id.clone(),
@@ -353,7 +340,7 @@ impl Writer<'_> {
             manager_id: self.team.manager_id.clone(),
             at_ms: self.now,
         };
-        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event)?;
+        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event);
         tracing::info!(rep_id = rep, in_a_row, "circuit breaker set the rep away");
         Ok(())
     }

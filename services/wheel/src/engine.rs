@@ -101,6 +101,18 @@ impl Engine {
         live::send(&self.bus, pushes).await;
     }
 
+    /// What an inbox handler does once its event committed (the inbox has
+    /// woken the outbox relay): wake the timer loop, since a new deadline
+    /// may be the earliest, and send the live pushes without blocking the
+    /// consumer.
+    pub fn after_event_commit(&self, pushes: Vec<Push>) {
+        self.timers.notify_one();
+        if !pushes.is_empty() {
+            let bus = self.bus.clone();
+            tokio::spawn(async move { live::send(&bus, pushes).await });
+        }
+    }
+
     /// Routes a newly created lead inside the caller's transaction.
     /// Idempotent: a lead already known is left alone.
     pub async fn route_new(
@@ -290,10 +302,33 @@ impl Engine {
         inputs: Vec<(String, Input)>,
         actor: &str,
     ) -> Result<Vec<Result<Decision, WheelError>>, WheelError> {
+        match self.apply_chunk(&inputs, actor, false).await? {
+            Some(outcomes) => Ok(outcomes),
+            None => Ok(self
+                .apply_chunk(&inputs, actor, true)
+                .await?
+                .expect("with savepoints a chunk always completes")),
+        }
+    }
+
+    /// One transaction over `inputs`. Without savepoints it gives up
+    /// (`None`, nothing committed) at the first transition that fails after
+    /// writing; with them, that transition alone is rolled back.
+    async fn apply_chunk(
+        &self,
+        inputs: &[(String, Input)],
+        actor: &str,
+        savepoints: bool,
+    ) -> Result<Option<Vec<Result<Decision, WheelError>>>, WheelError> {
         let mut tx = self.store.begin().await?;
         let mut outcomes = Vec::with_capacity(inputs.len());
         let mut pushes = Vec::new();
-        for (lead_id, input) in &inputs {
+        for (lead_id, input) in inputs {
+            if savepoints {
+                sqlx::query("SAVEPOINT lw_transition")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             match self
                 .transition(&mut tx, lead_id, input.clone(), actor)
                 .await
@@ -303,49 +338,24 @@ impl Engine {
                     outcomes.push(Ok(decision));
                 }
                 Err(err) if refused_before_writing(&err) => outcomes.push(Err(err)),
-                Err(_) => {
-                    drop(tx);
-                    return self.apply_many_isolated(inputs, actor).await;
-                }
-            }
-        }
-        tx.commit().await?;
-        self.after_commit(pushes).await;
-        Ok(outcomes)
-    }
-
-    /// [`Self::apply_many`] with a savepoint per transition.
-    async fn apply_many_isolated(
-        &self,
-        inputs: Vec<(String, Input)>,
-        actor: &str,
-    ) -> Result<Vec<Result<Decision, WheelError>>, WheelError> {
-        let mut tx = self.store.begin().await?;
-        let mut outcomes = Vec::with_capacity(inputs.len());
-        let mut pushes = Vec::new();
-        for (lead_id, input) in inputs {
-            sqlx::query("SAVEPOINT lw_transition")
-                .execute(&mut *tx)
-                .await?;
-            match self.transition(&mut tx, &lead_id, input, actor).await {
-                Ok((decision, more)) => {
-                    pushes.extend(more);
-                    outcomes.push(Ok(decision));
-                }
-                Err(err) => {
+                Err(err) if savepoints => {
                     sqlx::query("ROLLBACK TO SAVEPOINT lw_transition")
                         .execute(&mut *tx)
                         .await?;
                     outcomes.push(Err(err));
                 }
+                // Dropping the transaction rolls the whole chunk back.
+                Err(_) => return Ok(None),
             }
-            sqlx::query("RELEASE SAVEPOINT lw_transition")
-                .execute(&mut *tx)
-                .await?;
+            if savepoints {
+                sqlx::query("RELEASE SAVEPOINT lw_transition")
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         self.after_commit(pushes).await;
-        Ok(outcomes)
+        Ok(Some(outcomes))
     }
 
     /// One transition of `lead_id` inside `tx`: load, decide, write. The
@@ -438,7 +448,7 @@ impl Engine {
 
 /// Errors a transition returns before it writes anything: the core
 /// refused the input, or the lead or its team is not there.
-fn refused_before_writing(err: &WheelError) -> bool {
+pub(crate) fn refused_before_writing(err: &WheelError) -> bool {
     matches!(
         err,
         WheelError::Route(_) | WheelError::NotFound(_) | WheelError::FailedPrecondition(_)

@@ -3,6 +3,9 @@
 //! best-effort notifications sent after commit; the store and the JetStream
 //! events stay the truth.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use leadwheel_plumbing::Bus;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::store::now_ms;
@@ -16,6 +19,33 @@ use crate::store::{LeadDetails, OfferRow};
 pub struct Push {
     pub rep_id: String,
     pub offer: Offer,
+}
+
+/// Pushes built while consuming events, by event id, until the inbox's
+/// transaction holding the event commits. A rolled-back event's entry is
+/// replaced when the event is handled again, so this holds about a batch.
+#[derive(Debug, Default)]
+pub struct PendingPushes(Mutex<HashMap<String, Vec<Push>>>);
+
+impl PendingPushes {
+    /// Forgets what an earlier, rolled-back attempt at `event_id` left.
+    pub fn reset(&self, event_id: &str) {
+        self.0.lock().expect("pending pushes").remove(event_id);
+    }
+
+    /// Keeps `pushes` until `event_id` commits.
+    pub fn hold(&self, event_id: &str, pushes: Vec<Push>) {
+        if !pushes.is_empty() {
+            let mut pending = self.0.lock().expect("pending pushes");
+            pending.insert(event_id.to_string(), pushes);
+        }
+    }
+
+    /// The pushes of a committed event.
+    pub fn take(&self, event_id: &str) -> Vec<Push> {
+        let mut pending = self.0.lock().expect("pending pushes");
+        pending.remove(event_id).unwrap_or_default()
+    }
 }
 
 /// The proto state for a stored offer state.

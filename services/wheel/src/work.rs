@@ -15,9 +15,6 @@
 //! already reassigned, say), changes nothing and is logged: opportunity's
 //! view is the later one, and the wheel never fights it.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx, now_ms};
@@ -25,9 +22,9 @@ use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::Input;
 use sqlx::AnyConnection;
 
-use crate::engine::{Engine, entry};
+use crate::engine::{Engine, entry, refused_before_writing};
 use crate::error::WheelError;
-use crate::live::{self, Push};
+use crate::live::{PendingPushes, Push};
 use crate::store;
 
 /// The subjects this consumer reads.
@@ -42,15 +39,15 @@ pub const SUBJECTS: [&str; 5] = [
 /// Applies opportunity's events to routing and capacity.
 pub struct WorkHandler {
     engine: Engine,
-    /// Pushes per event id, sent once the event's transaction commits.
-    pending: Mutex<HashMap<String, Vec<Push>>>,
+    /// Pushes per event, sent once the event's transaction commits.
+    pending: PendingPushes,
 }
 
 impl WorkHandler {
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
-            pending: Mutex::new(HashMap::new()),
+            pending: PendingPushes::default(),
         }
     }
 
@@ -65,15 +62,10 @@ impl WorkHandler {
     ) -> Result<Vec<Push>, HandlerError> {
         match self.engine.transition(tx, lead_id, input, actor).await {
             Ok((_, pushes)) => Ok(pushes),
-            Err(WheelError::Route(refused)) => {
-                tracing::info!(lead_id, %refused, "opportunity's change does not apply to the lead's routing any more");
-                Ok(Vec::new())
-            }
-            Err(WheelError::NotFound(_)) | Err(WheelError::FailedPrecondition(_)) => {
-                tracing::warn!(
-                    lead_id,
-                    "opportunity reported on a lead the wheel does not route"
-                );
+            // Refused before writing: the lead is not routed here, or its
+            // routing moved on (opportunity's view is the later one).
+            Err(refused) if refused_before_writing(&refused) => {
+                tracing::info!(lead_id, %refused, "opportunity's change does not apply to the lead's routing");
                 Ok(Vec::new())
             }
             Err(err) => Err(transient(err)),
@@ -122,7 +114,7 @@ async fn close_work(
 impl EventHandler for WorkHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let id = &event.envelope.id;
-        self.pending.lock().expect("pending pushes").remove(id);
+        self.pending.reset(id);
         let pushes = match event.subject.as_str() {
             subjects::OPPS_LEAD_CONVERTED => {
                 let converted: events::LeadConverted = event.decode()?;
@@ -188,25 +180,13 @@ impl EventHandler for WorkHandler {
             }
             _ => Vec::new(),
         };
-        if !pushes.is_empty() {
-            self.pending
-                .lock()
-                .expect("pending pushes")
-                .insert(id.clone(), pushes);
-        }
+        self.pending.hold(id, pushes);
         Ok(())
     }
 
     fn after_commit(&self, event: &Event) {
-        let pushes = self
-            .pending
-            .lock()
-            .expect("pending pushes")
-            .remove(&event.envelope.id)
-            .unwrap_or_default();
-        self.engine.timers.notify_one();
-        let bus = self.engine.bus.clone();
-        tokio::spawn(async move { live::send(&bus, pushes).await });
+        let pushes = self.pending.take(&event.envelope.id);
+        self.engine.after_event_commit(pushes);
     }
 }
 

@@ -14,6 +14,17 @@ fn new_lead(id: &str) -> NewLead {
     }
 }
 
+/// `step` with every rep eligible.
+fn step_all(
+    team: &TeamConfig,
+    rotation: &RotationState,
+    lead: &LeadRouting,
+    input: Input,
+    now: Millis,
+) -> Result<Decision, RouteError> {
+    step(team, rotation, lead, input, now, &EveryoneEligible)
+}
+
 fn offered_to(lead: &LeadRouting) -> Option<&str> {
     match &lead.phase {
         Phase::Offered { rep, .. } => Some(rep),
@@ -99,33 +110,30 @@ fn claim_assigns_to_the_offered_rep_only() {
     let team = team(&["a", "b"]);
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
-    let err = step(
+    let err = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "b".into() },
         10,
-        &EveryoneEligible,
     )
     .unwrap_err();
     assert!(matches!(err, RouteError::NotYourOffer { .. }));
-    let claimed = step(
+    let claimed = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "a".into() },
         500,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(claimed.lead.phase, Phase::Assigned { rep: "a".into() });
-    let again = step(
+    let again = step_all(
         &team,
         &rotation,
         &claimed.lead,
         Input::Claim { rep: "b".into() },
         600,
-        &EveryoneEligible,
     );
     assert!(matches!(again, Err(RouteError::AlreadyAssigned { .. })));
 }
@@ -135,13 +143,12 @@ fn claim_at_or_after_the_deadline_fails() {
     let team = team(&["a", "b"]);
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
-    let err = step(
+    let err = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "a".into() },
         1_000,
-        &EveryoneEligible,
     )
     .unwrap_err();
     assert!(matches!(err, RouteError::OfferExpired { .. }));
@@ -162,43 +169,39 @@ fn pass_and_expiry_walk_the_ring_then_pool_then_escalate() {
         rep: "b".into(),
         reason: "busy".into(),
     };
-    let d = step(&team, &rotation, &d.lead, pass, 10, &EveryoneEligible).unwrap();
+    let d = step_all(&team, &rotation, &d.lead, pass, 10).unwrap();
     assert_eq!(offered_to(&d.lead), Some("c"));
-    let early = step(
+    let early = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 2 },
         500,
-        &EveryoneEligible,
     );
     assert!(matches!(early, Err(RouteError::NotDue { .. })));
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 2 },
         1_010,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(offered_to(&d.lead), Some("a"));
-    let stale = step(
+    let stale = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 2 },
         5_000,
-        &EveryoneEligible,
     );
     assert!(matches!(stale, Err(RouteError::StaleTimer { .. })));
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 3 },
         2_010,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(
@@ -214,32 +217,16 @@ fn pass_and_expiry_walk_the_ring_then_pool_then_escalate() {
             reason: PoolReason::LapDone
         })
     );
-    let early = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::EscalationDue,
-        7_000,
-        &EveryoneEligible,
-    );
+    let early = step_all(&team, &rotation, &d.lead, Input::EscalationDue, 7_000);
     assert!(matches!(early, Err(RouteError::NotDue { .. })));
-    let d = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::EscalationDue,
-        7_010,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let d = step_all(&team, &rotation, &d.lead, Input::EscalationDue, 7_010).unwrap();
     assert_eq!(d.effects, vec![Effect::Escalate]);
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "c".into() },
         8_000,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(d.lead.phase, Phase::Assigned { rep: "c".into() });
@@ -250,22 +237,20 @@ fn pool_claims_need_team_membership() {
     let team = team(&["a"]);
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 1 },
         1_000,
-        &EveryoneEligible,
     )
     .unwrap();
-    let err = step(
+    let err = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "zed".into() },
         1_100,
-        &EveryoneEligible,
     )
     .unwrap_err();
     assert!(matches!(err, RouteError::NotTeamMember { .. }));
@@ -287,15 +272,7 @@ fn nobody_eligible_waits_then_retries_or_pools_per_policy() {
     );
     let still = step(&team, &rotation, &d.lead, Input::Retry, 100, &night);
     assert!(still.is_err());
-    let d = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::Retry,
-        200,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let d = step_all(&team, &rotation, &d.lead, Input::Retry, 200).unwrap();
     assert_eq!(offered_to(&d.lead), Some("a"));
 
     team.no_eligible = NoEligible::Pool;
@@ -354,13 +331,12 @@ fn the_chain_budget_shrinks_windows_then_pools() {
             deadline: 25_000
         }
     );
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 1 },
         25_000,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(
@@ -376,7 +352,7 @@ fn the_chain_budget_shrinks_windows_then_pools() {
         rep: "b".into(),
         reason: "no".into(),
     };
-    let d = step(&team, &rotation, &d.lead, pass, 45_000, &EveryoneEligible).unwrap();
+    let d = step_all(&team, &rotation, &d.lead, pass, 45_000).unwrap();
     assert_eq!(
         d.lead.phase,
         Phase::Offered {
@@ -385,13 +361,12 @@ fn the_chain_budget_shrinks_windows_then_pools() {
             deadline: 72_500
         }
     );
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 3 },
         85_000,
-        &EveryoneEligible,
     )
     .unwrap();
     assert!(matches!(d.lead.phase, Phase::Pooled { .. }));
@@ -435,13 +410,12 @@ fn managers_assign_reassign_requeue_and_withdraw() {
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
     // Assign over an open offer withdraws it.
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::AssignDirect { rep: "b".into() },
         10,
-        &EveryoneEligible,
     )
     .unwrap();
     assert!(matches!(
@@ -451,13 +425,12 @@ fn managers_assign_reassign_requeue_and_withdraw() {
             ..
         }
     ));
-    let d = step(
+    let d = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::AssignDirect { rep: "a".into() },
         20,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(
@@ -468,44 +441,19 @@ fn managers_assign_reassign_requeue_and_withdraw() {
         }]
     );
     // Requeue starts a new lap in which a may be offered again.
-    let d = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::Requeue,
-        30,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let d = step_all(&team, &rotation, &d.lead, Input::Requeue, 30).unwrap();
     assert_eq!(d.lead.lap, 2);
     assert_eq!(offered_to(&d.lead), Some("a"));
-    let err = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::Requeue,
-        40,
-        &EveryoneEligible,
-    )
-    .unwrap_err();
+    let err = step_all(&team, &rotation, &d.lead, Input::Requeue, 40).unwrap_err();
     assert!(matches!(err, RouteError::WrongPhase { .. }));
-    let d = step(
-        &team,
-        &rotation,
-        &d.lead,
-        Input::Withdraw,
-        50,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let d = step_all(&team, &rotation, &d.lead, Input::Withdraw, 50).unwrap();
     assert_eq!(d.lead.phase, Phase::Withdrawn);
-    let err = step(
+    let err = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "a".into() },
         60,
-        &EveryoneEligible,
     )
     .unwrap_err();
     assert!(matches!(err, RouteError::WrongPhase { .. }));
@@ -530,46 +478,29 @@ fn work_handed_back_goes_round_again_or_to_the_pool() {
     let team = team(&["a", "b", "c"]);
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
-    let claimed = step(
+    let claimed = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Claim { rep: "a".into() },
         10,
-        &EveryoneEligible,
     )
     .unwrap();
     // Only an owned lead can be handed back.
     for input in [Input::Return, Input::ReturnToPool] {
-        let err = step(&team, &rotation, &d.lead, input, 5, &EveryoneEligible).unwrap_err();
+        let err = step_all(&team, &rotation, &d.lead, input, 5).unwrap_err();
         assert!(matches!(err, RouteError::WrongPhase { .. }));
     }
     // Handed back: a new lap that skips the previous owner, even when the
     // rotation would give them the first look.
-    let returned = step(
-        &team,
-        &rotation,
-        &claimed.lead,
-        Input::Return,
-        20,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let returned = step_all(&team, &rotation, &claimed.lead, Input::Return, 20).unwrap();
     assert_eq!(returned.lead.lap, 2);
     assert_ne!(offered_to(&returned.lead), Some("a"));
     assert!(offered_to(&returned.lead).is_some());
     assert!(returned.effects.contains(&Effect::Requeue { lap: 2 }));
     // Disqualified back to the pool: pooled with the returned reason, and
     // any member may claim it from there.
-    let pooled = step(
-        &team,
-        &rotation,
-        &claimed.lead,
-        Input::ReturnToPool,
-        20,
-        &EveryoneEligible,
-    )
-    .unwrap();
+    let pooled = step_all(&team, &rotation, &claimed.lead, Input::ReturnToPool, 20).unwrap();
     assert!(matches!(pooled.lead.phase, Phase::Pooled { since: 20, .. }));
     assert_eq!(
         pooled.effects,
@@ -577,13 +508,12 @@ fn work_handed_back_goes_round_again_or_to_the_pool() {
             reason: PoolReason::Returned
         }]
     );
-    let reclaimed = step(
+    let reclaimed = step_all(
         &team,
         &rotation,
         &pooled.lead,
         Input::Claim { rep: "b".into() },
         30,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(reclaimed.lead.phase, Phase::Assigned { rep: "b".into() });
@@ -598,27 +528,18 @@ fn only_the_offered_rep_may_pass() {
         rep: rep.into(),
         reason: "busy".into(),
     };
-    let err = step(&team, &rotation, &d.lead, pass("b"), 10, &EveryoneEligible).unwrap_err();
+    let err = step_all(&team, &rotation, &d.lead, pass("b"), 10).unwrap_err();
     assert!(matches!(err, RouteError::NotYourOffer { .. }), "{err:?}");
     // a's offer lapses and b is offered the lead: a learns her offer ended.
-    let expired = step(
+    let expired = step_all(
         &team,
         &rotation,
         &d.lead,
         Input::Expire { offer_no: 1 },
         1_000,
-        &EveryoneEligible,
     )
     .unwrap();
     assert_eq!(offered_to(&expired.lead), Some("b"));
-    let err = step(
-        &team,
-        &rotation,
-        &expired.lead,
-        pass("a"),
-        1_010,
-        &EveryoneEligible,
-    )
-    .unwrap_err();
+    let err = step_all(&team, &rotation, &expired.lead, pass("a"), 1_010).unwrap_err();
     assert!(matches!(err, RouteError::OfferEnded { .. }), "{err:?}");
 }

@@ -280,7 +280,88 @@ async fn handed_back_leads_go_to_the_pool_or_round_again(db: TestDb) {
     }
 }
 
+/// Events the wheel cannot apply change nothing and do not stop the
+/// consumer: a lead it never routed, a move to a rep on no team, a hand
+/// back of a lead that is not assigned (still offered).
+async fn events_that_do_not_apply_change_nothing(db: TestDb) {
+    let app = spawn_app_on(db).await;
+    support::upsert(
+        &app,
+        support::team("demo", "maya", &["ana", "ben"], 600_000, None),
+    )
+    .await;
+    assert_eq!(route_and_claim(&app, "n1").await, "ana");
+    app.new_lead("n2").await;
+    assert_eq!(app.offered_to("n2").await, "ben");
+    let before_n1 = story(&explain(&app, "n1").await);
+    let before_n2 = story(&explain(&app, "n2").await);
+
+    let ghost = LeadConverted {
+        lead_id: "ghost".into(),
+        rep_id: "ana".into(),
+        at_ms: now_ms(),
+        ..Default::default()
+    };
+    publish(&app, subjects::OPPS_LEAD_CONVERTED, "ghost", &ghost).await;
+    let stranger = LeadOwnerChanged {
+        lead_id: "n1".into(),
+        team_id: "demo".into(),
+        from_rep_id: "ana".into(),
+        to_rep_id: "stranger".into(),
+        by: "maya".into(),
+        at_ms: now_ms(),
+        ..Default::default()
+    };
+    publish(&app, subjects::OPPS_LEAD_OWNER_CHANGED, "n1", &stranger).await;
+    let not_assigned = LeadReturned {
+        lead_id: "n2".into(),
+        team_id: "demo".into(),
+        from_rep_id: "ben".into(),
+        at_ms: now_ms(),
+        ..Default::default()
+    };
+    publish(&app, subjects::OPPS_LEAD_RETURNED, "n2", &not_assigned).await;
+    let pooled_while_offered = LeadDisqualified {
+        lead_id: "n2".into(),
+        rep_id: "ben".into(),
+        back_to_pool: true,
+        at_ms: now_ms(),
+        ..Default::default()
+    };
+    publish(
+        &app,
+        subjects::OPPS_LEAD_DISQUALIFIED,
+        "n2",
+        &pooled_while_offered,
+    )
+    .await;
+    // A valid event after them is applied: the consumer went past them.
+    let converted = LeadConverted {
+        lead_id: "n1".into(),
+        rep_id: "ana".into(),
+        at_ms: now_ms(),
+        ..Default::default()
+    };
+    publish(&app, subjects::OPPS_LEAD_CONVERTED, "n1", &converted).await;
+    load_becomes(&app, "ana", 0).await;
+
+    let routing = app.wait_state("n1", LeadState::Assigned).await;
+    assert_eq!(
+        routing.owner_rep_id, "ana",
+        "a move to a rep on no team is ignored"
+    );
+    let after_n1 = story(&explain(&app, "n1").await);
+    assert_eq!(after_n1.len(), before_n1.len() + 1, "{after_n1:?}");
+    assert_eq!(
+        after_n1.last().map(|(kind, _, _)| kind.as_str()),
+        Some("work_closed")
+    );
+    assert_eq!(story(&explain(&app, "n2").await), before_n2);
+    assert_eq!(app.offered_to("n2").await, "ben");
+}
+
 on_both_backends!(
     work_ending_frees_capacity_and_moves_with_the_owner,
     handed_back_leads_go_to_the_pool_or_round_again,
+    events_that_do_not_apply_change_nothing,
 );
