@@ -54,28 +54,8 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         draft: EventDraft,
     ) -> Result<String, sqlx::Error> {
-        let id = ids::new_id();
-        let now = now_ms();
-        let envelope = Envelope {
-            id: id.clone(),
-            r#type: draft.subject.clone(),
-            source: self.source.to_string(),
-            time_ms: now,
-            key: draft.key,
-            payload: draft.payload,
-        };
-        sqlx::query(
-            "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&id)
-        .bind(&draft.subject)
-        .bind(envelope.encode_to_vec())
-        .bind(telemetry::current_traceparent())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(id)
+        let mut ids = self.enqueue_all(conn, vec![draft]).await?;
+        Ok(ids.pop().expect("one id per draft"))
     }
 
     /// Writes every draft as a pending event in one statement on `conn`
