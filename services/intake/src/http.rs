@@ -25,6 +25,7 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::error::IntakeError;
+use crate::keepalive;
 use crate::leads::{Leads, RequestKey};
 use crate::parse;
 use crate::ratelimit::Limiter;
@@ -60,7 +61,8 @@ pub struct SignupResponse {
 }
 
 /// The HTTP router: signups, traced, with bodies capped, callers
-/// authenticated and rate-limited as `settings` say. Serve it with
+/// authenticated and rate-limited as `settings` say, and every request on
+/// a kept-alive connection answered (see [`keepalive`]). Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` so the
 /// per-address limit sees the peer.
 pub fn router(leads: Leads, settings: &IntakeSettings, auth: Authenticator) -> Router {
@@ -79,6 +81,9 @@ pub fn router(leads: Leads, settings: &IntakeSettings, auth: Authenticator) -> R
         .route("/v1/signups", post(signup))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(trace_request))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            keepalive::answer_after_body(max_body_bytes, request, next)
+        }))
         .with_state(state)
 }
 

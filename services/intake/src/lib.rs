@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod keepalive;
 pub mod leads;
 pub mod parse;
 pub mod ratelimit;

@@ -1,7 +1,8 @@
 //! The gRPC server every service runs: its own service behind the auth
-//! interceptor, plus tonic-health and tonic-reflection (unauthenticated, so
-//! probes and `grpcurl` just work), with the caller's trace context taken
-//! from the `traceparent` metadata.
+//! interceptor, plus tonic-health and tonic-reflection (v1 and v1alpha,
+//! describing only what this server serves; see [`crate::reflection`]),
+//! unauthenticated so probes and `grpcurl` just work, with the caller's
+//! trace context taken from the `traceparent` metadata.
 
 use std::convert::Infallible;
 
@@ -31,10 +32,7 @@ where
 {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<S>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(leadwheel_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building gRPC reflection")?;
+    let (reflection_v1, reflection_v1alpha) = crate::reflection::services(S::NAME)?;
     let reporter = health_reporter.clone();
     let stop_signal = stop.clone();
     let shutdown = async move {
@@ -45,7 +43,8 @@ where
     Server::builder()
         .trace_fn(grpc_span)
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await

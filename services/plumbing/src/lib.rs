@@ -5,7 +5,7 @@
 //! the [`store`] (SQLite or Postgres through one code path), the [`bus`]
 //! (JetStream streams and the event envelope) with the transactional
 //! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
-//! [`admin`] servers, [`paging`] for list calls, and the [`runtime`] that
+//! [`admin`] servers (with [`reflection`]), [`paging`] for list calls, and the [`runtime`] that
 //! runs them and shuts them down in order.
 
 pub mod admin;
@@ -18,6 +18,7 @@ pub mod inbox;
 pub mod metrics;
 pub mod outbox;
 pub mod paging;
+pub mod reflection;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;

@@ -6,6 +6,7 @@ mod fields;
 mod fuzz;
 mod grpc;
 mod helpers;
+mod keepalive;
 mod lifecycle;
 mod outage;
 mod routing;
