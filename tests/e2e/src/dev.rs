@@ -19,12 +19,38 @@ use crate::{SERVICES, bin_dir};
 /// The banner's last line (`leadwheel dev`'s `banner::LAST_LINE`).
 pub const BANNER_LAST_LINE: &str = "  Ctrl-C stops everything.";
 
-/// A free local address. The port is released before `leadwheel dev` binds
-/// it: its children must bind their own, so the listener cannot be passed.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("binding port 0")
+/// `n` distinct free local addresses. The ports are released before
+/// `leadwheel dev` binds them (its children must bind their own, so a
+/// listener cannot be passed), so they are drawn below the kernel's
+/// ephemeral range: a port there is never handed to an outgoing
+/// connection or a `bind(0)` of another test meanwhile. All are held until
+/// all are chosen, so they differ.
+fn free_addrs(n: usize) -> Vec<SocketAddr> {
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let high = ephemeral_low.max(4096);
+    let low = high / 2;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    let mut listeners = Vec::new();
+    while listeners.len() < n {
+        // xorshift: enough to spread concurrent tests over the range.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = low + (seed % u64::from(high - low)) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    listeners
+        .iter()
+        .map(|listener| listener.local_addr().expect("a bound address"))
+        .collect()
 }
 
 /// One data dir and one set of addresses, for successive runs of `leadwheel dev`.
@@ -38,14 +64,16 @@ pub struct DevSetup {
 
 impl DevSetup {
     pub fn new() -> Result<Self> {
+        let mut addrs = free_addrs(2 + 2 * SERVICES.len()).into_iter();
+        let mut next = || addrs.next().expect("enough addresses");
         Ok(Self {
             dir: tempfile::tempdir()?,
-            http: free_addr(),
+            http: next(),
+            nats_port: next().port(),
             services: SERVICES
                 .iter()
-                .map(|&name| (name, free_addr(), free_addr()))
+                .map(|&name| (name, next(), next()))
                 .collect(),
-            nats_port: free_addr().port(),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use leadwheel_proto::wheel::v1::Team;
 
@@ -90,7 +90,7 @@ pub fn render(b: &Banner<'_>) -> String {
         let _ = writeln!(out, "  no demo team (--no-seed)\n");
     }
     let _ = writeln!(out, "  next, in another terminal:");
-    if let Some(dir) = b.exe.parent().filter(|dir| dir.join("leadctl").exists()) {
+    if let Some(dir) = leadctl_dir(b.exe) {
         let _ = writeln!(
             out,
             "    export PATH=\"{}:$PATH\"      # leadctl and leadwheel",
@@ -105,7 +105,7 @@ pub fn render(b: &Banner<'_>) -> String {
         out,
         "    leadctl reps list\n\
          \x20   leadctl offers watch --as {rep}              # live countdown of {rep}'s offers\n\
-         \x20   leadctl demo signups --rate 1 --count 5     # feed synthetic signups\n\
+         \x20   leadctl demo signups --rate 1 --count 3     # feed synthetic signups\n\
          \x20   leadctl claim <LEAD> --as {rep}               # or: leadctl pass <LEAD> --as {rep} --reason busy\n\
          \x20   leadctl pool list\n\
          \x20   leadctl leads show <LEAD>\n\
@@ -113,6 +113,19 @@ pub fn render(b: &Banner<'_>) -> String {
          {LAST_LINE}"
     );
     out
+}
+
+/// The folder holding `leadctl` next to this binary, as the user named it:
+/// `cargo run` starts us by the target folder's path (`CARGO_TARGET_DIR`
+/// may be a symlink, which `current_exe` would resolve), else `exe`'s.
+fn leadctl_dir(exe: &Path) -> Option<PathBuf> {
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    argv0
+        .filter(|path| path.is_absolute())
+        .into_iter()
+        .chain(std::iter::once(exe.to_path_buf()))
+        .filter_map(|path| path.parent().map(Path::to_path_buf))
+        .find(|dir| dir.join("leadctl").is_file())
 }
 
 /// `30 s`, `2 s`, `1.5 s`.
@@ -127,7 +140,6 @@ fn window(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     #[test]
     fn ends_with_how_to_stop_and_names_every_url() {
