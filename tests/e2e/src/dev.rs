@@ -150,23 +150,29 @@ impl DevSetup {
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        collect(child.stdout.take().expect("piped"), stdout.clone());
-        collect(child.stderr.take().expect("piped"), stderr.clone());
+        let readers = vec![
+            collect(child.stdout.take().expect("piped"), stdout.clone()),
+            collect(child.stderr.take().expect("piped"), stderr.clone()),
+        ];
         Ok(DevRun {
             child,
             stdout,
             stderr,
+            readers,
         })
     }
 }
 
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) {
+fn collect(
+    stream: impl std::io::Read + Send + 'static,
+    into: Arc<Mutex<Vec<String>>>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             into.lock().expect("lines").push(line);
         }
-    });
+    })
 }
 
 /// One running `leadwheel dev`.
@@ -174,6 +180,7 @@ pub struct DevRun {
     child: Child,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl DevRun {
@@ -211,6 +218,35 @@ impl DevRun {
                     self.stdout().join("\n"),
                     self.stderr().join("\n")
                 );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The pid of its child running `leadwheel serve <service>`.
+    pub fn service_pid(&self, service: &str) -> Option<u32> {
+        let wanted = format!(" serve {service}");
+        std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .find(|&pid| {
+                parent(pid) == Some(self.child.id())
+                    && cmdline(pid).is_some_and(|args| args.trim_end().ends_with(&wanted))
+            })
+    }
+
+    /// Waits for it to exit on its own, and for its last output.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("leadwheel dev still runs after {timeout:?}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -273,6 +309,12 @@ pub fn process_running(pid: u32) -> bool {
             rest.trim_start().chars().next()
         })
         .is_some_and(|state| !matches!(state, 'Z' | 'X'))
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The command line of `pid`, arguments joined by spaces.

@@ -244,6 +244,32 @@ async fn a_nats_server_left_by_a_killed_dev_is_adopted_and_stopped() {
     stop(&setup, run, "INT").await;
 }
 
+/// A service that dies takes everything down, and what it last logged
+/// (into its file, not shown while running) is printed with the error.
+#[tokio::test]
+async fn a_service_that_dies_is_reported_with_the_end_of_its_log() {
+    let setup = DevSetup::new().unwrap();
+    let mut run = start(&setup, &["--no-seed"]).await;
+    let nats = setup.nats_pid().expect("the pid file");
+    let wheel = run.service_pid("wheel").expect("the wheel's process");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &wheel.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = run.wait_exit(STOP).await.expect("leadwheel dev exits");
+    assert_eq!(status.code(), Some(1), "{status}");
+    let stderr = run.stderr().join("\n");
+    assert!(stderr.contains("wheel exited unexpectedly"), "{stderr}");
+    assert!(stderr.contains("/logs/wheel.log"), "{stderr}");
+    assert!(stderr.contains("last lines:"), "{stderr}");
+    assert!(
+        stderr.contains("listening"),
+        "the wheel's own lines: {stderr}"
+    );
+    assert!(!process_running(nats), "nats-server stopped too");
+}
+
 /// The README tour's quick lap: with short windows, signups nobody answers
 /// go round all six reps to the pool, and a rep claims one from there. The
 /// tour leaves up to three offers in a row lapse at each rep; the demo
