@@ -4,11 +4,14 @@
 .PHONY: dev test build bench
 
 # Runs leadwheel on this machine: installs nats-server when missing, builds,
-# and starts `leadwheel dev` (Ctrl-C stops everything).
+# and starts `leadwheel dev` (Ctrl-C stops everything). `cargo run` finds the
+# binary wherever cargo builds it (CARGO_TARGET_DIR or ./target), and execs
+# it, so Ctrl-C reaches `leadwheel dev` itself. Extra options: DEV_ARGS, e.g.
+# `make dev DEV_ARGS="--window-secs 2"`.
 dev:
 	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
 	  cargo build -p leadwheel -p leadctl && \
-	  ./target/debug/leadwheel dev
+	  cargo run --quiet -p leadwheel --bin leadwheel -- dev $(DEV_ARGS)
 
 # Every test: unit, property, integration (per service, real NATS and
 # stores) and end-to-end (the five binaries as processes). Postgres runs

@@ -32,6 +32,7 @@ works it in the opportunity service.\n\n\
     after_help = "Examples:\n  \
 leadwheel dev                          # the whole system, NATS on 127.0.0.1:4244\n  \
 leadwheel dev --data-dir /tmp/lw       # keep the SQLite files and logs elsewhere\n  \
+leadwheel dev --logs                   # show the services' logs in this terminal\n  \
 leadwheel serve wheel                  # one service, configured from LEADWHEEL_* env"
 )]
 struct Cli {
@@ -61,12 +62,21 @@ pub struct DevArgs {
     /// NATS server; a local `nats-server -js` is started there when nothing answers.
     #[arg(long, env = "NATS_URL", default_value = DEV_NATS_URL)]
     pub nats_url: String,
-    /// Offer window of the seeded demo team, in seconds (short, for the tour).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub window_secs: u32,
+    /// Offer window of the demo team, in seconds: used when the team is
+    /// created (default 30), and applied to an existing demo team when given.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub window_secs: Option<u32>,
     /// Do not seed the demo team.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reset_demo")]
     pub no_seed: bool,
+    /// Restore the demo team as first seeded (ring, manager, window, policy)
+    /// and set its reps available, undoing changes made since.
+    #[arg(long)]
+    pub reset_demo: bool,
+    /// Show the services' and nats-server's logs here, prefixed with their
+    /// names (they always go to <data-dir>/logs/<name>.log).
+    #[arg(long)]
+    pub logs: bool,
     /// How long to wait for every service to answer `/readyz`, in seconds.
     #[arg(long, default_value_t = 60)]
     pub ready_timeout_secs: u64,
@@ -118,8 +128,9 @@ mod tests {
         if std::env::var("NATS_URL").is_err() {
             assert_eq!(args.nats_url, DEV_NATS_URL);
         }
-        assert_eq!(args.window_secs, 30);
-        assert!(!args.no_seed);
+        assert_eq!(args.window_secs, None);
+        assert!(!args.no_seed && !args.reset_demo && !args.logs);
+        assert!(Cli::try_parse_from(["leadwheel", "dev", "--no-seed", "--reset-demo"]).is_err());
     }
 
     #[test]

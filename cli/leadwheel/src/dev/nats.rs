@@ -144,8 +144,13 @@ pub async fn probe(addr: &NatsAddr) -> Result<Option<ServerInfo>> {
 }
 
 /// Starts `nats-server -js` on `addr`'s port, storing under `store_dir`,
-/// with its output going to `log`, and waits until it answers.
-pub async fn start(addr: &NatsAddr, store_dir: &Path, log: LogSink) -> Result<Child> {
+/// writing its output to `out` (the file of `log`), and waits until it answers.
+pub async fn start(
+    addr: &NatsAddr,
+    store_dir: &Path,
+    log: &LogSink,
+    out: std::fs::File,
+) -> Result<Child> {
     let binary = leadwheel_plumbing::testing::nats_server_binary().map_err(|err| {
         let missing = err.chain().any(|cause| {
             cause
@@ -177,15 +182,14 @@ pub async fn start(addr: &NatsAddr, store_dir: &Path, log: LogSink) -> Result<Ch
         ])
         .arg(store_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(out.try_clone().context("sharing the nats log file")?)
+        .stderr(out)
         // Its own process group: a Ctrl-C in the terminal reaches only us,
         // and we stop NATS last, after the services have drained into it.
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
-    log.pump(&mut child);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait()? {

@@ -1,6 +1,9 @@
 //! The child processes of `leadwheel dev`: who is running, who exited, and
-//! stopping them (SIGTERM, wait under a timeout, SIGKILL stragglers).
+//! stopping them (SIGTERM, wait under a timeout, SIGKILL stragglers). One
+//! may be adopted rather than ours: the nats-server a killed `leadwheel dev`
+//! left behind (see `nats_pid`), watched through /proc.
 
+use std::fmt;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -12,12 +15,30 @@ use tokio::sync::mpsc;
 use super::logs::LogSink;
 use super::signals::Signals;
 
+/// How a process ended.
+#[derive(Clone, Copy, Debug)]
+pub enum Ended {
+    /// Our child, with its exit status.
+    Exited(ExitStatus),
+    /// An adopted process is gone; not being its parent, we cannot know how.
+    Gone,
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Exited(status) => status.fmt(f),
+            Ended::Gone => f.write_str("exit status unknown: it was adopted, not our child"),
+        }
+    }
+}
+
 /// One child process.
 pub struct Proc {
     pub name: String,
     pub log: LogSink,
     pid: Option<u32>,
-    pub status: Option<ExitStatus>,
+    pub status: Option<Ended>,
 }
 
 impl Proc {
@@ -34,7 +55,7 @@ impl Proc {
 }
 
 /// A process's exit, by index into [`Procs::list`].
-pub type Exit = (usize, ExitStatus);
+pub type Exit = (usize, Ended);
 
 /// Every child, with one task per child waiting for its exit.
 pub struct Procs {
@@ -67,8 +88,28 @@ impl Procs {
             // The task owns the child, so an early exit of `leadwheel dev`
             // drops it and `kill_on_drop` takes the process down too.
             if let Ok(status) = child.wait().await {
-                let _ = tx.send((index, status));
+                let _ = tx.send((index, Ended::Exited(status)));
             }
+        });
+        index
+    }
+
+    /// Watches a process that is not our child (so `wait` cannot see it);
+    /// its end is noticed within a quarter second.
+    pub fn adopt(&mut self, name: &str, pid: u32, log: LogSink) -> usize {
+        let index = self.list.len();
+        self.list.push(Proc {
+            name: name.to_string(),
+            log,
+            pid: Some(pid),
+            status: None,
+        });
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while super::nats_pid::alive(pid) {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            let _ = tx.send((index, Ended::Gone));
         });
         index
     }
