@@ -348,11 +348,14 @@ pub enum AlertsCommand {
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Leads created, offered, claimed, passed, expired, pooled, in work: in total, per team, per rep.
+    ///
+    /// A team's CREATED counts the leads the wheel routed for it; the all-teams
+    /// CREATED counts every lead intake accepted.
     #[command(
         after_help = "Examples:\n  leadctl report funnel\n  leadctl report funnel --team demo -o json"
     )]
     Funnel {
-        /// Only this team.
+        /// Only this team and its reps (no all-teams row).
         #[arg(long)]
         team: Option<String>,
     },
