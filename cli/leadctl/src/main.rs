@@ -8,8 +8,11 @@ mod duration;
 mod error;
 mod output;
 mod policy;
+mod rate;
 mod simulate;
+mod term;
 mod views;
+mod words;
 
 use std::process::ExitCode;
 

@@ -15,6 +15,8 @@ const MAX_CELL: usize = 48;
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Columns that narrow first when the table must fit a width.
+    flexible: Vec<usize>,
 }
 
 impl Table {
@@ -22,7 +24,15 @@ impl Table {
         Self {
             headers: headers.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
+            flexible: Vec::new(),
         }
+    }
+
+    /// Lets these columns (by index) narrow, widest first, when the table
+    /// must fit a width: names and companies, never ids.
+    pub fn flexible(mut self, columns: &[usize]) -> Self {
+        self.flexible = columns.to_vec();
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -31,6 +41,12 @@ impl Table {
 
     /// Renders with every column as wide as its widest cell; empty cells show `-`.
     pub fn render(&self) -> String {
+        self.render_within(None)
+    }
+
+    /// Renders in at most `width` columns (None: any): the flexible columns
+    /// narrow first (down to a few letters), then lines are cut.
+    pub fn render_within(&self, width: Option<usize>) -> String {
         let last = self.headers.len().saturating_sub(1);
         let body = self.rows.iter().map(|row| {
             (0..self.headers.len())
@@ -39,13 +55,25 @@ impl Table {
                 .collect::<Vec<_>>()
         });
         let cells: Vec<Vec<String>> = std::iter::once(self.headers.clone()).chain(body).collect();
-        let widths: Vec<usize> = (0..self.headers.len())
+        let mut widths: Vec<usize> = (0..self.headers.len())
             .map(|i| {
                 cells
                     .iter()
                     .map(|row| row[i].chars().count())
                     .max()
                     .unwrap_or(0)
+            })
+            .collect();
+        if let Some(width) = width {
+            narrow(&mut widths, &self.flexible, width);
+        }
+        let cells: Vec<Vec<String>> = cells
+            .into_iter()
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, text)| crate::term::cut(text, widths[i]))
+                    .collect()
             })
             .collect();
         let mut out = String::new();
@@ -59,10 +87,33 @@ impl Table {
                     line.push_str(&" ".repeat(widths[i] - text.chars().count() + 2));
                 }
             }
-            out.push_str(line.trim_end());
+            let line = line.trim_end();
+            match width {
+                Some(width) => out.push_str(&crate::term::cut(line, width)),
+                None => out.push_str(line),
+            }
             out.push('\n');
         }
         out
+    }
+}
+
+/// Narrows the widest flexible column, one character at a time, until the
+/// row (two spaces between columns) fits `width` or none can give more.
+fn narrow(widths: &mut [usize], flexible: &[usize], width: usize) {
+    /// A column narrower than this says nothing.
+    const FLOOR: usize = 6;
+    let total =
+        |widths: &[usize]| widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+    while total(widths) > width {
+        let Some(&widest) = flexible
+            .iter()
+            .filter(|&&i| i < widths.len() && widths[i] > FLOOR)
+            .max_by_key(|&&i| widths[i])
+        else {
+            return;
+        };
+        widths[widest] -= 1;
     }
 }
 
@@ -140,6 +191,33 @@ mod tests {
             lines[3].ends_with(&"y".repeat(60)),
             "the last column is never cut"
         );
+    }
+
+    #[test]
+    fn flexible_columns_narrow_to_fit_a_width() {
+        let mut table = Table::new(&["LEAD", "NAME", "COMPANY", "LEFT"]).flexible(&[1, 2]);
+        table.row(vec![
+            "lead_01JD3R2X7Q8M5V6N4K2P".into(),
+            "Chloé García".into(),
+            "Nordwind Energie GmbH".into(),
+            "0:29".into(),
+        ]);
+        let wide = table.render();
+        assert!(wide.lines().any(|l| l.chars().count() > 60), "{wide}");
+        let text = table.render_within(Some(60));
+        for line in text.lines() {
+            assert!(line.chars().count() <= 60, "{line:?}");
+        }
+        let row = text.lines().nth(1).unwrap();
+        // The id and the countdown stay whole; the company gave way first.
+        assert!(
+            row.starts_with("lead_01JD3R2X7Q8M5V6N4K2P  Chloé García") && row.ends_with("0:29"),
+            "{row}"
+        );
+        assert!(row.contains("Nordwind Ene…"), "{row}");
+        // Too narrow even for the floors: lines are cut.
+        let tiny = table.render_within(Some(30));
+        assert!(tiny.lines().all(|l| l.chars().count() <= 30), "{tiny}");
     }
 
     #[test]

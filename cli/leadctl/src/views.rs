@@ -334,7 +334,9 @@ pub struct RepCounts {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FunnelView {
-    pub total: Counts,
+    /// Across all teams; left out when the report is one team's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<Counts>,
     pub teams: Vec<TeamCounts>,
     pub reps: Vec<RepCounts>,
 }
@@ -342,7 +344,7 @@ pub struct FunnelView {
 impl From<reporting::GetFunnelResponse> for FunnelView {
     fn from(f: reporting::GetFunnelResponse) -> Self {
         Self {
-            total: f.total.into(),
+            total: Some(f.total.into()),
             teams: f
                 .teams
                 .into_iter()

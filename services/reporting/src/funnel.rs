@@ -12,8 +12,10 @@ use leadwheel_proto::events::v1::{
 /// The counters of the funnel, as stored (`metric` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {
-    /// Leads accepted by intake (counted in the total only: routing has
-    /// not chosen a team yet).
+    /// Leads accepted by intake (in the total, from `intake.lead.created`,
+    /// which names no team), and per team the leads the wheel routed for
+    /// it (from the wheel's first word on the lead there: an offer, the
+    /// pool or an assignment).
     Created,
     /// Offers made.
     Offered,
@@ -75,6 +77,9 @@ pub struct Fact {
     pub team_id: Option<String>,
     /// The rep, when the fact has one (always with a team).
     pub rep_id: Option<String>,
+    /// Whether it counts in the all-teams total too: a team's created
+    /// leads do not, since the total counts them from intake.
+    pub in_total: bool,
 }
 
 /// Why an event cannot be counted.
@@ -108,7 +113,49 @@ fn for_rep(kind: &'static str, key: String, metric: Metric, team: String, rep: S
         metric,
         team_id: Some(team),
         rep_id: Some(rep),
+        in_total: true,
     }
+}
+
+/// Every fact `event` states: [`fact_of`]'s, and [`reached_team`]'s.
+pub fn facts_of(event: &Event) -> Result<Vec<Fact>, Rejected> {
+    let mut facts: Vec<Fact> = fact_of(event)?.into_iter().collect();
+    facts.extend(reached_team(event)?);
+    Ok(facts)
+}
+
+/// That a lead reached its team, from any of the wheel's events that can
+/// be its first there (an offer, the pool, an assignment such as to the
+/// account's owner): the team's `created`. Counted once per lead and team
+/// whichever comes first; a lead still waiting for an eligible rep is
+/// counted when it is first offered, pooled or assigned.
+pub fn reached_team(event: &Event) -> Result<Option<Fact>, Rejected> {
+    let (lead_id, team_id) = match event.subject.as_str() {
+        subjects::OFFER_OPENED => {
+            let opened: OfferOpened = event.decode()?;
+            (opened.lead_id, opened.team_id)
+        }
+        subjects::LEAD_POOLED => {
+            let pooled: LeadPooled = event.decode()?;
+            (pooled.lead_id, pooled.team_id)
+        }
+        subjects::LEAD_ASSIGNED => {
+            let assigned: LeadAssigned = event.decode()?;
+            (assigned.lead_id, assigned.team_id)
+        }
+        _ => return Ok(None),
+    };
+    if lead_id.is_empty() || team_id.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Fact {
+        kind: "lead_reached_team",
+        key: format!("{lead_id}@{team_id}"),
+        metric: Metric::Created,
+        team_id: Some(team_id),
+        rep_id: None,
+        in_total: false,
+    }))
 }
 
 /// The fact `event` states, or None when it counts for nothing (team and
@@ -124,6 +171,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 metric: Metric::Created,
                 team_id: None,
                 rep_id: None,
+                in_total: true,
             }
         }
         subjects::OFFER_OPENED => {
@@ -164,6 +212,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 metric: Metric::Pooled,
                 team_id: Some(pooled.team_id),
                 rep_id: None,
+                in_total: true,
             }
         }
         subjects::LEAD_ASSIGNED => {
@@ -267,6 +316,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((fact.metric, fact.key.as_str()), (Metric::Claimed, "l1@7"));
+    }
+
+    #[test]
+    fn a_lead_reaches_its_team_at_the_wheel_s_first_word() {
+        let opened = OfferOpened {
+            offer_id: "o1".into(),
+            lead_id: "l1".into(),
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            ..Default::default()
+        };
+        let facts = facts_of(&event(subjects::OFFER_OPENED, &opened)).unwrap();
+        assert_eq!(facts.len(), 2);
+        assert_eq!(
+            (facts[0].metric, facts[0].in_total),
+            (Metric::Offered, true)
+        );
+        let reached = &facts[1];
+        assert_eq!(
+            (reached.kind, reached.key.as_str(), reached.metric),
+            ("lead_reached_team", "l1@north", Metric::Created)
+        );
+        assert_eq!(reached.team_id.as_deref(), Some("north"));
+        assert!(reached.rep_id.is_none() && !reached.in_total);
+        // Pooled or assigned without an offer: the same fact, the same key.
+        let pooled = LeadPooled {
+            lead_id: "l1".into(),
+            team_id: "north".into(),
+            ..Default::default()
+        };
+        let pooled = reached_team(&event(subjects::LEAD_POOLED, &pooled)).unwrap();
+        assert_eq!(pooled.as_ref(), Some(reached));
+        let assigned = LeadAssigned {
+            lead_id: "l1".into(),
+            team_id: "north".into(),
+            via: AssignedVia::AccountOwner as i32,
+            ..Default::default()
+        };
+        let facts = facts_of(&event(subjects::LEAD_ASSIGNED, &assigned)).unwrap();
+        assert_eq!(facts, vec![reached.clone()]);
+        // Intake's created names no team: the total only.
+        let created = LeadCreated {
+            lead_id: "l1".into(),
+            ..Default::default()
+        };
+        let facts = facts_of(&event(subjects::LEAD_CREATED, &created)).unwrap();
+        assert_eq!(facts.len(), 1);
+        assert!(facts[0].in_total && facts[0].team_id.is_none());
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub async fn count(tx: &mut Tx, fact: &Fact, event_id: &str) -> Result<bool, Sto
     if fresh.rows_affected() == 0 {
         return Ok(false);
     }
-    bump(tx, TOTAL, "", "", fact.metric).await?;
+    if fact.in_total {
+        bump(tx, TOTAL, "", "", fact.metric).await?;
+    }
     if let Some(team) = &fact.team_id {
         bump(tx, TEAM, team, "", fact.metric).await?;
         if let Some(rep) = &fact.rep_id {

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use leadwheel_plumbing::auth::{Caller, Role};
-use leadwheel_proto::wheel::v1::*;
-use leadwheel_wheel_core::Phase;
-
 use crate::error::WheelError;
 use crate::grpc::WheelApi;
 use crate::store::{self, LedgerRow};
 use crate::validate;
+use crate::why_not;
+use leadwheel_plumbing::auth::{Caller, Role};
+use leadwheel_proto::wheel::v1::*;
 
 fn entry_proto(e: &LedgerRow) -> LedgerEntry {
     LedgerEntry {
@@ -22,18 +21,9 @@ fn entry_proto(e: &LedgerRow) -> LedgerEntry {
     }
 }
 
-fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, r) if r != 11 => "st",
-        (2, r) if r != 12 => "nd",
-        (3, r) if r != 13 => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
 /// Why `rep_id` did not get `lead_id`. A rep may ask about themselves for
-/// leads of their own team; managers and admins about anyone.
+/// leads of their own team; managers and admins about anyone (and hear of
+/// the rep by id, not as "you": see [`why_not::summary`]).
 pub async fn why_not(
     api: &WheelApi,
     caller: &Caller,
@@ -78,54 +68,22 @@ pub async fn why_not(
         .map(|p| p + 1)
         .unwrap_or(0);
     let owner = lead.owner_rep_id.clone().unwrap_or_default();
-    let summary = if owner == rep_id {
-        "You got it: the lead is yours.".to_string()
-    } else if let Some(last) = mine.iter().rev().find(|e| {
+    let last_turn = mine.iter().rev().copied().find(|e| {
         matches!(
             e.kind.as_str(),
             "passed" | "expired" | "skipped" | "withdrawn"
         )
-    }) {
-        match last.kind.as_str() {
-            "passed" => format!(
-                "You passed on it ({}).",
-                if last.detail.is_empty() {
-                    "no reason given"
-                } else {
-                    &last.detail
-                }
-            ),
-            "expired" => {
-                "It was offered to you and the window lapsed before you claimed it.".to_string()
-            }
-            "withdrawn" => "It was offered to you and a manager withdrew the offer.".to_string(),
-            _ => format!("You were skipped: {}.", last.detail.replace('_', " ")),
-        }
-    } else if rep.team_id.as_deref() != Some(lead.team_id.as_str()) {
-        format!("You are not on team {}, which routed it.", lead.team_id)
-    } else if matches!(lead.routing.phase, Phase::Offered { ref rep, .. } if rep == rep_id) {
-        "It is offered to you right now: claim it before the deadline.".to_string()
-    } else if position == 0 {
-        "You were not in its lap (you joined the team after it started, or it waited for an eligible rep).".to_string()
-    } else if !owner.is_empty() {
-        format!(
-            "{owner} claimed it before your turn (you were {} in the lap).",
-            ordinal(position)
-        )
-    } else {
-        match &lead.routing.phase {
-            Phase::Offered { rep, .. } => format!(
-                "It is offered to {rep} now; you are {} in the lap.",
-                ordinal(position)
-            ),
-            Phase::Pooled { .. } | Phase::Escalated { .. } => {
-                "It is in the open pool: you may claim it now.".to_string()
-            }
-            Phase::Waiting { .. } => "It is waiting for an eligible rep.".to_string(),
-            Phase::Withdrawn => "A manager withdrew it.".to_string(),
-            Phase::Assigned { .. } => "It was assigned.".to_string(),
-        }
+    });
+    let story = why_not::Story {
+        rep_id,
+        lead_team: &lead.team_id,
+        rep_on_team: rep.team_id.as_deref() == Some(lead.team_id.as_str()),
+        owner: &owner,
+        last_turn,
+        phase: &lead.routing.phase,
+        position,
     };
+    let summary = why_not::summary(&story, &caller.subject);
     Ok(WhyNotResponse {
         lead_id: lead_id.to_string(),
         rep_id: rep_id.to_string(),
@@ -173,6 +131,7 @@ pub async fn stats(
         store::list_reps(&mut conn, (!team_id.is_empty()).then_some(team_id.as_str())).await?;
     let facts = store::offer_facts(&mut conn, &team_id, request.since_ms).await?;
     let skips = store::skip_counts(&mut conn, &team_id, request.since_ms).await?;
+    let pool_claims = store::pool_claim_counts(&mut conn, &team_id, request.since_ms).await?;
     let mut out: BTreeMap<String, (RepStats, Vec<i64>)> = BTreeMap::new();
     for rep in &reps {
         let stats = RepStats {
@@ -214,6 +173,14 @@ pub async fn stats(
     for (rep_id, reason, n) in skips {
         if let Some((stats, _)) = out.get_mut(&rep_id) {
             *stats.skips.entry(reason).or_default() += n;
+        }
+    }
+    // A pool claim is a claim: the rep took the lead. It has no offer, so
+    // it adds to claims but not to offers or the time to claim an offer.
+    for (rep_id, n) in pool_claims {
+        if let Some((stats, _)) = out.get_mut(&rep_id) {
+            stats.claims += n;
+            stats.pool_claims += n;
         }
     }
     let reps = out

@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod store;
 pub mod timers;
 pub mod validate;
+pub mod why_not;
 pub mod work;
 
 use std::future::Future;

@@ -139,6 +139,14 @@ async fn a_signup_walks_to_a_claimed_lead_in_work_and_is_counted() {
     let _ = &mut reporting;
     let total = funnel.total.unwrap();
     assert_eq!((total.offered, total.expired), (2, 1));
+    // The team's row counts the lead too: the wheel routed it there.
+    let team = funnel.teams.iter().find(|t| t.team_id == "demo").unwrap();
+    let team_counts = team.counts.as_ref().unwrap();
+    assert_eq!(
+        (team_counts.created, team_counts.claimed),
+        (1, 1),
+        "{team:?}"
+    );
     let per_rep: HashMap<String, _> = funnel
         .reps
         .into_iter()

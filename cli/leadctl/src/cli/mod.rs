@@ -348,11 +348,14 @@ pub enum AlertsCommand {
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
     /// Leads created, offered, claimed, passed, expired, pooled, in work: in total, per team, per rep.
+    ///
+    /// A team's CREATED counts the leads the wheel routed for it; the all-teams
+    /// CREATED counts every lead intake accepted.
     #[command(
         after_help = "Examples:\n  leadctl report funnel\n  leadctl report funnel --team demo -o json"
     )]
     Funnel {
-        /// Only this team.
+        /// Only this team and its reps (no all-teams row).
         #[arg(long)]
         team: Option<String>,
     },
@@ -369,8 +372,8 @@ pub enum DemoCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct SignupsArgs {
-    /// Signups per second (fractions allowed: 0.2 is one every five seconds).
-    #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+    /// Signups per second (0.2 is one every five seconds), or N/UNIT: 30/m, 40/h.
+    #[arg(long, value_name = "RATE", default_value = "1", value_parser = signups_rate)]
     pub rate: f64,
     /// How many to send; without it, sends until Ctrl-C.
     #[arg(long)]
@@ -380,15 +383,30 @@ pub struct SignupsArgs {
     pub seed: Option<u64>,
 }
 
-fn parse_rate(raw: &str) -> Result<f64, String> {
-    let rate: f64 = raw
-        .parse()
-        .map_err(|_| format!("{raw:?} is not a number"))?;
-    if rate.is_finite() && rate > 0.0 && rate <= 1000.0 {
+/// Signups per second, in the forms `simulate --rate` reads too.
+fn signups_rate(raw: &str) -> Result<f64, String> {
+    let rate = crate::rate::per_second(raw)?;
+    if rate <= 1000.0 {
         Ok(rate)
     } else {
-        Err(format!(
-            "rate must be above 0 and at most 1000 per second, got {raw}"
-        ))
+        Err(format!("{raw:?}: at most 1000 signups a second"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signup_rates_take_the_forms_simulate_takes() {
+        assert_eq!(signups_rate("1"), Ok(1.0));
+        assert_eq!(signups_rate("30/m"), Ok(0.5));
+        assert!(signups_rate("2000").is_err());
+        for raw in ["2", "0.5", "30/h", "2/m", "500/d"] {
+            assert!(
+                signups_rate(raw).is_ok() && super::simulate::rate_arg(raw).is_ok(),
+                "{raw}"
+            );
+        }
     }
 }

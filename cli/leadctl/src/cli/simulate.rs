@@ -37,8 +37,8 @@ pub struct SimulateArgs {
     /// Signups from a CSV file: timestamp (RFC 3339 or epoch ms), tier.
     #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["rate", "hours", "tier_mix"], help_heading = "Signups")]
     pub signups: Option<PathBuf>,
-    /// Generated signups per unit of time (Poisson): 30/h, 2/m, 500/d.
-    #[arg(long, value_name = "N/UNIT", value_parser = rate_arg, help_heading = "Signups")]
+    /// Generated signups (Poisson): 30/h, 2/m, 500/d, or a bare number per second.
+    #[arg(long, value_name = "RATE", value_parser = rate_arg, help_heading = "Signups")]
     pub rate: Option<f64>,
     /// How long generated signups keep arriving (e.g. 8h).
     #[arg(long, value_name = "DURATION", default_value = "8h", value_parser = hours_arg, help_heading = "Signups")]
@@ -127,33 +127,14 @@ pub struct SimulateArgs {
     pub seed: u64,
 }
 
-/// `30/h` → signups per hour.
+/// Signups per hour, from the forms `demo signups --rate` reads too:
+/// `30/h`, `2/m`, `500/d`, or a bare number per second.
 pub fn rate_arg(raw: &str) -> Result<f64, String> {
-    let (count, unit) = raw
-        .split_once('/')
-        .ok_or_else(|| format!("{raw:?} is not N/UNIT (e.g. 30/h)"))?;
-    let count: f64 = count
-        .trim()
-        .parse()
-        .map_err(|_| format!("{raw:?}: {count:?} is not a number"))?;
-    let per_hour = match unit.trim() {
-        "s" | "sec" => 3600.0,
-        "m" | "min" => 60.0,
-        "h" | "hour" => 1.0,
-        "d" | "day" => 1.0 / 24.0,
-        other => {
-            return Err(format!(
-                "{raw:?}: unknown unit {other:?} (use s, m, h or d)"
-            ));
-        }
-    };
-    let rate = count * per_hour;
-    if rate.is_finite() && rate > 0.0 && rate <= 100_000.0 {
-        Ok(rate)
+    let per_hour = crate::rate::per_second(raw)? * 3_600.0;
+    if per_hour <= 100_000.0 {
+        Ok(per_hour)
     } else {
-        Err(format!(
-            "{raw:?}: the rate must be above 0 and at most 100000 an hour"
-        ))
+        Err(format!("{raw:?}: at most 100000 signups an hour"))
     }
 }
 
@@ -186,7 +167,9 @@ mod tests {
         assert_eq!(rate_arg("30/h"), Ok(30.0));
         assert_eq!(rate_arg("1/m"), Ok(60.0));
         assert_eq!(rate_arg("48/d"), Ok(2.0));
-        assert!(rate_arg("30").is_err());
+        // A bare number is per second, as in `demo signups --rate`.
+        assert_eq!(rate_arg("0.01"), Ok(36.0));
+        assert!(rate_arg("30").is_err(), "108000 an hour is over the limit");
         assert!(rate_arg("0/h").is_err());
         assert!(rate_arg("5/week").is_err());
     }

@@ -222,12 +222,21 @@ impl Summary {
         for (reason, count) in &self.failures {
             out.push_str(&format!("  {count} × {reason}\n"));
         }
-        if let Some(last) = self.lead_ids.last() {
-            out.push_str(&format!(
-                "last lead: {last}   (leadctl leads show {last})\n"
-            ));
-        }
         out
+    }
+}
+
+/// The line printed the moment a signup is accepted: the lead id first
+/// (what `leadctl claim` and `leads show` take), then who signed up.
+pub fn accepted_line(outcome: &Outcome, lead_id: Option<&str>, signup: &Signup) -> Option<String> {
+    let lead_id = lead_id?;
+    let who = format!("{} ({})", signup.name, signup.company);
+    match outcome {
+        Outcome::Created => Some(format!("{lead_id}  {who}\n")),
+        Outcome::Duplicate => Some(format!(
+            "{lead_id}  {who} · duplicate: the same lead as an earlier signup\n"
+        )),
+        Outcome::Failed(_) | Outcome::Unreachable => None,
     }
 }
 
@@ -365,16 +374,25 @@ pub async fn signups(ctx: &Ctx, args: SignupsArgs) -> Result<()> {
                 let permit = permits.clone().acquire_owned().await?;
                 let (client, url, tx, secret) = (client.clone(), url.clone(), tx.clone(), secret.clone());
                 tokio::spawn(async move {
-                    let answer = post(&client, &url, &signup, key, secret.as_deref()).await;
+                    let (outcome, lead_id) = post(&client, &url, &signup, key, secret.as_deref()).await;
                     drop(permit);
-                    let _ = tx.send(answer);
+                    let _ = tx.send((outcome, lead_id, signup));
                 });
                 launched += 1;
             }
-            Some((outcome, lead_id)) = rx.recv() => {
+            Some((outcome, lead_id, signup)) = rx.recv() => {
                 if outcome == Outcome::Unreachable && summary.accepted == 0 {
                     if show_progress { eprintln!(); }
                     bail!(unreachable(Target::IntakeHttp, &base));
+                }
+                // Each id as it is accepted, so the next command can use it
+                // at once; JSON gets them all in the summary.
+                let line = accepted_line(&outcome, lead_id.as_deref(), &signup);
+                if let (Output::Table, Some(line)) = (ctx.output(), line) {
+                    if show_progress {
+                        eprint!("\r\x1b[K");
+                    }
+                    print_out(&line);
                 }
                 summary.record(outcome, lead_id);
                 if show_progress {
@@ -490,10 +508,26 @@ mod tests {
             text.starts_with("sent 4: 2 accepted (1 of them duplicates"),
             "{text}"
         );
-        assert!(
-            text.contains("2 × HTTP 400") && text.contains("leadctl leads show L1"),
-            "{text}"
-        );
+        assert!(text.contains("2 × HTTP 400"), "{text}");
         assert!(summary.progress(Duration::from_secs(2)).ends_with("2.0/s"));
+    }
+
+    #[test]
+    fn each_accepted_signup_prints_its_lead_id_first() {
+        let signup = generate(&mut StdRng::seed_from_u64(1));
+        let line = accepted_line(&Outcome::Created, Some("lead_01A"), &signup).unwrap();
+        assert_eq!(
+            line,
+            format!("lead_01A  {} ({})\n", signup.name, signup.company)
+        );
+        let again = accepted_line(&Outcome::Duplicate, Some("lead_01A"), &signup).unwrap();
+        assert!(
+            again.starts_with("lead_01A  ") && again.contains("duplicate"),
+            "{again}"
+        );
+        assert_eq!(
+            accepted_line(&Outcome::Failed("HTTP 429".into()), None, &signup),
+            None
+        );
     }
 }

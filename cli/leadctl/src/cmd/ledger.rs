@@ -59,7 +59,7 @@ pub fn entries(raw: Vec<wheel::LedgerEntry>) -> Vec<EntryView> {
 /// `window_ms=30000 first_look=true lap=1` → `window 30s, first look, lap 1`.
 pub fn pretty_detail(kind: &str, detail: &str) -> String {
     if kind == "skipped" {
-        return detail.replace('_', " ");
+        return crate::words::skip_reason(detail);
     }
     if !detail.contains('=') {
         return detail.to_string();
@@ -74,9 +74,7 @@ pub fn pretty_detail(kind: &str, detail: &str) -> String {
             match (key, value) {
                 ("first_look", "true") => "first look".into(),
                 ("first_look", _) => String::new(),
-                ("reason", "lap_done") => "everyone had their turn".into(),
-                ("reason", "budget_spent") => "chain budget spent".into(),
-                ("reason", "none_eligible") => "nobody eligible".into(),
+                ("reason", reason) if kind == "pooled" => crate::words::pool_reason(reason),
                 ("via", via) => format!("via {}", via.replace('_', " ")),
                 (key, ms) if key.ends_with("_ms") => match ms.parse::<i64>() {
                     Ok(ms) => format!("{} {}", key.trim_end_matches("_ms"), human(ms)),
@@ -239,11 +237,15 @@ pub struct RepStatsView {
     pub availability: String,
     pub offers: i64,
     pub first_looks: i64,
+    /// Claims of offers and from the pool.
     pub claims: i64,
+    /// Of the claims, those from the open pool.
+    pub pool_claims: i64,
     pub passes: i64,
     pub expiries: i64,
     pub withdrawn: i64,
     pub open_now: i64,
+    /// Offer to claim, over claims of offers.
     pub median_time_to_claim_ms: i64,
     /// Passes plus expiries over closed offers (0 with none closed).
     pub miss_rate: f64,
@@ -252,7 +254,8 @@ pub struct RepStatsView {
 
 impl From<wheel::RepStats> for RepStatsView {
     fn from(s: wheel::RepStats) -> Self {
-        let closed = s.claims + s.passes + s.expiries;
+        // A pool claim closes no offer: it is not in the miss rate.
+        let closed = (s.claims - s.pool_claims) + s.passes + s.expiries;
         Self {
             miss_rate: if closed == 0 {
                 0.0
@@ -265,6 +268,7 @@ impl From<wheel::RepStats> for RepStatsView {
             offers: s.offers,
             first_looks: s.first_looks,
             claims: s.claims,
+            pool_claims: s.pool_claims,
             passes: s.passes,
             expiries: s.expiries,
             withdrawn: s.withdrawn,
@@ -286,6 +290,7 @@ pub fn stats_table(stats: &[RepStatsView]) -> String {
         "OFFERS",
         "FIRST LOOKS",
         "CLAIMS",
+        "FROM POOL",
         "PASSES",
         "EXPIRIES",
         "MISSED",
@@ -297,7 +302,7 @@ pub fn stats_table(stats: &[RepStatsView]) -> String {
         let skips: Vec<String> = s
             .skips
             .iter()
-            .map(|(k, n)| format!("{} {n}", k.replace('_', " ")))
+            .map(|(k, n)| format!("{} {n}", crate::words::skip_reason(k)))
             .collect();
         table.row(vec![
             s.rep_id.clone(),
@@ -306,11 +311,12 @@ pub fn stats_table(stats: &[RepStatsView]) -> String {
             s.offers.to_string(),
             s.first_looks.to_string(),
             s.claims.to_string(),
+            s.pool_claims.to_string(),
             s.passes.to_string(),
             s.expiries.to_string(),
             format!("{:.0}%", s.miss_rate * 100.0),
             s.open_now.to_string(),
-            if s.claims == 0 {
+            if s.claims == s.pool_claims {
                 String::new()
             } else {
                 human(s.median_time_to_claim_ms)
@@ -319,7 +325,7 @@ pub fn stats_table(stats: &[RepStatsView]) -> String {
         ]);
     }
     let mut text = table.render();
-    text.push_str("\nMISSED: passes and expiries over closed offers; a high share means the rep is saturated\n");
+    text.push_str("\nCLAIMS: of offers and from the open pool (FROM POOL of them); MEDIAN TO CLAIM: offer to claim\nMISSED: passes and expiries over closed offers; a high share means the rep is saturated\n");
     text
 }
 

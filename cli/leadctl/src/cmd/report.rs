@@ -9,16 +9,30 @@ use crate::output::{Table, emit};
 use crate::views::{Counts, FunnelView};
 
 pub async fn funnel(ctx: &Ctx, team: Option<String>) -> Result<()> {
+    let team = team.map(|t| t.trim().to_string());
     let response = ctx
         .reporting()
         .await?
         .get_funnel(GetFunnelRequest {
-            team_id: team.unwrap_or_default(),
+            team_id: team.clone().unwrap_or_default(),
         })
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?;
-    let funnel = FunnelView::from(response.into_inner());
-    emit(ctx.output(), &funnel, funnel_table)
+    let funnel = one_team(FunnelView::from(response.into_inner()), team.as_deref());
+    emit(ctx.output(), &funnel, |f| {
+        match (&team, f.teams.is_empty()) {
+            (Some(team), true) => format!("nothing counted for team {team} yet\n"),
+            _ => funnel_table(f),
+        }
+    })
+}
+
+/// With `--team`, only that team: the service's all-teams total is dropped.
+pub fn one_team(mut funnel: FunnelView, team: Option<&str>) -> FunnelView {
+    if team.is_some() {
+        funnel.total = None;
+    }
+    funnel
 }
 
 fn counts_cells(c: &Counts) -> Vec<String> {
@@ -36,7 +50,9 @@ const COLUMNS: [&str; 7] = [
 
 pub fn funnel_table(funnel: &FunnelView) -> String {
     let mut totals = Table::new(&[&["SCOPE"], &COLUMNS[..]].concat());
-    totals.row([vec!["all teams".to_string()], counts_cells(&funnel.total)].concat());
+    if let Some(total) = &funnel.total {
+        totals.row([vec!["all teams".to_string()], counts_cells(total)].concat());
+    }
     for t in &funnel.teams {
         totals.row([vec![format!("team {}", t.team_id)], counts_cells(&t.counts)].concat());
     }
@@ -75,7 +91,7 @@ mod tests {
             in_work: 5,
         };
         let funnel = FunnelView {
-            total: counts,
+            total: Some(counts),
             teams: vec![TeamCounts {
                 team_id: "demo".into(),
                 counts,
@@ -106,5 +122,40 @@ mod tests {
         let json = serde_json::to_value(&funnel).unwrap();
         assert_eq!(json["total"]["in_work"], 5);
         assert_eq!(json["reps"][0]["counts"]["claimed"], 5);
+    }
+
+    #[test]
+    fn one_team_prints_only_that_team() {
+        let counts = Counts {
+            created: 4,
+            offered: 4,
+            claimed: 1,
+            passed: 1,
+            expired: 1,
+            pooled: 1,
+            in_work: 1,
+        };
+        let funnel = FunnelView {
+            total: Some(Counts {
+                created: 9,
+                ..counts
+            }),
+            teams: vec![TeamCounts {
+                team_id: "demo".into(),
+                counts,
+            }],
+            reps: Vec::new(),
+        };
+        let all = funnel_table(&funnel);
+        assert!(all.contains("all teams"), "{all}");
+        let demo = one_team(funnel, Some("demo"));
+        let text = funnel_table(&demo);
+        assert!(!text.contains("all teams"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[1].starts_with("team demo  4"), "{text}");
+        let json = serde_json::to_value(&demo).unwrap();
+        assert!(json.get("total").is_none(), "{json}");
+        assert_eq!(json["teams"][0]["counts"]["created"], 4);
     }
 }

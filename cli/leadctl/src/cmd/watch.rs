@@ -18,6 +18,7 @@ use crate::clock::{self, Skew};
 use crate::conn::Ctx;
 use crate::error::{Target, describe_status, is_permanent};
 use crate::output::{Table, print_out};
+use crate::term;
 use crate::views::OfferView;
 
 /// Events kept on screen.
@@ -33,9 +34,26 @@ pub struct Watch {
     open: BTreeMap<String, OfferView>,
     /// Offers already announced, so a reconnect does not announce them again.
     seen: HashSet<String>,
-    recent: VecDeque<String>,
+    recent: VecDeque<EventLine>,
     pub skew: Skew,
     status: String,
+    /// Columns to fit lines to (None: never cut).
+    pub width: Option<usize>,
+}
+
+/// One event: what identifies it (time, what, lead id), the lead's name
+/// and company (which give way first on a narrow terminal), what it says.
+#[derive(Debug, Clone)]
+struct EventLine {
+    head: String,
+    who: String,
+    tail: String,
+}
+
+impl EventLine {
+    fn render(&self, width: Option<usize>) -> String {
+        term::fit_parts(&self.head, &self.who, &self.tail, width)
+    }
 }
 
 impl Watch {
@@ -47,6 +65,7 @@ impl Watch {
             recent: VecDeque::new(),
             skew: Skew::default(),
             status: "connecting".into(),
+            width: None,
         }
     }
 
@@ -62,13 +81,17 @@ impl Watch {
             "disconnected ({reason}); reconnecting in {} s",
             retry_in.as_secs()
         );
-        self.note(format!(
-            "{}  stream lost: {reason}",
-            clock::time_of_day(clock::local_now_ms())
-        ));
+        self.note(EventLine {
+            head: format!(
+                "{}  stream lost: {reason}",
+                clock::time_of_day(clock::local_now_ms())
+            ),
+            who: String::new(),
+            tail: String::new(),
+        });
     }
 
-    fn note(&mut self, line: String) {
+    fn note(&mut self, line: EventLine) {
         if self.recent.len() == RECENT {
             self.recent.pop_back();
         }
@@ -96,11 +119,14 @@ impl Watch {
         let line = if offer.state == "open" {
             let fresh = self.seen.insert(key.clone());
             let left = clock::countdown(self.skew.remaining(offer.deadline_ms, local_now));
-            let line = format!(
-                "{at}  offered  {}  {who} · {left} to claim, until {} UTC",
-                offer.lead_id,
-                clock::time_of_day(self.skew.to_local(offer.deadline_ms))
-            );
+            let line = EventLine {
+                head: format!("{at}  offered  {}  ", offer.lead_id),
+                who,
+                tail: format!(
+                    " · {left} to claim, until {} UTC",
+                    clock::time_of_day(self.skew.to_local(offer.deadline_ms))
+                ),
+            };
             self.open.insert(key, offer);
             fresh.then_some(line)
         } else {
@@ -110,35 +136,41 @@ impl Watch {
             } else {
                 format!(" ({})", offer.reason)
             };
-            Some(format!(
-                "{at}  {:<7}  {}  {who}{reason}",
-                offer.state, offer.lead_id
-            ))
+            Some(EventLine {
+                head: format!("{at}  {:<7}  {}  ", offer.state, offer.lead_id),
+                who,
+                tail: reason,
+            })
         };
-        if let Some(line) = &line {
-            self.note(line.clone());
-        }
-        line
+        let line = line?;
+        let text = line.render(self.width);
+        self.note(line);
+        Some(text)
     }
 
     /// The whole screen at local time `local_now`.
     pub fn screen(&self, local_now: i64) -> String {
-        let mut out = format!(
-            "offers for {} · {} UTC · server clock {} · {}\n",
+        let fit = |line: String| match self.width {
+            Some(width) => term::cut(&line, width) + "\n",
+            None => line + "\n",
+        };
+        let mut out = fit(format!(
+            "offers for {} · {} UTC · server clock {} · {}",
             self.rep,
             clock::time_of_day(local_now),
             self.skew.describe(),
             self.status
-        );
-        out.push_str(&format!(
-            "claim: leadctl claim LEAD --as {rep} · pass: leadctl pass LEAD --as {rep} --reason TEXT · Ctrl-C quits\n\n",
-            rep = self.rep
         ));
+        out.push_str(&fit(format!(
+            "claim: leadctl claim LEAD --as {rep} · pass: leadctl pass LEAD --as {rep} --reason TEXT · Ctrl-C quits",
+            rep = self.rep
+        )));
+        out.push('\n');
         if self.open.is_empty() {
-            out.push_str(&format!(
-                "no open offers: waiting for the wheel to offer {} a lead…\n",
+            out.push_str(&fit(format!(
+                "no open offers: waiting for the wheel to offer {} a lead…",
                 self.rep
-            ));
+            )));
         } else {
             let mut offers: Vec<&OfferView> = self.open.values().collect();
             offers.sort_by_key(|o| o.deadline_ms);
@@ -150,7 +182,9 @@ impl Watch {
                 "DEADLINE (UTC)",
                 "LEFT",
                 "",
-            ]);
+            ])
+            // The lead id is what a rep types to claim: names give way.
+            .flexible(&[1, 2]);
             for o in offers {
                 let lead = o.lead.clone().unwrap_or_default();
                 let remaining = self.skew.remaining(o.deadline_ms, local_now);
@@ -164,13 +198,14 @@ impl Watch {
                     clock::bar(remaining, o.deadline_ms - o.opened_at_ms, 10),
                 ]);
             }
-            out.push_str(&table.render());
+            out.push_str(&table.render_within(self.width));
         }
         if !self.recent.is_empty() {
             out.push_str("\nrecent\n");
+            let indented = self.width.map(|w| w.saturating_sub(2));
             for line in &self.recent {
                 out.push_str("  ");
-                out.push_str(line);
+                out.push_str(&line.render(indented));
                 out.push('\n');
             }
         }
@@ -260,9 +295,12 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         Output::Table => Mode::Lines,
     };
     let mut watch = Watch::new(&rep);
+    watch.width = term::width();
     let _cursor = CursorGuard::new(mode == Mode::Screen);
-    let redraw = |watch: &Watch| {
+    let redraw = |watch: &mut Watch| {
         if mode == Mode::Screen {
+            // Read again each time: the terminal may have been resized.
+            watch.width = term::width();
             print_out(&format!(
                 "\x1b[H\x1b[2J{}",
                 watch.screen(clock::local_now_ms())
@@ -299,7 +337,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                 ever_connected = true;
                 backoff = Duration::from_secs(1);
                 watch.connected();
-                redraw(&watch);
+                redraw(&mut watch);
                 loop {
                     tokio::select! {
                         _ = &mut ctrl_c => return Ok(()),
@@ -309,7 +347,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                                 let offer = update.offer.clone().map(OfferView::from);
                                 let line = watch.apply(update, clock::local_now_ms());
                                 match mode {
-                                    Mode::Screen => redraw(&watch),
+                                    Mode::Screen => redraw(&mut watch),
                                     Mode::Lines => if let Some(line) = line {
                                         print_out(&format!("{line}\n"));
                                     },
@@ -327,7 +365,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
                             }
                             Err(status) => break describe_status(Target::Wheel, ctx.url(Target::Wheel), &status),
                         },
-                        _ = tick.tick() => redraw(&watch),
+                        _ = tick.tick() => redraw(&mut watch),
                     }
                 }
             }
@@ -341,7 +379,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         };
         watch.disconnected(&reason, backoff);
         match mode {
-            Mode::Screen => redraw(&watch),
+            Mode::Screen => redraw(&mut watch),
             Mode::Lines => print_out(&format!(
                 "{}  stream lost: {reason}; reconnecting in {} s\n",
                 clock::time_of_day(clock::local_now_ms()),
@@ -354,7 +392,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
             tokio::select! {
                 _ = &mut ctrl_c => return Ok(()),
                 _ = tokio::time::sleep_until(retry_at) => break,
-                _ = tick.tick() => redraw(&watch),
+                _ = tick.tick() => redraw(&mut watch),
             }
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -456,5 +494,40 @@ mod tests {
                 .is_none()
         );
         assert!(watch.screen(101_000).contains("01LEAD"));
+    }
+
+    #[test]
+    fn lines_fit_the_width_and_keep_the_lead_id() {
+        let mut watch = Watch::new("ana");
+        watch.width = Some(80);
+        let mut long = update(OfferState::Open, 100_000);
+        let offer = long.offer.as_mut().unwrap();
+        offer.lead_id = "lead_01JD3R2X7Q8M5V6N4K2PQRST".into();
+        let lead = offer.lead.as_mut().unwrap();
+        lead.name = "Maximiliana Konstantinopoulou-Vandenberghe".into();
+        lead.company = "Nordwind Energie und Wasserstoff Beteiligungs GmbH".into();
+        let line = watch.apply(long, 100_000).unwrap();
+        assert!(line.chars().count() <= 80, "{line}");
+        // The name gave way; the id and the countdown stayed.
+        assert!(
+            line.contains("lead_01JD3R2X7Q8M5V6N4K2PQRST · 0:30 to claim"),
+            "{line}"
+        );
+        let screen = watch.screen(101_000);
+        for line in screen.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} > 80: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(
+            screen.contains("lead_01JD3R2X7Q8M5V6N4K2PQRST  Maxim"),
+            "{screen}"
+        );
+        // Unbounded (piped), nothing is cut.
+        watch.width = None;
+        let screen = watch.screen(101_000);
+        assert!(screen.contains("Beteiligungs GmbH"), "{screen}");
     }
 }

@@ -213,7 +213,7 @@ pub fn text(r: &Report) -> String {
     let reasons: Vec<String> = r
         .pooled_by_reason
         .iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        .map(|(k, v)| format!("{} {v}", crate::words::pool_reason(k)))
         .collect();
     line(
         "pooled",
@@ -254,7 +254,11 @@ pub fn text(r: &Report) -> String {
         "SKIPS",
     ]);
     for rep in &r.reps {
-        let skips: Vec<String> = rep.skips.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let skips: Vec<String> = rep
+            .skips
+            .iter()
+            .map(|(k, v)| format!("{} {v}", crate::words::skip_reason(k)))
+            .collect();
         reps.row(vec![
             rep.rep_id.clone(),
             rep.offers.to_string(),

@@ -117,6 +117,14 @@ fn reps_who_ignore_every_offer_pool_every_lead_after_one_offer_each() {
     let r = summarize(&outcome, 1, String::new());
     assert_eq!((r.pooled, r.pool_rate, r.claimed), (50, 1.0, 0));
     assert_eq!(r.unclaimed_in_pool, 50);
+    // People read words; JSON keeps the code.
+    let words = text(&r);
+    assert!(
+        words.contains("pooled") && words.contains("everyone had their turn 50"),
+        "{words}"
+    );
+    assert!(!words.contains("lap_done"), "{words}");
+    assert_eq!(r.pooled_by_reason["lap_done"], 50);
     assert!(
         r.reps
             .iter()
@@ -196,6 +204,11 @@ fn leads_arriving_at_night_wait_for_the_shift_then_get_offered() {
     for rep in &r.reps {
         assert_eq!(rep.skips, [("off_shift".to_string(), 2)].into());
     }
+    let words = text(&r);
+    assert!(
+        words.contains("off shift 2") && !words.contains("off_shift"),
+        "{words}"
+    );
 }
 
 #[test]

@@ -177,9 +177,11 @@ async fn the_funnel_counts_each_fact_once(db: TestDb) {
         .await;
     created(&app, "l2").await;
     created(&app, "l3").await;
+    created(&app, "l4").await;
 
     // The wheel: l1 passed by ana, claimed by bo; l2 expired twice, pooled,
-    // claimed from the pool by ana; l3 claimed by cy in team south.
+    // claimed from the pool by ana; l3 claimed by cy in team south; l4
+    // straight to cy, the account's owner, without an offer.
     app.publish_garbage(&WHEEL_STREAM, subjects::OFFER_OPENED)
         .await;
     let o1 = offer("o1", "l1", "north", "ana");
@@ -237,6 +239,9 @@ async fn the_funnel_counts_each_fact_once(db: TestDb) {
         &team_change,
     )
     .await;
+    let to_owner = assigned("l4", "south", "cy", AssignedVia::AccountOwner);
+    app.publish(&WHEEL_STREAM, subjects::LEAD_ASSIGNED, "l4", &to_owner)
+        .await;
     let withdrawn = offer("o6", "l3", "south", "dee");
     offered(&app, &withdrawn, OfferOutcome::Withdrawn).await;
     offered(
@@ -278,11 +283,13 @@ async fn the_funnel_counts_each_fact_once(db: TestDb) {
 
     // Every repeat was published before the last event of its stream, so
     // once the last events are counted, the repeats have been handled.
+    // A team's created counts the leads the wheel routed for it (each
+    // once, however many offers it had); the total counts intake's.
     let expected = GetFunnelResponse {
-        total: counts([3, 6, 3, 1, 2, 1, 3]),
+        total: counts([4, 6, 3, 1, 2, 1, 3]),
         teams: vec![
-            team("north", [0, 4, 2, 1, 2, 1, 2]),
-            team("south", [0, 2, 1, 0, 0, 0, 1]),
+            team("north", [2, 4, 2, 1, 2, 1, 2]),
+            team("south", [2, 2, 1, 0, 0, 0, 1]),
         ],
         reps: vec![
             rep("north", "ana", [0, 2, 1, 1, 1, 0, 1]),
@@ -355,7 +362,7 @@ async fn counts_survive_a_restart_and_a_full_replay(db: TestDb) {
     .await;
     let before = GetFunnelResponse {
         total: counts([1, 1, 1, 0, 0, 0, 0]),
-        teams: vec![team("north", [0, 1, 1, 0, 0, 0, 0])],
+        teams: vec![team("north", [1, 1, 1, 0, 0, 0, 0])],
         reps: vec![rep("north", "ana", [0, 1, 1, 0, 0, 0, 0])],
     };
     wait_funnel(&app, &before).await;
@@ -389,7 +396,7 @@ async fn counts_survive_a_restart_and_a_full_replay(db: TestDb) {
     created(&app, "l2").await;
     let after = GetFunnelResponse {
         total: counts([2, 2, 1, 1, 0, 0, 0]),
-        teams: vec![team("north", [0, 2, 1, 1, 0, 0, 0])],
+        teams: vec![team("north", [1, 2, 1, 1, 0, 0, 0])],
         reps: vec![
             rep("north", "ana", [0, 1, 1, 0, 0, 0, 0]),
             rep("north", "bo", [0, 1, 0, 1, 0, 0, 0]),

@@ -137,3 +137,32 @@ pub async fn skip_counts(
         })
         .collect()
 }
+
+/// Claims from the open pool per rep for `team_id`'s leads since `since`:
+/// the ledger's assignments via the pool (a pool claim has no offer, so
+/// the offers table cannot count it).
+pub async fn pool_claim_counts(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    since: i64,
+) -> Result<Vec<(String, i64)>, WheelError> {
+    let rows = sqlx::query(
+        "SELECT g.rep_id, COUNT(*) AS n FROM wheel_ledger g JOIN wheel_leads l ON l.lead_id = g.lead_id \
+         WHERE g.kind = 'assigned' AND (g.detail = 'via=pool' OR g.detail LIKE 'via=pool %') \
+         AND ($1 = '' OR l.team_id = $1) AND g.at_ms >= $2 \
+         GROUP BY g.rep_id",
+    )
+    .bind(team_id)
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<Option<String>, _>("rep_id")?
+                    .unwrap_or_default(),
+                row.try_get("n")?,
+            ))
+        })
+        .collect()
+}

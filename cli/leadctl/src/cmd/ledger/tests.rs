@@ -185,3 +185,64 @@ fn stats_show_saturation() {
     assert_eq!(json[1]["median_time_to_claim_ms"], 0);
     assert_eq!(stats_table(&[]), "no reps\n");
 }
+
+#[test]
+fn pool_claims_are_claims_but_close_no_offer() {
+    let stats: Vec<RepStatsView> = vec![
+        wheel::RepStats {
+            rep_id: "farid".into(),
+            team_id: "demo".into(),
+            offers: 2,
+            claims: 2,
+            pool_claims: 1,
+            expiries: 1,
+            median_time_to_claim_ms: 4_000,
+            ..Default::default()
+        }
+        .into(),
+        wheel::RepStats {
+            rep_id: "gus".into(),
+            team_id: "demo".into(),
+            claims: 1,
+            pool_claims: 1,
+            ..Default::default()
+        }
+        .into(),
+    ];
+    // One offer claimed, one expired: half the closed offers missed.
+    assert_eq!(stats[0].miss_rate, 0.5);
+    assert_eq!(stats[1].miss_rate, 0.0);
+    let text = stats_table(&stats);
+    let header = text.lines().next().unwrap();
+    assert!(header.contains("CLAIMS  FROM POOL"), "{header}");
+    let cell = |line: &str, n: usize| line.split_whitespace().nth(n).unwrap().to_string();
+    let farid = text.lines().nth(1).unwrap();
+    // REP TEAM AVAILABILITY OFFERS FIRST-LOOKS CLAIMS FROM-POOL ...
+    assert_eq!(
+        (cell(farid, 5), cell(farid, 6)),
+        ("2".into(), "1".into()),
+        "{farid}"
+    );
+    assert!(farid.contains("4s"), "{farid}");
+    let gus = text.lines().nth(2).unwrap();
+    assert_eq!(
+        (cell(gus, 5), cell(gus, 6)),
+        ("1".into(), "1".into()),
+        "{gus}"
+    );
+    let json = serde_json::to_value(&stats).unwrap();
+    assert_eq!(json[1]["pool_claims"], 1);
+}
+
+#[test]
+fn reason_codes_read_as_words() {
+    assert_eq!(
+        pretty_detail("pooled", "reason=lap_done offers=6"),
+        "everyone had their turn, offers 6"
+    );
+    assert_eq!(pretty_detail("skipped", "off_shift"), "off shift");
+    assert_eq!(
+        pretty_detail("skipped", "mismatch"),
+        "tier or region mismatch"
+    );
+}
