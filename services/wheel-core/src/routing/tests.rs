@@ -143,15 +143,97 @@ fn claim_at_or_after_the_deadline_fails() {
     let team = team(&["a", "b"]);
     let rotation = RotationState::default();
     let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
-    let err = step_all(
+    let claim_at = |now| {
+        step_all(
+            &team,
+            &rotation,
+            &d.lead,
+            Input::Claim { rep: "a".into() },
+            now,
+        )
+    };
+    // The window is 1 000 ms from 0: the last millisecond before it still counts.
+    let claimed = claim_at(999).unwrap();
+    assert_eq!(claimed.lead.phase, Phase::Assigned { rep: "a".into() });
+    for late in [1_000, 1_001, 60_000] {
+        let err = claim_at(late).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RouteError::OfferExpired {
+                    deadline: 1_000,
+                    ..
+                }
+            ),
+            "claim at {late}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_rep_who_leaves_mid_lap_is_skipped() {
+    let mut team = team(&["a", "b", "c"]);
+    let rotation = RotationState::default();
+    let d = start(&team, &rotation, &new_lead("l"), 0, &EveryoneEligible);
+    assert_eq!(d.lead.lap_order, ["a", "b", "c"]);
+    assert_eq!(offered_to(&d.lead), Some("a"));
+    // b leaves the team while a holds the offer; the lap was fixed at the
+    // start, so b is still in it, and must be passed by.
+    team.ring.retain(|rep| rep != "b");
+    let expired = step_all(
         &team,
         &rotation,
         &d.lead,
-        Input::Claim { rep: "a".into() },
+        Input::Expire { offer_no: 1 },
         1_000,
     )
+    .unwrap();
+    assert_eq!(offered_to(&expired.lead), Some("c"));
+    assert!(
+        expired.effects.contains(&Effect::Skip {
+            rep: "b".into(),
+            reason: SkipReason::Left,
+        }),
+        "{:?}",
+        expired.effects
+    );
+    // c leaves too while holding the offer: the lap ends in the pool, with
+    // nobody else offered.
+    team.ring.retain(|rep| rep != "c");
+    let passed = step_all(
+        &team,
+        &rotation,
+        &expired.lead,
+        Input::Pass {
+            rep: "c".into(),
+            reason: "busy".into(),
+        },
+        1_500,
+    )
+    .unwrap();
+    assert!(
+        matches!(passed.lead.phase, Phase::Pooled { .. }),
+        "{:?}",
+        passed.lead.phase
+    );
+    assert!(
+        !passed
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::OpenOffer { .. })),
+        "{:?}",
+        passed.effects
+    );
+    // And a rep who left may not claim from the pool.
+    let err = step_all(
+        &team,
+        &rotation,
+        &passed.lead,
+        Input::Claim { rep: "b".into() },
+        1_600,
+    )
     .unwrap_err();
-    assert!(matches!(err, RouteError::OfferExpired { .. }));
+    assert!(matches!(err, RouteError::NotTeamMember { .. }), "{err:?}");
 }
 
 #[test]
