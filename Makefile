@@ -14,10 +14,17 @@ dev:
 	  cargo run --quiet -p leadwheel --bin leadwheel -- dev $(DEV_ARGS)
 
 # Every test: unit, property, integration (per service, real NATS and
-# stores) and end-to-end (the five binaries as processes). Postgres runs
-# when TEST_POSTGRES_URL is set (CI sets it).
+# stores) and end-to-end (the five binaries as processes). The Postgres
+# variants run against TEST_POSTGRES_URL, or, when it is unset, against the
+# local server scripts/ensure-postgres.sh starts; LEADWHEEL_SKIP_POSTGRES=1
+# skips them instead (without either, they fail).
 test:
 	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
+	  if [ -z "$${TEST_POSTGRES_URL:-}" ] && [ "$${LEADWHEEL_SKIP_POSTGRES:-}" != 1 ]; then \
+	    TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)" || { \
+	      echo "make test: no Postgres for the Postgres variants; set TEST_POSTGRES_URL, or LEADWHEEL_SKIP_POSTGRES=1 to skip them" >&2; exit 1; }; \
+	    export TEST_POSTGRES_URL; \
+	  fi && \
 	  cargo build --workspace --bins && \
 	  cargo test --workspace
 

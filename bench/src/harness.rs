@@ -529,7 +529,31 @@ mod tests {
 
     #[test]
     fn reads_own_cpu_time() {
-        assert!(cpu_seconds(std::process::id()) >= 0.0);
+        // Burn CPU until the reading has grown by 0.2 s: a parser that read
+        // the wrong field (or nothing) never gets there.
+        let pid = std::process::id();
+        let before = cpu_seconds(pid);
+        let started = std::time::Instant::now();
+        let mut spin = 0u64;
+        while cpu_seconds(pid) < before + 0.2 {
+            for n in 0..100_000u64 {
+                spin = std::hint::black_box(spin.wrapping_mul(31).wrapping_add(n));
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "cpu time stuck at {} after 30 s of spinning (from {before})",
+                cpu_seconds(pid)
+            );
+        }
+        // Not more than the wall time spent, on this one spinning thread
+        // plus the other test threads: a reading in the wrong unit is caught.
+        let grown = cpu_seconds(pid) - before;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        assert!(
+            grown <= started.elapsed().as_secs_f64() * cores + 0.05,
+            "{grown} s of cpu in {:?}",
+            started.elapsed()
+        );
         assert_eq!(cpu_seconds(u32::MAX), 0.0);
     }
 }

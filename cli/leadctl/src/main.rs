@@ -102,14 +102,55 @@ mod tests {
         );
     }
 
+    /// Read from clap's own description of the flags, so the check holds
+    /// whatever `LEADWHEEL_*_URL` the environment running the tests sets.
     #[test]
     fn default_urls_are_leadwheel_dev() {
-        let cli = Cli::try_parse_from(["leadctl", "teams", "list"]).unwrap();
-        if std::env::var("LEADWHEEL_WHEEL_URL").is_err() {
-            assert_eq!(cli.global.urls.wheel_url, "http://127.0.0.1:50052");
+        let expected = [
+            (
+                "intake_http_url",
+                "LEADWHEEL_INTAKE_HTTP_URL",
+                "http://127.0.0.1:8080",
+            ),
+            (
+                "intake_url",
+                "LEADWHEEL_INTAKE_URL",
+                "http://127.0.0.1:50051",
+            ),
+            ("wheel_url", "LEADWHEEL_WHEEL_URL", "http://127.0.0.1:50052"),
+            (
+                "opportunity_url",
+                "LEADWHEEL_OPPORTUNITY_URL",
+                "http://127.0.0.1:50053",
+            ),
+            (
+                "alerting_url",
+                "LEADWHEEL_ALERTING_URL",
+                "http://127.0.0.1:50054",
+            ),
+            (
+                "reporting_url",
+                "LEADWHEEL_REPORTING_URL",
+                "http://127.0.0.1:50055",
+            ),
+        ];
+        let command = Cli::command();
+        for (id, env, default) in expected {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .unwrap_or_else(|| panic!("no {id} flag"));
+            let defaults: Vec<_> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_str())
+                .collect();
+            assert_eq!(defaults, [Some(default)], "{id}");
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env), "{id}");
         }
-        if std::env::var("LEADWHEEL_INTAKE_HTTP_URL").is_err() {
-            assert_eq!(cli.global.urls.intake_http_url, "http://127.0.0.1:8080");
-        }
+        // A flag wins over the environment.
+        let cli =
+            Cli::try_parse_from(["leadctl", "teams", "list", "--wheel-url", "http://x:1"]).unwrap();
+        assert_eq!(cli.global.urls.wheel_url, "http://x:1");
     }
 }

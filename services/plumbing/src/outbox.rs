@@ -9,6 +9,7 @@
 //! the `Nats-Msg-Id` header makes JetStream keep one copy.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -35,6 +36,7 @@ const KEEP_SENT_MS: i64 = 10 * 60 * 1000;
 pub struct Outbox {
     source: &'static str,
     wake: Arc<Notify>,
+    relay_failures: Arc<AtomicU64>,
 }
 
 impl Outbox {
@@ -43,6 +45,7 @@ impl Outbox {
         Self {
             source,
             wake: Arc::new(Notify::new()),
+            relay_failures: Arc::default(),
         }
     }
 
@@ -117,6 +120,12 @@ impl Outbox {
     pub fn notify(&self) {
         self.wake.notify_one();
     }
+
+    /// How many relay passes of this outbox failed to publish so far, so a
+    /// test of an outage can wait until the relay has really met it.
+    pub fn relay_failures(&self) -> u64 {
+        self.relay_failures.load(Ordering::Relaxed)
+    }
 }
 
 struct PendingRow {
@@ -142,6 +151,7 @@ pub async fn run_relay(
         match flush(&store, &jetstream).await {
             Ok(_) => backoff = Duration::from_millis(200),
             Err(err) => {
+                outbox.relay_failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "outbox relay could not publish; will retry");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}

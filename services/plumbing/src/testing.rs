@@ -148,6 +148,23 @@ pub fn spawn_nats(dir: &std::path::Path, port: Option<u16>) -> Result<(Child, u1
     }
 }
 
+/// The variable that, set to `1`, skips the Postgres runs of tests when
+/// `TEST_POSTGRES_URL` is unset (otherwise they fail).
+pub const SKIP_POSTGRES: &str = "LEADWHEEL_SKIP_POSTGRES";
+
+/// Runs `test` on a fresh Postgres database from [`TestDb::postgres`]:
+/// fails when `TEST_POSTGRES_URL` is unset, unless skipping was asked for.
+/// Every test's Postgres variant goes through here.
+pub async fn on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if let Some(db) = TestDb::postgres().await {
+        test(db).await;
+    }
+}
+
 /// A fresh database for one test.
 pub struct TestDb {
     /// Its URL.
@@ -167,13 +184,23 @@ impl TestDb {
     }
 
     /// A new, empty Postgres database on the server named by
-    /// `TEST_POSTGRES_URL`, or None (with a loud message) when it is unset.
+    /// `TEST_POSTGRES_URL`. When that is unset the test fails, because the
+    /// harness swallows any message and a silent pass would look like a
+    /// Postgres run; only an explicit `LEADWHEEL_SKIP_POSTGRES=1` turns the
+    /// run into a skip (None). Prefer [`on_postgres`] to calling this.
     pub async fn postgres() -> Option<Self> {
-        let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
-            eprintln!(
-                "\n*** SKIPPED: TEST_POSTGRES_URL is not set; the Postgres run of this test did not happen ***\n"
-            );
-            return None;
+        let base = match std::env::var("TEST_POSTGRES_URL") {
+            Ok(base) if !base.is_empty() => base,
+            _ if std::env::var(SKIP_POSTGRES).as_deref() == Ok("1") => {
+                eprintln!("SKIPPED: the Postgres run of this test ({SKIP_POSTGRES}=1)");
+                return None;
+            }
+            _ => panic!(
+                "TEST_POSTGRES_URL is not set, so this Postgres test cannot run: \
+                 `make test` sets it from scripts/ensure-postgres.sh, or export \
+                 TEST_POSTGRES_URL=\"$(scripts/ensure-postgres.sh)\"; to skip the \
+                 Postgres runs on purpose, set {SKIP_POSTGRES}=1"
+            ),
         };
         sqlx::any::install_default_drivers();
         let name = format!("lw_t_{}", ulid::Ulid::new().to_string().to_lowercase());
@@ -398,6 +425,30 @@ pub async fn read_events<M: Message + Default>(
         .collect()
 }
 
+/// Waits until the durable consumer `durable` on `stream` has been handed
+/// every message its filter takes and has none left unacknowledged: each
+/// was acked or terminated, so nothing is waiting for a redelivery. A
+/// barrier for checking that something did *not* happen, instead of a sleep.
+pub async fn wait_consumer_done(nats_url: &str, stream: &StreamSpec, durable: &str) {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connecting to NATS");
+    let jetstream = async_nats::jetstream::new(client);
+    eventually(
+        Duration::from_secs(30),
+        &format!("consumer {durable} to have acked every message"),
+        || {
+            let jetstream = jetstream.clone();
+            async move {
+                let stream = jetstream.get_stream(stream.name).await.ok()?;
+                let info = stream.consumer_info(durable).await.ok()?;
+                (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+            }
+        },
+    )
+    .await
+}
+
 /// A bearer token for tests, signed with [`TEST_JWT_SECRET`].
 pub fn test_token(subject: &str, role: crate::auth::Role) -> String {
     crate::auth::Authenticator::new(Secret::new(TEST_JWT_SECRET)).mint(subject, role, None, 3600)
@@ -503,7 +554,9 @@ impl ServiceHandle {
 }
 
 /// Runs each named `async fn(TestDb)` as two tests: on SQLite, and on
-/// Postgres when `TEST_POSTGRES_URL` is set (saying loudly when it is not).
+/// Postgres through [`on_postgres`](crate::testing::on_postgres) (which
+/// fails when `TEST_POSTGRES_URL` is unset, unless
+/// `LEADWHEEL_SKIP_POSTGRES=1`).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -516,9 +569,7 @@ macro_rules! on_both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(db) = $crate::testing::TestDb::postgres().await {
-                        super::$name(db).await;
-                    }
+                    $crate::testing::on_postgres(super::$name).await;
                 }
             }
         )*

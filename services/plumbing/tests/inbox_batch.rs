@@ -4,7 +4,7 @@
 //! commit exactly once. Run against SQLite and Postgres.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leadwheel_plumbing::bus::{Bus, EventDraft, INTAKE_STREAM};
@@ -27,7 +27,7 @@ struct Marking {
     outbox: Outbox,
     transient_once: &'static str,
     permanent: &'static str,
-    attempts: Mutex<HashMap<String, usize>>,
+    attempts: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl EventHandler for Marking {
@@ -99,11 +99,12 @@ async fn a_failing_event_is_rolled_back_alone(db: TestDb) {
         .unwrap();
     }
     let outbox = Outbox::new("test");
+    let attempts = Arc::new(Mutex::new(HashMap::new()));
     let handler = Marking {
         outbox: outbox.clone(),
         transient_once: "k2",
         permanent: "k3",
-        attempts: Mutex::new(HashMap::new()),
+        attempts: attempts.clone(),
     };
     let cancel = CancellationToken::new();
     let consumer = tokio::spawn(inbox::run_consumer(
@@ -128,8 +129,8 @@ async fn a_failing_event_is_rolled_back_alone(db: TestDb) {
         }
     })
     .await;
-    // Give a wrongly redelivered or leaked event time to show.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Every event acked or terminated: nothing can be redelivered now.
+    testing::wait_consumer_done(&nats.url(), &INTAKE_STREAM, "test-batch").await;
     let mut applied = markers(&store).await;
     applied.sort();
     assert_eq!(
@@ -145,6 +146,17 @@ async fn a_failing_event_is_rolled_back_alone(db: TestDb) {
     assert_eq!(
         inbox_rows, 5,
         "the terminated event is not recorded as processed"
+    );
+    let attempts = attempts.lock().unwrap().clone();
+    assert_eq!(
+        attempts.get("k2"),
+        Some(&2),
+        "k2 retried once: {attempts:?}"
+    );
+    assert_eq!(
+        attempts.get("k3"),
+        Some(&1),
+        "a terminated event is never redelivered: {attempts:?}"
     );
     cancel.cancel();
     consumer.await.unwrap();

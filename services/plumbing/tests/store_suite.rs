@@ -8,7 +8,7 @@ use leadwheel_plumbing::bus::{Bus, EventDraft, INTAKE_STREAM};
 use leadwheel_plumbing::config::ServiceConfig;
 use leadwheel_plumbing::outbox::{self, Outbox};
 use leadwheel_plumbing::store::{Backend, Store};
-use leadwheel_plumbing::testing::{self, NatsServer, TestDb};
+use leadwheel_plumbing::testing::{self, NatsServer, TestDb, on_postgres};
 use leadwheel_plumbing::{ids, inbox};
 use leadwheel_proto::events::v1::LeadCreated;
 use prost::Message;
@@ -114,6 +114,19 @@ async fn suite(db: TestDb, backend: Backend) {
     for i in 0..5 {
         while_down.push(enqueue(&store, &box_, &format!("down-{i}")).await);
     }
+    // NATS comes back only after the relay has tried and failed, so the
+    // rows below were kept through a real failed publish.
+    testing::eventually(
+        Duration::from_secs(30),
+        "the relay to fail while NATS is down",
+        || async { (box_.relay_failures() > 0).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        outbox::pending_count(&store).await.unwrap(),
+        5,
+        "a failed publish marked rows sent"
+    );
     nats.restart().unwrap();
     testing::eventually(
         Duration::from_secs(30),
@@ -172,10 +185,7 @@ async fn store_suite_sqlite() {
 
 #[tokio::test]
 async fn store_suite_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    suite(db, Backend::Postgres).await;
+    on_postgres(|db| suite(db, Backend::Postgres)).await;
 }
 
 #[tokio::test]

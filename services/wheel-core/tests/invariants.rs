@@ -121,7 +121,12 @@ struct Observed {
     assignments: usize,
 }
 
-fn check_effects(observed: &mut Observed, effects: &[Effect], eligibility: &Availability) {
+fn check_effects(
+    observed: &mut Observed,
+    effects: &[Effect],
+    team: &TeamConfig,
+    eligibility: &Availability,
+) {
     for effect in effects {
         match effect {
             Effect::OpenOffer {
@@ -142,6 +147,11 @@ fn check_effects(observed: &mut Observed, effects: &[Effect], eligibility: &Avai
                 assert!(
                     eligibility.check(rep, "", 0).is_ok(),
                     "offered to an ineligible rep {rep}"
+                );
+                assert!(
+                    team.ring.contains(rep),
+                    "offered to {rep}, who is not on the ring {:?}",
+                    team.ring
                 );
                 observed.open = Some((rep.clone(), *offer_no, *deadline));
             }
@@ -221,22 +231,67 @@ impl World {
                 assert!(result.is_err(), "a rep claimed another rep's offer");
             }
         }
-        match result {
-            Ok(decision) => {
-                let (lead, observed) = &mut self.leads[index];
-                check_effects(observed, &decision.effects, &self.availability);
-                if let Some(rotation) = decision.rotation {
-                    self.rotation = rotation;
-                }
-                *lead = decision.lead;
-                if let Phase::Assigned { rep } = &lead.phase {
-                    assert_eq!(Some(rep), observed.owner.as_ref());
-                }
+        // Each input is refused exactly when it does not apply: a refusal
+        // is never a lost transition, and nothing inapplicable goes through.
+        assert_eq!(
+            result.is_ok(),
+            applies(&self.team, &before, &input, self.now, &self.availability),
+            "{input:?} on {:?} at {}: {result:?}",
+            before.phase,
+            self.now
+        );
+        if let Ok(decision) = result {
+            let (lead, observed) = &mut self.leads[index];
+            check_effects(observed, &decision.effects, &self.team, &self.availability);
+            if let Some(rotation) = decision.rotation {
+                self.rotation = rotation;
             }
-            // A refused input changes nothing (the state is a value; the
-            // caller keeps `before`).
-            Err(_) => assert_eq!(&self.leads[index].0, &before),
+            *lead = decision.lead;
+            if let Phase::Assigned { rep } = &lead.phase {
+                assert_eq!(Some(rep), observed.owner.as_ref());
+            }
         }
+    }
+}
+
+/// Whether `input` applies to a lead in `before`'s phase at `now`, from the
+/// rules in DESIGN.md rather than from the core's code.
+fn applies(
+    team: &TeamConfig,
+    before: &LeadRouting,
+    input: &Input,
+    now: Millis,
+    availability: &Availability,
+) -> bool {
+    let phase = &before.phase;
+    match input {
+        Input::Claim { rep: claimer } => match phase {
+            Phase::Offered { rep, deadline, .. } => claimer == rep && now < *deadline,
+            Phase::Pooled { .. } | Phase::Escalated { .. } => team.ring.contains(claimer),
+            Phase::Waiting { .. } | Phase::Assigned { .. } | Phase::Withdrawn => false,
+        },
+        Input::Pass { rep: passer, .. } => {
+            matches!(phase, Phase::Offered { rep, deadline, .. } if rep == passer && now < *deadline)
+        }
+        Input::Expire { offer_no: timer } => {
+            matches!(phase, Phase::Offered { offer_no, deadline, .. } if offer_no == timer && now >= *deadline)
+        }
+        Input::Retry => {
+            matches!(phase, Phase::Waiting { .. })
+                && team
+                    .ring
+                    .iter()
+                    .any(|rep| availability.check(rep, &before.tier, now).is_ok())
+        }
+        Input::EscalationDue => {
+            matches!(phase, Phase::Pooled { escalate_at: Some(at), .. } if now >= *at)
+        }
+        Input::AssignDirect { rep } => {
+            !matches!(phase, Phase::Assigned { rep: owner } if owner == rep)
+        }
+        Input::Requeue => !matches!(phase, Phase::Offered { .. }),
+        Input::Return | Input::ReturnToPool => matches!(phase, Phase::Assigned { .. }),
+        Input::Withdraw => !matches!(phase, Phase::Assigned { .. } | Phase::Withdrawn),
     }
 }
 
@@ -269,7 +324,7 @@ proptest! {
                     let new = NewLead { lead_id: format!("lead{}", world.leads.len()), tier: if tier_a { "A".into() } else { String::new() }, owner_hint: None };
                     let decision = start(&world.team, &world.rotation, &new, world.now, &world.availability);
                     let mut observed = Observed::default();
-                    check_effects(&mut observed, &decision.effects, &world.availability);
+                    check_effects(&mut observed, &decision.effects, &world.team, &world.availability);
                     if let Some(rotation) = decision.rotation { world.rotation = rotation; }
                     world.leads.push((decision.lead, observed));
                 }

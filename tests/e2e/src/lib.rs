@@ -176,6 +176,18 @@ impl System {
         }
     }
 
+    /// Fails when `name` is not running any more (it exited or crashed
+    /// since it started), saying how it ended.
+    pub fn still_running(&mut self, name: &str) -> Result<()> {
+        let Some(process) = self.services.get_mut(name) else {
+            bail!("{name} was never started (or was stopped)");
+        };
+        match process.child.try_wait()? {
+            None => Ok(()),
+            Some(exit) => bail!("{name} is not running: it exited with {exit}"),
+        }
+    }
+
     /// Stops a service with SIGTERM and waits for a clean exit.
     pub fn terminate(&mut self, service: &str) -> Result<()> {
         let Some(mut process) = self.services.remove(service) else {

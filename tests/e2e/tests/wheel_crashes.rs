@@ -2,7 +2,7 @@
 //! flow in and reps claim, and restarted each time. Afterwards every lead
 //! ended assigned, pooled or escalated, none has two owners, and the
 //! deadlines that fell due while the wheel was down fired on restart in
-//! deadline order. On SQLite, and on Postgres when `TEST_POSTGRES_URL` is set.
+//! deadline order. On SQLite, and on Postgres (`TEST_POSTGRES_URL`).
 
 mod common;
 
@@ -16,7 +16,7 @@ use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::{BearerToken, Role};
 use leadwheel_plumbing::bus::{WHEEL_STREAM, subjects};
 use leadwheel_plumbing::now_ms;
-use leadwheel_plumbing::testing::{self, TestDb};
+use leadwheel_plumbing::testing::{self, on_postgres};
 use leadwheel_proto::events::v1::{Envelope, OfferClosed, OfferOpened, OfferOutcome};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
@@ -205,8 +205,5 @@ async fn the_wheel_killed_under_load_loses_nothing_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wheel_killed_under_load_loses_nothing_postgres() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
-    killed_under_load(Some(&db.url), 0x9057).await;
+    on_postgres(|db| async move { killed_under_load(Some(&db.url), 0x9057).await }).await;
 }

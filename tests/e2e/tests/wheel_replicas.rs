@@ -3,8 +3,9 @@
 //! offers at random through random replicas. Afterwards the ledger, the
 //! routing and the events must show every wheel invariant held.
 //!
-//! Needs `TEST_POSTGRES_URL` (skipped loudly without it). The number of
-//! leads can be changed with `E2E_REPLICA_LEADS` (default 2000).
+//! Needs `TEST_POSTGRES_URL` (fails without it, unless
+//! `LEADWHEEL_SKIP_POSTGRES=1`). The number of leads can be changed with
+//! `E2E_REPLICA_LEADS` (default 2000).
 
 mod common;
 
@@ -16,7 +17,7 @@ use futures::StreamExt;
 use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::now_ms;
-use leadwheel_plumbing::testing::TestDb;
+use leadwheel_plumbing::testing::{TestDb, on_postgres};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
 
@@ -121,9 +122,10 @@ mod stop_signal {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_wheels_on_one_postgres_keep_every_invariant() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+    on_postgres(three_wheels_on).await;
+}
+
+async fn three_wheels_on(db: TestDb) {
     let leads_wanted: usize = std::env::var("E2E_REPLICA_LEADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -189,9 +191,20 @@ async fn three_wheels_on_one_postgres_keep_every_invariant() {
         started.elapsed()
     );
     assert!(summary.assigned > 0 && summary.offers > leads.len());
-    // No replica crashed along the way.
+    // No replica crashed or stopped along the way, and each stops cleanly.
     for i in 0..REPLICAS {
-        let log = system.log(&format!("wheel-{i}"));
-        assert!(!log.contains("panicked"), "wheel-{i} panicked:\n{log}");
+        let name = format!("wheel-{i}");
+        if let Err(err) = system.still_running(&name) {
+            panic!("{err:#}; its log:\n{}", system.log(&name));
+        }
+    }
+    for i in 0..REPLICAS {
+        let name = format!("wheel-{i}");
+        if let Err(err) = system.terminate(&name) {
+            panic!(
+                "{name} did not stop cleanly on SIGTERM: {err:#}; its log:\n{}",
+                system.log(&name)
+            );
+        }
     }
 }

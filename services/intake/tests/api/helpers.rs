@@ -37,9 +37,50 @@ pub struct TestApp {
     _db: TestDb,
 }
 
-/// Installs logs (to the test writer, `RUST_LOG` or warn) and an
-/// OpenTelemetry tracer without exporter, so spans carry real trace
-/// contexts and `traceparent` propagation can be checked end to end.
+/// Every warning and error logged in this test process, as its fields
+/// (`message=… path=… line=…`), for tests that wait on something the
+/// service only reports in its log.
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps warnings and errors in [`LOGGED`].
+struct KeepLogs;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for KeepLogs {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!(" {}={value:?}", field.name()));
+            }
+        }
+        let mut fields = Fields(String::new());
+        event.record(&mut fields);
+        LOGGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(fields.0);
+    }
+}
+
+/// The logged warning or error (see [`LOGGED`]) whose fields contain every
+/// one of `parts`, if any.
+pub fn logged(parts: &[&str]) -> Option<String> {
+    LOGGED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|line| parts.iter().all(|part| line.contains(part)))
+        .cloned()
+}
+
+/// Installs logs (to the test writer, `RUST_LOG` or warn, and every
+/// warning and error kept for [`logged`]) and an OpenTelemetry tracer
+/// without exporter, so spans carry real trace contexts and `traceparent`
+/// propagation can be checked end to end.
 pub fn init_tracing() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -61,6 +102,7 @@ pub fn init_tracing() {
                     .with_filter(filter),
             )
             .with(tracing_opentelemetry::layer().with_tracer(tracer))
+            .with(KeepLogs.with_filter(tracing_subscriber::filter::LevelFilter::WARN))
             .try_init();
     });
 }

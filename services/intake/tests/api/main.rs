@@ -1,6 +1,7 @@
 //! Integration tests of the intake service: the real binary's library on
-//! ephemeral ports, a real `nats-server`, real SQLite and (when
-//! `TEST_POSTGRES_URL` is set) real Postgres.
+//! ephemeral ports, a real `nats-server`, real SQLite and real Postgres
+//! (`TEST_POSTGRES_URL`; without it the Postgres variants fail unless
+//! `LEADWHEEL_SKIP_POSTGRES=1`).
 
 mod fields;
 mod fuzz;

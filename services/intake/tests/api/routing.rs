@@ -9,7 +9,7 @@ use leadwheel_plumbing::testing::{TestDb, eventually, publish_event};
 use leadwheel_proto::events::v1::{AccountChanged, LeadCreated};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, relaxed, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, logged, relaxed, spawn_app, spawn_app_with};
 use leadwheel_plumbing::on_both_backends;
 
 on_both_backends!(
@@ -76,7 +76,17 @@ async fn tiers_travel_on_the_event_and_rules_reload(db: TestDb) {
 
     // A bad edit is refused (logged with its line) and the old rules stay.
     std::fs::write(&path, "base = 10\n[tiers]\nA = oops\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let path_field = format!("path={}", path.display());
+    let refusal = eventually(
+        Duration::from_secs(10),
+        "the bad rules to be refused",
+        || {
+            let parts = ["scoring rules refused", path_field.as_str()];
+            async move { logged(&parts) }
+        },
+    )
+    .await;
+    assert!(refusal.contains("line=3"), "{refusal}");
     let still = create(&app, big(2)).await;
     assert_eq!(event_of(&app, &still, 3).await.tier, "A");
 

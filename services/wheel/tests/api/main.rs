@@ -2,6 +2,7 @@
 //! gRPC, against a real nats-server and a real database.
 
 mod bad_input;
+mod duplicates;
 mod expiry_race;
 mod helpers;
 mod insight;

@@ -10,6 +10,7 @@ use leadwheel_proto::wheel::v1::*;
 use tonic::Code;
 
 use crate::helpers::{spawn_app, spawn_app_with_nats_down};
+use crate::support;
 
 #[tokio::test]
 async fn a_new_lead_is_offered_round_robin_and_claimed() {
@@ -121,7 +122,8 @@ async fn a_new_lead_is_offered_round_robin_and_claimed() {
 #[tokio::test]
 async fn pass_and_expiry_walk_the_ring_into_the_pool() {
     let app = spawn_app().await;
-    app.team(&["ana", "ben", "cy"], 1_000).await;
+    // Windows long enough for ben's late claim to land while cy holds hers.
+    app.team(&["ana", "ben", "cy"], 2_000).await;
     app.new_lead("lead-p").await;
     assert_eq!(app.offered_to("lead-p").await, "ana");
 
@@ -154,7 +156,33 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
         "a pass moves to the next rep at once"
     );
 
-    // ben lets the window lapse, then cy does: the lead is pooled.
+    // ben lets the window lapse. His claim after his deadline fails, while
+    // cy holds the next offer (a claim once the lead is pooled would be a
+    // pool claim, which any member may make).
+    let routing = support::routing_when(&app, "lead-p", "cy to be offered it", |routing| {
+        support::open_offer(routing).is_some_and(|offer| offer.rep_id == "cy")
+    })
+    .await;
+    let ben = routing.offers.iter().find(|o| o.rep_id == "ben");
+    assert_eq!(
+        ben.map(|o| o.state),
+        Some(OfferState::Expired as i32),
+        "{:?}",
+        routing.offers
+    );
+    let err = app
+        .rep("ben")
+        .await
+        .claim(ClaimRequest {
+            lead_id: "lead-p".into(),
+            rep_id: "ben".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("has already ended"), "{err:?}");
+
+    // cy lets it lapse too: the lead is pooled.
     let routing = app.wait_state("lead-p", LeadState::Pooled).await;
     let outcomes: Vec<(String, i32)> = routing
         .offers
@@ -170,7 +198,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
         ]
     );
 
-    // A claim after the deadline fails.
+    // Once pooled, nobody holds an offer of it: a late pass fails.
     let err = app
         .rep("ben")
         .await
@@ -182,6 +210,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("no open offer"), "{err:?}");
 
     let pooled: Vec<LeadPooled> =
         testing::eventually(Duration::from_secs(10), "lead.pooled", || async {

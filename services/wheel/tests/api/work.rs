@@ -130,6 +130,19 @@ async fn work_ending_frees_capacity_and_moves_with_the_owner(db: TestDb) {
     };
     publish(&app, subjects::OPPS_LEAD_DISQUALIFIED, "w2", &disqualified).await;
     load_becomes(&app, "ben", 0).await;
+    // The disqualification came after the replayed conversion on the same
+    // consumer, so the replay has been handled: w1 closed once, and ana's
+    // load is still w3 alone.
+    let closed = story(&explain(&app, "w1").await)
+        .iter()
+        .filter(|(kind, _, _)| kind == "work_closed")
+        .count();
+    assert_eq!(closed, 1, "a replayed conversion closed w1 again");
+    assert_eq!(
+        assigned_leads(&app, "ana").await,
+        1,
+        "a replayed conversion changed ana's load"
+    );
 
     // A manager in opportunity moves w3 from ana to ben: the wheel follows,
     // so the load moves with it.
