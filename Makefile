@@ -33,8 +33,10 @@ build:
 
 # Benchmarks of the wheel (docs/benchmarks.md): starts its own nats-server
 # and the release wheel on SQLite; `--quick` sizes take about two minutes.
-# Full sizes: ./target/release/leadwheel-bench all --window 300s
+# Full sizes: `make bench BENCH_ARGS="all --window 300s"`. `cargo run` finds
+# the binaries wherever cargo builds them (CARGO_TARGET_DIR or ./target).
+BENCH_ARGS ?= all --quick
 bench:
 	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
 	  cargo build --release -p leadwheel-wheel -p leadwheel-intake -p leadwheel-bench && \
-	  ./target/release/leadwheel-bench all --quick
+	  cargo run --release --quiet -p leadwheel-bench -- $(BENCH_ARGS)
