@@ -16,7 +16,6 @@ pub mod grpc;
 pub mod insight;
 pub mod live;
 pub mod manage;
-pub mod schedule;
 pub mod store;
 pub mod timers;
 pub mod validate;

@@ -258,7 +258,7 @@ pub async fn set_schedule(
 ) -> Result<SetRepScheduleResponse, WheelError> {
     let rep_id = validate::id("rep_id", &request.rep_id)?;
     let proto = request.schedule.unwrap_or_default();
-    let schedule = crate::schedule::Schedule {
+    let schedule = leadwheel_wheel_core::Schedule {
         time_zone: proto.time_zone.trim().to_string(),
         hours: proto
             .hours
@@ -287,7 +287,7 @@ pub async fn set_schedule(
             ));
         }
     }
-    let skills = crate::schedule::Skills {
+    let skills = leadwheel_wheel_core::Skills {
         tiers: request.tiers.clone(),
         regions: request
             .regions
