@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_plumbing::testing;
+use leadwheel_plumbing::testing::{self, TestDb};
 use leadwheel_proto::events::v1::{LeadAssigned, LeadPooled, OfferClosed, OfferOpened};
 use leadwheel_proto::wheel::v1::*;
 use tonic::Code;
 
-use crate::helpers::{spawn_app, spawn_app_with_nats_down};
+use crate::helpers::{spawn_app, spawn_app_with_clock, spawn_app_with_nats_down};
 use crate::support;
 
 #[tokio::test]
@@ -265,13 +265,13 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
 
 #[tokio::test]
 async fn deadlines_survive_a_restart_and_fire_on_start() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with_clock(TestDb::sqlite()).await;
     app.team(&["ana", "ben"], 1_000).await;
     app.new_lead("lead-r").await;
     assert_eq!(app.offered_to("lead-r").await, "ana");
     app.stop().await;
-    // The deadline passes while the wheel is down.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // The deadline passes while the wheel is down (on its clock: no sleep).
+    app.advance(1_200);
     app.start().await;
     let mut admin = app.admin().await;
     let routing = testing::eventually(
