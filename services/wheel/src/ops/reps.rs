@@ -60,6 +60,8 @@ impl Wheel {
         Ok(updated)
     }
 
+    /// Sets a rep available or away (themselves, their manager or an
+    /// admin); coming back offers the team's waiting leads again.
     pub async fn set_availability(
         &self,
         caller: &Caller,
@@ -108,6 +110,7 @@ impl Wheel {
         Ok(updated)
     }
 
+    /// Sets a rep's rank and capacity (their manager or an admin).
     pub async fn update_rep(
         &self,
         caller: &Caller,

@@ -42,6 +42,11 @@ pub async fn spawn_app_with_clock(db: TestDb) -> TestApp {
     spawn(db, Some(ManualClock::starting_now())).await
 }
 
+/// The wheel on a manual clock standing at `at_ms` (UTC epoch ms).
+pub async fn spawn_app_with_clock_at(db: TestDb, at_ms: i64) -> TestApp {
+    spawn(db, Some(ManualClock::at(at_ms))).await
+}
+
 async fn spawn(db: TestDb, clock: Option<Arc<ManualClock>>) -> TestApp {
     testing::init_test_logs();
     let nats = NatsServer::start().expect("nats-server");

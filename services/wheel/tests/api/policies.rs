@@ -4,6 +4,7 @@
 //! chain budget.
 
 use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::clock::Clock;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::events::v1::{
@@ -338,7 +339,8 @@ async fn a_manager_assigns_over_an_offer_requeues_and_withdraws(db: TestDb) {
 /// The ledger tells a lead's story in order: received, offered, passed,
 /// offered, expired, offered, claimed, assigned.
 async fn the_ledger_tells_the_story_in_order(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    // On a manual clock, so cy's window cannot lapse before she claims.
+    let app = spawn_app_with_clock(db).await;
     support::upsert(
         &app,
         support::team(
@@ -362,6 +364,8 @@ async fn the_ledger_tells_the_story_in_order(db: TestDb) {
         .await
         .unwrap();
     // ben lets his window lapse; cy claims in hers.
+    assert_eq!(app.offered_to("s1").await, "ben");
+    app.advance(1_000);
     routing_when(&app, "s1", "cy's offer", |r| {
         open_offer(r).is_some_and(|o| o.rep_id == "cy")
     })
@@ -520,7 +524,7 @@ async fn the_circuit_breaker_sets_a_lapsing_rep_away(db: TestDb) {
 
 /// A chain budget shrinks the windows so the whole chain fits in it.
 async fn a_chain_budget_shrinks_the_windows(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    let app = spawn_app_with_clock(db).await;
     let policy = TeamPolicy {
         chain_budget_ms: 4_000,
         window_floor_ms: 1_000,
@@ -555,7 +559,17 @@ async fn a_chain_budget_shrinks_the_windows(db: TestDb) {
         })
         .await
         .unwrap();
-    // The rest let their windows lapse: the lead is pooled within the budget.
+    // The rest let their windows lapse (the clock moves to each deadline in
+    // turn): the lead is pooled within the budget.
+    for (n, rep) in ["ben", "cy", "dee"].into_iter().enumerate() {
+        let routing = routing_when(&app, "w1", &format!("{rep}'s offer"), |r| {
+            r.offers.len() == n + 2 && open_offer(r).is_some_and(|o| o.rep_id == rep)
+        })
+        .await;
+        let offer = open_offer(&routing).unwrap();
+        let clock = app.clock.as_ref().unwrap();
+        app.advance((offer.deadline_ms - clock.now_ms()).max(0) as u64);
+    }
     let pooled = app.wait_state("w1", LeadState::Pooled).await;
     let started = pooled.offers[0].opened_at_ms;
     assert_eq!(pooled.offers.len(), 4);

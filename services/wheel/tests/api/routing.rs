@@ -121,8 +121,9 @@ async fn a_new_lead_is_offered_round_robin_and_claimed() {
 
 #[tokio::test]
 async fn pass_and_expiry_walk_the_ring_into_the_pool() {
-    let app = spawn_app().await;
-    // Windows long enough for ben's late claim to land while cy holds hers.
+    // On a manual clock: each window ends when the test moves the clock, so
+    // ben's late claim lands while cy holds hers, however slow the machine.
+    let app = spawn_app_with_clock(TestDb::sqlite()).await;
     app.team(&["ana", "ben", "cy"], 2_000).await;
     app.new_lead("lead-p").await;
     assert_eq!(app.offered_to("lead-p").await, "ana");
@@ -159,6 +160,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
     // ben lets the window lapse. His claim after his deadline fails, while
     // cy holds the next offer (a claim once the lead is pooled would be a
     // pool claim, which any member may make).
+    app.advance(2_000);
     let routing = support::routing_when(&app, "lead-p", "cy to be offered it", |routing| {
         support::open_offer(routing).is_some_and(|offer| offer.rep_id == "cy")
     })
@@ -183,6 +185,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
     assert!(err.message().contains("has already ended"), "{err:?}");
 
     // cy lets it lapse too: the lead is pooled.
+    app.advance(2_000);
     let routing = app.wait_state("lead-p", LeadState::Pooled).await;
     let outcomes: Vec<(String, i32)> = routing
         .offers
