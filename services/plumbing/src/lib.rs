@@ -2,7 +2,7 @@
 //!
 //! Every service stands on the same parts: [`config`] from the environment,
 //! [`telemetry`] (logs, traces, trace-context propagation), [`metrics`],
-//! the [`store`] (SQLite or Postgres through one code path), the [`bus`]
+//! the [`store`] (SQLite or Postgres through one code path), the injected [`clock`], the [`bus`]
 //! (JetStream streams and the event envelope) with the transactional
 //! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
 //! [`admin`] servers (with [`reflection`]), [`paging`] for list calls, and the [`runtime`] that
@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod grpc;
 pub mod ids;

@@ -2,11 +2,11 @@
 //! of the policy a manager sends.
 
 use leadwheel_proto::wheel::v1 as api;
-use leadwheel_wheel_core::{NoEligible, Rotation};
+use leadwheel_wheel_core::{AssignedVia, NoEligible, Rotation};
 
 use crate::error::WheelError;
 use crate::live;
-use crate::store::{self, LeadRow, OfferRow, RepRow, TeamRow};
+use crate::store::{self, LeadRow, LedgerRow, OfferRow, RepRow, TeamRow};
 use crate::validate;
 
 /// Longest tier label and most tiers in a policy.
@@ -47,11 +47,12 @@ pub fn team_proto(team: &TeamRow) -> api::Team {
     }
 }
 
-pub fn rep_proto(rep: RepRow) -> api::Rep {
+/// A rep, with whether they are on shift at `now`.
+pub fn rep_proto(rep: RepRow, now: i64) -> api::Rep {
     let on_shift = rep
         .schedule
         .compile()
-        .is_ok_and(|shift| shift.on_shift(leadwheel_plumbing::now_ms()));
+        .is_ok_and(|shift| shift.on_shift(now));
     api::Rep {
         on_shift,
         schedule: Some(api::RepSchedule {
@@ -79,6 +80,46 @@ pub fn rep_proto(rep: RepRow) -> api::Rep {
         rank: rep.rank as i32,
         capacity: rep.capacity as i32,
         consecutive_expiries: rep.consecutive_expiries as i32,
+    }
+}
+
+/// A routing-ledger line.
+pub fn ledger_entry(e: &LedgerRow) -> api::LedgerEntry {
+    api::LedgerEntry {
+        at_ms: e.at_ms,
+        kind: e.kind.clone(),
+        rep_id: e.rep_id.clone().unwrap_or_default(),
+        offer_no: e.offer_no.unwrap_or_default() as i32,
+        detail: e.detail.clone(),
+    }
+}
+
+/// A lead's ledger, as `explain` answers it.
+pub fn explain_proto(lead: &LeadRow, entries: &[LedgerRow]) -> api::ExplainLeadResponse {
+    api::ExplainLeadResponse {
+        lead_id: lead.details.lead_id.clone(),
+        team_id: lead.team_id.clone(),
+        state: lead_state(&lead.state) as i32,
+        owner_rep_id: lead.owner_rep_id.clone().unwrap_or_default(),
+        entries: entries.iter().map(ledger_entry).collect(),
+    }
+}
+
+/// How a claim got the lead, on the wire.
+pub fn claimed_via(via: Option<AssignedVia>) -> api::ClaimedVia {
+    match via {
+        Some(AssignedVia::Offer) => api::ClaimedVia::Offer,
+        Some(AssignedVia::Pool) => api::ClaimedVia::Pool,
+        _ => api::ClaimedVia::Unspecified,
+    }
+}
+
+/// A pooled lead.
+pub fn pool_lead(lead: &LeadRow) -> api::PoolLead {
+    api::PoolLead {
+        lead: Some(live::summary(&lead.details)),
+        team_id: lead.team_id.clone(),
+        pooled_at_ms: lead.pooled_at_ms.unwrap_or_default(),
     }
 }
 

@@ -6,11 +6,11 @@
 
 use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::ids;
+use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase};
 use sqlx::AnyConnection;
 
-use crate::engine::Engine;
 use crate::error::WheelError;
 use crate::live::{self, Push};
 use crate::store::{self, LeadRow, OfferRow, PendingLedger, TeamRow};
@@ -18,7 +18,7 @@ use crate::store::{self, LeadRow, OfferRow, PendingLedger, TeamRow};
 /// Writes `decision` for `lead` (read at `lead.version`) and `team` (read at
 /// `team.rotation_version`); returns the live pushes to send after commit.
 pub async fn write_decision(
-    engine: &Engine,
+    outbox: &Outbox,
     conn: &mut AnyConnection,
     team: &TeamRow,
     lead: &LeadRow,
@@ -54,7 +54,7 @@ pub async fn write_decision(
     } = writer;
     // A transition's ledger lines and events go in one statement each.
     store::insert_ledger_many(conn, lead_id, now, ledger).await?;
-    engine.outbox.enqueue_all(conn, events).await?;
+    outbox.enqueue_all(conn, events).await?;
     let mut routing = decision.lead;
     routing.team_id = team.team_id.clone();
     if !store::update_lead(conn, lead.version, &routing, now).await? {

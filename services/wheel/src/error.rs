@@ -26,6 +26,9 @@ pub enum WheelError {
     /// The routing core refused the input (wrong rep, expired, already assigned...).
     #[error(transparent)]
     Route(#[from] RouteError),
+    /// A part the call needs (the live-offer feed) is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
     /// Another transition won a race on the same lead; the caller may retry.
     #[error("lead {0} changed concurrently; try again")]
     Conflict(String),
@@ -83,6 +86,7 @@ impl From<WheelError> for Status {
                 | RouteError::WrongPhase { .. } => Status::failed_precondition(route.to_string()),
             },
             WheelError::Conflict(message) => Status::aborted(message),
+            WheelError::Unavailable(message) => Status::unavailable(message),
             WheelError::Store(err) => {
                 tracing::error!(error = %err, "store error");
                 Status::unavailable("the wheel's store is unavailable; try again")

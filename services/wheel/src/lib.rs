@@ -1,11 +1,15 @@
 //! The wheel service: routes each new lead round its team's ring with
 //! exclusive timed offers, then to the team's open pool.
 //!
-//! The routing rules are the pure core (`leadwheel-wheel-core`); this crate
-//! wraps it with the store ([`store`]), durable timers ([`timers`]), the
-//! lead-created consumer ([`consumer`]), opportunity's work events
-//! ([`work`]), live pushes ([`live`]) and the
-//! gRPC API ([`grpc`]).
+//! The routing rules and eligibility are the pure core
+//! (`leadwheel-wheel-core`). This crate layers, from the outside in: the
+//! gRPC API ([`grpc`]: caller and request in, messages out) over the
+//! operations ([`ops`]: checks and access, one area per module) over the
+//! [`engine`] (every transaction; deciding and writing transitions through
+//! [`effects`]) over the [`store`] (every query). The lead-created
+//! consumer ([`consumer`]), opportunity's work events ([`work`]) and the
+//! durable timers ([`timers`]) drive the engine directly; [`live`] sends
+//! the offer pushes. Time comes from an injected clock.
 
 pub mod consumer;
 pub mod convert;
@@ -13,10 +17,8 @@ pub mod effects;
 pub mod engine;
 pub mod error;
 pub mod grpc;
-pub mod insight;
 pub mod live;
-pub mod manage;
-pub mod schedule;
+pub mod ops;
 pub mod store;
 pub mod timers;
 pub mod validate;
@@ -24,16 +26,15 @@ pub mod why_not;
 pub mod work;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use anyhow::Result;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::config::{ServiceConfig, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime};
 use leadwheel_proto::wheel::v1::wheel_service_server::WheelServiceServer;
 use sqlx::migrate::Migrator;
-use tokio::sync::Notify;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -46,14 +47,23 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    run_with_clock(clock::system(), config, listeners, shutdown).await
+}
+
+/// As [`run`], reading the time from `clock` (tests pass a manual one).
+pub async fn run_with_clock(
+    clock: SharedClock,
+    config: ServiceConfig,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let runtime = Runtime::start(config, &MIGRATOR, Some(&WHEEL_STREAM)).await?;
-    let engine = engine::Engine {
-        store: runtime.store.clone(),
-        outbox: runtime.outbox.clone(),
-        bus: runtime.bus.clone(),
-        timers: Arc::new(Notify::new()),
-        rosters: Default::default(),
-    };
+    let engine = engine::Engine::new(
+        runtime.store.clone(),
+        runtime.outbox.clone(),
+        runtime.bus.clone(),
+        clock,
+    );
     runtime.spawn_consumer(
         ConsumerSpec {
             durable: "wheel-intake".into(),
@@ -71,10 +81,7 @@ pub async fn run(
         work::WorkHandler::new(engine.clone()),
     );
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
-    let api = grpc::WheelApi {
-        engine,
-        stop: runtime.front.clone(),
-    };
+    let api = grpc::WheelApi::new(ops::Wheel::new(engine), runtime.front.clone());
     let service = WheelServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime
         .serve(listeners, service, Vec::new(), shutdown)

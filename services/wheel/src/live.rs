@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use leadwheel_plumbing::Bus;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_plumbing::store::now_ms;
 use leadwheel_proto::wheel::v1::{LeadSummary, Offer, OfferState, OfferUpdate};
 use prost::Message;
 
@@ -97,12 +96,12 @@ pub fn offer_proto(
     }
 }
 
-/// Sends `pushes` on core NATS; failures are logged, never fatal.
-pub async fn send(bus: &Bus, pushes: Vec<Push>) {
+/// Sends `pushes` on core NATS, stamped `now`; failures are logged, never fatal.
+pub async fn send(bus: &Bus, now: i64, pushes: Vec<Push>) {
     for push in pushes {
         let update = OfferUpdate {
             offer: Some(push.offer),
-            server_time_ms: now_ms(),
+            server_time_ms: now,
         };
         if let Err(err) = bus
             .client

@@ -3,17 +3,20 @@
 //! deadline order through the engine. On start, every overdue deadline
 //! fires at once, oldest first. With several replicas each runs this loop;
 //! the conditional updates let exactly one expire each offer.
+//!
+//! Time is the engine's clock: a test that moves a manual clock past a
+//! deadline wakes this loop, which then expires the offer (and sweeps when
+//! the clock moved a sweep period), with no real waiting.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use leadwheel_plumbing::metrics::{self, latency_histogram};
-use leadwheel_plumbing::store::now_ms;
 use leadwheel_wheel_core::Input;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Outcome, Refusal, SYSTEM};
 use crate::error::WheelError;
 use crate::store;
 
@@ -41,13 +44,18 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
 /// Runs until `cancel` fires.
 pub async fn run(engine: Engine, cancel: CancellationToken) {
+    let sweep_ms = SWEEP_EVERY.as_millis() as i64;
     let mut last_sweep = tokio::time::Instant::now() - SWEEP_EVERY;
+    let mut last_sweep_ms = engine.now() - sweep_ms;
     loop {
         if cancel.is_cancelled() {
             break;
         }
-        if last_sweep.elapsed() >= SWEEP_EVERY {
+        // A sweep period passed in real time or on the clock (which a test
+        // may move by hand).
+        if last_sweep.elapsed() >= SWEEP_EVERY || engine.now() - last_sweep_ms >= sweep_ms {
             last_sweep = tokio::time::Instant::now();
+            last_sweep_ms = engine.now();
             if let Err(err) = sweep(&engine).await {
                 tracing::warn!(error = %err, "sweeping escalations and waiting leads failed");
             }
@@ -64,7 +72,7 @@ pub async fn run(engine: Engine, cancel: CancellationToken) {
         }
         let sleep_for = match next_deadline(&engine).await {
             Ok(Some(deadline)) => {
-                Duration::from_millis((deadline - now_ms()).max(0) as u64).min(MAX_SLEEP)
+                Duration::from_millis((deadline - engine.now()).max(0) as u64).min(MAX_SLEEP)
             }
             Ok(None) => MAX_SLEEP,
             Err(err) => {
@@ -72,24 +80,31 @@ pub async fn run(engine: Engine, cancel: CancellationToken) {
                 MAX_SLEEP
             }
         };
+        let clock_moved = async {
+            match engine.clock().moved() {
+                Some(moved) => moved.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep(sleep_for) => {}
-            _ = engine.timers.notified() => {}
+            _ = engine.timers().notified() => {}
+            _ = clock_moved => {}
             _ = cancel.cancelled() => break,
         }
     }
 }
 
 async fn next_deadline(engine: &Engine) -> Result<Option<i64>, WheelError> {
-    let mut conn = engine.store.pool().acquire().await?;
+    let mut conn = engine.read().await?;
     store::next_deadline(&mut conn).await
 }
 
 /// Expires every due offer; true when a full batch was found (more may wait).
 async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, WheelError> {
-    let now = now_ms();
+    let now = engine.now();
     let due = {
-        let mut conn = engine.store.pool().acquire().await?;
+        let mut conn = engine.read().await?;
         store::due_offers(&mut conn, now, BATCH).await?
     };
     let full = due.len() as i64 == BATCH;
@@ -110,15 +125,16 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
                 (lead_id.clone(), input)
             })
             .collect();
-        let outcomes = engine.apply_many(inputs, crate::engine::SYSTEM).await?;
+        let outcomes = engine.apply_many(inputs, SYSTEM).await?;
         for ((lead_id, offer_no, deadline), outcome) in chunk.iter().zip(outcomes) {
             match outcome {
-                Ok(_) => {
-                    EXPIRY_LATENESS.observe((now_ms() - deadline).max(0) as f64 / 1000.0);
+                Ok(Outcome::Transition(_)) => {
+                    EXPIRY_LATENESS.observe((engine.now() - deadline).max(0) as f64 / 1000.0);
                     tracing::debug!(lead_id = %lead_id, offer_no, "offer expired");
                 }
                 // Claimed, passed or expired by someone else first: nothing to do.
-                Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+                Ok(Outcome::Refused(Refusal::Route(_))) | Err(WheelError::Conflict(_)) => {}
+                Ok(Outcome::Refused(refusal)) => return Err(refusal.into()),
                 Err(err) => return Err(err),
             }
         }
@@ -137,16 +153,16 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
 /// Escalates pooled leads past their timeout and offers waiting leads again.
 async fn sweep(engine: &Engine) -> Result<(), WheelError> {
     let due = {
-        let mut conn = engine.store.pool().acquire().await?;
-        store::due_escalations(&mut conn, now_ms(), BATCH).await?
+        let mut conn = engine.read().await?;
+        store::due_escalations(&mut conn, engine.now(), BATCH).await?
     };
     for lead_id in due {
-        match engine
-            .apply(&lead_id, Input::EscalationDue, crate::engine::SYSTEM)
-            .await
-        {
-            Ok(_) => tracing::info!(lead_id = %lead_id, "pooled lead escalated to the manager"),
-            Err(WheelError::Route(_)) | Err(WheelError::Conflict(_)) => {}
+        match engine.apply(&lead_id, Input::EscalationDue, SYSTEM).await {
+            Ok(Outcome::Transition(_)) => {
+                tracing::info!(lead_id = %lead_id, "pooled lead escalated to the manager")
+            }
+            Ok(Outcome::Refused(Refusal::Route(_))) | Err(WheelError::Conflict(_)) => {}
+            Ok(Outcome::Refused(refusal)) => return Err(refusal.into()),
             Err(err) => return Err(err),
         }
     }

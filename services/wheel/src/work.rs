@@ -17,12 +17,12 @@
 
 use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
-use leadwheel_plumbing::{Event, Tx, now_ms};
+use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::Input;
 use sqlx::AnyConnection;
 
-use crate::engine::{Engine, entry, refused_before_writing};
+use crate::engine::{Engine, Outcome, entry};
 use crate::error::WheelError;
 use crate::live::{PendingPushes, Push};
 use crate::store;
@@ -61,10 +61,10 @@ impl WorkHandler {
         actor: &str,
     ) -> Result<Vec<Push>, HandlerError> {
         match self.engine.transition(tx, lead_id, input, actor).await {
-            Ok((_, pushes)) => Ok(pushes),
+            Ok(Outcome::Transition((_, pushes))) => Ok(pushes),
             // Refused before writing: the lead is not routed here, or its
             // routing moved on (opportunity's view is the later one).
-            Err(refused) if refused_before_writing(&refused) => {
+            Ok(Outcome::Refused(refused)) => {
                 tracing::info!(lead_id, %refused, "opportunity's change does not apply to the lead's routing");
                 Ok(Vec::new())
             }
@@ -90,13 +90,14 @@ fn actor(by: &str) -> String {
 
 /// Ends the owner's work on `lead_id` for capacity, with a ledger line.
 async fn close_work(
+    engine: &Engine,
     conn: &mut AnyConnection,
     lead_id: &str,
     rep_id: &str,
     detail: String,
     at_ms: i64,
 ) -> Result<(), HandlerError> {
-    let at_ms = if at_ms > 0 { at_ms } else { now_ms() };
+    let at_ms = if at_ms > 0 { at_ms } else { engine.now() };
     if store::close_work(conn, lead_id, at_ms)
         .await
         .map_err(transient)?
@@ -123,6 +124,7 @@ impl EventHandler for WorkHandler {
                     converted.account_id, converted.opportunity_id
                 );
                 close_work(
+                    &self.engine,
                     tx,
                     &converted.lead_id,
                     &converted.rep_id,
@@ -141,6 +143,7 @@ impl EventHandler for WorkHandler {
                 } else {
                     let detail = format!("disqualified reason={}", disqualified.reason);
                     close_work(
+                        &self.engine,
                         tx,
                         &disqualified.lead_id,
                         &disqualified.rep_id,
@@ -198,7 +201,7 @@ impl WorkHandler {
         tx: &mut Tx,
         applied: &events::HandoverApplied,
     ) -> Result<(), HandlerError> {
-        let now = now_ms();
+        let now = self.engine.now();
         let Some(team_id) = store::leave_team(tx, &applied.rep_id, now)
             .await
             .map_err(transient)?
@@ -217,13 +220,12 @@ impl WorkHandler {
                 at_ms: now,
             };
             self.engine
-                .outbox
-                .enqueue(
+                .emit(
                     tx,
                     EventDraft::new(subjects::REP_UPSERTED, &rep.rep_id, &event),
                 )
                 .await
-                .map_err(|err| HandlerError::Transient(err.into()))?;
+                .map_err(transient)?;
         }
         let Some(team) = store::load_team(tx, &team_id).await.map_err(transient)? else {
             return Ok(());
@@ -237,13 +239,12 @@ impl WorkHandler {
             at_ms: now,
         };
         self.engine
-            .outbox
-            .enqueue(
+            .emit(
                 tx,
                 EventDraft::new(subjects::TEAM_UPSERTED, &team.team_id, &event),
             )
             .await
-            .map_err(|err| HandlerError::Transient(err.into()))?;
+            .map_err(transient)?;
         Ok(())
     }
 }

@@ -1,9 +1,10 @@
-//! Who may be offered a lead in the simulation: the same [`Eligibility`]
-//! the wheel service gives the core, answered from the modelled reps.
+//! Who may be offered a lead in the simulation: the core's own eligibility
+//! ([`Member::check`], which the wheel service also uses), answered from
+//! the modelled reps and their simulated load.
 
 use std::collections::BTreeMap;
 
-use leadwheel_wheel_core::{Eligibility, Millis, SkipReason};
+use leadwheel_wheel_core::{Eligibility, LeadFacts, Member, Millis, Shift, Skills, SkipReason};
 
 use super::model::RepModel;
 
@@ -16,9 +17,23 @@ pub struct RepLoad {
     pub open_offers: u32,
 }
 
+/// A modelled rep as the core judges them. Simulated reps are never set
+/// away and take leads from any country (signups carry none).
+pub fn member(model: &RepModel) -> Member {
+    Member {
+        away: false,
+        shift: Some(model.shift.clone().unwrap_or_else(Shift::always)),
+        skills: Skills {
+            tiers: model.tiers.clone(),
+            regions: Vec::new(),
+        },
+        capacity: i64::from(model.capacity),
+    }
+}
+
 /// The reps, as the core asks about them.
 pub struct Roster<'a> {
-    pub models: &'a [RepModel],
+    pub members: &'a [Member],
     pub load: &'a [RepLoad],
     pub index: &'a BTreeMap<String, usize>,
 }
@@ -28,18 +43,9 @@ impl Eligibility for Roster<'_> {
         let Some(&i) = self.index.get(rep) else {
             return Err(SkipReason::Left);
         };
-        let model = &self.models[i];
-        if model.shift.as_ref().is_some_and(|s| !s.is_on(now)) {
-            return Err(SkipReason::OffShift);
-        }
-        if !model.tiers.is_empty() && !model.tiers.iter().any(|t| t == tier) {
-            return Err(SkipReason::Mismatch);
-        }
         let load = self.load[i];
-        if model.capacity > 0 && load.in_work + load.open_offers >= model.capacity {
-            return Err(SkipReason::AtCapacity);
-        }
-        Ok(())
+        let lead = LeadFacts { tier, country: "" };
+        self.members[i].check(lead, i64::from(load.in_work + load.open_offers), now)
     }
 }
 
@@ -47,7 +53,7 @@ impl Eligibility for Roster<'_> {
 mod tests {
     use super::*;
     use crate::simulate::model::Dist;
-    use crate::simulate::time::Shift;
+    use leadwheel_wheel_core::TimeZone;
 
     #[test]
     fn shift_tier_and_capacity() {
@@ -62,11 +68,11 @@ mod tests {
             tiers: Vec::new(),
         };
         let mut ana = rep("ana");
-        ana.shift = Some(Shift::parse("09:00-17:00", "daily", 0).unwrap());
+        ana.shift = Some(Shift::daily("09:00-17:00", "daily", TimeZone::UTC).unwrap());
         let mut ben = rep("ben");
         ben.tiers = vec!["A".into()];
         ben.capacity = 2;
-        let models = vec![ana, ben];
+        let members: Vec<Member> = [ana, ben].iter().map(member).collect();
         let load = vec![
             RepLoad::default(),
             RepLoad {
@@ -76,7 +82,7 @@ mod tests {
         ];
         let index = BTreeMap::from([("ana".to_string(), 0), ("ben".to_string(), 1)]);
         let roster = Roster {
-            models: &models,
+            members: &members,
             load: &load,
             index: &index,
         };

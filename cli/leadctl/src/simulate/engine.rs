@@ -13,12 +13,13 @@ use leadwheel_wheel_core::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::eligibility::{RepLoad, Roster};
+use super::eligibility::{self, RepLoad, Roster};
 pub use super::facts::{LeadFacts, Outcome, RepFacts, Scenario};
 use super::model::exponential;
-use super::time::DAY;
 
 /// Leads still open this long after the last signup are left as they are.
+/// A day, in milliseconds.
+const DAY: Millis = 24 * 60 * 60 * 1000;
 const HORIZON: Millis = 30 * DAY;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,6 +43,8 @@ enum Event {
 struct Sim<'a> {
     sc: &'a Scenario,
     index: BTreeMap<String, usize>,
+    /// The reps as the core judges their eligibility.
+    members: Vec<leadwheel_wheel_core::Member>,
     load: Vec<RepLoad>,
     rep_facts: Vec<RepFacts>,
     /// One generator per rep, so one rep's draws do not shift another's.
@@ -69,6 +72,7 @@ pub fn run(sc: &Scenario) -> Outcome {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect(),
+        members: sc.reps.iter().map(eligibility::member).collect(),
         load: vec![RepLoad::default(); sc.reps.len()],
         rep_facts: vec![RepFacts::default(); sc.reps.len()],
         rep_rngs: (0..sc.reps.len() as u64)
@@ -128,7 +132,7 @@ impl Sim<'_> {
 
     fn roster(&self) -> Roster<'_> {
         Roster {
-            models: &self.sc.reps,
+            members: &self.members,
             load: &self.load,
             index: &self.index,
         }

@@ -10,10 +10,9 @@ pub mod facts;
 pub mod model;
 pub mod report;
 pub mod signups;
-pub mod time;
 
 use anyhow::{Context, Result, anyhow};
-use leadwheel_wheel_core::{NoEligible, Rotation, TeamConfig};
+use leadwheel_wheel_core::{NoEligible, Rotation, Shift, TeamConfig, fixed_zone, parse_timestamp};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -112,11 +111,11 @@ pub fn describe_policy(team: &TeamConfig) -> String {
 
 fn scenario(args: &SimulateArgs) -> Result<Scenario> {
     let err = |e: String| anyhow!(e);
-    let offset = time::parse_offset(&args.tz).map_err(|e| anyhow!("--tz: {e}"))?;
+    let zone = fixed_zone(&args.tz).map_err(|e| anyhow!("--tz: {e}"))?;
     let shift = match args.shift.as_deref() {
         None | Some("always" | "none") => None,
         Some(window) => Some(
-            time::Shift::parse(window, &args.days, offset).map_err(|e| anyhow!("--shift: {e}"))?,
+            Shift::daily(window, &args.days, zone.clone()).map_err(|e| anyhow!("--shift: {e}"))?,
         ),
     };
     let defaults = Defaults {
@@ -131,7 +130,7 @@ fn scenario(args: &SimulateArgs) -> Result<Scenario> {
             tiers: Vec::new(),
         },
         days: args.days.clone(),
-        offset,
+        zone,
     };
     let reps: Vec<RepModel> = if let Some(path) = &args.reps_file {
         model::load_file(path, &defaults).map_err(err)?
@@ -160,7 +159,7 @@ fn scenario(args: &SimulateArgs) -> Result<Scenario> {
             signups::parse_csv(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?
         }
         (None, Some(rate)) => {
-            let start = time::parse_timestamp(&args.start).map_err(|e| anyhow!("--start: {e}"))?;
+            let start = parse_timestamp(&args.start).map_err(|e| anyhow!("--start: {e}"))?;
             let mix = signups::parse_mix(&args.tier_mix).map_err(err)?;
             let mut rng = StdRng::seed_from_u64(args.seed);
             signups::generate(rate, start, args.hours, &mix, &mut rng)

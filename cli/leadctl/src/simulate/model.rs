@@ -7,8 +7,8 @@ use leadwheel_wheel_core::Millis;
 use rand::Rng;
 use serde::Deserialize;
 
-use super::time::Shift;
 use crate::duration;
+use leadwheel_wheel_core::{Shift, TimeZone};
 
 /// A distribution of times.
 #[derive(Clone, Debug, PartialEq)]
@@ -115,7 +115,8 @@ pub struct RepModel {
 pub struct Defaults {
     pub rep: RepModel,
     pub days: String,
-    pub offset: Millis,
+    /// The zone of shifts (`--tz`).
+    pub zone: TimeZone,
 }
 
 /// One rep in a file; every field but the id falls back to the defaults.
@@ -155,7 +156,7 @@ impl RepEntry {
         match self.shift.as_deref().map(str::trim) {
             Some("always" | "none" | "") => rep.shift = None,
             Some(window) => {
-                rep.shift = Some(Shift::parse(window, &days, defaults.offset).map_err(at)?)
+                rep.shift = Some(Shift::daily(window, &days, defaults.zone.clone()).map_err(at)?)
             }
             None => {}
         }
@@ -279,7 +280,7 @@ mod tests {
                 tiers: Vec::new(),
             },
             days: "mon-sun".into(),
-            offset: 0,
+            zone: TimeZone::UTC,
         }
     }
 

@@ -1,9 +1,10 @@
 //! The signup stream: read from a CSV file or generated at a rate.
 
-use leadwheel_wheel_core::Millis;
+use leadwheel_wheel_core::{Millis, parse_timestamp};
 use rand::Rng;
 
-use super::time::{HOUR, parse_timestamp};
+/// An hour, in milliseconds.
+pub const HOUR: Millis = 60 * 60 * 1000;
 
 /// One signup: when it arrived and its tier.
 #[derive(Clone, Debug, PartialEq, Eq)]

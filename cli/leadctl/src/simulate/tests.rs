@@ -5,10 +5,11 @@ use clap::Parser;
 use super::engine::{Scenario, run};
 use super::model::{Dist, RepModel};
 use super::report::{Report, summarize, text};
+use super::signups::HOUR;
 use super::signups::Signup;
-use super::time::{HOUR, Shift};
 use super::*;
 use crate::cli::{Cli, Command};
+use leadwheel_wheel_core::{Shift, TimeZone};
 
 fn rep(id: &str, claim_prob: f64, response: Dist) -> RepModel {
     RepModel {
@@ -178,7 +179,7 @@ fn a_chain_budget_bounds_the_time_to_pool() {
 
 #[test]
 fn leads_arriving_at_night_wait_for_the_shift_then_get_offered() {
-    let shift = Shift::parse("09:00-17:00", "daily", 0).unwrap();
+    let shift = Shift::daily("09:00-17:00", "daily", TimeZone::UTC).unwrap();
     let reps = (1..=3)
         .map(|i| RepModel {
             shift: Some(shift.clone()),

@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use leadwheel_wheel_core::{
-    Eligibility, LeadRouting, Millis, NoEligible, Phase, Rotation, RotationState, SkipReason,
-    TeamConfig, phase_name,
+    Eligibility, LeadFacts, LeadRouting, Member, Millis, NoEligible, Phase, Rotation,
+    RotationState, Schedule, Skills, SkipReason, TeamConfig, phase_name,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::WheelError;
-use crate::schedule::{Schedule, Shift, Skills};
 
 mod leads;
 mod ledger;
@@ -25,6 +24,31 @@ pub use ledger::*;
 pub use offers::*;
 pub use reps::*;
 pub use teams::*;
+
+/// Marks a point inside the caller's transaction that
+/// [`rollback_to_savepoint`] returns to (one transition of a chunk).
+pub async fn savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Undoes what the transaction did since [`savepoint`].
+pub async fn rollback_to_savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("ROLLBACK TO SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps what the transaction did since [`savepoint`].
+pub async fn release_savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("RELEASE SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// The stored name of a phase.
 pub fn state_name(phase: &Phase) -> &'static str {
@@ -121,14 +145,15 @@ pub struct RepRow {
     pub skills: Skills,
 }
 
-/// A team's members as routing judges them: each rep's row (without load)
-/// and compiled working hours, in ring order. Built once per roster
-/// version and shared by every decision until the roster changes.
+/// A team's members as routing judges them: each rep as the core's
+/// [`Member`] (availability, compiled working hours, skills, capacity),
+/// with the ring order. Built once per roster version and shared by every
+/// decision until the roster changes.
 #[derive(Debug, Default)]
 pub struct Roster {
     /// Member rep ids in ring order, with their ranks.
     pub ring: Vec<(String, i32)>,
-    reps: HashMap<String, (RepRow, Option<Shift>)>,
+    members: HashMap<String, Member>,
 }
 
 impl Roster {
@@ -137,30 +162,35 @@ impl Roster {
             .iter()
             .map(|rep| (rep.rep_id.clone(), rep.rank as i32))
             .collect();
-        let reps = reps
+        let members = reps
             .into_iter()
             .map(|rep| {
-                // A schedule that no longer compiles (e.g. a time zone
-                // removed from the database) counts as off shift.
-                let shift = rep.schedule.compile().ok();
-                (rep.rep_id.clone(), (rep, shift))
+                let member = Member {
+                    away: rep.availability == "away",
+                    // A schedule that no longer compiles (e.g. a time zone
+                    // removed from the database) counts as off shift.
+                    shift: rep.schedule.compile().ok(),
+                    skills: rep.skills,
+                    capacity: rep.capacity,
+                };
+                (rep.rep_id, member)
             })
             .collect();
-        Self { ring, reps }
+        Self { ring, members }
     }
 
     /// The members with a capacity cap, whose load must be read fresh.
-    pub fn capped(&self) -> impl Iterator<Item = &RepRow> {
-        self.reps
-            .values()
-            .map(|(rep, _)| rep)
-            .filter(|rep| rep.capacity > 0)
+    pub fn capped(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|(_, member)| member.capacity > 0)
+            .map(|(rep_id, _)| rep_id.as_str())
     }
 }
 
-/// Whether each rep of a team may be offered a given lead now:
-/// availability, working hours, tiers and regions, and capacity (assigned
-/// leads plus offers in flight), as read at the start of the transaction.
+/// Whether each rep of a team may be offered a given lead now, judged by
+/// the core ([`Member::check`]) on the roster and the loads (assigned
+/// leads plus offers in flight) read at the start of the transaction.
 #[derive(Clone, Debug, Default)]
 pub struct TeamEligibility {
     roster: Arc<Roster>,
@@ -182,23 +212,14 @@ impl TeamEligibility {
 
 impl Eligibility for TeamEligibility {
     fn check(&self, rep: &str, tier: &str, now: Millis) -> Result<(), SkipReason> {
-        let Some((row, shift)) = self.roster.reps.get(rep) else {
+        let Some(member) = self.roster.members.get(rep) else {
             return Err(SkipReason::Left);
         };
-        if row.availability == "away" {
-            return Err(SkipReason::Away);
-        }
-        if !shift.as_ref().is_some_and(|shift| shift.on_shift(now)) {
-            return Err(SkipReason::OffShift);
-        }
-        if !row.skills.takes(tier, &self.country) {
-            return Err(SkipReason::Mismatch);
-        }
-        let load = self.loads.get(rep).copied().unwrap_or(0);
-        if row.capacity > 0 && load >= row.capacity {
-            return Err(SkipReason::AtCapacity);
-        }
-        Ok(())
+        let lead = LeadFacts {
+            tier,
+            country: &self.country,
+        };
+        member.check(lead, self.loads.get(rep).copied().unwrap_or(0), now)
     }
 }
 

@@ -60,7 +60,7 @@ pub async fn team_roster(
 /// member on every transition would be the dearest part of a decision.
 pub async fn count_load<'a>(
     conn: &mut AnyConnection,
-    capped: impl Iterator<Item = &'a RepRow>,
+    capped: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, i64>, WheelError> {
     let mut loads = HashMap::new();
     for rep in capped {
@@ -68,12 +68,12 @@ pub async fn count_load<'a>(
             "SELECT (SELECT COUNT(*) FROM wheel_offers WHERE rep_id = $1 AND state = 'open') AS open_offers, \
                     (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1 AND work_closed_at_ms IS NULL) AS assigned_leads",
         )
-        .bind(&rep.rep_id)
+        .bind(rep)
         .fetch_one(&mut *conn)
         .await?;
         let open: i64 = row.try_get("open_offers")?;
         let assigned: i64 = row.try_get("assigned_leads")?;
-        loads.insert(rep.rep_id.clone(), open + assigned);
+        loads.insert(rep.to_string(), open + assigned);
     }
     Ok(loads)
 }

@@ -1,10 +1,14 @@
 //! `spawn_app()`: the real wheel on ephemeral ports against a real
 //! nats-server and a fresh database, with typed clients.
+//! `spawn_app_with_clock()` runs it on a manual clock the test advances
+//! past deadlines instead of sleeping through them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use leadwheel_plumbing::auth::{BearerToken, Role};
 use leadwheel_plumbing::bus::{INTAKE_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::clock::ManualClock;
 use leadwheel_plumbing::now_ms;
 use leadwheel_plumbing::testing::{self, NatsServer, ServiceHandle, TestDb};
 use leadwheel_proto::events::v1::LeadCreated;
@@ -20,6 +24,8 @@ pub struct TestApp {
     pub nats: NatsServer,
     pub db: TestDb,
     pub grpc_addr: std::net::SocketAddr,
+    /// The service's clock when the test moves it by hand.
+    pub clock: Option<Arc<ManualClock>>,
     service: Option<ServiceHandle>,
 }
 
@@ -28,12 +34,27 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDb) -> TestApp {
+    spawn(db, None).await
+}
+
+/// The wheel on a manual clock standing at the current time.
+pub async fn spawn_app_with_clock(db: TestDb) -> TestApp {
+    spawn(db, Some(ManualClock::starting_now())).await
+}
+
+/// The wheel on a manual clock standing at `at_ms` (UTC epoch ms).
+pub async fn spawn_app_with_clock_at(db: TestDb, at_ms: i64) -> TestApp {
+    spawn(db, Some(ManualClock::at(at_ms))).await
+}
+
+async fn spawn(db: TestDb, clock: Option<Arc<ManualClock>>) -> TestApp {
     testing::init_test_logs();
     let nats = NatsServer::start().expect("nats-server");
     let mut app = TestApp {
         nats,
         db,
         grpc_addr: ([127, 0, 0, 1], 0).into(),
+        clock,
         service: None,
     };
     app.start().await;
@@ -49,6 +70,7 @@ pub async fn spawn_app_with_nats_down() -> TestApp {
         nats,
         db: TestDb::sqlite(),
         grpc_addr: ([127, 0, 0, 1], 0).into(),
+        clock: None,
         service: None,
     };
     app.start().await;
@@ -59,9 +81,25 @@ impl TestApp {
     /// Starts (or restarts) the service against the same NATS and database.
     pub async fn start(&mut self) {
         let config = testing::service_config("wheel", &self.nats.url(), &self.db.url);
-        let service = ServiceHandle::spawn(config, leadwheel_wheel::run).await;
+        let service = match self.clock.clone() {
+            Some(clock) => {
+                ServiceHandle::spawn(config, move |config, listeners, shutdown| {
+                    leadwheel_wheel::run_with_clock(clock, config, listeners, shutdown)
+                })
+                .await
+            }
+            None => ServiceHandle::spawn(config, leadwheel_wheel::run).await,
+        };
         self.grpc_addr = service.grpc_addr;
         self.service = Some(service);
+    }
+
+    /// Moves the service's manual clock forward by `ms`.
+    pub fn advance(&self, ms: u64) {
+        self.clock
+            .as_ref()
+            .expect("the app runs on a manual clock")
+            .advance(Duration::from_millis(ms));
     }
 
     /// Stops the service cleanly and waits for it.

@@ -4,6 +4,7 @@
 //! chain budget.
 
 use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::clock::Clock;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::events::v1::{
@@ -12,7 +13,7 @@ use leadwheel_proto::events::v1::{
 };
 use leadwheel_proto::wheel::v1::*;
 
-use crate::helpers::{TestApp, spawn_app_on};
+use crate::helpers::{TestApp, spawn_app_on, spawn_app_with_clock};
 use crate::support::{
     self, events_at_least, explain, manager, no_breaker, open_offer, routing_when, story,
 };
@@ -338,7 +339,8 @@ async fn a_manager_assigns_over_an_offer_requeues_and_withdraws(db: TestDb) {
 /// The ledger tells a lead's story in order: received, offered, passed,
 /// offered, expired, offered, claimed, assigned.
 async fn the_ledger_tells_the_story_in_order(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    // On a manual clock, so cy's window cannot lapse before she claims.
+    let app = spawn_app_with_clock(db).await;
     support::upsert(
         &app,
         support::team(
@@ -362,6 +364,8 @@ async fn the_ledger_tells_the_story_in_order(db: TestDb) {
         .await
         .unwrap();
     // ben lets his window lapse; cy claims in hers.
+    assert_eq!(app.offered_to("s1").await, "ben");
+    app.advance(1_000);
     routing_when(&app, "s1", "cy's offer", |r| {
         open_offer(r).is_some_and(|o| o.rep_id == "cy")
     })
@@ -417,7 +421,7 @@ async fn the_ledger_tells_the_story_in_order(db: TestDb) {
 /// A pooled lead left past the pool timeout escalates to the manager
 /// (`LEAD_STATE_ESCALATED`, `wheel.lead.escalated`), who can assign it.
 async fn a_pooled_lead_escalates_after_the_pool_timeout(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    let app = spawn_app_with_clock(db).await;
     let policy = TeamPolicy {
         pool_timeout_ms: 1_000,
         ..no_breaker()
@@ -429,8 +433,12 @@ async fn a_pooled_lead_escalates_after_the_pool_timeout(db: TestDb) {
     .await;
     app.new_lead("e1").await;
     assert_eq!(app.offered_to("e1").await, "ana");
+    // The window ends on the wheel's clock, moved by hand: no waiting.
+    app.advance(1_000);
     let pooled = app.wait_state("e1", LeadState::Pooled).await;
     assert_eq!(pooled.offers[0].state, OfferState::Expired as i32);
+    // The pool timeout passes on the clock; the next sweep escalates it.
+    app.advance(1_000);
     let escalated = app.wait_state("e1", LeadState::Escalated).await;
     assert_eq!(escalated.owner_rep_id, "");
     let events: Vec<(String, LeadEscalated)> =
@@ -441,7 +449,8 @@ async fn a_pooled_lead_escalates_after_the_pool_timeout(db: TestDb) {
         (event.lead_id.as_str(), event.manager_id.as_str()),
         ("e1", "maya")
     );
-    assert!(event.escalated_at_ms - event.pooled_at_ms >= 1_000);
+    // The clock stood still after the timeout: escalated exactly at it.
+    assert_eq!(event.escalated_at_ms - event.pooled_at_ms, 1_000);
     let steps = kinds(&app, "e1").await;
     assert_eq!(
         steps[steps.len() - 2..],
@@ -467,7 +476,7 @@ async fn a_pooled_lead_escalates_after_the_pool_timeout(db: TestDb) {
 /// After N expiries in a row the circuit breaker sets the rep away and
 /// says so (`by = "circuit_breaker"`); the next lead waits for them.
 async fn the_circuit_breaker_sets_a_lapsing_rep_away(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    let app = spawn_app_with_clock(db).await;
     let policy = TeamPolicy {
         breaker_expiries: 2,
         ..Default::default()
@@ -478,10 +487,14 @@ async fn the_circuit_breaker_sets_a_lapsing_rep_away(db: TestDb) {
     )
     .await;
     app.new_lead("b1").await;
+    assert_eq!(app.offered_to("b1").await, "ana");
+    app.advance(1_000);
     app.wait_state("b1", LeadState::Pooled).await;
     assert_eq!(rep(&app, "ana").await.availability, "available");
     assert_eq!(rep(&app, "ana").await.consecutive_expiries, 1);
     app.new_lead("b2").await;
+    assert_eq!(app.offered_to("b2").await, "ana");
+    app.advance(1_000);
     app.wait_state("b2", LeadState::Pooled).await;
     let ana = rep(&app, "ana").await;
     assert_eq!(ana.availability, "away", "two expiries in a row: away");
@@ -511,7 +524,7 @@ async fn the_circuit_breaker_sets_a_lapsing_rep_away(db: TestDb) {
 
 /// A chain budget shrinks the windows so the whole chain fits in it.
 async fn a_chain_budget_shrinks_the_windows(db: TestDb) {
-    let app = spawn_app_on(db).await;
+    let app = spawn_app_with_clock(db).await;
     let policy = TeamPolicy {
         chain_budget_ms: 4_000,
         window_floor_ms: 1_000,
@@ -546,7 +559,17 @@ async fn a_chain_budget_shrinks_the_windows(db: TestDb) {
         })
         .await
         .unwrap();
-    // The rest let their windows lapse: the lead is pooled within the budget.
+    // The rest let their windows lapse (the clock moves to each deadline in
+    // turn): the lead is pooled within the budget.
+    for (n, rep) in ["ben", "cy", "dee"].into_iter().enumerate() {
+        let routing = routing_when(&app, "w1", &format!("{rep}'s offer"), |r| {
+            r.offers.len() == n + 2 && open_offer(r).is_some_and(|o| o.rep_id == rep)
+        })
+        .await;
+        let offer = open_offer(&routing).unwrap();
+        let clock = app.clock.as_ref().unwrap();
+        app.advance((offer.deadline_ms - clock.now_ms()).max(0) as u64);
+    }
     let pooled = app.wait_state("w1", LeadState::Pooled).await;
     let started = pooled.offers[0].opened_at_ms;
     assert_eq!(pooled.offers.len(), 4);

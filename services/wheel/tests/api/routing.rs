@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_plumbing::testing;
+use leadwheel_plumbing::testing::{self, TestDb};
 use leadwheel_proto::events::v1::{LeadAssigned, LeadPooled, OfferClosed, OfferOpened};
 use leadwheel_proto::wheel::v1::*;
 use tonic::Code;
 
-use crate::helpers::{spawn_app, spawn_app_with_nats_down};
+use crate::helpers::{spawn_app, spawn_app_with_clock, spawn_app_with_nats_down};
 use crate::support;
 
 #[tokio::test]
@@ -121,8 +121,9 @@ async fn a_new_lead_is_offered_round_robin_and_claimed() {
 
 #[tokio::test]
 async fn pass_and_expiry_walk_the_ring_into_the_pool() {
-    let app = spawn_app().await;
-    // Windows long enough for ben's late claim to land while cy holds hers.
+    // On a manual clock: each window ends when the test moves the clock, so
+    // ben's late claim lands while cy holds hers, however slow the machine.
+    let app = spawn_app_with_clock(TestDb::sqlite()).await;
     app.team(&["ana", "ben", "cy"], 2_000).await;
     app.new_lead("lead-p").await;
     assert_eq!(app.offered_to("lead-p").await, "ana");
@@ -159,6 +160,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
     // ben lets the window lapse. His claim after his deadline fails, while
     // cy holds the next offer (a claim once the lead is pooled would be a
     // pool claim, which any member may make).
+    app.advance(2_000);
     let routing = support::routing_when(&app, "lead-p", "cy to be offered it", |routing| {
         support::open_offer(routing).is_some_and(|offer| offer.rep_id == "cy")
     })
@@ -183,6 +185,7 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
     assert!(err.message().contains("has already ended"), "{err:?}");
 
     // cy lets it lapse too: the lead is pooled.
+    app.advance(2_000);
     let routing = app.wait_state("lead-p", LeadState::Pooled).await;
     let outcomes: Vec<(String, i32)> = routing
         .offers
@@ -265,13 +268,13 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
 
 #[tokio::test]
 async fn deadlines_survive_a_restart_and_fire_on_start() {
-    let mut app = spawn_app().await;
+    let mut app = spawn_app_with_clock(TestDb::sqlite()).await;
     app.team(&["ana", "ben"], 1_000).await;
     app.new_lead("lead-r").await;
     assert_eq!(app.offered_to("lead-r").await, "ana");
     app.stop().await;
-    // The deadline passes while the wheel is down.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // The deadline passes while the wheel is down (on its clock: no sleep).
+    app.advance(1_200);
     app.start().await;
     let mut admin = app.admin().await;
     let routing = testing::eventually(
