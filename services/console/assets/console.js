@@ -1,0 +1,75 @@
+// leadwheel console: live streams and countdowns; everything else is htmx.
+// A [data-stream] element listens to server-sent events: each "fragment"
+// event carries server-rendered HTML whose top element has an id; it
+// replaces the element with that id, or is added at the top. A [data-deadline]
+// element (absolute UTC ms from the server) shows the seconds left in its
+// [data-countdown]; the server decides what is late, this only displays.
+(function () {
+  "use strict";
+  var skew = 0; // server clock minus this browser's clock, in ms
+
+  function tick() {
+    var now = Date.now() + skew;
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.max(0, Math.ceil((Number(el.dataset.deadline) - now) / 1000));
+      el.querySelectorAll("[data-countdown]").forEach(function (out) {
+        out.textContent = String(left);
+      });
+      if (left === 0 && !el.classList.contains("time-up")) {
+        el.classList.add("time-up");
+        el.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+      }
+    });
+  }
+
+  function showEmpty(box) {
+    var empty = box.querySelector("[data-empty]");
+    if (empty) empty.hidden = box.querySelector("[data-item]") !== null;
+  }
+
+  function upsert(box, html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim();
+    var fresh = template.content.firstElementChild;
+    if (!fresh) return;
+    var old = fresh.id ? document.getElementById(fresh.id) : null;
+    if (old) {
+      old.replaceWith(fresh);
+    } else {
+      var list = box.querySelector("[data-list]") || box;
+      list.prepend(fresh);
+    }
+    if (window.htmx) window.htmx.process(fresh);
+    showEmpty(box);
+    tick();
+  }
+
+  function connect(box) {
+    var status = box.querySelector("[data-connection]");
+    var source = new EventSource(box.dataset.stream);
+    source.addEventListener("open", function () {
+      box.dataset.connected = "1";
+      if (status) status.hidden = true;
+    });
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself; say so meanwhile.
+      box.dataset.connected = "0";
+      if (status) { status.textContent = status.dataset.reconnecting; status.hidden = false; }
+    });
+    source.addEventListener("hello", function (event) {
+      skew = Number(event.data) - Date.now();
+      // A (re)connection replays what is open now: cards still shown as
+      // open may have closed while we were away, so they go.
+      box.querySelectorAll("[data-item][data-state='open']").forEach(function (el) { el.remove(); });
+      showEmpty(box);
+    });
+    source.addEventListener("fragment", function (event) { upsert(box, event.data); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-stream]").forEach(connect);
+    document.querySelectorAll("[data-stream]").forEach(showEmpty);
+    setInterval(tick, 250);
+    tick();
+  });
+})();
