@@ -123,8 +123,13 @@ async fn sign_in(url: &str, who: &str) -> (String, String) {
         "{cookie}"
     );
     let cookie = cookie.split(';').next().unwrap().to_string();
+    let home = if who.starts_with("rep:") {
+        "/"
+    } else {
+        "/board"
+    };
     let home = client()
-        .get(format!("{url}/"))
+        .get(format!("{url}{home}"))
         .header("cookie", &cookie)
         .send()
         .await
@@ -406,4 +411,159 @@ async fn a_rep_works_offers_in_chromium() {
         system.log("console")
     );
     assert!(stdout.contains("browser: all checks passed"), "{stdout}");
+}
+
+/// Reads `stream` until its text so far contains `needle`; returns it.
+async fn read_until(stream: &mut reqwest::Response, needle: &str) -> String {
+    let mut seen = String::new();
+    let found = tokio::time::timeout(WAIT, async {
+        while !seen.contains(needle) {
+            match stream.chunk().await.unwrap() {
+                Some(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return false,
+            }
+        }
+        true
+    })
+    .await;
+    assert!(
+        matches!(found, Ok(true)),
+        "{needle:?} never came; the stream said:\n{seen}"
+    );
+    seen
+}
+
+async fn post(url: &str, cookie: &str, csrf: &str, body: &str) -> reqwest::Response {
+    client()
+        .post(url)
+        .header("cookie", cookie)
+        .header(
+            "origin",
+            url.split("/").take(3).collect::<Vec<_>>().join("/"),
+        )
+        .header("x-csrf-token", csrf)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reconnects_replay_the_offer_and_the_manager_board_is_live() {
+    let (system, url) = start(30_000).await;
+    let (ana, ana_csrf) = sign_in(&url, "rep:ana").await;
+    let (maya, maya_csrf) = sign_in(&url, "manager:maya").await;
+    let lead = signup(&system, "pat@replay.example").await;
+
+    // Connecting after the offer opened replays it; so does a reconnection.
+    for _ in 0..2 {
+        let mut stream = client()
+            .get(format!("{url}/offers/stream"))
+            .header("cookie", &ana)
+            .send()
+            .await
+            .unwrap();
+        let seen = read_until(&mut stream, &format!(r#"id="offer-{lead}""#)).await;
+        assert!(seen.contains(r#"data-state="open""#), "{seen}");
+    }
+
+    // The board: managers only; it shows the offer in flight, then live changes.
+    let refused = client()
+        .get(format!("{url}/board"))
+        .header("cookie", &ana)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let board = client()
+        .get(format!("{url}/board"))
+        .header("cookie", &maya)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        board.contains(&format!(r#"data-offer="{lead}" data-offer-rep="ana""#)),
+        "{board}"
+    );
+    let mut live = client()
+        .get(format!("{url}/board/stream"))
+        .header("cookie", &maya)
+        .send()
+        .await
+        .unwrap();
+    read_until(&mut live, "event: hello").await;
+
+    // A pass needs a reason, named in the refusal.
+    let empty = post(
+        &format!("{url}/offers/{lead}/pass"),
+        &ana,
+        &ana_csrf,
+        "reason=",
+    )
+    .await;
+    assert_eq!(empty.status(), 400);
+    assert!(empty.text().await.unwrap().contains("reason"));
+    let passed = post(
+        &format!("{url}/offers/{lead}/pass"),
+        &ana,
+        &ana_csrf,
+        "reason=busy",
+    )
+    .await;
+    assert_eq!(passed.status(), 200);
+    assert!(
+        passed
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"data-state="passed""#)
+    );
+    read_until(
+        &mut live,
+        &format!(r#"data-offer="{lead}" data-offer-rep="ben""#),
+    )
+    .await;
+
+    // Ben lets it lapse... faster: he passes too, and the lead is pooled;
+    // the board shows it in the pool, and maya assigns it to ana.
+    let mut wheel = WheelServiceClient::new(system.authed("wheel", "ben", Role::Rep).await);
+    wheel
+        .pass(leadwheel_proto::wheel::v1::PassRequest {
+            lead_id: lead.clone(),
+            rep_id: "ben".into(),
+            reason: "busy".into(),
+        })
+        .await
+        .expect("ben passes");
+    read_until(&mut live, &format!(r#"data-pool="{lead}""#)).await;
+    let assigned = post(
+        &format!("{url}/board/pool/{lead}/assign"),
+        &maya,
+        &maya_csrf,
+        "rep_id=ana",
+    )
+    .await;
+    assert_eq!(assigned.status(), 200);
+    assert!(assigned.text().await.unwrap().contains("ana"));
+
+    // The language toggle is kept in the session.
+    let toggled = post(&format!("{url}/lang"), &ana, &ana_csrf, "lang=zh-Hans").await;
+    assert_eq!(toggled.status(), 303);
+    let home = client()
+        .get(format!("{url}/"))
+        .header("cookie", &ana)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains(r#"<html lang="zh-Hans">"#) && home.contains("实时推送"),
+        "{home}"
+    );
 }

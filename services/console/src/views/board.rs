@@ -63,7 +63,7 @@ pub fn board(team: &str, data: &BoardData, lang: Lang) -> Markup {
             @if data.offers.is_empty() { p.muted { (i18n::NO_OFFERS_IN_FLIGHT.get(lang)) } }
             @for offer in &data.offers {
                 @let lead = offer.lead.clone().unwrap_or_default();
-                article.card data-offer=(offer.lead_id) data-deadline=(offer.deadline_ms) {
+                article.card data-offer=(offer.lead_id) data-offer-rep=(offer.rep_id) data-deadline=(offer.deadline_ms) {
                     strong { (if lead.company.is_empty() { &offer.lead_id } else { &lead.company }) }
                     " → " (offer.rep_id) " · "
                     span.countdown role="timer" {
