@@ -35,13 +35,13 @@ async function launch() {
 
 function step(what) { console.log(`browser: ${what}`); }
 
-async function signIn(user) {
+async function signIn(user, home = "/") {
   const context = await launch();
   const page = context.pages()[0] ?? (await context.newPage());
   await page.goto(`${CONSOLE_URL}/signin`);
   await page.click(`button[data-user="${user}"]`);
-  await page.waitForURL(`${CONSOLE_URL}/`);
-  await page.waitForSelector('#offers[data-connected="1"]', { state: "attached", timeout: 10_000 });
+  await page.waitForURL(`${CONSOLE_URL}${home}`);
+  await page.waitForSelector('[data-stream][data-connected="1"]', { state: "attached", timeout: 10_000 });
   return page;
 }
 
@@ -60,7 +60,8 @@ const card = (lead) => `#offer-${lead}`;
 try {
   const ana = await signIn("ana");
   const ben = await signIn("ben");
-  step("ana and ben signed in, streams connected");
+  const maya = await signIn("maya", "/board");
+  step("ana, ben and their manager maya signed in, streams connected");
 
   // 1. A signup shows on ana's page within a second, with a countdown; she claims it.
   const first = await signup("pat1@acme-browser.example");
@@ -75,6 +76,9 @@ try {
     { timeout: 2_500 },
   );
   step("the countdown runs");
+  // The manager's board shows the offer live, with its time left.
+  await maya.waitForSelector(`[data-offer="${first}"][data-offer-rep="ana"] [data-countdown]`, { timeout: 3_000 });
+  step("the manager's board shows the offer in flight");
   await ana.click(`${card(first)} button[data-action="claim"]`);
   await ana.waitForSelector(`${card(first)}[data-state="claimed"]`, { timeout: 5_000 });
   step("claimed");

@@ -63,6 +63,10 @@
       box.querySelectorAll("[data-item][data-state='open']").forEach(function (el) { el.remove(); });
       showEmpty(box);
     });
+    source.addEventListener("unavailable", function (event) {
+      // The server could not reach the wheel; the browser retries by itself.
+      if (status) { status.textContent = event.data; status.hidden = false; }
+    });
     source.addEventListener("fragment", function (event) { upsert(box, event.data); });
   }
 

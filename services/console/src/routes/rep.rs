@@ -88,15 +88,19 @@ pub async fn stream(State(state): State<AppState>, signed: Signed) -> Answer<Res
     let user = signed.user().clone();
     let lang = user.lang;
     let reasons = pass_reasons(&state, &user).await;
-    let updates = state
+    let watched = state
         .upstream
         .wheel(&user)
         .watch_offers(WatchOffersRequest {
             rep_id: user.id.clone(),
         })
-        .await
-        .map_err(|status| ConsoleError::from(status).in_lang(lang))?
-        .into_inner();
+        .await;
+    let updates = match watched {
+        Ok(answer) => answer.into_inner(),
+        // Still a 200 stream: a browser's EventSource gives up for good on
+        // an error status, but retries after a stream that ends.
+        Err(status) => return Ok(unavailable(ConsoleError::from(status), lang)),
+    };
     let hello = Event::default()
         .event("hello")
         .retry(Duration::from_secs(1))
@@ -126,6 +130,17 @@ pub async fn stream(State(state): State<AppState>, signed: Signed) -> Answer<Res
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
+}
+
+/// A stream saying why there are no offers now; the browser tries again
+/// after a few seconds.
+fn unavailable(error: ConsoleError, lang: Lang) -> Response {
+    let (_, text) = error.status_and_text(lang);
+    let event = Event::default()
+        .event("unavailable")
+        .retry(Duration::from_secs(5))
+        .data(text);
+    Sse::new(stream::once(async move { Ok::<_, Infallible>(event) })).into_response()
 }
 
 /// A card with an error in it, in place of the offer's card.

@@ -80,42 +80,32 @@ pub async fn page_handler(State(state): State<AppState>, Query(q): Query<LangQue
         Ok(answer) => answer.into_inner().teams,
         Err(status) => return ConsoleError::Upstream(status).in_lang(lang).into_response(),
     };
-    let mut people: Vec<(String, String, Role, Option<String>)> = Vec::new();
+    // (id, label, role), in the teams' order.
+    let mut people: Vec<(String, String, Role)> = Vec::new();
     for team in &teams {
-        let reps = state
+        let reps = match state
             .upstream
             .wheel_for_dev_picker()
             .list_reps(ListRepsRequest {
                 team_id: team.team_id.clone(),
             })
             .await
-            .map(|a| a.into_inner().reps)
-            .unwrap_or_default();
+        {
+            Ok(answer) => answer.into_inner().reps,
+            Err(status) => return ConsoleError::Upstream(status).in_lang(lang).into_response(),
+        };
         for rep in reps {
             let label = format!("{} ({}, {})", rep.name, rep.rep_id, team.team_id);
-            people.push((rep.rep_id, label, Role::Rep, Some(team.team_id.clone())));
+            people.push((rep.rep_id, label, Role::Rep));
         }
         if !team.manager_id.is_empty() {
-            let label = format!(
-                "{} ({}, {})",
-                team.manager_id,
-                i18n::ROLE_MANAGER.get(lang),
-                team.team_id
-            );
-            people.push((
-                team.manager_id.clone(),
-                label,
-                Role::Manager,
-                Some(team.team_id.clone()),
-            ));
+            let role = i18n::ROLE_MANAGER.get(lang);
+            let label = format!("{} ({role}, {})", team.manager_id, team.team_id);
+            people.push((team.manager_id.clone(), label, Role::Manager));
         }
     }
-    people.push((
-        "admin".into(),
-        format!("admin ({})", i18n::ROLE_ADMIN.get(lang)),
-        Role::Admin,
-        None,
-    ));
+    let admin = format!("admin ({})", i18n::ROLE_ADMIN.get(lang));
+    people.push(("admin".into(), admin, Role::Admin));
     let token = csrf::signin_token(&state.key, csrf::now_secs());
     let body = html! {
         h1 { (i18n::SIGN_IN.get(lang)) }
@@ -130,8 +120,8 @@ pub async fn page_handler(State(state): State<AppState>, Query(q): Query<LangQue
             fieldset {
                 legend { (i18n::SIGN_IN_AS.get(lang)) }
                 div.pick {
-                    @for (id, label, role, team) in &people {
-                        button type="submit" name="who" value={ (role_name(*role)) ":" (id) ":" (team.as_deref().unwrap_or("")) } data-user=(id) {
+                    @for (id, label, role) in &people {
+                        button type="submit" name="who" value={ (role_name(*role)) ":" (id) } data-user=(id) {
                             (label)
                         }
                     }
@@ -158,7 +148,7 @@ pub struct DevSignIn {
     lang: String,
 }
 
-/// Development sign-in: `who` is `role:id:team`.
+/// Development sign-in: `who` is `role:id` (the team is looked up).
 pub async fn dev_signin(State(state): State<AppState>, Form(form): Form<DevSignIn>) -> Response {
     let lang = Lang::parse(&form.lang).unwrap_or_default();
     if !state.dev_mode {
@@ -168,13 +158,9 @@ pub async fn dev_signin(State(state): State<AppState>, Form(form): Form<DevSignI
         )
             .into_response();
     }
-    let mut parts = form.who.splitn(3, ':');
+    let mut parts = form.who.splitn(2, ':');
     let (Some(role), Some(id)) = (parts.next(), parts.next()) else {
-        return bad(
-            "who",
-            format!("expected role:id:team, got {:?}", form.who),
-            lang,
-        );
+        return bad("who", format!("expected role:id, got {:?}", form.who), lang);
     };
     let role: Role = match role.parse() {
         Ok(role @ (Role::Rep | Role::Manager | Role::Admin)) => role,
