@@ -35,6 +35,13 @@ async function launch() {
 
 function step(what) { console.log(`browser: ${what}`); }
 
+// SCREENSHOT_DIR=/some/dir keeps a picture of each screen, to look at.
+async function shot(page, name) {
+  if (process.env.SCREENSHOT_DIR) {
+    await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+  }
+}
+
 async function signIn(user, home = "/") {
   const context = await launch();
   const page = context.pages()[0] ?? (await context.newPage());
@@ -76,9 +83,11 @@ try {
     { timeout: 2_500 },
   );
   step("the countdown runs");
+  await shot(ana, "rep-offer");
   // The manager's board shows the offer live, with its time left.
   await maya.waitForSelector(`[data-offer="${first}"][data-offer-rep="ana"] [data-countdown]`, { timeout: 3_000 });
   step("the manager's board shows the offer in flight");
+  await shot(maya, "manager-board");
   await ana.click(`${card(first)} button[data-action="claim"]`);
   await ana.waitForSelector(`${card(first)}[data-state="claimed"]`, { timeout: 5_000 });
   step("claimed");
@@ -99,7 +108,11 @@ try {
   // 3. Ana lets it lapse: her card shows it missed.
   await ana.waitForSelector(`${card(second)}[data-state="missed"]`, { timeout: WINDOW_MS + 5_000 });
   assert.match(await ana.textContent(card(second)), /Missed/);
+  // The closing update kept what the card showed of the lead.
+  assert.match(await ana.textContent(`${card(second)} h2`), /Acme Browser/);
+  assert.match(await ana.textContent(`${card(first)} h2`), /Acme Browser/);
   step("the expiry shows as missed");
+  await shot(ana, "rep-missed");
 
   // 4. A POST without the CSRF token is refused, saying why.
   const refused = await ana.evaluate(async (lead) => {

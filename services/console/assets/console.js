@@ -22,6 +22,27 @@
     });
   }
 
+  // Closing updates (and claim/pass answers) come without the lead's
+  // summary ([data-bare]): the card keeps the title and details it showed.
+  var summaries = {};
+  function adopt(card) {
+    if (!card.id) return;
+    var kept = summaries[card.id];
+    if (card.hasAttribute("data-bare")) {
+      if (kept) {
+        ["h2", "dl"].forEach(function (tag, i) {
+          var now = card.querySelector(tag);
+          if (now && kept[i]) now.replaceWith(kept[i].cloneNode(true));
+        });
+      }
+    } else {
+      summaries[card.id] = ["h2", "dl"].map(function (tag) {
+        var node = card.querySelector(tag);
+        return node && node.cloneNode(true);
+      });
+    }
+  }
+
   function showEmpty(box) {
     var empty = box.querySelector("[data-empty]");
     if (empty) empty.hidden = box.querySelector("[data-item]") !== null;
@@ -32,6 +53,7 @@
     template.innerHTML = html.trim();
     var fresh = template.content.firstElementChild;
     if (!fresh) return;
+    adopt(fresh);
     var old = fresh.id ? document.getElementById(fresh.id) : null;
     if (old) {
       old.replaceWith(fresh);
@@ -71,6 +93,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      window.htmx.onLoad(function (elt) {
+        if (elt.matches && elt.matches("[data-item]")) adopt(elt);
+      });
+    }
     document.querySelectorAll("[data-stream]").forEach(connect);
     document.querySelectorAll("[data-stream]").forEach(showEmpty);
     setInterval(tick, 250);

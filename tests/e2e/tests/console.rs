@@ -400,6 +400,10 @@ async fn a_rep_works_offers_in_chromium() {
         .env("SIGNUP_URL", system.signup_url())
         .env("CHROMIUM", &chromium)
         .env("WINDOW_MS", "5000")
+        .env(
+            "SCREENSHOT_DIR",
+            std::env::var("SCREENSHOT_DIR").unwrap_or_default(),
+        )
         .output()
         .await
         .expect("running node");

@@ -39,6 +39,8 @@ pub fn card(offer: &Offer, lang: Lang, reasons: &[String]) -> Markup {
     html! {
         article class={ "card state-" (state) } id=(id) data-item data-state=(state)
             data-lead=(offer.lead_id) data-deadline=[open.then_some(offer.deadline_ms)]
+            // Closing updates carry no lead summary: the page keeps the one it showed.
+            data-bare[offer.lead.is_none()]
             aria-labelledby={ (id) "-title" } {
             h2 id={ (id) "-title" } {
                 (title) " "
@@ -133,6 +135,17 @@ mod tests {
         assert!(
             !missed.contains("data-deadline") && !missed.contains("hx-post"),
             "{missed}"
+        );
+        assert!(
+            !missed.contains("data-bare"),
+            "it has its summary: {missed}"
+        );
+        let mut bare = offer(OfferState::Expired);
+        bare.lead = None;
+        let bare = card(&bare, Lang::En, &[]).into_string();
+        assert!(
+            bare.contains("data-bare"),
+            "the page keeps what it showed: {bare}"
         );
         let claimed = card(&offer(OfferState::Claimed), Lang::En, &[]).into_string();
         assert!(claimed.contains(r#"href="/leads/L1""#), "{claimed}");
