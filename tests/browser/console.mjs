@@ -94,10 +94,27 @@ try {
   // Ben's page never showed it.
   assert.equal(await ben.locator(card(first)).count(), 0, "ben saw ana's offer");
 
-  // 2. The next lead's first look is ben's; he passes with a reason and
-  // ana is offered it at once.
+  // 2. Ben opts in to notifications; the next lead's first look is his,
+  // announced; he passes with a reason and ana is offered it at once.
+  await ben.context().grantPermissions(["notifications"], { origin: CONSOLE_URL });
+  await ben.evaluate(() => {
+    // Record what the page shows as desktop notifications.
+    const Real = window.Notification;
+    window.shown = [];
+    window.Notification = function (title, options) {
+      window.shown.push(`${title}|${options && options.body}`);
+      return new Real(title, options);
+    };
+    Object.defineProperty(window.Notification, "permission", { get: () => Real.permission });
+    window.Notification.requestPermission = () => Real.requestPermission();
+  });
+  await ben.click("[data-notify]");
+  await ben.waitForSelector("[data-notify]:disabled", { timeout: 2_000 });
   const second = await signup("pat2@acme-browser.example");
   await ben.waitForSelector(`${card(second)}[data-state="open"]`, { timeout: 5_000 });
+  const shown = await ben.evaluate(() => window.shown);
+  assert.deepEqual(shown, ["New lead offered to you|Acme Browser"], "one desktop notification");
+  step("the opted-in notification announced the offer");
   assert.equal(await ana.locator(card(second)).count(), 0, "ana saw ben's offer");
   await ben.selectOption(`${card(second)} select[name="reason"]`, "on a call");
   await ben.click(`${card(second)} button[data-action="pass"]`);

@@ -43,6 +43,43 @@
     }
   }
 
+  // Opt-in desktop notification and sound for new offers: the button asks
+  // the browser's permission (the click also unlocks audio); the choice is
+  // kept in this browser.
+  var audio = null;
+  function notifyOn() { return localStorage.getItem("lw-notify") === "1"; }
+  function setUpNotify() {
+    var button = document.querySelector("[data-notify]");
+    if (!button || !("Notification" in window)) return;
+    button.hidden = false;
+    function show() { if (notifyOn()) { button.textContent = button.dataset.on; button.disabled = true; } }
+    show();
+    button.addEventListener("click", function () {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      Notification.requestPermission().then(function (answer) {
+        if (answer === "granted") { localStorage.setItem("lw-notify", "1"); show(); }
+      });
+    });
+  }
+  var announced = {};
+  function announce(card) {
+    // A reconnection replays open offers: announce each once.
+    if (!notifyOn() || announced[card.id]) return;
+    announced[card.id] = true;
+    var title = card.querySelector("h2");
+    var button = document.querySelector("[data-notify]");
+    if (Notification.permission === "granted") {
+      new Notification(button ? button.dataset.title : "leadwheel", { body: title ? title.textContent.trim() : "", tag: card.id });
+    }
+    if (audio) {
+      var tone = audio.createOscillator();
+      tone.frequency.value = 880;
+      tone.connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.2);
+    }
+  }
+
   function showEmpty(box) {
     var empty = box.querySelector("[data-empty]");
     if (empty) empty.hidden = box.querySelector("[data-item]") !== null;
@@ -60,6 +97,7 @@
     } else {
       var list = box.querySelector("[data-list]") || box;
       list.prepend(fresh);
+      if (fresh.dataset.state === "open") announce(fresh);
     }
     if (window.htmx) window.htmx.process(fresh);
     showEmpty(box);
@@ -98,6 +136,7 @@
         if (elt.matches && elt.matches("[data-item]")) adopt(elt);
       });
     }
+    setUpNotify();
     document.querySelectorAll("[data-stream]").forEach(connect);
     document.querySelectorAll("[data-stream]").forEach(showEmpty);
     setInterval(tick, 250);

@@ -84,6 +84,9 @@ catalog! {
     LIVE_OFFER = "Live offers", "实时推送";
     NO_OFFER = "No offer right now. New offers appear here at once.", "暂无推送，新线索会立即显示在这里。";
     CONNECTING = "Connecting…", "连接中…";
+    NOTIFY = "Notify me of new offers, with a sound", "新推送时通知我（含提示音）";
+    NOTIFY_ON = "Notifications on", "通知已开启";
+    NEW_OFFER = "New lead offered to you", "有新线索推送给你";
     RECONNECTING = "Connection lost, reconnecting…", "连接中断，正在重连…";
     SECONDS_LEFT = "s left", "秒";
     TIME_UP = "Time is up", "时间到";

@@ -62,6 +62,11 @@ pub async fn home(signed: Signed) -> Response {
     }
     let body = html! {
         h1 { (i18n::LIVE_OFFER.get(lang)) }
+        p {
+            button type="button" data-notify data-on=(i18n::NOTIFY_ON.get(lang)) data-title=(i18n::NEW_OFFER.get(lang)) hidden {
+                (i18n::NOTIFY.get(lang))
+            }
+        }
         section id="offers" data-stream="/offers/stream" aria-live="polite" aria-label=(i18n::LIVE_OFFER.get(lang)) {
             p.muted data-connection data-reconnecting=(i18n::RECONNECTING.get(lang)) { (i18n::CONNECTING.get(lang)) }
             p.muted data-empty { (i18n::NO_OFFER.get(lang)) }
