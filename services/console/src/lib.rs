@@ -101,6 +101,13 @@ pub async fn run(
 ) -> Result<()> {
     metrics::init();
     let http_addr = listeners.http_addr();
+    if config.public_url.is_none() && http_addr.ip().is_unspecified() {
+        tracing::warn!(
+            addr = %http_addr,
+            "LEADWHEEL_CONSOLE_PUBLIC_URL is not set: POSTs are accepted only from http://{http_addr}; \
+             set it to the URL browsers use"
+        );
+    }
     let stop = CancellationToken::new();
     let auth = Authenticator::new(config.jwt_secret.clone());
     let state = AppState::new(Inner {
