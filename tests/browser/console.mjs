@@ -73,8 +73,10 @@ try {
   // 1. A signup shows on ana's page within a second, with a countdown; she claims it.
   const first = await signup("pat1@acme-browser.example");
   const posted = Date.now();
-  await ana.waitForSelector(`${card(first)}[data-state="open"]`, { timeout: 1_000 });
-  step(`offer shown ${Date.now() - posted} ms after the signup`);
+  await ana.waitForSelector(`${card(first)}[data-state="open"]`, { timeout: 10_000 });
+  const shownAfter = Date.now() - posted;
+  step(`offer shown ${shownAfter} ms after the signup`);
+  assert.ok(shownAfter <= 1_000, `the offer took ${shownAfter} ms to show, more than a second`);
   const left1 = Number(await ana.textContent(`${card(first)} [data-countdown]`));
   assert.ok(left1 > 0 && left1 <= WINDOW_MS / 1000, `countdown ${left1}`);
   await ana.waitForFunction(
