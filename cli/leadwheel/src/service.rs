@@ -18,6 +18,8 @@ pub enum Service {
     Alerting,
     /// Read models: funnel, forecast, fairness.
     Reporting,
+    /// The web console (HTTP, not gRPC): not one of the five in [`Service::ALL`].
+    Console,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
             Service::Opportunity => "opportunity",
             Service::Alerting => "alerting",
             Service::Reporting => "reporting",
+            Service::Console => "console",
         }
     }
 
@@ -49,6 +52,8 @@ impl Service {
             Service::Opportunity => ports::OPPORTUNITY_GRPC,
             Service::Alerting => ports::ALERTING_GRPC,
             Service::Reporting => ports::REPORTING_GRPC,
+            // Its HTTP port: the console serves no gRPC.
+            Service::Console => leadwheel_console::config::DEFAULT_HTTP_PORT,
         }
     }
 
@@ -59,15 +64,29 @@ impl Service {
 
     /// The gRPC address the service will listen on, read the way the service
     /// reads it, so what `leadwheel dev` prints and polls matches.
+    /// For the console, which serves no gRPC: its HTTP address.
     pub fn grpc_addr(self) -> Result<SocketAddr> {
+        let var = match self {
+            Service::Console => self.var("HTTP_ADDR"),
+            _ => self.var("GRPC_ADDR"),
+        };
         env_parse(
-            &self.var("GRPC_ADDR"),
+            &var,
             SocketAddr::from(([127, 0, 0, 1], self.default_grpc_port())),
         )
     }
 
     /// The admin (health, metrics) address.
     pub fn admin_addr(self) -> Result<SocketAddr> {
+        if self == Service::Console {
+            return env_parse(
+                &self.var("ADMIN_ADDR"),
+                SocketAddr::from((
+                    [127, 0, 0, 1],
+                    leadwheel_console::config::DEFAULT_ADMIN_PORT,
+                )),
+            );
+        }
         env_parse(
             &self.var("ADMIN_ADDR"),
             SocketAddr::from((
@@ -86,6 +105,7 @@ impl Service {
             Service::Opportunity => leadwheel_opportunity::main_entry().await,
             Service::Alerting => leadwheel_alerting::main_entry().await,
             Service::Reporting => leadwheel_reporting::main_entry().await,
+            Service::Console => leadwheel_console::main_entry().await,
         }
     }
 }

@@ -60,16 +60,19 @@ pub struct DevSetup {
     /// (service, gRPC, admin), in `SERVICES` order.
     pub services: Vec<(&'static str, SocketAddr, SocketAddr)>,
     pub nats_port: u16,
+    /// The web console's (HTTP, admin), the sixth process.
+    pub console: (SocketAddr, SocketAddr),
 }
 
 impl DevSetup {
     pub fn new() -> Result<Self> {
-        let mut addrs = free_addrs(2 + 2 * SERVICES.len()).into_iter();
+        let mut addrs = free_addrs(4 + 2 * SERVICES.len()).into_iter();
         let mut next = || addrs.next().expect("enough addresses");
         Ok(Self {
             dir: tempfile::tempdir()?,
             http: next(),
             nats_port: next().port(),
+            console: (next(), next()),
             services: SERVICES
                 .iter()
                 .map(|&name| (name, next(), next()))
@@ -111,7 +114,8 @@ impl DevSetup {
     /// True when every service address can be bound (no service of an
     /// earlier run is still draining).
     pub fn ports_free(&self) -> bool {
-        std::iter::once(self.http)
+        [self.http, self.console.0, self.console.1]
+            .into_iter()
             .chain(self.services.iter().flat_map(|(_, g, a)| [*g, *a]))
             .all(|addr| TcpListener::bind(addr).is_ok())
     }
@@ -135,6 +139,8 @@ impl DevSetup {
             .env_remove("LEADWHEEL_DATA_DIR")
             .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
             .env("LEADWHEEL_INTAKE_HTTP_ADDR", self.http.to_string())
+            .env("LEADWHEEL_CONSOLE_HTTP_ADDR", self.console.0.to_string())
+            .env("LEADWHEEL_CONSOLE_ADMIN_ADDR", self.console.1.to_string())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

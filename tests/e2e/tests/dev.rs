@@ -55,6 +55,12 @@ fn assert_banner_last(setup: &DevSetup, run: &DevRun) {
         );
     }
     assert!(banner.contains("/logs/<service>.log"), "{banner}");
+    let (console, console_admin) = setup.console;
+    assert!(
+        banner.contains(&format!("console      http://{console}/"))
+            && banner.contains(&format!("http://{console_admin}/readyz")),
+        "the web console's URL: {banner}"
+    );
     assert!(
         run.stderr().is_empty(),
         "nothing on stderr: {:?}",
@@ -128,6 +134,14 @@ async fn dev_serves_a_signup_to_a_claim_and_keeps_the_demo_team_across_restarts(
         ["ana", "ben", "carla", "dmitri", "elena", "farid"]
     );
     assert_eq!(created.window_ms, 30_000);
+    // The sixth process: the console's sign-in page lists the demo reps.
+    let signin = reqwest::get(format!("http://{}/signin", setup.console.0))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(signin.contains(r#"data-user="ana""#), "{signin}");
 
     let lead_id = signup(&setup, "pat@acme.example").await;
     let mut admin = wheel(&setup, "admin", Role::Admin).await;

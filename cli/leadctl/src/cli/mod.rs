@@ -204,6 +204,9 @@ pub enum Command {
     /// Demo helpers.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The web console: one-time sign-in links.
+    #[command(subcommand)]
+    Console(crate::cmd::console::ConsoleCommand),
 }
 
 #[derive(Debug, Subcommand)]

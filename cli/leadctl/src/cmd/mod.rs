@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 mod act;
+pub mod console;
 mod demo;
 mod intake;
 mod ledger;
@@ -62,5 +63,6 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Opps(command) => opps::run(ctx, command).await,
         Command::Intake(command) => intake::run(ctx, command).await,
         Command::Import(command) => intake::import(ctx, command).await,
+        Command::Console(command) => console::run(ctx, command),
     }
 }

@@ -42,6 +42,16 @@ pub fn render(b: &Banner<'_>) -> String {
         b.http
     );
     for (service, grpc, admin) in b.services {
+        if *service == Service::Console {
+            let _ = writeln!(
+                out,
+                "  {:<12} http://{}/   (web console: pick a user to sign in; admin http://{}/readyz)",
+                service.name(),
+                grpc,
+                admin
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "  {:<12} gRPC http://{:<18} admin http://{}/readyz",
@@ -154,6 +164,11 @@ mod tests {
                 "127.0.0.1:50052".parse().unwrap(),
                 "127.0.0.1:51052".parse().unwrap(),
             ),
+            (
+                Service::Console,
+                "127.0.0.1:8090".parse().unwrap(),
+                "127.0.0.1:51056".parse().unwrap(),
+            ),
         ];
         let team = seed::demo_team(std::time::Duration::from_secs(2))
             .team
@@ -176,6 +191,7 @@ mod tests {
             "http://127.0.0.1:50052",
             "http://127.0.0.1:51051/readyz",
             "/d/logs/<service>.log",
+            "console      http://127.0.0.1:8090/",
         ] {
             assert!(text.contains(url), "{url} in {text}");
         }

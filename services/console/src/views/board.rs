@@ -1,0 +1,105 @@
+//! The manager's team board: who is available, away or at capacity, the
+//! offers in flight with their time left, and the pool with assign.
+
+use leadwheel_proto::wheel::v1::{Offer, PoolLead, Rep};
+use maud::{Markup, html};
+
+use super::time;
+use crate::i18n::{self, Lang, Msg};
+
+/// The board's element id (the live stream replaces it whole).
+pub const ID: &str = "board";
+
+fn status(rep: &Rep) -> (&'static str, Msg) {
+    if rep.availability == "away" {
+        ("away", i18n::AWAY)
+    } else if !rep.on_shift {
+        ("off", i18n::OFF_SHIFT)
+    } else if rep.capacity > 0 && rep.open_offers + rep.assigned_leads >= rep.capacity {
+        ("capacity", i18n::AT_CAPACITY)
+    } else {
+        ("available", i18n::AVAILABLE)
+    }
+}
+
+/// Everything the board shows.
+pub struct BoardData {
+    /// The team's reps.
+    pub reps: Vec<Rep>,
+    /// Every open offer of the team.
+    pub offers: Vec<Offer>,
+    /// The team's pool.
+    pub pool: Vec<PoolLead>,
+}
+
+/// The board.
+pub fn board(team: &str, data: &BoardData, lang: Lang) -> Markup {
+    html! {
+        div id=(ID) data-item data-state="board" {
+            h1 { (i18n::NAV_BOARD.get(lang)) " · " (team) }
+            h2 { (i18n::REPS.get(lang)) }
+            table {
+                thead { tr {
+                    th scope="col" { (i18n::REP.get(lang)) }
+                    th scope="col" { (i18n::AVAILABILITY.get(lang)) }
+                    th scope="col" { (i18n::OPEN_OFFERS.get(lang)) }
+                    th scope="col" { (i18n::ASSIGNED.get(lang)) }
+                    th scope="col" { (i18n::CAPACITY.get(lang)) }
+                } }
+                tbody {
+                    @for rep in &data.reps {
+                        @let (class, label) = status(rep);
+                        tr data-rep=(rep.rep_id) {
+                            td data-label=(i18n::REP.get(lang)) { (rep.name) " (" (rep.rep_id) ")" }
+                            td data-label=(i18n::AVAILABILITY.get(lang)) class={ "status-" (class) } { (label.get(lang)) }
+                            td data-label=(i18n::OPEN_OFFERS.get(lang)) { (rep.open_offers) }
+                            td data-label=(i18n::ASSIGNED.get(lang)) { (rep.assigned_leads) }
+                            td data-label=(i18n::CAPACITY.get(lang)) { @if rep.capacity > 0 { (rep.capacity) } @else { "—" } }
+                        }
+                    }
+                }
+            }
+            h2 { (i18n::OPEN_OFFERS.get(lang)) }
+            @if data.offers.is_empty() { p.muted { (i18n::NO_OFFERS_IN_FLIGHT.get(lang)) } }
+            @for offer in &data.offers {
+                @let lead = offer.lead.clone().unwrap_or_default();
+                article.card data-offer=(offer.lead_id) data-offer-rep=(offer.rep_id) data-deadline=(offer.deadline_ms) {
+                    strong { (if lead.company.is_empty() { &offer.lead_id } else { &lead.company }) }
+                    " → " (offer.rep_id) " · "
+                    span.countdown role="timer" {
+                        span data-countdown { (((offer.deadline_ms - leadwheel_plumbing::store::now_ms()).max(0) + 999) / 1000) }
+                        " " (i18n::SECONDS_LEFT.get(lang))
+                    }
+                }
+            }
+            h2 { (i18n::NAV_POOL.get(lang)) }
+            @if data.pool.is_empty() { p.muted { (i18n::POOL_EMPTY.get(lang)) } }
+            @for pooled in &data.pool {
+                @let lead = pooled.lead.clone().unwrap_or_default();
+                @let select_id = format!("assign-{}", lead.lead_id);
+                article.card data-pool=(lead.lead_id) {
+                    strong { (if lead.company.is_empty() { &lead.lead_id } else { &lead.company }) }
+                    " · " (i18n::POOLED_AT.get(lang)) " " (time(pooled.pooled_at_ms))
+                    form.actions hx-post={ "/board/pool/" (lead.lead_id) "/assign" } hx-target="closest article" hx-swap="outerHTML" {
+                        div {
+                            label for=(select_id) { (i18n::ASSIGN_TO.get(lang)) }
+                            select id=(select_id) name="rep_id" required {
+                                @for rep in &data.reps { option value=(rep.rep_id) { (rep.name) " (" (rep.rep_id) ")" } }
+                            }
+                        }
+                        button.primary type="submit" { (i18n::ASSIGN.get(lang)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What replaces a pool card once assigned.
+pub fn assigned(lead_id: &str, rep_id: &str, lang: Lang) -> Markup {
+    html! {
+        article.card.state-claimed data-pool=(lead_id) {
+            p role="status" { (lead_id) ": " (i18n::ASSIGNED_TO.get(lang)) " " (rep_id) }
+        }
+    }
+}

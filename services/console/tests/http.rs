@@ -1,0 +1,223 @@
+//! The console in-process over real HTTP, with no services behind it (a
+//! wheel URL nobody answers): what it does on its own — assets, probes,
+//! sign-in links, sessions, and a live stream that says the wheel is
+//! unreachable instead of failing for good.
+
+use std::time::Duration;
+
+use leadwheel_console::config::ConsoleConfig;
+use leadwheel_console::{Listeners, link, run};
+use leadwheel_plumbing::auth::Role;
+use leadwheel_plumbing::config::{LogFormat, Secret};
+use tokio::net::TcpListener;
+
+const KEY: &str = "console-test-secret-0123456789";
+
+struct Console {
+    url: String,
+    admin: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn spawn(dev_mode: bool) -> Console {
+    // A port that was bound and closed: nothing answers there.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let listeners = Listeners {
+        http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    };
+    let url = format!("http://{}", listeners.http_addr());
+    let admin = format!("http://{}", listeners.admin_addr());
+    let config = ConsoleConfig {
+        http_addr: listeners.http_addr(),
+        admin_addr: listeners.admin_addr(),
+        public_url: None,
+        wheel_url: format!("http://{dead}"),
+        opportunity_url: format!("http://{dead}"),
+        jwt_secret: Secret::new(KEY),
+        dev_mode,
+        session_ttl: Duration::from_secs(600),
+        log_format: LogFormat::Human,
+        otlp_endpoint: None,
+        shutdown_timeout: Duration::from_secs(5),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(config, listeners, async move {
+        let _ = stopped.await;
+    }));
+    Console {
+        url,
+        admin,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Console {
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn probes_assets_and_the_production_sign_in() {
+    let console = spawn(false).await;
+    let ready = reqwest::get(format!("{}/readyz", console.admin))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", console.admin))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let htmx = reqwest::get(format!(
+        "{}{}/htmx.min.js",
+        console.url,
+        leadwheel_console::assets::PREFIX
+    ))
+    .await
+    .unwrap();
+    assert_eq!(htmx.status(), 200);
+    assert!(
+        htmx.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        htmx.bytes().await.unwrap().len(),
+        leadwheel_console::assets::HTMX.len()
+    );
+    let missing = reqwest::get(format!(
+        "{}{}/nope.js",
+        console.url,
+        leadwheel_console::assets::PREFIX
+    ))
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // Production: no picker, a link instead.
+    let signin = reqwest::get(format!("{}/signin", console.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        signin.contains("leadctl console link") && !signin.contains("data-user"),
+        "{signin}"
+    );
+    let picked = client()
+        .post(format!("{}/signin/dev", console.url))
+        .header("origin", &console.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("who=admin:admin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(picked.status(), 403, "no signed form token");
+
+    // A link with its team given needs no service: it signs in.
+    let token = link::issue(
+        &Secret::new(KEY),
+        "ana",
+        Role::Rep,
+        Some("demo"),
+        leadwheel_plumbing::store::now_ms() / 1000,
+        60,
+    );
+    let answer = client()
+        .get(format!(
+            "{}/signin/link?token={token}&next=//evil.example",
+            console.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    assert_eq!(
+        answer.headers()["location"],
+        "/",
+        "only paths on the console"
+    );
+    let cookie = answer.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // The wheel is unreachable: the stream is still a 200 event stream,
+    // saying so, with a retry, so the browser keeps trying.
+    let stream = client()
+        .get(format!("{}/offers/stream", console.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let text = stream.text().await.unwrap();
+    assert!(
+        text.contains("event: unavailable") && text.contains("retry: 5000"),
+        "{text}"
+    );
+
+    // Signing out ends the session.
+    let page = client()
+        .get(format!("{}/", console.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = r#"name="csrf" value=""#;
+    let csrf = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = client()
+        .post(format!("{}/signout", console.url))
+        .header("cookie", &cookie)
+        .header("origin", &console.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let after = client()
+        .get(format!("{}/", console.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.headers()["location"], "/signin");
+
+    console.shutdown().await;
+}
