@@ -1,17 +1,24 @@
 //! The gRPC API. Any authenticated caller may read the funnel, reps
 //! included: the counts are team performance figures a sales floor shares
-//! openly, and they name no customer. Narrow this when reports carry
-//! values or customer data.
+//! openly, and they name no customer. The sales reports carry values and
+//! follow `crate::access` (a rep their own numbers, a manager their
+//! teams', an admin all); their handlers only take the caller, call
+//! [`Reports`] and convert.
 
-use leadwheel_plumbing::auth;
+use leadwheel_plumbing::auth::{self, Caller};
+use leadwheel_plumbing::now_ms;
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingService;
 use leadwheel_proto::reporting::v1::{
-    FunnelCounts, GetFunnelRequest, GetFunnelResponse, RepFunnel, TeamFunnel,
+    FunnelCounts, GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest,
+    GetForecastResponse, GetFunnelRequest, GetFunnelResponse, GetPipelineRequest,
+    GetPipelineResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
+    SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
 use crate::funnel::Metric;
+use crate::reports::Reports;
 use crate::store::{Counts, FunnelStore};
 
 /// Longest id accepted in a request.
@@ -21,12 +28,19 @@ const MAX_ID_LEN: usize = 128;
 #[derive(Clone, Debug)]
 pub struct Api {
     funnel: FunnelStore,
+    reports: Reports,
+}
+
+fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
+    // The interceptor already refused anonymous calls.
+    auth::caller(request).map_err(|_| Status::from(Error::Unauthenticated))
 }
 
 impl Api {
-    /// An API reading from `funnel`.
-    pub fn new(funnel: FunnelStore) -> Self {
-        Self { funnel }
+    /// An API reading the funnel from `funnel` and the sales models
+    /// through `reports`.
+    pub fn new(funnel: FunnelStore, reports: Reports) -> Self {
+        Self { funnel, reports }
     }
 
     async fn get_funnel(&self, request: GetFunnelRequest) -> Result<GetFunnelResponse, Error> {
@@ -88,5 +102,66 @@ impl ReportingService for Api {
         Ok(Response::new(
             Api::get_funnel(self, request.into_inner()).await?,
         ))
+    }
+
+    async fn get_pipeline(
+        &self,
+        request: Request<GetPipelineRequest>,
+    ) -> Result<Response<GetPipelineResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .pipeline(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_forecast(
+        &self,
+        request: Request<GetForecastRequest>,
+    ) -> Result<Response<GetForecastResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .forecast(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_five_questions(
+        &self,
+        request: Request<GetFiveQuestionsRequest>,
+    ) -> Result<Response<GetFiveQuestionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self.reports.five(&caller, request.get_ref(), today).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn set_quotas(
+        &self,
+        request: Request<SetQuotasRequest>,
+    ) -> Result<Response<SetQuotasResponse>, Status> {
+        let caller = caller(&request)?;
+        let response = self
+            .reports
+            .set_quotas(&caller, request.get_ref(), now_ms())
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_quotas(
+        &self,
+        request: Request<ListQuotasRequest>,
+    ) -> Result<Response<ListQuotasResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .list_quotas(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
     }
 }

@@ -1,4 +1,9 @@
-//! Reports.
+//! Reports: the funnel here; pipeline, forecast, the five questions and
+//! quotas in the submodules.
+
+pub mod quota;
+pub mod sales;
+mod sheet;
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::GetFunnelRequest;

@@ -2,7 +2,14 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+// Money is written as units_cents (10_000_00 is 10,000.00) on purpose.
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod across;
 mod helpers;
+mod sales;
+mod sales_access;
+mod script;
 
 use helpers::{Client, Env, TestApp, WAIT, spawn_app};
 use leadwheel_plumbing::Role;

@@ -1,0 +1,148 @@
+//! `leadctl report …` and `leadctl quota …`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Leads created, offered, claimed, passed, expired, pooled, in work: in total, per team, per rep.
+    #[command(
+        after_help = "Examples:\n  leadctl report funnel\n  leadctl report funnel --team demo -o json"
+    )]
+    Funnel {
+        /// Only this team.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Open deals per team, rep and stage (count, amount, weighted value) now; won and lost in a period (default this month).
+    #[command(
+        after_help = "Examples:\n  leadctl report pipeline --team demo\n  leadctl report pipeline --rep ana --period quarter -o csv"
+    )]
+    Pipeline(ReportArgs),
+    /// Forecast against quota for a team (and each of its reps) or a rep: quota, won, weighted open pipeline closing in the period, forecast, attainment, gap (default this month).
+    #[command(
+        after_help = "A rep's own forecast needs no flags (--as REP).\n\nExamples:\n  leadctl report forecast --team demo\n  leadctl report forecast --rep ana --period quarter --date 2026-10-01"
+    )]
+    Forecast(ReportArgs),
+    /// The five questions for a period (default this week), the previous period beside: calls, opportunities, purchase intents, deals won, average deal size.
+    #[command(
+        after_help = "Examples:\n  leadctl report five --team demo\n  leadctl report five --as ana --period month\n  leadctl report five --team demo --intent-stage trial -o csv"
+    )]
+    Five(FiveArgs),
+}
+
+/// Which numbers: a team, a rep, a period.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Only this team.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Only this rep.
+    #[arg(long)]
+    pub rep: Option<String>,
+    #[command(flatten)]
+    pub period: PeriodArgs,
+}
+
+/// A period of whole days in the service's business time zone.
+#[derive(Debug, Clone, Args)]
+pub struct PeriodArgs {
+    /// The period containing --date (default: the report's own, e.g. this month).
+    #[arg(long, value_enum)]
+    pub period: Option<PeriodArg>,
+    /// Any day in the period, YYYY-MM-DD (default today).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// First day of a custom period, YYYY-MM-DD (with --to).
+    #[arg(long, requires = "to", conflicts_with_all = ["period", "date"])]
+    pub from: Option<String>,
+    /// Last day of a custom period, included.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PeriodArg {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FiveArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// The stage that counts as purchase intent (default: the service's, `commercial`).
+    #[arg(long)]
+    pub intent_stage: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// Sets one quota: a team's or a rep's, for a month, quarter or year.
+    #[command(
+        after_help = "Managers set their teams' and their reps' quotas; admins any.\n\nExamples:\n  leadctl quota set --team demo --period quarter --date 2026-10-01 --amount 150000 --currency EUR\n  leadctl quota set --rep ana --period month --date 2026-11-01 --amount 20000 --currency EUR"
+    )]
+    Set(QuotaSetArgs),
+    /// Lists quotas (those of periods overlapping --period/--date when given).
+    #[command(
+        after_help = "Examples:\n  leadctl quota list --team demo\n  leadctl quota list --rep ana -o csv"
+    )]
+    List(ReportArgs),
+    /// Sets many quotas from a CSV file, all or none.
+    #[command(after_help = QUOTA_IMPORT_HELP)]
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+pub const QUOTA_IMPORT_HELP: &str = "\
+The file has a header row and the columns scope,subject,period,date,amount,currency:
+  scope     team or rep
+  subject   the team id or rep id
+  period    month, quarter or year
+  date      any day in the period (YYYY-MM-DD)
+  amount    in the currency's units, e.g. 20000 or 20000.50
+  currency  e.g. EUR
+
+Example (a year of monthly quotas for ana, one line per month):
+  scope,subject,period,date,amount,currency
+  rep,ana,month,2027-01-01,20000,EUR
+  rep,ana,month,2027-02-01,20000,EUR
+  team,demo,year,2027-01-01,900000,EUR
+
+  leadctl quota import quotas-2027.csv";
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["team", "rep"])))]
+pub struct QuotaSetArgs {
+    /// The team whose quota this is.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// The rep whose quota this is.
+    #[arg(long)]
+    pub rep: Option<String>,
+    /// Month, quarter or year.
+    #[arg(long, value_enum)]
+    pub period: QuotaPeriodArg,
+    /// Any day of the period, YYYY-MM-DD.
+    #[arg(long)]
+    pub date: String,
+    /// In the currency's units, e.g. 20000 or 20000.50.
+    #[arg(long)]
+    pub amount: String,
+    /// ISO 4217 code, e.g. EUR.
+    #[arg(long)]
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QuotaPeriodArg {
+    Month,
+    Quarter,
+    Year,
+}

@@ -1,0 +1,449 @@
+//! What each event means for the sales read models (pipeline, forecast,
+//! the five questions): a pure mapping from an event to the updates it
+//! makes. No I/O, so the rules are tested on their own; the consumer only
+//! applies them (`store::sales`).
+//!
+//! Order tolerance lives in the updates' shape: an opportunity's state is
+//! replaced only by a higher version; a counted fact has a natural key and
+//! keeps its earliest occurrence; team and rep records keep the latest
+//! `at_ms`. So the same events in any order, repeated or not, leave the
+//! same tables.
+
+use leadwheel_plumbing::Event;
+use leadwheel_plumbing::bus::subjects;
+use leadwheel_proto::events::v1::{
+    ActivityLogged, LeadConverted, OpportunityClosed, OpportunityOpened, OpportunityStageChanged,
+    OpportunityState, PipelineStageChanged, RepUpserted, TeamUpserted,
+};
+
+use crate::funnel::Rejected;
+
+/// A counter of the daily table (`metric` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// A deal closed won (value: its amount).
+    Won,
+    /// A deal closed lost (value: its amount).
+    Lost,
+    /// A lead converted into an opportunity.
+    Converted,
+    /// An opportunity entered a stage (`dim`: the stage), first time only.
+    Entered,
+    /// An activity logged (`dim`: its kind).
+    Activity,
+}
+
+impl Metric {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Won => "won",
+            Metric::Lost => "lost",
+            Metric::Converted => "converted",
+            Metric::Entered => "entered",
+            Metric::Activity => "activity",
+        }
+    }
+}
+
+/// A fact counted once per natural key, on the business day of `at_ms`.
+/// When the same key arrives again with an earlier `at_ms` (a late event),
+/// the count moves to the earlier occurrence; a later one is ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// The counter.
+    pub metric: Metric,
+    /// The natural key, e.g. an activity id or `opportunity/stage`.
+    pub key: String,
+    /// A sub-dimension (a stage, an activity kind), or "".
+    pub dim: String,
+    /// Who it is credited to.
+    pub team_id: String,
+    /// See `team_id`.
+    pub rep_id: String,
+    /// The currency of `amount_minor`, or "".
+    pub currency: String,
+    /// A value in minor units (won and lost deals), else 0.
+    pub amount_minor: i64,
+    /// When it happened.
+    pub at_ms: i64,
+}
+
+/// One change to the sales read models.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Update {
+    /// An opportunity's whole state, applied when newer than the stored one.
+    Opportunity(OpportunityState),
+    /// A counted fact.
+    Count(Count),
+    /// A team and its manager (`wheel.team.upserted`).
+    Team {
+        /// The team.
+        team_id: String,
+        /// Its manager.
+        manager_id: String,
+        /// Its reps, whose team this makes it.
+        rep_ids: Vec<String>,
+        /// When, to keep the latest.
+        at_ms: i64,
+    },
+    /// A rep and their team (`wheel.rep.upserted`).
+    Rep {
+        /// The rep.
+        rep_id: String,
+        /// Their team.
+        team_id: String,
+        /// When, to keep the latest.
+        at_ms: i64,
+    },
+    /// A pipeline stage (`opps.pipeline.stage_changed`): known stages are
+    /// what `intent_stage` may name.
+    Stage {
+        /// The stage.
+        stage: String,
+        /// Its position in the pipeline.
+        position: i32,
+    },
+}
+
+fn stage_entered(state: &OpportunityState, stage: &str, at_ms: i64) -> Update {
+    Update::Count(Count {
+        metric: Metric::Entered,
+        key: format!("{}/{stage}", state.opportunity_id),
+        dim: stage.to_string(),
+        team_id: state.team_id.clone(),
+        rep_id: state.owner_rep_id.clone(),
+        currency: String::new(),
+        amount_minor: 0,
+        at_ms,
+    })
+}
+
+fn state_of(
+    state: Option<OpportunityState>,
+    subject: &'static str,
+) -> Result<OpportunityState, Rejected> {
+    match state {
+        Some(state) if !state.opportunity_id.is_empty() => Ok(state),
+        _ => Err(Rejected::Missing {
+            subject,
+            field: "opportunity.opportunity_id",
+        }),
+    }
+}
+
+fn required(value: &str, subject: &'static str, field: &'static str) -> Result<(), Rejected> {
+    if value.is_empty() {
+        Err(Rejected::Missing { subject, field })
+    } else {
+        Ok(())
+    }
+}
+
+/// The updates `event` makes; empty when it means nothing to these models
+/// (see `docs/reporting.md` for the subjects deliberately ignored).
+pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
+    use subjects::*;
+    let updates = match event.subject.as_str() {
+        OPPS_OPPORTUNITY_OPENED => {
+            let opened: OpportunityOpened = event.decode()?;
+            let state = state_of(opened.opportunity, OPPS_OPPORTUNITY_OPENED)?;
+            // Opened straight into a stage counts as entering it.
+            let entered = stage_entered(&state, &state.stage, opened.at_ms);
+            vec![Update::Opportunity(state), entered]
+        }
+        OPPS_OPPORTUNITY_STAGE_CHANGED => {
+            let changed: OpportunityStageChanged = event.decode()?;
+            let state = state_of(changed.opportunity, OPPS_OPPORTUNITY_STAGE_CHANGED)?;
+            let entered = stage_entered(&state, &changed.to_stage, changed.at_ms);
+            vec![Update::Opportunity(state), entered]
+        }
+        OPPS_OPPORTUNITY_AMOUNT_CHANGED | OPPS_OPPORTUNITY_OWNER_CHANGED => {
+            let state = match event.subject.as_str() {
+                OPPS_OPPORTUNITY_AMOUNT_CHANGED => {
+                    let changed: leadwheel_proto::events::v1::OpportunityAmountChanged =
+                        event.decode()?;
+                    state_of(changed.opportunity, OPPS_OPPORTUNITY_AMOUNT_CHANGED)?
+                }
+                _ => {
+                    let changed: leadwheel_proto::events::v1::OpportunityOwnerChanged =
+                        event.decode()?;
+                    state_of(changed.opportunity, OPPS_OPPORTUNITY_OWNER_CHANGED)?
+                }
+            };
+            vec![Update::Opportunity(state)]
+        }
+        OPPS_OPPORTUNITY_CLOSED => {
+            let closed: OpportunityClosed = event.decode()?;
+            let state = state_of(closed.opportunity, OPPS_OPPORTUNITY_CLOSED)?;
+            // A closed deal never changes again, so its id is the key.
+            let count = Count {
+                metric: if closed.won {
+                    Metric::Won
+                } else {
+                    Metric::Lost
+                },
+                key: state.opportunity_id.clone(),
+                dim: String::new(),
+                team_id: state.team_id.clone(),
+                rep_id: state.owner_rep_id.clone(),
+                currency: state.currency.clone(),
+                amount_minor: state.amount_minor,
+                at_ms: closed.at_ms,
+            };
+            let entered = stage_entered(&state, &state.stage, closed.at_ms);
+            vec![Update::Opportunity(state), Update::Count(count), entered]
+        }
+        OPPS_LEAD_CONVERTED => {
+            let converted: LeadConverted = event.decode()?;
+            required(&converted.lead_id, OPPS_LEAD_CONVERTED, "lead_id")?;
+            vec![Update::Count(Count {
+                metric: Metric::Converted,
+                key: converted.lead_id,
+                dim: String::new(),
+                team_id: converted.team_id,
+                rep_id: converted.rep_id,
+                currency: String::new(),
+                amount_minor: 0,
+                at_ms: converted.at_ms,
+            })]
+        }
+        OPPS_ACTIVITY_LOGGED => {
+            let activity: ActivityLogged = event.decode()?;
+            required(&activity.activity_id, OPPS_ACTIVITY_LOGGED, "activity_id")?;
+            // Credited to the owner of the lead or deal: the rep whose
+            // numbers it is (a manager logging a call on a rep's deal
+            // counts for that deal's rep).
+            vec![Update::Count(Count {
+                metric: Metric::Activity,
+                key: activity.activity_id,
+                dim: activity.kind,
+                team_id: activity.team_id,
+                rep_id: activity.owner_rep_id,
+                currency: String::new(),
+                amount_minor: 0,
+                at_ms: activity.at_ms,
+            })]
+        }
+        TEAM_UPSERTED => {
+            let team: TeamUpserted = event.decode()?;
+            required(&team.team_id, TEAM_UPSERTED, "team_id")?;
+            vec![Update::Team {
+                team_id: team.team_id,
+                manager_id: team.manager_id,
+                rep_ids: team.rep_ids,
+                at_ms: team.at_ms,
+            }]
+        }
+        REP_UPSERTED => {
+            let rep: RepUpserted = event.decode()?;
+            required(&rep.rep_id, REP_UPSERTED, "rep_id")?;
+            vec![Update::Rep {
+                rep_id: rep.rep_id,
+                team_id: rep.team_id,
+                at_ms: rep.at_ms,
+            }]
+        }
+        OPPS_PIPELINE_STAGE_CHANGED => {
+            let stage: PipelineStageChanged = event.decode()?;
+            required(&stage.stage, OPPS_PIPELINE_STAGE_CHANGED, "stage")?;
+            vec![Update::Stage {
+                stage: stage.stage,
+                position: stage.position,
+            }]
+        }
+        _ => Vec::new(),
+    };
+    Ok(updates)
+}
+
+/// Every subject intake, the wheel and opportunity publish, with what
+/// reporting does with it: `Some(model)` names the read model that uses
+/// it, `None` marks it deliberately ignored (the reason is in
+/// `docs/reporting.md`). A test checks this list against the publishers'
+/// subject constants and the docs.
+pub const SUBJECTS: &[(&str, Option<&str>)] = &[
+    (subjects::LEAD_CREATED, Some("funnel")),
+    (subjects::LEAD_TOUCHED, None),
+    (subjects::PERSON_ERASED, None),
+    (subjects::OFFER_OPENED, Some("funnel")),
+    (subjects::OFFER_CLOSED, Some("funnel")),
+    (subjects::LEAD_ASSIGNED, Some("funnel")),
+    (subjects::LEAD_POOLED, Some("funnel")),
+    (subjects::LEAD_ESCALATED, None),
+    (subjects::LEAD_REASSIGNED, None),
+    (subjects::LEAD_REQUEUED, None),
+    (subjects::LEAD_WITHDRAWN, None),
+    (subjects::REP_AVAILABILITY_CHANGED, None),
+    (subjects::TEAM_UPSERTED, Some("access")),
+    (subjects::REP_UPSERTED, Some("access")),
+    (subjects::OPPS_LEAD_OPENED, Some("funnel")),
+    (subjects::OPPS_LEAD_CONVERTED, Some("five questions")),
+    (subjects::OPPS_LEAD_DISQUALIFIED, None),
+    (subjects::OPPS_LEAD_OWNER_CHANGED, None),
+    (subjects::OPPS_LEAD_RETURNED, None),
+    (subjects::OPPS_ACCOUNT_CREATED, None),
+    (subjects::OPPS_ACCOUNT_UPDATED, None),
+    (subjects::OPPS_ACCOUNT_OWNER_CHANGED, None),
+    (subjects::OPPS_HANDOVER_STARTED, None),
+    (subjects::OPPS_HANDOVER_APPLIED, None),
+    (subjects::OPPS_HANDOVER_TASK_CREATED, None),
+    (subjects::OPPS_HANDOVER_COMPLETED, None),
+    (subjects::OPPS_FOLLOW_UP_SET, None),
+    (subjects::OPPS_OPPORTUNITY_OPENED, Some("pipeline")),
+    (subjects::OPPS_OPPORTUNITY_STAGE_CHANGED, Some("pipeline")),
+    (subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED, Some("pipeline")),
+    (subjects::OPPS_OPPORTUNITY_OWNER_CHANGED, Some("pipeline")),
+    (subjects::OPPS_OPPORTUNITY_CLOSED, Some("pipeline")),
+    (subjects::OPPS_ACTIVITY_LOGGED, Some("five questions")),
+    (subjects::OPPS_PIPELINE_STAGE_CHANGED, Some("stages")),
+];
+
+#[cfg(test)]
+mod tests {
+    use leadwheel_proto::events::v1::Envelope;
+    use prost::Message;
+
+    use super::*;
+
+    fn event(subject: &str, payload: &impl Message) -> Event {
+        Event {
+            subject: subject.into(),
+            envelope: Envelope {
+                id: "e1".into(),
+                r#type: subject.into(),
+                payload: payload.encode_to_vec(),
+                ..Default::default()
+            },
+            traceparent: None,
+        }
+    }
+
+    fn state() -> OpportunityState {
+        OpportunityState {
+            opportunity_id: "opp1".into(),
+            owner_rep_id: "ana".into(),
+            team_id: "north".into(),
+            stage: "won".into(),
+            status: "won".into(),
+            amount_minor: 50_000,
+            currency: "EUR".into(),
+            version: 4,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_won_deal_updates_its_state_counts_its_value_and_enters_won() {
+        let closed = OpportunityClosed {
+            opportunity: Some(state()),
+            won: true,
+            from_stage: "commercial".into(),
+            at_ms: 77,
+            ..Default::default()
+        };
+        let updates = updates_of(&event(subjects::OPPS_OPPORTUNITY_CLOSED, &closed)).unwrap();
+        assert_eq!(updates[0], Update::Opportunity(state()));
+        let Update::Count(won) = &updates[1] else {
+            panic!("{updates:?}")
+        };
+        assert_eq!(
+            (won.metric, won.key.as_str(), won.amount_minor, won.at_ms),
+            (Metric::Won, "opp1", 50_000, 77)
+        );
+        assert!(matches!(&updates[2], Update::Count(c) if c.key == "opp1/won"));
+    }
+
+    #[test]
+    fn an_opportunity_event_without_its_state_is_rejected() {
+        let changed = OpportunityStageChanged::default();
+        assert!(matches!(
+            updates_of(&event(subjects::OPPS_OPPORTUNITY_STAGE_CHANGED, &changed)),
+            Err(Rejected::Missing {
+                field: "opportunity.opportunity_id",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn activities_count_for_the_owner_by_kind() {
+        let activity = ActivityLogged {
+            activity_id: "a1".into(),
+            kind: "call".into(),
+            by: "maya".into(),
+            owner_rep_id: "ana".into(),
+            team_id: "north".into(),
+            at_ms: 5,
+            ..Default::default()
+        };
+        let updates = updates_of(&event(subjects::OPPS_ACTIVITY_LOGGED, &activity)).unwrap();
+        assert!(matches!(
+            &updates[..],
+            [Update::Count(c)] if c.rep_id == "ana" && c.dim == "call" && c.metric == Metric::Activity
+        ));
+    }
+
+    /// Every subject constant of the publishers (intake, wheel, opps) in
+    /// the plumbing's one list of subjects, read from its source so a new
+    /// one cannot be missed.
+    fn published_subjects() -> Vec<String> {
+        include_str!("../../plumbing/src/bus.rs")
+            .lines()
+            .filter_map(|line| {
+                let (_, value) = line
+                    .trim()
+                    .strip_prefix("pub const ")?
+                    .split_once("&str = \"")?;
+                let subject = value.strip_suffix("\";")?;
+                (subject.starts_with("intake.")
+                    || subject.starts_with("wheel.")
+                    || subject.starts_with("opps."))
+                .then(|| subject.to_string())
+            })
+            .filter(|subject| !subject.ends_with('>'))
+            .collect()
+    }
+
+    #[test]
+    fn every_published_subject_is_used_or_ignored() {
+        let published = published_subjects();
+        assert!(published.len() > 30, "read {published:?}");
+        let listed: Vec<&str> = SUBJECTS.iter().map(|(s, _)| *s).collect();
+        for subject in &published {
+            assert!(
+                listed.contains(&subject.as_str()),
+                "{subject} is published but neither used nor listed as ignored"
+            );
+        }
+        for subject in &listed {
+            assert!(
+                published.iter().any(|p| p == subject),
+                "{subject} is listed but nobody publishes it"
+            );
+        }
+        // And the docs say what the list says.
+        let docs = include_str!("../../../docs/reporting.md");
+        for (subject, _) in SUBJECTS {
+            let entity_verb = subject
+                .split_once('.')
+                .map(|(_, rest)| rest)
+                .unwrap_or(subject);
+            let verb = entity_verb.rsplit('.').next().unwrap_or(entity_verb);
+            assert!(
+                docs.contains(&format!("`{subject}`")) || docs.contains(&format!("`.{verb}`")),
+                "{subject} is missing from docs/reporting.md"
+            );
+        }
+    }
+
+    #[test]
+    fn ignored_subjects_make_no_updates() {
+        for (subject, model) in SUBJECTS {
+            if model.is_none() {
+                let updates = updates_of(&event(subject, &OpportunityState::default())).unwrap();
+                assert!(updates.is_empty(), "{subject}");
+            }
+        }
+    }
+}
