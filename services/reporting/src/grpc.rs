@@ -9,9 +9,10 @@ use leadwheel_plumbing::auth::{self, Caller};
 use leadwheel_plumbing::now_ms;
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingService;
 use leadwheel_proto::reporting::v1::{
-    FunnelCounts, GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest,
-    GetForecastResponse, GetFunnelRequest, GetFunnelResponse, GetPipelineRequest,
-    GetPipelineResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
+    FunnelCounts, GetFairnessRequest, GetFairnessResponse, GetFiveQuestionsRequest,
+    GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse, GetFunnelRequest,
+    GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetSpeedToLeadRequest,
+    GetSpeedToLeadResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
     SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
@@ -161,6 +162,32 @@ impl ReportingService for Api {
         let response = self
             .reports
             .list_quotas(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_fairness(
+        &self,
+        request: Request<GetFairnessRequest>,
+    ) -> Result<Response<GetFairnessResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .fairness(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_speed_to_lead(
+        &self,
+        request: Request<GetSpeedToLeadRequest>,
+    ) -> Result<Response<GetSpeedToLeadResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .speed(&caller, request.get_ref(), today)
             .await?;
         Ok(Response::new(response))
     }

@@ -27,6 +27,7 @@ pub mod grpc;
 pub mod models;
 pub mod period;
 pub mod reports;
+pub mod routing;
 pub mod sales;
 pub mod store;
 

@@ -31,6 +31,18 @@ pub enum Metric {
     Entered,
     /// An activity logged (`dim`: its kind).
     Activity,
+    /// An offer opened to a rep.
+    Offered,
+    /// An offer that was the lead's first (the rep got the first look).
+    FirstLook,
+    /// An offer claimed.
+    OfferClaimed,
+    /// An offer passed (`dim`: the reason).
+    Passed,
+    /// An offer left to expire.
+    Expired,
+    /// A lead claimed from the open pool.
+    PoolClaimed,
 }
 
 impl Metric {
@@ -42,6 +54,12 @@ impl Metric {
             Metric::Converted => "converted",
             Metric::Entered => "entered",
             Metric::Activity => "activity",
+            Metric::Offered => "offered",
+            Metric::FirstLook => "first_look",
+            Metric::OfferClaimed => "offer_claimed",
+            Metric::Passed => "passed",
+            Metric::Expired => "expired",
+            Metric::PoolClaimed => "pool_claimed",
         }
     }
 }
@@ -94,6 +112,41 @@ pub enum Update {
         /// Their team.
         team_id: String,
         /// When, to keep the latest.
+        at_ms: i64,
+    },
+    /// A duration of one fact (e.g. an offer's time to claim); the
+    /// earliest occurrence (`at_ms`) of a key wins.
+    Duration {
+        /// `time_to_claim`, `system`, `offer_to_claim` or `claim_to_touch`.
+        metric: &'static str,
+        /// The fact's natural key (an offer id, a lead id).
+        key: String,
+        /// Who it is credited to.
+        team_id: String,
+        /// See `team_id`.
+        rep_id: String,
+        /// When it happened (its day is the period it falls in).
+        at_ms: i64,
+        /// How long it took.
+        duration_ms: i64,
+    },
+    /// A lead assigned to a rep (`wheel.lead.assigned`), to time claim →
+    /// first touch.
+    Assigned {
+        /// The lead.
+        lead_id: String,
+        /// Its team.
+        team_id: String,
+        /// Its rep.
+        rep_id: String,
+        /// When.
+        at_ms: i64,
+    },
+    /// An activity on a lead, to time claim → first touch.
+    Touch {
+        /// The lead.
+        lead_id: String,
+        /// When it happened.
         at_ms: i64,
     },
     /// A pipeline stage (`opps.pipeline.stage_changed`): known stages are
@@ -211,10 +264,14 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
         OPPS_ACTIVITY_LOGGED => {
             let activity: ActivityLogged = event.decode()?;
             required(&activity.activity_id, OPPS_ACTIVITY_LOGGED, "activity_id")?;
+            let touch = (!activity.lead_id.is_empty()).then(|| Update::Touch {
+                lead_id: activity.lead_id.clone(),
+                at_ms: activity.at_ms,
+            });
             // Credited to the owner of the lead or deal: the rep whose
             // numbers it is (a manager logging a call on a rep's deal
             // counts for that deal's rep).
-            vec![Update::Count(Count {
+            let count = Update::Count(Count {
                 metric: Metric::Activity,
                 key: activity.activity_id,
                 dim: activity.kind,
@@ -223,7 +280,8 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 currency: String::new(),
                 amount_minor: 0,
                 at_ms: activity.at_ms,
-            })]
+            });
+            std::iter::once(count).chain(touch).collect()
         }
         TEAM_UPSERTED => {
             let team: TeamUpserted = event.decode()?;
@@ -252,7 +310,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 position: stage.position,
             }]
         }
-        _ => Vec::new(),
+        _ => crate::routing::updates_of(event)?,
     };
     Ok(updates)
 }
@@ -266,9 +324,12 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::LEAD_CREATED, Some("funnel")),
     (subjects::LEAD_TOUCHED, None),
     (subjects::PERSON_ERASED, None),
-    (subjects::OFFER_OPENED, Some("funnel")),
-    (subjects::OFFER_CLOSED, Some("funnel")),
-    (subjects::LEAD_ASSIGNED, Some("funnel")),
+    (subjects::OFFER_OPENED, Some("funnel, fairness")),
+    (subjects::OFFER_CLOSED, Some("funnel, fairness")),
+    (
+        subjects::LEAD_ASSIGNED,
+        Some("funnel, fairness, speed to lead"),
+    ),
     (subjects::LEAD_POOLED, Some("funnel")),
     (subjects::LEAD_ESCALATED, None),
     (subjects::LEAD_REASSIGNED, None),
@@ -295,7 +356,10 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED, Some("pipeline")),
     (subjects::OPPS_OPPORTUNITY_OWNER_CHANGED, Some("pipeline")),
     (subjects::OPPS_OPPORTUNITY_CLOSED, Some("pipeline")),
-    (subjects::OPPS_ACTIVITY_LOGGED, Some("five questions")),
+    (
+        subjects::OPPS_ACTIVITY_LOGGED,
+        Some("five questions, speed to lead"),
+    ),
     (subjects::OPPS_PIPELINE_STAGE_CHANGED, Some("stages")),
 ];
 
@@ -370,6 +434,7 @@ mod tests {
     fn activities_count_for_the_owner_by_kind() {
         let activity = ActivityLogged {
             activity_id: "a1".into(),
+            lead_id: "l1".into(),
             kind: "call".into(),
             by: "maya".into(),
             owner_rep_id: "ana".into(),
@@ -380,7 +445,8 @@ mod tests {
         let updates = updates_of(&event(subjects::OPPS_ACTIVITY_LOGGED, &activity)).unwrap();
         assert!(matches!(
             &updates[..],
-            [Update::Count(c)] if c.rep_id == "ana" && c.dim == "call" && c.metric == Metric::Activity
+            [Update::Count(c), Update::Touch { .. }]
+                if c.rep_id == "ana" && c.dim == "call" && c.metric == Metric::Activity
         ));
     }
 

@@ -30,6 +30,16 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report five --team demo\n  leadctl report five --as ana --period month\n  leadctl report five --team demo --intent-stage trial -o csv"
     )]
     Five(FiveArgs),
+    /// Wheel fairness per rep (default this week): offers, first looks, claims, passes by reason, expiries, pool claims, claim rate, time to claim; first-look evenness per team.
+    #[command(
+        after_help = "Evenness is the fewest first looks a rep got over the most (100% = even).\n\nExamples:\n  leadctl report fairness --team demo\n  leadctl report fairness --team demo --period month -o csv"
+    )]
+    Fairness(ReportArgs),
+    /// Speed to lead (default this week): system time (signup → first offer) and human time (offer → claim, claim → first touch), median/p90/p99.
+    #[command(
+        after_help = "Examples:\n  leadctl report speed --team demo\n  leadctl report speed --rep ana --period month"
+    )]
+    Speed(ReportArgs),
 }
 
 /// Which numbers: a team, a rep, a period.

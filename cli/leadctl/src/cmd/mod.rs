@@ -61,6 +61,8 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Pipeline(args)) => report::sales::pipeline(ctx, args).await,
         Command::Report(ReportCommand::Forecast(args)) => report::sales::forecast(ctx, args).await,
         Command::Report(ReportCommand::Five(args)) => report::sales::five(ctx, args).await,
+        Command::Report(ReportCommand::Fairness(args)) => report::wheel::fairness(ctx, args).await,
+        Command::Report(ReportCommand::Speed(args)) => report::wheel::speed(ctx, args).await,
         Command::Quota(QuotaCommand::Set(args)) => report::quota::set(ctx, args).await,
         Command::Quota(QuotaCommand::List(args)) => report::quota::list(ctx, args).await,
         Command::Quota(QuotaCommand::Import { file }) => report::quota::import(ctx, file).await,

@@ -4,6 +4,7 @@
 pub mod quota;
 pub mod sales;
 mod sheet;
+pub mod wheel;
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::GetFunnelRequest;
@@ -23,7 +24,31 @@ pub async fn funnel(ctx: &Ctx, team: Option<String>) -> Result<()> {
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?;
     let funnel = FunnelView::from(response.into_inner());
+    if ctx.output() == crate::cli::Output::Csv {
+        crate::output::print_out(&funnel_sheet(&funnel).csv());
+        return Ok(());
+    }
     emit(ctx.output(), &funnel, funnel_table)
+}
+
+/// The funnel as one flat sheet (for CSV): the total, each team, each rep.
+pub fn funnel_sheet(funnel: &FunnelView) -> sheet::Sheet {
+    let mut sheet = sheet::Sheet::new(&[&["SCOPE", "TEAM", "REP"], &COLUMNS[..]].concat());
+    let row = |scope: &str, team: &str, rep: &str, counts: &Counts| {
+        [
+            vec![scope.to_string(), team.to_string(), rep.to_string()],
+            counts_cells(counts),
+        ]
+        .concat()
+    };
+    sheet.row(row("all", "", "", &funnel.total));
+    for t in &funnel.teams {
+        sheet.row(row("team", &t.team_id, "", &t.counts));
+    }
+    for r in &funnel.reps {
+        sheet.row(row("rep", &r.team_id, &r.rep_id, &r.counts));
+    }
+    sheet
 }
 
 fn counts_cells(c: &Counts) -> Vec<String> {
@@ -108,6 +133,11 @@ mod tests {
             "{text}"
         );
         assert!(lines[5].starts_with("ana"), "{text}");
+        let csv = funnel_sheet(&funnel).csv();
+        assert!(
+            csv.starts_with("scope,team,rep,created,offered,claimed,passed,expired,pooled,in work\r\nall,,,10,9,5,2,3,1,5\r\n"),
+            "{csv}"
+        );
         let json = serde_json::to_value(&funnel).unwrap();
         assert_eq!(json["total"]["in_work"], 5);
         assert_eq!(json["reps"][0]["counts"]["claimed"], 5);

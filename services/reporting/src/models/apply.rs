@@ -9,6 +9,7 @@ use leadwheel_plumbing::store::{Backend, StoreError};
 use leadwheel_proto::events::v1::OpportunityState;
 use sqlx::Row;
 
+use super::timing;
 use crate::period;
 use crate::sales::{Count, Update};
 
@@ -62,6 +63,33 @@ impl Applier {
                 team_id,
                 at_ms,
             } => rep(tx, rep_id, team_id, *at_ms).await,
+            Update::Duration {
+                metric,
+                key,
+                team_id,
+                rep_id,
+                at_ms,
+                duration_ms,
+            } => {
+                let d = timing::Duration {
+                    metric,
+                    key,
+                    team_id,
+                    rep_id,
+                    at_ms: *at_ms,
+                    duration_ms: *duration_ms,
+                };
+                timing::duration(tx, &self.zone, &d, false).await
+            }
+            Update::Assigned {
+                lead_id,
+                team_id,
+                rep_id,
+                at_ms,
+            } => timing::assigned(tx, &self.zone, lead_id, team_id, rep_id, *at_ms).await,
+            Update::Touch { lead_id, at_ms } => {
+                timing::touch(tx, &self.zone, lead_id, *at_ms).await
+            }
             Update::Stage { stage, position } => {
                 sqlx::query(
                     "INSERT INTO reporting_stages (stage, position) VALUES ($1, $2) \

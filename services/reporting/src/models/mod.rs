@@ -5,3 +5,4 @@
 pub mod apply;
 pub mod queries;
 pub mod quotas;
+pub mod timing;

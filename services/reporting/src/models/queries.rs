@@ -220,6 +220,54 @@ impl Reader {
     }
 }
 
+/// One duration of a fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurationRow {
+    pub metric: String,
+    pub team_id: String,
+    pub rep_id: String,
+    pub duration_ms: i64,
+}
+
+impl Reader {
+    /// Durations of `metrics` within `filter` on the days `from` to `to`.
+    /// One row per fact: percentiles need the values, so this reads the
+    /// period's facts (an index on (metric, day) keeps it to them).
+    pub async fn durations(
+        &self,
+        filter: &Filter,
+        from: &str,
+        to: &str,
+        metrics: &[&str],
+    ) -> Result<Vec<DurationRow>, StoreError> {
+        let mut binds = vec![from.to_string(), to.to_string()];
+        let marks: Vec<String> = metrics
+            .iter()
+            .map(|metric| {
+                binds.push(metric.to_string());
+                format!("${}", binds.len())
+            })
+            .collect();
+        let (clause, more) = filter.clause(binds.len() + 1);
+        binds.extend(more);
+        let sql = format!(
+            "SELECT metric, team_id, rep_id, duration_ms FROM reporting_durations              WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause}",
+            marks.join(", ")
+        );
+        let rows = fetch(&self.store, &sql, &binds).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DurationRow {
+                    metric: row.try_get("metric")?,
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Runs `sql` with `binds`. Callers paste only constant text and `$n`
 /// markers into `sql`; every value is bound.
 async fn fetch(store: &Store, sql: &str, binds: &[String]) -> Result<Vec<AnyRow>, StoreError> {

@@ -5,6 +5,7 @@
 mod five;
 mod forecast;
 mod quotas;
+mod wheel;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;

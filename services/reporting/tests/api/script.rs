@@ -8,8 +8,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_plumbing::bus::{Bus, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_proto::events::v1::{
-    ActivityLogged, Envelope, LeadConverted, OpportunityAmountChanged, OpportunityClosed,
-    OpportunityOpened, OpportunityStageChanged, OpportunityState, TeamUpserted,
+    ActivityLogged, AssignedVia, Envelope, LeadAssigned, LeadConverted, OfferClosed, OfferOpened,
+    OfferOutcome, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
+    OpportunityStageChanged, OpportunityState, TeamUpserted,
 };
 use prost::Message;
 
@@ -274,6 +275,77 @@ impl Script {
             &key,
             &payload,
         );
+    }
+
+    /// An offer opened at `opened` and closed at `closed` with `outcome`.
+    pub fn offer(
+        &mut self,
+        (offer, lead): (&str, &str),
+        (team, rep): (&str, &str),
+        first_look: bool,
+        (opened, closed): (i64, i64),
+        (outcome, reason): (OfferOutcome, &str),
+    ) {
+        let open = OfferOpened {
+            offer_id: offer.into(),
+            lead_id: lead.into(),
+            team_id: team.into(),
+            rep_id: rep.into(),
+            lap: 1,
+            step: 1,
+            opened_at_ms: opened,
+            deadline_ms: opened + 60_000,
+            first_look,
+        };
+        self.push(&WHEEL_STREAM, subjects::OFFER_OPENED, offer, &open);
+        let close = OfferClosed {
+            offer_id: offer.into(),
+            lead_id: lead.into(),
+            team_id: team.into(),
+            rep_id: rep.into(),
+            outcome: outcome as i32,
+            reason: reason.into(),
+            opened_at_ms: opened,
+            closed_at_ms: closed,
+        };
+        self.push(&WHEEL_STREAM, subjects::OFFER_CLOSED, offer, &close);
+    }
+
+    /// `lead` assigned to `rep`; created, first offered and assigned at the given times.
+    pub fn assigned(
+        &mut self,
+        lead: &str,
+        (team, rep): (&str, &str),
+        via: AssignedVia,
+        (created, first_offer, assigned): (i64, i64, i64),
+    ) {
+        let payload = LeadAssigned {
+            lead_id: lead.into(),
+            team_id: team.into(),
+            rep_id: rep.into(),
+            via: via as i32,
+            offer_id: String::new(),
+            lead_created_at_ms: created,
+            first_offer_at_ms: first_offer,
+            assigned_at_ms: assigned,
+        };
+        self.push(&WHEEL_STREAM, subjects::LEAD_ASSIGNED, lead, &payload);
+    }
+
+    /// A touch on a lead (the activity names the lead).
+    pub fn touch(&mut self, id: &str, lead: &str, (team, rep): (&str, &str), at_ms: i64) {
+        let payload = ActivityLogged {
+            activity_id: id.into(),
+            kind: "call".into(),
+            lead_id: lead.into(),
+            by: rep.into(),
+            owner_rep_id: rep.into(),
+            team_id: team.into(),
+            at_ms,
+            touch_count: 1,
+            ..Default::default()
+        };
+        self.push(&OPPS_STREAM, subjects::OPPS_ACTIVITY_LOGGED, id, &payload);
     }
 
     pub fn activity(&mut self, id: &str, kind: &str, (team, rep): (&str, &str), at_ms: i64) {

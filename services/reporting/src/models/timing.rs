@@ -1,0 +1,130 @@
+//! Durations for fairness and speed to lead, applied in the consumer's
+//! transaction. Each duration is one row per fact; the earliest
+//! occurrence wins, so order does not matter. Claim → first touch is
+//! derived from a lead's first assignment and first touch, whichever
+//! event arrives first.
+
+use jiff::tz::TimeZone;
+use leadwheel_plumbing::Tx;
+use leadwheel_plumbing::store::StoreError;
+use sqlx::Row;
+
+use crate::period;
+
+/// One duration row.
+pub struct Duration<'a> {
+    pub metric: &'a str,
+    pub key: &'a str,
+    pub team_id: &'a str,
+    pub rep_id: &'a str,
+    pub at_ms: i64,
+    pub duration_ms: i64,
+}
+
+/// Writes `d` unless an earlier occurrence of its fact is stored; with
+/// `replace`, writes it whatever is stored (for values derived from
+/// order-tolerant rows).
+pub async fn duration(
+    tx: &mut Tx,
+    zone: &TimeZone,
+    d: &Duration<'_>,
+    replace: bool,
+) -> Result<(), StoreError> {
+    let condition = if replace {
+        ""
+    } else {
+        " WHERE reporting_durations.at_ms > excluded.at_ms"
+    };
+    let sql = format!(
+        "INSERT INTO reporting_durations (metric, fact_key, at_ms, day, team_id, rep_id, \
+         duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (metric, fact_key) DO UPDATE SET at_ms = excluded.at_ms, \
+         day = excluded.day, team_id = excluded.team_id, rep_id = excluded.rep_id, \
+         duration_ms = excluded.duration_ms{condition}"
+    );
+    // Only the constant condition is pasted in.
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(d.metric)
+        .bind(d.key)
+        .bind(d.at_ms)
+        .bind(period::day_of(d.at_ms, zone).to_string())
+        .bind(d.team_id)
+        .bind(d.rep_id)
+        .bind(d.duration_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Records a lead's assignment (its earliest) and times its first touch.
+pub async fn assigned(
+    tx: &mut Tx,
+    zone: &TimeZone,
+    lead_id: &str,
+    team_id: &str,
+    rep_id: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reporting_leads (lead_id, team_id, rep_id, assigned_at_ms, first_touch_at_ms) \
+         VALUES ($1, $2, $3, $4, 0) ON CONFLICT (lead_id) DO UPDATE SET \
+         team_id = excluded.team_id, rep_id = excluded.rep_id, \
+         assigned_at_ms = excluded.assigned_at_ms \
+         WHERE reporting_leads.assigned_at_ms = 0 \
+         OR reporting_leads.assigned_at_ms > excluded.assigned_at_ms",
+    )
+    .bind(lead_id)
+    .bind(team_id)
+    .bind(rep_id)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await?;
+    claim_to_touch(tx, zone, lead_id).await
+}
+
+/// Records a touch on a lead (its earliest) and times it from the claim.
+pub async fn touch(
+    tx: &mut Tx,
+    zone: &TimeZone,
+    lead_id: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reporting_leads (lead_id, team_id, rep_id, assigned_at_ms, first_touch_at_ms) \
+         VALUES ($1, '', '', 0, $2) ON CONFLICT (lead_id) DO UPDATE SET \
+         first_touch_at_ms = excluded.first_touch_at_ms \
+         WHERE reporting_leads.first_touch_at_ms = 0 \
+         OR reporting_leads.first_touch_at_ms > excluded.first_touch_at_ms",
+    )
+    .bind(lead_id)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await?;
+    claim_to_touch(tx, zone, lead_id).await
+}
+
+async fn claim_to_touch(tx: &mut Tx, zone: &TimeZone, lead_id: &str) -> Result<(), StoreError> {
+    let row = sqlx::query(
+        "SELECT team_id, rep_id, assigned_at_ms, first_touch_at_ms FROM reporting_leads \
+         WHERE lead_id = $1",
+    )
+    .bind(lead_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let assigned: i64 = row.try_get("assigned_at_ms")?;
+    let touched: i64 = row.try_get("first_touch_at_ms")?;
+    if assigned == 0 || touched == 0 {
+        return Ok(());
+    }
+    let team: String = row.try_get("team_id")?;
+    let rep: String = row.try_get("rep_id")?;
+    let d = Duration {
+        metric: "claim_to_touch",
+        key: lead_id,
+        team_id: &team,
+        rep_id: &rep,
+        at_ms: assigned,
+        duration_ms: (touched - assigned).max(0),
+    };
+    duration(tx, zone, &d, true).await
+}
