@@ -17,7 +17,9 @@ CREATE TABLE reporting_opportunities (
     weighted_minor BIGINT NOT NULL,
     probability_percent BIGINT NOT NULL,
     -- 'YYYY-MM-DD' or '' when not set.
-    close_date TEXT NOT NULL
+    close_date TEXT NOT NULL,
+    -- When it entered its current stage (for deals stuck in a stage).
+    stage_entered_at_ms BIGINT NOT NULL
 );
 
 -- Open deals, summed per (team, rep, stage, currency, expected close day):
@@ -81,14 +83,17 @@ CREATE TABLE reporting_reps (
     at_ms BIGINT NOT NULL
 );
 
--- Known pipeline stages: the defaults, those opportunity announces and
--- those seen on deals.
+-- Known pipeline stages: opportunity's defaults (same positions and days
+-- after which a deal counts as stuck; 0 = never), those opportunity
+-- announces and those seen on deals.
 CREATE TABLE reporting_stages (
     stage TEXT PRIMARY KEY,
-    position BIGINT NOT NULL
+    position BIGINT NOT NULL,
+    stale_days BIGINT NOT NULL
 );
-INSERT INTO reporting_stages (stage, position) VALUES
-    ('needs_identified', 1), ('trial', 2), ('commercial', 3), ('won', 4), ('lost', 5);
+INSERT INTO reporting_stages (stage, position, stale_days) VALUES
+    ('needs_identified', 10, 30), ('trial', 20, 21), ('commercial', 30, 14),
+    ('won', 40, 0), ('lost', 50, 0);
 
 -- Quotas, set by managers: one amount in one currency per rep or team and
 -- month, quarter or year (period_start is the period's first day).

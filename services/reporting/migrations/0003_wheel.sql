@@ -5,10 +5,12 @@
 
 -- One duration per (metric, fact): 'time_to_claim' (per offer),
 -- 'system', 'offer_to_claim' and 'claim_to_touch' (per lead, its first
--- assignment). The earliest occurrence (at_ms) wins, whatever the order.
+-- assignment), 'stage_time' (per stay of a deal in a stage; dim: the
+-- stage). The earliest occurrence (at_ms) wins, whatever the order.
 CREATE TABLE reporting_durations (
     metric TEXT NOT NULL,
     fact_key TEXT NOT NULL,
+    dim TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
     day TEXT NOT NULL,
     team_id TEXT NOT NULL,

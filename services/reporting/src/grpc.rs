@@ -12,8 +12,8 @@ use leadwheel_proto::reporting::v1::{
     FunnelCounts, GetFairnessRequest, GetFairnessResponse, GetFiveQuestionsRequest,
     GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse, GetFunnelRequest,
     GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetSpeedToLeadRequest,
-    GetSpeedToLeadResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
-    SetQuotasResponse, TeamFunnel,
+    GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse, ListQuotasRequest,
+    ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -188,6 +188,20 @@ impl ReportingService for Api {
         let response = self
             .reports
             .speed(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_stages(
+        &self,
+        request: Request<GetStagesRequest>,
+    ) -> Result<Response<GetStagesResponse>, Status> {
+        let caller = caller(&request)?;
+        let now = now_ms();
+        let today = self.reports.today(now);
+        let response = self
+            .reports
+            .stages(&caller, request.get_ref(), today, now)
             .await?;
         Ok(Response::new(response))
     }

@@ -27,6 +27,7 @@ fn duration(metric: &'static str, key: &str, team: &str, rep: &str, at_ms: i64, 
     Update::Duration {
         metric,
         key: key.to_string(),
+        dim: String::new(),
         team_id: team.to_string(),
         rep_id: rep.to_string(),
         at_ms,

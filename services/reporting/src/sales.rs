@@ -43,6 +43,8 @@ pub enum Metric {
     Expired,
     /// A lead claimed from the open pool.
     PoolClaimed,
+    /// A deal moved between stages (`dim`: `from>to`; closes included).
+    Moved,
 }
 
 impl Metric {
@@ -60,6 +62,7 @@ impl Metric {
             Metric::Passed => "passed",
             Metric::Expired => "expired",
             Metric::PoolClaimed => "pool_claimed",
+            Metric::Moved => "moved",
         }
     }
 }
@@ -121,6 +124,8 @@ pub enum Update {
         metric: &'static str,
         /// The fact's natural key (an offer id, a lead id).
         key: String,
+        /// A sub-dimension (the stage of a stage time), or "".
+        dim: String,
         /// Who it is credited to.
         team_id: String,
         /// See `team_id`.
@@ -156,6 +161,8 @@ pub enum Update {
         stage: String,
         /// Its position in the pipeline.
         position: i32,
+        /// Days in it after which an open deal is stuck (0: never).
+        stale_days: i32,
     },
 }
 
@@ -170,6 +177,39 @@ fn stage_entered(state: &OpportunityState, stage: &str, at_ms: i64) -> Update {
         amount_minor: 0,
         at_ms,
     })
+}
+
+/// A move out of `from` (entered at `from_entered`) into `to` at `at_ms`:
+/// counted per `from>to`, and the stay in `from` timed.
+fn moved(
+    state: &OpportunityState,
+    from: &str,
+    from_entered: i64,
+    to: &str,
+    at_ms: i64,
+) -> [Update; 2] {
+    let id = &state.opportunity_id;
+    [
+        Update::Count(Count {
+            metric: Metric::Moved,
+            key: format!("{id}/{from}>{to}@{at_ms}"),
+            dim: format!("{from}>{to}"),
+            team_id: state.team_id.clone(),
+            rep_id: state.owner_rep_id.clone(),
+            currency: String::new(),
+            amount_minor: 0,
+            at_ms,
+        }),
+        Update::Duration {
+            metric: "stage_time",
+            key: format!("{id}/{from}@{from_entered}"),
+            dim: from.to_string(),
+            team_id: state.team_id.clone(),
+            rep_id: state.owner_rep_id.clone(),
+            at_ms,
+            duration_ms: (at_ms - from_entered).max(0),
+        },
+    ]
 }
 
 fn state_of(
@@ -209,7 +249,14 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             let changed: OpportunityStageChanged = event.decode()?;
             let state = state_of(changed.opportunity, OPPS_OPPORTUNITY_STAGE_CHANGED)?;
             let entered = stage_entered(&state, &changed.to_stage, changed.at_ms);
-            vec![Update::Opportunity(state), entered]
+            let [count, stay] = moved(
+                &state,
+                &changed.from_stage,
+                changed.from_stage_entered_at_ms,
+                &changed.to_stage,
+                changed.at_ms,
+            );
+            vec![Update::Opportunity(state), entered, count, stay]
         }
         OPPS_OPPORTUNITY_AMOUNT_CHANGED | OPPS_OPPORTUNITY_OWNER_CHANGED => {
             let state = match event.subject.as_str() {
@@ -245,7 +292,20 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 at_ms: closed.at_ms,
             };
             let entered = stage_entered(&state, &state.stage, closed.at_ms);
-            vec![Update::Opportunity(state), Update::Count(count), entered]
+            let [moved_count, stay] = moved(
+                &state,
+                &closed.from_stage,
+                closed.from_stage_entered_at_ms,
+                &state.stage,
+                closed.at_ms,
+            );
+            vec![
+                Update::Opportunity(state),
+                Update::Count(count),
+                entered,
+                moved_count,
+                stay,
+            ]
         }
         OPPS_LEAD_CONVERTED => {
             let converted: LeadConverted = event.decode()?;
@@ -308,6 +368,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             vec![Update::Stage {
                 stage: stage.stage,
                 position: stage.position,
+                stale_days: stage.stale_days,
             }]
         }
         _ => crate::routing::updates_of(event)?,

@@ -40,6 +40,11 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report speed --team demo\n  leadctl report speed --rep ana --period month"
     )]
     Speed(ReportArgs),
+    /// Conversion and time in stage (default this month): per stage, deals in, moved on, back and lost, conversion, time in stage; win rate; deals stuck past their stage's threshold now.
+    #[command(
+        after_help = "Examples:\n  leadctl report stages --team demo\n  leadctl report stages --rep ana --period quarter -o csv"
+    )]
+    Stages(ReportArgs),
 }
 
 /// Which numbers: a team, a rep, a period.

@@ -4,6 +4,7 @@
 pub mod quota;
 pub mod sales;
 mod sheet;
+pub mod stages;
 pub mod wheel;
 
 use anyhow::Result;

@@ -66,6 +66,7 @@ impl Applier {
             Update::Duration {
                 metric,
                 key,
+                dim,
                 team_id,
                 rep_id,
                 at_ms,
@@ -74,6 +75,7 @@ impl Applier {
                 let d = timing::Duration {
                     metric,
                     key,
+                    dim,
                     team_id,
                     rep_id,
                     at_ms: *at_ms,
@@ -90,13 +92,19 @@ impl Applier {
             Update::Touch { lead_id, at_ms } => {
                 timing::touch(tx, &self.zone, lead_id, *at_ms).await
             }
-            Update::Stage { stage, position } => {
+            Update::Stage {
+                stage,
+                position,
+                stale_days,
+            } => {
                 sqlx::query(
-                    "INSERT INTO reporting_stages (stage, position) VALUES ($1, $2) \
-                     ON CONFLICT (stage) DO UPDATE SET position = excluded.position",
+                    "INSERT INTO reporting_stages (stage, position, stale_days) VALUES ($1, $2, $3) \
+                     ON CONFLICT (stage) DO UPDATE SET position = excluded.position, \
+                     stale_days = excluded.stale_days",
                 )
                 .bind(stage)
                 .bind(i64::from(*position))
+                .bind(i64::from(*stale_days))
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -148,13 +156,14 @@ impl Applier {
         }
         sqlx::query(
             "INSERT INTO reporting_opportunities (opportunity_id, version, team_id, rep_id, stage, \
-             status, currency, amount_minor, weighted_minor, probability_percent, close_date) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             status, currency, amount_minor, weighted_minor, probability_percent, close_date, \
+             stage_entered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (opportunity_id) DO UPDATE SET version = excluded.version, \
              team_id = excluded.team_id, rep_id = excluded.rep_id, stage = excluded.stage, \
              status = excluded.status, currency = excluded.currency, \
              amount_minor = excluded.amount_minor, weighted_minor = excluded.weighted_minor, \
-             probability_percent = excluded.probability_percent, close_date = excluded.close_date",
+             probability_percent = excluded.probability_percent, close_date = excluded.close_date, \
+             stage_entered_at_ms = excluded.stage_entered_at_ms",
         )
         .bind(&state.opportunity_id)
         .bind(state.version)
@@ -167,11 +176,12 @@ impl Applier {
         .bind(state.weighted_minor)
         .bind(i64::from(state.probability_percent))
         .bind(&state.expected_close_date)
+        .bind(state.stage_entered_at_ms)
         .execute(&mut **tx)
         .await?;
         // A stage seen on a deal is a stage reports may be asked about.
         sqlx::query(
-            "INSERT INTO reporting_stages (stage, position) VALUES ($1, 1000) \
+            "INSERT INTO reporting_stages (stage, position, stale_days) VALUES ($1, 1000, 0) \
              ON CONFLICT (stage) DO NOTHING",
         )
         .bind(&state.stage)

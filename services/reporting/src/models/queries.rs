@@ -114,6 +114,61 @@ impl Reader {
         })
     }
 
+    /// Known stages in pipeline order, with their stuck thresholds (days).
+    pub async fn stage_thresholds(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT stage, stale_days FROM reporting_stages ORDER BY position, stage")
+                .fetch_all(self.store.pool())
+                .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("stage")?, row.try_get("stale_days")?)))
+            .collect()
+    }
+
+    /// Open deals within `filter` in their stage longer than its
+    /// threshold at `now_ms`, longest first (at most `limit`).
+    pub async fn stuck(
+        &self,
+        filter: &Filter,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<StuckRow>, StoreError> {
+        let (clause, binds) = filter.clause(3);
+        // The table's team and rep columns are named like the filter's.
+        let sql = format!(
+            "SELECT o.opportunity_id, o.team_id, o.rep_id, o.stage, o.currency, o.amount_minor, \
+             o.stage_entered_at_ms, s.stale_days FROM reporting_opportunities o \
+             JOIN reporting_stages s ON s.stage = o.stage \
+             WHERE o.status = 'open' AND s.stale_days > 0 \
+             AND o.stage_entered_at_ms + s.stale_days * 86400000 < $1{} \
+             ORDER BY o.stage_entered_at_ms LIMIT $2",
+            clause
+                .replace("team_id", "o.team_id")
+                .replace("rep_id", "o.rep_id")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms)
+            .bind(limit);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(self.store.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StuckRow {
+                    opportunity_id: row.try_get("opportunity_id")?,
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    stage: row.try_get("stage")?,
+                    currency: row.try_get("currency")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    stage_entered_at_ms: row.try_get("stage_entered_at_ms")?,
+                    stale_days: row.try_get("stale_days")?,
+                })
+            })
+            .collect()
+    }
+
     /// Known stages in pipeline order.
     pub async fn stages(&self) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT stage FROM reporting_stages ORDER BY position, stage")
@@ -220,10 +275,24 @@ impl Reader {
     }
 }
 
+/// An open deal stuck in its stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StuckRow {
+    pub opportunity_id: String,
+    pub team_id: String,
+    pub rep_id: String,
+    pub stage: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub stage_entered_at_ms: i64,
+    pub stale_days: i64,
+}
+
 /// One duration of a fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DurationRow {
     pub metric: String,
+    pub dim: String,
     pub team_id: String,
     pub rep_id: String,
     pub duration_ms: i64,
@@ -251,7 +320,8 @@ impl Reader {
         let (clause, more) = filter.clause(binds.len() + 1);
         binds.extend(more);
         let sql = format!(
-            "SELECT metric, team_id, rep_id, duration_ms FROM reporting_durations              WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause}",
+            "SELECT metric, dim, team_id, rep_id, duration_ms FROM reporting_durations \
+             WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause}",
             marks.join(", ")
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
@@ -259,6 +329,7 @@ impl Reader {
             .map(|row| {
                 Ok(DurationRow {
                     metric: row.try_get("metric")?,
+                    dim: row.try_get("dim")?,
                     team_id: row.try_get("team_id")?,
                     rep_id: row.try_get("rep_id")?,
                     duration_ms: row.try_get("duration_ms")?,

@@ -15,6 +15,7 @@ use crate::period;
 pub struct Duration<'a> {
     pub metric: &'a str,
     pub key: &'a str,
+    pub dim: &'a str,
     pub team_id: &'a str,
     pub rep_id: &'a str,
     pub at_ms: i64,
@@ -36,9 +37,9 @@ pub async fn duration(
         " WHERE reporting_durations.at_ms > excluded.at_ms"
     };
     let sql = format!(
-        "INSERT INTO reporting_durations (metric, fact_key, at_ms, day, team_id, rep_id, \
-         duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (metric, fact_key) DO UPDATE SET at_ms = excluded.at_ms, \
+        "INSERT INTO reporting_durations (metric, fact_key, dim, at_ms, day, team_id, rep_id, \
+         duration_ms) VALUES ($1, $2, $8, $3, $4, $5, $6, $7) \
+         ON CONFLICT (metric, fact_key) DO UPDATE SET at_ms = excluded.at_ms, dim = excluded.dim, \
          day = excluded.day, team_id = excluded.team_id, rep_id = excluded.rep_id, \
          duration_ms = excluded.duration_ms{condition}"
     );
@@ -51,6 +52,7 @@ pub async fn duration(
         .bind(d.team_id)
         .bind(d.rep_id)
         .bind(d.duration_ms)
+        .bind(d.dim)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -121,6 +123,7 @@ async fn claim_to_touch(tx: &mut Tx, zone: &TimeZone, lead_id: &str) -> Result<(
     let d = Duration {
         metric: "claim_to_touch",
         key: lead_id,
+        dim: "",
         team_id: &team,
         rep_id: &rep,
         at_ms: assigned,

@@ -5,6 +5,7 @@
 mod five;
 mod forecast;
 mod quotas;
+mod stages;
 mod wheel;
 
 use jiff::civil::Date;

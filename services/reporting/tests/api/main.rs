@@ -10,6 +10,7 @@ mod helpers;
 mod sales;
 mod sales_access;
 mod script;
+mod stages;
 mod wheel;
 
 use helpers::{Client, Env, TestApp, WAIT, spawn_app};

@@ -2,15 +2,18 @@
 //! refused with the field at fault, changing nothing.
 
 use leadwheel_plumbing::Role;
+use leadwheel_plumbing::bus::{OPPS_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
+use leadwheel_plumbing::testing::eventually;
+use leadwheel_proto::events::v1::PipelineStageChanged;
 use leadwheel_proto::reporting::v1::{
     GetFiveQuestionsRequest, GetForecastRequest, GetPipelineRequest, ListQuotasRequest, Period,
     PeriodKind, QuotaScope, SetQuotasRequest,
 };
 use tonic::Code;
 
-use crate::helpers::{Client, Env, spawn_app};
+use crate::helpers::{Client, Env, WAIT, spawn_app};
 use crate::sales::{month, publish_and_wait, quota, week};
 use crate::script;
 
@@ -206,6 +209,37 @@ async fn bad_input_names_the_field(db: TestDb) {
         "unknown stage",
     );
     assert_eq!(field_of(&status), "intent_stage");
+    // Once opportunity announces the stage, it may be asked about.
+    let signed = PipelineStageChanged {
+        stage: "signed".into(),
+        position: 35,
+        probability_percent: 95,
+        stale_days: 5,
+        outcome: "open".into(),
+        by: "root".into(),
+        at_ms: 1,
+        ..Default::default()
+    };
+    app.publish(
+        &OPPS_STREAM,
+        subjects::OPPS_PIPELINE_STAGE_CHANGED,
+        "signed",
+        &signed,
+    )
+    .await;
+    eventually(WAIT, "the new stage known", || {
+        let mut root = root.clone();
+        async move {
+            root.get_five_questions(GetFiveQuestionsRequest {
+                intent_stage: "signed".into(),
+                period: week("2026-11-04"),
+                ..Default::default()
+            })
+            .await
+            .ok()
+        }
+    })
+    .await;
     let status = refused(
         root.clone()
             .get_forecast(GetForecastRequest {

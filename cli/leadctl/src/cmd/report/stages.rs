@@ -1,0 +1,180 @@
+//! `leadctl report stages`.
+
+use anyhow::Result;
+use leadwheel_proto::reporting::v1::{GetStagesRequest, GetStagesResponse, Percentiles};
+use serde_json::json;
+
+use super::sales::period;
+use super::sheet::{Sheet, show};
+use crate::cli::ReportArgs;
+use crate::cmd::opps::views::money;
+use crate::conn::Ctx;
+use crate::error::Target;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Milliseconds as days with one decimal; empty without data.
+fn days(ms: i64, count: i64) -> String {
+    if count == 0 {
+        String::new()
+    } else {
+        format!("{}.{}", ms / DAY_MS, (ms % DAY_MS) * 10 / DAY_MS)
+    }
+}
+
+fn percent(basis_points: i64) -> String {
+    format!("{}.{:02}", basis_points / 100, basis_points % 100)
+}
+
+pub async fn stages(ctx: &Ctx, args: ReportArgs) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_stages(GetStagesRequest {
+            team_id: args.team.unwrap_or_default(),
+            rep_id: args.rep.unwrap_or_default(),
+            period: period(&args.period),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    let p = |p: Option<Percentiles>| {
+        let p = p.unwrap_or_default();
+        json!({"count": p.count, "median_ms": p.median_ms, "p90_ms": p.p90_ms})
+    };
+    let view = json!({
+        "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
+        "stages": response.stages.iter().map(|s| json!({
+            "stage": s.stage, "entered": s.entered, "moved_on": s.moved_on,
+            "moved_back": s.moved_back, "lost": s.lost, "conversion_bp": s.conversion_bp,
+            "time_in_stage": p(s.time_in_stage), "stale_days": s.stale_days,
+        })).collect::<Vec<_>>(),
+        "reps": response.reps.iter().map(|r| json!({
+            "team_id": r.team_id, "rep_id": r.rep_id, "stage": r.stage,
+            "time_in_stage": p(r.time_in_stage),
+        })).collect::<Vec<_>>(),
+        "won": response.won, "lost": response.lost, "win_rate_bp": response.win_rate_bp,
+        "stuck": response.stuck.iter().map(|s| json!({
+            "opportunity_id": s.opportunity_id, "team_id": s.team_id, "rep_id": s.rep_id,
+            "stage": s.stage, "days_in_stage": s.days_in_stage, "stale_days": s.stale_days,
+            "currency": s.currency, "amount_minor": s.amount_minor,
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| stages_sheet(&response))
+}
+
+/// One row per stage, a win-rate row, then one per stuck deal.
+pub fn stages_sheet(r: &GetStagesResponse) -> Sheet {
+    let mut sheet = Sheet::new(&[
+        "ROW",
+        "STAGE",
+        "IN",
+        "ON",
+        "BACK",
+        "LOST",
+        "CONVERSION %",
+        "MEDIAN DAYS",
+        "P90 DAYS",
+        "DEAL",
+        "OWNER",
+        "VALUE",
+    ]);
+    for s in &r.stages {
+        let t = s.time_in_stage.unwrap_or_default();
+        sheet.row(vec![
+            "stage".into(),
+            s.stage.clone(),
+            s.entered.to_string(),
+            s.moved_on.to_string(),
+            s.moved_back.to_string(),
+            s.lost.to_string(),
+            percent(s.conversion_bp),
+            days(t.median_ms, t.count),
+            days(t.p90_ms, t.count),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    sheet.row(vec![
+        "win rate".into(),
+        String::new(),
+        String::new(),
+        r.won.to_string(),
+        String::new(),
+        r.lost.to_string(),
+        percent(r.win_rate_bp),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]);
+    for s in &r.stuck {
+        sheet.row(vec![
+            format!("stuck > {} d", s.stale_days),
+            s.stage.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            s.days_in_stage.to_string(),
+            String::new(),
+            s.opportunity_id.clone(),
+            format!("{} ({})", s.rep_id, s.team_id),
+            money(s.amount_minor, &s.currency),
+        ]);
+    }
+    sheet
+}
+
+#[cfg(test)]
+mod tests {
+    use leadwheel_proto::reporting::v1::{StageFlow, StuckDeal};
+
+    use super::*;
+
+    #[test]
+    fn stages_then_win_rate_then_stuck_deals() {
+        let response = GetStagesResponse {
+            stages: vec![StageFlow {
+                stage: "trial".into(),
+                entered: 3,
+                moved_on: 1,
+                lost: 1,
+                conversion_bp: 5_000,
+                time_in_stage: Some(Percentiles {
+                    count: 2,
+                    median_ms: 3 * DAY_MS + DAY_MS / 2,
+                    p90_ms: 7 * DAY_MS,
+                    p99_ms: 7 * DAY_MS,
+                }),
+                stale_days: 21,
+                ..Default::default()
+            }],
+            won: 2,
+            lost: 1,
+            win_rate_bp: 6_666,
+            stuck: vec![StuckDeal {
+                opportunity_id: "opp2".into(),
+                team_id: "demo".into(),
+                rep_id: "ana".into(),
+                stage: "trial".into(),
+                days_in_stage: 26,
+                stale_days: 21,
+                currency: "EUR".into(),
+                amount_minor: 800_000,
+            }],
+            ..Default::default()
+        };
+        let csv = stages_sheet(&response).csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], "stage,trial,3,1,0,1,50.00,3.5,7.0,,,");
+        assert_eq!(lines[2], "win rate,,,2,,1,66.66,,,,,");
+        assert_eq!(
+            lines[3],
+            "stuck > 21 d,trial,,,,,,26,,opp2,ana (demo),8000.00 EUR"
+        );
+    }
+}
