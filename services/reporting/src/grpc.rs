@@ -9,11 +9,12 @@ use leadwheel_plumbing::auth::{self, Caller};
 use leadwheel_plumbing::now_ms;
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingService;
 use leadwheel_proto::reporting::v1::{
-    FunnelCounts, GetFairnessRequest, GetFairnessResponse, GetFiveQuestionsRequest,
-    GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse, GetFunnelRequest,
-    GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetSpeedToLeadRequest,
-    GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse, ListQuotasRequest,
-    ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
+    FunnelCounts, GetActivityRequest, GetActivityResponse, GetFairnessRequest, GetFairnessResponse,
+    GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse,
+    GetFunnelRequest, GetFunnelResponse, GetPipelineRequest, GetPipelineResponse,
+    GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse,
+    ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse,
+    TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -202,6 +203,19 @@ impl ReportingService for Api {
         let response = self
             .reports
             .stages(&caller, request.get_ref(), today, now)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_activity(
+        &self,
+        request: Request<GetActivityRequest>,
+    ) -> Result<Response<GetActivityResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .activity(&caller, request.get_ref(), today)
             .await?;
         Ok(Response::new(response))
     }

@@ -45,6 +45,11 @@ pub enum Metric {
     PoolClaimed,
     /// A deal moved between stages (`dim`: `from>to`; closes included).
     Moved,
+    /// An activity by the stage its lead or deal was in (`dim`: the stage,
+    /// or `lead` for a lead in work).
+    TouchStage,
+    /// A call logged with a recording.
+    CallRecorded,
 }
 
 impl Metric {
@@ -63,6 +68,8 @@ impl Metric {
             Metric::Expired => "expired",
             Metric::PoolClaimed => "pool_claimed",
             Metric::Moved => "moved",
+            Metric::TouchStage => "touch_stage",
+            Metric::CallRecorded => "call_recorded",
         }
     }
 }
@@ -331,17 +338,34 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             // Credited to the owner of the lead or deal: the rep whose
             // numbers it is (a manager logging a call on a rep's deal
             // counts for that deal's rep).
-            let count = Update::Count(Count {
-                metric: Metric::Activity,
-                key: activity.activity_id,
-                dim: activity.kind,
-                team_id: activity.team_id,
-                rep_id: activity.owner_rep_id,
-                currency: String::new(),
-                amount_minor: 0,
-                at_ms: activity.at_ms,
-            });
-            std::iter::once(count).chain(touch).collect()
+            let is_call = activity.kind == "call";
+            let counted = |metric, dim: &str, amount_minor| {
+                Update::Count(Count {
+                    metric,
+                    key: activity.activity_id.clone(),
+                    dim: dim.to_string(),
+                    team_id: activity.team_id.clone(),
+                    rep_id: activity.owner_rep_id.clone(),
+                    currency: String::new(),
+                    amount_minor,
+                    at_ms: activity.at_ms,
+                })
+            };
+            // A call's amount is its length in seconds (for call time).
+            let seconds = if is_call {
+                activity.duration_seconds
+            } else {
+                0
+            };
+            let mut updates = vec![counted(Metric::Activity, &activity.kind, seconds)];
+            if !activity.stage.is_empty() {
+                updates.push(counted(Metric::TouchStage, &activity.stage, 0));
+            }
+            if is_call && activity.has_recording {
+                updates.push(counted(Metric::CallRecorded, "", 0));
+            }
+            updates.extend(touch);
+            updates
         }
         TEAM_UPSERTED => {
             let team: TeamUpserted = event.decode()?;
@@ -501,13 +525,19 @@ mod tests {
             owner_rep_id: "ana".into(),
             team_id: "north".into(),
             at_ms: 5,
+            duration_seconds: 300,
+            stage: "trial".into(),
+            has_recording: true,
             ..Default::default()
         };
         let updates = updates_of(&event(subjects::OPPS_ACTIVITY_LOGGED, &activity)).unwrap();
         assert!(matches!(
             &updates[..],
-            [Update::Count(c), Update::Touch { .. }]
+            [Update::Count(c), Update::Count(stage), Update::Count(recorded), Update::Touch { .. }]
                 if c.rep_id == "ana" && c.dim == "call" && c.metric == Metric::Activity
+                    && c.amount_minor == 300
+                    && stage.metric == Metric::TouchStage && stage.dim == "trial"
+                    && recorded.metric == Metric::CallRecorded
         ));
     }
 

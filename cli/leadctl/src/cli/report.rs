@@ -45,6 +45,23 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report stages --team demo\n  leadctl report stages --rep ana --period quarter -o csv"
     )]
     Stages(ReportArgs),
+    /// Activities per rep per day (or --by week), by kind, with calls recorded and call time; and by the stage the work was in (default this week).
+    #[command(
+        after_help = "Examples:\n  leadctl report activity --team demo\n  leadctl report activity --team demo --period month --by week -o csv"
+    )]
+    Activity {
+        #[command(flatten)]
+        report: ReportArgs,
+        /// One row per rep per day or per ISO week.
+        #[arg(long, value_enum, default_value_t = BucketArg::Day)]
+        by: BucketArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BucketArg {
+    Day,
+    Week,
 }
 
 /// Which numbers: a team, a rep, a period.

@@ -64,6 +64,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Fairness(args)) => report::wheel::fairness(ctx, args).await,
         Command::Report(ReportCommand::Speed(args)) => report::wheel::speed(ctx, args).await,
         Command::Report(ReportCommand::Stages(args)) => report::stages::stages(ctx, args).await,
+        Command::Report(ReportCommand::Activity { report, by }) => {
+            report::stages::activity(ctx, report, by).await
+        }
         Command::Quota(QuotaCommand::Set(args)) => report::quota::set(ctx, args).await,
         Command::Quota(QuotaCommand::List(args)) => report::quota::list(ctx, args).await,
         Command::Quota(QuotaCommand::Import { file }) => report::quota::import(ctx, file).await,

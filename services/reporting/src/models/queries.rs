@@ -275,6 +275,18 @@ impl Reader {
     }
 }
 
+/// A counter on one day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayRow {
+    pub day: String,
+    pub team_id: String,
+    pub rep_id: String,
+    pub metric: String,
+    pub dim: String,
+    pub events: i64,
+    pub amount_minor: i64,
+}
+
 /// An open deal stuck in its stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StuckRow {
@@ -286,6 +298,50 @@ pub struct StuckRow {
     pub amount_minor: i64,
     pub stage_entered_at_ms: i64,
     pub stale_days: i64,
+}
+
+impl Reader {
+    /// Counters of `metrics` within `filter`, per day from `from` to `to`
+    /// (currencies summed: for counts, not money).
+    pub async fn per_day(
+        &self,
+        filter: &Filter,
+        from: &str,
+        to: &str,
+        metrics: &[&str],
+    ) -> Result<Vec<DayRow>, StoreError> {
+        let mut binds = vec![from.to_string(), to.to_string()];
+        let marks: Vec<String> = metrics
+            .iter()
+            .map(|metric| {
+                binds.push(metric.to_string());
+                format!("${}", binds.len())
+            })
+            .collect();
+        let (clause, more) = filter.clause(binds.len() + 1);
+        binds.extend(more);
+        let sql = format!(
+            "SELECT day, team_id, rep_id, metric, dim, CAST(SUM(events) AS BIGINT) AS events, \
+             CAST(SUM(amount_minor) AS BIGINT) AS amount_minor FROM reporting_daily \
+             WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause} \
+             GROUP BY day, team_id, rep_id, metric, dim ORDER BY day, team_id, rep_id",
+            marks.join(", ")
+        );
+        let rows = fetch(&self.store, &sql, &binds).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DayRow {
+                    day: row.try_get("day")?,
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    metric: row.try_get("metric")?,
+                    dim: row.try_get("dim")?,
+                    events: row.try_get("events")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One duration of a fact.

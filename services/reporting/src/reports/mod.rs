@@ -2,6 +2,7 @@
 //! caller's scope, reads sums through [`Reader`] and shapes the answer.
 //! The gRPC layer only parses the caller and converts.
 
+mod activity;
 mod five;
 mod forecast;
 mod quotas;

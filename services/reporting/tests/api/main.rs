@@ -6,6 +6,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 mod across;
+mod activity;
 mod helpers;
 mod sales;
 mod sales_access;

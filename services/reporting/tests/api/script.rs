@@ -332,6 +332,17 @@ impl Script {
         self.push(&WHEEL_STREAM, subjects::LEAD_ASSIGNED, lead, &payload);
     }
 
+    /// An activity exactly as given.
+    pub fn logged(&mut self, activity: ActivityLogged) {
+        let key = activity.activity_id.clone();
+        self.push(
+            &OPPS_STREAM,
+            subjects::OPPS_ACTIVITY_LOGGED,
+            &key,
+            &activity,
+        );
+    }
+
     /// A touch on a lead (the activity names the lead).
     pub fn touch(&mut self, id: &str, lead: &str, (team, rep): (&str, &str), at_ms: i64) {
         let payload = ActivityLogged {

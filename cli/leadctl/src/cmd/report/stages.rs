@@ -1,12 +1,16 @@
-//! `leadctl report stages`.
+//! `leadctl report stages` and `leadctl report activity`: the work in the
+//! pipeline.
 
 use anyhow::Result;
-use leadwheel_proto::reporting::v1::{GetStagesRequest, GetStagesResponse, Percentiles};
+use leadwheel_proto::reporting::v1::{
+    GetActivityRequest, GetActivityResponse, GetStagesRequest, GetStagesResponse, Percentiles,
+    PeriodKind,
+};
 use serde_json::json;
 
 use super::sales::period;
 use super::sheet::{Sheet, show};
-use crate::cli::ReportArgs;
+use crate::cli::{BucketArg, ReportArgs};
 use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
 use crate::error::Target;
@@ -129,6 +133,73 @@ pub fn stages_sheet(r: &GetStagesResponse) -> Sheet {
     sheet
 }
 
+pub async fn activity(ctx: &Ctx, args: ReportArgs, by: BucketArg) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_activity(GetActivityRequest {
+            team_id: args.team.unwrap_or_default(),
+            rep_id: args.rep.unwrap_or_default(),
+            period: period(&args.period),
+            bucket: match by {
+                BucketArg::Day => PeriodKind::Day,
+                BucketArg::Week => PeriodKind::Week,
+            } as i32,
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    let view = json!({
+        "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
+        "rows": response.rows.iter().map(|r| json!({
+            "team_id": r.team_id, "rep_id": r.rep_id, "from": r.from, "calls": r.calls,
+            "emails": r.emails, "visits": r.visits, "meetings": r.meetings, "notes": r.notes,
+            "calls_recorded": r.calls_recorded, "call_seconds": r.call_seconds,
+        })).collect::<Vec<_>>(),
+        "by_stage": response.by_stage.iter().map(|r| json!({
+            "team_id": r.team_id, "rep_id": r.rep_id, "stage": r.stage, "count": r.count,
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| activity_sheet(&response))
+}
+
+/// One row per rep and day or week; then per rep and stage.
+pub fn activity_sheet(r: &GetActivityResponse) -> Sheet {
+    let mut sheet = Sheet::new(&[
+        "TEAM", "REP", "FROM", "STAGE", "CALLS", "EMAILS", "VISITS", "MEETINGS", "NOTES",
+        "RECORDED", "CALL MIN", "ALL",
+    ]);
+    for a in &r.rows {
+        let all = a.calls + a.emails + a.visits + a.meetings + a.notes;
+        sheet.row(vec![
+            a.team_id.clone(),
+            a.rep_id.clone(),
+            a.from.clone(),
+            String::new(),
+            a.calls.to_string(),
+            a.emails.to_string(),
+            a.visits.to_string(),
+            a.meetings.to_string(),
+            a.notes.to_string(),
+            a.calls_recorded.to_string(),
+            (a.call_seconds / 60).to_string(),
+            all.to_string(),
+        ]);
+    }
+    for s in &r.by_stage {
+        let mut row = vec![
+            s.team_id.clone(),
+            s.rep_id.clone(),
+            "period".into(),
+            s.stage.clone(),
+        ];
+        row.extend(std::iter::repeat_n(String::new(), 7));
+        row.push(s.count.to_string());
+        sheet.row(row);
+    }
+    sheet
+}
+
 #[cfg(test)]
 mod tests {
     use leadwheel_proto::reporting::v1::{StageFlow, StuckDeal};
@@ -176,5 +247,32 @@ mod tests {
             lines[3],
             "stuck > 21 d,trial,,,,,,26,,opp2,ana (demo),8000.00 EUR"
         );
+    }
+
+    #[test]
+    fn activity_rows_then_stages() {
+        let response = GetActivityResponse {
+            period: None,
+            rows: vec![leadwheel_proto::reporting::v1::ActivityRow {
+                team_id: "demo".into(),
+                rep_id: "ana".into(),
+                from: "2026-11-02".into(),
+                calls: 2,
+                emails: 1,
+                calls_recorded: 1,
+                call_seconds: 420,
+                ..Default::default()
+            }],
+            by_stage: vec![leadwheel_proto::reporting::v1::ActivityStageRow {
+                team_id: "demo".into(),
+                rep_id: "ana".into(),
+                stage: "trial".into(),
+                count: 3,
+            }],
+        };
+        let csv = activity_sheet(&response).csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[1], "demo,ana,2026-11-02,,2,1,0,0,0,1,7,3");
+        assert_eq!(lines[2], "demo,ana,period,trial,,,,,,,,3");
     }
 }
