@@ -8,6 +8,7 @@
 CREATE TABLE reporting_opportunities (
     opportunity_id TEXT PRIMARY KEY,
     version BIGINT NOT NULL,
+    account_id TEXT NOT NULL,
     team_id TEXT NOT NULL,
     rep_id TEXT NOT NULL,
     stage TEXT NOT NULL,
@@ -20,6 +21,19 @@ CREATE TABLE reporting_opportunities (
     close_date TEXT NOT NULL,
     -- When it entered its current stage (for deals stuck in a stage).
     stage_entered_at_ms BIGINT NOT NULL
+);
+
+CREATE INDEX reporting_opportunities_account ON reporting_opportunities (account_id);
+
+-- Each account's latest state (opps.account.*, replaced only by a higher
+-- version): its owner, team and tier, for team balance.
+CREATE TABLE reporting_accounts (
+    account_id TEXT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    owner_rep_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    status TEXT NOT NULL
 );
 
 -- Open deals, summed per (team, rep, stage, currency, expected close day):

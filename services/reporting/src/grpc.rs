@@ -13,8 +13,8 @@ use leadwheel_proto::reporting::v1::{
     GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse,
     GetFunnelRequest, GetFunnelResponse, GetPipelineRequest, GetPipelineResponse,
     GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse,
-    ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse,
-    TeamFunnel,
+    GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse,
+    RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -217,6 +217,15 @@ impl ReportingService for Api {
             .reports
             .activity(&caller, request.get_ref(), today)
             .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_team_balance(
+        &self,
+        request: Request<GetTeamBalanceRequest>,
+    ) -> Result<Response<GetTeamBalanceResponse>, Status> {
+        let caller = caller(&request)?;
+        let response = self.reports.balance(&caller, request.get_ref()).await?;
         Ok(Response::new(response))
     }
 }

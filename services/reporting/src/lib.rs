@@ -48,14 +48,26 @@ pub const CONSUMERS: [(&str, &StreamSpec, &str); 3] = [
 
 /// The reports' settings from the environment:
 /// `LEADWHEEL_REPORTING_TIME_ZONE` (IANA name, default `UTC`) and
-/// `LEADWHEEL_REPORTING_INTENT_STAGE` (default `commercial`).
+/// `LEADWHEEL_REPORTING_INTENT_STAGE` (default `commercial`) and
+/// `LEADWHEEL_REPORTING_MAX_WON_SHARE_PERCENT` (default 40).
 pub fn settings(config: &ServiceConfig) -> Result<reports::Settings> {
     let zone_var = config.service_var("TIME_ZONE");
     let zone_name = env_or(&zone_var, "UTC");
     let zone = jiff::tz::TimeZone::get(&zone_name)
         .with_context(|| format!("{zone_var}: unknown time zone {zone_name:?}"))?;
     let intent_stage = env_or(&config.service_var("INTENT_STAGE"), "commercial");
-    Ok(reports::Settings { zone, intent_stage })
+    let share_var = config.service_var("MAX_WON_SHARE_PERCENT");
+    let share: i64 = env_or(&share_var, "40")
+        .trim()
+        .parse()
+        .ok()
+        .filter(|p| (1..=100).contains(p))
+        .with_context(|| format!("{share_var}: a whole percentage from 1 to 100"))?;
+    Ok(reports::Settings {
+        zone,
+        intent_stage,
+        max_won_share_bp: share * 100,
+    })
 }
 
 /// Runs the service on already-bound `listeners` until `shutdown` resolves.

@@ -12,8 +12,8 @@
 use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::events::v1::{
-    ActivityLogged, LeadConverted, OpportunityClosed, OpportunityOpened, OpportunityStageChanged,
-    OpportunityState, PipelineStageChanged, RepUpserted, TeamUpserted,
+    AccountChanged, ActivityLogged, LeadConverted, OpportunityClosed, OpportunityOpened,
+    OpportunityStageChanged, OpportunityState, PipelineStageChanged, RepUpserted, TeamUpserted,
 };
 
 use crate::funnel::Rejected;
@@ -115,6 +115,8 @@ pub enum Update {
         /// When, to keep the latest.
         at_ms: i64,
     },
+    /// An account's whole state (`opps.account.*`), applied when newer.
+    Account(AccountChanged),
     /// A rep and their team (`wheel.rep.upserted`).
     Rep {
         /// The rep.
@@ -367,6 +369,11 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             updates.extend(touch);
             updates
         }
+        OPPS_ACCOUNT_CREATED | OPPS_ACCOUNT_UPDATED | OPPS_ACCOUNT_OWNER_CHANGED => {
+            let account: AccountChanged = event.decode()?;
+            required(&account.account_id, OPPS_ACCOUNT_UPDATED, "account_id")?;
+            vec![Update::Account(account)]
+        }
         TEAM_UPSERTED => {
             let team: TeamUpserted = event.decode()?;
             required(&team.team_id, TEAM_UPSERTED, "team_id")?;
@@ -428,9 +435,9 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_LEAD_DISQUALIFIED, None),
     (subjects::OPPS_LEAD_OWNER_CHANGED, None),
     (subjects::OPPS_LEAD_RETURNED, None),
-    (subjects::OPPS_ACCOUNT_CREATED, None),
-    (subjects::OPPS_ACCOUNT_UPDATED, None),
-    (subjects::OPPS_ACCOUNT_OWNER_CHANGED, None),
+    (subjects::OPPS_ACCOUNT_CREATED, Some("team balance")),
+    (subjects::OPPS_ACCOUNT_UPDATED, Some("team balance")),
+    (subjects::OPPS_ACCOUNT_OWNER_CHANGED, Some("team balance")),
     (subjects::OPPS_HANDOVER_STARTED, None),
     (subjects::OPPS_HANDOVER_APPLIED, None),
     (subjects::OPPS_HANDOVER_TASK_CREATED, None),

@@ -56,6 +56,25 @@ pub enum ReportCommand {
         #[arg(long, value_enum, default_value_t = BucketArg::Day)]
         by: BucketArg,
     },
+    /// Team balance: per rep, open and won deals by account tier and stage, customers, and the share of the team's won customers (flagged above a threshold).
+    #[command(
+        after_help = "Examples:\n  leadctl report balance --team demo\n  leadctl report balance --team demo --max-share 30 -o csv"
+    )]
+    Balance(BalanceArgs),
+}
+
+/// `leadctl report balance`.
+#[derive(Debug, Clone, Args)]
+pub struct BalanceArgs {
+    /// Only this team.
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Only this rep.
+    #[arg(long)]
+    pub rep: Option<String>,
+    /// Flag reps holding more than this percentage of the team's won customers (default: the service's, 40).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub max_share: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -64,6 +64,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Fairness(args)) => report::wheel::fairness(ctx, args).await,
         Command::Report(ReportCommand::Speed(args)) => report::wheel::speed(ctx, args).await,
         Command::Report(ReportCommand::Stages(args)) => report::stages::stages(ctx, args).await,
+        Command::Report(ReportCommand::Balance(args)) => report::stages::balance(ctx, args).await,
         Command::Report(ReportCommand::Activity { report, by }) => {
             report::stages::activity(ctx, report, by).await
         }

@@ -63,6 +63,25 @@ impl Applier {
                 team_id,
                 at_ms,
             } => rep(tx, rep_id, team_id, *at_ms).await,
+            Update::Account(account) => {
+                sqlx::query(
+                    "INSERT INTO reporting_accounts (account_id, version, owner_rep_id, team_id, \
+                     tier, status) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (account_id) DO UPDATE SET version = excluded.version, \
+                     owner_rep_id = excluded.owner_rep_id, team_id = excluded.team_id, \
+                     tier = excluded.tier, status = excluded.status \
+                     WHERE reporting_accounts.version < excluded.version",
+                )
+                .bind(&account.account_id)
+                .bind(account.version)
+                .bind(&account.owner_rep_id)
+                .bind(&account.team_id)
+                .bind(&account.tier)
+                .bind(&account.status)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
             Update::Duration {
                 metric,
                 key,
@@ -157,13 +176,14 @@ impl Applier {
         sqlx::query(
             "INSERT INTO reporting_opportunities (opportunity_id, version, team_id, rep_id, stage, \
              status, currency, amount_minor, weighted_minor, probability_percent, close_date, \
-             stage_entered_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             stage_entered_at_ms, account_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (opportunity_id) DO UPDATE SET version = excluded.version, \
              team_id = excluded.team_id, rep_id = excluded.rep_id, stage = excluded.stage, \
              status = excluded.status, currency = excluded.currency, \
              amount_minor = excluded.amount_minor, weighted_minor = excluded.weighted_minor, \
              probability_percent = excluded.probability_percent, close_date = excluded.close_date, \
-             stage_entered_at_ms = excluded.stage_entered_at_ms",
+             stage_entered_at_ms = excluded.stage_entered_at_ms, account_id = excluded.account_id",
         )
         .bind(&state.opportunity_id)
         .bind(state.version)
@@ -177,6 +197,7 @@ impl Applier {
         .bind(i64::from(state.probability_percent))
         .bind(&state.expected_close_date)
         .bind(state.stage_entered_at_ms)
+        .bind(&state.account_id)
         .execute(&mut **tx)
         .await?;
         // A stage seen on a deal is a stage reports may be asked about.

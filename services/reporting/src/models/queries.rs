@@ -287,6 +287,18 @@ pub struct DayRow {
     pub amount_minor: i64,
 }
 
+/// Open and won deals of one rep, tier, stage and currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierRow {
+    pub team_id: String,
+    pub rep_id: String,
+    pub tier: String,
+    pub stage: String,
+    pub currency: String,
+    pub deals: i64,
+    pub amount_minor: i64,
+}
+
 /// An open deal stuck in its stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StuckRow {
@@ -339,6 +351,71 @@ impl Reader {
                     events: row.try_get("events")?,
                     amount_minor: row.try_get("amount_minor")?,
                 })
+            })
+            .collect()
+    }
+}
+
+impl Reader {
+    /// Open and won deals within `filter` by account tier and stage. A
+    /// join of two read-model tables (one row per deal and account), not a
+    /// pre-aggregated sum: team balance is read rarely.
+    pub async fn by_tier(&self, filter: &Filter) -> Result<Vec<TierRow>, StoreError> {
+        let (clause, binds) = filter.clause(1);
+        let clause = clause
+            .replace("team_id", "o.team_id")
+            .replace("rep_id", "o.rep_id");
+        let sql = format!(
+            "SELECT o.team_id, o.rep_id, COALESCE(a.tier, '') AS tier, o.stage, o.currency, \
+             CAST(COUNT(*) AS BIGINT) AS deals, CAST(SUM(o.amount_minor) AS BIGINT) AS amount_minor \
+             FROM reporting_opportunities o \
+             LEFT JOIN reporting_accounts a ON a.account_id = o.account_id \
+             WHERE o.status IN ('open', 'won'){clause} \
+             GROUP BY o.team_id, o.rep_id, COALESCE(a.tier, ''), o.stage, o.currency \
+             ORDER BY o.team_id, o.rep_id, tier, o.stage, o.currency"
+        );
+        let rows = fetch(&self.store, &sql, &binds).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TierRow {
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    tier: row.try_get("tier")?,
+                    stage: row.try_get("stage")?,
+                    currency: row.try_get("currency")?,
+                    deals: row.try_get("deals")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Per (team, owner): active accounts, and accounts with a won deal.
+    pub async fn customers(
+        &self,
+        filter: &Filter,
+    ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        let (clause, binds) = filter.clause(1);
+        let clause = clause
+            .replace("team_id", "a.team_id")
+            .replace("rep_id", "a.owner_rep_id");
+        let sql = format!(
+            "SELECT a.team_id, a.owner_rep_id, \
+             CAST(SUM(CASE WHEN a.status = 'active' THEN 1 ELSE 0 END) AS BIGINT) AS customers, \
+             CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM reporting_opportunities o \
+             WHERE o.account_id = a.account_id AND o.status = 'won') THEN 1 ELSE 0 END) AS BIGINT) \
+             AS won_customers FROM reporting_accounts a WHERE 1 = 1{clause} \
+             GROUP BY a.team_id, a.owner_rep_id ORDER BY a.team_id, a.owner_rep_id"
+        );
+        let rows = fetch(&self.store, &sql, &binds).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("team_id")?,
+                    row.try_get("owner_rep_id")?,
+                    row.try_get("customers")?,
+                    row.try_get("won_customers")?,
+                ))
             })
             .collect()
     }

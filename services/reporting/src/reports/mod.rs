@@ -3,6 +3,7 @@
 //! The gRPC layer only parses the caller and converts.
 
 mod activity;
+mod balance;
 mod five;
 mod forecast;
 mod quotas;
@@ -33,6 +34,9 @@ pub struct Settings {
     pub zone: TimeZone,
     /// The stage that counts as purchase intent in the five questions.
     pub intent_stage: String,
+    /// Team balance flags a rep holding more than this share of the
+    /// team's won customers (basis points).
+    pub max_won_share_bp: i64,
 }
 
 /// The report operations over one store.

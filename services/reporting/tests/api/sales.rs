@@ -6,9 +6,9 @@ use leadwheel_plumbing::Role;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::reporting::v1::{
-    FiveAnswers, ForecastLine, GetFiveQuestionsRequest, GetForecastRequest, GetPipelineRequest,
-    Money, Period, PeriodKind, PipelineClosedRow, PipelineOpenRow, Quota, QuotaScope,
-    SetQuotasRequest,
+    BalanceRow, FiveAnswers, ForecastLine, GetFiveQuestionsRequest, GetForecastRequest,
+    GetPipelineRequest, GetTeamBalanceRequest, Money, Period, PeriodKind, PipelineClosedRow,
+    PipelineOpenRow, Quota, QuotaScope, RepBalance, SetQuotasRequest,
 };
 
 use crate::helpers::{Client, Env, TestApp, WAIT, spawn_app};
@@ -313,6 +313,50 @@ async fn scripted_month(db: TestDb) {
         )
     );
     assert_eq!(week.reps.len(), 1, "a rep sees only their own row");
+
+    // Team balance for north: open and won deals by account tier and
+    // stage; ana holds both of the team's won customers (over 40%).
+    let balance = maya
+        .clone()
+        .get_team_balance(GetTeamBalanceRequest {
+            team_id: "north".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetTeamBalance")
+        .into_inner();
+    let row = |rep: &str, tier: &str, stage: &str, currency: &str, amount_minor| BalanceRow {
+        team_id: "north".into(),
+        rep_id: rep.into(),
+        tier: tier.into(),
+        stage: stage.into(),
+        currency: currency.into(),
+        deals: 1,
+        amount_minor,
+    };
+    assert_eq!(
+        balance.rows,
+        vec![
+            row("ana", "A", "trial", "EUR", 8_000_00),
+            row("ana", "A", "won", "EUR", 10_000_00),
+            row("ana", "B", "won", "EUR", 4_000_00),
+            row("bo", "A", "trial", "EUR", 500_00),
+            row("bo", "B", "commercial", "USD", 2_000_00),
+        ]
+    );
+    let rep = |rep: &str, customers, won, share, over| RepBalance {
+        team_id: "north".into(),
+        rep_id: rep.into(),
+        customers,
+        won_customers: won,
+        won_share_bp: share,
+        over_share: over,
+    };
+    assert_eq!(
+        balance.reps,
+        vec![rep("ana", 3, 2, 10_000, true), rep("bo", 3, 0, 0, false)]
+    );
+    assert_eq!(balance.max_share_bp, 4_000);
     app.stop().await;
 }
 
@@ -349,7 +393,12 @@ async fn all_numbers(client: &Client) -> String {
         .await
         .expect("GetFunnel")
         .into_inner();
-    format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}")
+    let balance = client
+        .get_team_balance(leadwheel_proto::reporting::v1::GetTeamBalanceRequest::default())
+        .await
+        .expect("GetTeamBalance")
+        .into_inner();
+    format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}\n{balance:#?}")
 }
 
 async fn numbers_after(events: &[Scripted], db: TestDb) -> String {

@@ -8,9 +8,9 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_plumbing::bus::{Bus, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_proto::events::v1::{
-    ActivityLogged, AssignedVia, Envelope, LeadAssigned, LeadConverted, OfferClosed, OfferOpened,
-    OfferOutcome, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
-    OpportunityStageChanged, OpportunityState, TeamUpserted,
+    AccountChanged, ActivityLogged, AssignedVia, Envelope, LeadAssigned, LeadConverted,
+    OfferClosed, OfferOpened, OfferOutcome, OpportunityAmountChanged, OpportunityClosed,
+    OpportunityOpened, OpportunityStageChanged, OpportunityState, TeamUpserted,
 };
 use prost::Message;
 
@@ -332,6 +332,27 @@ impl Script {
         self.push(&WHEEL_STREAM, subjects::LEAD_ASSIGNED, lead, &payload);
     }
 
+    /// An account's state at `version`, as opportunity publishes it.
+    pub fn account(&mut self, id: &str, (team, owner): (&str, &str), tier: &str, version: i64) {
+        let payload = AccountChanged {
+            account_id: id.into(),
+            name: format!("Company {id}"),
+            domains: vec![format!("{id}.example")],
+            tier: tier.into(),
+            owner_rep_id: owner.into(),
+            team_id: team.into(),
+            status: "active".into(),
+            version,
+            at_ms: version,
+        };
+        let subject = if version == 1 {
+            subjects::OPPS_ACCOUNT_CREATED
+        } else {
+            subjects::OPPS_ACCOUNT_OWNER_CHANGED
+        };
+        self.push(&OPPS_STREAM, subject, id, &payload);
+    }
+
     /// An activity exactly as given.
     pub fn logged(&mut self, activity: ActivityLogged) {
         let key = activity.activity_id.clone();
@@ -443,6 +464,20 @@ pub fn november() -> Vec<Scripted> {
     s.activity("a5", "call", BO, at("2026-11-04", 10));
     s.activity("a6", "call", ANA, at("2026-11-16", 10));
     s.activity("a7", "call", CY, at("2026-11-06", 10));
+    // The deals' accounts. acc-opp3 went from ana to bo (version 2); its
+    // creation (version 1) arrives late and must not take it back.
+    for (account, owner, tier) in [
+        ("acc-opp1", ANA, "A"),
+        ("acc-opp2", ANA, "A"),
+        ("acc-opp4", BO, "B"),
+        ("acc-opp5", CY, "A"),
+        ("acc-opp6", ANA, "B"),
+        ("acc-opp7", BO, "A"),
+    ] {
+        s.account(account, owner, tier, 1);
+    }
+    s.account("acc-opp3", BO, "B", 2);
+    s.account("acc-opp3", ANA, "B", 1);
     s.events
 }
 

@@ -1,16 +1,16 @@
-//! `leadctl report stages` and `leadctl report activity`: the work in the
-//! pipeline.
+//! `leadctl report stages`, `activity` and `balance`: the work in the
+//! pipeline and how it is spread.
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::{
-    GetActivityRequest, GetActivityResponse, GetStagesRequest, GetStagesResponse, Percentiles,
-    PeriodKind,
+    GetActivityRequest, GetActivityResponse, GetStagesRequest, GetStagesResponse,
+    GetTeamBalanceRequest, GetTeamBalanceResponse, Percentiles, PeriodKind,
 };
 use serde_json::json;
 
 use super::sales::period;
 use super::sheet::{Sheet, show};
-use crate::cli::{BucketArg, ReportArgs};
+use crate::cli::{BalanceArgs, BucketArg, ReportArgs};
 use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
 use crate::error::Target;
@@ -196,6 +196,82 @@ pub fn activity_sheet(r: &GetActivityResponse) -> Sheet {
         row.extend(std::iter::repeat_n(String::new(), 7));
         row.push(s.count.to_string());
         sheet.row(row);
+    }
+    sheet
+}
+
+pub async fn balance(ctx: &Ctx, args: BalanceArgs) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_team_balance(GetTeamBalanceRequest {
+            team_id: args.team.unwrap_or_default(),
+            rep_id: args.rep.unwrap_or_default(),
+            max_share_bp: args.max_share.map(|p| i64::from(p) * 100).unwrap_or(0),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    let view = json!({
+        "max_share_bp": response.max_share_bp,
+        "rows": response.rows.iter().map(|r| json!({
+            "team_id": r.team_id, "rep_id": r.rep_id, "tier": r.tier, "stage": r.stage,
+            "currency": r.currency, "deals": r.deals, "amount_minor": r.amount_minor,
+        })).collect::<Vec<_>>(),
+        "reps": response.reps.iter().map(|r| json!({
+            "team_id": r.team_id, "rep_id": r.rep_id, "customers": r.customers,
+            "won_customers": r.won_customers, "won_share_bp": r.won_share_bp,
+            "over_share": r.over_share,
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| balance_sheet(&response))
+}
+
+/// Per rep: deals by tier and stage, then customers and won share.
+pub fn balance_sheet(r: &GetTeamBalanceResponse) -> Sheet {
+    let mut sheet = Sheet::new(&[
+        "TEAM",
+        "REP",
+        "TIER",
+        "STAGE",
+        "DEALS",
+        "VALUE",
+        "CUSTOMERS",
+        "WON",
+        "WON SHARE %",
+        "FLAG",
+    ]);
+    for row in &r.rows {
+        sheet.row(vec![
+            row.team_id.clone(),
+            row.rep_id.clone(),
+            row.tier.clone(),
+            row.stage.clone(),
+            row.deals.to_string(),
+            money(row.amount_minor, &row.currency),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for rep in &r.reps {
+        sheet.row(vec![
+            rep.team_id.clone(),
+            rep.rep_id.clone(),
+            "all".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            rep.customers.to_string(),
+            rep.won_customers.to_string(),
+            percent(rep.won_share_bp),
+            if rep.over_share {
+                format!("over {}%", r.max_share_bp / 100)
+            } else {
+                String::new()
+            },
+        ]);
     }
     sheet
 }
