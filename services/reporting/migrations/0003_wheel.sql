@@ -20,13 +20,24 @@ CREATE TABLE reporting_durations (
 );
 CREATE INDEX reporting_durations_day ON reporting_durations (metric, day);
 
--- A lead's first assignment and first touch, to time claim → first touch
--- whichever of the two events arrives first.
+-- A lead's first assignment (how: via 'offer', 'pool', 'direct',
+-- 'account_owner', and the claimed offer), first touch, conversion and win,
+-- whichever event arrives first: for claim → first touch and for routing
+-- outcome to revenue.
 CREATE TABLE reporting_leads (
     lead_id TEXT PRIMARY KEY,
     team_id TEXT NOT NULL,
     rep_id TEXT NOT NULL,
+    via TEXT NOT NULL,
+    offer_id TEXT NOT NULL,
+    -- The business day of the assignment ('' until known).
+    assigned_day TEXT NOT NULL,
     -- 0 until known.
     assigned_at_ms BIGINT NOT NULL,
-    first_touch_at_ms BIGINT NOT NULL
+    first_touch_at_ms BIGINT NOT NULL,
+    converted_at_ms BIGINT NOT NULL,
+    won_at_ms BIGINT NOT NULL,
+    won_currency TEXT NOT NULL,
+    won_minor BIGINT NOT NULL
 );
+CREATE INDEX reporting_leads_day ON reporting_leads (assigned_day);

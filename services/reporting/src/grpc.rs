@@ -12,9 +12,10 @@ use leadwheel_proto::reporting::v1::{
     FunnelCounts, GetActivityRequest, GetActivityResponse, GetFairnessRequest, GetFairnessResponse,
     GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse,
     GetFunnelRequest, GetFunnelResponse, GetPipelineRequest, GetPipelineResponse,
-    GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse,
-    GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse,
-    RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
+    GetRoutingOutcomeRequest, GetRoutingOutcomeResponse, GetSpeedToLeadRequest,
+    GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse, GetTeamBalanceRequest,
+    GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
+    SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -226,6 +227,19 @@ impl ReportingService for Api {
     ) -> Result<Response<GetTeamBalanceResponse>, Status> {
         let caller = caller(&request)?;
         let response = self.reports.balance(&caller, request.get_ref()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_routing_outcome(
+        &self,
+        request: Request<GetRoutingOutcomeRequest>,
+    ) -> Result<Response<GetRoutingOutcomeResponse>, Status> {
+        let caller = caller(&request)?;
+        let today = self.reports.today(now_ms());
+        let response = self
+            .reports
+            .routes(&caller, request.get_ref(), today)
+            .await?;
         Ok(Response::new(response))
     }
 }

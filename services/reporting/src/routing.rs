@@ -121,10 +121,19 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 let human = at - a.first_offer_at_ms;
                 updates.push(duration("offer_to_claim", lead, team, rep, at, human));
             }
+            let via = match a.via() {
+                AssignedVia::Offer => "offer",
+                AssignedVia::Pool => "pool",
+                AssignedVia::Direct => "direct",
+                AssignedVia::AccountOwner => "account_owner",
+                AssignedVia::Unspecified => "unspecified",
+            };
             updates.push(Update::Assigned {
                 lead_id: lead.clone(),
                 team_id: team.clone(),
                 rep_id: rep.clone(),
+                via,
+                offer_id: a.offer_id.clone(),
                 at_ms: at,
             });
             updates

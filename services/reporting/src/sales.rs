@@ -153,8 +153,30 @@ pub enum Update {
         team_id: String,
         /// Its rep.
         rep_id: String,
+        /// How: `offer`, `pool`, `direct` or `account_owner`.
+        via: &'static str,
+        /// The claimed offer, when via an offer.
+        offer_id: String,
         /// When.
         at_ms: i64,
+    },
+    /// A lead converted into an opportunity (its earliest conversion).
+    LeadConverted {
+        /// The lead.
+        lead_id: String,
+        /// When.
+        at_ms: i64,
+    },
+    /// The opportunity converted from a lead was won.
+    LeadWon {
+        /// The lead.
+        lead_id: String,
+        /// When.
+        at_ms: i64,
+        /// The deal's currency.
+        currency: String,
+        /// Its amount.
+        amount_minor: i64,
     },
     /// An activity on a lead, to time claim → first touch.
     Touch {
@@ -301,6 +323,12 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 at_ms: closed.at_ms,
             };
             let entered = stage_entered(&state, &state.stage, closed.at_ms);
+            let won = (closed.won && !state.lead_id.is_empty()).then(|| Update::LeadWon {
+                lead_id: state.lead_id.clone(),
+                at_ms: closed.at_ms,
+                currency: state.currency.clone(),
+                amount_minor: state.amount_minor,
+            });
             let [moved_count, stay] = moved(
                 &state,
                 &closed.from_stage,
@@ -308,27 +336,36 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 &state.stage,
                 closed.at_ms,
             );
-            vec![
+            let mut updates = vec![
                 Update::Opportunity(state),
                 Update::Count(count),
                 entered,
                 moved_count,
                 stay,
-            ]
+            ];
+            updates.extend(won);
+            updates
         }
         OPPS_LEAD_CONVERTED => {
             let converted: LeadConverted = event.decode()?;
             required(&converted.lead_id, OPPS_LEAD_CONVERTED, "lead_id")?;
-            vec![Update::Count(Count {
-                metric: Metric::Converted,
-                key: converted.lead_id,
-                dim: String::new(),
-                team_id: converted.team_id,
-                rep_id: converted.rep_id,
-                currency: String::new(),
-                amount_minor: 0,
+            let outcome = Update::LeadConverted {
+                lead_id: converted.lead_id.clone(),
                 at_ms: converted.at_ms,
-            })]
+            };
+            vec![
+                outcome,
+                Update::Count(Count {
+                    metric: Metric::Converted,
+                    key: converted.lead_id,
+                    dim: String::new(),
+                    team_id: converted.team_id,
+                    rep_id: converted.rep_id,
+                    currency: String::new(),
+                    amount_minor: 0,
+                    at_ms: converted.at_ms,
+                }),
+            ]
         }
         OPPS_ACTIVITY_LOGGED => {
             let activity: ActivityLogged = event.decode()?;
@@ -431,7 +468,10 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::TEAM_UPSERTED, Some("access")),
     (subjects::REP_UPSERTED, Some("access")),
     (subjects::OPPS_LEAD_OPENED, Some("funnel")),
-    (subjects::OPPS_LEAD_CONVERTED, Some("five questions")),
+    (
+        subjects::OPPS_LEAD_CONVERTED,
+        Some("five questions, routing outcome"),
+    ),
     (subjects::OPPS_LEAD_DISQUALIFIED, None),
     (subjects::OPPS_LEAD_OWNER_CHANGED, None),
     (subjects::OPPS_LEAD_RETURNED, None),

@@ -61,6 +61,11 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report balance --team demo\n  leadctl report balance --team demo --max-share 30 -o csv"
     )]
     Balance(BalanceArgs),
+    /// Routing outcome to revenue: for leads assigned in the period (default this month), per way of assignment (first look, later in the lap, pool, account owner, direct), how many converted and were won, and the won value.
+    #[command(
+        after_help = "Examples:\n  leadctl report routes --team demo\n  leadctl report routes --team demo --period quarter -o csv"
+    )]
+    Routes(ReportArgs),
 }
 
 /// `leadctl report balance`.

@@ -65,6 +65,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Speed(args)) => report::wheel::speed(ctx, args).await,
         Command::Report(ReportCommand::Stages(args)) => report::stages::stages(ctx, args).await,
         Command::Report(ReportCommand::Balance(args)) => report::stages::balance(ctx, args).await,
+        Command::Report(ReportCommand::Routes(args)) => report::wheel::routes(ctx, args).await,
         Command::Report(ReportCommand::Activity { report, by }) => {
             report::stages::activity(ctx, report, by).await
         }

@@ -106,8 +106,29 @@ impl Applier {
                 lead_id,
                 team_id,
                 rep_id,
+                via,
+                offer_id,
                 at_ms,
-            } => timing::assigned(tx, &self.zone, lead_id, team_id, rep_id, *at_ms).await,
+            } => {
+                let assignment = timing::Assignment {
+                    lead_id,
+                    team_id,
+                    rep_id,
+                    via,
+                    offer_id,
+                    at_ms: *at_ms,
+                };
+                timing::assigned(tx, &self.zone, &assignment).await
+            }
+            Update::LeadConverted { lead_id, at_ms } => {
+                timing::converted(tx, lead_id, *at_ms).await
+            }
+            Update::LeadWon {
+                lead_id,
+                at_ms,
+                currency,
+                amount_minor,
+            } => timing::won(tx, lead_id, *at_ms, currency, *amount_minor).await,
             Update::Touch { lead_id, at_ms } => {
                 timing::touch(tx, &self.zone, lead_id, *at_ms).await
             }

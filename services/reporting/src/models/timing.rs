@@ -58,30 +58,83 @@ pub async fn duration(
     Ok(())
 }
 
-/// Records a lead's assignment (its earliest) and times its first touch.
-pub async fn assigned(
-    tx: &mut Tx,
-    zone: &TimeZone,
-    lead_id: &str,
-    team_id: &str,
-    rep_id: &str,
-    at_ms: i64,
-) -> Result<(), StoreError> {
+/// A lead's first assignment.
+pub struct Assignment<'a> {
+    pub lead_id: &'a str,
+    pub team_id: &'a str,
+    pub rep_id: &'a str,
+    pub via: &'a str,
+    pub offer_id: &'a str,
+    pub at_ms: i64,
+}
+
+/// A lead row with nothing known yet, so any of its facts can land first.
+async fn lead_row(tx: &mut Tx, lead_id: &str) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO reporting_leads (lead_id, team_id, rep_id, assigned_at_ms, first_touch_at_ms) \
-         VALUES ($1, $2, $3, $4, 0) ON CONFLICT (lead_id) DO UPDATE SET \
-         team_id = excluded.team_id, rep_id = excluded.rep_id, \
-         assigned_at_ms = excluded.assigned_at_ms \
-         WHERE reporting_leads.assigned_at_ms = 0 \
-         OR reporting_leads.assigned_at_ms > excluded.assigned_at_ms",
+        "INSERT INTO reporting_leads (lead_id, team_id, rep_id, via, offer_id, assigned_day, \
+         assigned_at_ms, first_touch_at_ms, converted_at_ms, won_at_ms, won_currency, won_minor) \
+         VALUES ($1, '', '', '', '', '', 0, 0, 0, 0, '', 0) ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(lead_id)
-    .bind(team_id)
-    .bind(rep_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a lead's assignment (its earliest) and times its first touch.
+pub async fn assigned(tx: &mut Tx, zone: &TimeZone, a: &Assignment<'_>) -> Result<(), StoreError> {
+    lead_row(tx, a.lead_id).await?;
+    sqlx::query(
+        "UPDATE reporting_leads SET team_id = $2, rep_id = $3, via = $4, offer_id = $5, \
+         assigned_day = $6, assigned_at_ms = $7 \
+         WHERE lead_id = $1 AND (assigned_at_ms = 0 OR assigned_at_ms > $7)",
+    )
+    .bind(a.lead_id)
+    .bind(a.team_id)
+    .bind(a.rep_id)
+    .bind(a.via)
+    .bind(a.offer_id)
+    .bind(period::day_of(a.at_ms, zone).to_string())
+    .bind(a.at_ms)
+    .execute(&mut **tx)
+    .await?;
+    claim_to_touch(tx, zone, a.lead_id).await
+}
+
+/// Records a lead's conversion (its earliest).
+pub async fn converted(tx: &mut Tx, lead_id: &str, at_ms: i64) -> Result<(), StoreError> {
+    lead_row(tx, lead_id).await?;
+    sqlx::query(
+        "UPDATE reporting_leads SET converted_at_ms = $2 \
+         WHERE lead_id = $1 AND (converted_at_ms = 0 OR converted_at_ms > $2)",
+    )
+    .bind(lead_id)
     .bind(at_ms)
     .execute(&mut **tx)
     .await?;
-    claim_to_touch(tx, zone, lead_id).await
+    Ok(())
+}
+
+/// Records the win of a lead's deal (its earliest).
+pub async fn won(
+    tx: &mut Tx,
+    lead_id: &str,
+    at_ms: i64,
+    currency: &str,
+    amount_minor: i64,
+) -> Result<(), StoreError> {
+    lead_row(tx, lead_id).await?;
+    sqlx::query(
+        "UPDATE reporting_leads SET won_at_ms = $2, won_currency = $3, won_minor = $4 \
+         WHERE lead_id = $1 AND (won_at_ms = 0 OR won_at_ms > $2)",
+    )
+    .bind(lead_id)
+    .bind(at_ms)
+    .bind(currency)
+    .bind(amount_minor)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Records a touch on a lead (its earliest) and times it from the claim.
@@ -91,12 +144,10 @@ pub async fn touch(
     lead_id: &str,
     at_ms: i64,
 ) -> Result<(), StoreError> {
+    lead_row(tx, lead_id).await?;
     sqlx::query(
-        "INSERT INTO reporting_leads (lead_id, team_id, rep_id, assigned_at_ms, first_touch_at_ms) \
-         VALUES ($1, '', '', 0, $2) ON CONFLICT (lead_id) DO UPDATE SET \
-         first_touch_at_ms = excluded.first_touch_at_ms \
-         WHERE reporting_leads.first_touch_at_ms = 0 \
-         OR reporting_leads.first_touch_at_ms > excluded.first_touch_at_ms",
+        "UPDATE reporting_leads SET first_touch_at_ms = $2 \
+         WHERE lead_id = $1 AND (first_touch_at_ms = 0 OR first_touch_at_ms > $2)",
     )
     .bind(lead_id)
     .bind(at_ms)

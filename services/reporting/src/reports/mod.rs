@@ -7,6 +7,7 @@ mod balance;
 mod five;
 mod forecast;
 mod quotas;
+mod routes;
 mod stages;
 mod wheel;
 

@@ -311,10 +311,11 @@ impl Script {
         self.push(&WHEEL_STREAM, subjects::OFFER_CLOSED, offer, &close);
     }
 
-    /// `lead` assigned to `rep`; created, first offered and assigned at the given times.
+    /// `lead` assigned to `rep` (through `offer` when via an offer);
+    /// created, first offered and assigned at the given times.
     pub fn assigned(
         &mut self,
-        lead: &str,
+        (lead, offer): (&str, &str),
         (team, rep): (&str, &str),
         via: AssignedVia,
         (created, first_offer, assigned): (i64, i64, i64),
@@ -324,7 +325,7 @@ impl Script {
             team_id: team.into(),
             rep_id: rep.into(),
             via: via as i32,
-            offer_id: String::new(),
+            offer_id: offer.into(),
             lead_created_at_ms: created,
             first_offer_at_ms: first_offer,
             assigned_at_ms: assigned,

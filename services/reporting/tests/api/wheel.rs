@@ -6,13 +6,13 @@ use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
 use leadwheel_proto::events::v1::{AssignedVia, OfferOutcome};
 use leadwheel_proto::reporting::v1::{
-    GetFairnessRequest, GetFairnessResponse, GetSpeedToLeadRequest, Percentiles, ReasonCount,
-    RepFairness, Speed, TeamEvenness,
+    GetFairnessRequest, GetFairnessResponse, GetRoutingOutcomeRequest, GetSpeedToLeadRequest,
+    Money, Percentiles, ReasonCount, RepFairness, RouteOutcome, Speed, TeamEvenness,
 };
 
 use crate::helpers::{Env, WAIT, spawn_app};
-use crate::sales::week;
-use crate::script::{self, ANA, BO, Script, at};
+use crate::sales::{month, week};
+use crate::script::{self, ANA, BO, Opp, Script, at};
 
 const S: i64 = 1_000;
 
@@ -38,7 +38,12 @@ fn week_of_offers() -> Vec<script::Scripted> {
         (l1 + 12 * S, l1 + 42 * S),
         (OfferOutcome::Claimed, ""),
     );
-    s.assigned("L1", BO, AssignedVia::Offer, (l1, l1 + 2 * S, l1 + 42 * S));
+    s.assigned(
+        ("L1", "o2"),
+        BO,
+        AssignedVia::Offer,
+        (l1, l1 + 2 * S, l1 + 42 * S),
+    );
     s.touch("t1", "L1", BO, l1 + 42 * S + 600 * S);
     // L2: first offer to bo at +1 s expires; ana claims the next offer
     // 10 s after it opened. No touch yet.
@@ -57,7 +62,12 @@ fn week_of_offers() -> Vec<script::Scripted> {
         (l2 + 61 * S, l2 + 71 * S),
         (OfferOutcome::Claimed, ""),
     );
-    s.assigned("L2", ANA, AssignedVia::Offer, (l2, l2 + S, l2 + 71 * S));
+    s.assigned(
+        ("L2", "o4"),
+        ANA,
+        AssignedVia::Offer,
+        (l2, l2 + S, l2 + 71 * S),
+    );
     // L3: both offers expire; ana claims it from the pool 30 minutes
     // after the first offer. Her call (a minute after the claim) is
     // published before the assignment: the order must not matter.
@@ -78,7 +88,7 @@ fn week_of_offers() -> Vec<script::Scripted> {
     );
     s.touch("t3", "L3", ANA, l3 + 1_804 * S + 60 * S);
     s.assigned(
-        "L3",
+        ("L3", ""),
         ANA,
         AssignedVia::Pool,
         (l3, l3 + 4 * S, l3 + 1_804 * S),
@@ -214,4 +224,101 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
     app.stop().await;
 }
 
-on_both_backends!(fairness_and_speed_to_lead);
+/// The week's leads and two more (L4 claimed on its first look, L5 sent
+/// to its account's owner), some converted and won.
+fn leads_to_revenue() -> Vec<script::Scripted> {
+    let mut events = week_of_offers();
+    let mut s = Script::default();
+    let l4 = at("2026-11-05", 9);
+    s.offer(
+        ("o7", "L4"),
+        ANA,
+        true,
+        (l4 + S, l4 + 5 * S),
+        (OfferOutcome::Claimed, ""),
+    );
+    s.assigned(
+        ("L4", "o7"),
+        ANA,
+        AssignedVia::Offer,
+        (l4, l4 + S, l4 + 5 * S),
+    );
+    let l5 = at("2026-11-06", 9);
+    s.assigned(("L5", ""), ANA, AssignedVia::AccountOwner, (l5, 0, l5));
+    // L1 (bo) converted and won 5,000.00 EUR; L4 converted, still open;
+    // L5 converted and won 3,000.00 USD. The L5 win is published before
+    // its assignment: the order must not matter.
+    let mut won_l5 = Opp::new("d5", ANA, "trial", (3_000_00, "USD", 60), "2026-11-30");
+    won_l5.state.lead_id = "L5".into();
+    s.opened(&mut won_l5, l5 - 1);
+    s.closed(&mut won_l5, true, at("2026-11-20", 9));
+    let mut won_l1 = Opp::new("d1", BO, "trial", (5_000_00, "EUR", 60), "2026-11-30");
+    won_l1.state.lead_id = "L1".into();
+    s.opened(&mut won_l1, at("2026-11-03", 9));
+    s.closed(&mut won_l1, true, at("2026-11-25", 9));
+    let mut open_l4 = Opp::new("d4", ANA, "trial", (1_000_00, "EUR", 60), "2026-11-30");
+    open_l4.state.lead_id = "L4".into();
+    s.opened(&mut open_l4, at("2026-11-05", 12));
+    // L5's assignment last.
+    let late = s.events.remove(3);
+    s.events.push(late);
+    // Event ids of their own (a second script numbers from 1 again).
+    events.extend(s.events.into_iter().map(|mut event| {
+        event.id = format!("more-{}", event.id);
+        event.msg_id = event.id.clone();
+        event
+    }));
+    events
+}
+
+async fn routing_outcome_to_revenue(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    script::publish_all(&app.nats_url, &leads_to_revenue()).await;
+    let maya = app.client("maya", Role::Manager).await;
+    let route =
+        |route: &str, [leads, converted, won]: [i64; 3], value: Option<(&str, i64)>| RouteOutcome {
+            team_id: "north".into(),
+            route: route.into(),
+            leads,
+            converted,
+            won,
+            won_value: value
+                .map(|(currency, amount_minor)| Money {
+                    currency: currency.into(),
+                    amount_minor,
+                })
+                .into_iter()
+                .collect(),
+        };
+    // L5 via the account owner; L4 on its first look; L1 and L2 later in
+    // the lap; L3 from the pool.
+    let expected = vec![
+        route("account_owner", [1, 1, 1], Some(("USD", 3_000_00))),
+        route("first_look", [1, 1, 0], None),
+        route("later_in_lap", [2, 1, 1], Some(("EUR", 5_000_00))),
+        route("pool", [1, 0, 0], None),
+    ];
+    let got = eventually(WAIT, "the routing outcome", || {
+        let mut maya = maya.clone();
+        let expected = expected.clone();
+        async move {
+            let got = maya
+                .get_routing_outcome(GetRoutingOutcomeRequest {
+                    team_id: "north".into(),
+                    period: month("2026-11-05"),
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .routes;
+            (got == expected).then_some(got)
+        }
+    })
+    .await;
+    assert_eq!(got.len(), 4);
+    app.stop().await;
+}
+
+on_both_backends!(fairness_and_speed_to_lead, routing_outcome_to_revenue);

@@ -1,9 +1,9 @@
-//! `leadctl report fairness|speed`.
+//! `leadctl report fairness|speed|routes`: how the wheel served the team.
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::{
-    GetFairnessRequest, GetFairnessResponse, GetSpeedToLeadRequest, GetSpeedToLeadResponse,
-    Percentiles, Speed,
+    GetFairnessRequest, GetFairnessResponse, GetRoutingOutcomeRequest, GetRoutingOutcomeResponse,
+    GetSpeedToLeadRequest, GetSpeedToLeadResponse, Percentiles, Speed,
 };
 use serde_json::{Value, json};
 
@@ -173,6 +173,50 @@ pub fn speed_sheet(r: &GetSpeedToLeadResponse) -> Sheet {
     }
     for rep in &r.reps {
         add(&rep.team_id, &rep.rep_id, rep.speed);
+    }
+    sheet
+}
+
+pub async fn routes(ctx: &Ctx, args: ReportArgs) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_routing_outcome(GetRoutingOutcomeRequest {
+            team_id: args.team.unwrap_or_default(),
+            rep_id: args.rep.unwrap_or_default(),
+            period: period(&args.period),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    let view = json!({
+        "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
+        "routes": response.routes.iter().map(|r| json!({
+            "team_id": r.team_id, "route": r.route, "leads": r.leads,
+            "converted": r.converted, "won": r.won,
+            "won_value": r.won_value.iter().map(|m| json!({"currency": m.currency, "amount_minor": m.amount_minor})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| routes_sheet(&response))
+}
+
+/// One row per team and route.
+pub fn routes_sheet(r: &GetRoutingOutcomeResponse) -> Sheet {
+    let mut sheet = Sheet::new(&["TEAM", "ROUTE", "LEADS", "CONVERTED", "WON", "WON VALUE"]);
+    for route in &r.routes {
+        let value: Vec<String> = route
+            .won_value
+            .iter()
+            .map(|m| crate::cmd::opps::views::money(m.amount_minor, &m.currency))
+            .collect();
+        sheet.row(vec![
+            route.team_id.clone(),
+            route.route.replace('_', " "),
+            route.leads.to_string(),
+            route.converted.to_string(),
+            route.won.to_string(),
+            value.join("; "),
+        ]);
     }
     sheet
 }
