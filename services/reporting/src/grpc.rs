@@ -10,12 +10,12 @@ use leadwheel_plumbing::now_ms;
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingService;
 use leadwheel_proto::reporting::v1::{
     FunnelCounts, GetActivityRequest, GetActivityResponse, GetFairnessRequest, GetFairnessResponse,
-    GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastRequest, GetForecastResponse,
-    GetFunnelRequest, GetFunnelResponse, GetPipelineRequest, GetPipelineResponse,
-    GetRoutingOutcomeRequest, GetRoutingOutcomeResponse, GetSpeedToLeadRequest,
-    GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse, GetTeamBalanceRequest,
-    GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse, RepFunnel, SetQuotasRequest,
-    SetQuotasResponse, TeamFunnel,
+    GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastMovementRequest,
+    GetForecastMovementResponse, GetForecastRequest, GetForecastResponse, GetFunnelRequest,
+    GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetRoutingOutcomeRequest,
+    GetRoutingOutcomeResponse, GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest,
+    GetStagesResponse, GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest,
+    ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -239,6 +239,20 @@ impl ReportingService for Api {
         let response = self
             .reports
             .routes(&caller, request.get_ref(), today)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_forecast_movement(
+        &self,
+        request: Request<GetForecastMovementRequest>,
+    ) -> Result<Response<GetForecastMovementResponse>, Status> {
+        let caller = caller(&request)?;
+        let now = now_ms();
+        let today = self.reports.today(now);
+        let response = self
+            .reports
+            .movement(&caller, request.get_ref(), today, now)
             .await?;
         Ok(Response::new(response))
     }

@@ -102,6 +102,14 @@ pub struct Count {
 pub enum Update {
     /// An opportunity's whole state, applied when newer than the stored one.
     Opportunity(OpportunityState),
+    /// An opportunity's state as of `at_ms` (its version history): for the
+    /// pipeline as of a past day and the forecast's movement.
+    History {
+        /// The whole state after the change.
+        state: OpportunityState,
+        /// When the change happened.
+        at_ms: i64,
+    },
     /// A counted fact.
     Count(Count),
     /// A team and its manager (`wheel.team.upserted`).
@@ -274,7 +282,11 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             let state = state_of(opened.opportunity, OPPS_OPPORTUNITY_OPENED)?;
             // Opened straight into a stage counts as entering it.
             let entered = stage_entered(&state, &state.stage, opened.at_ms);
-            vec![Update::Opportunity(state), entered]
+            let history = Update::History {
+                state: state.clone(),
+                at_ms: opened.at_ms,
+            };
+            vec![Update::Opportunity(state), entered, history]
         }
         OPPS_OPPORTUNITY_STAGE_CHANGED => {
             let changed: OpportunityStageChanged = event.decode()?;
@@ -287,22 +299,38 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 &changed.to_stage,
                 changed.at_ms,
             );
-            vec![Update::Opportunity(state), entered, count, stay]
+            let history = Update::History {
+                state: state.clone(),
+                at_ms: changed.at_ms,
+            };
+            vec![Update::Opportunity(state), entered, count, stay, history]
         }
         OPPS_OPPORTUNITY_AMOUNT_CHANGED | OPPS_OPPORTUNITY_OWNER_CHANGED => {
-            let state = match event.subject.as_str() {
+            let (state, at_ms) = match event.subject.as_str() {
                 OPPS_OPPORTUNITY_AMOUNT_CHANGED => {
                     let changed: leadwheel_proto::events::v1::OpportunityAmountChanged =
                         event.decode()?;
-                    state_of(changed.opportunity, OPPS_OPPORTUNITY_AMOUNT_CHANGED)?
+                    let at = changed.at_ms;
+                    (
+                        state_of(changed.opportunity, OPPS_OPPORTUNITY_AMOUNT_CHANGED)?,
+                        at,
+                    )
                 }
                 _ => {
                     let changed: leadwheel_proto::events::v1::OpportunityOwnerChanged =
                         event.decode()?;
-                    state_of(changed.opportunity, OPPS_OPPORTUNITY_OWNER_CHANGED)?
+                    let at = changed.at_ms;
+                    (
+                        state_of(changed.opportunity, OPPS_OPPORTUNITY_OWNER_CHANGED)?,
+                        at,
+                    )
                 }
             };
-            vec![Update::Opportunity(state)]
+            let history = Update::History {
+                state: state.clone(),
+                at_ms,
+            };
+            vec![Update::Opportunity(state), history]
         }
         OPPS_OPPORTUNITY_CLOSED => {
             let closed: OpportunityClosed = event.decode()?;
@@ -336,6 +364,10 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 &state.stage,
                 closed.at_ms,
             );
+            let history = Update::History {
+                state: state.clone(),
+                at_ms: closed.at_ms,
+            };
             let mut updates = vec![
                 Update::Opportunity(state),
                 Update::Count(count),
@@ -344,6 +376,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 stay,
             ];
             updates.extend(won);
+            updates.push(history);
             updates
         }
         OPPS_LEAD_CONVERTED => {

@@ -17,9 +17,9 @@ pub enum ReportCommand {
     },
     /// Open deals per team, rep and stage (count, amount, weighted value) now; won and lost in a period (default this month).
     #[command(
-        after_help = "Examples:\n  leadctl report pipeline --team demo\n  leadctl report pipeline --rep ana --period quarter -o csv"
+        after_help = "Examples:\n  leadctl report pipeline --team demo\n  leadctl report pipeline --rep ana --period quarter -o csv\n  leadctl report pipeline --team demo --as-of 2026-10-31   # open deals as they stood then"
     )]
-    Pipeline(ReportArgs),
+    Pipeline(PipelineArgs),
     /// Forecast against quota for a team (and each of its reps) or a rep: quota, won, weighted open pipeline closing in the period, forecast, attainment, gap (default this month).
     #[command(
         after_help = "A rep's own forecast needs no flags (--as REP).\n\nExamples:\n  leadctl report forecast --team demo\n  leadctl report forecast --rep ana --period quarter --date 2026-10-01"
@@ -66,6 +66,27 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report routes --team demo\n  leadctl report routes --team demo --period quarter -o csv"
     )]
     Routes(ReportArgs),
+    /// How a period's forecast (default this month) moved since a past day (default a week ago), and the deals that moved it.
+    #[command(
+        after_help = "Each deal is read as it stood then, with the probability in force then.\n\nExamples:\n  leadctl report movement --team demo\n  leadctl report movement --team demo --period quarter --since 2026-10-01"
+    )]
+    Movement {
+        #[command(flatten)]
+        report: ReportArgs,
+        /// Compare with the end of this day (YYYY-MM-DD; default 7 days ago).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// `leadctl report pipeline`.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Open deals as they stood at the end of this day (YYYY-MM-DD), from their history.
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 /// `leadctl report balance`.

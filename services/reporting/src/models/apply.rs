@@ -36,6 +36,28 @@ impl Applier {
     pub async fn apply(&self, tx: &mut Tx, update: &Update) -> Result<(), StoreError> {
         match update {
             Update::Opportunity(state) => self.opportunity(tx, state).await,
+            Update::History { state, at_ms } => {
+                sqlx::query(
+                    "INSERT INTO reporting_opportunity_history (opportunity_id, version, at_ms, \
+                     team_id, rep_id, stage, status, currency, amount_minor, weighted_minor, \
+                     close_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (opportunity_id, version) DO NOTHING",
+                )
+                .bind(&state.opportunity_id)
+                .bind(state.version)
+                .bind(at_ms)
+                .bind(&state.team_id)
+                .bind(&state.owner_rep_id)
+                .bind(&state.stage)
+                .bind(&state.status)
+                .bind(&state.currency)
+                .bind(state.amount_minor)
+                .bind(state.weighted_minor)
+                .bind(&state.expected_close_date)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
             Update::Count(count) => self.count(tx, count).await,
             Update::Team {
                 team_id,

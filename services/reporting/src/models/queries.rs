@@ -479,6 +479,66 @@ impl Reader {
     }
 }
 
+/// An opportunity as it stood at some moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DealAsOf {
+    pub opportunity_id: String,
+    pub at_ms: i64,
+    pub team_id: String,
+    pub rep_id: String,
+    pub stage: String,
+    pub status: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    pub weighted_minor: i64,
+    pub close_date: String,
+}
+
+impl Reader {
+    /// Every opportunity within `filter` as it stood at `at_ms`: its
+    /// latest version changed at or before then. One row per deal (not a
+    /// pre-aggregated sum): history is asked for rarely.
+    pub async fn deals_as_of(
+        &self,
+        filter: &Filter,
+        at_ms: i64,
+    ) -> Result<Vec<DealAsOf>, StoreError> {
+        let (clause, binds) = filter.clause(2);
+        let clause = clause
+            .replace("team_id", "h.team_id")
+            .replace("rep_id", "h.rep_id");
+        let sql = format!(
+            "SELECT h.opportunity_id, h.at_ms, h.team_id, h.rep_id, h.stage, h.status, \
+             h.currency, h.amount_minor, h.weighted_minor, h.close_date \
+             FROM reporting_opportunity_history h WHERE h.version = ( \
+             SELECT MAX(h2.version) FROM reporting_opportunity_history h2 \
+             WHERE h2.opportunity_id = h.opportunity_id AND h2.at_ms <= $1){clause} \
+             ORDER BY h.opportunity_id"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at_ms);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(self.store.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DealAsOf {
+                    opportunity_id: row.try_get("opportunity_id")?,
+                    at_ms: row.try_get("at_ms")?,
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    stage: row.try_get("stage")?,
+                    status: row.try_get("status")?,
+                    currency: row.try_get("currency")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    weighted_minor: row.try_get("weighted_minor")?,
+                    close_date: row.try_get("close_date")?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// One duration of a fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DurationRow {

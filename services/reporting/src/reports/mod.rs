@@ -6,6 +6,7 @@ mod activity;
 mod balance;
 mod five;
 mod forecast;
+mod movement;
 mod quotas;
 mod routes;
 mod stages;
@@ -123,21 +124,25 @@ impl Reports {
             .enumerate()
             .map(|(i, stage)| (stage, i))
             .collect();
-        let mut open: Vec<PipelineOpenRow> = self
-            .reader
-            .open(&filter, None)
-            .await?
-            .into_iter()
-            .map(|row| PipelineOpenRow {
-                team_id: row.team_id,
-                rep_id: row.rep_id,
-                stage: row.stage,
-                currency: row.currency,
-                count: row.deals,
-                amount_minor: row.amount_minor,
-                weighted_minor: row.weighted_minor,
-            })
-            .collect();
+        let mut open: Vec<PipelineOpenRow> = if request.as_of.is_empty() {
+            self.reader
+                .open(&filter, None)
+                .await?
+                .into_iter()
+                .map(|row| PipelineOpenRow {
+                    team_id: row.team_id,
+                    rep_id: row.rep_id,
+                    stage: row.stage,
+                    currency: row.currency,
+                    count: row.deals,
+                    amount_minor: row.amount_minor,
+                    weighted_minor: row.weighted_minor,
+                })
+                .collect()
+        } else {
+            let date = period::parse_date("as_of", &request.as_of)?;
+            self.open_as_of(&filter, date).await?
+        };
         let position = |stage: &str| order.get(stage).copied().unwrap_or(usize::MAX);
         open.sort_by(|a, b| {
             (&a.team_id, &a.rep_id, position(&a.stage), &a.currency).cmp(&(

@@ -8,6 +8,7 @@
 mod across;
 mod activity;
 mod helpers;
+mod history;
 mod sales;
 mod sales_access;
 mod script;

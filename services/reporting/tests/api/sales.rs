@@ -398,7 +398,15 @@ async fn all_numbers(client: &Client) -> String {
         .await
         .expect("GetTeamBalance")
         .into_inner();
-    format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}\n{balance:#?}")
+    let as_of = client
+        .get_pipeline(GetPipelineRequest {
+            as_of: "2026-11-04".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetPipeline as of")
+        .into_inner();
+    format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}\n{balance:#?}\n{as_of:#?}")
 }
 
 async fn numbers_after(events: &[Scripted], db: TestDb) -> String {

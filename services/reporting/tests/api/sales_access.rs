@@ -47,6 +47,7 @@ async fn pipeline(client: &Client, team: &str, rep: &str) -> Result<Vec<(String,
             team_id: team.into(),
             rep_id: rep.into(),
             period: month("2026-11-01"),
+            ..Default::default()
         })
         .await
         .map(|r| {

@@ -4,13 +4,14 @@
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::{
     FiveAnswers, ForecastLine, GetFiveQuestionsRequest, GetFiveQuestionsResponse,
-    GetForecastRequest, GetForecastResponse, GetPipelineRequest, GetPipelineResponse, Money,
-    Period, PeriodKind, ResolvedPeriod,
+    GetForecastMovementRequest, GetForecastMovementResponse, GetForecastRequest,
+    GetForecastResponse, GetPipelineRequest, GetPipelineResponse, Money, Period, PeriodKind,
+    ResolvedPeriod,
 };
 use serde_json::{Value, json};
 
 use super::sheet::{Sheet, show};
-use crate::cli::{FiveArgs, PeriodArg, PeriodArgs, ReportArgs};
+use crate::cli::{FiveArgs, PeriodArg, PeriodArgs, PipelineArgs, ReportArgs};
 use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
 use crate::error::Target;
@@ -75,11 +76,12 @@ fn json_of(value: &impl serde::Serialize) -> Result<Value> {
     Ok(serde_json::to_value(value)?)
 }
 
-pub async fn pipeline(ctx: &Ctx, args: ReportArgs) -> Result<()> {
+pub async fn pipeline(ctx: &Ctx, args: PipelineArgs) -> Result<()> {
     let request = GetPipelineRequest {
-        team_id: args.team.unwrap_or_default(),
-        rep_id: args.rep.unwrap_or_default(),
-        period: period(&args.period),
+        team_id: args.report.team.unwrap_or_default(),
+        rep_id: args.report.rep.unwrap_or_default(),
+        period: period(&args.report.period),
+        as_of: args.as_of.unwrap_or_default(),
     };
     let response: GetPipelineResponse = ctx
         .reporting()
@@ -323,6 +325,102 @@ pub fn five_sheet(r: &GetFiveQuestionsResponse) -> Sheet {
     }
     add("all", "", &now, &r.current);
     add("all", "", &before, &r.previous);
+    sheet
+}
+
+pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Result<()> {
+    let response = ctx
+        .reporting()
+        .await?
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: args.team.unwrap_or_default(),
+            rep_id: args.rep.unwrap_or_default(),
+            period: period(&args.period),
+            since: since.unwrap_or_default(),
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    let at = |list: &[leadwheel_proto::reporting::v1::ForecastAt]| {
+        list.iter()
+            .map(|f| {
+                json!({"currency": f.currency, "won_minor": f.won_minor,
+                    "weighted_open_minor": f.weighted_open_minor, "forecast_minor": f.forecast_minor})
+            })
+            .collect::<Vec<_>>()
+    };
+    let view = json!({
+        "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
+        "since": response.since,
+        "before": at(&response.before),
+        "now": at(&response.now),
+        "deals": response.deals.iter().map(|d| json!({
+            "opportunity_id": d.opportunity_id, "team_id": d.team_id, "rep_id": d.rep_id,
+            "currency": d.currency, "before_minor": d.before_minor, "after_minor": d.after_minor,
+            "before_stage": d.before_stage, "after_stage": d.after_stage,
+            "before_close_date": d.before_close_date, "after_close_date": d.after_close_date,
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| movement_sheet(&response))
+}
+
+/// The forecast then and now per currency, then each deal that moved it.
+pub fn movement_sheet(r: &GetForecastMovementResponse) -> Sheet {
+    let mut sheet = Sheet::new(&[
+        "ROW",
+        "CURRENCY",
+        "THEN",
+        "NOW",
+        "CHANGE",
+        "OWNER",
+        "STAGE THEN",
+        "STAGE NOW",
+        "CLOSE THEN",
+        "CLOSE NOW",
+    ]);
+    let mut currencies: Vec<&str> = r
+        .before
+        .iter()
+        .chain(&r.now)
+        .map(|f| f.currency.as_str())
+        .collect();
+    currencies.sort();
+    currencies.dedup();
+    for currency in currencies {
+        let of = |list: &[leadwheel_proto::reporting::v1::ForecastAt]| {
+            list.iter()
+                .find(|f| f.currency == currency)
+                .map(|f| f.forecast_minor)
+                .unwrap_or(0)
+        };
+        let (then, now) = (of(&r.before), of(&r.now));
+        sheet.row(vec![
+            format!("forecast since {}", r.since),
+            currency.to_string(),
+            units(then, currency),
+            units(now, currency),
+            units(now - then, currency),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for d in &r.deals {
+        sheet.row(vec![
+            d.opportunity_id.clone(),
+            d.currency.clone(),
+            units(d.before_minor, &d.currency),
+            units(d.after_minor, &d.currency),
+            units(d.after_minor - d.before_minor, &d.currency),
+            format!("{} ({})", d.rep_id, d.team_id),
+            d.before_stage.clone(),
+            d.after_stage.clone(),
+            d.before_close_date.clone(),
+            d.after_close_date.clone(),
+        ]);
+    }
     sheet
 }
 
