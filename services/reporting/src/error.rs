@@ -27,6 +27,9 @@ pub enum Error {
     /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// NATS failed (logged in full, answered as unavailable).
+    #[error("the event bus is unavailable")]
+    Bus(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -56,6 +59,10 @@ impl From<Error> for Status {
             }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::Bus(detail) => {
+                tracing::error!(error = %detail, "event bus call failed");
+                Status::unavailable(message)
+            }
             // Logged in full, answered vaguely (UNAVAILABLE or INTERNAL).
             Error::Store(err) => err.into(),
         }

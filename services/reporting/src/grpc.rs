@@ -12,10 +12,11 @@ use leadwheel_proto::reporting::v1::{
     FunnelCounts, GetActivityRequest, GetActivityResponse, GetFairnessRequest, GetFairnessResponse,
     GetFiveQuestionsRequest, GetFiveQuestionsResponse, GetForecastMovementRequest,
     GetForecastMovementResponse, GetForecastRequest, GetForecastResponse, GetFunnelRequest,
-    GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetRoutingOutcomeRequest,
-    GetRoutingOutcomeResponse, GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest,
-    GetStagesResponse, GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest,
-    ListQuotasResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
+    GetFunnelResponse, GetPipelineRequest, GetPipelineResponse, GetRebuildProgressRequest,
+    GetRebuildProgressResponse, GetRoutingOutcomeRequest, GetRoutingOutcomeResponse,
+    GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse,
+    GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse,
+    RebuildRequest, RebuildResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -32,6 +33,16 @@ const MAX_ID_LEN: usize = 128;
 pub struct Api {
     funnel: FunnelStore,
     reports: Reports,
+    rebuilder: Rebuilder,
+}
+
+/// What a rebuild needs: the store to empty and the bus to replay.
+#[derive(Clone, Debug)]
+pub struct Rebuilder {
+    /// The service's store.
+    pub store: leadwheel_plumbing::Store,
+    /// The bus the consumers read.
+    pub bus: leadwheel_plumbing::bus::Bus,
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
@@ -42,8 +53,12 @@ fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
 impl Api {
     /// An API reading the funnel from `funnel` and the sales models
     /// through `reports`.
-    pub fn new(funnel: FunnelStore, reports: Reports) -> Self {
-        Self { funnel, reports }
+    pub fn new(funnel: FunnelStore, reports: Reports, rebuilder: Rebuilder) -> Self {
+        Self {
+            funnel,
+            reports,
+            rebuilder,
+        }
     }
 
     async fn get_funnel(&self, request: GetFunnelRequest) -> Result<GetFunnelResponse, Error> {
@@ -255,5 +270,30 @@ impl ReportingService for Api {
             .movement(&caller, request.get_ref(), today, now)
             .await?;
         Ok(Response::new(response))
+    }
+
+    async fn rebuild(
+        &self,
+        request: Request<RebuildRequest>,
+    ) -> Result<Response<RebuildResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_role(&[auth::Role::Admin])?;
+        tracing::warn!(by = %caller.subject, "rebuilding the read models from the streams");
+        crate::rebuild::reset(&self.rebuilder.store)
+            .await
+            .map_err(Error::from)?;
+        crate::rebuild::restart_consumers(&self.rebuilder.bus).await?;
+        let consumers = crate::rebuild::progress(&self.rebuilder.bus).await?;
+        Ok(Response::new(RebuildResponse { consumers }))
+    }
+
+    async fn get_rebuild_progress(
+        &self,
+        request: Request<GetRebuildProgressRequest>,
+    ) -> Result<Response<GetRebuildProgressResponse>, Status> {
+        let caller = caller(&request)?;
+        caller.require_role(&[auth::Role::Admin, auth::Role::Manager])?;
+        let consumers = crate::rebuild::progress(&self.rebuilder.bus).await?;
+        Ok(Response::new(GetRebuildProgressResponse { consumers }))
     }
 }

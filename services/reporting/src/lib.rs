@@ -26,6 +26,7 @@ pub mod funnel;
 pub mod grpc;
 pub mod models;
 pub mod period;
+pub mod rebuild;
 pub mod reports;
 pub mod routing;
 pub mod sales;
@@ -97,6 +98,10 @@ pub async fn run(
     let api = grpc::Api::new(
         store::FunnelStore::new(runtime.store.clone()),
         reports::Reports::new(runtime.store.clone(), settings),
+        grpc::Rebuilder {
+            store: runtime.store.clone(),
+            bus: runtime.bus.clone(),
+        },
     );
     let service = ReportingServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime.serve(listeners, service, vec![], shutdown).await

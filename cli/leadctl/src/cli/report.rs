@@ -77,6 +77,11 @@ pub enum ReportCommand {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Admins: empty the read models and replay every stream from the start, showing progress until done.
+    #[command(
+        after_help = "Reports show partial numbers until the replay is done (the tables are emptied first, not swapped).\n\nExample:\n  leadctl report rebuild"
+    )]
+    Rebuild,
 }
 
 /// `leadctl report pipeline`.

@@ -66,6 +66,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Stages(args)) => report::stages::stages(ctx, args).await,
         Command::Report(ReportCommand::Balance(args)) => report::stages::balance(ctx, args).await,
         Command::Report(ReportCommand::Routes(args)) => report::wheel::routes(ctx, args).await,
+        Command::Report(ReportCommand::Rebuild) => report::quota::rebuild(ctx).await,
         Command::Report(ReportCommand::Movement { report, since }) => {
             report::sales::movement(ctx, report, since).await
         }

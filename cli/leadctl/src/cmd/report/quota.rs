@@ -1,8 +1,10 @@
-//! `leadctl quota set|list|import`.
+//! `leadctl quota set|list|import` and `leadctl report rebuild`: the
+//! commands that change reporting.
 
 use anyhow::{Context, Result, anyhow, bail};
 use leadwheel_proto::reporting::v1::{
-    ListQuotasRequest, ListQuotasResponse, PeriodKind, Quota, QuotaScope, SetQuotasRequest,
+    ConsumerProgress, GetRebuildProgressRequest, ListQuotasRequest, ListQuotasResponse, PeriodKind,
+    Quota, QuotaScope, RebuildRequest, SetQuotasRequest,
 };
 use serde_json::{Value, json};
 
@@ -189,6 +191,66 @@ fn quota_sheet(list: &ListQuotasResponse) -> Sheet {
         ]);
     }
     sheet
+}
+
+fn progress_line(consumers: &[ConsumerProgress]) -> String {
+    consumers
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {} applied, {} to go",
+                c.consumer, c.delivered, c.pending
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub async fn rebuild(ctx: &Ctx) -> Result<()> {
+    let mut client = ctx.reporting().await?;
+    let started = client
+        .rebuild(RebuildRequest {})
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?
+        .into_inner();
+    eprintln!("rebuilding: {}", progress_line(&started.consumers));
+    // The consumers are recreated a moment after the reset: wait until
+    // each has been seen again before trusting "nothing pending".
+    let mut settled = 0;
+    let consumers = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let consumers = client
+            .get_rebuild_progress(GetRebuildProgressRequest {})
+            .await
+            .map_err(|s| ctx.fail(Target::Reporting, s))?
+            .into_inner()
+            .consumers;
+        eprintln!("  {}", progress_line(&consumers));
+        if consumers.iter().all(|c| c.pending == 0) {
+            settled += 1;
+            if settled >= 3 {
+                break consumers;
+            }
+        } else {
+            settled = 0;
+        }
+    };
+    let view = json!({
+        "consumers": consumers.iter().map(|c| json!({
+            "consumer": c.consumer, "delivered": c.delivered, "pending": c.pending,
+        })).collect::<Vec<_>>(),
+    });
+    show(ctx.output(), &view, |_| {
+        let mut sheet = Sheet::new(&["CONSUMER", "APPLIED", "PENDING"]);
+        for c in &consumers {
+            sheet.row(vec![
+                c.consumer.clone(),
+                c.delivered.to_string(),
+                c.pending.to_string(),
+            ]);
+        }
+        sheet
+    })
 }
 
 #[cfg(test)]
