@@ -16,7 +16,8 @@ use leadwheel_proto::reporting::v1::{
     GetRebuildProgressResponse, GetRoutingOutcomeRequest, GetRoutingOutcomeResponse,
     GetSpeedToLeadRequest, GetSpeedToLeadResponse, GetStagesRequest, GetStagesResponse,
     GetTeamBalanceRequest, GetTeamBalanceResponse, ListQuotasRequest, ListQuotasResponse,
-    RebuildRequest, RebuildResponse, RepFunnel, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
+    RebuildRequest, RebuildResponse, RepFunnel, SetForecastAdjustmentRequest,
+    SetForecastAdjustmentResponse, SetQuotasRequest, SetQuotasResponse, TeamFunnel,
 };
 use tonic::{Request, Response, Status};
 
@@ -295,5 +296,17 @@ impl ReportingService for Api {
         caller.require_role(&[auth::Role::Admin, auth::Role::Manager])?;
         let consumers = crate::rebuild::progress(&self.rebuilder.bus).await?;
         Ok(Response::new(GetRebuildProgressResponse { consumers }))
+    }
+
+    async fn set_forecast_adjustment(
+        &self,
+        request: Request<SetForecastAdjustmentRequest>,
+    ) -> Result<Response<SetForecastAdjustmentResponse>, Status> {
+        let caller = caller(&request)?;
+        let response = self
+            .reports
+            .set_adjustment(&caller, request.get_ref(), now_ms())
+            .await?;
+        Ok(Response::new(response))
     }
 }

@@ -174,6 +174,20 @@ pub enum QuotaCommand {
         after_help = "Examples:\n  leadctl quota list --team demo\n  leadctl quota list --rep ana -o csv"
     )]
     List(ReportArgs),
+    /// Sets a manager's own forecast for a team or rep and period, shown beside the computed forecast.
+    #[command(
+        after_help = "Examples:\n  leadctl quota adjust --team demo --period month --date 2026-11-01 --amount 160000 --currency EUR --note \"Acme slips to December\"\n  leadctl quota adjust --team demo --period month --date 2026-11-01 --amount 0 --currency EUR --clear"
+    )]
+    Adjust {
+        #[command(flatten)]
+        target: QuotaSetArgs,
+        /// Why (shown beside the number).
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Remove the adjustment instead.
+        #[arg(long)]
+        clear: bool,
+    },
     /// Sets many quotas from a CSV file, all or none.
     #[command(after_help = QUOTA_IMPORT_HELP)]
     Import {

@@ -75,6 +75,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         }
         Command::Quota(QuotaCommand::Set(args)) => report::quota::set(ctx, args).await,
         Command::Quota(QuotaCommand::List(args)) => report::quota::list(ctx, args).await,
+        Command::Quota(QuotaCommand::Adjust {
+            target,
+            note,
+            clear,
+        }) => report::quota::adjust(ctx, target, note, clear).await,
         Command::Quota(QuotaCommand::Import { file }) => report::quota::import(ctx, file).await,
         Command::Demo(DemoCommand::Signups(args)) => demo::signups(ctx, args).await,
         Command::Opps(command) => opps::run(ctx, command).await,

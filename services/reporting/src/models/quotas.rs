@@ -136,3 +136,81 @@ pub async fn list(
     let rows = query.fetch_all(store.pool()).await?;
     rows.iter().map(row_of).collect()
 }
+
+/// A manager's adjustment of a forecast.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Adjustment {
+    pub currency: String,
+    pub amount_minor: i64,
+    pub note: String,
+    pub set_by: String,
+}
+
+/// Sets (or with `None` removes) the adjustment of one subject and period.
+pub async fn set_adjustment(
+    store: &Store,
+    quota: &QuotaRow,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "DELETE FROM reporting_adjustments WHERE scope = $1 AND subject_id = $2 \
+         AND period_kind = $3 AND period_start = $4",
+    )
+    .bind(&quota.scope)
+    .bind(&quota.subject_id)
+    .bind(&quota.period_kind)
+    .bind(&quota.period_start)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(note) = note {
+        sqlx::query(
+            "INSERT INTO reporting_adjustments (scope, subject_id, period_kind, period_start, \
+             currency, amount_minor, note, team_id, set_by, set_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&quota.scope)
+        .bind(&quota.subject_id)
+        .bind(&quota.period_kind)
+        .bind(&quota.period_start)
+        .bind(&quota.currency)
+        .bind(quota.amount_minor)
+        .bind(note)
+        .bind(&quota.team_id)
+        .bind(&quota.set_by)
+        .bind(quota.set_at_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The adjustment of one subject and period, if any.
+pub async fn adjustment(
+    store: &Store,
+    scope: &str,
+    subject_id: &str,
+    period_kind: &str,
+    period_start: &str,
+) -> Result<Option<Adjustment>, StoreError> {
+    let row = sqlx::query(
+        "SELECT currency, amount_minor, note, set_by FROM reporting_adjustments \
+         WHERE scope = $1 AND subject_id = $2 AND period_kind = $3 AND period_start = $4",
+    )
+    .bind(scope)
+    .bind(subject_id)
+    .bind(period_kind)
+    .bind(period_start)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|row| {
+        Ok(Adjustment {
+            currency: row.try_get("currency")?,
+            amount_minor: row.try_get("amount_minor")?,
+            note: row.try_get("note")?,
+            set_by: row.try_get("set_by")?,
+        })
+    })
+    .transpose()
+}

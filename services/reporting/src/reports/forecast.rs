@@ -66,18 +66,22 @@ fn line(currency: &str, sums: &Sums, quota: Option<i64>) -> ForecastLine {
         } else {
             0
         },
+        ..Default::default()
     }
 }
 
-/// Lines for every currency with sums or the quota, in currency order.
-fn lines(sums: &BTreeMap<String, Sums>, quota: Option<&quotas::QuotaRow>) -> Vec<ForecastLine> {
+/// Lines for every currency with sums, the quota or the adjustment, in
+/// currency order.
+fn lines(
+    sums: &BTreeMap<String, Sums>,
+    quota: Option<&quotas::QuotaRow>,
+    adjustment: Option<&quotas::Adjustment>,
+) -> Vec<ForecastLine> {
     let mut currencies: Vec<&str> = sums.keys().map(String::as_str).collect();
-    if let Some(quota) = quota
-        && !sums.contains_key(&quota.currency)
-    {
-        currencies.push(&quota.currency);
-        currencies.sort();
-    }
+    currencies.extend(quota.map(|q| q.currency.as_str()));
+    currencies.extend(adjustment.map(|a| a.currency.as_str()));
+    currencies.sort();
+    currencies.dedup();
     let empty = Sums::default();
     currencies
         .into_iter()
@@ -85,7 +89,14 @@ fn lines(sums: &BTreeMap<String, Sums>, quota: Option<&quotas::QuotaRow>) -> Vec
             let in_currency = quota
                 .filter(|q| q.currency == currency)
                 .map(|q| q.amount_minor);
-            line(currency, sums.get(currency).unwrap_or(&empty), in_currency)
+            let mut line = line(currency, sums.get(currency).unwrap_or(&empty), in_currency);
+            if let Some(adjustment) = adjustment.filter(|a| a.currency == currency) {
+                line.has_adjustment = true;
+                line.adjusted_forecast_minor = adjustment.amount_minor;
+                line.adjustment_note = adjustment.note.clone();
+                line.adjusted_by = adjustment.set_by.clone();
+            }
+            line
         })
         .collect()
 }
@@ -130,27 +141,31 @@ impl Reports {
         let start = days.from_key();
         if let Some(rep) = non_empty(&rep_id) {
             let quota = quotas::find(&self.store, "rep", rep, kind, &start).await?;
+            let adjusted = quotas::adjustment(&self.store, "rep", rep, kind, &start).await?;
             let total = merge(per_rep.values());
             return Ok(GetForecastResponse {
                 period: Some(days.to_proto()),
-                lines: lines(&total, quota.as_ref()),
+                lines: lines(&total, quota.as_ref(), adjusted.as_ref()),
                 reps: Vec::new(),
                 unscheduled_open_count: unscheduled,
             });
         }
         let team_quota = quotas::find(&self.store, "team", &request.team_id, kind, &start).await?;
+        let team_adjusted =
+            quotas::adjustment(&self.store, "team", &request.team_id, kind, &start).await?;
         let total = merge(per_rep.values());
         let mut reps = Vec::new();
         for (rep, sums) in &per_rep {
             let quota = quotas::find(&self.store, "rep", rep, kind, &start).await?;
+            let adjusted = quotas::adjustment(&self.store, "rep", rep, kind, &start).await?;
             reps.push(RepForecast {
                 rep_id: rep.clone(),
-                lines: lines(sums, quota.as_ref()),
+                lines: lines(sums, quota.as_ref(), adjusted.as_ref()),
             });
         }
         Ok(GetForecastResponse {
             period: Some(days.to_proto()),
-            lines: lines(&total, team_quota.as_ref()),
+            lines: lines(&total, team_quota.as_ref(), team_adjusted.as_ref()),
             reps,
             unscheduled_open_count: unscheduled,
         })
@@ -254,7 +269,22 @@ mod tests {
             set_by: "maya".into(),
             set_at_ms: 1,
         };
-        let lines = lines(&sums, Some(&quota));
+        let adjustment = quotas::Adjustment {
+            currency: "USD".into(),
+            amount_minor: 9,
+            note: "big deal coming".into(),
+            set_by: "maya".into(),
+        };
+        let lines = lines(&sums, Some(&quota), Some(&adjustment));
+        assert!(!lines[0].has_adjustment);
+        assert_eq!(
+            (
+                lines[1].has_adjustment,
+                lines[1].adjusted_forecast_minor,
+                lines[1].forecast_minor
+            ),
+            (true, 9, 5)
+        );
         let shown: Vec<(&str, bool, i64, i64)> = lines
             .iter()
             .map(|l| (l.currency.as_str(), l.has_quota, l.won_minor, l.gap_minor))

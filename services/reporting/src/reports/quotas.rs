@@ -5,7 +5,8 @@
 use jiff::civil::Date;
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_proto::reporting::v1::{
-    ListQuotasRequest, ListQuotasResponse, PeriodKind, Quota, QuotaScope, SetQuotasRequest,
+    ListQuotasRequest, ListQuotasResponse, PeriodKind, Quota, QuotaScope,
+    SetForecastAdjustmentRequest, SetForecastAdjustmentResponse, SetQuotasRequest,
     SetQuotasResponse,
 };
 
@@ -73,6 +74,56 @@ impl Reports {
         let mut rows = Vec::with_capacity(request.quotas.len());
         for (i, quota) in request.quotas.iter().enumerate() {
             let field = |name: &str| format!("quotas[{i}].{name}");
+            rows.push(self.checked(caller, &scope, quota, &field, now_ms).await?);
+        }
+        quotas::set_all(&self.store, &rows).await?;
+        tracing::info!(count = rows.len(), by = %caller.subject, "quotas set");
+        Ok(SetQuotasResponse {
+            quotas: rows.into_iter().map(to_proto).collect(),
+        })
+    }
+
+    /// Sets or clears a manager's own forecast for a subject and period.
+    pub async fn set_adjustment(
+        &self,
+        caller: &Caller,
+        request: &SetForecastAdjustmentRequest,
+        now_ms: i64,
+    ) -> Result<SetForecastAdjustmentResponse, Error> {
+        if request.note.chars().count() > 500 {
+            return Err(Error::invalid("note", "is longer than 500 characters"));
+        }
+        let scope = self.scope(caller).await?;
+        let as_quota = Quota {
+            scope: request.scope,
+            subject_id: request.subject_id.clone(),
+            period_kind: request.period_kind,
+            period_start: request.period_start.clone(),
+            currency: request.currency.clone(),
+            amount_minor: request.amount_minor,
+            ..Default::default()
+        };
+        let field = |name: &str| name.to_string();
+        let row = self
+            .checked(caller, &scope, &as_quota, &field, now_ms)
+            .await?;
+        let note = (!request.clear).then_some(request.note.trim());
+        quotas::set_adjustment(&self.store, &row, note).await?;
+        tracing::info!(subject = %row.subject_id, by = %caller.subject, cleared = request.clear, "forecast adjustment set");
+        Ok(SetForecastAdjustmentResponse {})
+    }
+
+    /// A quota-shaped request checked field by field (`field` names them)
+    /// and against the caller's rights.
+    async fn checked(
+        &self,
+        caller: &Caller,
+        scope: &crate::access::Scope,
+        quota: &Quota,
+        field: &(dyn Fn(&str) -> String + Sync),
+        now_ms: i64,
+    ) -> Result<QuotaRow, Error> {
+        {
             if quota.subject_id.is_empty() || quota.subject_id.len() > MAX_ID_LEN {
                 return Err(Error::invalid(
                     field("subject_id"),
@@ -132,7 +183,7 @@ impl Reports {
                     caller.subject
                 )));
             }
-            rows.push(QuotaRow {
+            Ok(QuotaRow {
                 scope: scope_name.to_string(),
                 subject_id: quota.subject_id.clone(),
                 period_kind: kind.to_string(),
@@ -143,13 +194,8 @@ impl Reports {
                 team_id,
                 set_by: caller.subject.clone(),
                 set_at_ms: now_ms,
-            });
+            })
         }
-        quotas::set_all(&self.store, &rows).await?;
-        tracing::info!(count = rows.len(), by = %caller.subject, "quotas set");
-        Ok(SetQuotasResponse {
-            quotas: rows.into_iter().map(to_proto).collect(),
-        })
     }
 
     /// Quotas the caller may see, filtered by team, rep and period.

@@ -124,6 +124,7 @@ fn forecast_line(
         attainment_bp: bp(won),
         forecast_bp: bp(forecast),
         gap_minor: if quota.is_some() { q - forecast } else { 0 },
+        ..Default::default()
     }
 }
 
@@ -246,6 +247,61 @@ async fn scripted_month(db: TestDb) {
             ),
         ]
     );
+    // The manager's own number, kept beside the computed one.
+    maya.clone()
+        .set_forecast_adjustment(
+            leadwheel_proto::reporting::v1::SetForecastAdjustmentRequest {
+                scope: QuotaScope::Team as i32,
+                subject_id: "north".into(),
+                period_kind: PeriodKind::Month as i32,
+                period_start: "2026-11-15".into(),
+                currency: "EUR".into(),
+                amount_minor: 16_000_00,
+                note: "opp2 slips to December".into(),
+                clear: false,
+            },
+        )
+        .await
+        .expect("SetForecastAdjustment");
+    let adjusted = maya
+        .clone()
+        .get_forecast(GetForecastRequest {
+            team_id: "north".into(),
+            period: month("2026-11-30"),
+            ..Default::default()
+        })
+        .await
+        .expect("GetForecast")
+        .into_inner();
+    let line = &adjusted.lines[0];
+    assert_eq!(
+        (
+            line.forecast_minor,
+            line.has_adjustment,
+            line.adjusted_forecast_minor,
+            line.adjustment_note.as_str(),
+            line.adjusted_by.as_str()
+        ),
+        (18_000_00, true, 16_000_00, "opp2 slips to December", "maya")
+    );
+    assert!(!adjusted.lines[1].has_adjustment, "USD has none");
+    let ana_client = app.client("ana", Role::Rep).await;
+    let refused = ana_client
+        .clone()
+        .set_forecast_adjustment(
+            leadwheel_proto::reporting::v1::SetForecastAdjustmentRequest {
+                scope: QuotaScope::Rep as i32,
+                subject_id: "ana".into(),
+                period_kind: PeriodKind::Month as i32,
+                period_start: "2026-11-01".into(),
+                currency: "EUR".into(),
+                amount_minor: 99_000_00,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("a rep adjusts their own forecast");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     // Ana beats her quota on forecast: a negative gap.
     assert_eq!(forecast.reps[0].lines[0].gap_minor, -3_000_00);
     assert_eq!(forecast.reps[0].lines[0].attainment_bp, 9_333);

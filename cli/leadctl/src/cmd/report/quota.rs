@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use leadwheel_proto::reporting::v1::{
     ConsumerProgress, GetRebuildProgressRequest, ListQuotasRequest, ListQuotasResponse, PeriodKind,
-    Quota, QuotaScope, RebuildRequest, SetQuotasRequest,
+    Quota, QuotaScope, RebuildRequest, SetForecastAdjustmentRequest, SetQuotasRequest,
 };
 use serde_json::{Value, json};
 
@@ -55,7 +55,8 @@ async fn send(ctx: &Ctx, quotas: Vec<Quota>) -> Result<Vec<Quota>> {
         .quotas)
 }
 
-pub async fn set(ctx: &Ctx, args: QuotaSetArgs) -> Result<()> {
+/// The quota (or adjustment) the flags name.
+fn quota_of(args: QuotaSetArgs) -> Result<Quota> {
     let (scope, subject) = match (args.team, args.rep) {
         (Some(team), None) => (QuotaScope::Team, team),
         (None, Some(rep)) => (QuotaScope::Rep, rep),
@@ -67,19 +68,49 @@ pub async fn set(ctx: &Ctx, args: QuotaSetArgs) -> Result<()> {
         QuotaPeriodArg::Year => PeriodKind::Year,
     };
     let amount_minor = parse_amount(&args.amount, &args.currency).map_err(|e| anyhow!(e))?;
-    let quotas = send(
-        ctx,
-        vec![Quota {
-            scope: scope as i32,
-            subject_id: subject,
-            period_kind: kind as i32,
-            period_start: args.date,
-            currency: args.currency,
-            amount_minor,
-            ..Default::default()
-        }],
-    )
-    .await?;
+    Ok(Quota {
+        scope: scope as i32,
+        subject_id: subject,
+        period_kind: kind as i32,
+        period_start: args.date,
+        currency: args.currency,
+        amount_minor,
+        ..Default::default()
+    })
+}
+
+pub async fn adjust(ctx: &Ctx, args: QuotaSetArgs, note: String, clear: bool) -> Result<()> {
+    let q = quota_of(args)?;
+    ctx.reporting()
+        .await?
+        .set_forecast_adjustment(SetForecastAdjustmentRequest {
+            scope: q.scope,
+            subject_id: q.subject_id.clone(),
+            period_kind: q.period_kind,
+            period_start: q.period_start.clone(),
+            currency: q.currency.clone(),
+            amount_minor: q.amount_minor,
+            note,
+            clear,
+        })
+        .await
+        .map_err(|s| ctx.fail(Target::Reporting, s))?;
+    let what = if clear { "cleared" } else { "set" };
+    let view =
+        json!({"subject_id": q.subject_id, "period_start": q.period_start, "adjustment": what});
+    show(ctx.output(), &view, |_| {
+        let mut sheet = Sheet::new(&["WHO", "FROM", "ADJUSTMENT"]);
+        sheet.row(vec![
+            q.subject_id.clone(),
+            q.period_start.clone(),
+            what.into(),
+        ]);
+        sheet
+    })
+}
+
+pub async fn set(ctx: &Ctx, args: QuotaSetArgs) -> Result<()> {
+    let quotas = send(ctx, vec![quota_of(args)?]).await?;
     let list = ListQuotasResponse { quotas };
     show(ctx.output(), &list_json(&list), |_| quota_sheet(&list))
 }

@@ -192,6 +192,8 @@ fn line_json(l: &ForecastLine) -> Value {
         "attainment_bp": l.has_quota.then_some(l.attainment_bp),
         "forecast_bp": l.has_quota.then_some(l.forecast_bp),
         "gap_minor": l.has_quota.then_some(l.gap_minor),
+        "adjusted_forecast_minor": l.has_adjustment.then_some(l.adjusted_forecast_minor),
+        "adjustment_note": l.adjustment_note, "adjusted_by": l.adjusted_by,
     })
 }
 
@@ -208,6 +210,8 @@ pub fn forecast_sheet(subject: &str, r: &GetForecastResponse) -> Sheet {
         "ATTAINMENT %",
         "FORECAST %",
         "GAP",
+        "MANAGER'S",
+        "NOTE",
     ]);
     let when = span(&r.period);
     let mut add = |who: &str, l: &ForecastLine| {
@@ -230,6 +234,12 @@ pub fn forecast_sheet(subject: &str, r: &GetForecastResponse) -> Sheet {
             percent(l.attainment_bp, l.has_quota),
             percent(l.forecast_bp, l.has_quota),
             if_quota(l.gap_minor),
+            if l.has_adjustment {
+                units(l.adjusted_forecast_minor, c)
+            } else {
+                String::new()
+            },
+            l.adjustment_note.clone(),
         ]);
     };
     for l in &r.lines {
@@ -483,7 +493,7 @@ mod tests {
         };
         let csv = forecast_sheet("team demo", &response).csv();
         assert!(
-            csv.ends_with("team demo,,EUR,100.00,130.00,0.00,130.00,130.00,130.00,'-30.00\r\n"),
+            csv.ends_with("team demo,,EUR,100.00,130.00,0.00,130.00,130.00,130.00,'-30.00,,\r\n"),
             "{csv}"
         );
     }
