@@ -30,15 +30,23 @@ pub mod tasks;
 pub const DEFAULT_DISQUALIFY_REASONS: &str =
     "no_budget,no_need,no_authority,bad_timing,competitor,unreachable,duplicate,spam";
 
+/// Days from conversion to the expected close date when the conversion
+/// gives none and `LEADWHEEL_OPPORTUNITY_DEFAULT_CLOSE_DAYS` is unset.
+pub const DEFAULT_CLOSE_DAYS: i64 = 30;
+
 /// Settings of the service beyond the shared ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// The reasons a lead may be disqualified with.
     pub disqualify_reasons: Vec<String>,
+    /// A conversion without an expected close date gets the conversion day
+    /// (UTC) plus this many days, so every deal lands in a forecast period.
+    pub default_close_days: i64,
 }
 
 impl Settings {
-    /// Reads `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS` (comma-separated).
+    /// Reads `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS` (comma-separated)
+    /// and `LEADWHEEL_OPPORTUNITY_DEFAULT_CLOSE_DAYS` (1..3650).
     pub fn from_env(config: &ServiceConfig) -> Result<Self> {
         let raw = env_or(
             &config.service_var("DISQUALIFY_REASONS"),
@@ -54,7 +62,17 @@ impl Settings {
             "{} names no reason",
             config.service_var("DISQUALIFY_REASONS")
         );
-        Ok(Self { disqualify_reasons })
+        let close_var = config.service_var("DEFAULT_CLOSE_DAYS");
+        let default_close_days = env_or(&close_var, &DEFAULT_CLOSE_DAYS.to_string())
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|days| (1..=3650).contains(days))
+            .ok_or_else(|| anyhow::anyhow!("{close_var}: a number of days from 1 to 3650"))?;
+        Ok(Self {
+            disqualify_reasons,
+            default_close_days,
+        })
     }
 }
 
@@ -65,6 +83,7 @@ impl Default for Settings {
                 .split(',')
                 .map(str::to_string)
                 .collect(),
+            default_close_days: DEFAULT_CLOSE_DAYS,
         }
     }
 }

@@ -504,3 +504,37 @@ async fn owner_locks_and_two_managers_at_once(db: TestDb) {
     );
     app.stop().await;
 }
+
+on_both_backends!(a_conversion_without_a_close_date_gets_the_default);
+async fn a_conversion_without_a_close_date_gets_the_default(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    two_teams(&app).await;
+    app.assign("lead-d", "ana", "north").await;
+    wait_lead(&app, "lead-d").await;
+    let mut ana = app.client("ana", Role::Rep).await;
+    let request = leadwheel_proto::opportunity::v1::ConvertLeadRequest {
+        expected_close_date: String::new(),
+        ..conversion("lead-d", "dflt.example", 1_000)
+    };
+    let before = leadwheel_plumbing::now_ms();
+    let opp = ana
+        .convert_lead(request)
+        .await
+        .expect("converting without a close date")
+        .into_inner()
+        .opportunity
+        .expect("an opportunity");
+    let after = leadwheel_plumbing::now_ms();
+    // The conversion day (UTC) plus the default 30 days.
+    let expected = [
+        leadwheel_opportunity::rules::date_after(before, 30),
+        leadwheel_opportunity::rules::date_after(after, 30),
+    ];
+    assert!(
+        expected.contains(&opp.expected_close_date),
+        "{} is not 30 days after today",
+        opp.expected_close_date
+    );
+    app.stop().await;
+}
