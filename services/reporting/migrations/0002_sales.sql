@@ -20,7 +20,8 @@ CREATE TABLE reporting_opportunities (
     -- 'YYYY-MM-DD' or '' when not set.
     close_date TEXT NOT NULL,
     -- When it entered its current stage (for deals stuck in a stage).
-    stage_entered_at_ms BIGINT NOT NULL
+    stage_entered_at_ms BIGINT NOT NULL,
+    category TEXT NOT NULL
 );
 
 CREATE INDEX reporting_opportunities_account ON reporting_opportunities (account_id);
@@ -36,7 +37,8 @@ CREATE TABLE reporting_accounts (
     status TEXT NOT NULL
 );
 
--- Open deals, summed per (team, rep, stage, currency, expected close day):
+-- Open deals, summed per (team, rep, stage, currency, expected close day,
+-- forecast category):
 -- kept by adding a deal's new state and taking away its old one, so the
 -- pipeline and the forecast read sums, not deals.
 CREATE TABLE reporting_open (
@@ -45,10 +47,12 @@ CREATE TABLE reporting_open (
     stage TEXT NOT NULL,
     currency TEXT NOT NULL,
     close_date TEXT NOT NULL,
+    -- The deal's forecast category (pipeline, best_case, commit).
+    category TEXT NOT NULL,
     deals BIGINT NOT NULL,
     amount_minor BIGINT NOT NULL,
     weighted_minor BIGINT NOT NULL,
-    PRIMARY KEY (team_id, rep_id, stage, currency, close_date)
+    PRIMARY KEY (team_id, rep_id, stage, currency, close_date, category)
 );
 CREATE INDEX reporting_open_close ON reporting_open (close_date);
 

@@ -221,6 +221,7 @@ impl Service {
                 request.expected_close_date.clone()
             },
             probability_override: -1,
+            forecast_category: String::new(),
             override_reason: String::new(),
             next_follow_up: lead.next_follow_up.clone(),
             touch_count: 0,

@@ -192,6 +192,31 @@ impl Pipeline {
         }
     }
 
+    /// The deal's forecast category: the one its owner set, else its
+    /// stage's default — `closed` for a won deal, `omitted` for a lost one,
+    /// and by the stage's probability for an open one: `commit` from 90%,
+    /// `best_case` from 50%, `pipeline` below.
+    pub fn forecast_category(&self, opp: &Opportunity) -> String {
+        match opp.status.as_str() {
+            "won" => return "closed".into(),
+            "lost" => return "omitted".into(),
+            _ => {}
+        }
+        if !opp.forecast_category.is_empty() {
+            return opp.forecast_category.clone();
+        }
+        let stage = self
+            .get(&opp.stage)
+            .map(|s| s.probability)
+            .unwrap_or_default();
+        match stage {
+            90.. => "commit",
+            50..=89 => "best_case",
+            _ => "pipeline",
+        }
+        .into()
+    }
+
     /// True when an open deal has sat in its stage past the stage's stale days.
     pub fn is_stale(&self, opp: &Opportunity, now_ms: i64) -> bool {
         match self.get(&opp.stage) {

@@ -177,7 +177,7 @@ impl Applier {
     async fn opportunity(&self, tx: &mut Tx, state: &OpportunityState) -> Result<(), StoreError> {
         let sql = format!(
             "SELECT version, team_id, rep_id, stage, status, currency, amount_minor, \
-             weighted_minor, close_date FROM reporting_opportunities \
+             weighted_minor, close_date, category FROM reporting_opportunities \
              WHERE opportunity_id = $1{}",
             self.lock()
         );
@@ -200,6 +200,7 @@ impl Applier {
                     stage: old.try_get("stage")?,
                     currency: old.try_get("currency")?,
                     close_date: old.try_get("close_date")?,
+                    category: old.try_get("category")?,
                 };
                 let amount: i64 = old.try_get("amount_minor")?;
                 let weighted: i64 = old.try_get("weighted_minor")?;
@@ -213,20 +214,22 @@ impl Applier {
                 stage: state.stage.clone(),
                 currency: state.currency.clone(),
                 close_date: state.expected_close_date.clone(),
+                category: state.forecast_category.clone(),
             };
             add_open(tx, &bucket, 1, state.amount_minor, state.weighted_minor).await?;
         }
         sqlx::query(
             "INSERT INTO reporting_opportunities (opportunity_id, version, team_id, rep_id, stage, \
              status, currency, amount_minor, weighted_minor, probability_percent, close_date, \
-             stage_entered_at_ms, account_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             stage_entered_at_ms, account_id, category) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (opportunity_id) DO UPDATE SET version = excluded.version, \
              team_id = excluded.team_id, rep_id = excluded.rep_id, stage = excluded.stage, \
              status = excluded.status, currency = excluded.currency, \
              amount_minor = excluded.amount_minor, weighted_minor = excluded.weighted_minor, \
              probability_percent = excluded.probability_percent, close_date = excluded.close_date, \
-             stage_entered_at_ms = excluded.stage_entered_at_ms, account_id = excluded.account_id",
+             stage_entered_at_ms = excluded.stage_entered_at_ms, account_id = excluded.account_id, \
+             category = excluded.category",
         )
         .bind(&state.opportunity_id)
         .bind(state.version)
@@ -241,6 +244,7 @@ impl Applier {
         .bind(&state.expected_close_date)
         .bind(state.stage_entered_at_ms)
         .bind(&state.account_id)
+        .bind(&state.forecast_category)
         .execute(&mut **tx)
         .await?;
         // A stage seen on a deal is a stage reports may be asked about.
@@ -348,6 +352,7 @@ struct Bucket {
     stage: String,
     currency: String,
     close_date: String,
+    category: String,
 }
 
 async fn add_open(
@@ -358,9 +363,9 @@ async fn add_open(
     weighted: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO reporting_open (team_id, rep_id, stage, currency, close_date, deals, \
-         amount_minor, weighted_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (team_id, rep_id, stage, currency, close_date) DO UPDATE SET \
+        "INSERT INTO reporting_open (team_id, rep_id, stage, currency, close_date, category, \
+         deals, amount_minor, weighted_minor) VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8) \
+         ON CONFLICT (team_id, rep_id, stage, currency, close_date, category) DO UPDATE SET \
          deals = reporting_open.deals + excluded.deals, \
          amount_minor = reporting_open.amount_minor + excluded.amount_minor, \
          weighted_minor = reporting_open.weighted_minor + excluded.weighted_minor",
@@ -373,6 +378,7 @@ async fn add_open(
     .bind(deals)
     .bind(amount)
     .bind(weighted)
+    .bind(&bucket.category)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -58,6 +58,17 @@ pub struct OpenRow {
     pub weighted_minor: i64,
 }
 
+/// Open deals of one rep, currency and forecast category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryRow {
+    pub rep_id: String,
+    pub currency: String,
+    pub category: String,
+    pub deals: i64,
+    pub amount_minor: i64,
+    pub weighted_minor: i64,
+}
+
 /// A counter summed over days for one (team, rep, metric, dim, currency).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyRow {
@@ -209,6 +220,39 @@ impl Reader {
                     rep_id: row.try_get("rep_id")?,
                     stage: row.try_get("stage")?,
                     currency: row.try_get("currency")?,
+                    deals: row.try_get("deals")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    weighted_minor: row.try_get("weighted_minor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Open deals within `filter` expected to close between `from` and
+    /// `to`, per rep, currency and forecast category.
+    pub async fn open_categories(
+        &self,
+        filter: &Filter,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<CategoryRow>, StoreError> {
+        let (clause, more) = filter.clause(3);
+        let mut binds = vec![from.to_string(), to.to_string()];
+        binds.extend(more);
+        let sql = format!(
+            "SELECT rep_id, currency, category, CAST(SUM(deals) AS BIGINT) AS deals, \
+             CAST(SUM(amount_minor) AS BIGINT) AS amount_minor, \
+             CAST(SUM(weighted_minor) AS BIGINT) AS weighted_minor FROM reporting_open \
+             WHERE deals > 0 AND close_date >= $1 AND close_date <= $2{clause} \
+             GROUP BY rep_id, currency, category ORDER BY rep_id, currency, category"
+        );
+        let rows = fetch(&self.store, &sql, &binds).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CategoryRow {
+                    rep_id: row.try_get("rep_id")?,
+                    currency: row.try_get("currency")?,
+                    category: row.try_get("category")?,
                     deals: row.try_get("deals")?,
                     amount_minor: row.try_get("amount_minor")?,
                     weighted_minor: row.try_get("weighted_minor")?,

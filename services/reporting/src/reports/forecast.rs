@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use jiff::civil::Date;
 use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_proto::reporting::v1::{
-    ForecastLine, GetForecastRequest, GetForecastResponse, PeriodKind, RepForecast,
+    CategoryValue, ForecastLine, GetForecastRequest, GetForecastResponse, PeriodKind, RepForecast,
 };
 
 use super::{Reports, non_empty};
@@ -25,6 +25,8 @@ struct Sums {
     weighted_minor: i64,
     open_minor: i64,
     open_count: i64,
+    /// Open deals per forecast category: (deals, amount, weighted).
+    categories: BTreeMap<String, (i64, i64, i64)>,
 }
 
 /// The stored name of a quota period kind; None for kinds quotas lack.
@@ -66,8 +68,35 @@ fn line(currency: &str, sums: &Sums, quota: Option<i64>) -> ForecastLine {
         } else {
             0
         },
+        categories: categories(sums),
         ..Default::default()
     }
+}
+
+/// Open deals by category in a fixed order, then `closed` (won).
+fn categories(sums: &Sums) -> Vec<CategoryValue> {
+    const ORDER: [&str; 3] = ["pipeline", "best_case", "commit"];
+    let rank = |c: &str| ORDER.iter().position(|o| *o == c).unwrap_or(ORDER.len());
+    let mut open: Vec<CategoryValue> = sums
+        .categories
+        .iter()
+        .map(|(category, (deals, amount, weighted))| CategoryValue {
+            category: category.clone(),
+            deals: *deals,
+            amount_minor: *amount,
+            weighted_minor: *weighted,
+        })
+        .collect();
+    open.sort_by(|a, b| (rank(&a.category), &a.category).cmp(&(rank(&b.category), &b.category)));
+    if sums.won_count > 0 {
+        open.push(CategoryValue {
+            category: "closed".into(),
+            deals: sums.won_count,
+            amount_minor: sums.won_minor,
+            weighted_minor: sums.won_minor,
+        });
+    }
+    open
 }
 
 /// Lines for every currency with sums, the quota or the adjustment, in
@@ -188,7 +217,7 @@ impl Reports {
             sums.won_minor += row.amount_minor;
             sums.won_count += row.events;
         }
-        for row in self.reader.open(filter, Some((&from, &to))).await? {
+        for row in self.reader.open_categories(filter, &from, &to).await? {
             let sums = per_rep
                 .entry(row.rep_id)
                 .or_default()
@@ -197,6 +226,10 @@ impl Reports {
             sums.weighted_minor += row.weighted_minor;
             sums.open_minor += row.amount_minor;
             sums.open_count += row.deals;
+            let category = sums.categories.entry(row.category).or_default();
+            category.0 += row.deals;
+            category.1 += row.amount_minor;
+            category.2 += row.weighted_minor;
         }
         Ok(per_rep)
     }
@@ -212,6 +245,12 @@ fn merge<'a>(reps: impl Iterator<Item = &'a BTreeMap<String, Sums>>) -> BTreeMap
             into.weighted_minor += sums.weighted_minor;
             into.open_minor += sums.open_minor;
             into.open_count += sums.open_count;
+            for (category, (deals, amount, weighted)) in &sums.categories {
+                let c = into.categories.entry(category.clone()).or_default();
+                c.0 += deals;
+                c.1 += amount;
+                c.2 += weighted;
+            }
         }
     }
     total
@@ -229,8 +268,18 @@ mod tests {
             weighted_minor: 45_000,
             open_minor: 60_000,
             open_count: 1,
+            categories: [("commit".to_string(), (1, 60_000, 45_000))].into(),
         };
         let with = line("EUR", &sums, Some(100_000));
+        let categories: Vec<(&str, i64, i64)> = with
+            .categories
+            .iter()
+            .map(|c| (c.category.as_str(), c.deals, c.weighted_minor))
+            .collect();
+        assert_eq!(
+            categories,
+            vec![("commit", 1, 45_000), ("closed", 2, 30_000)]
+        );
         assert_eq!(
             (
                 with.forecast_minor,

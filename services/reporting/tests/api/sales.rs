@@ -199,7 +199,7 @@ async fn scripted_month(db: TestDb) {
         })
         .await
         .expect("SetQuotas");
-    let forecast = maya
+    let mut forecast = maya
         .clone()
         .get_forecast(GetForecastRequest {
             team_id: "north".into(),
@@ -209,6 +209,39 @@ async fn scripted_month(db: TestDb) {
         .await
         .expect("GetForecast")
         .into_inner();
+    // By forecast category: opp2 (trial, overridden to 50%) is best case;
+    // opp1 and opp6 closed; opp3 (commercial) commit.
+    let categories = |line: &ForecastLine| -> Vec<(String, i64, i64, i64)> {
+        line.categories
+            .iter()
+            .map(|c| {
+                (
+                    c.category.clone(),
+                    c.deals,
+                    c.amount_minor,
+                    c.weighted_minor,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        categories(&forecast.lines[0]),
+        vec![
+            ("best_case".into(), 1, 8_000_00, 4_000_00),
+            ("closed".into(), 2, 14_000_00, 14_000_00)
+        ]
+    );
+    assert_eq!(
+        categories(&forecast.lines[1]),
+        vec![("commit".into(), 1, 2_000_00, 1_800_00)]
+    );
+    for line in forecast
+        .lines
+        .iter_mut()
+        .chain(forecast.reps.iter_mut().flat_map(|r| r.lines.iter_mut()))
+    {
+        line.categories.clear();
+    }
     // EUR: won opp1 + opp6; open closing in November: opp2 (opp7 has no
     // date, opp4 was lost). USD: opp3, with no quota in USD.
     assert_eq!(
@@ -537,8 +570,9 @@ async fn rebuild_equals_incremental(db: TestDb) {
     .await
     .expect("damaging");
     sqlx::query(
-        "INSERT INTO reporting_open (team_id, rep_id, stage, currency, close_date, deals, \
-         amount_minor, weighted_minor) VALUES ('north', 'bo', 'trial', 'EUR', '2026-11-27', 1, 5, 5)",
+        "INSERT INTO reporting_open (team_id, rep_id, stage, currency, close_date, category, \
+         deals, amount_minor, weighted_minor) \
+         VALUES ('north', 'bo', 'trial', 'EUR', '2026-11-27', 'pipeline', 1, 5, 5)",
     )
     .execute(store.pool())
     .await

@@ -118,13 +118,29 @@ impl Opp {
             ..Default::default()
         };
         state.weighted_minor = amount_minor * i64::from(probability) / 100;
-        Self { state }
+        let mut opp = Self { state };
+        opp.categorise();
+        opp
+    }
+
+    /// Opportunity's default category for the deal's state.
+    fn categorise(&mut self) {
+        self.state.forecast_category =
+            match (self.state.status.as_str(), self.state.probability_percent) {
+                ("won", _) => "closed",
+                ("lost", _) => "omitted",
+                (_, 90..) => "commit",
+                (_, 50..=89) => "best_case",
+                _ => "pipeline",
+            }
+            .into();
     }
 
     fn bump(&mut self) {
         self.state.version += 1;
         self.state.weighted_minor =
             self.state.amount_minor * i64::from(self.state.probability_percent) / 100;
+        self.categorise();
     }
 }
 

@@ -194,6 +194,10 @@ fn line_json(l: &ForecastLine) -> Value {
         "gap_minor": l.has_quota.then_some(l.gap_minor),
         "adjusted_forecast_minor": l.has_adjustment.then_some(l.adjusted_forecast_minor),
         "adjustment_note": l.adjustment_note, "adjusted_by": l.adjusted_by,
+        "categories": l.categories.iter().map(|k| json!({
+            "category": k.category, "deals": k.deals,
+            "amount_minor": k.amount_minor, "weighted_minor": k.weighted_minor,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -212,6 +216,7 @@ pub fn forecast_sheet(subject: &str, r: &GetForecastResponse) -> Sheet {
         "GAP",
         "MANAGER'S",
         "NOTE",
+        "BY CATEGORY (WEIGHTED)",
     ]);
     let when = span(&r.period);
     let mut add = |who: &str, l: &ForecastLine| {
@@ -240,6 +245,11 @@ pub fn forecast_sheet(subject: &str, r: &GetForecastResponse) -> Sheet {
                 String::new()
             },
             l.adjustment_note.clone(),
+            l.categories
+                .iter()
+                .map(|k| format!("{} {}", k.category, units(k.weighted_minor, c)))
+                .collect::<Vec<_>>()
+                .join("; "),
         ]);
     };
     for l in &r.lines {
@@ -493,7 +503,7 @@ mod tests {
         };
         let csv = forecast_sheet("team demo", &response).csv();
         assert!(
-            csv.ends_with("team demo,,EUR,100.00,130.00,0.00,130.00,130.00,130.00,'-30.00,,\r\n"),
+            csv.ends_with("team demo,,EUR,100.00,130.00,0.00,130.00,130.00,130.00,'-30.00,,,\r\n"),
             "{csv}"
         );
     }
