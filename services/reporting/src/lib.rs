@@ -22,6 +22,7 @@ use sqlx::migrate::Migrator;
 pub mod access;
 pub mod consumer;
 pub mod error;
+pub mod event_subjects;
 pub mod funnel;
 pub mod grpc;
 pub mod models;

@@ -3,6 +3,7 @@
 //! [`StoreError`](leadwheel_plumbing::store::StoreError).
 
 pub mod apply;
+pub mod per_deal;
 pub mod queries;
 pub mod quotas;
 pub mod timing;

@@ -18,7 +18,8 @@ use leadwheel_proto::reporting::v1::{
 use super::Reports;
 use super::forecast::quota_kind;
 use crate::error::Error;
-use crate::models::queries::{DealAsOf, Filter};
+use crate::models::per_deal::DealAsOf;
+use crate::models::queries::Filter;
 use crate::period::{self, Days};
 
 /// The last millisecond of `date` in `zone`.

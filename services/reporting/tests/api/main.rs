@@ -9,6 +9,7 @@ mod across;
 mod activity;
 mod helpers;
 mod history;
+mod rebuild;
 mod sales;
 mod sales_access;
 mod script;
