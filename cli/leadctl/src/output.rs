@@ -144,6 +144,9 @@ pub fn emit<T: Serialize>(
     let text = match output {
         Output::Json => to_json(value)?,
         Output::Table => human(value),
+        Output::Csv => anyhow::bail!(
+            "--output csv is offered by the report and quota commands; use --output json here"
+        ),
     };
     print_out(&text);
     Ok(())

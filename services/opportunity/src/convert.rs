@@ -54,6 +54,8 @@ pub fn opportunity(opp: Opportunity, pipeline: &Pipeline) -> api::Opportunity {
         probability_percent: probability,
         probability_overridden: opp.probability_override >= 0,
         stale,
+        forecast_category: pipeline.forecast_category(&opp),
+        forecast_category_set: !opp.forecast_category.is_empty(),
         opportunity_id: opp.opportunity_id,
         account_id: opp.account_id,
         lead_id: opp.lead_id,

@@ -30,6 +30,7 @@ pub fn opportunity_state(opp: &Opportunity, pipeline: &Pipeline) -> OpportunityS
         stage_entered_at_ms: opp.stage_entered_at_ms,
         created_at_ms: opp.created_at_ms,
         version: opp.version,
+        forecast_category: pipeline.forecast_category(opp),
     }
 }
 

@@ -162,6 +162,17 @@ impl OpportunityService for Api {
         }))
     }
 
+    async fn set_forecast_category(
+        &self,
+        request: Request<SetForecastCategoryRequest>,
+    ) -> Answer<SetForecastCategoryResponse> {
+        let (caller, r) = split(request)?;
+        let (opp, pipeline) = self.ops.set_forecast_category(&caller, r).await?;
+        Ok(Response::new(SetForecastCategoryResponse {
+            opportunity: Some(convert::opportunity(opp, &pipeline)),
+        }))
+    }
+
     async fn change_owner(
         &self,
         request: Request<ChangeOwnerRequest>,

@@ -1,22 +1,26 @@
-//! Applies events from every stream to the funnel counters.
+//! Applies events from every stream to the read models.
 //!
 //! One handler serves the intake, wheel and opportunity consumers: each
-//! event is mapped to its facts ([`crate::funnel::facts_of`]) and counted in
-//! the inbox's transaction, so a count and the event's "processed" mark
-//! commit together or not at all.
+//! event is mapped to its funnel facts ([`crate::funnel::facts_of`]) and to
+//! its sales updates ([`crate::sales::updates_of`]), and both are applied
+//! in the inbox's transaction, so the models and the event's "processed"
+//! mark commit together or not at all.
 
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 
-use crate::funnel;
-use crate::store;
+use crate::models::apply::Applier;
+use crate::{funnel, sales, store};
 
-/// Counts events into the funnel.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FunnelHandler;
+/// Counts events into the funnel and applies them to the sales models.
+#[derive(Clone, Debug)]
+pub struct Handler {
+    /// Applies sales updates (days in the business time zone).
+    pub applier: Applier,
+}
 
-impl EventHandler for FunnelHandler {
-    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+impl Handler {
+    async fn funnel(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let facts = match funnel::facts_of(event) {
             Ok(facts) => facts,
             // Retrying cannot fix a malformed event: terminate and log it.
@@ -34,6 +38,21 @@ impl EventHandler for FunnelHandler {
             } else {
                 tracing::info!(kind = fact.kind, key = %fact.key, event_id = %event.envelope.id, "fact already counted; repeated event ignored");
             }
+        }
+        Ok(())
+    }
+}
+
+impl EventHandler for Handler {
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+        self.funnel(tx, event).await?;
+        let updates =
+            sales::updates_of(event).map_err(|err| HandlerError::Permanent(err.into()))?;
+        for update in &updates {
+            self.applier
+                .apply(tx, update)
+                .await
+                .map_err(|err| HandlerError::Transient(err.into()))?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 mod intake;
 mod manage;
 mod opps;
+mod report;
 mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -10,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use intake::*;
 pub use manage::*;
 pub use opps::*;
+pub use report::*;
 pub use simulate::*;
 
 const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, the ledger, reports; simulate a policy";
@@ -30,6 +32,10 @@ A five-minute tour (with `leadwheel dev` running in another terminal):
   leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P    # the lead, its offers, its work
   leadctl alerts list
   leadctl report funnel --team demo
+  leadctl quota set --team demo --period month --date 2026-11-01 --amount 50000 --currency EUR
+  leadctl report pipeline --team demo
+  leadctl report forecast --team demo --period quarter
+  leadctl report five --team demo -o csv > five.csv
   leadctl wheel explain lead_01JD3R2X7Q8M5V6N4K2P # every routing decision, with timings
   leadctl wheel stats --since 24h                  # offers, claims, passes, expiries per rep
   leadctl teams set demo --manager maya --reps ana,ben,carla --window 45s
@@ -136,6 +142,9 @@ pub enum Output {
     Table,
     /// JSON with stable field names, for scripts (one object per line for streams).
     Json,
+    /// CSV for spreadsheets (report and quota commands only); cells that a
+    /// spreadsheet would run as a formula are prefixed with `'`.
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,9 +192,12 @@ pub enum Command {
     /// Alerts raised for managers and reps.
     #[command(subcommand)]
     Alerts(AlertsCommand),
-    /// Reports.
+    /// Reports: funnel, pipeline, forecast against quota, the five questions.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Quotas per rep and team for months, quarters and years.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
     /// The routing ledger: explain a lead, why a rep did not get it, per-rep stats.
     #[command(subcommand)]
     Wheel(WheelCommand),
@@ -345,22 +357,6 @@ pub enum AlertsCommand {
         /// At most this many.
         #[arg(long, default_value_t = 100)]
         limit: usize,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {
-    /// Leads created, offered, claimed, passed, expired, pooled, in work: in total, per team, per rep.
-    ///
-    /// A team's CREATED counts the leads the wheel routed for it; the all-teams
-    /// CREATED counts every lead intake accepted.
-    #[command(
-        after_help = "Examples:\n  leadctl report funnel\n  leadctl report funnel --team demo -o json"
-    )]
-    Funnel {
-        /// Only this team and its reps (no all-teams row).
-        #[arg(long)]
-        team: Option<String>,
     },
 }
 

@@ -1,6 +1,6 @@
 //! `leadctl intake …` and `leadctl import leads`.
 
-mod csv;
+pub(crate) mod csv;
 mod import;
 mod score;
 

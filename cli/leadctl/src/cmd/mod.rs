@@ -15,8 +15,8 @@ mod watch;
 use anyhow::Result;
 
 use crate::cli::{
-    AlertsCommand, Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, ReportCommand,
-    RepsCommand, TeamsCommand, WheelCommand,
+    AlertsCommand, Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, QuotaCommand,
+    ReportCommand, RepsCommand, TeamsCommand, WheelCommand,
 };
 use crate::conn::Ctx;
 use crate::output::emit;
@@ -59,6 +59,29 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             lists::alerts(ctx, recipient, limit).await
         }
         Command::Report(ReportCommand::Funnel { team }) => report::funnel(ctx, team).await,
+        Command::Report(ReportCommand::Pipeline(args)) => report::sales::pipeline(ctx, args).await,
+        Command::Report(ReportCommand::Forecast(args)) => report::sales::forecast(ctx, args).await,
+        Command::Report(ReportCommand::Five(args)) => report::sales::five(ctx, args).await,
+        Command::Report(ReportCommand::Fairness(args)) => report::wheel::fairness(ctx, args).await,
+        Command::Report(ReportCommand::Speed(args)) => report::wheel::speed(ctx, args).await,
+        Command::Report(ReportCommand::Stages(args)) => report::stages::stages(ctx, args).await,
+        Command::Report(ReportCommand::Balance(args)) => report::stages::balance(ctx, args).await,
+        Command::Report(ReportCommand::Routes(args)) => report::wheel::routes(ctx, args).await,
+        Command::Report(ReportCommand::Rebuild) => report::quota::rebuild(ctx).await,
+        Command::Report(ReportCommand::Movement { report, since }) => {
+            report::sales::movement(ctx, report, since).await
+        }
+        Command::Report(ReportCommand::Activity { report, by }) => {
+            report::stages::activity(ctx, report, by).await
+        }
+        Command::Quota(QuotaCommand::Set(args)) => report::quota::set(ctx, args).await,
+        Command::Quota(QuotaCommand::List(args)) => report::quota::list(ctx, args).await,
+        Command::Quota(QuotaCommand::Adjust {
+            target,
+            note,
+            clear,
+        }) => report::quota::adjust(ctx, target, note, clear).await,
+        Command::Quota(QuotaCommand::Import { file }) => report::quota::import(ctx, file).await,
         Command::Demo(DemoCommand::Signups(args)) => demo::signups(ctx, args).await,
         Command::Opps(command) => opps::run(ctx, command).await,
         Command::Intake(command) => intake::run(ctx, command).await,

@@ -2,7 +2,7 @@
 //! stages, activities, history, and the handover of a leaving rep.
 
 mod handover;
-mod views;
+pub(crate) mod views;
 
 use anyhow::{Result, anyhow, bail};
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;

@@ -1,4 +1,11 @@
-//! Reports.
+//! Reports: the funnel here; pipeline, forecast, the five questions and
+//! quotas in the submodules.
+
+pub mod quota;
+pub mod sales;
+mod sheet;
+pub mod stages;
+pub mod wheel;
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::GetFunnelRequest;
@@ -19,6 +26,10 @@ pub async fn funnel(ctx: &Ctx, team: Option<String>) -> Result<()> {
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?;
     let funnel = one_team(FunnelView::from(response.into_inner()), team.as_deref());
+    if ctx.output() == crate::cli::Output::Csv {
+        crate::output::print_out(&funnel_sheet(&funnel).csv());
+        return Ok(());
+    }
     emit(ctx.output(), &funnel, |f| {
         match (&team, f.teams.is_empty()) {
             (Some(team), true) => format!("nothing counted for team {team} yet\n"),
@@ -33,6 +44,28 @@ pub fn one_team(mut funnel: FunnelView, team: Option<&str>) -> FunnelView {
         funnel.total = None;
     }
     funnel
+}
+
+/// The funnel as one flat sheet (for CSV): the total, each team, each rep.
+pub fn funnel_sheet(funnel: &FunnelView) -> sheet::Sheet {
+    let mut sheet = sheet::Sheet::new(&[&["SCOPE", "TEAM", "REP"], &COLUMNS[..]].concat());
+    let row = |scope: &str, team: &str, rep: &str, counts: &Counts| {
+        [
+            vec![scope.to_string(), team.to_string(), rep.to_string()],
+            counts_cells(counts),
+        ]
+        .concat()
+    };
+    if let Some(total) = &funnel.total {
+        sheet.row(row("all", "", "", total));
+    }
+    for t in &funnel.teams {
+        sheet.row(row("team", &t.team_id, "", &t.counts));
+    }
+    for r in &funnel.reps {
+        sheet.row(row("rep", &r.team_id, &r.rep_id, &r.counts));
+    }
+    sheet
 }
 
 fn counts_cells(c: &Counts) -> Vec<String> {
@@ -119,6 +152,11 @@ mod tests {
             "{text}"
         );
         assert!(lines[5].starts_with("ana"), "{text}");
+        let csv = funnel_sheet(&funnel).csv();
+        assert!(
+            csv.starts_with("scope,team,rep,created,offered,claimed,passed,expired,pooled,in work\r\nall,,,10,9,5,2,3,1,5\r\n"),
+            "{csv}"
+        );
         let json = serde_json::to_value(&funnel).unwrap();
         assert_eq!(json["total"]["in_work"], 5);
         assert_eq!(json["reps"][0]["counts"]["claimed"], 5);

@@ -293,6 +293,7 @@ pub async fn run(ctx: &Ctx) -> Result<()> {
         Output::Json => Mode::Json,
         Output::Table if std::io::stdout().is_terminal() => Mode::Screen,
         Output::Table => Mode::Lines,
+        Output::Csv => anyhow::bail!("offers watch has no CSV output; use --output json"),
     };
     let mut watch = Watch::new(&rep);
     watch.width = term::width();

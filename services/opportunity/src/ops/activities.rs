@@ -114,7 +114,7 @@ impl Service {
             logged_at_ms: now,
             ..Default::default()
         };
-        let (owner, team, touches) = if !request.lead_id.is_empty() {
+        let (owner, team, touches, stage) = if !request.lead_id.is_empty() {
             let mut lead = store::lead(&mut tx, &request.lead_id)
                 .await?
                 .ok_or_else(|| Error::LeadNotFound(request.lead_id.clone()))?;
@@ -132,7 +132,12 @@ impl Service {
             }
             activity.lead_id = lead.lead_id.clone();
             activity.account_id = lead.account_id.clone();
-            (lead.rep_id, lead.team_id, lead.touch_count)
+            (
+                lead.rep_id,
+                lead.team_id,
+                lead.touch_count,
+                "lead".to_string(),
+            )
         } else {
             let mut opp = deals::opportunity(&mut tx, &request.opportunity_id)
                 .await?
@@ -152,7 +157,7 @@ impl Service {
             activity.lead_id = opp.lead_id.clone();
             activity.opportunity_id = opp.opportunity_id.clone();
             activity.account_id = opp.account_id.clone();
-            (opp.owner_rep_id, opp.team_id, opp.touch_count)
+            (opp.owner_rep_id, opp.team_id, opp.touch_count, opp.stage)
         };
         activities::insert(&mut tx, &activity, &request.request_id).await?;
         let event = ActivityLogged {
@@ -169,6 +174,8 @@ impl Service {
             outcome: activity.outcome.clone(),
             touch_count: touches,
             next_follow_up_date: request.next_follow_up_date.clone(),
+            stage,
+            has_recording: !activity.recording_url.is_empty(),
         };
         let key = if activity.opportunity_id.is_empty() {
             activity.lead_id.clone()

@@ -11,7 +11,7 @@ use leadwheel_proto::events::v1::{
 };
 use leadwheel_proto::opportunity::v1::{
     ChangeOwnerRequest, ListOpportunitiesRequest, MoveStageRequest, OverrideProbabilityRequest,
-    SetAmountRequest,
+    SetAmountRequest, SetForecastCategoryRequest,
 };
 use sqlx::AnyConnection;
 
@@ -259,6 +259,30 @@ impl Service {
                     opp.override_reason = request.reason.trim().to_string();
                 }
             },
+        )
+        .await
+    }
+
+    /// Puts a deal in a forecast category (or back to its stage's default).
+    pub async fn set_forecast_category(
+        &self,
+        caller: &Caller,
+        request: SetForecastCategoryRequest,
+    ) -> Result<(Opportunity, Pipeline), Error> {
+        rules::id("opportunity_id", &request.opportunity_id, false)?;
+        let category = request.category.trim();
+        if !["", "pipeline", "best_case", "commit"].contains(&category) {
+            return Err(Error::invalid(
+                "category",
+                format!("{category:?} is not pipeline, best_case or commit"),
+            ));
+        }
+        self.change_forecast(
+            caller,
+            &request.opportunity_id,
+            request.expected_version,
+            "forecast category",
+            |opp| opp.forecast_category = category.to_string(),
         )
         .await
     }

@@ -215,8 +215,13 @@ impl Service {
             status: "open".into(),
             amount_minor: request.amount_minor,
             currency: request.currency.clone(),
-            expected_close: request.expected_close_date.clone(),
+            expected_close: if request.expected_close_date.is_empty() {
+                rules::date_after(now, self.settings.default_close_days)
+            } else {
+                request.expected_close_date.clone()
+            },
             probability_override: -1,
+            forecast_category: String::new(),
             override_reason: String::new(),
             next_follow_up: lead.next_follow_up.clone(),
             touch_count: 0,

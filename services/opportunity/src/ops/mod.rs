@@ -30,15 +30,23 @@ pub mod tasks;
 pub const DEFAULT_DISQUALIFY_REASONS: &str =
     "no_budget,no_need,no_authority,bad_timing,competitor,unreachable,duplicate,spam";
 
+/// Days from conversion to the expected close date when the conversion
+/// gives none and `LEADWHEEL_OPPORTUNITY_DEFAULT_CLOSE_DAYS` is unset.
+pub const DEFAULT_CLOSE_DAYS: i64 = 30;
+
 /// Settings of the service beyond the shared ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// The reasons a lead may be disqualified with.
     pub disqualify_reasons: Vec<String>,
+    /// A conversion without an expected close date gets the conversion day
+    /// (UTC) plus this many days, so every deal lands in a forecast period.
+    pub default_close_days: i64,
 }
 
 impl Settings {
-    /// Reads `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS` (comma-separated).
+    /// Reads `LEADWHEEL_OPPORTUNITY_DISQUALIFY_REASONS` (comma-separated)
+    /// and `LEADWHEEL_OPPORTUNITY_DEFAULT_CLOSE_DAYS` (1..3650).
     pub fn from_env(config: &ServiceConfig) -> Result<Self> {
         let raw = env_or(
             &config.service_var("DISQUALIFY_REASONS"),
@@ -54,7 +62,17 @@ impl Settings {
             "{} names no reason",
             config.service_var("DISQUALIFY_REASONS")
         );
-        Ok(Self { disqualify_reasons })
+        let close_var = config.service_var("DEFAULT_CLOSE_DAYS");
+        let default_close_days = env_or(&close_var, &DEFAULT_CLOSE_DAYS.to_string())
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|days| (1..=3650).contains(days))
+            .ok_or_else(|| anyhow::anyhow!("{close_var}: a number of days from 1 to 3650"))?;
+        Ok(Self {
+            disqualify_reasons,
+            default_close_days,
+        })
     }
 }
 
@@ -65,6 +83,7 @@ impl Default for Settings {
                 .split(',')
                 .map(str::to_string)
                 .collect(),
+            default_close_days: DEFAULT_CLOSE_DAYS,
         }
     }
 }
@@ -171,6 +190,31 @@ impl Pipeline {
                 .map(|s| s.probability as i32)
                 .unwrap_or_default()
         }
+    }
+
+    /// The deal's forecast category: the one its owner set, else its
+    /// stage's default — `closed` for a won deal, `omitted` for a lost one,
+    /// and by the stage's probability for an open one: `commit` from 90%,
+    /// `best_case` from 50%, `pipeline` below.
+    pub fn forecast_category(&self, opp: &Opportunity) -> String {
+        match opp.status.as_str() {
+            "won" => return "closed".into(),
+            "lost" => return "omitted".into(),
+            _ => {}
+        }
+        if !opp.forecast_category.is_empty() {
+            return opp.forecast_category.clone();
+        }
+        let stage = self
+            .get(&opp.stage)
+            .map(|s| s.probability)
+            .unwrap_or_default();
+        match stage {
+            90.. => "commit",
+            50..=89 => "best_case",
+            _ => "pipeline",
+        }
+        .into()
     }
 
     /// True when an open deal has sat in its stage past the stage's stale days.

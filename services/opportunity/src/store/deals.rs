@@ -69,6 +69,8 @@ pub struct Opportunity {
     pub created_at_ms: i64,
     /// Increases with every change.
     pub version: i64,
+    /// The forecast category its owner set; "" for the stage's default.
+    pub forecast_category: String,
 }
 
 /// A stage move.
@@ -209,7 +211,7 @@ pub async fn account(
 const OPPORTUNITY_COLUMNS: &str = "opportunity_id, account_id, lead_id, name, owner_rep_id, \
      team_id, stage, status, amount_minor, currency, expected_close, probability_override, \
      override_reason, next_follow_up, touch_count, close_reason, stage_entered_at_ms, \
-     created_at_ms, version";
+     created_at_ms, version, forecast_category";
 
 /// Creates `opp`, made by ConvertLead request `request_id`.
 pub async fn insert_opportunity(
@@ -219,7 +221,8 @@ pub async fn insert_opportunity(
 ) -> Result<(), StoreError> {
     let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO opps_opportunities ({OPPORTUNITY_COLUMNS}, request_id) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21)"
     )))
     .bind(&opp.opportunity_id)
     .bind(&opp.account_id)
@@ -228,6 +231,7 @@ pub async fn insert_opportunity(
     bind_deal_state(query, opp)
         .bind(opp.created_at_ms)
         .bind(opp.version)
+        .bind(&opp.forecast_category)
         .bind(request_id)
         .execute(&mut *conn)
         .await?;
@@ -244,13 +248,14 @@ pub async fn update_opportunity(
         "UPDATE opps_opportunities SET account_id = $1, owner_rep_id = $2, team_id = $3, \
          stage = $4, status = $5, amount_minor = $6, currency = $7, expected_close = $8, \
          probability_override = $9, override_reason = $10, next_follow_up = $11, \
-         touch_count = $12, close_reason = $13, stage_entered_at_ms = $14, version = version + 1 \
-         WHERE opportunity_id = $15 AND version = $16",
+         touch_count = $12, close_reason = $13, stage_entered_at_ms = $14, version = version + 1, \
+         forecast_category = $17 WHERE opportunity_id = $15 AND version = $16",
     )
     .bind(&opp.account_id);
     let result = bind_deal_state(query, opp)
         .bind(&opp.opportunity_id)
         .bind(opp.version)
+        .bind(&opp.forecast_category)
         .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
@@ -509,5 +514,6 @@ fn opportunity_from_row(row: &AnyRow) -> Result<Opportunity, StoreError> {
         stage_entered_at_ms: row.try_get("stage_entered_at_ms")?,
         created_at_ms: row.try_get("created_at_ms")?,
         version: row.try_get("version")?,
+        forecast_category: row.try_get("forecast_category")?,
     })
 }

@@ -195,8 +195,17 @@ async fn a_customers_whole_history(db: TestDb) {
         ),
         ("call", 600, "ana", "north")
     );
+    // Where the work stood, and whether the call was recorded (not the link).
+    assert_eq!(
+        (call_event.stage.as_str(), call_event.has_recording),
+        ("lead", true)
+    );
     let visit_event = &logged[3].1;
     assert_eq!(visit_event.account_id, account_id);
+    assert_eq!(
+        (visit_event.stage.as_str(), visit_event.has_recording),
+        ("needs_identified", false)
+    );
     assert_eq!(visit_event.next_follow_up_date, "2026-12-15");
 
     let follow_ups = wait_events::<FollowUpSet>(&app, subjects::OPPS_FOLLOW_UP_SET, 1).await;

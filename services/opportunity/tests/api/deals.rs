@@ -504,3 +504,115 @@ async fn owner_locks_and_two_managers_at_once(db: TestDb) {
     );
     app.stop().await;
 }
+
+on_both_backends!(a_conversion_without_a_close_date_gets_the_default);
+async fn a_conversion_without_a_close_date_gets_the_default(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    two_teams(&app).await;
+    app.assign("lead-d", "ana", "north").await;
+    wait_lead(&app, "lead-d").await;
+    let mut ana = app.client("ana", Role::Rep).await;
+    let request = leadwheel_proto::opportunity::v1::ConvertLeadRequest {
+        expected_close_date: String::new(),
+        ..conversion("lead-d", "dflt.example", 1_000)
+    };
+    let before = leadwheel_plumbing::now_ms();
+    let opp = ana
+        .convert_lead(request)
+        .await
+        .expect("converting without a close date")
+        .into_inner()
+        .opportunity
+        .expect("an opportunity");
+    let after = leadwheel_plumbing::now_ms();
+    // The conversion day (UTC) plus the default 30 days.
+    let expected = [
+        leadwheel_opportunity::rules::date_after(before, 30),
+        leadwheel_opportunity::rules::date_after(after, 30),
+    ];
+    assert!(
+        expected.contains(&opp.expected_close_date),
+        "{} is not 30 days after today",
+        opp.expected_close_date
+    );
+    app.stop().await;
+}
+
+on_both_backends!(forecast_categories_default_by_stage_and_set_by_the_owner);
+async fn forecast_categories_default_by_stage_and_set_by_the_owner(db: TestDb) {
+    use leadwheel_proto::events::v1::OpportunityAmountChanged;
+    use leadwheel_proto::opportunity::v1::SetForecastCategoryRequest;
+
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    two_teams(&app).await;
+    let opp = opportunity(&app, "lead-fc", "ana", "north", 10_000).await;
+    // needs_identified (30%): pipeline, by default.
+    assert_eq!(
+        (opp.forecast_category.as_str(), opp.forecast_category_set),
+        ("pipeline", false)
+    );
+    let mut ana = app.client("ana", Role::Rep).await;
+    let set = |category: &str| SetForecastCategoryRequest {
+        opportunity_id: opp.opportunity_id.clone(),
+        category: category.into(),
+        expected_version: 0,
+    };
+    let committed = ana
+        .set_forecast_category(set("commit"))
+        .await
+        .expect("the owner commits the deal")
+        .into_inner()
+        .opportunity
+        .expect("the opportunity");
+    assert_eq!(
+        (
+            committed.forecast_category.as_str(),
+            committed.forecast_category_set
+        ),
+        ("commit", true)
+    );
+    let status = refused(
+        ana.set_forecast_category(set("maybe")).await,
+        Code::InvalidArgument,
+        "an unknown category",
+    );
+    assert_eq!(crate::helpers::field_of(&status), "category");
+    let mut bo = app.client("bo", Role::Rep).await;
+    refused(
+        bo.set_forecast_category(set("pipeline")).await,
+        Code::PermissionDenied,
+        "another rep's deal",
+    );
+    // Back to the stage's default; the events carry the category.
+    ana.move_stage(move_to(&opp.opportunity_id, "commercial", ""))
+        .await
+        .expect("to commercial");
+    let back = ana
+        .set_forecast_category(set(""))
+        .await
+        .expect("back to the default")
+        .into_inner()
+        .opportunity
+        .expect("the opportunity");
+    assert_eq!(
+        back.forecast_category, "commit",
+        "commercial (90%) defaults to commit"
+    );
+    let changed =
+        wait_events::<OpportunityAmountChanged>(&app, subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED, 2)
+            .await;
+    let categories: Vec<&str> = changed
+        .iter()
+        .map(|(_, e)| {
+            e.opportunity
+                .as_ref()
+                .expect("state")
+                .forecast_category
+                .as_str()
+        })
+        .collect();
+    assert_eq!(categories, ["commit", "commit"]);
+    app.stop().await;
+}

@@ -2,7 +2,19 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+// Money is written as units_cents (10_000_00 is 10,000.00) on purpose.
+#![allow(clippy::inconsistent_digit_grouping)]
+
+mod across;
+mod activity;
 mod helpers;
+mod history;
+mod rebuild;
+mod sales;
+mod sales_access;
+mod script;
+mod stages;
+mod wheel;
 
 use helpers::{Client, Env, TestApp, WAIT, spawn_app};
 use leadwheel_plumbing::Role;

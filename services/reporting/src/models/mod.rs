@@ -1,0 +1,9 @@
+//! The sales read models' store: applying updates from events, reading
+//! sums, and quotas. `sqlx::Error` never leaves here except wrapped in
+//! [`StoreError`](leadwheel_plumbing::store::StoreError).
+
+pub mod apply;
+pub mod per_deal;
+pub mod queries;
+pub mod quotas;
+pub mod timing;

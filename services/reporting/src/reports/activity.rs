@@ -1,0 +1,91 @@
+//! Activities per rep per day or ISO week (default this week, by day): by
+//! kind, calls recorded and call time; and per rep by the stage the lead
+//! or deal was in when the activity was logged.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use leadwheel_plumbing::auth::Caller;
+use leadwheel_proto::reporting::v1::{
+    ActivityRow, ActivityStageRow, GetActivityRequest, GetActivityResponse, PeriodKind,
+};
+
+use super::Reports;
+use crate::error::Error;
+use crate::period;
+
+impl Reports {
+    /// The activity report for the caller's scope.
+    pub async fn activity(
+        &self,
+        caller: &Caller,
+        request: &GetActivityRequest,
+        today: Date,
+    ) -> Result<GetActivityResponse, Error> {
+        let days = period::resolve("period", request.period.as_ref(), PeriodKind::Week, today)?;
+        let bucket = match PeriodKind::try_from(request.bucket) {
+            Ok(PeriodKind::Unspecified | PeriodKind::Day) => PeriodKind::Day,
+            Ok(PeriodKind::Week) => PeriodKind::Week,
+            _ => return Err(Error::invalid("bucket", "DAY or WEEK")),
+        };
+        let filter = self
+            .filter(caller, &request.team_id, &request.rep_id)
+            .await?;
+        let rows = self
+            .reader
+            .per_day(
+                &filter,
+                &days.from_key(),
+                &days.to_key(),
+                &["activity", "call_recorded", "touch_stage"],
+            )
+            .await?;
+        let mut buckets: BTreeMap<(String, String, String), ActivityRow> = BTreeMap::new();
+        let mut stages: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        for row in rows {
+            if row.metric == "touch_stage" {
+                *stages
+                    .entry((row.team_id, row.rep_id, row.dim))
+                    .or_default() += row.events;
+                continue;
+            }
+            let from = match row.day.parse::<Date>() {
+                Ok(day) => period::of_kind(bucket, day).from_key(),
+                Err(_) => row.day.clone(),
+            };
+            let entry = buckets
+                .entry((row.team_id.clone(), row.rep_id.clone(), from.clone()))
+                .or_insert_with(|| ActivityRow {
+                    team_id: row.team_id.clone(),
+                    rep_id: row.rep_id.clone(),
+                    from,
+                    ..Default::default()
+                });
+            match (row.metric.as_str(), row.dim.as_str()) {
+                ("call_recorded", _) => entry.calls_recorded += row.events,
+                ("activity", "call") => {
+                    entry.calls += row.events;
+                    entry.call_seconds += row.amount_minor;
+                }
+                ("activity", "email") => entry.emails += row.events,
+                ("activity", "visit") => entry.visits += row.events,
+                ("activity", "meeting") => entry.meetings += row.events,
+                ("activity", "note") => entry.notes += row.events,
+                _ => {}
+            }
+        }
+        Ok(GetActivityResponse {
+            period: Some(days.to_proto()),
+            rows: buckets.into_values().collect(),
+            by_stage: stages
+                .into_iter()
+                .map(|((team_id, rep_id, stage), count)| ActivityStageRow {
+                    team_id,
+                    rep_id,
+                    stage,
+                    count,
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! Wheel fairness and speed to lead, per team, rep and period (default
+//! this week).
+//!
+//! First-look evenness is min / max of the first looks a team's reps got
+//! in the period (among reps who had any offer), in basis points: 10000
+//! when every rep got the same number, 0 when one got none while another
+//! got some. It is shown beside the counts, which carry the detail.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use leadwheel_plumbing::auth::Caller;
+use leadwheel_proto::reporting::v1::{
+    GetFairnessRequest, GetFairnessResponse, GetSpeedToLeadRequest, GetSpeedToLeadResponse,
+    Percentiles, PeriodKind, ReasonCount, RepFairness, RepSpeed, Speed, TeamEvenness, TeamSpeed,
+};
+
+use super::Reports;
+use crate::error::Error;
+use crate::models::queries::DurationRow;
+use crate::period;
+
+const FAIRNESS_METRICS: [&str; 6] = [
+    "offered",
+    "first_look",
+    "offer_claimed",
+    "passed",
+    "expired",
+    "pool_claimed",
+];
+
+const SPEED_METRICS: [&str; 3] = ["system", "offer_to_claim", "claim_to_touch"];
+
+/// Nearest-rank percentiles of `values` (sorted here).
+pub fn percentiles(mut values: Vec<i64>) -> Percentiles {
+    if values.is_empty() {
+        return Percentiles::default();
+    }
+    values.sort_unstable();
+    let rank = |p: usize| {
+        // Nearest rank: the smallest value with at least p% at or below it.
+        let n = values.len();
+        let index = (p * n).div_ceil(100).max(1) - 1;
+        values[index.min(n - 1)]
+    };
+    Percentiles {
+        count: values.len() as i64,
+        median_ms: rank(50),
+        p90_ms: rank(90),
+        p99_ms: rank(99),
+    }
+}
+
+fn evenness(team_id: &str, first_looks: &[i64]) -> TeamEvenness {
+    let min = first_looks.iter().copied().min().unwrap_or(0);
+    let max = first_looks.iter().copied().max().unwrap_or(0);
+    TeamEvenness {
+        team_id: team_id.to_string(),
+        first_looks: first_looks.iter().sum(),
+        min_first_looks: min,
+        max_first_looks: max,
+        evenness_bp: if max > 0 { min * 10_000 / max } else { 0 },
+    }
+}
+
+impl Reports {
+    /// Offers, first looks, claims, passes, expiries and pool claims per
+    /// rep; evenness of first looks per team.
+    pub async fn fairness(
+        &self,
+        caller: &Caller,
+        request: &GetFairnessRequest,
+        today: Date,
+    ) -> Result<GetFairnessResponse, Error> {
+        let days = period::resolve("period", request.period.as_ref(), PeriodKind::Week, today)?;
+        let filter = self
+            .filter(caller, &request.team_id, &request.rep_id)
+            .await?;
+        let (from, to) = (days.from_key(), days.to_key());
+        let mut reps: BTreeMap<(String, String), RepFairness> = BTreeMap::new();
+        let entry = |reps: &mut BTreeMap<(String, String), RepFairness>, team: &str, rep: &str| {
+            reps.entry((team.to_string(), rep.to_string()))
+                .or_insert_with(|| RepFairness {
+                    team_id: team.to_string(),
+                    rep_id: rep.to_string(),
+                    ..Default::default()
+                })
+                .clone()
+        };
+        for row in self
+            .reader
+            .daily(&filter, &from, &to, &FAIRNESS_METRICS)
+            .await?
+        {
+            let mut rep = entry(&mut reps, &row.team_id, &row.rep_id);
+            match row.metric.as_str() {
+                "offered" => rep.offers += row.events,
+                "first_look" => rep.first_looks += row.events,
+                "offer_claimed" => rep.claims += row.events,
+                "passed" => rep.passes.push(ReasonCount {
+                    reason: row.dim.clone(),
+                    count: row.events,
+                }),
+                "expired" => rep.expiries += row.events,
+                "pool_claimed" => rep.pool_claims += row.events,
+                _ => {}
+            }
+            reps.insert((row.team_id, row.rep_id), rep);
+        }
+        let mut waits: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        for row in self
+            .reader
+            .durations(&filter, &from, &to, &["time_to_claim"])
+            .await?
+        {
+            waits
+                .entry((row.team_id, row.rep_id))
+                .or_default()
+                .push(row.duration_ms);
+        }
+        let mut looks: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let reps: Vec<RepFairness> = reps
+            .into_iter()
+            .map(|(key, mut rep)| {
+                rep.claim_rate_bp = if rep.offers > 0 {
+                    rep.claims * 10_000 / rep.offers
+                } else {
+                    0
+                };
+                rep.time_to_claim = Some(percentiles(waits.remove(&key).unwrap_or_default()));
+                rep.passes.sort_by(|a, b| a.reason.cmp(&b.reason));
+                if rep.offers > 0 {
+                    looks
+                        .entry(rep.team_id.clone())
+                        .or_default()
+                        .push(rep.first_looks);
+                }
+                rep
+            })
+            .collect();
+        Ok(GetFairnessResponse {
+            period: Some(days.to_proto()),
+            reps,
+            teams: looks
+                .iter()
+                .map(|(team, counts)| evenness(team, counts))
+                .collect(),
+        })
+    }
+
+    /// System and human time to lead, in total, per team and per rep.
+    pub async fn speed(
+        &self,
+        caller: &Caller,
+        request: &GetSpeedToLeadRequest,
+        today: Date,
+    ) -> Result<GetSpeedToLeadResponse, Error> {
+        let days = period::resolve("period", request.period.as_ref(), PeriodKind::Week, today)?;
+        let filter = self
+            .filter(caller, &request.team_id, &request.rep_id)
+            .await?;
+        let rows = self
+            .reader
+            .durations(&filter, &days.from_key(), &days.to_key(), &SPEED_METRICS)
+            .await?;
+        let speed = |rows: &[&DurationRow]| {
+            let of = |metric: &str| {
+                percentiles(
+                    rows.iter()
+                        .filter(|r| r.metric == metric)
+                        .map(|r| r.duration_ms)
+                        .collect(),
+                )
+            };
+            Speed {
+                system: Some(of("system")),
+                offer_to_claim: Some(of("offer_to_claim")),
+                claim_to_touch: Some(of("claim_to_touch")),
+            }
+        };
+        let mut teams: BTreeMap<&str, Vec<&DurationRow>> = BTreeMap::new();
+        let mut reps: BTreeMap<(&str, &str), Vec<&DurationRow>> = BTreeMap::new();
+        for row in &rows {
+            teams.entry(&row.team_id).or_default().push(row);
+            reps.entry((&row.team_id, &row.rep_id))
+                .or_default()
+                .push(row);
+        }
+        let all: Vec<&DurationRow> = rows.iter().collect();
+        Ok(GetSpeedToLeadResponse {
+            period: Some(days.to_proto()),
+            total: Some(speed(&all)),
+            teams: teams
+                .iter()
+                .map(|(team, rows)| TeamSpeed {
+                    team_id: team.to_string(),
+                    speed: Some(speed(rows)),
+                })
+                .collect(),
+            reps: reps
+                .iter()
+                .map(|((team, rep), rows)| RepSpeed {
+                    team_id: team.to_string(),
+                    rep_id: rep.to_string(),
+                    speed: Some(speed(rows)),
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let p = percentiles((1..=10).map(|v| v * 1_000).collect());
+        assert_eq!(
+            (p.count, p.median_ms, p.p90_ms, p.p99_ms),
+            (10, 5_000, 9_000, 10_000)
+        );
+        let one = percentiles(vec![7]);
+        assert_eq!((one.median_ms, one.p90_ms, one.p99_ms), (7, 7, 7));
+        assert_eq!(percentiles(vec![]), Percentiles::default());
+    }
+
+    #[test]
+    fn evenness_is_min_over_max() {
+        assert_eq!(evenness("t", &[4, 4, 4]).evenness_bp, 10_000);
+        let uneven = evenness("t", &[2, 4, 0]);
+        assert_eq!((uneven.first_looks, uneven.evenness_bp), (6, 0));
+        assert_eq!(evenness("t", &[3, 4]).evenness_bp, 7_500);
+    }
+}

@@ -1,0 +1,136 @@
+//! The pipeline as of a past day and the forecast's movement since then,
+//! over the scripted November, each deal as it stood then.
+
+use leadwheel_plumbing::Role;
+use leadwheel_plumbing::on_both_backends;
+use leadwheel_plumbing::testing::TestDb;
+use leadwheel_proto::reporting::v1::{
+    DealMove, ForecastAt, GetForecastMovementRequest, GetPipelineRequest, PipelineOpenRow,
+};
+use tonic::Code;
+
+use crate::helpers::{Env, spawn_app};
+use crate::sales::{month, publish_and_wait};
+use crate::script;
+
+fn open(
+    (team, rep): (&str, &str),
+    stage: &str,
+    currency: &str,
+    amount_minor: i64,
+    weighted_minor: i64,
+) -> PipelineOpenRow {
+    PipelineOpenRow {
+        team_id: team.into(),
+        rep_id: rep.into(),
+        stage: stage.into(),
+        currency: currency.into(),
+        count: 1,
+        amount_minor,
+        weighted_minor,
+    }
+}
+
+fn at(currency: &str, won_minor: i64, weighted_open_minor: i64) -> ForecastAt {
+    ForecastAt {
+        currency: currency.into(),
+        won_minor,
+        weighted_open_minor,
+        forecast_minor: won_minor + weighted_open_minor,
+    }
+}
+
+async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    publish_and_wait(&app, &script::november()).await;
+    let maya = app.client("maya", Role::Manager).await;
+
+    // At the end of 4 November: opp1 still in needs_identified at 30%,
+    // opp2 already 8,000.00 at 50%, opp3 just opened; opp4 and later not
+    // yet there.
+    let then = maya
+        .clone()
+        .get_pipeline(GetPipelineRequest {
+            as_of: "2026-11-04".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetPipeline as of")
+        .into_inner();
+    assert_eq!(
+        then.open,
+        vec![
+            open(script::ANA, "needs_identified", "EUR", 10_000_00, 3_000_00),
+            open(script::ANA, "trial", "EUR", 8_000_00, 4_000_00),
+            open(script::BO, "commercial", "USD", 2_000_00, 1_800_00),
+        ]
+    );
+
+    // November's forecast for north since 4 November: then opp1 (30% of
+    // 10,000.00) + opp2 (4,000.00) in EUR, opp3 in USD; now opp1 and opp6
+    // won (14,000.00) + opp2. opp1 moved it most, then opp6.
+    let movement = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "north".into(),
+            period: month("2026-11-01"),
+            since: "2026-11-04".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("GetForecastMovement")
+        .into_inner();
+    assert_eq!(
+        movement.before,
+        vec![at("EUR", 0, 7_000_00), at("USD", 0, 1_800_00)]
+    );
+    assert_eq!(
+        movement.now,
+        vec![at("EUR", 14_000_00, 4_000_00), at("USD", 0, 1_800_00)]
+    );
+    let moved = |id: &str,
+                 (before, after): (i64, i64),
+                 (stage_then, stage_now): (&str, &str),
+                 close: &str| DealMove {
+        opportunity_id: id.into(),
+        team_id: "north".into(),
+        rep_id: "ana".into(),
+        currency: "EUR".into(),
+        before_minor: before,
+        after_minor: after,
+        before_stage: stage_then.into(),
+        after_stage: stage_now.into(),
+        before_close_date: if stage_then.is_empty() {
+            String::new()
+        } else {
+            close.into()
+        },
+        after_close_date: close.into(),
+    };
+    assert_eq!(
+        movement.deals,
+        vec![
+            moved(
+                "opp1",
+                (3_000_00, 10_000_00),
+                ("needs_identified", "won"),
+                "2026-11-20"
+            ),
+            moved("opp6", (0, 4_000_00), ("", "won"), "2026-11-30"),
+        ]
+    );
+    let bad = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "north".into(),
+            since: "2999-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a future since is refused");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    app.stop().await;
+}
+
+on_both_backends!(pipeline_as_of_and_forecast_movement);
