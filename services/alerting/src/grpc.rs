@@ -1,28 +1,38 @@
-//! The gRPC API: reps and managers list the alerts addressed to them;
-//! admins list anyone's, or everyone's. Integrations are refused.
+//! The gRPC API: the handler parses, calls an operation, converts.
 
-use leadwheel_plumbing::auth::{self, Caller, Role};
+use std::collections::BTreeMap;
+
+use leadwheel_plumbing::auth::{self, Caller};
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_proto::alerting::v1::alerting_service_server::AlertingService;
-use leadwheel_proto::alerting::v1::{Alert as AlertMessage, ListAlertsRequest, ListAlertsResponse};
+use leadwheel_proto::alerting::v1::{
+    AcknowledgeAlertRequest, AcknowledgeAlertResponse, Alert as AlertMessage, ListAlertsRequest,
+    ListAlertsResponse, ListRulesRequest, ListRulesResponse, Rule as RuleMessage, SetRuleRequest,
+    SetRuleResponse, SnoozeAlertRequest, SnoozeAlertResponse,
+};
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
-use crate::store::{Alert, AlertStore};
+use crate::ops::Ops;
+use crate::rules::{Recipients, RuleConfig};
+use crate::store::Alert;
 
 /// Longest id accepted in a request.
 const MAX_ID_LEN: usize = 128;
 
+/// The states an alert can be listed by.
+const STATES: [&str; 4] = ["open", "acknowledged", "snoozed", "resolved"];
+
 /// The AlertingService implementation.
 #[derive(Clone, Debug)]
 pub struct Api {
-    alerts: AlertStore,
+    ops: Ops,
 }
 
 impl Api {
-    /// An API reading from `alerts`.
-    pub fn new(alerts: AlertStore) -> Self {
-        Self { alerts }
+    /// An API working through `ops`.
+    pub fn new(ops: Ops) -> Self {
+        Self { ops }
     }
 
     async fn list(
@@ -30,23 +40,34 @@ impl Api {
         caller: &Caller,
         request: ListAlertsRequest,
     ) -> Result<ListAlertsResponse, Error> {
-        if request.recipient_id.len() > MAX_ID_LEN {
+        check_id("recipient_id", &request.recipient_id, false)?;
+        if !request.state.is_empty() && !STATES.contains(&request.state.as_str()) {
             return Err(Error::invalid(
-                "recipient_id",
+                "state",
                 format!(
-                    "is {} bytes long; the limit is {MAX_ID_LEN}",
-                    request.recipient_id.len()
+                    "unknown state {:?} (one of {})",
+                    request.state,
+                    STATES.join(", ")
                 ),
             ));
         }
         let limit = paging::page_size(request.page_size)?;
-        let recipient = recipient_filter(caller, &request.recipient_id)?;
-        let query = format!("alerts;to={}", recipient.as_deref().unwrap_or("*"));
+        // A token serves only the caller who got it, with the same filters.
+        let query = format!(
+            "alerts;by={};to={};state={}",
+            caller.subject, request.recipient_id, request.state
+        );
         let cursor = Cursor::decode(&request.page_token, &query)?;
         // One extra row tells whether another page follows.
         let mut alerts = self
-            .alerts
-            .list(recipient.as_deref(), &cursor, limit + 1)
+            .ops
+            .list_alerts(
+                caller,
+                Some(request.recipient_id.as_str()),
+                (!request.state.is_empty()).then_some(request.state.as_str()),
+                &cursor,
+                limit + 1,
+            )
             .await?;
         let next_page_token = if alerts.len() as i64 > limit {
             alerts.truncate(limit as usize);
@@ -65,24 +86,48 @@ impl Api {
             next_page_token,
         })
     }
+
+    async fn snooze(&self, caller: &Caller, request: SnoozeAlertRequest) -> Result<Alert, Error> {
+        check_id("alert_id", &request.alert_id, true)?;
+        let until_ms = match (request.until_ms, request.duration_seconds) {
+            (0, 0) => {
+                return Err(Error::invalid(
+                    "until_ms",
+                    "give until_ms or duration_seconds",
+                ));
+            }
+            (until, 0) => until,
+            (0, secs) if secs > 0 => self.ops.now_ms().saturating_add(secs.saturating_mul(1_000)),
+            (0, secs) => {
+                return Err(Error::invalid(
+                    "duration_seconds",
+                    format!("{secs} is not positive"),
+                ));
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "duration_seconds",
+                    "give until_ms or duration_seconds, not both",
+                ));
+            }
+        };
+        self.ops
+            .snooze_for(caller, &request.alert_id, until_ms)
+            .await
+    }
 }
 
-/// Whose alerts `caller` gets when asking for `recipient_id`'s (empty:
-/// everything they may see); None means everyone's.
-fn recipient_filter(caller: &Caller, recipient_id: &str) -> Result<Option<String>, Error> {
-    match caller.role {
-        Role::Admin => Ok((!recipient_id.is_empty()).then(|| recipient_id.to_string())),
-        Role::Rep | Role::Manager if recipient_id.is_empty() || recipient_id == caller.subject => {
-            Ok(Some(caller.subject.clone()))
-        }
-        Role::Rep | Role::Manager => Err(Error::PermissionDenied(format!(
-            "{} may not list the alerts of {recipient_id}",
-            caller.subject
-        ))),
-        Role::Integration => Err(Error::PermissionDenied(
-            "integrations may not read alerts".into(),
-        )),
+fn check_id(field: &'static str, value: &str, required: bool) -> Result<(), Error> {
+    if required && value.is_empty() {
+        return Err(Error::invalid(field, "is required"));
     }
+    if value.len() > MAX_ID_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes long; the limit is {MAX_ID_LEN}", value.len()),
+        ));
+    }
+    Ok(())
 }
 
 fn to_message(alert: Alert) -> AlertMessage {
@@ -94,7 +139,70 @@ fn to_message(alert: Alert) -> AlertMessage {
         subject_key: alert.subject_key,
         message: alert.message,
         raised_at_ms: alert.raised_at_ms,
+        state: alert.state,
+        recipient_ids: alert.recipient_ids,
+        dedupe_key: alert.dedupe_key,
+        acknowledged_by: alert.acknowledged_by,
+        acknowledged_at_ms: alert.acknowledged_at_ms,
+        snoozed_until_ms: alert.snoozed_until_ms,
+        resolved_at_ms: alert.resolved_at_ms,
+        resolved_reason: alert.resolved_reason,
+        escalation_level: i32::try_from(alert.escalation_level).unwrap_or(i32::MAX),
+        escalated_at_ms: alert.escalated_at_ms,
     }
+}
+
+fn rule_to_message(rule: RuleConfig) -> RuleMessage {
+    RuleMessage {
+        team_id: rule.team_id,
+        rule: rule.rule,
+        enabled: rule.enabled,
+        threshold_seconds: rule.threshold_ms / 1_000,
+        stage_threshold_seconds: rule
+            .stage_thresholds_ms
+            .into_iter()
+            .map(|(stage, ms)| (stage, ms / 1_000))
+            .collect(),
+        recipients: rule.recipients.as_str().to_string(),
+        escalate_after_seconds: rule.escalate_after_ms / 1_000,
+        is_default: rule.is_default,
+        updated_by: rule.updated_by,
+        updated_at_ms: rule.updated_at_ms,
+    }
+}
+
+/// Parses a rule from the wire; the error names the field.
+fn rule_from_message(rule: RuleMessage) -> Result<RuleConfig, Error> {
+    let recipients = Recipients::parse(&rule.recipients).ok_or_else(|| {
+        Error::invalid(
+            "rule.recipients",
+            format!("{:?} is not rep, manager or both", rule.recipients),
+        )
+    })?;
+    let ms = |field: &'static str, secs: i64| {
+        secs.checked_mul(1_000)
+            .ok_or_else(|| Error::invalid(field, format!("{secs} s is too large")))
+    };
+    let mut stages = BTreeMap::new();
+    for (stage, secs) in rule.stage_threshold_seconds {
+        stages.insert(stage, ms("rule.stage_threshold_seconds", secs)?);
+    }
+    Ok(RuleConfig {
+        team_id: rule.team_id,
+        rule: rule.rule,
+        enabled: rule.enabled,
+        threshold_ms: ms("rule.threshold_seconds", rule.threshold_seconds)?,
+        stage_thresholds_ms: stages,
+        recipients,
+        escalate_after_ms: ms("rule.escalate_after_seconds", rule.escalate_after_seconds)?,
+        is_default: false,
+        updated_by: String::new(),
+        updated_at_ms: 0,
+    })
+}
+
+fn caller_of<T>(request: &Request<T>) -> Result<Caller, Error> {
+    auth::caller(request).map_err(|_| Error::Unauthenticated)
 }
 
 #[tonic::async_trait]
@@ -103,16 +211,70 @@ impl AlertingService for Api {
         &self,
         request: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
-        let caller = auth::caller(&request).map_err(|_| Error::Unauthenticated)?;
+        let caller = caller_of(&request)?;
         Ok(Response::new(
             self.list(&caller, request.into_inner()).await?,
         ))
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        request: Request<AcknowledgeAlertRequest>,
+    ) -> Result<Response<AcknowledgeAlertResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let request = request.into_inner();
+        check_id("alert_id", &request.alert_id, true)?;
+        let alert = self.ops.acknowledge_for(&caller, &request.alert_id).await?;
+        Ok(Response::new(AcknowledgeAlertResponse {
+            alert: Some(to_message(alert)),
+        }))
+    }
+
+    async fn snooze_alert(
+        &self,
+        request: Request<SnoozeAlertRequest>,
+    ) -> Result<Response<SnoozeAlertResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let alert = self.snooze(&caller, request.into_inner()).await?;
+        Ok(Response::new(SnoozeAlertResponse {
+            alert: Some(to_message(alert)),
+        }))
+    }
+
+    async fn list_rules(
+        &self,
+        request: Request<ListRulesRequest>,
+    ) -> Result<Response<ListRulesResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let request = request.into_inner();
+        check_id("team_id", &request.team_id, true)?;
+        let rules = self.ops.list_rules(&caller, &request.team_id).await?;
+        Ok(Response::new(ListRulesResponse {
+            rules: rules.into_iter().map(rule_to_message).collect(),
+        }))
+    }
+
+    async fn set_rule(
+        &self,
+        request: Request<SetRuleRequest>,
+    ) -> Result<Response<SetRuleResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let rule = request
+            .into_inner()
+            .rule
+            .ok_or_else(|| Error::invalid("rule", "is required"))?;
+        let rule = self.ops.set_rule(&caller, rule_from_message(rule)?).await?;
+        Ok(Response::new(SetRuleResponse {
+            rule: Some(rule_to_message(rule)),
+        }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::manage::scope_for;
+    use leadwheel_plumbing::auth::Role;
 
     fn caller(subject: &str, role: Role) -> Caller {
         Caller {
@@ -123,25 +285,44 @@ mod tests {
     }
 
     #[test]
-    fn each_sees_their_own_and_admins_see_all() {
+    fn each_sees_their_own_managers_their_teams_and_admins_all() {
         let maya = caller("maya", Role::Manager);
-        assert_eq!(
-            recipient_filter(&maya, "").unwrap().as_deref(),
-            Some("maya")
-        );
-        assert!(recipient_filter(&maya, "bo").is_err());
+        let scope = scope_for(&maya, None).unwrap();
+        assert_eq!(scope.manager.as_deref(), Some("maya"));
+        assert_eq!(scope.recipient, None);
         let ana = caller("ana", Role::Rep);
         assert_eq!(
-            recipient_filter(&ana, "ana").unwrap().as_deref(),
+            scope_for(&ana, Some("ana")).unwrap().recipient.as_deref(),
             Some("ana")
         );
-        assert!(recipient_filter(&ana, "maya").is_err());
-        let root = caller("root", Role::Admin);
-        assert_eq!(recipient_filter(&root, "").unwrap(), None);
         assert_eq!(
-            recipient_filter(&root, "maya").unwrap().as_deref(),
+            scope_for(&ana, None).unwrap().recipient.as_deref(),
+            Some("ana")
+        );
+        assert!(scope_for(&ana, Some("maya")).is_err());
+        let root = caller("root", Role::Admin);
+        assert_eq!(scope_for(&root, None).unwrap(), Default::default());
+        assert_eq!(
+            scope_for(&root, Some("maya")).unwrap().recipient.as_deref(),
             Some("maya")
         );
-        assert!(recipient_filter(&caller("crm", Role::Integration), "").is_err());
+        assert!(scope_for(&caller("crm", Role::Integration), None).is_err());
+    }
+
+    #[test]
+    fn a_bad_recipients_value_names_the_field() {
+        let err = rule_from_message(RuleMessage {
+            rule: "no_first_touch".into(),
+            recipients: "everyone".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::InvalidArgument {
+                field: "rule.recipients",
+                ..
+            }
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 mod act;
+mod alerts;
 mod demo;
 mod intake;
 mod ledger;
@@ -14,8 +15,8 @@ mod watch;
 use anyhow::Result;
 
 use crate::cli::{
-    AlertsCommand, Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, ReportCommand,
-    RepsCommand, TeamsCommand, WheelCommand,
+    Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, ReportCommand, RepsCommand,
+    TeamsCommand, WheelCommand,
 };
 use crate::conn::Ctx;
 use crate::output::emit;
@@ -54,9 +55,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             let report = crate::simulate::simulate(&args)?;
             emit(ctx.output(), &report, crate::simulate::report::text)
         }
-        Command::Alerts(AlertsCommand::List { recipient, limit }) => {
-            lists::alerts(ctx, recipient, limit).await
-        }
+        Command::Alerts(command) => alerts::run(ctx, command).await,
         Command::Report(ReportCommand::Funnel { team }) => report::funnel(ctx, team).await,
         Command::Demo(DemoCommand::Signups(args)) => demo::signups(ctx, args).await,
         Command::Opps(command) => opps::run(ctx, command).await,

@@ -1,0 +1,113 @@
+//! Flags of `leadctl alerts …`: list, acknowledge, snooze, and the team's
+//! rules.
+
+use clap::{Args, Subcommand};
+
+use crate::duration;
+
+pub const ALERTS_RULES_SET_HELP: &str = "\
+Sets one rule of a team, whole: flags not given take the rule's current \
+setting (its default if nobody set it). Durations are written 30s, 2m, 4h or 14d.
+
+Rules and defaults:
+  no_first_touch     a claimed lead nobody touched 4h after the claim → rep; the manager 4h later
+  stuck_in_stage     an opportunity in one stage too long: needs_identified 14d, trial 21d,
+                     commercial 10d (others 14d) → rep and manager
+  follow_up_overdue  past the follow-up date (end of day UTC, + threshold) with no activity
+                     since → rep; the manager 2d later
+
+Examples:
+  leadctl alerts rules set demo no_first_touch --threshold 2h --escalate-after 1h
+  leadctl alerts rules set demo stuck_in_stage --stage trial=30d --stage commercial=7d
+  leadctl alerts rules set demo follow_up_overdue --recipients both
+  leadctl alerts rules set demo no_first_touch --disable";
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Lists alerts the caller may see (a rep their own, a manager their team's).
+    #[command(
+        after_help = "Examples:\n  leadctl alerts list\n  leadctl alerts list --state open\n  leadctl alerts list --recipient ana -o json"
+    )]
+    List {
+        /// Only alerts for this recipient (a rep or manager id).
+        #[arg(long)]
+        recipient: Option<String>,
+        /// Only alerts in this state: open, acknowledged, snoozed, resolved.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Acknowledges an alert: it stops escalating and stays until its condition clears.
+    #[command(after_help = "Examples:\n  leadctl alerts ack alert_01JD… --as ana")]
+    Ack {
+        /// The alert id.
+        alert: String,
+    },
+    /// Hides an alert for a while; it comes back (and may escalate) when the snooze ends.
+    #[command(after_help = "Examples:\n  leadctl alerts snooze alert_01JD… --for 2h --as ana")]
+    Snooze {
+        /// The alert id.
+        alert: String,
+        /// How long: 30m, 2h, 1d.
+        #[arg(long = "for", value_parser = duration::parse_ms)]
+        for_ms: i64,
+    },
+    /// A team's alert rules.
+    #[command(subcommand)]
+    Rules(AlertRulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertRulesCommand {
+    /// Every rule of a team, as set or defaulted.
+    #[command(
+        after_help = "Examples:\n  leadctl alerts rules list demo\n  leadctl alerts rules list demo -o json"
+    )]
+    List {
+        /// The team.
+        team: String,
+    },
+    /// Sets one rule of a team (its manager or an admin).
+    #[command(after_help = ALERTS_RULES_SET_HELP)]
+    Set(Box<AlertRuleSetArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AlertRuleSetArgs {
+    /// The team.
+    pub team: String,
+    /// The rule: no_first_touch, stuck_in_stage or follow_up_overdue.
+    pub rule: String,
+    /// Turns the rule on.
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Turns the rule off (no new timers; armed ones raise nothing).
+    #[arg(long)]
+    pub disable: bool,
+    /// How long the condition must hold (stuck_in_stage: for stages without their own).
+    #[arg(long, value_parser = duration::parse_ms)]
+    pub threshold: Option<i64>,
+    /// stuck_in_stage: STAGE=DURATION, repeatable (e.g. trial=21d).
+    #[arg(long = "stage", value_parser = stage_arg)]
+    pub stages: Vec<(String, i64)>,
+    /// Who is told first: rep, manager or both.
+    #[arg(long)]
+    pub recipients: Option<String>,
+    /// Escalate to the manager when not acknowledged within this; 0 never.
+    #[arg(long, value_parser = duration::parse_ms)]
+    pub escalate_after: Option<i64>,
+}
+
+/// `trial=21d` for --stage.
+pub fn stage_arg(raw: &str) -> Result<(String, i64), String> {
+    let (stage, threshold) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not STAGE=DURATION (e.g. trial=21d)"))?;
+    let stage = stage.trim();
+    if stage.is_empty() {
+        return Err(format!("{raw:?} names no stage (e.g. trial=21d)"));
+    }
+    Ok((stage.to_string(), duration::parse_ms(threshold)?))
+}

@@ -1,0 +1,265 @@
+//! The per-team rules that raise timed alerts, their documented defaults
+//! and their validation. Pure: no I/O; the store keeps what a manager set.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::Error;
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+/// Longest threshold or escalation delay accepted: a year.
+pub const MAX_DELAY_MS: i64 = 366 * DAY_MS;
+
+/// A claimed lead with no activity N hours after the claim.
+pub const NO_FIRST_TOUCH: &str = "no_first_touch";
+/// An opportunity in the same stage longer than its stage's threshold.
+pub const STUCK_IN_STAGE: &str = "stuck_in_stage";
+/// A lead or opportunity past its next follow-up date with no activity since.
+pub const FOLLOW_UP_OVERDUE: &str = "follow_up_overdue";
+
+/// Every configurable rule, in the order they are listed.
+pub const RULES: [&str; 3] = [NO_FIRST_TOUCH, STUCK_IN_STAGE, FOLLOW_UP_OVERDUE];
+
+/// The open stages opportunity starts with (its migration seeds them);
+/// others become known from `opps.pipeline.stage_changed`.
+pub const DEFAULT_STAGES: [&str; 3] = ["needs_identified", "trial", "commercial"];
+
+/// Who a rule's alert goes to first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recipients {
+    /// The rep owning the subject.
+    Rep,
+    /// The team's manager.
+    Manager,
+    /// Both at once.
+    Both,
+}
+
+impl Recipients {
+    /// The wire and store name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rep => "rep",
+            Self::Manager => "manager",
+            Self::Both => "both",
+        }
+    }
+
+    /// Parses a wire or store name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rep" => Some(Self::Rep),
+            "manager" => Some(Self::Manager),
+            "both" => Some(Self::Both),
+            _ => None,
+        }
+    }
+
+    /// The first recipients for an alert about something `rep_id` owns in a
+    /// team managed by `manager_id` (empty ids are left out).
+    pub fn resolve(self, rep_id: &str, manager_id: &str) -> Vec<String> {
+        let ids: Vec<&str> = match self {
+            Self::Rep => vec![rep_id],
+            Self::Manager => vec![manager_id],
+            Self::Both => vec![rep_id, manager_id],
+        };
+        let mut out: Vec<String> = Vec::new();
+        for id in ids {
+            if !id.is_empty() && !out.iter().any(|o| o == id) {
+                out.push(id.to_string());
+            }
+        }
+        out
+    }
+}
+
+/// One rule of one team, as set or defaulted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    /// The team.
+    pub team_id: String,
+    /// The rule, one of [`RULES`].
+    pub rule: String,
+    /// Whether it raises alerts.
+    pub enabled: bool,
+    /// How long the condition must hold (the default for unnamed stages).
+    pub threshold_ms: i64,
+    /// stuck_in_stage: per stage thresholds.
+    pub stage_thresholds_ms: BTreeMap<String, i64>,
+    /// Who is told first.
+    pub recipients: Recipients,
+    /// Escalate to the manager when not acknowledged within this (0: never).
+    pub escalate_after_ms: i64,
+    /// True when nobody set it.
+    pub is_default: bool,
+    /// Who set it last.
+    pub updated_by: String,
+    /// When.
+    pub updated_at_ms: i64,
+}
+
+impl RuleConfig {
+    /// The documented default of `rule` for `team_id` (None: unknown rule).
+    pub fn default_for(team_id: &str, rule: &str) -> Option<Self> {
+        let (threshold_ms, stages, recipients, escalate_after_ms): (i64, &[(&str, i64)], _, _) =
+            match rule {
+                NO_FIRST_TOUCH => (4 * HOUR_MS, &[], Recipients::Rep, 4 * HOUR_MS),
+                STUCK_IN_STAGE => (
+                    14 * DAY_MS,
+                    &[
+                        ("needs_identified", 14 * DAY_MS),
+                        ("trial", 21 * DAY_MS),
+                        ("commercial", 10 * DAY_MS),
+                    ],
+                    Recipients::Both,
+                    0,
+                ),
+                FOLLOW_UP_OVERDUE => (0, &[], Recipients::Rep, 2 * DAY_MS),
+                _ => return None,
+            };
+        Some(Self {
+            team_id: team_id.to_string(),
+            rule: rule.to_string(),
+            enabled: true,
+            threshold_ms,
+            stage_thresholds_ms: stages.iter().map(|(s, ms)| (s.to_string(), *ms)).collect(),
+            recipients,
+            escalate_after_ms,
+            is_default: true,
+            updated_by: String::new(),
+            updated_at_ms: 0,
+        })
+    }
+
+    /// The threshold for an opportunity in `stage` (stuck_in_stage).
+    pub fn threshold_for_stage(&self, stage: &str) -> i64 {
+        self.stage_thresholds_ms
+            .get(stage)
+            .copied()
+            .unwrap_or(self.threshold_ms)
+    }
+
+    /// Checks a rule a manager wants to set; the error names the field.
+    /// `known_stages` are the open stages opportunity has.
+    pub fn validate(&self, known_stages: &BTreeSet<String>) -> Result<(), Error> {
+        if self.team_id.is_empty() || self.team_id.len() > 128 {
+            return Err(Error::invalid(
+                "rule.team_id",
+                "must be 1 to 128 bytes long",
+            ));
+        }
+        if !RULES.contains(&self.rule.as_str()) {
+            return Err(Error::invalid(
+                "rule.rule",
+                format!("unknown rule {:?} (one of {})", self.rule, RULES.join(", ")),
+            ));
+        }
+        // A follow-up is due at the end of its date: a grace of 0 is sensible.
+        // The others alert after the condition held for a while.
+        let min = if self.rule == FOLLOW_UP_OVERDUE {
+            0
+        } else {
+            1_000
+        };
+        check_delay("rule.threshold_seconds", self.threshold_ms, min)?;
+        check_delay("rule.escalate_after_seconds", self.escalate_after_ms, 0)?;
+        if !self.stage_thresholds_ms.is_empty() && self.rule != STUCK_IN_STAGE {
+            return Err(Error::invalid(
+                "rule.stage_threshold_seconds",
+                format!("only {STUCK_IN_STAGE} has per stage thresholds"),
+            ));
+        }
+        for (stage, ms) in &self.stage_thresholds_ms {
+            if !known_stages.contains(stage) {
+                return Err(Error::invalid(
+                    "rule.stage_threshold_seconds",
+                    format!("unknown stage {stage:?}"),
+                ));
+            }
+            check_delay("rule.stage_threshold_seconds", *ms, 1_000)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_delay(field: &'static str, ms: i64, min_ms: i64) -> Result<(), Error> {
+    if ms < min_ms || ms > MAX_DELAY_MS {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "{} s is not between {} s and {} s (a year)",
+                ms / 1_000,
+                min_ms / 1_000,
+                MAX_DELAY_MS / 1_000
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stages() -> BTreeSet<String> {
+        DEFAULT_STAGES.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn field_of(err: Error) -> &'static str {
+        match err {
+            Error::InvalidArgument { field, .. } => field,
+            other => panic!("not an invalid argument: {other}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        for rule in RULES {
+            RuleConfig::default_for("north", rule)
+                .unwrap()
+                .validate(&stages())
+                .unwrap();
+        }
+        assert!(RuleConfig::default_for("north", "bogus").is_none());
+    }
+
+    #[test]
+    fn bad_rules_name_the_field() {
+        let base = RuleConfig::default_for("north", STUCK_IN_STAGE).unwrap();
+        let mut r = base.clone();
+        r.threshold_ms = -1_000;
+        assert_eq!(
+            field_of(r.validate(&stages()).unwrap_err()),
+            "rule.threshold_seconds"
+        );
+        let mut r = base.clone();
+        r.threshold_ms = MAX_DELAY_MS + 1;
+        assert_eq!(
+            field_of(r.validate(&stages()).unwrap_err()),
+            "rule.threshold_seconds"
+        );
+        let mut r = base.clone();
+        r.stage_thresholds_ms.insert("nirvana".into(), 1_000);
+        assert_eq!(
+            field_of(r.validate(&stages()).unwrap_err()),
+            "rule.stage_threshold_seconds"
+        );
+        let mut r = base.clone();
+        r.escalate_after_ms = -5;
+        assert_eq!(
+            field_of(r.validate(&stages()).unwrap_err()),
+            "rule.escalate_after_seconds"
+        );
+        let mut r = base;
+        r.rule = "bogus".into();
+        assert_eq!(field_of(r.validate(&stages()).unwrap_err()), "rule.rule");
+    }
+
+    #[test]
+    fn recipients_skip_missing_and_repeated_people() {
+        assert_eq!(Recipients::Both.resolve("ana", "maya"), ["ana", "maya"]);
+        assert_eq!(Recipients::Both.resolve("ana", ""), ["ana"]);
+        assert_eq!(Recipients::Both.resolve("maya", "maya"), ["maya"]);
+        assert!(Recipients::Manager.resolve("ana", "").is_empty());
+    }
+}
