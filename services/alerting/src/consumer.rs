@@ -220,7 +220,7 @@ impl EventHandler for WheelHandler {
     }
 
     fn after_commit(&self, _event: &Event) {
-        self.ops.wake_timers();
+        self.ops.wake();
     }
 }
 

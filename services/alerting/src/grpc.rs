@@ -5,17 +5,28 @@ use std::collections::BTreeMap;
 use leadwheel_plumbing::auth::{self, Caller};
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_proto::alerting::v1::alerting_service_server::AlertingService;
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::alerting::v1::{
     AcknowledgeAlertRequest, AcknowledgeAlertResponse, Alert as AlertMessage, ListAlertsRequest,
     ListAlertsResponse, ListRulesRequest, ListRulesResponse, Rule as RuleMessage, SetRuleRequest,
     SetRuleResponse, SnoozeAlertRequest, SnoozeAlertResponse,
 };
+use leadwheel_proto::alerting::v1::{
+    Delivery as DeliveryMessage, ListDeliveriesRequest, ListDeliveriesResponse, SetContactRequest,
+    SetContactResponse, SetTeamWebhookRequest, SetTeamWebhookResponse, WatchAlertsRequest,
+};
+use prost::Message;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::error::Error;
 use crate::ops::Ops;
 use crate::rules::{Recipients, RuleConfig};
 use crate::store::Alert;
+use crate::store::deliveries::Delivery;
 
 /// Longest id accepted in a request.
 const MAX_ID_LEN: usize = 128;
@@ -27,12 +38,58 @@ const STATES: [&str; 4] = ["open", "acknowledged", "snoozed", "resolved"];
 #[derive(Clone, Debug)]
 pub struct Api {
     ops: Ops,
+    live: async_nats::Client,
+    front: CancellationToken,
 }
 
+/// The stream WatchAlerts answers with.
+pub type AlertStream = Pin<Box<dyn Stream<Item = Result<AlertMessage, Status>> + Send>>;
+
 impl Api {
-    /// An API working through `ops`.
-    pub fn new(ops: Ops) -> Self {
-        Self { ops }
+    /// An API working through `ops`, watching live alerts on `live`;
+    /// streams end when `front` is cancelled (shutdown).
+    pub fn new(ops: Ops, live: async_nats::Client, front: CancellationToken) -> Self {
+        Self { ops, live, front }
+    }
+
+    async fn deliveries(
+        &self,
+        caller: &Caller,
+        request: ListDeliveriesRequest,
+    ) -> Result<ListDeliveriesResponse, Error> {
+        check_id("alert_id", &request.alert_id, false)?;
+        let limit = paging::page_size(request.page_size)?;
+        let query = format!(
+            "deliveries;by={};alert={};state={}",
+            caller.subject, request.alert_id, request.state
+        );
+        let cursor = Cursor::decode(&request.page_token, &query)?;
+        let mut rows = self
+            .ops
+            .list_deliveries(
+                caller,
+                &request.alert_id,
+                &request.state,
+                &cursor,
+                limit + 1,
+            )
+            .await?;
+        let next_page_token = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            let last = rows.last().expect("a full page has a last row");
+            Cursor {
+                query,
+                after_ms: last.created_at_ms,
+                after_id: last.delivery_id.clone(),
+            }
+            .encode()
+        } else {
+            String::new()
+        };
+        Ok(ListDeliveriesResponse {
+            deliveries: rows.into_iter().map(delivery_to_message).collect(),
+            next_page_token,
+        })
     }
 
     async fn list(
@@ -130,7 +187,8 @@ fn check_id(field: &'static str, value: &str, required: bool) -> Result<(), Erro
     Ok(())
 }
 
-fn to_message(alert: Alert) -> AlertMessage {
+/// The wire form of an alert (the API's and the live subject's).
+pub fn to_message(alert: Alert) -> AlertMessage {
     AlertMessage {
         alert_id: alert.alert_id,
         kind: alert.kind,
@@ -149,6 +207,23 @@ fn to_message(alert: Alert) -> AlertMessage {
         resolved_reason: alert.resolved_reason,
         escalation_level: i32::try_from(alert.escalation_level).unwrap_or(i32::MAX),
         escalated_at_ms: alert.escalated_at_ms,
+    }
+}
+
+fn delivery_to_message(d: Delivery) -> DeliveryMessage {
+    DeliveryMessage {
+        delivery_id: d.delivery_id,
+        alert_id: d.alert_id,
+        channel: d.channel,
+        recipient_id: d.recipient_id,
+        target: d.target,
+        reason: d.reason,
+        state: d.state,
+        attempts: d.attempts,
+        next_attempt_at_ms: d.next_attempt_at_ms,
+        last_error: d.last_error,
+        created_at_ms: d.created_at_ms,
+        done_at_ms: d.done_at_ms,
     }
 }
 
@@ -207,6 +282,68 @@ fn caller_of<T>(request: &Request<T>) -> Result<Caller, Error> {
 
 #[tonic::async_trait]
 impl AlertingService for Api {
+    type WatchAlertsStream = AlertStream;
+
+    async fn set_team_webhook(
+        &self,
+        request: Request<SetTeamWebhookRequest>,
+    ) -> Result<Response<SetTeamWebhookResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let request = request.into_inner();
+        self.ops
+            .set_team_webhook(&caller, &request.team_id, &request.webhook_url)
+            .await?;
+        Ok(Response::new(SetTeamWebhookResponse {}))
+    }
+
+    async fn set_contact(
+        &self,
+        request: Request<SetContactRequest>,
+    ) -> Result<Response<SetContactResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let request = request.into_inner();
+        self.ops
+            .set_contact(&caller, &request.recipient_id, &request.email)
+            .await?;
+        Ok(Response::new(SetContactResponse {}))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<ListDeliveriesRequest>,
+    ) -> Result<Response<ListDeliveriesResponse>, Status> {
+        let caller = caller_of(&request)?;
+        Ok(Response::new(
+            self.deliveries(&caller, request.into_inner()).await?,
+        ))
+    }
+
+    async fn watch_alerts(
+        &self,
+        request: Request<WatchAlertsRequest>,
+    ) -> Result<Response<Self::WatchAlertsStream>, Status> {
+        let caller = caller_of(&request)?;
+        if caller.role == leadwheel_plumbing::Role::Integration {
+            return Err(Error::PermissionDenied("integrations may not watch alerts".into()).into());
+        }
+        let subscription = self
+            .live
+            .subscribe(subjects::live_alerts(&caller.subject))
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "subscribing to live alerts");
+                Status::unavailable("live alerts are unavailable; retry shortly")
+            })?;
+        let front = self.front.clone();
+        let stream = subscription
+            .filter_map(|message| async move {
+                // Published by this service only; skip anything unreadable.
+                AlertMessage::decode(message.payload.as_ref()).ok().map(Ok)
+            })
+            .take_until(async move { front.cancelled().await });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn list_alerts(
         &self,
         request: Request<ListAlertsRequest>,

@@ -19,7 +19,9 @@ use leadwheel_proto::alerting::v1::alerting_service_server::AlertingServiceServe
 use sqlx::migrate::Migrator;
 
 pub mod clock;
+pub mod config;
 pub mod consumer;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod grpc;
@@ -48,13 +50,26 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct Settings {
     /// The clock (the wall clock in production; tests move a manual one).
     pub clock: SharedClock,
+    /// Delivery: retries, webhook signing, SMTP.
+    pub delivery: config::DeliveryConfig,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
+            delivery: config::DeliveryConfig::default(),
         }
+    }
+}
+
+impl Settings {
+    /// The wall clock and delivery settings from the environment.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            clock: Arc::new(SystemClock),
+            delivery: config::DeliveryConfig::from_env()?,
+        })
     }
 }
 
@@ -64,7 +79,7 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    run_with(config, Settings::default(), listeners, shutdown).await
+    run_with(config, Settings::from_env()?, listeners, shutdown).await
 }
 
 /// [`run`] with explicit `settings` (tests inject a clock).
@@ -74,12 +89,20 @@ pub async fn run_with(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // Built before anything starts, so a bad SMTP setting stops the start.
+    let email = settings
+        .delivery
+        .smtp
+        .as_ref()
+        .map(delivery::email::Email::new)
+        .transpose()?;
     let runtime = Runtime::start(config, &MIGRATOR, Some(&ALERTS_STREAM)).await?;
-    let ops = ops::Ops::new(
+    let mut ops = ops::Ops::new(
         runtime.store.clone(),
         runtime.outbox.clone(),
         settings.clock.clone(),
     );
+    ops.email_enabled = email.is_some();
     runtime.spawn_consumer(
         ConsumerSpec {
             durable: WHEEL_CONSUMER.to_string(),
@@ -97,9 +120,41 @@ pub async fn run_with(
         watch::OppsHandler::new(ops.clone()),
     );
     runtime.spawn_background(timer_loop::run(ops.clone(), runtime.background.clone()));
-    let api = grpc::Api::new(ops);
+    spawn_worker(
+        &runtime,
+        &settings,
+        &ops,
+        delivery::live::Live::new(runtime.bus.client.clone()),
+    );
+    let webhook = delivery::webhook::Webhook::new(
+        settings.delivery.webhook_timeout,
+        settings.delivery.webhook_secret.clone(),
+        settings.clock.clone(),
+    );
+    spawn_worker(&runtime, &settings, &ops, webhook);
+    if let Some(email) = email {
+        spawn_worker(&runtime, &settings, &ops, email);
+    }
+    let api = grpc::Api::new(ops, runtime.bus.client.clone(), runtime.front.clone());
     let service = AlertingServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime.serve(listeners, service, vec![], shutdown).await
+}
+
+/// Runs `channel`'s delivery worker until shutdown.
+fn spawn_worker<C: delivery::Channel>(
+    runtime: &Runtime,
+    settings: &Settings,
+    ops: &ops::Ops,
+    channel: C,
+) {
+    runtime.spawn_background(delivery::run_worker(
+        channel,
+        runtime.store.clone(),
+        settings.clock.clone(),
+        settings.delivery.clone(),
+        ops.wakers.clone(),
+        runtime.background.clone(),
+    ));
 }
 
 /// The binary's body: configuration from the environment, telemetry,

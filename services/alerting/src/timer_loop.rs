@@ -74,6 +74,7 @@ pub async fn fire_due(ops: &Ops, cancel: &CancellationToken) -> Result<usize, St
             }
         }
         ops.outbox.notify();
+        ops.wakers.wake_all();
         if !took_any {
             // Every one was taken by someone else meanwhile.
             return Ok(fired);

@@ -420,7 +420,7 @@ impl EventHandler for OppsHandler {
     }
 
     fn after_commit(&self, _event: &Event) {
-        self.ops.wake_timers();
+        self.ops.wake();
     }
 }
 

@@ -24,6 +24,8 @@ impl Ops {
             .await?
             .expect("the alert just inserted");
         self.emit(tx, events::raised(&alert)).await?;
+        self.enqueue_deliveries(tx, &alert, "raised", &alert.recipient_ids)
+            .await?;
         self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, recipient_id = %alert.recipient_id, subject = %alert.subject_key, "alert raised");
         Ok(Some(alert))
@@ -160,6 +162,8 @@ impl Ops {
             .await?
             .expect("the alert just reopened");
         self.emit(tx, events::snoozed(&alert, "", 0, now)).await?;
+        self.enqueue_deliveries(tx, &alert, "reopened", &alert.recipient_ids)
+            .await?;
         self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id, "snooze ended; alert open again");
         Ok(())

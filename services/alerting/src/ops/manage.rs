@@ -123,7 +123,7 @@ impl Ops {
         };
         tx.commit().await?;
         self.outbox.notify();
-        self.wake_timers();
+        self.wake();
         Ok(alert)
     }
 

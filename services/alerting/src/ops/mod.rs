@@ -3,6 +3,7 @@
 //! disarms. The consumers, the timer loop and the gRPC API all go through
 //! here, so a transition has one implementation.
 
+pub mod channels;
 pub mod lifecycle;
 pub mod manage;
 pub mod timers;
@@ -14,7 +15,8 @@ use leadwheel_plumbing::{EventDraft, Store, Tx};
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::store::StoreError;
+use crate::delivery::{self, Wakers};
+use crate::store::{Alert, StoreError, deliveries};
 
 /// What every operation needs.
 #[derive(Clone, Debug)]
@@ -27,6 +29,10 @@ pub struct Ops {
     pub clock: SharedClock,
     /// Wakes the timer loop after a commit that armed a timer.
     pub timers_changed: Arc<Notify>,
+    /// Wakes the delivery workers after a commit that wrote deliveries.
+    pub wakers: Wakers,
+    /// Whether an SMTP server is configured (else no email rows).
+    pub email_enabled: bool,
 }
 
 impl Ops {
@@ -37,6 +43,8 @@ impl Ops {
             outbox,
             clock,
             timers_changed: Arc::new(Notify::new()),
+            wakers: Wakers::default(),
+            email_enabled: false,
         }
     }
 
@@ -50,8 +58,64 @@ impl Ops {
         Ok(())
     }
 
-    /// Tells the timer loop to look again (call after a commit).
-    pub fn wake_timers(&self) {
+    /// Tells the timer loop and the delivery workers to look again (call
+    /// after a commit).
+    pub fn wake(&self) {
         self.timers_changed.notify_one();
+        self.wakers.wake_all();
+    }
+
+    /// Writes the deliveries telling `to` about `alert` (live, and email
+    /// for those with an address) and the team's webhook, for `reason`.
+    pub async fn enqueue_deliveries(
+        &self,
+        tx: &mut Tx,
+        alert: &Alert,
+        reason: &str,
+        to: &[String],
+    ) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        for recipient in to {
+            let subject = leadwheel_plumbing::bus::subjects::live_alerts(recipient);
+            deliveries::enqueue(
+                tx,
+                &alert.alert_id,
+                delivery::LIVE,
+                recipient,
+                &subject,
+                reason,
+                now,
+            )
+            .await?;
+            if self.email_enabled {
+                let email = deliveries::email_of(tx, recipient).await?;
+                if !email.is_empty() {
+                    deliveries::enqueue(
+                        tx,
+                        &alert.alert_id,
+                        delivery::EMAIL,
+                        recipient,
+                        &email,
+                        reason,
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        let url = deliveries::webhook_of(tx, &alert.team_id).await?;
+        if !url.is_empty() {
+            deliveries::enqueue(
+                tx,
+                &alert.alert_id,
+                delivery::WEBHOOK,
+                "",
+                &url,
+                reason,
+                now,
+            )
+            .await?;
+        }
+        Ok(())
     }
 }

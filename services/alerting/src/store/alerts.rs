@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 use super::StoreError;
 
 /// An alert as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Alert {
     /// Its id.
     pub alert_id: String,

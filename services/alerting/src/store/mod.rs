@@ -5,6 +5,7 @@
 //! event); reads use the pool.
 
 pub mod alerts;
+pub mod deliveries;
 pub mod directory;
 pub mod rules;
 pub mod timers;

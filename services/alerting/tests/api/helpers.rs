@@ -32,7 +32,13 @@ pub async fn spawn_app(env: &Env) -> TestApp {
 pub async fn spawn_app_at(env: &Env, clock: &ManualClock) -> TestApp {
     let settings = Settings {
         clock: std::sync::Arc::new(clock.clone()),
+        ..Settings::default()
     };
+    spawn_app_with(env, settings).await
+}
+
+/// Starts the service on `env` with `settings`.
+pub async fn spawn_app_with(env: &Env, settings: Settings) -> TestApp {
     TestApp {
         service: env
             .spawn(SERVICE, move |config, listeners, shutdown| {

@@ -2,8 +2,10 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+mod delivery;
 mod helpers;
 mod lifecycle;
+mod receivers;
 mod rules;
 
 use helpers::{Env, TestApp, WAIT, pooled, spawn_app};

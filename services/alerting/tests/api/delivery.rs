@@ -1,0 +1,255 @@
+//! Delivery to real receivers: an HTTP server that fails once then
+//! succeeds (retried), one that answers 400 (dead-lettered), a real SMTP
+//! server (aiosmtpd), a core NATS subscriber and the WatchAlerts stream.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use leadwheel_alerting::config::{DeliveryConfig, SmtpConfig, SmtpTls};
+use leadwheel_alerting::delivery::webhook::signature;
+use leadwheel_alerting::{Clock, ManualClock, Settings};
+use leadwheel_plumbing::Role;
+use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::config::Secret;
+use leadwheel_plumbing::on_both_backends;
+use leadwheel_plumbing::testing::{TestDb, eventually};
+use leadwheel_proto::alerting::v1::{
+    Alert, Delivery, ListDeliveriesRequest, SetContactRequest, SetTeamWebhookRequest,
+    WatchAlertsRequest,
+};
+use prost::Message;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::helpers::{Env, TestApp, WAIT, spawn_app_with};
+use crate::lifecycle::{team, wait_for};
+use crate::receivers::{Hooks, Smtp};
+
+const SECRET: &str = "webhook-secret-for-tests";
+
+fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
+    Settings {
+        clock: Arc::new(clock.clone()),
+        delivery: DeliveryConfig {
+            webhook_secret: Some(Secret::new(SECRET)),
+            webhook_timeout: Duration::from_secs(5),
+            smtp: Some(SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: smtp.port,
+                tls: SmtpTls::None,
+                username: None,
+                password: None,
+                from: "leadwheel alerts <alerts@leadwheel.test>".into(),
+                timeout: Duration::from_secs(10),
+            }),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            max_attempts: 5,
+        },
+    }
+}
+
+async fn deliveries(app: &TestApp, state: &str) -> Vec<Delivery> {
+    let mut admin = app.client("root", Role::Admin).await;
+    admin
+        .list_deliveries(ListDeliveriesRequest {
+            state: state.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries
+}
+
+on_both_backends!(alerts_reach_webhooks_email_and_live_watchers);
+async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
+    let env = Env::new(db);
+    let hooks = Hooks::start().await;
+    let smtp = Smtp::start().await;
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let app = spawn_app_with(&env, settings(&clock, &smtp)).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    team(&app, "south", "sam", &["sue"]).await;
+
+    let mut admin = app.client("root", Role::Admin).await;
+    for (team_id, path) in [("north", "/flaky"), ("south", "/bad")] {
+        admin
+            .set_team_webhook(SetTeamWebhookRequest {
+                team_id: team_id.into(),
+                webhook_url: hooks.url(path),
+            })
+            .await
+            .unwrap();
+    }
+    let mut maya = app.client("maya", Role::Manager).await;
+    maya.set_contact(SetContactRequest {
+        recipient_id: String::new(),
+        email: "maya@example.com".into(),
+    })
+    .await
+    .unwrap();
+    // Bad targets are refused with the field named.
+    let status = admin
+        .set_team_webhook(SetTeamWebhookRequest {
+            team_id: "north".into(),
+            webhook_url: "ftp://hooks.example.com/x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "webhook_url"
+    );
+    let status = maya
+        .set_contact(SetContactRequest {
+            recipient_id: String::new(),
+            email: "maya.example.com".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "email"
+    );
+    let mut ana = app.client("ana", Role::Rep).await;
+    let denied = ana
+        .set_team_webhook(SetTeamWebhookRequest {
+            team_id: "north".into(),
+            webhook_url: hooks.url("/x"),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Live watchers: a raw core NATS subscriber and maya's gRPC stream.
+    let nats = async_nats::connect(app.nats_url.clone()).await.unwrap();
+    let mut raw = nats.subscribe(subjects::live_alerts("maya")).await.unwrap();
+    nats.flush().await.unwrap();
+    let mut watch = maya
+        .watch_alerts(WatchAlertsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+
+    app.pool("lead-n", "north", "maya").await;
+    app.pool("lead-s", "south", "sam").await;
+    let alert = wait_for(&app, "north's alert", |a| a.subject_key == "lead-n").await;
+
+    let live = tokio::time::timeout(WAIT, raw.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let live = Alert::decode(live.payload.as_ref()).unwrap();
+    assert_eq!(live.alert_id, alert.alert_id);
+    let watched = tokio::time::timeout(WAIT, watch.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(watched.alert_id, alert.alert_id);
+
+    // Email, plain text and HTML.
+    let mail = eventually(WAIT, "maya's email", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(mail.contains("X-Rcpt-To: maya@example.com"), "{mail}");
+    assert!(
+        mail.contains("Subject: [leadwheel] Alert: lead pooled (team north)"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains("text/plain") && mail.contains("text/html"),
+        "{mail}"
+    );
+    assert!(mail.contains("lead-n"), "{mail}");
+
+    // The flaky webhook failed once; the retry is due after the backoff.
+    eventually(WAIT, "the first attempt", || async {
+        deliveries(&app, "pending")
+            .await
+            .into_iter()
+            .find(|d| d.channel == "webhook" && d.attempts == 1)
+    })
+    .await;
+    let dead = eventually(WAIT, "the 400 dead-lettered", || async {
+        deliveries(&app, "dead").await.into_iter().next()
+    })
+    .await;
+    assert_eq!((dead.channel.as_str(), dead.attempts), ("webhook", 1));
+    assert!(dead.last_error.contains("400"), "{}", dead.last_error);
+    assert_eq!(dead.target, hooks.url("/bad"));
+
+    clock.advance(Duration::from_secs(2));
+    let sent = eventually(WAIT, "the retry delivered", || async {
+        deliveries(&app, "sent")
+            .await
+            .into_iter()
+            .find(|d| d.channel == "webhook")
+    })
+    .await;
+    assert_eq!(sent.attempts, 2);
+    assert_eq!(sent.alert_id, alert.alert_id);
+    let got = hooks.received();
+    let flaky: Vec<_> = got.iter().filter(|r| r.path == "/flaky").collect();
+    assert_eq!(
+        flaky.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [500, 200]
+    );
+    let body = &flaky[1].body;
+    assert!(body["text"].as_str().unwrap().contains("lead-n"), "{body}");
+    assert!(
+        body["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+        "{body}"
+    );
+    let header = flaky[1].signature.clone().expect("a signature header");
+    let t: i64 = header
+        .trim_start_matches("t=")
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(header, signature(SECRET, t, &flaky[1].raw));
+    assert!((t - clock.now_ms() / 1_000).abs() <= 5);
+
+    // Every delivery in the log: live and email sent, webhooks as above.
+    let all = deliveries(&app, "").await;
+    let summary: Vec<(String, String, String)> = all
+        .iter()
+        .filter(|d| d.alert_id == alert.alert_id)
+        .map(|d| (d.channel.clone(), d.recipient_id.clone(), d.state.clone()))
+        .collect();
+    for expected in [
+        ("live", "maya", "sent"),
+        ("email", "maya", "sent"),
+        ("webhook", "", "sent"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+        );
+        assert!(summary.contains(&expected), "{expected:?} in {summary:?}");
+    }
+    // Reps do not read the log; managers read their teams'.
+    let denied = ana
+        .list_deliveries(ListDeliveriesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let mayas = maya
+        .list_deliveries(ListDeliveriesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    assert!(!mayas.is_empty() && mayas.iter().all(|d| d.alert_id == alert.alert_id));
+    let _ = clock.now_ms();
+    drop(watch);
+    app.stop().await;
+}
