@@ -57,6 +57,47 @@ pub enum AlertsCommand {
     /// A team's alert rules.
     #[command(subcommand)]
     Rules(AlertRulesCommand),
+    /// Prints the caller's alerts as they are delivered, until Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  leadctl alerts watch --as ana\n  leadctl alerts watch --as maya --role manager -o json"
+    )]
+    Watch,
+    /// The delivery log (managers: their teams' alerts; admins: all).
+    #[command(
+        after_help = "Examples:\n  leadctl alerts deliveries\n  leadctl alerts deliveries --state dead\n  leadctl alerts deliveries --alert alert_01JD… -o json"
+    )]
+    Deliveries {
+        /// Only this alert's.
+        #[arg(long)]
+        alert: Option<String>,
+        /// Only in this state: pending, sent, dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Sets a team's Slack-compatible webhook URL ("" turns it off).
+    #[command(
+        after_help = "Examples:\n  leadctl alerts webhook demo http://127.0.0.1:9000/hook\n  leadctl alerts webhook demo \"\""
+    )]
+    Webhook {
+        /// The team.
+        team: String,
+        /// An http(s) URL, or "" for none.
+        url: String,
+    },
+    /// Sets where a person gets alerts by email ("" for no email).
+    #[command(
+        after_help = "Examples:\n  leadctl alerts contact ana@example.com --as ana\n  leadctl alerts contact maya@example.com --person maya"
+    )]
+    Contact {
+        /// An email address, or "".
+        email: String,
+        /// Whose (default: the caller).
+        #[arg(long)]
+        person: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,8 +2,9 @@
 
 use anyhow::Result;
 use leadwheel_proto::alerting::v1::{
-    AcknowledgeAlertRequest, Alert, ListAlertsRequest, ListRulesRequest, Rule, SetRuleRequest,
-    SnoozeAlertRequest,
+    AcknowledgeAlertRequest, Alert, Delivery, ListAlertsRequest, ListDeliveriesRequest,
+    ListRulesRequest, Rule, SetContactRequest, SetRuleRequest, SetTeamWebhookRequest,
+    SnoozeAlertRequest, WatchAlertsRequest,
 };
 use serde::Serialize;
 
@@ -11,8 +12,8 @@ use crate::cli::{AlertRuleSetArgs, AlertRulesCommand, AlertsCommand};
 use crate::clock;
 use crate::conn::Ctx;
 use crate::duration;
-use crate::error::Target;
-use crate::output::{Table, emit};
+use crate::error::{Target, is_permanent};
+use crate::output::{Table, emit, print_out, to_json};
 
 pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
     match command {
@@ -25,7 +26,209 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
         AlertsCommand::Snooze { alert, for_ms } => snooze(ctx, alert, for_ms).await,
         AlertsCommand::Rules(AlertRulesCommand::List { team }) => rules(ctx, team).await,
         AlertsCommand::Rules(AlertRulesCommand::Set(args)) => set_rule(ctx, *args).await,
+        AlertsCommand::Watch => watch(ctx).await,
+        AlertsCommand::Deliveries {
+            alert,
+            state,
+            limit,
+        } => deliveries(ctx, alert, state, limit).await,
+        AlertsCommand::Webhook { team, url } => {
+            let mut client = ctx.alerting().await?;
+            client
+                .set_team_webhook(SetTeamWebhookRequest {
+                    team_id: team.clone(),
+                    webhook_url: url.clone(),
+                })
+                .await
+                .map_err(|s| ctx.fail(Target::Alerting, s))?;
+            let said = if url.is_empty() {
+                format!("team {team}: no webhook\n")
+            } else {
+                format!("team {team}: alerts go to {url}\n")
+            };
+            emit(
+                ctx.output(),
+                &serde_json::json!({"team_id": team, "webhook_url": url}),
+                |_| said,
+            )
+        }
+        AlertsCommand::Contact { email, person } => {
+            let mut client = ctx.alerting().await?;
+            client
+                .set_contact(SetContactRequest {
+                    recipient_id: person.clone().unwrap_or_default(),
+                    email: email.clone(),
+                })
+                .await
+                .map_err(|s| ctx.fail(Target::Alerting, s))?;
+            let who = person.unwrap_or_else(|| "you".into());
+            let said = if email.is_empty() {
+                format!("{who}: no email\n")
+            } else {
+                format!("{who}: alerts by email to {email}\n")
+            };
+            emit(ctx.output(), &serde_json::json!({"email": email}), |_| said)
+        }
     }
+}
+
+/// Longest wait between reconnection attempts of `alerts watch`.
+const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn watch(ctx: &Ctx) -> Result<()> {
+    let mut backoff = std::time::Duration::from_millis(500);
+    loop {
+        let mut client = ctx.alerting().await?;
+        match client.watch_alerts(WatchAlertsRequest {}).await {
+            Ok(response) => {
+                eprintln!("watching alerts (Ctrl-C quits)");
+                backoff = std::time::Duration::from_millis(500);
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(alert)) => {
+                            let view = AlertView::from(alert);
+                            let line = match ctx.output() {
+                                crate::cli::Output::Json => {
+                                    to_json(&view)?.replace('\n', "") + "\n"
+                                }
+                                crate::cli::Output::Table => watch_line(&view),
+                            };
+                            print_out(&line);
+                        }
+                        Ok(None) => break,
+                        Err(status) if is_permanent(status.code()) => {
+                            return Err(ctx.fail(Target::Alerting, status));
+                        }
+                        Err(status) => {
+                            eprintln!("stream dropped: {}", status.message());
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(status) if is_permanent(status.code()) => {
+                return Err(ctx.fail(Target::Alerting, status));
+            }
+            Err(status) => eprintln!("cannot watch yet: {}", status.message()),
+        }
+        eprintln!("reconnecting in {} ms", backoff.as_millis());
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One line per delivered alert.
+pub fn watch_line(a: &AlertView) -> String {
+    format!(
+        "{}  {}  {}  {}  {}\n",
+        clock::datetime(a.raised_at_ms),
+        a.kind,
+        state_of(a),
+        a.alert_id,
+        a.message
+    )
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeliveryView {
+    pub delivery_id: String,
+    pub alert_id: String,
+    pub channel: String,
+    pub recipient_id: String,
+    pub target: String,
+    pub reason: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at_ms: i64,
+    pub last_error: String,
+    pub created_at_ms: i64,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            delivery_id: d.delivery_id,
+            alert_id: d.alert_id,
+            channel: d.channel,
+            recipient_id: d.recipient_id,
+            target: d.target,
+            reason: d.reason,
+            state: d.state,
+            attempts: d.attempts,
+            next_attempt_at_ms: d.next_attempt_at_ms,
+            last_error: d.last_error,
+            created_at_ms: d.created_at_ms,
+        }
+    }
+}
+
+async fn deliveries(
+    ctx: &Ctx,
+    alert: Option<String>,
+    state: Option<String>,
+    limit: usize,
+) -> Result<()> {
+    let mut client = ctx.alerting().await?;
+    let mut rows: Vec<DeliveryView> = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_deliveries(ListDeliveriesRequest {
+                alert_id: alert.clone().unwrap_or_default(),
+                state: state.clone().unwrap_or_default(),
+                page_size: i32::try_from(limit.saturating_sub(rows.len()).min(500)).unwrap_or(500),
+                page_token,
+            })
+            .await
+            .map_err(|s| ctx.fail(Target::Alerting, s))?
+            .into_inner();
+        rows.extend(page.deliveries.into_iter().map(DeliveryView::from));
+        if page.next_page_token.is_empty() || rows.len() >= limit {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    rows.truncate(limit);
+    emit(ctx.output(), &rows, |rows| deliveries_table(rows))
+}
+
+pub fn deliveries_table(rows: &[DeliveryView]) -> String {
+    if rows.is_empty() {
+        return "no deliveries\n".into();
+    }
+    let mut table = Table::new(&[
+        "WRITTEN (UTC)",
+        "ALERT",
+        "CHANNEL",
+        "TO",
+        "WHY",
+        "STATE",
+        "TRIES",
+        "LAST ERROR",
+    ]);
+    for d in rows {
+        let state = if d.state == "pending" && d.attempts > 0 {
+            format!("retry at {}", clock::datetime(d.next_attempt_at_ms))
+        } else {
+            d.state.clone()
+        };
+        table.row(vec![
+            clock::datetime(d.created_at_ms),
+            d.alert_id.clone(),
+            d.channel.clone(),
+            if d.recipient_id.is_empty() {
+                d.target.clone()
+            } else {
+                d.recipient_id.clone()
+            },
+            d.reason.clone(),
+            state,
+            d.attempts.to_string(),
+            d.last_error.clone(),
+        ]);
+    }
+    table.render()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -325,5 +528,34 @@ mod tests {
         let text = alerts_table(&[a]);
         assert!(text.contains("acked by ana"), "{text}");
         assert!(text.contains("ana,maya"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod delivery_tests {
+    use super::*;
+
+    #[test]
+    fn the_log_shows_dead_letters_and_retries() {
+        let row = |state: &str, attempts: i64| DeliveryView {
+            delivery_id: "dlv_1".into(),
+            alert_id: "alert_1".into(),
+            channel: "webhook".into(),
+            recipient_id: String::new(),
+            target: "https://hooks.example.com/x".into(),
+            reason: "raised".into(),
+            state: state.into(),
+            attempts,
+            next_attempt_at_ms: 60_000,
+            last_error: "the webhook answered 400 Bad Request".into(),
+            created_at_ms: 0,
+        };
+        let text = deliveries_table(&[row("dead", 1), row("pending", 2)]);
+        assert!(
+            text.contains("dead") && text.contains("answered 400"),
+            "{text}"
+        );
+        assert!(text.contains("retry at"), "{text}");
+        assert!(text.contains("https://hooks.example.com/x"), "{text}");
     }
 }
