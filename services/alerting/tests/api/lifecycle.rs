@@ -354,7 +354,10 @@ async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
     tables
         .wait_timer(key, 1_772_323_200_000 + 2 * 86_400_000)
         .await;
+    // Down over the due time; the overdue timer fires at start.
+    app.stop().await;
     clock.advance(2 * DAY + Duration::from_secs(60));
+    let app = spawn_app_at(&env, &clock).await;
     let alert = wait_for(&app, "overdue", |a| a.kind == "follow_up_overdue").await;
     assert_eq!(alert.recipient_ids, ["ana"]);
     assert_eq!(alert.dedupe_key, "lead-1@2026-03-02");
