@@ -3,7 +3,8 @@
 //! `wheel.lead.escalated`, and `rep_set_away` (to the rep and to their
 //! manager) when the circuit breaker sets a rep away. Also keeps the team
 //! directory (who manages which team) from `wheel.team.upserted` and
-//! `wheel.rep.upserted`.
+//! `wheel.rep.upserted`, and counts ended offers for `rep_saturated`
+//! ([`crate::customers`]).
 //!
 //! The inbox drops a redelivered event id; the unique (kind, dedupe key)
 //! drops the same fact reported again under a new event id, so people are
@@ -13,7 +14,7 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    LeadEscalated, LeadPooled, RepAvailabilityChanged, RepUpserted, TeamUpserted,
+    LeadEscalated, LeadPooled, OfferClosed, RepAvailabilityChanged, RepUpserted, TeamUpserted,
 };
 
 use crate::ops::Ops;
@@ -27,7 +28,8 @@ pub const KIND_LEAD_ESCALATED: &str = "lead_escalated";
 pub const KIND_REP_SET_AWAY: &str = "rep_set_away";
 
 /// The subjects this handler reads from the wheel's stream.
-pub const SUBJECTS: [&str; 5] = [
+pub const SUBJECTS: [&str; 6] = [
+    subjects::OFFER_CLOSED,
     subjects::LEAD_POOLED,
     subjects::LEAD_ESCALATED,
     subjects::REP_AVAILABILITY_CHANGED,
@@ -197,6 +199,17 @@ impl EventHandler for WheelHandler {
             subjects::LEAD_POOLED => self.pooled(tx, event.decode()?).await,
             subjects::LEAD_ESCALATED => self.escalated(tx, event.decode()?).await,
             subjects::REP_AVAILABILITY_CHANGED => self.availability(tx, event.decode()?).await,
+            subjects::OFFER_CLOSED => {
+                let closed: OfferClosed = event.decode()?;
+                if closed.offer_id.is_empty() || closed.rep_id.is_empty() {
+                    return Err(HandlerError::Permanent(anyhow::anyhow!(
+                        "wheel.offer.closed without an offer_id or rep_id"
+                    )));
+                }
+                crate::customers::offer_closed(&self.ops, tx, &closed)
+                    .await
+                    .map_err(transient)
+            }
             subjects::TEAM_UPSERTED => {
                 let team: TeamUpserted = event.decode()?;
                 directory::upsert_team(tx, &team.team_id, &team.manager_id, team.at_ms)

@@ -228,18 +228,26 @@ fn delivery_to_message(d: Delivery) -> DeliveryMessage {
 }
 
 fn rule_to_message(rule: RuleConfig) -> RuleMessage {
+    let keyed: std::collections::HashMap<String, i64> = rule
+        .stage_thresholds_ms
+        .iter()
+        .map(|(key, ms)| (key.clone(), ms / 1_000))
+        .collect();
+    let (stages, tiers) = match rule.rule.as_str() {
+        crate::rules::SILENT_CUSTOMER => (Default::default(), keyed),
+        _ => (keyed, Default::default()),
+    };
     RuleMessage {
         team_id: rule.team_id,
         rule: rule.rule,
         enabled: rule.enabled,
         threshold_seconds: rule.threshold_ms / 1_000,
-        stage_threshold_seconds: rule
-            .stage_thresholds_ms
-            .into_iter()
-            .map(|(stage, ms)| (stage, ms / 1_000))
-            .collect(),
+        stage_threshold_seconds: stages,
+        tier_threshold_seconds: tiers,
         recipients: rule.recipients.as_str().to_string(),
         escalate_after_seconds: rule.escalate_after_ms / 1_000,
+        share_percent: i32::try_from(rule.share_percent).unwrap_or(i32::MAX),
+        min_count: i32::try_from(rule.min_count).unwrap_or(i32::MAX),
         is_default: rule.is_default,
         updated_by: rule.updated_by,
         updated_at_ms: rule.updated_at_ms,
@@ -262,6 +270,23 @@ fn rule_from_message(rule: RuleMessage) -> Result<RuleConfig, Error> {
     for (stage, secs) in rule.stage_threshold_seconds {
         stages.insert(stage, ms("rule.stage_threshold_seconds", secs)?);
     }
+    // Per tier thresholds share the keyed map (a rule has one kind of key).
+    if !rule.tier_threshold_seconds.is_empty() {
+        if rule.rule != crate::rules::SILENT_CUSTOMER || !stages.is_empty() {
+            return Err(Error::invalid(
+                "rule.tier_threshold_seconds",
+                "only silent_customer has per tier thresholds",
+            ));
+        }
+        for (tier, secs) in rule.tier_threshold_seconds {
+            stages.insert(tier, ms("rule.tier_threshold_seconds", secs)?);
+        }
+    } else if rule.rule == crate::rules::SILENT_CUSTOMER && !stages.is_empty() {
+        return Err(Error::invalid(
+            "rule.stage_threshold_seconds",
+            "silent_customer has per tier thresholds, not per stage",
+        ));
+    }
     Ok(RuleConfig {
         team_id: rule.team_id,
         rule: rule.rule,
@@ -270,6 +295,8 @@ fn rule_from_message(rule: RuleMessage) -> Result<RuleConfig, Error> {
         stage_thresholds_ms: stages,
         recipients,
         escalate_after_ms: ms("rule.escalate_after_seconds", rule.escalate_after_seconds)?,
+        share_percent: i64::from(rule.share_percent),
+        min_count: i64::from(rule.min_count),
         is_default: false,
         updated_by: String::new(),
         updated_at_ms: 0,

@@ -21,6 +21,7 @@ use sqlx::migrate::Migrator;
 pub mod clock;
 pub mod config;
 pub mod consumer;
+pub mod customers;
 pub mod delivery;
 pub mod error;
 pub mod events;

@@ -17,8 +17,19 @@ pub const STUCK_IN_STAGE: &str = "stuck_in_stage";
 /// A lead or opportunity past its next follow-up date with no activity since.
 pub const FOLLOW_UP_OVERDUE: &str = "follow_up_overdue";
 
+/// An account (a customer, open or won) with no touch for its tier's N days.
+pub const SILENT_CUSTOMER: &str = "silent_customer";
+/// A rep passing or letting expire more than a share of their offers.
+pub const REP_SATURATED: &str = "rep_saturated";
+
 /// Every configurable rule, in the order they are listed.
-pub const RULES: [&str; 3] = [NO_FIRST_TOUCH, STUCK_IN_STAGE, FOLLOW_UP_OVERDUE];
+pub const RULES: [&str; 5] = [
+    NO_FIRST_TOUCH,
+    STUCK_IN_STAGE,
+    FOLLOW_UP_OVERDUE,
+    SILENT_CUSTOMER,
+    REP_SATURATED,
+];
 
 /// The open stages opportunity starts with (its migration seeds them);
 /// others become known from `opps.pipeline.stage_changed`.
@@ -84,8 +95,13 @@ pub struct RuleConfig {
     pub enabled: bool,
     /// How long the condition must hold (the default for unnamed stages).
     pub threshold_ms: i64,
-    /// stuck_in_stage: per stage thresholds.
+    /// Per key thresholds: per stage (stuck_in_stage), per account tier
+    /// (silent_customer).
     pub stage_thresholds_ms: BTreeMap<String, i64>,
+    /// rep_saturated: the share of passes and expiries (percent) that alerts.
+    pub share_percent: i64,
+    /// rep_saturated: the fewest offers in the window before it may alert.
+    pub min_count: i64,
     /// Who is told first.
     pub recipients: Recipients,
     /// Escalate to the manager when not acknowledged within this (0: never).
@@ -115,8 +131,21 @@ impl RuleConfig {
                     0,
                 ),
                 FOLLOW_UP_OVERDUE => (0, &[], Recipients::Rep, 2 * DAY_MS),
+                SILENT_CUSTOMER => (
+                    30 * DAY_MS,
+                    &[("A", 14 * DAY_MS), ("B", 30 * DAY_MS), ("C", 60 * DAY_MS)],
+                    Recipients::Rep,
+                    0,
+                ),
+                // The threshold is the sliding window.
+                REP_SATURATED => (DAY_MS, &[], Recipients::Manager, 0),
                 _ => return None,
             };
+        let (share_percent, min_count) = if rule == REP_SATURATED {
+            (50, 10)
+        } else {
+            (0, 0)
+        };
         Some(Self {
             team_id: team_id.to_string(),
             rule: rule.to_string(),
@@ -125,6 +154,8 @@ impl RuleConfig {
             stage_thresholds_ms: stages.iter().map(|(s, ms)| (s.to_string(), *ms)).collect(),
             recipients,
             escalate_after_ms,
+            share_percent,
+            min_count,
             is_default: true,
             updated_by: String::new(),
             updated_at_ms: 0,
@@ -163,22 +194,62 @@ impl RuleConfig {
         };
         check_delay("rule.threshold_seconds", self.threshold_ms, min)?;
         check_delay("rule.escalate_after_seconds", self.escalate_after_ms, 0)?;
-        if !self.stage_thresholds_ms.is_empty() && self.rule != STUCK_IN_STAGE {
+        let keyed = self.keyed_field();
+        if !self.stage_thresholds_ms.is_empty() && keyed.is_none() {
             return Err(Error::invalid(
                 "rule.stage_threshold_seconds",
-                format!("only {STUCK_IN_STAGE} has per stage thresholds"),
+                format!(
+                    "only {STUCK_IN_STAGE} (per stage) and {SILENT_CUSTOMER} (per tier) have keyed thresholds"
+                ),
             ));
         }
-        for (stage, ms) in &self.stage_thresholds_ms {
-            if !known_stages.contains(stage) {
+        for (key, ms) in &self.stage_thresholds_ms {
+            let field = keyed.unwrap_or("rule.stage_threshold_seconds");
+            if self.rule == STUCK_IN_STAGE && !known_stages.contains(key) {
+                return Err(Error::invalid(field, format!("unknown stage {key:?}")));
+            }
+            if key.is_empty() || key.len() > 32 {
                 return Err(Error::invalid(
-                    "rule.stage_threshold_seconds",
-                    format!("unknown stage {stage:?}"),
+                    field,
+                    format!("{key:?} is not 1 to 32 bytes"),
                 ));
             }
-            check_delay("rule.stage_threshold_seconds", *ms, 1_000)?;
+            check_delay(field, *ms, 1_000)?;
+        }
+        if self.rule == REP_SATURATED {
+            if !(1..=100).contains(&self.share_percent) {
+                return Err(Error::invalid(
+                    "rule.share_percent",
+                    format!("{} is not between 1 and 100", self.share_percent),
+                ));
+            }
+            if !(1..=10_000).contains(&self.min_count) {
+                return Err(Error::invalid(
+                    "rule.min_count",
+                    format!("{} is not between 1 and 10000", self.min_count),
+                ));
+            }
+        } else if self.share_percent != 0 || self.min_count != 0 {
+            let field = if self.share_percent != 0 {
+                "rule.share_percent"
+            } else {
+                "rule.min_count"
+            };
+            return Err(Error::invalid(
+                field,
+                format!("only {REP_SATURATED} takes it"),
+            ));
         }
         Ok(())
+    }
+
+    /// The request field of this rule's keyed thresholds, if it has any.
+    pub fn keyed_field(&self) -> Option<&'static str> {
+        match self.rule.as_str() {
+            STUCK_IN_STAGE => Some("rule.stage_threshold_seconds"),
+            SILENT_CUSTOMER => Some("rule.tier_threshold_seconds"),
+            _ => None,
+        }
     }
 }
 

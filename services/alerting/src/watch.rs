@@ -15,13 +15,14 @@
 //!   or an activity setting the next date) to fire at the end of that date
 //!   (UTC) plus the rule's grace; an activity on the subject resolves it,
 //!   clearing the date or closing the subject disarms and resolves.
+//! - `silent_customer`: see [`crate::customers`].
 
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    ActivityLogged, FollowUpSet, LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged,
-    LeadReturned, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
+    AccountChanged, ActivityLogged, FollowUpSet, LeadConverted, LeadDisqualified, LeadOpened,
+    LeadOwnerChanged, LeadReturned, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
     OpportunityOwnerChanged, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
 };
 
@@ -31,7 +32,10 @@ use crate::rules::{FOLLOW_UP_OVERDUE, NO_FIRST_TOUCH, STUCK_IN_STAGE};
 use crate::store::{StoreError, directory, rules as rule_store, timers as timer_store};
 
 /// The subjects this handler reads from opportunity's stream.
-pub const SUBJECTS: [&str; 13] = [
+pub const SUBJECTS: [&str; 16] = [
+    subjects::OPPS_ACCOUNT_CREATED,
+    subjects::OPPS_ACCOUNT_UPDATED,
+    subjects::OPPS_ACCOUNT_OWNER_CHANGED,
     subjects::OPPS_LEAD_OPENED,
     subjects::OPPS_LEAD_CONVERTED,
     subjects::OPPS_LEAD_DISQUALIFIED,
@@ -279,6 +283,11 @@ impl OppsHandler {
     }
 
     async fn activity(&self, tx: &mut Tx, e: ActivityLogged) -> Result<(), HandlerError> {
+        if !e.account_id.is_empty() {
+            crate::customers::account_touched(&self.ops, tx, &e.account_id, e.at_ms)
+                .await
+                .map_err(transient)?;
+        }
         if !e.lead_id.is_empty() {
             self.clear(tx, NO_FIRST_TOUCH, &e.lead_id, "activity_logged")
                 .await
@@ -407,6 +416,15 @@ impl EventHandler for OppsHandler {
                 self.opportunity(tx, e.opportunity, &event.subject).await
             }
             subjects::OPPS_ACTIVITY_LOGGED => self.activity(tx, event.decode()?).await,
+            subjects::OPPS_ACCOUNT_CREATED
+            | subjects::OPPS_ACCOUNT_UPDATED
+            | subjects::OPPS_ACCOUNT_OWNER_CHANGED => {
+                let e: AccountChanged = event.decode()?;
+                required(&e.account_id, "account_id", &event.subject)?;
+                crate::customers::account_changed(&self.ops, tx, &e)
+                    .await
+                    .map_err(transient)
+            }
             subjects::OPPS_FOLLOW_UP_SET => self.follow_up_set(tx, event.decode()?).await,
             subjects::OPPS_PIPELINE_STAGE_CHANGED => {
                 let e: PipelineStageChanged = event.decode()?;

@@ -15,11 +15,16 @@ Rules and defaults:
                      commercial 10d (others 14d) → rep and manager
   follow_up_overdue  past the follow-up date (end of day UTC, + threshold) with no activity
                      since → rep; the manager 2d later
+  silent_customer    an active account untouched: tier A 14d, B 30d, C 60d (others 30d) → owner
+  rep_saturated      passes and expiries over 50% of at least 10 offers in the last 1d
+                     (the threshold is the window) → manager
 
 Examples:
   leadctl alerts rules set demo no_first_touch --threshold 2h --escalate-after 1h
   leadctl alerts rules set demo stuck_in_stage --stage trial=30d --stage commercial=7d
   leadctl alerts rules set demo follow_up_overdue --recipients both
+  leadctl alerts rules set demo silent_customer --tier A=7d
+  leadctl alerts rules set demo rep_saturated --threshold 4h --share 60 --min-offers 5
   leadctl alerts rules set demo no_first_touch --disable";
 
 #[derive(Debug, Subcommand)]
@@ -119,7 +124,7 @@ pub enum AlertRulesCommand {
 pub struct AlertRuleSetArgs {
     /// The team.
     pub team: String,
-    /// The rule: no_first_touch, stuck_in_stage or follow_up_overdue.
+    /// The rule: no_first_touch, stuck_in_stage, follow_up_overdue, silent_customer or rep_saturated.
     pub rule: String,
     /// Turns the rule on.
     #[arg(long, conflicts_with = "disable")]
@@ -133,6 +138,15 @@ pub struct AlertRuleSetArgs {
     /// stuck_in_stage: STAGE=DURATION, repeatable (e.g. trial=21d).
     #[arg(long = "stage", value_parser = stage_arg)]
     pub stages: Vec<(String, i64)>,
+    /// silent_customer: TIER=DURATION, repeatable (e.g. A=14d).
+    #[arg(long = "tier", value_parser = stage_arg)]
+    pub tiers: Vec<(String, i64)>,
+    /// rep_saturated: the share of passes and expiries (percent) that alerts.
+    #[arg(long)]
+    pub share: Option<i32>,
+    /// rep_saturated: the fewest offers in the window before it may alert.
+    #[arg(long)]
+    pub min_offers: Option<i32>,
     /// Who is told first: rep, manager or both.
     #[arg(long)]
     pub recipients: Option<String>,

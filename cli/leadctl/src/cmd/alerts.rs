@@ -380,6 +380,9 @@ pub struct RuleView {
     pub enabled: bool,
     pub threshold_seconds: i64,
     pub stage_threshold_seconds: std::collections::BTreeMap<String, i64>,
+    pub tier_threshold_seconds: std::collections::BTreeMap<String, i64>,
+    pub share_percent: i32,
+    pub min_count: i32,
     pub recipients: String,
     pub escalate_after_seconds: i64,
     pub is_default: bool,
@@ -394,6 +397,9 @@ impl From<Rule> for RuleView {
             enabled: r.enabled,
             threshold_seconds: r.threshold_seconds,
             stage_threshold_seconds: r.stage_threshold_seconds.into_iter().collect(),
+            tier_threshold_seconds: r.tier_threshold_seconds.into_iter().collect(),
+            share_percent: r.share_percent,
+            min_count: r.min_count,
             recipients: r.recipients,
             escalate_after_seconds: r.escalate_after_seconds,
             is_default: r.is_default,
@@ -413,12 +419,16 @@ pub fn rules_table(rules: &[RuleView]) -> String {
         "SET BY",
     ]);
     for r in rules {
-        let stages = r
+        let mut stages = r
             .stage_threshold_seconds
             .iter()
+            .chain(r.tier_threshold_seconds.iter())
             .map(|(s, secs)| format!("{s}={}", duration::human(secs * 1_000)))
             .collect::<Vec<_>>()
             .join(" ");
+        if r.share_percent > 0 {
+            stages = format!("over {}% of ≥{} offers", r.share_percent, r.min_count);
+        }
         table.row(vec![
             r.rule.clone(),
             if r.enabled { "yes" } else { "no" }.into(),
@@ -485,6 +495,15 @@ async fn set_rule(ctx: &Ctx, args: AlertRuleSetArgs) -> Result<()> {
     }
     for (stage, ms) in args.stages {
         rule.stage_threshold_seconds.insert(stage, ms / 1_000);
+    }
+    for (tier, ms) in args.tiers {
+        rule.tier_threshold_seconds.insert(tier, ms / 1_000);
+    }
+    if let Some(share) = args.share {
+        rule.share_percent = share;
+    }
+    if let Some(min) = args.min_offers {
+        rule.min_count = min;
     }
     if let Some(recipients) = args.recipients {
         rule.recipients = recipients;

@@ -4,6 +4,7 @@
 //! take the caller's transaction (shared with the inbox row and the outbox
 //! event); reads use the pool.
 
+pub mod accounts;
 pub mod alerts;
 pub mod deliveries;
 pub mod directory;

@@ -2,6 +2,7 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+mod customers;
 mod delivery;
 mod helpers;
 mod lifecycle;

@@ -48,8 +48,16 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
     let names: Vec<&str> = defaults.iter().map(|r| r.rule.as_str()).collect();
     assert_eq!(
         names,
-        ["no_first_touch", "stuck_in_stage", "follow_up_overdue"]
+        [
+            "no_first_touch",
+            "stuck_in_stage",
+            "follow_up_overdue",
+            "silent_customer",
+            "rep_saturated"
+        ]
     );
+    assert_eq!(defaults[3].tier_threshold_seconds["A"], 14 * 86_400);
+    assert_eq!((defaults[4].share_percent, defaults[4].min_count), (50, 10));
     assert!(defaults.iter().all(|r| r.is_default && r.enabled));
     assert_eq!(defaults[0].threshold_seconds, 4 * 3_600);
     assert_eq!(defaults[1].stage_threshold_seconds["trial"], 21 * 86_400);
@@ -127,6 +135,43 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
             "rule.stage_threshold_seconds",
         ),
         (rule("", "no_first_touch"), "rule.team_id"),
+        (
+            Rule {
+                share_percent: 50,
+                ..rule("north", "no_first_touch")
+            },
+            "rule.share_percent",
+        ),
+        (
+            Rule {
+                share_percent: 0,
+                min_count: 5,
+                ..rule("north", "rep_saturated")
+            },
+            "rule.share_percent",
+        ),
+        (
+            Rule {
+                share_percent: 50,
+                min_count: 0,
+                ..rule("north", "rep_saturated")
+            },
+            "rule.min_count",
+        ),
+        (
+            Rule {
+                tier_threshold_seconds: [("A".to_string(), 60)].into(),
+                ..rule("north", "stuck_in_stage")
+            },
+            "rule.tier_threshold_seconds",
+        ),
+        (
+            Rule {
+                tier_threshold_seconds: [("A".to_string(), -60)].into(),
+                ..rule("north", "silent_customer")
+            },
+            "rule.tier_threshold_seconds",
+        ),
     ];
     for (rule, field) in bad {
         let status = maya
