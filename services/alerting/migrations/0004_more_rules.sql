@@ -28,3 +28,15 @@ CREATE TABLE alerting_offer_outcomes (
     closed_at_ms BIGINT NOT NULL
 );
 CREATE INDEX alerting_offer_outcomes_by_rep ON alerting_offer_outcomes (rep_id, closed_at_ms);
+
+-- Handover tasks not yet done (for handover_task_overdue), so a touch on
+-- the task's customer or the handover's completion finds them.
+CREATE TABLE alerting_handover_tasks (
+    task_id TEXT PRIMARY KEY,
+    handover_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    lead_id TEXT NOT NULL
+);
+CREATE INDEX alerting_handover_tasks_by_handover ON alerting_handover_tasks (handover_id);
+CREATE INDEX alerting_handover_tasks_by_account ON alerting_handover_tasks (account_id);
+CREATE INDEX alerting_handover_tasks_by_lead ON alerting_handover_tasks (lead_id);

@@ -10,13 +10,18 @@
 //!   manager is told, once per episode (dedupe key `<rep>@<closed_at_ms>`
 //!   of the offer that crossed the line); the alert resolves when the share
 //!   falls back under it (`load_eased`), and a new episode may raise again.
+//! - `handover_task_overdue`: a task for a new owner is armed at the end of
+//!   its due date (UTC) plus the threshold; opportunity announces no single
+//!   task's completion, so a touch on the task's account or lead counts as
+//!   doing it (`activity_logged`), and the handover's completion resolves
+//!   every task of it (`handover_completed`). Dedupe key `<task>`.
 
 use leadwheel_plumbing::Tx;
-use leadwheel_proto::events::v1::{AccountChanged, OfferClosed, OfferOutcome};
+use leadwheel_proto::events::v1::{AccountChanged, HandoverTaskCreated, OfferClosed, OfferOutcome};
 
 use crate::ops::Ops;
 use crate::ops::timers::{self, TimerAction};
-use crate::rules::{REP_SATURATED, SILENT_CUSTOMER};
+use crate::rules::{HANDOVER_TASK_OVERDUE, REP_SATURATED, SILENT_CUSTOMER};
 use crate::store::accounts::{self, Account};
 use crate::store::{NewAlert, StoreError, alerts, directory, rules as rule_store};
 
@@ -147,5 +152,55 @@ pub async fn offer_closed(ops: &Ops, tx: &mut Tx, e: &OfferClosed) -> Result<(),
         },
     )
     .await?;
+    Ok(())
+}
+
+/// A handover task for a new owner: armed for its due date.
+pub async fn task_created(
+    ops: &Ops,
+    tx: &mut Tx,
+    e: &HandoverTaskCreated,
+) -> Result<bool, StoreError> {
+    let Some(due) = crate::watch::end_of_date_ms(&e.due_date) else {
+        return Ok(false);
+    };
+    accounts::add_task(tx, &e.task_id, &e.handover_id, &e.account_id, &e.lead_id).await?;
+    let rule = rule_store::get(tx, &e.team_id, HANDOVER_TASK_OVERDUE).await?;
+    let key = timers::rule_key(HANDOVER_TASK_OVERDUE, &e.task_id);
+    if !rule.enabled {
+        return Ok(true);
+    }
+    let about = if e.account_id.is_empty() {
+        &e.lead_id
+    } else {
+        &e.account_id
+    };
+    let action = TimerAction::Raise {
+        rule: HANDOVER_TASK_OVERDUE.into(),
+        team_id: e.team_id.clone(),
+        rep_id: e.owner_rep_id.clone(),
+        subject_key: e.task_id.clone(),
+        dedupe_key: e.task_id.clone(),
+        detail: format!("{} {about}, due {}", e.kind, e.due_date),
+        since_ms: due,
+    };
+    timers::arm(tx, &key, due + rule.threshold_ms, &action, ops.now_ms()).await?;
+    Ok(true)
+}
+
+/// Tasks done: those of a completed handover, or about a touched customer.
+pub async fn tasks_done(
+    ops: &Ops,
+    tx: &mut Tx,
+    handover_id: &str,
+    account_id: &str,
+    lead_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    for task_id in accounts::take_tasks(tx, handover_id, account_id, lead_id).await? {
+        timers::disarm(tx, &timers::rule_key(HANDOVER_TASK_OVERDUE, &task_id)).await?;
+        ops.resolve_subject(tx, HANDOVER_TASK_OVERDUE, &task_id, None, reason)
+            .await?;
+    }
     Ok(())
 }

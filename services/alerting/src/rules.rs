@@ -22,13 +22,17 @@ pub const SILENT_CUSTOMER: &str = "silent_customer";
 /// A rep passing or letting expire more than a share of their offers.
 pub const REP_SATURATED: &str = "rep_saturated";
 
+/// A handover task past its due date (end of day UTC) plus N.
+pub const HANDOVER_TASK_OVERDUE: &str = "handover_task_overdue";
+
 /// Every configurable rule, in the order they are listed.
-pub const RULES: [&str; 5] = [
+pub const RULES: [&str; 6] = [
     NO_FIRST_TOUCH,
     STUCK_IN_STAGE,
     FOLLOW_UP_OVERDUE,
     SILENT_CUSTOMER,
     REP_SATURATED,
+    HANDOVER_TASK_OVERDUE,
 ];
 
 /// The open stages opportunity starts with (its migration seeds them);
@@ -139,6 +143,7 @@ impl RuleConfig {
                 ),
                 // The threshold is the sliding window.
                 REP_SATURATED => (DAY_MS, &[], Recipients::Manager, 0),
+                HANDOVER_TASK_OVERDUE => (0, &[], Recipients::Both, 0),
                 _ => return None,
             };
         let (share_percent, min_count) = if rule == REP_SATURATED {
@@ -185,9 +190,12 @@ impl RuleConfig {
                 format!("unknown rule {:?} (one of {})", self.rule, RULES.join(", ")),
             ));
         }
-        // A follow-up is due at the end of its date: a grace of 0 is sensible.
-        // The others alert after the condition held for a while.
-        let min = if self.rule == FOLLOW_UP_OVERDUE {
+        // A follow-up or a task is due at the end of its date: a grace of 0 is
+        // sensible. The others alert after the condition held for a while.
+        let min = if matches!(
+            self.rule.as_str(),
+            FOLLOW_UP_OVERDUE | HANDOVER_TASK_OVERDUE
+        ) {
             0
         } else {
             1_000

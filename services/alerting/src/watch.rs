@@ -15,15 +15,16 @@
 //!   or an activity setting the next date) to fire at the end of that date
 //!   (UTC) plus the rule's grace; an activity on the subject resolves it,
 //!   clearing the date or closing the subject disarms and resolves.
-//! - `silent_customer`: see [`crate::customers`].
+//! - `silent_customer`, `handover_task_overdue`: see [`crate::customers`].
 
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    AccountChanged, ActivityLogged, FollowUpSet, LeadConverted, LeadDisqualified, LeadOpened,
-    LeadOwnerChanged, LeadReturned, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
-    OpportunityOwnerChanged, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
+    AccountChanged, ActivityLogged, FollowUpSet, HandoverCompleted, HandoverTaskCreated,
+    LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged, LeadReturned,
+    OpportunityAmountChanged, OpportunityClosed, OpportunityOpened, OpportunityOwnerChanged,
+    OpportunityStageChanged, OpportunityState, PipelineStageChanged,
 };
 
 use crate::ops::Ops;
@@ -32,7 +33,9 @@ use crate::rules::{FOLLOW_UP_OVERDUE, NO_FIRST_TOUCH, STUCK_IN_STAGE};
 use crate::store::{StoreError, directory, rules as rule_store, timers as timer_store};
 
 /// The subjects this handler reads from opportunity's stream.
-pub const SUBJECTS: [&str; 16] = [
+pub const SUBJECTS: [&str; 18] = [
+    subjects::OPPS_HANDOVER_TASK_CREATED,
+    subjects::OPPS_HANDOVER_COMPLETED,
     subjects::OPPS_ACCOUNT_CREATED,
     subjects::OPPS_ACCOUNT_UPDATED,
     subjects::OPPS_ACCOUNT_OWNER_CHANGED,
@@ -288,6 +291,16 @@ impl OppsHandler {
                 .await
                 .map_err(transient)?;
         }
+        crate::customers::tasks_done(
+            &self.ops,
+            tx,
+            "",
+            &e.account_id,
+            &e.lead_id,
+            "activity_logged",
+        )
+        .await
+        .map_err(transient)?;
         if !e.lead_id.is_empty() {
             self.clear(tx, NO_FIRST_TOUCH, &e.lead_id, "activity_logged")
                 .await
@@ -416,6 +429,35 @@ impl EventHandler for OppsHandler {
                 self.opportunity(tx, e.opportunity, &event.subject).await
             }
             subjects::OPPS_ACTIVITY_LOGGED => self.activity(tx, event.decode()?).await,
+            subjects::OPPS_HANDOVER_TASK_CREATED => {
+                let e: HandoverTaskCreated = event.decode()?;
+                required(&e.task_id, "task_id", &event.subject)?;
+                if !crate::customers::task_created(&self.ops, tx, &e)
+                    .await
+                    .map_err(transient)?
+                {
+                    return Err(HandlerError::Permanent(anyhow::anyhow!(
+                        "handover task {} due {:?} is not YYYY-MM-DD",
+                        e.task_id,
+                        e.due_date
+                    )));
+                }
+                Ok(())
+            }
+            subjects::OPPS_HANDOVER_COMPLETED => {
+                let e: HandoverCompleted = event.decode()?;
+                required(&e.handover_id, "handover_id", &event.subject)?;
+                crate::customers::tasks_done(
+                    &self.ops,
+                    tx,
+                    &e.handover_id,
+                    "",
+                    "",
+                    "handover_completed",
+                )
+                .await
+                .map_err(transient)
+            }
             subjects::OPPS_ACCOUNT_CREATED
             | subjects::OPPS_ACCOUNT_UPDATED
             | subjects::OPPS_ACCOUNT_OWNER_CHANGED => {

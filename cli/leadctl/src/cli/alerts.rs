@@ -18,6 +18,8 @@ Rules and defaults:
   silent_customer    an active account untouched: tier A 14d, B 30d, C 60d (others 30d) → owner
   rep_saturated      passes and expiries over 50% of at least 10 offers in the last 1d
                      (the threshold is the window) → manager
+  handover_task_overdue  a handover task past its due date (end of day UTC, + threshold)
+                     → new owner and manager
 
 Examples:
   leadctl alerts rules set demo no_first_touch --threshold 2h --escalate-after 1h
@@ -124,7 +126,7 @@ pub enum AlertRulesCommand {
 pub struct AlertRuleSetArgs {
     /// The team.
     pub team: String,
-    /// The rule: no_first_touch, stuck_in_stage, follow_up_overdue, silent_customer or rep_saturated.
+    /// The rule: no_first_touch, stuck_in_stage, follow_up_overdue, silent_customer, rep_saturated or handover_task_overdue.
     pub rule: String,
     /// Turns the rule on.
     #[arg(long, conflicts_with = "disable")]

@@ -147,6 +147,9 @@ fn message(rule: &str, subject: &str, detail: &str, since_ms: i64, now_ms: i64) 
         rules::FOLLOW_UP_OVERDUE => format!(
             "The follow-up of {subject} was due on {detail} and nothing was logged since. Follow up with the customer."
         ),
+        rules::HANDOVER_TASK_OVERDUE => format!(
+            "Handover task {subject} ({detail}) is overdue. Reach the customer you took over."
+        ),
         rules::SILENT_CUSTOMER => format!(
             "Nobody has touched account {subject} (tier {detail}) for {held}. Customers expect contact after the sale too."
         ),

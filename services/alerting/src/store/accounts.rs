@@ -137,3 +137,46 @@ pub async fn offers_in_window(
     .await?;
     Ok((row.try_get("total")?, row.try_get("missed")?))
 }
+
+/// Records an open handover task.
+pub async fn add_task(
+    tx: &mut Tx,
+    task_id: &str,
+    handover_id: &str,
+    account_id: &str,
+    lead_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO alerting_handover_tasks (task_id, handover_id, account_id, lead_id) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (task_id) DO NOTHING",
+    )
+    .bind(task_id)
+    .bind(handover_id)
+    .bind(account_id)
+    .bind(lead_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Removes and returns the open tasks of `handover_id`, or those about
+/// `account_id` or `lead_id` (empty ids match nothing).
+pub async fn take_tasks(
+    tx: &mut Tx,
+    handover_id: &str,
+    account_id: &str,
+    lead_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "DELETE FROM alerting_handover_tasks WHERE ($1 <> '' AND handover_id = $1) \
+         OR ($2 <> '' AND account_id = $2) OR ($3 <> '' AND lead_id = $3) RETURNING task_id",
+    )
+    .bind(handover_id)
+    .bind(account_id)
+    .bind(lead_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get("task_id").map_err(StoreError::from))
+        .collect()
+}

@@ -8,7 +8,9 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
 use leadwheel_proto::alerting::v1::{Rule, SetRuleRequest};
-use leadwheel_proto::events::v1::{AccountChanged, OfferClosed, OfferOutcome};
+use leadwheel_proto::events::v1::{
+    AccountChanged, HandoverCompleted, HandoverTaskCreated, OfferClosed, OfferOutcome,
+};
 
 use crate::helpers::{Env, Tables, WAIT, spawn_app_at};
 use crate::lifecycle::{all_alerts, team, touch, wait_for};
@@ -193,5 +195,87 @@ async fn a_saturated_rep_alerts_the_manager_once_per_episode(db: TestDb) {
         .collect();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].dedupe_key, format!("ben@{}", later + 13));
+    app.stop().await;
+}
+
+fn task(task_id: &str, handover_id: &str, account_id: &str, due: &str) -> HandoverTaskCreated {
+    HandoverTaskCreated {
+        task_id: task_id.into(),
+        handover_id: handover_id.into(),
+        owner_rep_id: "ana".into(),
+        team_id: "north".into(),
+        kind: "visit".into(),
+        account_id: account_id.into(),
+        due_date: due.into(),
+        ..Default::default()
+    }
+}
+
+on_both_backends!(an_overdue_handover_task_tells_the_new_owner_and_the_manager);
+async fn an_overdue_handover_task_tells_the_new_owner_and_the_manager(db: TestDb) {
+    let env = Env::new(db);
+    // 2026-03-01T00:00:00Z; tasks due 2026-03-02 are overdue from 03-03.
+    let clock = ManualClock::new(1_772_323_200_000);
+    let app = spawn_app_at(&env, &clock).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_CREATED,
+        "task-1",
+        &task("task-1", "ho-1", "acct-1", "2026-03-02"),
+    )
+    .await;
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_CREATED,
+        "task-2",
+        &task("task-2", "ho-2", "acct-2", "2026-03-02"),
+    )
+    .await;
+    let due = 1_772_323_200_000 + 2 * 86_400_000;
+    tables
+        .wait_timer("rule:handover_task_overdue:task-2", due)
+        .await;
+    // Handover 2 completes in time: its task raises nothing.
+    let completed = HandoverCompleted {
+        handover_id: "ho-2".into(),
+        rep_id: "leo".into(),
+        team_id: "north".into(),
+        tasks_done: 1,
+        at_ms: clock.now_ms(),
+    };
+    app.opps(subjects::OPPS_HANDOVER_COMPLETED, "ho-2", &completed)
+        .await;
+    tables
+        .wait_no_timer("rule:handover_task_overdue:task-2")
+        .await;
+
+    clock.advance(2 * DAY + Duration::from_secs(1));
+    let alert = wait_for(&app, "task-1 overdue", |a| {
+        a.kind == "handover_task_overdue"
+    })
+    .await;
+    assert_eq!(alert.subject_key, "task-1");
+    assert_eq!(alert.recipient_ids, ["ana", "maya"]);
+    assert!(
+        alert.message.contains("visit acct-1, due 2026-03-02"),
+        "{}",
+        alert.message
+    );
+
+    // Ana visits the customer: the task counts as done.
+    let mut visit = touch("", "", "");
+    visit.account_id = "acct-1".into();
+    visit.at_ms = clock.now_ms();
+    app.opps(subjects::OPPS_ACTIVITY_LOGGED, "acct-1", &visit)
+        .await;
+    let resolved = wait_for(&app, "resolved", |a| a.state == "resolved").await;
+    assert_eq!(resolved.resolved_reason, "activity_logged");
+    assert!(
+        all_alerts(&app)
+            .await
+            .iter()
+            .all(|a| a.subject_key != "task-2")
+    );
+    tables.close().await;
     app.stop().await;
 }

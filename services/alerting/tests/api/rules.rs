@@ -53,7 +53,8 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
             "stuck_in_stage",
             "follow_up_overdue",
             "silent_customer",
-            "rep_saturated"
+            "rep_saturated",
+            "handover_task_overdue"
         ]
     );
     assert_eq!(defaults[3].tier_threshold_seconds["A"], 14 * 86_400);
