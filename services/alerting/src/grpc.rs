@@ -329,8 +329,15 @@ impl AlertingService for Api {
     ) -> Result<Response<SetContactResponse>, Status> {
         let caller = caller_of(&request)?;
         let request = request.into_inner();
+        let prefs = crate::prefs::parse(
+            &request.email,
+            &request.channels,
+            &request.time_zone,
+            &request.quiet_start,
+            &request.quiet_end,
+        )?;
         self.ops
-            .set_contact(&caller, &request.recipient_id, &request.email)
+            .set_contact(&caller, &request.recipient_id, &prefs)
             .await?;
         Ok(Response::new(SetContactResponse {}))
     }

@@ -27,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod ops;
+pub mod prefs;
 pub mod rules;
 pub mod store;
 pub mod timer_loop;

@@ -185,6 +185,7 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
         .set_contact(SetContactRequest {
             recipient_id: "ana".into(),
             email: "ana@example.com".into(),
+            ..Default::default()
         })
         .await
         .expect("ana's address");

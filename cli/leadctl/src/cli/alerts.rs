@@ -94,9 +94,9 @@ pub enum AlertsCommand {
         /// An http(s) URL, or "" for none.
         url: String,
     },
-    /// Sets where a person gets alerts by email ("" for no email).
+    /// Sets how a person is told, whole: email address, channels, quiet hours.
     #[command(
-        after_help = "Examples:\n  leadctl alerts contact ana@example.com --as ana\n  leadctl alerts contact maya@example.com --person maya"
+        after_help = "Email waits until quiet hours end (in the person's time zone); live pushes do not.\n\nExamples:\n  leadctl alerts contact ana@example.com --as ana\n  leadctl alerts contact ana@example.com --as ana --time-zone Europe/Lisbon --quiet 22:00-07:00\n  leadctl alerts contact maya@example.com --person maya --channels email"
     )]
     Contact {
         /// An email address, or "".
@@ -104,7 +104,24 @@ pub enum AlertsCommand {
         /// Whose (default: the caller).
         #[arg(long)]
         person: Option<String>,
+        /// Channels: live, email, or both (default both).
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<String>,
+        /// IANA time zone of the quiet hours (default UTC).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// Quiet hours, HH:MM-HH:MM local (may wrap midnight).
+        #[arg(long, value_parser = quiet_arg)]
+        quiet: Option<(String, String)>,
     },
+}
+
+/// `22:00-07:00` for --quiet.
+pub fn quiet_arg(raw: &str) -> Result<(String, String), String> {
+    let (start, end) = raw
+        .split_once('-')
+        .ok_or_else(|| format!("{raw:?} is not HH:MM-HH:MM (e.g. 22:00-07:00)"))?;
+    Ok((start.trim().to_string(), end.trim().to_string()))
 }
 
 #[derive(Debug, Subcommand)]

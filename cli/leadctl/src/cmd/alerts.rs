@@ -52,22 +52,41 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
                 |_| said,
             )
         }
-        AlertsCommand::Contact { email, person } => {
+        AlertsCommand::Contact {
+            email,
+            person,
+            channels,
+            time_zone,
+            quiet,
+        } => {
             let mut client = ctx.alerting().await?;
+            let (quiet_start, quiet_end) = quiet.clone().unwrap_or_default();
             client
                 .set_contact(SetContactRequest {
                     recipient_id: person.clone().unwrap_or_default(),
                     email: email.clone(),
+                    channels: channels.clone(),
+                    time_zone: time_zone.clone().unwrap_or_default(),
+                    quiet_start,
+                    quiet_end,
                 })
                 .await
                 .map_err(|s| ctx.fail(Target::Alerting, s))?;
             let who = person.unwrap_or_else(|| "you".into());
-            let said = if email.is_empty() {
-                format!("{who}: no email\n")
+            let mut said = if email.is_empty() {
+                format!("{who}: no email")
             } else {
-                format!("{who}: alerts by email to {email}\n")
+                format!("{who}: alerts by email to {email}")
             };
-            emit(ctx.output(), &serde_json::json!({"email": email}), |_| said)
+            if let Some((start, end)) = &quiet {
+                said.push_str(&format!(
+                    ", quiet {start}-{end} {}",
+                    time_zone.as_deref().unwrap_or("UTC")
+                ));
+            }
+            said.push('\n');
+            let json = serde_json::json!({"email": email, "channels": channels, "quiet": quiet});
+            emit(ctx.output(), &json, |_| said)
         }
     }
 }

@@ -6,6 +6,7 @@ use leadwheel_plumbing::paging::Cursor;
 
 use super::Ops;
 use crate::error::Error;
+use crate::prefs::Prefs;
 use crate::store::deliveries::{self, Delivery};
 use crate::store::directory;
 
@@ -90,12 +91,12 @@ impl Ops {
         Ok(())
     }
 
-    /// Sets where `recipient_id` (empty: the caller) gets email.
+    /// Sets how `recipient_id` (empty: the caller) is told, whole.
     pub async fn set_contact(
         &self,
         caller: &Caller,
         recipient_id: &str,
-        email: &str,
+        prefs: &Prefs,
     ) -> Result<(), Error> {
         let recipient = if recipient_id.is_empty() {
             caller.subject.as_str()
@@ -105,7 +106,6 @@ impl Ops {
         if recipient.len() > 128 {
             return Err(Error::invalid("recipient_id", "is longer than 128 bytes"));
         }
-        check_email(email)?;
         let allowed = match caller.role {
             Role::Admin => true,
             _ if recipient == caller.subject => caller.role != Role::Integration,
@@ -127,7 +127,7 @@ impl Ops {
             )));
         }
         let mut tx = self.store.begin().await?;
-        deliveries::set_email(&mut tx, recipient, email, &caller.subject, self.now_ms()).await?;
+        deliveries::set_prefs(&mut tx, recipient, prefs, &caller.subject, self.now_ms()).await?;
         tx.commit().await?;
         tracing::info!(recipient_id = recipient, by = %caller.subject, "contact set");
         Ok(())

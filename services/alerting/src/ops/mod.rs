@@ -65,8 +65,9 @@ impl Ops {
         self.wakers.wake_all();
     }
 
-    /// Writes the deliveries telling `to` about `alert` (live, and email
-    /// for those with an address) and the team's webhook, for `reason`.
+    /// Writes the deliveries telling `to` about `alert` on the channels each
+    /// chose (live; email with an address, after their quiet hours) and the
+    /// team's webhook, for `reason`.
     pub async fn enqueue_deliveries(
         &self,
         tx: &mut Tx,
@@ -76,31 +77,35 @@ impl Ops {
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
         for recipient in to {
-            let subject = leadwheel_plumbing::bus::subjects::live_alerts(recipient);
-            deliveries::enqueue(
-                tx,
-                &alert.alert_id,
-                delivery::LIVE,
-                recipient,
-                &subject,
-                reason,
-                now,
-            )
-            .await?;
-            if self.email_enabled {
-                let email = deliveries::email_of(tx, recipient).await?;
-                if !email.is_empty() {
-                    deliveries::enqueue(
-                        tx,
-                        &alert.alert_id,
-                        delivery::EMAIL,
-                        recipient,
-                        &email,
-                        reason,
-                        now,
-                    )
-                    .await?;
-                }
+            let prefs = deliveries::prefs_of(tx, recipient).await?;
+            if prefs.live {
+                let subject = leadwheel_plumbing::bus::subjects::live_alerts(recipient);
+                deliveries::enqueue(
+                    tx,
+                    &alert.alert_id,
+                    delivery::LIVE,
+                    recipient,
+                    &subject,
+                    reason,
+                    now,
+                    now,
+                )
+                .await?;
+            }
+            if self.email_enabled && prefs.by_email && !prefs.email.is_empty() {
+                // Quiet hours hold email until they end.
+                let due = prefs.email_at(now);
+                deliveries::enqueue(
+                    tx,
+                    &alert.alert_id,
+                    delivery::EMAIL,
+                    recipient,
+                    &prefs.email,
+                    reason,
+                    now,
+                    due,
+                )
+                .await?;
             }
         }
         let url = deliveries::webhook_of(tx, &alert.team_id).await?;
@@ -112,6 +117,7 @@ impl Ops {
                 "",
                 &url,
                 reason,
+                now,
                 now,
             )
             .await?;

@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::StoreError;
+use crate::prefs::Prefs;
 
 /// One delivery of one alert on one channel to one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,43 +73,65 @@ pub async fn webhook_of(tx: &mut Tx, team_id: &str) -> Result<String, StoreError
     })
 }
 
-/// Sets `recipient_id`'s email address (empty: none).
-pub async fn set_email(
+/// Sets `recipient_id`'s preferences, whole.
+pub async fn set_prefs(
     tx: &mut Tx,
     recipient_id: &str,
-    email: &str,
+    prefs: &Prefs,
     by: &str,
     now_ms: i64,
 ) -> Result<(), StoreError> {
+    let (quiet_start, quiet_end) = prefs.quiet.unwrap_or((-1, -1));
     sqlx::query(
-        "INSERT INTO alerting_contacts (recipient_id, email, updated_by, updated_at_ms) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (recipient_id) DO UPDATE SET \
-         email = excluded.email, updated_by = excluded.updated_by, \
-         updated_at_ms = excluded.updated_at_ms",
+        "INSERT INTO alerting_contacts (recipient_id, email, updated_by, updated_at_ms, channels, \
+         time_zone, quiet_start_min, quiet_end_min) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (recipient_id) DO UPDATE SET email = excluded.email, \
+         updated_by = excluded.updated_by, updated_at_ms = excluded.updated_at_ms, \
+         channels = excluded.channels, time_zone = excluded.time_zone, \
+         quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min",
     )
     .bind(recipient_id)
-    .bind(email)
+    .bind(&prefs.email)
     .bind(by)
     .bind(now_ms)
+    .bind(prefs.channels())
+    .bind(&prefs.time_zone)
+    .bind(quiet_start)
+    .bind(quiet_end)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// `recipient_id`'s email address (empty: none).
-pub async fn email_of(tx: &mut Tx, recipient_id: &str) -> Result<String, StoreError> {
-    let row = sqlx::query("SELECT email FROM alerting_contacts WHERE recipient_id = $1")
-        .bind(recipient_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(match row {
-        Some(row) => row.try_get("email")?,
-        None => String::new(),
+/// `recipient_id`'s preferences (the defaults when never set).
+pub async fn prefs_of(tx: &mut Tx, recipient_id: &str) -> Result<Prefs, StoreError> {
+    let row = sqlx::query(
+        "SELECT email, channels, time_zone, quiet_start_min, quiet_end_min \
+         FROM alerting_contacts WHERE recipient_id = $1",
+    )
+    .bind(recipient_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Prefs::default());
+    };
+    let channels: String = row.try_get("channels")?;
+    let (start, end): (i64, i64) = (
+        row.try_get("quiet_start_min")?,
+        row.try_get("quiet_end_min")?,
+    );
+    Ok(Prefs {
+        email: row.try_get("email")?,
+        live: channels.split(',').any(|c| c == "live"),
+        by_email: channels.split(',').any(|c| c == "email"),
+        time_zone: row.try_get("time_zone")?,
+        quiet: (start >= 0 && end >= 0).then_some((start, end)),
     })
 }
 
-/// Writes a pending delivery unless the same (alert, channel, recipient,
-/// reason) exists; true when written.
+/// Writes a pending delivery, first due at `due_ms`, unless the same
+/// (alert, channel, recipient, reason) exists; true when written.
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     tx: &mut Tx,
     alert_id: &str,
@@ -117,11 +140,12 @@ pub async fn enqueue(
     target: &str,
     reason: &str,
     now_ms: i64,
+    due_ms: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO alerting_deliveries (delivery_id, alert_id, channel, recipient_id, target, \
          reason, state, attempts, next_attempt_at_ms, last_error, created_at_ms, done_at_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, '', $7, 0) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $8, '', $7, 0) \
          ON CONFLICT (alert_id, channel, recipient_id, reason) DO NOTHING",
     )
     .bind(ids::prefixed("dlv"))
@@ -131,6 +155,7 @@ pub async fn enqueue(
     .bind(target)
     .bind(reason)
     .bind(now_ms)
+    .bind(due_ms)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -88,6 +88,7 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
     maya.set_contact(SetContactRequest {
         recipient_id: String::new(),
         email: "maya@example.com".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -108,6 +109,7 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
         .set_contact(SetContactRequest {
             recipient_id: String::new(),
             email: "maya.example.com".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -251,5 +253,113 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
     assert!(!mayas.is_empty() && mayas.iter().all(|d| d.alert_id == alert.alert_id));
     let _ = clock.now_ms();
     drop(watch);
+    app.stop().await;
+}
+
+on_both_backends!(preferences_choose_channels_and_quiet_hours_hold_email);
+async fn preferences_choose_channels_and_quiet_hours_hold_email(db: TestDb) {
+    let env = Env::new(db);
+    let smtp = Smtp::start().await;
+    // 2026-03-01 23:30 UTC: inside ana's quiet hours (22:00-07:00 Lisbon,
+    // UTC+0 in winter), which end at 2026-03-02 07:00 UTC.
+    let clock = ManualClock::new(1_772_407_800_000);
+    let app = spawn_app_with(&env, settings(&clock, &smtp)).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    team(&app, "south", "sam", &["sue"]).await;
+    let mut ana = app.client("ana", Role::Rep).await;
+    ana.set_contact(SetContactRequest {
+        email: "ana@example.com".into(),
+        time_zone: "Europe/Lisbon".into(),
+        quiet_start: "22:00".into(),
+        quiet_end: "07:00".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // sam: email only, no live pushes.
+    let mut sam = app.client("sam", Role::Manager).await;
+    sam.set_contact(SetContactRequest {
+        email: "sam@example.com".into(),
+        channels: vec!["email".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let status = ana
+        .set_contact(SetContactRequest {
+            time_zone: "Mars/Olympus".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "time_zone"
+    );
+    let status = ana
+        .set_contact(SetContactRequest {
+            recipient_id: "ben".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+
+    // A circuit-breaker alert for ana (to her) and a pooled lead for sam.
+    let tripped = leadwheel_proto::events::v1::RepAvailabilityChanged {
+        rep_id: "ana".into(),
+        team_id: "north".into(),
+        availability: "away".into(),
+        by: "circuit_breaker".into(),
+        reason: "3 offers in a row expired".into(),
+        manager_id: "maya".into(),
+        at_ms: 5_000,
+    };
+    app.wheel(subjects::REP_AVAILABILITY_CHANGED, "ana", &tripped)
+        .await;
+    app.pool("lead-s", "south", "sam").await;
+    let sams = eventually(WAIT, "sam's email", || async {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m.contains("sam@example.com"))
+    })
+    .await;
+    assert!(sams.contains("lead-s"), "{sams}");
+    let log = deliveries(&app, "").await;
+    assert!(
+        !log.iter()
+            .any(|d| d.recipient_id == "sam" && d.channel == "live"),
+        "sam chose email only: {log:?}"
+    );
+    let held = log
+        .iter()
+        .find(|d| d.recipient_id == "ana" && d.channel == "email")
+        .expect("ana's email is logged")
+        .clone();
+    assert_eq!((held.state.as_str(), held.attempts), ("pending", 0));
+    assert_eq!(
+        held.next_attempt_at_ms, 1_772_434_800_000,
+        "held until 07:00 Lisbon"
+    );
+    assert!(
+        log.iter()
+            .any(|d| d.recipient_id == "ana" && d.channel == "live" && d.state == "sent")
+    );
+    assert!(
+        !smtp
+            .messages()
+            .iter()
+            .any(|m| m.contains("ana@example.com"))
+    );
+
+    // Morning: the email goes.
+    clock.set(1_772_434_800_000);
+    let mail = eventually(WAIT, "ana's email after the quiet hours", || async {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m.contains("ana@example.com"))
+    })
+    .await;
+    assert!(mail.contains("set away"), "{mail}");
     app.stop().await;
 }
