@@ -8,3 +8,6 @@ ALTER TABLE alerting_contacts ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
 -- Minutes after local midnight; -1: no quiet hours.
 ALTER TABLE alerting_contacts ADD COLUMN quiet_start_min BIGINT NOT NULL DEFAULT -1;
 ALTER TABLE alerting_contacts ADD COLUMN quiet_end_min BIGINT NOT NULL DEFAULT -1;
+-- Minutes between digest emails (all alerts of the interval in one); 0:
+-- one email per alert.
+ALTER TABLE alerting_contacts ADD COLUMN digest_minutes BIGINT NOT NULL DEFAULT 0;

@@ -335,6 +335,7 @@ impl AlertingService for Api {
             &request.time_zone,
             &request.quiet_start,
             &request.quiet_end,
+            i64::from(request.digest_minutes),
         )?;
         self.ops
             .set_contact(&caller, &request.recipient_id, &prefs)

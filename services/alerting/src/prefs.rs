@@ -21,6 +21,8 @@ pub struct Prefs {
     /// Quiet hours, minutes after local midnight, `[start, end)`; may wrap
     /// midnight (22:00–07:00). None: never quiet.
     pub quiet: Option<(i64, i64)>,
+    /// Minutes between digest emails; 0: one email per alert.
+    pub digest_minutes: i64,
 }
 
 impl Default for Prefs {
@@ -31,6 +33,7 @@ impl Default for Prefs {
             by_email: true,
             time_zone: "UTC".into(),
             quiet: None,
+            digest_minutes: 0,
         }
     }
 }
@@ -53,12 +56,20 @@ pub fn parse(
     time_zone: &str,
     quiet_start: &str,
     quiet_end: &str,
+    digest_minutes: i64,
 ) -> Result<Prefs, Error> {
+    if !(0..=1_440).contains(&digest_minutes) {
+        return Err(Error::invalid(
+            "digest_minutes",
+            format!("{digest_minutes} is not between 0 and 1440 (a day)"),
+        ));
+    }
     crate::ops::channels::check_email(email)?;
     let mut prefs = Prefs {
         email: email.to_string(),
         live: channels.is_empty(),
         by_email: channels.is_empty(),
+        digest_minutes,
         ..Prefs::default()
     };
     for channel in channels {
@@ -113,6 +124,18 @@ impl Prefs {
         out.join(",")
     }
 
+    /// When an email written at `now_ms` goes: after the quiet hours, at
+    /// the next digest boundary (multiples of the interval since the epoch,
+    /// so every alert of one interval shares one email).
+    pub fn email_due(&self, now_ms: i64) -> i64 {
+        let at = self.email_at(now_ms);
+        if self.digest_minutes <= 0 {
+            return at;
+        }
+        let interval = self.digest_minutes * 60_000;
+        (at + interval - 1).div_euclid(interval) * interval
+    }
+
     /// When email may go at `now_ms`: now, or the end of the quiet hours
     /// the person is in.
     pub fn email_at(&self, now_ms: i64) -> i64 {
@@ -163,7 +186,7 @@ mod tests {
 
     #[test]
     fn quiet_hours_hold_email_until_they_end_in_the_persons_zone() {
-        let prefs = parse("ana@example.com", &[], "Europe/Lisbon", "22:00", "07:00").unwrap();
+        let prefs = parse("ana@example.com", &[], "Europe/Lisbon", "22:00", "07:00", 0).unwrap();
         // 2026-03-01 23:30 UTC = 23:30 in Lisbon (winter): quiet until 07:00 next day.
         let late = Timestamp::from_second(1_772_407_800)
             .unwrap()
@@ -173,31 +196,46 @@ mod tests {
         assert_eq!(prefs.email_at(1_772_420_400_000), 1_772_434_800_000);
         // 12:00: not quiet.
         assert_eq!(prefs.email_at(1_772_452_800_000), 1_772_452_800_000);
-        let ny = parse("", &[], "America/New_York", "09:00", "17:00").unwrap();
+        let ny = parse("", &[], "America/New_York", "09:00", "17:00", 0).unwrap();
         // 2026-03-02 15:00 UTC = 10:00 in New York: quiet until 17:00 local = 22:00 UTC.
         assert_eq!(ny.email_at(1_772_463_600_000), 1_772_488_800_000);
     }
 
     #[test]
+    fn digests_gather_an_interval_after_the_quiet_hours() {
+        let mut prefs = parse("a@b.example", &[], "", "", "", 60).unwrap();
+        assert_eq!(prefs.email_due(3_600_000), 3_600_000);
+        assert_eq!(prefs.email_due(3_600_001), 7_200_000);
+        assert_eq!(prefs.email_due(7_199_999), 7_200_000);
+        prefs.quiet = Some((0, 120));
+        // 00:30 UTC is quiet until 02:00, itself a boundary.
+        assert_eq!(prefs.email_due(1_800_000), 7_200_000);
+    }
+
+    #[test]
     fn bad_preferences_name_the_field() {
-        assert_eq!(field(parse("x", &[], "", "", "").unwrap_err()), "email");
+        assert_eq!(field(parse("x", &[], "", "", "", 0).unwrap_err()), "email");
         assert_eq!(
-            field(parse("", &["sms".into()], "", "", "").unwrap_err()),
+            field(parse("", &[], "", "", "", -1).unwrap_err()),
+            "digest_minutes"
+        );
+        assert_eq!(
+            field(parse("", &["sms".into()], "", "", "", 0).unwrap_err()),
             "channels"
         );
         assert_eq!(
-            field(parse("", &[], "Mars/Olympus", "", "").unwrap_err()),
+            field(parse("", &[], "Mars/Olympus", "", "", 0).unwrap_err()),
             "time_zone"
         );
         assert_eq!(
-            field(parse("", &[], "", "25:00", "07:00").unwrap_err()),
+            field(parse("", &[], "", "25:00", "07:00", 0).unwrap_err()),
             "quiet_start"
         );
         assert_eq!(
-            field(parse("", &[], "", "22:00", "").unwrap_err()),
+            field(parse("", &[], "", "22:00", "", 0).unwrap_err()),
             "quiet_end"
         );
-        let only_live = parse("", &["live".into()], "", "", "").unwrap();
+        let only_live = parse("", &["live".into()], "", "", "", 0).unwrap();
         assert_eq!(only_live.channels(), "live");
         assert!(!only_live.by_email);
     }

@@ -96,7 +96,7 @@ pub enum AlertsCommand {
     },
     /// Sets how a person is told, whole: email address, channels, quiet hours.
     #[command(
-        after_help = "Email waits until quiet hours end (in the person's time zone); live pushes do not.\n\nExamples:\n  leadctl alerts contact ana@example.com --as ana\n  leadctl alerts contact ana@example.com --as ana --time-zone Europe/Lisbon --quiet 22:00-07:00\n  leadctl alerts contact maya@example.com --person maya --channels email"
+        after_help = "Email waits until quiet hours end (in the person's time zone); live pushes do not.\n\nExamples:\n  leadctl alerts contact ana@example.com --as ana\n  leadctl alerts contact ana@example.com --as ana --time-zone Europe/Lisbon --quiet 22:00-07:00\n  leadctl alerts contact maya@example.com --person maya --channels email --digest 1h"
     )]
     Contact {
         /// An email address, or "".
@@ -113,6 +113,9 @@ pub enum AlertsCommand {
         /// Quiet hours, HH:MM-HH:MM local (may wrap midnight).
         #[arg(long, value_parser = quiet_arg)]
         quiet: Option<(String, String)>,
+        /// One email per interval with every alert in it (e.g. 1h); default one by one.
+        #[arg(long, value_parser = duration::parse_ms)]
+        digest: Option<i64>,
     },
 }
 

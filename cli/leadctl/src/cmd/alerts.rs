@@ -58,6 +58,7 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
             channels,
             time_zone,
             quiet,
+            digest,
         } => {
             let mut client = ctx.alerting().await?;
             let (quiet_start, quiet_end) = quiet.clone().unwrap_or_default();
@@ -69,6 +70,7 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
                     time_zone: time_zone.clone().unwrap_or_default(),
                     quiet_start,
                     quiet_end,
+                    digest_minutes: i32::try_from(digest.unwrap_or(0) / 60_000).unwrap_or(i32::MAX),
                 })
                 .await
                 .map_err(|s| ctx.fail(Target::Alerting, s))?;
@@ -83,6 +85,9 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
                     ", quiet {start}-{end} {}",
                     time_zone.as_deref().unwrap_or("UTC")
                 ));
+            }
+            if let Some(ms) = digest {
+                said.push_str(&format!(", a digest every {}", duration::human(ms)));
             }
             said.push('\n');
             let json = serde_json::json!({"email": email, "channels": channels, "quiet": quiet});

@@ -56,21 +56,60 @@ impl Channel for Email {
     }
 
     async fn send(&self, delivery: &Delivery, alert: &Alert) -> Outcome {
-        let to: Mailbox = match delivery.target.parse() {
-            Ok(to) => to,
-            Err(err) => return Outcome::Dead(format!("bad address {:?}: {err}", delivery.target)),
+        let message = self.message(
+            &delivery.target,
+            render::subject(alert, &delivery.reason),
+            render::plain(alert, &delivery.reason),
+            render::html(alert, &delivery.reason),
+        );
+        self.deliver(message).await
+    }
+
+    fn gathers(&self) -> bool {
+        true
+    }
+
+    async fn send_digest(&self, deliveries: &[Delivery], alerts: &[Alert]) -> Outcome {
+        let Some(first) = deliveries.first() else {
+            return Outcome::Sent;
         };
-        let message = Message::builder()
+        let items: Vec<(&Alert, &str)> = alerts
+            .iter()
+            .zip(deliveries.iter().map(|d| d.reason.as_str()))
+            .collect();
+        let message = self.message(
+            &first.target,
+            render::digest_subject(items.len()),
+            render::digest_plain(&items),
+            render::digest_html(&items),
+        );
+        self.deliver(message).await
+    }
+}
+
+impl Email {
+    fn message(
+        &self,
+        to: &str,
+        subject: String,
+        plain: String,
+        html: String,
+    ) -> Result<Message, Outcome> {
+        let to: Mailbox = to
+            .parse()
+            .map_err(|err| Outcome::Dead(format!("bad address {to:?}: {err}")))?;
+        Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(render::subject(alert, &delivery.reason))
-            .multipart(MultiPart::alternative_plain_html(
-                render::plain(alert, &delivery.reason),
-                render::html(alert, &delivery.reason),
-            ));
+            .subject(subject)
+            .multipart(MultiPart::alternative_plain_html(plain, html))
+            .map_err(|err| Outcome::Dead(format!("building the email: {err}")))
+    }
+
+    async fn deliver(&self, message: Result<Message, Outcome>) -> Outcome {
         let message = match message {
             Ok(message) => message,
-            Err(err) => return Outcome::Dead(format!("building the email: {err}")),
+            Err(outcome) => return outcome,
         };
         match self.transport.send(message).await {
             Ok(_) => Outcome::Sent,

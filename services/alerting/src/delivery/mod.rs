@@ -48,6 +48,22 @@ pub trait Channel: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// One attempt to deliver `alert` as `delivery` says.
     fn send(&self, delivery: &Delivery, alert: &Alert) -> impl Future<Output = Outcome> + Send;
+
+    /// Whether this channel gathers a person's due deliveries into one when
+    /// they asked for a digest.
+    fn gathers(&self) -> bool {
+        false
+    }
+
+    /// One attempt to deliver several alerts (`alerts[i]` for
+    /// `deliveries[i]`) to one person at once.
+    fn send_digest(
+        &self,
+        _deliveries: &[Delivery],
+        _alerts: &[Alert],
+    ) -> impl Future<Output = Outcome> + Send {
+        async { Outcome::Dead("this channel sends no digests".into()) }
+    }
 }
 
 /// Wakes the delivery workers when rows were written.
@@ -137,7 +153,25 @@ async fn send_due<C: Channel>(
         if due.is_empty() {
             return Ok(());
         }
+        // Deliveries for people who want a digest go together, per person.
+        let mut digests: std::collections::BTreeMap<String, Vec<Delivery>> = Default::default();
+        let mut singles = Vec::new();
         for delivery in due {
+            if channel.gathers()
+                && deliveries::prefs_now(store, &delivery.recipient_id)
+                    .await?
+                    .digest_minutes
+                    > 0
+            {
+                digests
+                    .entry(delivery.recipient_id.clone())
+                    .or_default()
+                    .push(delivery);
+            } else {
+                singles.push(delivery);
+            }
+        }
+        for delivery in singles {
             if cancel.is_cancelled() {
                 return Ok(());
             }
@@ -146,6 +180,20 @@ async fn send_due<C: Channel>(
                 None => Outcome::Dead(format!("alert {} does not exist", delivery.alert_id)),
             };
             record(store, clock, config, &delivery, outcome).await?;
+        }
+        for (_, group) in digests {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let mut found = Vec::with_capacity(group.len());
+            for delivery in &group {
+                // Alerts are never deleted; a missing one fails the digest.
+                found.push(alerts.get(&delivery.alert_id).await?.unwrap_or_default());
+            }
+            let outcome = channel.send_digest(&group, &found).await;
+            for delivery in &group {
+                record(store, clock, config, delivery, outcome.clone()).await?;
+            }
         }
     }
 }

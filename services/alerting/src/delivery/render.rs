@@ -75,6 +75,39 @@ pub fn html(alert: &Alert, reason: &str) -> String {
     )
 }
 
+/// A digest's subject.
+pub fn digest_subject(count: usize) -> String {
+    format!("[leadwheel] {count} alerts")
+}
+
+/// A digest's plain text: each alert as its own email would say it.
+pub fn digest_plain(items: &[(&Alert, &str)]) -> String {
+    items
+        .iter()
+        .map(|(alert, reason)| plain(alert, reason))
+        .collect::<Vec<_>>()
+        .join("\n---\n\n")
+}
+
+/// A digest's HTML.
+pub fn digest_html(items: &[(&Alert, &str)]) -> String {
+    let body: String = items
+        .iter()
+        .map(|(alert, reason)| {
+            format!(
+                "<h3>{}</h3><p>{}</p><p style=\"color:#666\">Acknowledge: <code>leadctl alerts ack {}</code></p>",
+                escape(&headline(alert, reason)),
+                escape(&alert.message),
+                escape(&alert.alert_id)
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html><html><body><h2>{}</h2>{body}</body></html>",
+        escape(&digest_subject(items.len()))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

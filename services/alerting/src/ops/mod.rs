@@ -93,8 +93,9 @@ impl Ops {
                 .await?;
             }
             if self.email_enabled && prefs.by_email && !prefs.email.is_empty() {
-                // Quiet hours hold email until they end.
-                let due = prefs.email_at(now);
+                // Quiet hours hold email until they end; a digest until
+                // the end of its interval.
+                let due = prefs.email_due(now);
                 deliveries::enqueue(
                     tx,
                     &alert.alert_id,

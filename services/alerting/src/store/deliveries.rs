@@ -84,11 +84,13 @@ pub async fn set_prefs(
     let (quiet_start, quiet_end) = prefs.quiet.unwrap_or((-1, -1));
     sqlx::query(
         "INSERT INTO alerting_contacts (recipient_id, email, updated_by, updated_at_ms, channels, \
-         time_zone, quiet_start_min, quiet_end_min) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         time_zone, quiet_start_min, quiet_end_min, digest_minutes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (recipient_id) DO UPDATE SET email = excluded.email, \
          updated_by = excluded.updated_by, updated_at_ms = excluded.updated_at_ms, \
          channels = excluded.channels, time_zone = excluded.time_zone, \
-         quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min",
+         quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min, \
+         digest_minutes = excluded.digest_minutes",
     )
     .bind(recipient_id)
     .bind(&prefs.email)
@@ -98,6 +100,7 @@ pub async fn set_prefs(
     .bind(&prefs.time_zone)
     .bind(quiet_start)
     .bind(quiet_end)
+    .bind(prefs.digest_minutes)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -105,12 +108,25 @@ pub async fn set_prefs(
 
 /// `recipient_id`'s preferences (the defaults when never set).
 pub async fn prefs_of(tx: &mut Tx, recipient_id: &str) -> Result<Prefs, StoreError> {
+    read_prefs(tx, recipient_id).await
+}
+
+/// [`prefs_of`] outside a transaction.
+pub async fn prefs_now(store: &Store, recipient_id: &str) -> Result<Prefs, StoreError> {
+    let mut conn = store.pool().acquire().await?;
+    read_prefs(&mut conn, recipient_id).await
+}
+
+async fn read_prefs(
+    conn: &mut sqlx::AnyConnection,
+    recipient_id: &str,
+) -> Result<Prefs, StoreError> {
     let row = sqlx::query(
-        "SELECT email, channels, time_zone, quiet_start_min, quiet_end_min \
+        "SELECT email, channels, time_zone, quiet_start_min, quiet_end_min, digest_minutes \
          FROM alerting_contacts WHERE recipient_id = $1",
     )
     .bind(recipient_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else {
         return Ok(Prefs::default());
@@ -126,6 +142,7 @@ pub async fn prefs_of(tx: &mut Tx, recipient_id: &str) -> Result<Prefs, StoreErr
         by_email: channels.split(',').any(|c| c == "email"),
         time_zone: row.try_get("time_zone")?,
         quiet: (start >= 0 && end >= 0).then_some((start, end)),
+        digest_minutes: row.try_get("digest_minutes")?,
     })
 }
 

@@ -363,3 +363,61 @@ async fn preferences_choose_channels_and_quiet_hours_hold_email(db: TestDb) {
     assert!(mail.contains("set away"), "{mail}");
     app.stop().await;
 }
+
+on_both_backends!(a_digest_gathers_an_hours_alerts_into_one_email);
+async fn a_digest_gathers_an_hours_alerts_into_one_email(db: TestDb) {
+    let env = Env::new(db);
+    let smtp = Smtp::start().await;
+    // 2026-03-02 10:10 UTC; the hourly digest goes at 11:00.
+    let clock = ManualClock::new(1_772_446_200_000);
+    let app = spawn_app_with(&env, settings(&clock, &smtp)).await;
+    let mut maya = app.client("maya", Role::Manager).await;
+    maya.set_contact(SetContactRequest {
+        email: "maya@example.com".into(),
+        digest_minutes: 60,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let status = maya
+        .set_contact(SetContactRequest {
+            digest_minutes: 2_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.get_details_bad_request().unwrap().field_violations[0].field,
+        "digest_minutes"
+    );
+    for lead in ["lead-1", "lead-2", "lead-3"] {
+        app.pool(lead, "north", "maya").await;
+    }
+    eventually(WAIT, "three email deliveries waiting for 11:00", || async {
+        let log = deliveries(&app, "pending").await;
+        let waiting = log
+            .iter()
+            .filter(|d| d.channel == "email" && d.next_attempt_at_ms == 1_772_449_200_000)
+            .count();
+        (waiting == 3).then_some(())
+    })
+    .await;
+    assert!(smtp.messages().is_empty());
+
+    clock.set(1_772_449_200_000);
+    let mail = eventually(WAIT, "the digest", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(mail.contains("Subject: [leadwheel] 3 alerts"), "{mail}");
+    for lead in ["lead-1", "lead-2", "lead-3"] {
+        assert!(mail.contains(lead), "{lead} in {mail}");
+    }
+    eventually(WAIT, "all three sent", || async {
+        let sent = deliveries(&app, "sent").await;
+        (sent.iter().filter(|d| d.channel == "email").count() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(smtp.messages().len(), 1, "one email for three alerts");
+    app.stop().await;
+}
