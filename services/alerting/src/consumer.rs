@@ -95,6 +95,8 @@ fn to_one(
         subject_key: subject.to_string(),
         message,
         escalate_after_ms: 0,
+        second_escalation_to: String::new(),
+        second_escalate_after_ms: 0,
     }
 }
 

@@ -149,6 +149,8 @@ pub async fn offer_closed(ops: &Ops, tx: &mut Tx, e: &OfferClosed) -> Result<(),
                 e.rep_id, rule.share_percent
             ),
             escalate_after_ms: rule.escalate_after_ms,
+            second_escalation_to: rule.second_escalation_to.clone(),
+            second_escalate_after_ms: rule.second_escalate_after_ms,
         },
     )
     .await?;

@@ -68,7 +68,7 @@ pub fn escalated(alert: &Alert, to: &str, message: &str, at_ms: i64) -> EventDra
         kind: alert.kind.clone(),
         team_id: alert.team_id.clone(),
         to: to.to_string(),
-        level: 1,
+        level: i32::try_from(alert.escalation_level).unwrap_or(i32::MAX),
         message: message.to_string(),
         at_ms,
     };

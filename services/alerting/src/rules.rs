@@ -106,6 +106,11 @@ pub struct RuleConfig {
     pub share_percent: i64,
     /// rep_saturated: the fewest offers in the window before it may alert.
     pub min_count: i64,
+    /// Who is told when an alert escalated to the manager is still not
+    /// acknowledged after `second_escalate_after_ms` (empty: nobody).
+    pub second_escalation_to: String,
+    /// The delay of that second escalation (0: none).
+    pub second_escalate_after_ms: i64,
     /// Who is told first.
     pub recipients: Recipients,
     /// Escalate to the manager when not acknowledged within this (0: never).
@@ -161,6 +166,8 @@ impl RuleConfig {
             escalate_after_ms,
             share_percent,
             min_count,
+            second_escalation_to: String::new(),
+            second_escalate_after_ms: 0,
             is_default: true,
             updated_by: String::new(),
             updated_at_ms: 0,
@@ -202,6 +209,41 @@ impl RuleConfig {
         };
         check_delay("rule.threshold_seconds", self.threshold_ms, min)?;
         check_delay("rule.escalate_after_seconds", self.escalate_after_ms, 0)?;
+        check_delay(
+            "rule.second_escalate_after_seconds",
+            self.second_escalate_after_ms,
+            0,
+        )?;
+        if self.second_escalation_to.len() > 128 {
+            return Err(Error::invalid(
+                "rule.second_escalation_to",
+                "is longer than 128 bytes",
+            ));
+        }
+        match (
+            self.second_escalation_to.is_empty(),
+            self.second_escalate_after_ms == 0,
+        ) {
+            (true, false) => {
+                return Err(Error::invalid(
+                    "rule.second_escalation_to",
+                    "is required with second_escalate_after_seconds",
+                ));
+            }
+            (false, true) => {
+                return Err(Error::invalid(
+                    "rule.second_escalate_after_seconds",
+                    "is required with second_escalation_to",
+                ));
+            }
+            (false, false) if self.escalate_after_ms == 0 => {
+                return Err(Error::invalid(
+                    "rule.second_escalation_to",
+                    "needs a first escalation (escalate_after_seconds)",
+                ));
+            }
+            _ => {}
+        }
         let keyed = self.keyed_field();
         if !self.stage_thresholds_ms.is_empty() && keyed.is_none() {
             return Err(Error::invalid(

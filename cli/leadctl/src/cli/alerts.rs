@@ -23,6 +23,7 @@ Rules and defaults:
 
 Examples:
   leadctl alerts rules set demo no_first_touch --threshold 2h --escalate-after 1h
+  leadctl alerts rules set demo no_first_touch --second-escalation-to vera --second-escalate-after 4h
   leadctl alerts rules set demo stuck_in_stage --stage trial=30d --stage commercial=7d
   leadctl alerts rules set demo follow_up_overdue --recipients both
   leadctl alerts rules set demo silent_customer --tier A=7d
@@ -175,6 +176,12 @@ pub struct AlertRuleSetArgs {
     /// Escalate to the manager when not acknowledged within this; 0 never.
     #[arg(long, value_parser = duration::parse_ms)]
     pub escalate_after: Option<i64>,
+    /// A second level: who is told when still not acknowledged ("" for none)...
+    #[arg(long)]
+    pub second_escalation_to: Option<String>,
+    /// ...this long after the escalation to the manager (0: none).
+    #[arg(long, value_parser = duration::parse_ms)]
+    pub second_escalate_after: Option<i64>,
 }
 
 /// `trial=21d` for --stage.

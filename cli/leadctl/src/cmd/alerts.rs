@@ -409,6 +409,8 @@ pub struct RuleView {
     pub min_count: i32,
     pub recipients: String,
     pub escalate_after_seconds: i64,
+    pub second_escalation_to: String,
+    pub second_escalate_after_seconds: i64,
     pub is_default: bool,
     pub updated_by: String,
 }
@@ -426,6 +428,8 @@ impl From<Rule> for RuleView {
             min_count: r.min_count,
             recipients: r.recipients,
             escalate_after_seconds: r.escalate_after_seconds,
+            second_escalation_to: r.second_escalation_to,
+            second_escalate_after_seconds: r.second_escalate_after_seconds,
             is_default: r.is_default,
             updated_by: r.updated_by,
         }
@@ -459,10 +463,14 @@ pub fn rules_table(rules: &[RuleView]) -> String {
             duration::human(r.threshold_seconds * 1_000),
             stages,
             r.recipients.clone(),
-            if r.escalate_after_seconds == 0 {
-                "never".into()
-            } else {
-                duration::human(r.escalate_after_seconds * 1_000)
+            match (r.escalate_after_seconds, r.second_escalation_to.as_str()) {
+                (0, _) => "never".into(),
+                (secs, "") => duration::human(secs * 1_000),
+                (secs, who) => format!(
+                    "{}, then {who} after {}",
+                    duration::human(secs * 1_000),
+                    duration::human(r.second_escalate_after_seconds * 1_000)
+                ),
             },
             if r.is_default {
                 "(default)".into()
@@ -534,6 +542,12 @@ async fn set_rule(ctx: &Ctx, args: AlertRuleSetArgs) -> Result<()> {
     }
     if let Some(ms) = args.escalate_after {
         rule.escalate_after_seconds = ms / 1_000;
+    }
+    if let Some(who) = args.second_escalation_to {
+        rule.second_escalation_to = who;
+    }
+    if let Some(ms) = args.second_escalate_after {
+        rule.second_escalate_after_seconds = ms / 1_000;
     }
     let mut client = ctx.alerting().await?;
     let set = client

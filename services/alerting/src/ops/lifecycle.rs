@@ -31,19 +31,27 @@ impl Ops {
         Ok(Some(alert))
     }
 
-    /// Arms `alert`'s escalation if its rule escalates and the manager is
-    /// not told already.
+    /// Arms `alert`'s next escalation, if its rule has one: to the manager
+    /// (unless told already), then to the second level.
     async fn arm_escalation(&self, tx: &mut Tx, alert: &Alert, now: i64) -> Result<(), StoreError> {
-        if alert.escalate_after_ms <= 0 || alert.escalation_level > 0 {
-            return Ok(());
-        }
-        if !alert.manager_id.is_empty() && alert.recipient_ids.contains(&alert.manager_id) {
-            return Ok(());
-        }
+        let manager_told =
+            !alert.manager_id.is_empty() && alert.recipient_ids.contains(&alert.manager_id);
+        let delay = match alert.escalation_level {
+            0 if alert.escalate_after_ms > 0 && !manager_told => alert.escalate_after_ms,
+            // With the manager told from the start, the second level counts
+            // from the raise.
+            0 | 1
+                if alert.second_escalate_after_ms > 0
+                    && !alert.recipient_ids.contains(&alert.second_escalation_to) =>
+            {
+                alert.second_escalate_after_ms
+            }
+            _ => return Ok(()),
+        };
         timer_ops::arm(
             tx,
             &timer_ops::escalation_key(&alert.alert_id),
-            now + alert.escalate_after_ms,
+            now + delay,
             &TimerAction::Escalate {
                 alert_id: alert.alert_id.clone(),
             },
@@ -169,7 +177,8 @@ impl Ops {
         Ok(())
     }
 
-    /// Nobody acknowledged `alert_id` in time: tell the team's manager.
+    /// Nobody acknowledged `alert_id` in time: tell the team's manager
+    /// (level 1), or then the rule's second level (level 2).
     pub(crate) async fn escalate(&self, tx: &mut Tx, alert_id: &str) -> Result<(), StoreError> {
         let now = self.now_ms();
         let Some(alert) = alerts::get(tx, alert_id).await? else {
@@ -180,15 +189,27 @@ impl Ops {
         } else {
             alert.manager_id.clone()
         };
-        if manager.is_empty() {
-            tracing::warn!(alert_id, team_id = %alert.team_id, "alert not acknowledged in time but its team has no manager to escalate to");
+        let manager_told = !manager.is_empty() && alert.recipient_ids.contains(&manager);
+        let (level, target) =
+            if alert.escalation_level == 0 && !manager_told && alert.escalate_after_ms > 0 {
+                (1, manager)
+            } else {
+                (2, alert.second_escalation_to.clone())
+            };
+        if target.is_empty() || alert.escalation_level >= 2 {
+            tracing::warn!(alert_id, team_id = %alert.team_id, level, "alert not acknowledged in time but nobody to escalate to");
             return Ok(());
         }
-        if !alerts::escalate(tx, alert_id, now).await? {
+        // A manager told from the start skips level 1.
+        if level == 2 && alert.escalation_level == 0 {
+            alerts::escalate(tx, alert_id, 1, now).await?;
+        }
+        if !alerts::escalate(tx, alert_id, level, now).await? {
             return Ok(());
         }
         // Escalation levels come after every first recipient.
-        alerts::add_recipient(tx, alert_id, &manager, "escalated", 1_000, now).await?;
+        alerts::add_recipient(tx, alert_id, &target, "escalated", 1_000 + level, now).await?;
+        let manager = target;
         let waited_min = (now - alert.raised_at_ms).max(0) / 60_000;
         let message = format!(
             "Not acknowledged after {waited_min} min (to {}): {}",
@@ -199,6 +220,7 @@ impl Ops {
             .expect("the alert just escalated");
         self.emit(tx, events::escalated(&alert, &manager, &message, now))
             .await?;
+        self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id, to = %manager, "alert escalated");
         Ok(())
     }

@@ -124,6 +124,8 @@ impl Ops {
                     subject_key,
                     message,
                     escalate_after_ms: config.escalate_after_ms,
+                    second_escalation_to: config.second_escalation_to.clone(),
+                    second_escalate_after_ms: config.second_escalate_after_ms,
                 };
                 self.raise(tx, new).await?;
             }

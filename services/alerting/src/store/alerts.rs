@@ -51,6 +51,10 @@ pub struct Alert {
     pub escalated_at_ms: i64,
     /// The rule's escalation delay when raised (0: never).
     pub escalate_after_ms: i64,
+    /// The second escalation's target when raised (empty: none).
+    pub second_escalation_to: String,
+    /// Its delay after the first escalation.
+    pub second_escalate_after_ms: i64,
     /// Everyone told so far, first recipients first.
     pub recipient_ids: Vec<String>,
 }
@@ -76,12 +80,16 @@ pub struct NewAlert {
     pub message: String,
     /// Escalate to the manager when not acknowledged within this (0: never).
     pub escalate_after_ms: i64,
+    /// Then to this person (empty: nobody)...
+    pub second_escalation_to: String,
+    /// ...this long after the first escalation.
+    pub second_escalate_after_ms: i64,
 }
 
 const COLUMNS: &str = "alert_id, kind, dedupe_key, team_id, recipient_id, subject_key, message, \
     raised_at_ms, state, rep_id, manager_id, acknowledged_by, acknowledged_at_ms, \
     snoozed_until_ms, resolved_at_ms, resolved_reason, escalation_level, escalated_at_ms, \
-    escalate_after_ms";
+    escalate_after_ms, second_escalation_to, second_escalate_after_ms";
 
 /// Stores `new` as `alert_id` unless an alert of the same (kind, dedupe
 /// key) exists; true when it was stored.
@@ -95,8 +103,9 @@ pub async fn insert(
     let inserted = sqlx::query(
         "INSERT INTO alerting_alerts \
          (alert_id, kind, dedupe_key, team_id, recipient_id, subject_key, message, raised_at_ms, \
-          state, rep_id, manager_id, escalate_after_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) \
+          state, rep_id, manager_id, escalate_after_ms, second_escalation_to, \
+          second_escalate_after_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13) \
          ON CONFLICT (kind, dedupe_key) DO NOTHING",
     )
     .bind(alert_id)
@@ -110,6 +119,8 @@ pub async fn insert(
     .bind(&new.rep_id)
     .bind(&new.manager_id)
     .bind(new.escalate_after_ms)
+    .bind(&new.second_escalation_to)
+    .bind(new.second_escalate_after_ms)
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() != 1 {
@@ -263,14 +274,20 @@ pub async fn resolve(
     Ok(done.rows_affected() == 1)
 }
 
-/// An open alert not yet escalated → escalated to level 1.
-pub async fn escalate(tx: &mut Tx, alert_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+/// An open alert at escalation level `level - 1` → `level`.
+pub async fn escalate(
+    tx: &mut Tx,
+    alert_id: &str,
+    level: i64,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE alerting_alerts SET escalation_level = 1, escalated_at_ms = $2 \
-         WHERE alert_id = $1 AND state = 'open' AND escalation_level = 0",
+        "UPDATE alerting_alerts SET escalation_level = $3, escalated_at_ms = $2 \
+         WHERE alert_id = $1 AND state = 'open' AND escalation_level = $3 - 1",
     )
     .bind(alert_id)
     .bind(now_ms)
+    .bind(level)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -371,6 +388,8 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, StoreError> {
         escalation_level: row.try_get("escalation_level")?,
         escalated_at_ms: row.try_get("escalated_at_ms")?,
         escalate_after_ms: row.try_get("escalate_after_ms")?,
+        second_escalation_to: row.try_get("second_escalation_to")?,
+        second_escalate_after_ms: row.try_get("second_escalate_after_ms")?,
         recipient_ids: Vec::new(),
     })
 }

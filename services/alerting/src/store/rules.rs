@@ -14,9 +14,13 @@ pub async fn upsert(tx: &mut Tx, rule: &RuleConfig) -> Result<(), StoreError> {
     let stages = serde_json::to_string(&rule.stage_thresholds_ms).expect("a map serializes");
     sqlx::query(
         "INSERT INTO alerting_rules (team_id, rule, enabled, threshold_ms, stage_thresholds, \
-         recipients, escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (team_id, rule) DO UPDATE SET \
+         recipients, escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count, \
+         second_escalation_to, second_escalate_after_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (team_id, rule) DO UPDATE SET \
          share_percent = excluded.share_percent, min_count = excluded.min_count, \
+         second_escalation_to = excluded.second_escalation_to, \
+         second_escalate_after_ms = excluded.second_escalate_after_ms, \
          enabled = excluded.enabled, threshold_ms = excluded.threshold_ms, \
          stage_thresholds = excluded.stage_thresholds, recipients = excluded.recipients, \
          escalate_after_ms = excluded.escalate_after_ms, updated_by = excluded.updated_by, \
@@ -33,6 +37,8 @@ pub async fn upsert(tx: &mut Tx, rule: &RuleConfig) -> Result<(), StoreError> {
     .bind(rule.updated_at_ms)
     .bind(rule.share_percent)
     .bind(rule.min_count)
+    .bind(&rule.second_escalation_to)
+    .bind(rule.second_escalate_after_ms)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -50,7 +56,8 @@ async fn fetch(
 ) -> Result<RuleConfig, StoreError> {
     let row = sqlx::query(
         "SELECT team_id, rule, enabled, threshold_ms, stage_thresholds, recipients, \
-         escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count FROM alerting_rules \
+         escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count, \
+         second_escalation_to, second_escalate_after_ms FROM alerting_rules \
          WHERE team_id = $1 AND rule = $2",
     )
     .bind(team_id)
@@ -89,6 +96,8 @@ fn rule_from_row(row: &AnyRow) -> Result<RuleConfig, StoreError> {
         escalate_after_ms: row.try_get("escalate_after_ms")?,
         share_percent: row.try_get("share_percent")?,
         min_count: row.try_get("min_count")?,
+        second_escalation_to: row.try_get("second_escalation_to")?,
+        second_escalate_after_ms: row.try_get("second_escalate_after_ms")?,
         is_default: false,
         updated_by: row.try_get("updated_by")?,
         updated_at_ms: row.try_get("updated_at_ms")?,

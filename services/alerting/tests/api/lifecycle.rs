@@ -564,3 +564,60 @@ async fn acknowledge_and_snooze_only_ones_own_and_the_teams(db: TestDb) {
     tables.close().await;
     app.stop().await;
 }
+
+on_both_backends!(an_alert_nobody_acknowledges_climbs_to_the_second_level);
+async fn an_alert_nobody_acknowledges_climbs_to_the_second_level(db: TestDb) {
+    use leadwheel_proto::alerting::v1::{Rule, SetRuleRequest};
+    let env = Env::new(db);
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let t0 = clock.now_ms();
+    let app = spawn_app_at(&env, &clock).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    let mut admin = app.client("root", Role::Admin).await;
+    admin
+        .set_rule(SetRuleRequest {
+            rule: Some(Rule {
+                team_id: "north".into(),
+                rule: "no_first_touch".into(),
+                enabled: true,
+                threshold_seconds: 60,
+                recipients: "rep".into(),
+                escalate_after_seconds: 60,
+                second_escalation_to: "vera".into(),
+                second_escalate_after_seconds: 120,
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    app.opps(
+        subjects::OPPS_LEAD_OPENED,
+        "lead-1",
+        &lead_opened("lead-1", "ana", t0),
+    )
+    .await;
+    tables
+        .wait_timer("rule:no_first_touch:lead-1", t0 + 60_000)
+        .await;
+    clock.advance(Duration::from_secs(61));
+    let alert = wait_for(&app, "the alert", |a| a.subject_key == "lead-1").await;
+    let key = format!("escalate:{}", alert.alert_id);
+    tables.wait_timer(&key, t0 + 121_000).await;
+    clock.advance(Duration::from_secs(60));
+    wait_for(&app, "level 1", |a| a.escalation_level == 1).await;
+    tables.wait_timer(&key, t0 + 241_000).await;
+    clock.advance(Duration::from_secs(120));
+    let top = wait_for(&app, "level 2", |a| a.escalation_level == 2).await;
+    assert_eq!(top.recipient_ids, ["ana", "maya", "vera"]);
+    tables.wait_no_timer(&key).await;
+    let ups: Vec<AlertEscalated> = eventually(WAIT, "two escalations", || async {
+        let ups: Vec<AlertEscalated> = events_of(&app, subjects::ALERT_ESCALATED).await;
+        (ups.len() == 2).then_some(ups)
+    })
+    .await;
+    let steps: Vec<(i32, &str)> = ups.iter().map(|e| (e.level, e.to.as_str())).collect();
+    assert_eq!(steps, [(1, "maya"), (2, "vera")]);
+    tables.close().await;
+    app.stop().await;
+}

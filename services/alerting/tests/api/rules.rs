@@ -138,6 +138,22 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
         (rule("", "no_first_touch"), "rule.team_id"),
         (
             Rule {
+                escalate_after_seconds: 60,
+                second_escalation_to: "vp".into(),
+                ..rule("north", "no_first_touch")
+            },
+            "rule.second_escalate_after_seconds",
+        ),
+        (
+            Rule {
+                escalate_after_seconds: 60,
+                second_escalate_after_seconds: 60,
+                ..rule("north", "no_first_touch")
+            },
+            "rule.second_escalation_to",
+        ),
+        (
+            Rule {
                 share_percent: 50,
                 ..rule("north", "no_first_touch")
             },
