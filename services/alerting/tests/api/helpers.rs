@@ -17,8 +17,9 @@ use tonic::transport::Channel;
 
 pub use leadwheel_plumbing::testing::TestEnv as Env;
 
-/// How long a test waits for an asynchronous effect.
-pub const WAIT: Duration = Duration::from_secs(15);
+/// How long a test waits for an asynchronous effect (generous: the tests
+/// share two cores with builds).
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Starts the service on `env` and waits until it is ready.
 pub async fn spawn_app(env: &Env) -> TestApp {
