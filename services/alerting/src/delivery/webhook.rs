@@ -2,8 +2,7 @@
 //! team's URL, signed like intake's signups (`X-Leadwheel-Signature:
 //! t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`) when a secret is
 //! configured. 2xx is delivered; 5xx, 408, 429, timeouts and connection
-//! errors are retried; any other 4xx is dead-lettered. `https://` URLs are
-//! checked against the system's roots plus an optional CA file.
+//! errors are retried; any other 4xx is dead-lettered.
 
 use std::time::Duration;
 
@@ -28,37 +27,19 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// A sender with `timeout` per POST, signing with `secret` if given,
-    /// trusting `ca_file`'s PEM certificates besides the system's roots.
-    pub fn new(
-        timeout: Duration,
-        secret: Option<Secret>,
-        ca_file: Option<&std::path::Path>,
-        clock: SharedClock,
-    ) -> anyhow::Result<Self> {
-        // reqwest is built without a crypto provider of its own; ring is the
-        // one already in the build (lettre uses it). A second install (tests
-        // start the service twice in one process) is refused harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
+    /// A sender with `timeout` per POST, signing with `secret` if given.
+    pub fn new(timeout: Duration, secret: Option<Secret>, clock: SharedClock) -> Self {
+        let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
-            .user_agent("leadwheel-alerting");
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(path).map_err(|err| {
-                anyhow::anyhow!("reading the webhook CA file {}: {err}", path.display())
-            })?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
-                anyhow::anyhow!("the webhook CA file {} is not PEM: {err}", path.display())
-            })? {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        Ok(Self {
-            http: builder.build()?,
+            .user_agent("leadwheel-alerting")
+            .build()
+            .expect("an HTTP client with a timeout builds");
+        Self {
+            http,
             secret,
             clock,
-        })
+        }
     }
 }
 
