@@ -59,6 +59,9 @@ pub struct DeliveryConfig {
     pub webhook_secret: Option<Secret>,
     /// How long a webhook POST may take before it counts as failed.
     pub webhook_timeout: Duration,
+    /// PEM certificates trusted for https webhooks besides the system's
+    /// roots (an internal receiver's CA).
+    pub webhook_ca_file: Option<std::path::PathBuf>,
     /// The SMTP server; None: email is off.
     pub smtp: Option<SmtpConfig>,
     /// The first retry's delay; each further retry doubles it (with jitter).
@@ -74,6 +77,7 @@ impl Default for DeliveryConfig {
         Self {
             webhook_secret: None,
             webhook_timeout: Duration::from_secs(10),
+            webhook_ca_file: None,
             smtp: None,
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(600),
@@ -137,6 +141,10 @@ impl DeliveryConfig {
         Ok(Self {
             webhook_secret: secret_from_env(&var("WEBHOOK_SECRET"))?,
             webhook_timeout: env_duration_ms(&var("WEBHOOK_TIMEOUT_MS"), defaults.webhook_timeout)?,
+            webhook_ca_file: std::env::var(var("WEBHOOK_CA_FILE"))
+                .ok()
+                .filter(|f| !f.is_empty())
+                .map(std::path::PathBuf::from),
             smtp,
             backoff_base: env_duration_ms(&var("DELIVERY_BACKOFF_MS"), defaults.backoff_base)?,
             backoff_max: env_duration_ms(&var("DELIVERY_BACKOFF_MAX_MS"), defaults.backoff_max)?,

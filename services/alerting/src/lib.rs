@@ -91,7 +91,14 @@ pub async fn run_with(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    // Built before anything starts, so a bad SMTP setting stops the start.
+    // Built before anything starts, so a bad SMTP or CA setting stops the
+    // start.
+    let webhook = delivery::webhook::Webhook::new(
+        settings.delivery.webhook_timeout,
+        settings.delivery.webhook_secret.clone(),
+        settings.delivery.webhook_ca_file.as_deref(),
+        settings.clock.clone(),
+    )?;
     let email = settings
         .delivery
         .smtp
@@ -127,11 +134,6 @@ pub async fn run_with(
         &settings,
         &ops,
         delivery::live::Live::new(runtime.bus.client.clone()),
-    );
-    let webhook = delivery::webhook::Webhook::new(
-        settings.delivery.webhook_timeout,
-        settings.delivery.webhook_secret.clone(),
-        settings.clock.clone(),
     );
     spawn_worker(&runtime, &settings, &ops, webhook);
     if let Some(email) = email {

@@ -87,7 +87,7 @@ pub enum AlertsCommand {
     },
     /// Sets a team's Slack-compatible webhook URL ("" turns it off).
     #[command(
-        after_help = "Examples:\n  leadctl alerts webhook demo http://127.0.0.1:9000/hook\n  leadctl alerts webhook demo \"\""
+        after_help = "Examples:\n  leadctl alerts webhook demo https://hooks.slack.com/services/T000/B000/XXXX\n  leadctl alerts webhook demo \"\""
     )]
     Webhook {
         /// The team.

@@ -34,6 +34,7 @@ fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
         delivery: DeliveryConfig {
             webhook_secret: Some(Secret::new(SECRET)),
             webhook_timeout: Duration::from_secs(5),
+            webhook_ca_file: None,
             smtp: Some(SmtpConfig {
                 host: "127.0.0.1".into(),
                 port: smtp.port,
@@ -419,5 +420,47 @@ async fn a_digest_gathers_an_hours_alerts_into_one_email(db: TestDb) {
     })
     .await;
     assert_eq!(smtp.messages().len(), 1, "one email for three alerts");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_webhooks_are_verified_against_the_configured_ca() {
+    let env = Env::new(TestDb::sqlite());
+    let smtp = Smtp::start().await;
+    let trusted = crate::receivers::HttpsHook::start().await;
+    let stranger = crate::receivers::HttpsHook::start().await;
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let mut settings = settings(&clock, &smtp);
+    // Only the first receiver's CA is trusted.
+    settings.delivery.webhook_ca_file = Some(trusted.ca_file.clone());
+    let app = spawn_app_with(&env, settings).await;
+    let mut admin = app.client("root", Role::Admin).await;
+    for (team_id, url) in [("north", trusted.url()), ("south", stranger.url())] {
+        admin
+            .set_team_webhook(SetTeamWebhookRequest {
+                team_id: team_id.into(),
+                webhook_url: url,
+            })
+            .await
+            .unwrap();
+    }
+    app.pool("lead-n", "north", "maya").await;
+    app.pool("lead-s", "south", "sam").await;
+    let body = eventually(WAIT, "the https POST", || async {
+        trusted.bodies().into_iter().next()
+    })
+    .await;
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(body["text"].as_str().unwrap().contains("lead-n"), "{body}");
+    // The other certificate is not trusted: no POST, the delivery retries.
+    let refused = eventually(WAIT, "the untrusted attempt", || async {
+        deliveries(&app, "pending")
+            .await
+            .into_iter()
+            .find(|d| d.channel == "webhook" && d.attempts == 1)
+    })
+    .await;
+    assert_eq!(refused.target, stranger.url());
+    assert!(stranger.bodies().is_empty());
     app.stop().await;
 }

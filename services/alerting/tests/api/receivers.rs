@@ -185,3 +185,155 @@ impl Drop for Smtp {
         let _ = self.child.start_kill();
     }
 }
+
+/// An https receiver: a test CA and a certificate for 127.0.0.1 made with
+/// the `openssl` CLI, served by Python's `http.server` over `ssl`, keeping
+/// every POST body (one file each) and answering 200.
+pub struct HttpsHook {
+    pub port: u16,
+    pub ca_file: PathBuf,
+    pub dir: PathBuf,
+    child: Child,
+    _tmp: tempfile::TempDir,
+}
+
+const HTTPS_SERVER: &str = r#"
+import http.server, itertools, os, ssl, sys
+out, cert, key = sys.argv[1], sys.argv[2], sys.argv[3]
+counter = itertools.count()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        path = os.path.join(out, f"{next(counter)}.json")
+        with open(path + ".tmp", "wb") as f:
+            f.write(body)
+        os.rename(path + ".tmp", path)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+fn openssl(args: &[&str], dir: &Path) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("running openssl (the https test makes its certificates with it)");
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+impl HttpsHook {
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        for args in [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=leadwheel test CA",
+            ][..],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ][..],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "leaf.pem",
+                "-days",
+                "1",
+                "-extfile",
+                "leaf.ext",
+            ][..],
+        ] {
+            openssl(args, &dir);
+        }
+        let bodies = dir.join("bodies");
+        std::fs::create_dir(&bodies).unwrap();
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(HTTPS_SERVER)
+            .arg(&bodies)
+            .arg(dir.join("leaf.pem"))
+            .arg(dir.join("leaf.key"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting python3 for the https receiver");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the https receiver did not start within 20 s")
+            .unwrap()
+            .expect("the https receiver exited");
+        Self {
+            port: line.trim().parse().unwrap(),
+            ca_file: dir.join("ca.pem"),
+            dir: bodies,
+            child,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/hook", self.port)
+    }
+
+    pub fn bodies(&self) -> Vec<String> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files.iter().map(|p| read(p)).collect()
+    }
+}
+
+impl Drop for HttpsHook {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
