@@ -50,6 +50,8 @@ pub struct SmtpConfig {
     pub from: String,
     /// How long one send may take.
     pub timeout: Duration,
+    /// PEM certificates trusted for the server besides the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// How alerts are delivered.
@@ -131,6 +133,10 @@ impl DeliveryConfig {
                     password,
                     from,
                     timeout: env_duration_ms(&var("SMTP_TIMEOUT_MS"), Duration::from_secs(30))?,
+                    ca_file: std::env::var(var("SMTP_CA_FILE"))
+                        .ok()
+                        .filter(|f| !f.is_empty())
+                        .map(std::path::PathBuf::from),
                 })
             }
         };

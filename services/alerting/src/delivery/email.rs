@@ -4,7 +4,7 @@
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Channel, EMAIL, Outcome, render};
@@ -17,6 +17,7 @@ use crate::store::deliveries::Delivery;
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Email {
@@ -28,10 +29,25 @@ impl std::fmt::Debug for Email {
 impl Email {
     /// A sender through `config`'s server.
     pub fn new(config: &SmtpConfig) -> anyhow::Result<Self> {
+        let parameters = || -> anyhow::Result<TlsParameters> {
+            let mut builder = TlsParameters::builder(config.host.clone());
+            if let Some(path) = &config.ca_file {
+                use rustls::pki_types::pem::PemObject;
+                let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .map_err(|err| {
+                        anyhow::anyhow!("reading the SMTP CA file {}: {err}", path.display())
+                    })?;
+                for cert in certs {
+                    builder = builder.add_root_certificate(Certificate::from_der(cert.to_vec())?);
+                }
+            }
+            Ok(builder.build()?)
+        };
         let tls = match config.tls {
             SmtpTls::None => Tls::None,
-            SmtpTls::StartTls => Tls::Required(TlsParameters::new(config.host.clone())?),
-            SmtpTls::Tls => Tls::Wrapper(TlsParameters::new(config.host.clone())?),
+            SmtpTls::StartTls => Tls::Required(parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(parameters()?),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
             .port(config.port)
@@ -46,6 +62,7 @@ impl Email {
         Ok(Self {
             transport: builder.build(),
             from: config.from.parse()?,
+            timeout: config.timeout,
         })
     }
 }
@@ -111,7 +128,12 @@ impl Email {
             Ok(message) => message,
             Err(outcome) => return outcome,
         };
-        match self.transport.send(message).await {
+        // lettre's timeout is per command; a whole conversation gets twice it.
+        let sent = tokio::time::timeout(self.timeout * 2, self.transport.send(message)).await;
+        let Ok(sent) = sent else {
+            return Outcome::Retry("the SMTP server took too long".into());
+        };
+        match sent {
             Ok(_) => Outcome::Sent,
             Err(err) if err.is_permanent() => {
                 Outcome::Dead(format!("the SMTP server refused: {err}"))

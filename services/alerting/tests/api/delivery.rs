@@ -43,6 +43,7 @@ fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
                 password: None,
                 from: "leadwheel alerts <alerts@leadwheel.test>".into(),
                 timeout: Duration::from_secs(10),
+                ca_file: None,
             }),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -462,5 +463,40 @@ async fn https_webhooks_are_verified_against_the_configured_ca() {
     .await;
     assert_eq!(refused.target, stranger.url());
     assert!(stranger.bodies().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_over_starttls_with_a_login() {
+    let env = Env::new(TestDb::sqlite());
+    let ca = crate::receivers::TestCa::new();
+    let smtp = Smtp::start_tls(&ca, "alerts", "s3cret-smtp").await;
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let with_login = |password: &str| {
+        // STARTTLS is required by the server; the CA file makes the test
+        // certificate trusted.
+        let mut settings = settings(&clock, &smtp);
+        let server = settings.delivery.smtp.as_mut().unwrap();
+        server.host = "127.0.0.1".into();
+        server.tls = SmtpTls::StartTls;
+        server.username = Some("alerts".into());
+        server.password = Some(Secret::new(password));
+        server.ca_file = Some(ca.ca_file.clone());
+        settings
+    };
+    let app = spawn_app_with(&env, with_login("s3cret-smtp")).await;
+    let mut maya = app.client("maya", Role::Manager).await;
+    maya.set_contact(SetContactRequest {
+        email: "maya@example.com".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    app.pool("lead-1", "north", "maya").await;
+    let mail = eventually(WAIT, "the email over STARTTLS", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(mail.contains("lead-1"), "{mail}");
     app.stop().await;
 }

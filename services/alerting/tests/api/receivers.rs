@@ -114,12 +114,28 @@ class Handler:
         os.rename(path + ".tmp", path)
         return "250 Message accepted for delivery"
 
+def smtp():
+    # With a certificate, a login and a password: STARTTLS required, then
+    # AUTH required (aiosmtpd refuses AUTH before TLS).
+    if len(sys.argv) < 6:
+        return SMTP(Handler())
+    import ssl
+    from aiosmtpd.smtp import AuthResult
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    user, password = sys.argv[4].encode(), sys.argv[5].encode()
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = getattr(auth_data, "login", None) == user and getattr(auth_data, "password", None) == password
+        return AuthResult(success=ok)
+    return SMTP(Handler(), tls_context=context, require_starttls=True,
+                authenticator=authenticator, auth_required=True, auth_require_tls=True)
+
 async def main():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(Handler()), sock=sock)
+    server = await loop.create_server(smtp, sock=sock)
     print(sock.getsockname()[1], flush=True)
     await server.serve_forever()
 
@@ -137,12 +153,23 @@ pub struct Smtp {
 impl Smtp {
     /// Starts it; panics (failing the test) when aiosmtpd is missing.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts it requiring STARTTLS with `ca`'s certificate, then a login.
+    pub async fn start_tls(ca: &TestCa, user: &str, password: &str) -> Self {
+        let (cert, key) = (ca.cert.display().to_string(), ca.key.display().to_string());
+        Self::start_with(&[&cert, &key, user, password]).await
+    }
+
+    async fn start_with(args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(SMTP_SERVER)
             .arg(&dir)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -194,7 +221,7 @@ pub struct HttpsHook {
     pub ca_file: PathBuf,
     pub dir: PathBuf,
     child: Child,
-    _tmp: tempfile::TempDir,
+    _ca: TestCa,
 }
 
 const HTTPS_SERVER: &str = r#"
@@ -232,8 +259,18 @@ fn openssl(args: &[&str], dir: &Path) {
     assert!(status.success(), "openssl {args:?} failed");
 }
 
-impl HttpsHook {
-    pub async fn start() -> Self {
+/// A test CA and a certificate for 127.0.0.1 it signed, made with the
+/// `openssl` CLI.
+pub struct TestCa {
+    pub dir: PathBuf,
+    pub ca_file: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         std::fs::write(
@@ -289,14 +326,28 @@ impl HttpsHook {
         ] {
             openssl(args, &dir);
         }
+        Self {
+            ca_file: dir.join("ca.pem"),
+            cert: dir.join("leaf.pem"),
+            key: dir.join("leaf.key"),
+            dir,
+            _tmp: tmp,
+        }
+    }
+}
+
+impl HttpsHook {
+    pub async fn start() -> Self {
+        let ca = TestCa::new();
+        let dir = ca.dir.clone();
         let bodies = dir.join("bodies");
         std::fs::create_dir(&bodies).unwrap();
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(HTTPS_SERVER)
             .arg(&bodies)
-            .arg(dir.join("leaf.pem"))
-            .arg(dir.join("leaf.key"))
+            .arg(&ca.cert)
+            .arg(&ca.key)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -310,10 +361,10 @@ impl HttpsHook {
             .expect("the https receiver exited");
         Self {
             port: line.trim().parse().unwrap(),
-            ca_file: dir.join("ca.pem"),
+            ca_file: ca.ca_file.clone(),
             dir: bodies,
             child,
-            _tmp: tmp,
+            _ca: ca,
         }
     }
 
