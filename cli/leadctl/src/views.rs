@@ -1,7 +1,6 @@
 //! What leadctl prints: plain structs with stable field names (the JSON
 //! output is these, serialised), built from the protobuf messages.
 
-use leadwheel_proto::alerting::v1 as alerting;
 use leadwheel_proto::intake::v1 as intake;
 use leadwheel_proto::opportunity::v1 as opportunity;
 use leadwheel_proto::reporting::v1 as reporting;
@@ -266,31 +265,6 @@ pub struct LeadDetail {
     pub lead: Option<LeadView>,
     pub routing: Option<RoutingView>,
     pub in_work: Option<InWorkView>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AlertView {
-    pub alert_id: String,
-    pub kind: String,
-    pub team_id: String,
-    pub recipient_id: String,
-    pub subject_key: String,
-    pub message: String,
-    pub raised_at_ms: i64,
-}
-
-impl From<alerting::Alert> for AlertView {
-    fn from(a: alerting::Alert) -> Self {
-        Self {
-            alert_id: a.alert_id,
-            kind: a.kind,
-            team_id: a.team_id,
-            recipient_id: a.recipient_id,
-            subject_key: a.subject_key,
-            message: a.message,
-            raised_at_ms: a.raised_at_ms,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]

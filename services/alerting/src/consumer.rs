@@ -1,7 +1,10 @@
 //! Raises alerts from the wheel's events: `lead_pooled` (to the manager)
 //! from `wheel.lead.pooled`, `lead_escalated` (to the manager) from
 //! `wheel.lead.escalated`, and `rep_set_away` (to the rep and to their
-//! manager) when the circuit breaker sets a rep away.
+//! manager) when the circuit breaker sets a rep away. Also keeps the team
+//! directory (who manages which team) from `wheel.team.upserted` and
+//! `wheel.rep.upserted`, and counts ended offers for `rep_saturated`
+//! ([`crate::customers`]).
 //!
 //! The inbox drops a redelivered event id; the unique (kind, dedupe key)
 //! drops the same fact reported again under a new event id, so people are
@@ -9,11 +12,13 @@
 
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
-use leadwheel_plumbing::outbox::Outbox;
-use leadwheel_plumbing::{Event, EventDraft, Tx, ids, now_ms};
-use leadwheel_proto::events::v1::{AlertRaised, LeadEscalated, LeadPooled, RepAvailabilityChanged};
+use leadwheel_plumbing::{Event, Tx};
+use leadwheel_proto::events::v1::{
+    LeadEscalated, LeadPooled, OfferClosed, RepAvailabilityChanged, RepUpserted, TeamUpserted,
+};
 
-use crate::store::{self, Alert, StoreError};
+use crate::ops::Ops;
+use crate::store::{NewAlert, StoreError, directory};
 
 /// The kind of alert raised when a lead goes to the open pool.
 pub const KIND_LEAD_POOLED: &str = "lead_pooled";
@@ -22,16 +27,26 @@ pub const KIND_LEAD_ESCALATED: &str = "lead_escalated";
 /// The kind raised when the circuit breaker sets a rep away.
 pub const KIND_REP_SET_AWAY: &str = "rep_set_away";
 
-/// Applies `wheel.lead.pooled` events.
+/// The subjects this handler reads from the wheel's stream.
+pub const SUBJECTS: [&str; 6] = [
+    subjects::OFFER_CLOSED,
+    subjects::LEAD_POOLED,
+    subjects::LEAD_ESCALATED,
+    subjects::REP_AVAILABILITY_CHANGED,
+    subjects::TEAM_UPSERTED,
+    subjects::REP_UPSERTED,
+];
+
+/// Applies the wheel's events.
 #[derive(Clone, Debug)]
-pub struct PooledHandler {
-    outbox: Outbox,
+pub struct WheelHandler {
+    ops: Ops,
 }
 
-impl PooledHandler {
-    /// A handler announcing raised alerts through `outbox`.
-    pub fn new(outbox: Outbox) -> Self {
-        Self { outbox }
+impl WheelHandler {
+    /// A handler raising alerts through `ops`.
+    pub fn new(ops: Ops) -> Self {
+        Self { ops }
     }
 }
 
@@ -57,31 +72,37 @@ pub fn pooled_message(pooled: &LeadPooled) -> String {
     )
 }
 
-impl PooledHandler {
-    /// Stores `alert` unless the same (kind, `dedupe_key`) was raised
-    /// before, and announces it on `alerts.raised`.
-    async fn raise(&self, tx: &mut Tx, alert: Alert, dedupe_key: &str) -> Result<(), HandlerError> {
-        if !store::raise(tx, &alert, dedupe_key)
-            .await
-            .map_err(transient)?
-        {
-            tracing::info!(kind = %alert.kind, dedupe_key, "alert already raised; repeated event ignored");
-            return Ok(());
-        }
-        let raised = AlertRaised {
-            alert_id: alert.alert_id.clone(),
-            kind: alert.kind.clone(),
-            team_id: alert.team_id.clone(),
-            recipient_id: alert.recipient_id.clone(),
-            subject_key: alert.subject_key.clone(),
-            message: alert.message.clone(),
-            raised_at_ms: alert.raised_at_ms,
-        };
-        let draft = EventDraft::new(subjects::ALERT_RAISED, &alert.alert_id, &raised);
-        store::enqueue(tx, &self.outbox, draft)
-            .await
-            .map_err(transient)?;
-        tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, recipient_id = %alert.recipient_id, subject = %alert.subject_key, "alert raised");
+/// An alert to one person that does not escalate.
+fn to_one(
+    kind: &str,
+    dedupe_key: String,
+    team_id: &str,
+    to: &str,
+    subject: &str,
+    message: String,
+) -> NewAlert {
+    NewAlert {
+        kind: kind.to_string(),
+        dedupe_key,
+        team_id: team_id.to_string(),
+        rep_id: String::new(),
+        manager_id: String::new(),
+        recipients: if to.is_empty() {
+            Vec::new()
+        } else {
+            vec![to.to_string()]
+        },
+        subject_key: subject.to_string(),
+        message,
+        escalate_after_ms: 0,
+        second_escalation_to: String::new(),
+        second_escalate_after_ms: 0,
+    }
+}
+
+impl WheelHandler {
+    async fn raise(&self, tx: &mut Tx, new: NewAlert) -> Result<(), HandlerError> {
+        self.ops.raise(tx, new).await.map_err(transient)?;
         Ok(())
     }
 
@@ -95,16 +116,16 @@ impl PooledHandler {
             // Still stored: admins see alerts with no recipient.
             tracing::warn!(lead_id = %pooled.lead_id, team_id = %pooled.team_id, "pooled lead's team has no manager; the alert goes to admins only");
         }
-        let alert = Alert {
-            alert_id: ids::prefixed("alert"),
-            kind: KIND_LEAD_POOLED.to_string(),
-            team_id: pooled.team_id.clone(),
-            recipient_id: pooled.manager_id.clone(),
-            subject_key: pooled.lead_id.clone(),
-            message: pooled_message(&pooled),
-            raised_at_ms: now_ms(),
-        };
-        self.raise(tx, alert, &pooled.lead_id).await
+        let mut new = to_one(
+            KIND_LEAD_POOLED,
+            pooled.lead_id.clone(),
+            &pooled.team_id,
+            &pooled.manager_id,
+            &pooled.lead_id,
+            pooled_message(&pooled),
+        );
+        new.manager_id = pooled.manager_id.clone();
+        self.raise(tx, new).await
     }
 
     async fn escalated(&self, tx: &mut Tx, escalated: LeadEscalated) -> Result<(), HandlerError> {
@@ -114,24 +135,19 @@ impl PooledHandler {
             )));
         }
         let waited_min = (escalated.escalated_at_ms - escalated.pooled_at_ms).max(0) / 60_000;
-        let alert = Alert {
-            alert_id: ids::prefixed("alert"),
-            kind: KIND_LEAD_ESCALATED.to_string(),
-            team_id: escalated.team_id.clone(),
-            recipient_id: escalated.manager_id.clone(),
-            subject_key: escalated.lead_id.clone(),
-            message: format!(
+        let mut new = to_one(
+            KIND_LEAD_ESCALATED,
+            format!("{}@{}", escalated.lead_id, escalated.pooled_at_ms),
+            &escalated.team_id,
+            &escalated.manager_id,
+            &escalated.lead_id,
+            format!(
                 "Lead {} has waited in the open pool of team {} for {waited_min} min and nobody claimed it. Assign it to a rep.",
                 escalated.lead_id, escalated.team_id
             ),
-            raised_at_ms: now_ms(),
-        };
-        self.raise(
-            tx,
-            alert,
-            &format!("{}@{}", escalated.lead_id, escalated.pooled_at_ms),
-        )
-        .await
+        );
+        new.manager_id = escalated.manager_id.clone();
+        self.raise(tx, new).await
     }
 
     async fn availability(
@@ -150,43 +166,76 @@ impl PooledHandler {
             )));
         }
         let fact = format!("{}@{}", change.rep_id, change.at_ms);
-        let to_rep = Alert {
-            alert_id: ids::prefixed("alert"),
-            kind: KIND_REP_SET_AWAY.to_string(),
-            team_id: change.team_id.clone(),
-            recipient_id: change.rep_id.clone(),
-            subject_key: change.rep_id.clone(),
-            message: format!(
+        let mut to_rep = to_one(
+            KIND_REP_SET_AWAY,
+            format!("{fact}:rep"),
+            &change.team_id,
+            &change.rep_id,
+            &change.rep_id,
+            format!(
                 "You were set away because {}. You will get no offers until you set yourself available again.",
                 change.reason
             ),
-            raised_at_ms: now_ms(),
-        };
-        self.raise(tx, to_rep, &format!("{fact}:rep")).await?;
-        let to_manager = Alert {
-            alert_id: ids::prefixed("alert"),
-            kind: KIND_REP_SET_AWAY.to_string(),
-            team_id: change.team_id.clone(),
-            recipient_id: change.manager_id.clone(),
-            subject_key: change.rep_id.clone(),
-            message: format!(
+        );
+        to_rep.rep_id = change.rep_id.clone();
+        self.raise(tx, to_rep).await?;
+        let mut to_manager = to_one(
+            KIND_REP_SET_AWAY,
+            format!("{fact}:manager"),
+            &change.team_id,
+            &change.manager_id,
+            &change.rep_id,
+            format!(
                 "{} on team {} was set away by the circuit breaker: {}.",
                 change.rep_id, change.team_id, change.reason
             ),
-            raised_at_ms: now_ms(),
-        };
-        self.raise(tx, to_manager, &format!("{fact}:manager")).await
+        );
+        to_manager.manager_id = change.manager_id.clone();
+        self.raise(tx, to_manager).await
     }
 }
 
-impl EventHandler for PooledHandler {
+impl EventHandler for WheelHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         match event.subject.as_str() {
             subjects::LEAD_POOLED => self.pooled(tx, event.decode()?).await,
             subjects::LEAD_ESCALATED => self.escalated(tx, event.decode()?).await,
             subjects::REP_AVAILABILITY_CHANGED => self.availability(tx, event.decode()?).await,
+            subjects::OFFER_CLOSED => {
+                let closed: OfferClosed = event.decode()?;
+                if closed.offer_id.is_empty() || closed.rep_id.is_empty() {
+                    return Err(HandlerError::Permanent(anyhow::anyhow!(
+                        "wheel.offer.closed without an offer_id or rep_id"
+                    )));
+                }
+                crate::customers::offer_closed(&self.ops, tx, &closed)
+                    .await
+                    .map_err(transient)
+            }
+            subjects::TEAM_UPSERTED => {
+                let team: TeamUpserted = event.decode()?;
+                directory::upsert_team(tx, &team.team_id, &team.manager_id, team.at_ms)
+                    .await
+                    .map_err(transient)?;
+                for rep in &team.rep_ids {
+                    directory::upsert_rep(tx, rep, &team.team_id, team.at_ms)
+                        .await
+                        .map_err(transient)?;
+                }
+                Ok(())
+            }
+            subjects::REP_UPSERTED => {
+                let rep: RepUpserted = event.decode()?;
+                directory::upsert_rep(tx, &rep.rep_id, &rep.team_id, rep.at_ms)
+                    .await
+                    .map_err(transient)
+            }
             _ => Ok(()),
         }
+    }
+
+    fn after_commit(&self, _event: &Event) {
+        self.ops.wake();
     }
 }
 

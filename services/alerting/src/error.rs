@@ -22,9 +22,20 @@ pub enum Error {
     /// No verified caller on the request.
     #[error("unauthenticated")]
     Unauthenticated,
-    /// The caller may not see this.
+    /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// Something named by the request does not exist.
+    #[error("no {what} with id {id:?}")]
+    NotFound {
+        /// What was looked for.
+        what: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// The request is fine but the alert's state refuses it.
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -46,6 +57,12 @@ impl From<PagingError> for Error {
     }
 }
 
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Store(err.into())
+    }
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         let message = err.to_string();
@@ -55,6 +72,8 @@ impl From<Error> for Status {
             }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::NotFound { .. } => Status::not_found(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
             // Logged in full, answered vaguely (UNAVAILABLE or INTERNAL).
             Error::Store(err) => err.into(),
         }

@@ -1,26 +1,39 @@
 //! The alerting service: tells managers and reps what needs them.
 //!
-//! For now one rule: when the wheel sends a lead to its team's open pool
-//! (`wheel.lead.pooled`), the team's manager gets a `lead_pooled` alert. An
-//! alert is stored, deduplicated per (kind, subject), announced on
-//! `alerts.raised` through the outbox (for live clients and future
-//! webhook/email delivery) and listed over gRPC.
+//! Alerts come from events (a lead pooled or escalated, a rep set away by
+//! the circuit breaker) and from timed rules (no first touch, stuck in
+//! stage, follow-up overdue) whose durable timers are armed and disarmed by
+//! opportunity's events and fired by the timer loop. Every alert moves
+//! raised → acknowledged → resolved (snoozed, escalated on the way), each
+//! step an `alerts.*` event through the outbox. See docs/alerting.md.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use anyhow::Result;
-use leadwheel_plumbing::bus::{ALERTS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{ALERTS_STREAM, OPPS_STREAM, WHEEL_STREAM};
 use leadwheel_plumbing::config::ports;
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime};
 use leadwheel_proto::alerting::v1::alerting_service_server::AlertingServiceServer;
 use sqlx::migrate::Migrator;
 
+pub mod clock;
+pub mod config;
 pub mod consumer;
+pub mod customers;
+pub mod delivery;
 pub mod error;
+pub mod events;
 pub mod grpc;
+pub mod ops;
+pub mod prefs;
+pub mod rules;
 pub mod store;
+pub mod timer_loop;
+pub mod watch;
 
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use error::Error;
 
 /// The service name: config prefix, outbox source, telemetry name.
@@ -28,9 +41,39 @@ pub const SERVICE: &str = "alerting";
 
 /// The durable consumer reading the wheel's events.
 pub const WHEEL_CONSUMER: &str = "alerting-wheel";
+/// The durable consumer reading opportunity's events.
+pub const OPPS_CONSUMER: &str = "alerting-opps";
 
 /// This service's own tables (`alerting_*`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// What the service runs with besides the shared configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The clock (the wall clock in production; tests move a manual one).
+    pub clock: SharedClock,
+    /// Delivery: retries, webhook signing, SMTP.
+    pub delivery: config::DeliveryConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            delivery: config::DeliveryConfig::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The wall clock and delivery settings from the environment.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            clock: Arc::new(SystemClock),
+            delivery: config::DeliveryConfig::from_env()?,
+        })
+    }
+}
 
 /// Runs the service on already-bound `listeners` until `shutdown` resolves.
 pub async fn run(
@@ -38,22 +81,84 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    run_with(config, Settings::from_env()?, listeners, shutdown).await
+}
+
+/// [`run`] with explicit `settings` (tests inject a clock).
+pub async fn run_with(
+    config: ServiceConfig,
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    // Built before anything starts, so a bad SMTP or CA setting stops the
+    // start.
+    let webhook = delivery::webhook::Webhook::new(
+        settings.delivery.webhook_timeout,
+        settings.delivery.webhook_secret.clone(),
+        settings.delivery.webhook_ca_file.as_deref(),
+        settings.clock.clone(),
+    )?;
+    let email = settings
+        .delivery
+        .smtp
+        .as_ref()
+        .map(delivery::email::Email::new)
+        .transpose()?;
     let runtime = Runtime::start(config, &MIGRATOR, Some(&ALERTS_STREAM)).await?;
+    let mut ops = ops::Ops::new(
+        runtime.store.clone(),
+        runtime.outbox.clone(),
+        settings.clock.clone(),
+    );
+    ops.email_enabled = email.is_some();
     runtime.spawn_consumer(
         ConsumerSpec {
             durable: WHEEL_CONSUMER.to_string(),
             stream: &WHEEL_STREAM,
-            filter_subjects: vec![
-                subjects::LEAD_POOLED.to_string(),
-                subjects::LEAD_ESCALATED.to_string(),
-                subjects::REP_AVAILABILITY_CHANGED.to_string(),
-            ],
+            filter_subjects: consumer::SUBJECTS.iter().map(|s| s.to_string()).collect(),
         },
-        consumer::PooledHandler::new(runtime.outbox.clone()),
+        consumer::WheelHandler::new(ops.clone()),
     );
-    let api = grpc::Api::new(store::AlertStore::new(runtime.store.clone()));
+    runtime.spawn_consumer(
+        ConsumerSpec {
+            durable: OPPS_CONSUMER.to_string(),
+            stream: &OPPS_STREAM,
+            filter_subjects: watch::SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        },
+        watch::OppsHandler::new(ops.clone()),
+    );
+    runtime.spawn_background(timer_loop::run(ops.clone(), runtime.background.clone()));
+    spawn_worker(
+        &runtime,
+        &settings,
+        &ops,
+        delivery::live::Live::new(runtime.bus.client.clone()),
+    );
+    spawn_worker(&runtime, &settings, &ops, webhook);
+    if let Some(email) = email {
+        spawn_worker(&runtime, &settings, &ops, email);
+    }
+    let api = grpc::Api::new(ops, runtime.bus.client.clone(), runtime.front.clone());
     let service = AlertingServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime.serve(listeners, service, vec![], shutdown).await
+}
+
+/// Runs `channel`'s delivery worker until shutdown.
+fn spawn_worker<C: delivery::Channel>(
+    runtime: &Runtime,
+    settings: &Settings,
+    ops: &ops::Ops,
+    channel: C,
+) {
+    runtime.spawn_background(delivery::run_worker(
+        channel,
+        runtime.store.clone(),
+        settings.clock.clone(),
+        settings.delivery.clone(),
+        ops.wakers.clone(),
+        runtime.background.clone(),
+    ));
 }
 
 /// The binary's body: configuration from the environment, telemetry,

@@ -88,11 +88,25 @@ pub mod subjects {
     pub const OPPS_PIPELINE_STAGE_CHANGED: &str = "opps.pipeline.stage_changed";
     /// An alert was raised.
     pub const ALERT_RAISED: &str = "alerts.raised";
+    /// An alert was acknowledged.
+    pub const ALERT_ACKNOWLEDGED: &str = "alerts.acknowledged";
+    /// An alert was snoozed, or its snooze ended.
+    pub const ALERT_SNOOZED: &str = "alerts.snoozed";
+    /// An alert's condition cleared.
+    pub const ALERT_RESOLVED: &str = "alerts.resolved";
+    /// An alert was escalated to the manager.
+    pub const ALERT_ESCALATED: &str = "alerts.escalated";
 
     /// Core NATS subject for live offer pushes to one rep, so a rep connected
     /// to any wheel replica sees offers made by any other.
     pub fn live_rep_offers(rep_id: &str) -> String {
         format!("live.rep.{rep_id}.offers")
+    }
+
+    /// Core NATS subject for live alert pushes to one recipient (a rep or
+    /// manager id), for `leadctl alerts watch` and the console.
+    pub fn live_alerts(recipient_id: &str) -> String {
+        format!("live.alerts.{recipient_id}")
     }
 }
 

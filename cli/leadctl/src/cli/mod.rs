@@ -1,5 +1,6 @@
 //! The command line: every command, flag and environment variable.
 
+mod alerts;
 mod intake;
 mod manage;
 mod opps;
@@ -8,6 +9,7 @@ mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use alerts::*;
 pub use intake::*;
 pub use manage::*;
 pub use opps::*;
@@ -31,6 +33,7 @@ A five-minute tour (with `leadwheel dev` running in another terminal):
   leadctl pool list                                # leads nobody claimed in their window
   leadctl leads show lead_01JD3R2X7Q8M5V6N4K2P    # the lead, its offers, its work
   leadctl alerts list
+  leadctl alerts ack alert_01JD… --as ana       # stops the alert escalating
   leadctl report funnel --team demo
   leadctl quota set --team demo --period month --date 2026-11-01 --amount 50000 --currency EUR
   leadctl report pipeline --team demo
@@ -341,22 +344,6 @@ pub enum LeadsCommand {
         /// Why (shown in the ledger).
         #[arg(long)]
         reason: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AlertsCommand {
-    /// Lists alerts the caller may see.
-    #[command(
-        after_help = "Examples:\n  leadctl alerts list\n  leadctl alerts list --recipient maya"
-    )]
-    List {
-        /// Only alerts for this recipient (a rep or manager id).
-        #[arg(long)]
-        recipient: Option<String>,
-        /// At most this many.
-        #[arg(long, default_value_t = 100)]
-        limit: usize,
     },
 }
 

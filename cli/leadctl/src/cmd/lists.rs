@@ -1,7 +1,6 @@
-//! The listings: reps, teams, offers, pool, leads, alerts.
+//! The listings: reps, teams, offers, pool, leads.
 
 use anyhow::Result;
-use leadwheel_proto::alerting::v1::ListAlertsRequest;
 use leadwheel_proto::intake::v1::ListLeadsRequest;
 use leadwheel_proto::wheel::v1::{
     ListOffersRequest, ListPoolRequest, ListRepsRequest, ListTeamsRequest,
@@ -11,7 +10,7 @@ use crate::clock::{self, Skew};
 use crate::conn::Ctx;
 use crate::error::Target;
 use crate::output::{Table, emit};
-use crate::views::{AlertView, LeadView, OfferView, PoolLeadView, RepView, TeamView};
+use crate::views::{LeadView, OfferView, PoolLeadView, RepView, TeamView};
 
 pub async fn reps(ctx: &Ctx, team: Option<String>) -> Result<()> {
     let response = ctx
@@ -225,50 +224,6 @@ pub fn leads_table(leads: &[LeadView]) -> String {
             l.tier.clone(),
             l.score.to_string(),
             clock::datetime(l.created_at_ms),
-        ]);
-    }
-    table.render()
-}
-
-pub async fn alerts(ctx: &Ctx, recipient: Option<String>, limit: usize) -> Result<()> {
-    let mut client = ctx.alerting().await?;
-    let mut alerts: Vec<AlertView> = Vec::new();
-    let mut page_token = String::new();
-    // Follow pages until the limit or the end.
-    loop {
-        let page = client
-            .list_alerts(ListAlertsRequest {
-                recipient_id: recipient.clone().unwrap_or_default(),
-                page_size: i32::try_from(limit.saturating_sub(alerts.len()).min(500))
-                    .unwrap_or(500),
-                page_token,
-            })
-            .await
-            .map_err(|s| ctx.fail(Target::Alerting, s))?
-            .into_inner();
-        alerts.extend(page.alerts.into_iter().map(AlertView::from));
-        if page.next_page_token.is_empty() || alerts.len() >= limit {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    alerts.truncate(limit);
-    emit(ctx.output(), &alerts, |alerts| alerts_table(alerts))
-}
-
-pub fn alerts_table(alerts: &[AlertView]) -> String {
-    if alerts.is_empty() {
-        return "no alerts\n".into();
-    }
-    let mut table = Table::new(&["RAISED (UTC)", "KIND", "TEAM", "FOR", "ABOUT", "MESSAGE"]);
-    for a in alerts {
-        table.row(vec![
-            clock::datetime(a.raised_at_ms),
-            a.kind.clone(),
-            a.team_id.clone(),
-            a.recipient_id.clone(),
-            a.subject_key.clone(),
-            a.message.clone(),
         ]);
     }
     table.render()

@@ -1,6 +1,7 @@
 //! One module per group of commands.
 
 mod act;
+mod alerts;
 pub mod console;
 mod demo;
 mod intake;
@@ -15,8 +16,8 @@ mod watch;
 use anyhow::Result;
 
 use crate::cli::{
-    AlertsCommand, Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, QuotaCommand,
-    ReportCommand, RepsCommand, TeamsCommand, WheelCommand,
+    Command, DemoCommand, LeadsCommand, OffersCommand, PoolCommand, QuotaCommand, ReportCommand,
+    RepsCommand, TeamsCommand, WheelCommand,
 };
 use crate::conn::Ctx;
 use crate::output::emit;
@@ -55,9 +56,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
             let report = crate::simulate::simulate(&args)?;
             emit(ctx.output(), &report, crate::simulate::report::text)
         }
-        Command::Alerts(AlertsCommand::List { recipient, limit }) => {
-            lists::alerts(ctx, recipient, limit).await
-        }
+        Command::Alerts(command) => alerts::run(ctx, command).await,
         Command::Report(ReportCommand::Funnel { team }) => report::funnel(ctx, team).await,
         Command::Report(ReportCommand::Pipeline(args)) => report::sales::pipeline(ctx, args).await,
         Command::Report(ReportCommand::Forecast(args)) => report::sales::forecast(ctx, args).await,

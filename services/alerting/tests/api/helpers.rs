@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use leadwheel_alerting::{SERVICE, run};
+use leadwheel_alerting::{ManualClock, SERVICE, Settings, run, run_with};
 use leadwheel_plumbing::auth::{BearerToken, Role};
-use leadwheel_plumbing::bus::{StreamSpec, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::testing::{
     ServiceHandle, publish_event, publish_garbage, read_envelopes, redeliver_event, test_token,
 };
@@ -17,13 +17,35 @@ use tonic::transport::Channel;
 
 pub use leadwheel_plumbing::testing::TestEnv as Env;
 
-/// How long a test waits for an asynchronous effect.
-pub const WAIT: Duration = Duration::from_secs(15);
+/// How long a test waits for an asynchronous effect (generous: the tests
+/// share two cores with builds).
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Starts the service on `env` and waits until it is ready.
 pub async fn spawn_app(env: &Env) -> TestApp {
     TestApp {
         service: env.spawn(SERVICE, run).await,
+        nats_url: env.nats.url(),
+    }
+}
+
+/// Starts the service on `env` with `clock` as its time.
+pub async fn spawn_app_at(env: &Env, clock: &ManualClock) -> TestApp {
+    let settings = Settings {
+        clock: std::sync::Arc::new(clock.clone()),
+        ..Settings::default()
+    };
+    spawn_app_with(env, settings).await
+}
+
+/// Starts the service on `env` with `settings`.
+pub async fn spawn_app_with(env: &Env, settings: Settings) -> TestApp {
+    TestApp {
+        service: env
+            .spawn(SERVICE, move |config, listeners, shutdown| {
+                run_with(config, settings, listeners, shutdown)
+            })
+            .await,
         nats_url: env.nats.url(),
     }
 }
@@ -102,6 +124,20 @@ impl TestApp {
             .expect("publishing garbage");
     }
 
+    /// Publishes an opportunity event; returns the event id.
+    pub async fn opps(&self, subject: &str, key: &str, payload: &impl Message) -> String {
+        publish_event(&self.nats_url, &OPPS_STREAM, subject, key, payload)
+            .await
+            .expect("publishing an opps event")
+    }
+
+    /// Publishes a wheel event; returns the event id.
+    pub async fn wheel(&self, subject: &str, key: &str, payload: &impl Message) -> String {
+        publish_event(&self.nats_url, &WHEEL_STREAM, subject, key, payload)
+            .await
+            .expect("publishing a wheel event")
+    }
+
     /// Every event on `subject` in `stream` so far, decoded from its envelope.
     pub async fn events(&self, stream: &StreamSpec, subject: &str) -> Vec<Envelope> {
         read_envelopes(&self.nats_url, stream, subject).await
@@ -117,5 +153,58 @@ pub fn pooled(lead_id: &str, team_id: &str, manager_id: &str) -> LeadPooled {
         pooled_at_ms: 5_000,
         offers_made: 3,
         ..Default::default()
+    }
+}
+
+/// Reads alerting's own tables directly (to see a timer armed, which no
+/// API shows).
+pub struct Tables {
+    pool: sqlx::AnyPool,
+}
+
+impl Tables {
+    /// Opens `env`'s database (after the service migrated it).
+    pub async fn open(env: &Env) -> Self {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&env.db.url)
+            .await
+            .expect("opening the test database");
+        Self { pool }
+    }
+
+    /// When timer `key` is due, if armed.
+    pub async fn timer_due(&self, key: &str) -> Option<i64> {
+        use sqlx::Row;
+        sqlx::query("SELECT due_at_ms FROM alerting_timers WHERE timer_key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("reading timers")
+            .map(|row| row.try_get("due_at_ms").expect("due_at_ms"))
+    }
+
+    /// Waits until timer `key` is armed at `due_at_ms`.
+    pub async fn wait_timer(&self, key: &str, due_at_ms: i64) {
+        leadwheel_plumbing::testing::eventually(
+            WAIT,
+            &format!("timer {key} armed at {due_at_ms}"),
+            || async { (self.timer_due(key).await == Some(due_at_ms)).then_some(()) },
+        )
+        .await
+    }
+
+    /// Waits until timer `key` is not armed.
+    pub async fn wait_no_timer(&self, key: &str) {
+        leadwheel_plumbing::testing::eventually(WAIT, &format!("timer {key} disarmed"), || async {
+            self.timer_due(key).await.is_none().then_some(())
+        })
+        .await
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        self.pool.close().await;
     }
 }

@@ -2,7 +2,12 @@
 //! `nats-server`, a real database (SQLite always, Postgres when
 //! `TEST_POSTGRES_URL` is set) and real gRPC calls.
 
+mod customers;
+mod delivery;
 mod helpers;
+mod lifecycle;
+mod receivers;
+mod rules;
 
 use helpers::{Env, TestApp, WAIT, pooled, spawn_app};
 use leadwheel_plumbing::Role;
@@ -20,6 +25,7 @@ fn list(recipient_id: &str, page_size: i32, page_token: &str) -> ListAlertsReque
         recipient_id: recipient_id.into(),
         page_size,
         page_token: page_token.into(),
+        state: String::new(),
     }
 }
 
@@ -86,6 +92,8 @@ async fn a_pooled_lead_alerts_the_manager(db: TestDb) {
             subject_key: alert.subject_key,
             message: alert.message,
             raised_at_ms: alert.raised_at_ms,
+            recipient_ids: vec!["maya".into()],
+            dedupe_key: "lead-1".into(),
         }
     );
     app.stop().await;

@@ -1,0 +1,160 @@
+//! Alerting's own settings, from the environment (`LEADWHEEL_ALERTING_…`):
+//! delivery retries, the webhook signing key and timeout, and the SMTP
+//! server. Secrets come from the variable or its `_FILE` twin.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use leadwheel_plumbing::config::{Secret, env_duration_ms, env_or, env_parse, secret_from_env};
+
+/// How email leaves: in clear (tests, a local relay), STARTTLS, or TLS
+/// from the first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// No TLS (port 25 or a test server).
+    None,
+    /// Upgrade with STARTTLS (port 587); refused if the server cannot.
+    StartTls,
+    /// Implicit TLS (port 465).
+    Tls,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Self::None),
+            "starttls" => Ok(Self::StartTls),
+            "tls" => Ok(Self::Tls),
+            other => Err(format!(
+                "unknown SMTP TLS mode {other:?} (none, starttls, tls)"
+            )),
+        }
+    }
+}
+
+/// The SMTP server email goes through.
+#[derive(Clone, Debug)]
+pub struct SmtpConfig {
+    /// Host name (also the TLS server name).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmtpTls,
+    /// Login, when the server wants one.
+    pub username: Option<String>,
+    /// Password for `username`.
+    pub password: Option<Secret>,
+    /// The From address.
+    pub from: String,
+    /// How long one send may take.
+    pub timeout: Duration,
+    /// PEM certificates trusted for the server besides the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// How alerts are delivered.
+#[derive(Clone, Debug)]
+pub struct DeliveryConfig {
+    /// Signs webhook bodies (`X-Leadwheel-Signature`); None: unsigned.
+    pub webhook_secret: Option<Secret>,
+    /// How long a webhook POST may take before it counts as failed.
+    pub webhook_timeout: Duration,
+    /// PEM certificates trusted for https webhooks besides the system's
+    /// roots (an internal receiver's CA).
+    pub webhook_ca_file: Option<std::path::PathBuf>,
+    /// The SMTP server; None: email is off.
+    pub smtp: Option<SmtpConfig>,
+    /// The first retry's delay; each further retry doubles it (with jitter).
+    pub backoff_base: Duration,
+    /// The longest delay between retries.
+    pub backoff_max: Duration,
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: i64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            webhook_secret: None,
+            webhook_timeout: Duration::from_secs(10),
+            webhook_ca_file: None,
+            smtp: None,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(600),
+            max_attempts: 10,
+        }
+    }
+}
+
+fn var(name: &str) -> String {
+    format!("LEADWHEEL_ALERTING_{name}")
+}
+
+impl DeliveryConfig {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<Self> {
+        let defaults = Self::default();
+        let smtp = match std::env::var(var("SMTP_HOST"))
+            .ok()
+            .filter(|h| !h.is_empty())
+        {
+            None => None,
+            Some(host) => {
+                let tls: SmtpTls = env_or(&var("SMTP_TLS"), "starttls")
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("{}: {e}", var("SMTP_TLS")))?;
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::StartTls => 587,
+                    SmtpTls::Tls => 465,
+                };
+                let username = std::env::var(var("SMTP_USERNAME"))
+                    .ok()
+                    .filter(|u| !u.is_empty());
+                let password = secret_from_env(&var("SMTP_PASSWORD"))?;
+                if password.is_some() && username.is_none() {
+                    bail!(
+                        "{} is set but {} is not",
+                        var("SMTP_PASSWORD"),
+                        var("SMTP_USERNAME")
+                    );
+                }
+                let from = env_or(&var("SMTP_FROM"), "leadwheel alerts <alerts@localhost>");
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    bail!("{}={from:?} is not an email address", var("SMTP_FROM"));
+                }
+                Some(SmtpConfig {
+                    host,
+                    port: env_parse(&var("SMTP_PORT"), default_port)?,
+                    tls,
+                    username,
+                    password,
+                    from,
+                    timeout: env_duration_ms(&var("SMTP_TIMEOUT_MS"), Duration::from_secs(30))?,
+                    ca_file: std::env::var(var("SMTP_CA_FILE"))
+                        .ok()
+                        .filter(|f| !f.is_empty())
+                        .map(std::path::PathBuf::from),
+                })
+            }
+        };
+        let max_attempts: i64 = env_parse(&var("DELIVERY_MAX_ATTEMPTS"), defaults.max_attempts)?;
+        if !(1..=100).contains(&max_attempts) {
+            bail!("{} must be between 1 and 100", var("DELIVERY_MAX_ATTEMPTS"));
+        }
+        Ok(Self {
+            webhook_secret: secret_from_env(&var("WEBHOOK_SECRET"))?,
+            webhook_timeout: env_duration_ms(&var("WEBHOOK_TIMEOUT_MS"), defaults.webhook_timeout)?,
+            webhook_ca_file: std::env::var(var("WEBHOOK_CA_FILE"))
+                .ok()
+                .filter(|f| !f.is_empty())
+                .map(std::path::PathBuf::from),
+            smtp,
+            backoff_base: env_duration_ms(&var("DELIVERY_BACKOFF_MS"), defaults.backoff_base)?,
+            backoff_max: env_duration_ms(&var("DELIVERY_BACKOFF_MAX_MS"), defaults.backoff_max)?,
+            max_attempts,
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! Durable timers: what each one does when it fires, and firing it.
+//!
+//! Keys: `rule:<rule>:<subject>` (one per rule and subject: arming again
+//! replaces it), `escalate:<alert_id>`, `snooze:<alert_id>`.
+
+use serde::{Deserialize, Serialize};
+
+use super::Ops;
+use crate::rules;
+use crate::store::timers::{self, Timer};
+use crate::store::{NewAlert, StoreError, directory, rules as rule_store};
+use leadwheel_plumbing::Tx;
+
+/// What a timer does when it fires.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimerAction {
+    /// A rule's condition held long enough: raise its alert.
+    Raise {
+        /// The rule.
+        rule: String,
+        /// The subject's team.
+        team_id: String,
+        /// The subject's owner.
+        rep_id: String,
+        /// The lead or opportunity.
+        subject_key: String,
+        /// The alert's dedupe key (subject and occurrence).
+        dedupe_key: String,
+        /// What the message names: the stage, the follow-up date.
+        detail: String,
+        /// When the condition started (claim, stage entry, date end).
+        since_ms: i64,
+    },
+    /// Escalate an alert nobody acknowledged.
+    Escalate {
+        /// The alert.
+        alert_id: String,
+    },
+    /// A snooze ends.
+    EndSnooze {
+        /// The alert.
+        alert_id: String,
+    },
+}
+
+/// The key of `rule`'s timer for `subject`.
+pub fn rule_key(rule: &str, subject: &str) -> String {
+    format!("rule:{rule}:{subject}")
+}
+
+/// The key of an alert's escalation timer.
+pub fn escalation_key(alert_id: &str) -> String {
+    format!("escalate:{alert_id}")
+}
+
+/// The key of an alert's snooze timer.
+pub fn snooze_key(alert_id: &str) -> String {
+    format!("snooze:{alert_id}")
+}
+
+/// Arms `key` with `action` at `due_at_ms`.
+pub async fn arm(
+    tx: &mut Tx,
+    key: &str,
+    due_at_ms: i64,
+    action: &TimerAction,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let payload = serde_json::to_string(action).expect("a timer action serializes");
+    timers::arm(tx, key, due_at_ms, &payload, now_ms).await
+}
+
+/// Disarms `key`; true when it was armed.
+pub async fn disarm(tx: &mut Tx, key: &str) -> Result<bool, StoreError> {
+    timers::disarm(tx, key).await
+}
+
+impl Ops {
+    /// Fires `timer` in `tx` if this caller takes it (another replica may
+    /// have); false when it was no longer armed as read.
+    pub async fn fire(&self, tx: &mut Tx, timer: &Timer) -> Result<bool, StoreError> {
+        if !timers::take(tx, timer).await? {
+            return Ok(false);
+        }
+        let action: TimerAction = match serde_json::from_str(&timer.payload) {
+            Ok(action) => action,
+            Err(err) => {
+                // Written by this service only; a row it cannot read is
+                // dropped rather than retried for ever.
+                tracing::error!(timer_key = %timer.timer_key, error = %err, "unreadable timer dropped");
+                return Ok(true);
+            }
+        };
+        match action {
+            TimerAction::Raise {
+                rule,
+                team_id,
+                rep_id,
+                subject_key,
+                dedupe_key,
+                detail,
+                since_ms,
+            } => {
+                let config = rule_store::get(tx, &team_id, &rule).await?;
+                if !config.enabled {
+                    tracing::info!(
+                        rule,
+                        team_id,
+                        subject_key,
+                        "rule disabled since armed; no alert"
+                    );
+                    return Ok(true);
+                }
+                let manager_id = directory::manager_of(tx, &team_id).await?;
+                let message = message(&rule, &subject_key, &detail, since_ms, self.now_ms());
+                let new = NewAlert {
+                    kind: rule,
+                    dedupe_key,
+                    recipients: config.recipients.resolve(&rep_id, &manager_id),
+                    team_id,
+                    rep_id,
+                    manager_id,
+                    subject_key,
+                    message,
+                    escalate_after_ms: config.escalate_after_ms,
+                    second_escalation_to: config.second_escalation_to.clone(),
+                    second_escalate_after_ms: config.second_escalate_after_ms,
+                };
+                self.raise(tx, new).await?;
+            }
+            TimerAction::Escalate { alert_id } => self.escalate(tx, &alert_id).await?,
+            TimerAction::EndSnooze { alert_id } => self.end_snooze(tx, &alert_id).await?,
+        }
+        Ok(true)
+    }
+}
+
+/// What a person reads about a timed rule's alert.
+fn message(rule: &str, subject: &str, detail: &str, since_ms: i64, now_ms: i64) -> String {
+    let held = human_duration(now_ms - since_ms);
+    match rule {
+        rules::NO_FIRST_TOUCH => format!(
+            "Lead {subject} was claimed {held} ago and nobody has touched it yet. Call or email the customer."
+        ),
+        rules::STUCK_IN_STAGE => format!(
+            "Opportunity {subject} has been in stage {detail} for {held}. Move it on or close it."
+        ),
+        rules::FOLLOW_UP_OVERDUE => format!(
+            "The follow-up of {subject} was due on {detail} and nothing was logged since. Follow up with the customer."
+        ),
+        rules::HANDOVER_TASK_OVERDUE => format!(
+            "Handover task {subject} ({detail}) is overdue. Reach the customer you took over."
+        ),
+        rules::SILENT_CUSTOMER => format!(
+            "Nobody has touched account {subject} (tier {detail}) for {held}. Customers expect contact after the sale too."
+        ),
+        other => format!("{other}: {subject}"),
+    }
+}
+
+/// "3 d 4 h", "2 h 5 min", "45 s".
+pub fn human_duration(ms: i64) -> String {
+    let s = ms.max(0) / 1_000;
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} s"),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(45_000), "45 s");
+        assert_eq!(human_duration(125_000), "2 min");
+        assert_eq!(human_duration(2 * 3_600_000 + 300_000), "2 h 5 min");
+        assert_eq!(human_duration(15 * 86_400_000 + 3_600_000), "15 d 1 h");
+    }
+
+    #[test]
+    fn actions_round_trip() {
+        let action = TimerAction::Escalate {
+            alert_id: "alert_1".into(),
+        };
+        let json = serde_json::to_string(&action).unwrap();
+        assert_eq!(json, r#"{"type":"escalate","alert_id":"alert_1"}"#);
+        assert_eq!(serde_json::from_str::<TimerAction>(&json).unwrap(), action);
+    }
+}

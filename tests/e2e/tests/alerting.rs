@@ -1,0 +1,300 @@
+//! End to end through the real processes, thresholds in seconds: a claimed
+//! lead nobody touches raises `no_first_touch`, the alert reaches the
+//! team's webhook (a real HTTP server) and the rep's mailbox (a real SMTP
+//! server, Python's aiosmtpd), and the rep acknowledges it with `leadctl`.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leadwheel_e2e::{System, bin_dir};
+use leadwheel_plumbing::auth::Role;
+use leadwheel_plumbing::testing::{self, eventually};
+use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
+use leadwheel_proto::alerting::v1::{
+    Alert, ListAlertsRequest, Rule, SetContactRequest, SetRuleRequest, SetTeamWebhookRequest,
+};
+use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
+use leadwheel_proto::wheel::v1::*;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A minimal real HTTP server answering 200 to every POST and keeping the
+/// bodies.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = bodies.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        keep.lock().unwrap().push(text[end + 4..].to_string());
+                        let _ = socket
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
+const SMTP_SERVER: &str = r#"
+import asyncio, itertools, os, socket, sys
+from aiosmtpd.smtp import SMTP
+out = sys.argv[1]
+counter = itertools.count()
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        path = os.path.join(out, f"{next(counter)}.eml")
+        with open(path + ".tmp", "wb") as f:
+            f.write(("X-Rcpt-To: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
+            f.write(envelope.original_content or envelope.content)
+        os.rename(path + ".tmp", path)
+        return "250 Message accepted for delivery"
+async def main():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = await asyncio.get_running_loop().create_server(lambda: SMTP(Handler()), sock=sock)
+    print(sock.getsockname()[1], flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"#;
+
+fn mails(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_with_leadctl() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let mut smtp = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(SMTP_SERVER)
+        .arg(mail_dir.path())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting the SMTP server (python3 with aiosmtpd)");
+    let mut lines = BufReader::new(smtp.stdout.take().unwrap()).lines();
+    let smtp_port = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("the SMTP server starts")
+        .unwrap()
+        .expect("the SMTP server exited: is aiosmtpd installed? (python3 -m pip install aiosmtpd==1.4.6)");
+    let (hook_url, hook_bodies) = webhook_receiver().await;
+
+    let mut system = System::nats_only().await.expect("nats");
+    for service in ["intake", "wheel", "opportunity", "reporting"] {
+        system.start_service(service).await.expect(service);
+    }
+    system
+        .start_instance(
+            "alerting",
+            "alerting",
+            &[
+                ("LEADWHEEL_ALERTING_SMTP_HOST", "127.0.0.1"),
+                ("LEADWHEEL_ALERTING_SMTP_PORT", smtp_port.trim()),
+                ("LEADWHEEL_ALERTING_SMTP_TLS", "none"),
+                ("LEADWHEEL_ALERTING_SMTP_FROM", "alerts@leadwheel.test"),
+                ("LEADWHEEL_ALERTING_WEBHOOK_SECRET", "e2e-webhook-secret"),
+                ("LEADWHEEL_ALERTING_DELIVERY_BACKOFF_MS", "200"),
+            ],
+        )
+        .await
+        .expect("alerting");
+
+    let mut wheel = WheelServiceClient::new(system.authed("wheel", "admin", Role::Admin).await);
+    wheel
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "demo".into(),
+                name: "Demo".into(),
+                manager_id: "maya".into(),
+                window_ms: 600_000,
+                rep_ids: vec!["ana".into()],
+                policy: None,
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .expect("seeding the team");
+    let mut admin =
+        AlertingServiceClient::new(system.authed("alerting", "admin", Role::Admin).await);
+    admin
+        .set_rule(SetRuleRequest {
+            rule: Some(Rule {
+                team_id: "demo".into(),
+                rule: "no_first_touch".into(),
+                enabled: true,
+                threshold_seconds: 2,
+                recipients: "rep".into(),
+                escalate_after_seconds: 0,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("a 2 s first-touch rule");
+    admin
+        .set_team_webhook(SetTeamWebhookRequest {
+            team_id: "demo".into(),
+            webhook_url: hook_url.clone(),
+        })
+        .await
+        .expect("the team webhook");
+    admin
+        .set_contact(SetContactRequest {
+            recipient_id: "ana".into(),
+            email: "ana@example.com".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("ana's address");
+
+    // A signup, offered to ana, claimed, and then left alone.
+    let response = reqwest::Client::new()
+        .post(system.signup_url())
+        .json(&serde_json::json!({"email": "kim@quietco.example", "name": "Kim", "company": "QuietCo"}))
+        .send()
+        .await
+        .expect("posting a signup");
+    assert!(response.status().is_success(), "{}", response.status());
+    let body: serde_json::Value = response.json().await.unwrap();
+    let lead_id = body["lead_id"].as_str().expect("lead_id").to_string();
+    let mut ana = WheelServiceClient::new(system.authed("wheel", "ana", Role::Rep).await);
+    eventually(WAIT, "ana claims the lead", || {
+        let mut ana = ana.clone();
+        let lead_id = lead_id.clone();
+        async move {
+            ana.claim(ClaimRequest {
+                lead_id,
+                rep_id: "ana".into(),
+            })
+            .await
+            .ok()
+        }
+    })
+    .await;
+    let _ = &mut ana;
+
+    let mut ana_alerts =
+        AlertingServiceClient::new(system.authed("alerting", "ana", Role::Rep).await);
+    let alert: Alert = eventually(WAIT, "the no_first_touch alert", || {
+        let mut client = ana_alerts.clone();
+        let lead_id = lead_id.clone();
+        async move {
+            client
+                .list_alerts(ListAlertsRequest::default())
+                .await
+                .ok()?
+                .into_inner()
+                .alerts
+                .into_iter()
+                .find(|a| a.kind == "no_first_touch" && a.subject_key == lead_id)
+        }
+    })
+    .await;
+    assert_eq!(alert.recipient_ids, ["ana"]);
+
+    let hook = eventually(WAIT, "the webhook", || async {
+        hook_bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b.contains(&lead_id))
+            .cloned()
+    })
+    .await;
+    let hook: serde_json::Value = serde_json::from_str(&hook).unwrap();
+    assert!(
+        hook["text"].as_str().unwrap().contains("no first touch"),
+        "{hook}"
+    );
+    let mail = eventually(WAIT, "the email", || async {
+        mails(mail_dir.path())
+            .into_iter()
+            .find(|m| m.contains(&lead_id))
+    })
+    .await;
+    assert!(mail.contains("X-Rcpt-To: ana@example.com"), "{mail}");
+
+    // Ana acknowledges it with leadctl.
+    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
+        .args([
+            "alerts",
+            "ack",
+            &alert.alert_id,
+            "--as",
+            "ana",
+            "-o",
+            "json",
+        ])
+        .env(
+            "LEADWHEEL_ALERTING_URL",
+            format!("http://{}", system.addr("alerting", "grpc")),
+        )
+        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
+        .output()
+        .await
+        .expect("running leadctl");
+    assert!(
+        output.status.success(),
+        "leadctl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let acked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(acked["state"], "acknowledged");
+    let listed = ana_alerts
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let now = listed
+        .iter()
+        .find(|a| a.alert_id == alert.alert_id)
+        .unwrap();
+    assert_eq!(
+        (now.state.as_str(), now.acknowledged_by.as_str()),
+        ("acknowledged", "ana")
+    );
+}
