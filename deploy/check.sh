@@ -16,14 +16,14 @@
 #     as the non-root user with nothing else (chroot, as root), and
 #     deploy/image/oci.py writes a loadable image of it; skipped when no
 #     built binary (target/debug/leadwheel or LEADWHEEL_BIN) is there.
-# Ends with "deploy checks: N passed, M failed"; exits non-zero on a failure.
+# Ends with "deploy: N passed, M failed"; exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 OLDEST_KUBE=1.30.0   # preStop sleep (the image has no shell) is on by default from 1.30
 NEWEST_KUBE=1.37.0   # the newest kubernetes-validate 1.37.0 ships
 chart=deploy/helm/leadwheel
-tools="$(deploy/tools.sh)" || { echo "deploy checks: 0 passed, 1 failed (installing the tools)"; exit 1; }
+tools="$(deploy/tools.sh)" || { echo "installing the deploy tools failed"; echo "deploy: 0 passed, 1 failed"; exit 1; }
 helm="$tools/bin/helm"
 python="$tools/venv/bin/python"
 out="$(mktemp -d)"
@@ -151,5 +151,5 @@ else
     echo "skip the image checks: no binary at $bin (cargo build -p leadwheel, or LEADWHEEL_BIN)"
 fi
 
-echo "deploy checks: $passed passed, $failed failed"
+echo "deploy: $passed passed, $failed failed"
 [ "$failed" = 0 ]
