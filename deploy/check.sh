@@ -15,7 +15,10 @@
 #   - the image's root file system (deploy/image/rootfs.sh) runs the binary
 #     as the non-root user with nothing else (chroot, as root), and
 #     deploy/image/oci.py writes a loadable image of it; skipped when no
-#     built binary (target/debug/leadwheel or LEADWHEEL_BIN) is there.
+#     built binary (target/debug/leadwheel or LEADWHEEL_BIN) is there;
+#   - deploy/smoke.py: the manifests' Deployments started as processes the
+#     way a kubelet would, probes, a signup to a claimed lead in work, SIGTERM
+#     within the grace period (needs the binaries and TEST_POSTGRES_URL).
 # Ends with "deploy: N passed, M failed"; exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -149,6 +152,24 @@ PY
     fi
 else
     echo "skip the image checks: no binary at $bin (cargo build -p leadwheel, or LEADWHEEL_BIN)"
+fi
+
+# The smoke run, as a kubelet would start deploy/manifests/leadwheel.yaml,
+# with the built binaries against a nats-server and Postgres
+# (LEADWHEEL_NATS_SERVER, TEST_POSTGRES_URL: .ci/run sets both).
+ctl="${LEADCTL_BIN:-$(dirname "$bin")/leadctl}"
+if [ -x "$bin" ] && [ -x "$ctl" ] && [ -n "${TEST_POSTGRES_URL:-}" ]; then
+    nats_server="${LEADWHEEL_NATS_SERVER:-$(command -v nats-server || true)}"
+    "$python" deploy/smoke.py deploy/manifests/leadwheel.yaml "$bin" "$ctl" "$nats_server" "$TEST_POSTGRES_URL" > "$out/smoke.log" 2>&1
+    grep -v -e '^smoke: ' "$out/smoke.log"
+    summary="$(tail -1 "$out/smoke.log")"
+    if [[ "$summary" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+        passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    else
+        fail "deploy/smoke.py did not finish"
+    fi
+else
+    echo "skip the smoke run: needs $bin, $ctl and TEST_POSTGRES_URL"
 fi
 
 echo "deploy: $passed passed, $failed failed"
