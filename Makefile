@@ -1,7 +1,7 @@
 # The two commands of the README: `make dev` runs the whole system,
 # `make test` runs every test.
 
-.PHONY: dev test build bench
+.PHONY: dev test build bench image
 
 # Runs leadwheel on this machine: installs nats-server when missing, builds,
 # and starts `leadwheel dev` (Ctrl-C stops everything). `cargo run` finds the
@@ -41,3 +41,11 @@ bench:
 	@LEADWHEEL_NATS_SERVER="$$(scripts/ensure-nats-server.sh)" && export LEADWHEEL_NATS_SERVER && \
 	  cargo build --release -p leadwheel-wheel -p leadwheel-intake -p leadwheel-bench && \
 	  cargo run --release --quiet -p leadwheel-bench -- $(BENCH_ARGS)
+
+# The container image (docs/deploy.md): builds the release binary, then the
+# image FROM scratch over a root file system made here (no image is pulled):
+# with `docker build` when a Docker engine answers, else as an OCI tar in
+# deploy/.build/leadwheel-image.tar. LEADWHEEL_BIN=path skips the build;
+# IMAGE=name:tag, IMAGE_PROFILE=dev, IMAGE_ENGINE=docker|none.
+image:
+	deploy/image/build.sh
