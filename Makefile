@@ -25,7 +25,7 @@ test:
 	      echo "make test: no Postgres for the Postgres variants; set TEST_POSTGRES_URL, or LEADWHEEL_SKIP_POSTGRES=1 to skip them" >&2; exit 1; }; \
 	    export TEST_POSTGRES_URL; \
 	  fi && \
-	  scripts/ensure-browser.sh && \
+	  scripts/ensure-test-tools.sh && \
 	  cargo build --workspace --bins && \
 	  cargo test --workspace
 
