@@ -7,10 +7,12 @@
 //! never mapped: a gmail.com address says nothing about which customer
 //! someone works for.
 
-use leadwheel_plumbing::bus::{OPPS_STREAM, subjects};
+use leadwheel_plumbing::bus::OPPS_STREAM;
+use leadwheel_plumbing::contracts::{
+    AccountCreated, AccountOwnerChanged, AccountUpdated, Contract,
+};
 use leadwheel_plumbing::inbox::{ConsumerSpec, EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx, now_ms};
-use leadwheel_proto::events::v1::AccountChanged;
 
 use crate::scoring::Scorer;
 use crate::store::{self, apply_account};
@@ -24,9 +26,9 @@ pub fn consumer_spec() -> ConsumerSpec {
         durable: DURABLE.into(),
         stream: &OPPS_STREAM,
         filter_subjects: vec![
-            subjects::OPPS_ACCOUNT_CREATED.into(),
-            subjects::OPPS_ACCOUNT_UPDATED.into(),
-            subjects::OPPS_ACCOUNT_OWNER_CHANGED.into(),
+            AccountCreated::SUBJECT.into(),
+            AccountUpdated::SUBJECT.into(),
+            AccountOwnerChanged::SUBJECT.into(),
         ],
     }
 }
@@ -46,7 +48,13 @@ impl AccountHandler {
 
 impl EventHandler for AccountHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let account: AccountChanged = event.decode()?;
+        // Every account event carries the whole account: each is applied
+        // the same way, read as the contract of the subject it came on.
+        let account = match event.subject.as_str() {
+            AccountCreated::SUBJECT => event.decode_as::<AccountCreated>()?,
+            AccountUpdated::SUBJECT => event.decode_as::<AccountUpdated>()?,
+            _ => event.decode_as::<AccountOwnerChanged>()?,
+        };
         if account.account_id.is_empty() {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "{} without an account_id",

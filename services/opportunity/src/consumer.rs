@@ -5,24 +5,27 @@
 //!   second assignment of the same lead under a new event id is absorbed by
 //!   the lead id being the table's key: the first owner stays, and a
 //!   different owner is logged as an error and counted, because it means two
-//!   reps believe they own one customer.
+//!   reps believe they own one customer. Except for a lead handed back to
+//!   the wheel (a handover's `returned`): its next assignment reopens it,
+//!   in work for the new owner, and is announced like a new one.
 //! - `wheel.lead.reassigned` (a manager's reassign in the wheel) moves the
 //!   lead in work to the new rep. Nothing is published: the wheel made the
 //!   change and already moved the capacity.
 //! - `wheel.team.upserted` and `wheel.rep.upserted` keep the team directory
-//!   (who manages which team; which team a rep is in) for authorisation.
+//!   (who manages which team; which team a rep is in) for authorisation;
+//!   `wheel.rep.left` takes a leaver out of their team (nothing more can be
+//!   given to them; their remaining book can still be handed over).
 //! - `intake.person.erased` erases the personal content kept for those
 //!   leads (activity notes, bodies, recording links, the disqualify note),
 //!   keeping anonymous rows so counts still add up.
 
 use std::sync::LazyLock;
 
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::outbox::Outbox;
-use leadwheel_plumbing::{Event, EventDraft, Tx, metrics, now_ms};
+use leadwheel_plumbing::{Contract, Event, EventDraft, Tx, metrics, now_ms};
 use leadwheel_proto::events::v1::{
-    LeadAssigned, LeadOpened, LeadReassigned, PersonErased, RepUpserted, TeamUpserted,
+    LeadAssigned, LeadOpened, LeadReassigned, PersonErased, RepLeft, RepUpserted, TeamUpserted,
 };
 use prometheus_client::metrics::counter::Counter;
 
@@ -55,10 +58,11 @@ impl WheelHandler {
     /// The subjects it handles.
     pub fn subjects() -> Vec<String> {
         [
-            subjects::LEAD_ASSIGNED,
-            subjects::LEAD_REASSIGNED,
-            subjects::TEAM_UPSERTED,
-            subjects::REP_UPSERTED,
+            LeadAssigned::SUBJECT,
+            LeadReassigned::SUBJECT,
+            TeamUpserted::SUBJECT,
+            RepUpserted::SUBJECT,
+            RepLeft::SUBJECT,
         ]
         .map(str::to_string)
         .to_vec()
@@ -76,26 +80,11 @@ fn permanent(message: String) -> HandlerError {
 impl EventHandler for WheelHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         match event.subject.as_str() {
-            subjects::LEAD_ASSIGNED => self.assigned(tx, event).await,
-            subjects::LEAD_REASSIGNED => reassigned(tx, event).await,
-            subjects::TEAM_UPSERTED => {
-                let team: TeamUpserted = event.decode()?;
-                if team.team_id.is_empty() {
-                    return Err(permanent("team upsert without team_id".into()));
-                }
-                let at = time_of(team.at_ms, event);
-                directory::upsert_team(tx, &team.team_id, &team.name, &team.manager_id, at)
-                    .await
-                    .map_err(transient)?;
-                for rep in &team.rep_ids {
-                    directory::upsert_rep(tx, rep, None, &team.team_id, at)
-                        .await
-                        .map_err(transient)?;
-                }
-                Ok(())
-            }
-            subjects::REP_UPSERTED => {
-                let rep: RepUpserted = event.decode()?;
+            LeadAssigned::SUBJECT => self.assigned(tx, event).await,
+            LeadReassigned::SUBJECT => reassigned(tx, event).await,
+            TeamUpserted::SUBJECT => team_upserted(tx, event).await,
+            RepUpserted::SUBJECT => {
+                let rep = event.decode_as::<RepUpserted>()?;
                 if rep.rep_id.is_empty() || rep.team_id.is_empty() {
                     return Err(permanent(format!(
                         "rep upsert without rep_id or team_id (rep_id={:?})",
@@ -112,9 +101,45 @@ impl EventHandler for WheelHandler {
                 .await
                 .map_err(transient)
             }
+            RepLeft::SUBJECT => rep_left(tx, event).await,
             other => Err(permanent(format!("unexpected subject {other}"))),
         }
     }
+}
+
+async fn team_upserted(tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+    let team = event.decode_as::<TeamUpserted>()?;
+    if team.team_id.is_empty() {
+        return Err(permanent("team upsert without team_id".into()));
+    }
+    let at = time_of(team.at_ms, event);
+    directory::upsert_team(tx, &team.team_id, &team.name, &team.manager_id, at)
+        .await
+        .map_err(transient)?;
+    for rep in &team.rep_ids {
+        directory::upsert_rep(tx, rep, None, &team.team_id, at)
+            .await
+            .map_err(transient)?;
+    }
+    Ok(())
+}
+
+/// A rep who left their team is on no team here either: nothing more can
+/// be given to them, and their manager no longer answers for them; their
+/// book (if any is left) can still be handed over.
+async fn rep_left(tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+    let left = event.decode_as::<RepLeft>()?;
+    if left.rep_id.is_empty() || left.team_id.is_empty() {
+        return Err(permanent(format!(
+            "rep left without rep_id or team_id (rep_id={:?})",
+            left.rep_id
+        )));
+    }
+    directory::rep_left(tx, &left.rep_id, &left.team_id, time_of(left.at_ms, event))
+        .await
+        .map_err(transient)?;
+    tracing::info!(rep_id = %left.rep_id, team_id = %left.team_id, why = ?left.why, "rep left their team");
+    Ok(())
 }
 
 /// An event without its own time is dated by its envelope.
@@ -128,7 +153,7 @@ fn time_of(at_ms: i64, event: &Event) -> i64 {
 
 impl WheelHandler {
     async fn assigned(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let assigned: LeadAssigned = event.decode()?;
+        let assigned = event.decode_as::<LeadAssigned>()?;
         if assigned.lead_id.is_empty() || assigned.rep_id.is_empty() {
             return Err(permanent(format!(
                 "lead assignment without lead_id or rep_id (lead_id={:?}, rep_id={:?})",
@@ -149,14 +174,14 @@ impl WheelHandler {
             .await
             .map_err(transient)?
         {
-            Opened::New => {
+            Opened::New | Opened::Reopened => {
                 let opened = LeadOpened {
                     lead_id: lead.lead_id.clone(),
                     rep_id: lead.rep_id.clone(),
                     team_id: lead.team_id.clone(),
                     opened_at_ms: lead.opened_at_ms,
                 };
-                let draft = EventDraft::new(subjects::OPPS_LEAD_OPENED, &lead.lead_id, &opened);
+                let draft = EventDraft::of(&lead.lead_id, &opened);
                 store::enqueue(tx, &self.outbox, draft)
                     .await
                     .map_err(transient)?;
@@ -181,7 +206,7 @@ impl WheelHandler {
 }
 
 async fn reassigned(tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-    let moved: LeadReassigned = event.decode()?;
+    let moved = event.decode_as::<LeadReassigned>()?;
     if moved.lead_id.is_empty() || moved.to_rep_id.is_empty() {
         return Err(permanent(format!(
             "reassignment without lead_id or to_rep_id (lead_id={:?})",
@@ -216,7 +241,7 @@ pub struct ErasureHandler;
 
 impl EventHandler for ErasureHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let erased: PersonErased = event.decode()?;
+        let erased = event.decode_as::<PersonErased>()?;
         let at = time_of(erased.at_ms, event);
         for lead_id in &erased.lead_ids {
             let touched = store::activities::erase_lead(tx, lead_id)

@@ -1,8 +1,9 @@
 //! Event payloads built from the store's types, so every `opps.*` event
-//! carries the same complete picture.
+//! carries the same complete picture. Drafts take their subject from the
+//! payload's contract (`leadwheel_plumbing::contracts`).
 
 use leadwheel_plumbing::EventDraft;
-use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::contracts::Contract;
 use leadwheel_proto::events::v1::{AccountChanged, OpportunityState};
 
 use crate::ops::Pipeline;
@@ -34,8 +35,12 @@ pub fn opportunity_state(opp: &Opportunity, pipeline: &Pipeline) -> OpportunityS
     }
 }
 
-/// `opps.account.*` with the whole account.
-pub fn account_changed(subject: &'static str, account: &Account, at_ms: i64) -> EventDraft {
+/// `opps.account.*` (contract `C`: created, updated or owner changed) with
+/// the whole account.
+pub fn account_changed<C>(account: &Account, at_ms: i64) -> EventDraft
+where
+    C: Contract<Payload = AccountChanged>,
+{
     let payload = AccountChanged {
         account_id: account.account_id.clone(),
         name: account.name.clone(),
@@ -47,12 +52,5 @@ pub fn account_changed(subject: &'static str, account: &Account, at_ms: i64) -> 
         version: account.version,
         at_ms,
     };
-    EventDraft::new(subject, &account.account_id, &payload)
+    EventDraft::contract::<C>(&account.account_id, &payload)
 }
-
-/// The subjects of account events, for callers choosing one.
-pub const ACCOUNT_CREATED: &str = subjects::OPPS_ACCOUNT_CREATED;
-/// See [`ACCOUNT_CREATED`].
-pub const ACCOUNT_UPDATED: &str = subjects::OPPS_ACCOUNT_UPDATED;
-/// See [`ACCOUNT_CREATED`].
-pub const ACCOUNT_OWNER_CHANGED: &str = subjects::OPPS_ACCOUNT_OWNER_CHANGED;

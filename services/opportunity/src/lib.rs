@@ -11,10 +11,11 @@
 use std::future::Future;
 
 use anyhow::Result;
-use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM};
 use leadwheel_plumbing::config::ports;
 use leadwheel_plumbing::inbox::ConsumerSpec;
-use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime};
+use leadwheel_plumbing::{Contract, Listeners, Runtime, ServiceConfig, runtime};
+use leadwheel_proto::events::v1::PersonErased;
 use leadwheel_proto::opportunity::v1::opportunity_service_server::OpportunityServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -42,6 +43,23 @@ pub const INTAKE_CONSUMER: &str = "opportunity-intake";
 /// This service's own tables (`opps_*`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// The service's durable consumers: the wheel's assignments and directory,
+/// and intake's erasures (the contract tests read these).
+pub fn consumer_specs() -> [ConsumerSpec; 2] {
+    [
+        ConsumerSpec {
+            durable: WHEEL_CONSUMER.to_string(),
+            stream: &WHEEL_STREAM,
+            filter_subjects: consumer::WheelHandler::subjects(),
+        },
+        ConsumerSpec {
+            durable: INTAKE_CONSUMER.to_string(),
+            stream: &INTAKE_STREAM,
+            filter_subjects: vec![PersonErased::SUBJECT.to_string()],
+        },
+    ]
+}
+
 /// Runs the service on already-bound `listeners` until `shutdown` resolves.
 pub async fn run(
     config: ServiceConfig,
@@ -50,22 +68,9 @@ pub async fn run(
 ) -> Result<()> {
     let settings = ops::Settings::from_env(&config)?;
     let runtime = Runtime::start(config, &MIGRATOR, Some(&OPPS_STREAM)).await?;
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: WHEEL_CONSUMER.to_string(),
-            stream: &WHEEL_STREAM,
-            filter_subjects: consumer::WheelHandler::subjects(),
-        },
-        consumer::WheelHandler::new(runtime.outbox.clone()),
-    );
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: INTAKE_CONSUMER.to_string(),
-            stream: &INTAKE_STREAM,
-            filter_subjects: vec![subjects::PERSON_ERASED.to_string()],
-        },
-        consumer::ErasureHandler,
-    );
+    let [wheel, intake] = consumer_specs();
+    runtime.spawn_consumer(wheel, consumer::WheelHandler::new(runtime.outbox.clone()));
+    runtime.spawn_consumer(intake, consumer::ErasureHandler);
     let ops = ops::Service::new(runtime.store.clone(), runtime.outbox.clone(), settings);
     let service =
         OpportunityServiceServer::with_interceptor(grpc::Api::new(ops), runtime.auth.clone());

@@ -14,7 +14,8 @@ use prost::Message;
 
 use crate::config::ServiceConfig;
 
-/// Subject names and builders. Call sites never paste subject strings.
+/// Subject names and builders. Call sites never paste subject strings;
+/// which payload travels on which subject is bound in [`crate::contracts`].
 pub mod subjects {
     /// A new lead was accepted by intake.
     pub const LEAD_CREATED: &str = "intake.lead.created";
@@ -40,6 +41,8 @@ pub mod subjects {
     pub const TEAM_UPSERTED: &str = "wheel.team.upserted";
     /// A rep was created or changed.
     pub const REP_UPSERTED: &str = "wheel.rep.upserted";
+    /// A rep left their team's ring (handover, or removed from the team).
+    pub const REP_LEFT: &str = "wheel.rep.left";
     /// A duplicate signup touched an existing lead.
     pub const LEAD_TOUCHED: &str = "intake.lead.touched";
     /// A person's personal data was erased; every service erases its copy.

@@ -56,6 +56,13 @@ impl From<sqlx::Error> for HandlerError {
     }
 }
 
+/// An event that is not what its contract says can never succeed.
+impl From<crate::contracts::ContractError> for HandlerError {
+    fn from(err: crate::contracts::ContractError) -> Self {
+        Self::Permanent(err.into())
+    }
+}
+
 impl From<prost::DecodeError> for HandlerError {
     fn from(err: prost::DecodeError) -> Self {
         Self::Permanent(err.into())

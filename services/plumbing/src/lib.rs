@@ -3,7 +3,7 @@
 //! Every service stands on the same parts: [`config`] from the environment,
 //! [`telemetry`] (logs, traces, trace-context propagation), [`metrics`],
 //! the [`store`] (SQLite or Postgres through one code path), the injected [`clock`], the [`bus`]
-//! (JetStream streams and the event envelope) with the transactional
+//! (JetStream streams and the event envelope), the typed event [`contracts`], with the transactional
 //! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
 //! [`admin`] servers (with [`reflection`]), [`paging`] for list calls, and the [`runtime`] that
 //! runs them and shuts them down in order.
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;
+pub mod contracts;
 pub mod grpc;
 pub mod ids;
 pub mod inbox;
@@ -29,5 +30,6 @@ pub mod testing;
 pub use auth::{Authenticator, Caller, Role};
 pub use bus::{Bus, Event, EventDraft};
 pub use config::ServiceConfig;
+pub use contracts::Contract;
 pub use runtime::{Listeners, Runtime};
 pub use store::{Store, Tx, now_ms};

@@ -1,7 +1,6 @@
 //! Consumes `intake.lead.created`: each new lead is routed in the same
 //! transaction that records the event in the inbox.
 
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx, telemetry};
 use leadwheel_proto::events::v1::LeadCreated;
@@ -29,10 +28,10 @@ impl LeadCreatedHandler {
 impl EventHandler for LeadCreatedHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         self.pending.reset(&event.envelope.id);
-        if event.subject != subjects::LEAD_CREATED {
+        if !event.is::<LeadCreated>() {
             return Ok(());
         }
-        let created: LeadCreated = event.decode()?;
+        let created = event.decode_as::<LeadCreated>()?;
         if created.lead_id.is_empty() {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "lead.created without a lead_id"

@@ -4,7 +4,8 @@
 //! send after commit. Any conditional update that finds zero rows means
 //! another writer won: the whole transaction is abandoned with `Conflict`.
 
-use leadwheel_plumbing::bus::{EventDraft, subjects};
+use leadwheel_plumbing::Contract;
+use leadwheel_plumbing::bus::EventDraft;
 use leadwheel_plumbing::ids;
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_proto::events::v1 as events;
@@ -89,8 +90,9 @@ impl Writer<'_> {
         });
     }
 
-    fn publish(&mut self, subject: &str, key: &str, payload: &impl prost::Message) {
-        self.events.push(EventDraft::new(subject, key, payload));
+    /// Queues `payload` on the subject its type is bound to.
+    fn publish<P: Contract<Payload = P> + prost::Message>(&mut self, key: &str, payload: &P) {
+        self.events.push(EventDraft::of(key, payload));
     }
 
     async fn effect(
@@ -143,7 +145,7 @@ impl Writer<'_> {
                     deadline_ms: *deadline,
                     first_look: *first_look,
                 };
-                self.publish(subjects::OFFER_OPENED, &offer.offer_id, &event);
+                self.publish(&offer.offer_id, &event);
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(
@@ -193,7 +195,7 @@ impl Writer<'_> {
                     opened_at_ms: closed.opened_at_ms,
                     closed_at_ms: now,
                 };
-                self.publish(subjects::OFFER_CLOSED, &closed.offer_id, &event);
+                self.publish(&closed.offer_id, &event);
                 self.pushes.push(Push {
                     rep_id: rep.clone(),
                     offer: live::offer_proto(&closed, None, None),
@@ -231,7 +233,7 @@ impl Writer<'_> {
                     first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
                     assigned_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ASSIGNED, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
             Effect::Reassign { from, to } => {
                 self.ledger(
@@ -248,7 +250,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REASSIGNED, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
             Effect::Pool { reason } => {
                 let escalate_at = match &decision.lead.phase {
@@ -270,7 +272,7 @@ impl Writer<'_> {
                     reason: reason.as_str().to_string(),
                     escalate_at_ms: escalate_at,
                 };
-                self.publish(subjects::LEAD_POOLED, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
             Effect::Escalate => {
                 let pooled_at = self.lead.pooled_at_ms.unwrap_or_default();
@@ -287,7 +289,7 @@ impl Writer<'_> {
                     pooled_at_ms: pooled_at,
                     escalated_at_ms: now,
                 };
-                self.publish(subjects::LEAD_ESCALATED, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
             Effect::Withdraw => {
                 self.ledger("withdrawn", None, None, format!("by={actor}"));
@@ -298,7 +300,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_WITHDRAWN, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
             Effect::Requeue { lap } => {
                 let previous = self.lead.owner_rep_id.clone().unwrap_or_default();
@@ -311,7 +313,7 @@ impl Writer<'_> {
                     by: actor.to_string(),
                     at_ms: now,
                 };
-                self.publish(subjects::LEAD_REQUEUED, &lead_id, &event);
+                self.publish(&lead_id, &event);
             }
         }
         Ok(())
@@ -340,7 +342,7 @@ impl Writer<'_> {
             manager_id: self.team.manager_id.clone(),
             at_ms: self.now,
         };
-        self.publish(subjects::REP_AVAILABILITY_CHANGED, rep, &event);
+        self.publish(rep, &event);
         tracing::info!(rep_id = rep, in_a_row, "circuit breaker set the rep away");
         Ok(())
     }

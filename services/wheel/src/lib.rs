@@ -16,6 +16,7 @@ pub mod convert;
 pub mod effects;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod live;
 pub mod ops;
@@ -28,11 +29,13 @@ pub mod work;
 use std::future::Future;
 
 use anyhow::Result;
-use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::Contract;
+use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM};
 use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::config::{ServiceConfig, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime};
+use leadwheel_proto::events::v1::LeadCreated;
 use leadwheel_proto::wheel::v1::wheel_service_server::WheelServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -40,6 +43,23 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The service name.
 pub const SERVICE: &str = "wheel";
+
+/// The wheel's durable consumers: new leads from intake, and opportunity's
+/// reports of the work on assigned leads (the contract tests read these).
+pub fn consumer_specs() -> [ConsumerSpec; 2] {
+    [
+        ConsumerSpec {
+            durable: "wheel-intake".into(),
+            stream: &INTAKE_STREAM,
+            filter_subjects: vec![LeadCreated::SUBJECT.into()],
+        },
+        ConsumerSpec {
+            durable: "wheel-opps".into(),
+            stream: &OPPS_STREAM,
+            filter_subjects: work::SUBJECTS.iter().map(|s| s.to_string()).collect(),
+        },
+    ]
+}
 
 /// Runs the wheel on `listeners` until `shutdown` resolves.
 pub async fn run(
@@ -64,22 +84,9 @@ pub async fn run_with_clock(
         runtime.bus.clone(),
         clock,
     );
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: "wheel-intake".into(),
-            stream: &INTAKE_STREAM,
-            filter_subjects: vec![subjects::LEAD_CREATED.into()],
-        },
-        consumer::LeadCreatedHandler::new(engine.clone()),
-    );
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: "wheel-opps".into(),
-            stream: &OPPS_STREAM,
-            filter_subjects: work::SUBJECTS.iter().map(|s| s.to_string()).collect(),
-        },
-        work::WorkHandler::new(engine.clone()),
-    );
+    let [leads, opps_work] = consumer_specs();
+    runtime.spawn_consumer(leads, consumer::LeadCreatedHandler::new(engine.clone()));
+    runtime.spawn_consumer(opps_work, work::WorkHandler::new(engine.clone()));
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
     let api = grpc::WheelApi::new(ops::Wheel::new(engine), runtime.front.clone());
     let service = WheelServiceServer::with_interceptor(api, runtime.auth.clone());

@@ -8,32 +8,33 @@
 //! - `opps.lead.owner_changed`: another rep works the lead now (the wheel
 //!   reassigns it, so capacity follows the owner);
 //! - `opps.lead.returned`: round the wheel again, skipping the previous owner;
-//! - `opps.handover.applied`: the leaving rep leaves their team's ring.
+//! - `opps.handover.applied`: the leaving rep leaves their team's ring
+//!   (`wheel.rep.left`, then the team's new ring).
 //!
 //! Each runs in the inbox's transaction. An event about a lead the wheel
 //! does not route, or in a state where it no longer applies (a lead
 //! already reassigned, say), changes nothing and is logged: opportunity's
 //! view is the later one, and the wheel never fights it.
 
-use leadwheel_plumbing::bus::{EventDraft, subjects};
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
-use leadwheel_plumbing::{Event, Tx};
+use leadwheel_plumbing::{Contract, Event, Tx};
 use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::Input;
 use sqlx::AnyConnection;
 
 use crate::engine::{Engine, Outcome, entry};
 use crate::error::WheelError;
+use crate::events::{self as wheel_events, Leaving};
 use crate::live::{PendingPushes, Push};
 use crate::store;
 
 /// The subjects this consumer reads.
 pub const SUBJECTS: [&str; 5] = [
-    subjects::OPPS_LEAD_CONVERTED,
-    subjects::OPPS_LEAD_DISQUALIFIED,
-    subjects::OPPS_LEAD_OWNER_CHANGED,
-    subjects::OPPS_LEAD_RETURNED,
-    subjects::OPPS_HANDOVER_APPLIED,
+    events::LeadConverted::SUBJECT,
+    events::LeadDisqualified::SUBJECT,
+    events::LeadOwnerChanged::SUBJECT,
+    events::LeadReturned::SUBJECT,
+    events::HandoverApplied::SUBJECT,
 ];
 
 /// Applies opportunity's events to routing and capacity.
@@ -117,8 +118,8 @@ impl EventHandler for WorkHandler {
         let id = &event.envelope.id;
         self.pending.reset(id);
         let pushes = match event.subject.as_str() {
-            subjects::OPPS_LEAD_CONVERTED => {
-                let converted: events::LeadConverted = event.decode()?;
+            events::LeadConverted::SUBJECT => {
+                let converted = event.decode_as::<events::LeadConverted>()?;
                 let detail = format!(
                     "converted account={} opportunity={}",
                     converted.account_id, converted.opportunity_id
@@ -134,8 +135,8 @@ impl EventHandler for WorkHandler {
                 .await?;
                 Vec::new()
             }
-            subjects::OPPS_LEAD_DISQUALIFIED => {
-                let disqualified: events::LeadDisqualified = event.decode()?;
+            events::LeadDisqualified::SUBJECT => {
+                let disqualified = event.decode_as::<events::LeadDisqualified>()?;
                 if disqualified.back_to_pool {
                     let by = actor(&disqualified.rep_id);
                     self.transition(tx, &disqualified.lead_id, Input::ReturnToPool, &by)
@@ -154,8 +155,8 @@ impl EventHandler for WorkHandler {
                     Vec::new()
                 }
             }
-            subjects::OPPS_LEAD_OWNER_CHANGED => {
-                let changed: events::LeadOwnerChanged = event.decode()?;
+            events::LeadOwnerChanged::SUBJECT => {
+                let changed = event.decode_as::<events::LeadOwnerChanged>()?;
                 let known = store::load_rep(tx, &changed.to_rep_id)
                     .await
                     .map_err(transient)?
@@ -171,13 +172,13 @@ impl EventHandler for WorkHandler {
                     Vec::new()
                 }
             }
-            subjects::OPPS_LEAD_RETURNED => {
-                let returned: events::LeadReturned = event.decode()?;
+            events::LeadReturned::SUBJECT => {
+                let returned = event.decode_as::<events::LeadReturned>()?;
                 self.transition(tx, &returned.lead_id, Input::Return, &actor(&returned.by))
                     .await?
             }
-            subjects::OPPS_HANDOVER_APPLIED => {
-                let applied: events::HandoverApplied = event.decode()?;
+            events::HandoverApplied::SUBJECT => {
+                let applied = event.decode_as::<events::HandoverApplied>()?;
                 self.rep_left(tx, &applied).await?;
                 Vec::new()
             }
@@ -195,7 +196,8 @@ impl EventHandler for WorkHandler {
 
 impl WorkHandler {
     /// The rep whose book was handed over leaves their team's ring: they
-    /// are offered nothing more, and the team's new ring is announced.
+    /// are offered nothing more, their leaving is announced
+    /// (`wheel.rep.left`), and so is the team's new ring.
     async fn rep_left(
         &self,
         tx: &mut Tx,
@@ -209,40 +211,19 @@ impl WorkHandler {
             return Ok(());
         };
         tracing::info!(rep_id = %applied.rep_id, team_id = %team_id, handover_id = %applied.handover_id, "rep left the team after their handover");
-        if let Some(rep) = store::load_rep(tx, &applied.rep_id)
-            .await
-            .map_err(transient)?
-        {
-            let event = events::RepUpserted {
-                rep_id: rep.rep_id.clone(),
-                name: rep.name.clone(),
-                team_id: String::new(),
-                at_ms: now,
-            };
-            self.engine
-                .emit(
-                    tx,
-                    EventDraft::new(subjects::REP_UPSERTED, &rep.rep_id, &event),
-                )
-                .await
-                .map_err(transient)?;
-        }
-        let Some(team) = store::load_team(tx, &team_id).await.map_err(transient)? else {
-            return Ok(());
-        };
-        let event = events::TeamUpserted {
-            team_id: team.team_id.clone(),
-            name: team.name.clone(),
-            manager_id: team.manager_id.clone(),
-            window_ms: team.window_ms,
-            rep_ids: team.ring.clone(),
-            at_ms: now,
-        };
+        let why = Leaving::Handover(applied.handover_id.clone());
         self.engine
             .emit(
                 tx,
-                EventDraft::new(subjects::TEAM_UPSERTED, &team.team_id, &event),
+                wheel_events::rep_left(&applied.rep_id, &team_id, why, now),
             )
+            .await
+            .map_err(transient)?;
+        let Some(team) = store::load_team(tx, &team_id).await.map_err(transient)? else {
+            return Ok(());
+        };
+        self.engine
+            .emit(tx, wheel_events::team_upserted(&team, now))
             .await
             .map_err(transient)?;
         Ok(())

@@ -8,6 +8,7 @@
 //! its bound addresses are read from its `listening` log line.
 
 pub mod dev;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

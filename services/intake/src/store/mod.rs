@@ -9,7 +9,7 @@ mod accounts;
 mod list;
 mod record;
 
-use leadwheel_plumbing::bus::{EventDraft, subjects};
+use leadwheel_plumbing::bus::EventDraft;
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::{Store, Tx, ids};
 use leadwheel_proto::events::v1::{LeadTouched, PersonErased};
@@ -216,11 +216,7 @@ pub async fn enqueue_created(
     tx: &mut Tx,
     lead: &LeadRecord,
 ) -> Result<String, IntakeError> {
-    let draft = EventDraft::new(
-        subjects::LEAD_CREATED,
-        lead.lead_id.clone(),
-        &lead.to_event(),
-    );
+    let draft = EventDraft::of(lead.lead_id.clone(), &lead.to_event());
     outbox.enqueue(tx, draft).await.map_err(db_error)
 }
 
@@ -253,7 +249,7 @@ pub async fn record_touch(
         source: source.to_string(),
         at_ms,
     };
-    let draft = EventDraft::new(subjects::LEAD_TOUCHED, lead_id, &touched);
+    let draft = EventDraft::of(lead_id, &touched);
     outbox.enqueue(tx, draft).await.map_err(db_error)?;
     Ok(())
 }
@@ -319,7 +315,7 @@ pub async fn erase_person(
         at_ms,
     };
     let key = lead_ids.first().cloned().unwrap_or_default();
-    let draft = EventDraft::new(subjects::PERSON_ERASED, key, &erased);
+    let draft = EventDraft::of(key, &erased);
     outbox.enqueue(tx, draft).await.map_err(db_error)?;
     Ok(lead_ids)
 }

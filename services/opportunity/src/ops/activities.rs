@@ -3,7 +3,6 @@
 //! dates and a customer's whole history.
 
 use leadwheel_plumbing::auth::{Caller, Role};
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
 use leadwheel_proto::events::v1::ActivityLogged;
@@ -182,11 +181,7 @@ impl Service {
         } else {
             activity.opportunity_id.clone()
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_ACTIVITY_LOGGED, key, &event),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(key, &event)).await?;
         self.commit(tx).await?;
         Ok((activity, touches))
     }

@@ -3,7 +3,7 @@
 //! pipeline's stage configuration.
 
 use leadwheel_plumbing::auth::{Caller, Role};
-use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::contracts::AccountOwnerChanged;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, now_ms};
 use leadwheel_proto::events::v1::{
@@ -175,11 +175,7 @@ impl Service {
                 reason,
                 at_ms: now,
             };
-            EventDraft::new(
-                subjects::OPPS_OPPORTUNITY_CLOSED,
-                &opp.opportunity_id,
-                &event,
-            )
+            EventDraft::of(&opp.opportunity_id, &event)
         } else {
             let event = OpportunityStageChanged {
                 opportunity: state,
@@ -190,11 +186,7 @@ impl Service {
                 reason,
                 at_ms: now,
             };
-            EventDraft::new(
-                subjects::OPPS_OPPORTUNITY_STAGE_CHANGED,
-                &opp.opportunity_id,
-                &event,
-            )
+            EventDraft::of(&opp.opportunity_id, &event)
         };
         self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
@@ -315,15 +307,8 @@ impl Service {
             reason: reason.to_string(),
             at_ms: now,
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(
-                subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
-                opportunity_id,
-                &event,
-            ),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(opportunity_id, &event))
+            .await?;
         self.commit(tx).await?;
         Ok((updated, pipeline))
     }
@@ -429,15 +414,8 @@ impl Service {
             reason: transfer.reason.to_string(),
             at_ms: now,
         };
-        self.emit(
-            conn,
-            EventDraft::new(
-                subjects::OPPS_OPPORTUNITY_OWNER_CHANGED,
-                &opp.opportunity_id,
-                &event,
-            ),
-        )
-        .await?;
+        self.emit(conn, EventDraft::of(&opp.opportunity_id, &event))
+            .await?;
         // One owner per account: the account follows its deal when the
         // previous owner held it.
         if let Some(mut account) = deals::account(conn, &opp.account_id).await?
@@ -466,7 +444,7 @@ impl Service {
             .await?;
             self.emit(
                 conn,
-                events::account_changed(events::ACCOUNT_OWNER_CHANGED, &account, now),
+                events::account_changed::<AccountOwnerChanged>(&account, now),
             )
             .await?;
         }

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 
 use leadwheel_plumbing::auth::Caller;
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
 use leadwheel_proto::events::v1::{
@@ -73,7 +72,7 @@ impl Service {
         }
         let mut tx = self.begin().await?;
         let scope = self.scope(&mut tx, caller).await?;
-        let team = self.team_of(&mut tx, "rep_id", rep_id).await?;
+        let team = self.last_team_of(&mut tx, "rep_id", rep_id).await?;
         scope.check(
             caller,
             &format!("rep {rep_id} (team {team})"),
@@ -155,15 +154,8 @@ impl Service {
             by: caller.subject.clone(),
             at_ms: handover.created_at_ms,
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(
-                subjects::OPPS_HANDOVER_STARTED,
-                &handover.handover_id,
-                &started,
-            ),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(&handover.handover_id, &started))
+            .await?;
         let summary = summary(&mut tx, handover).await?;
         self.commit(tx).await?;
         Ok(summary)
@@ -348,11 +340,8 @@ impl Service {
                         reason: reason.clone(),
                         at_ms: now,
                     };
-                    self.emit(
-                        &mut tx,
-                        EventDraft::new(subjects::OPPS_LEAD_RETURNED, &lead.lead_id, &event),
-                    )
-                    .await?;
+                    self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
+                        .await?;
                     moved.leads_returned += 1;
                 } else {
                     updated.rep_id = item.to_rep_id.clone();
@@ -366,11 +355,8 @@ impl Service {
                         reason: reason.clone(),
                         at_ms: now,
                     };
-                    self.emit(
-                        &mut tx,
-                        EventDraft::new(subjects::OPPS_LEAD_OWNER_CHANGED, &lead.lead_id, &event),
-                    )
-                    .await?;
+                    self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
+                        .await?;
                     if customers.insert((item.to_rep_id.clone(), format!("lead/{}", lead.lead_id)))
                     {
                         moved.tasks.push(task(
@@ -437,11 +423,8 @@ impl Service {
                 due_date: task.due_date.clone(),
                 at_ms: now,
             };
-            self.emit(
-                &mut tx,
-                EventDraft::new(subjects::OPPS_HANDOVER_TASK_CREATED, &task.task_id, &event),
-            )
-            .await?;
+            self.emit(&mut tx, EventDraft::of(&task.task_id, &event))
+                .await?;
         }
         let applied = HandoverApplied {
             handover_id: handover_id.to_string(),
@@ -454,11 +437,8 @@ impl Service {
             leads_returned: moved.leads_returned,
             tasks_created: moved.tasks.len() as i32,
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_HANDOVER_APPLIED, handover_id, &applied),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(handover_id, &applied))
+            .await?;
         if moved.tasks.is_empty() {
             self.complete_plan(&mut tx, &handover, 0, now).await?;
         }

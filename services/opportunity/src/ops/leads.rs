@@ -2,7 +2,7 @@
 //! opportunity, disqualifying one, and follow-up dates.
 
 use leadwheel_plumbing::auth::Caller;
-use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::contracts::{AccountCreated, AccountUpdated};
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
 use leadwheel_proto::events::v1::{
@@ -165,7 +165,7 @@ impl Service {
                     }
                     self.emit(
                         &mut tx,
-                        events::account_changed(events::ACCOUNT_UPDATED, &account, now),
+                        events::account_changed::<AccountUpdated>(&account, now),
                     )
                     .await?;
                 }
@@ -191,7 +191,7 @@ impl Service {
                 }
                 self.emit(
                     &mut tx,
-                    events::account_changed(events::ACCOUNT_CREATED, &account, now),
+                    events::account_changed::<AccountCreated>(&account, now),
                 )
                 .await?;
                 (account, false)
@@ -260,11 +260,8 @@ impl Service {
             opportunity_id: opportunity.opportunity_id.clone(),
             at_ms: now,
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_LEAD_CONVERTED, &lead.lead_id, &converted),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(&lead.lead_id, &converted))
+            .await?;
         let opened = OpportunityOpened {
             opportunity: Some(events::opportunity_state(&opportunity, &pipeline)),
             by,
@@ -272,11 +269,7 @@ impl Service {
         };
         self.emit(
             &mut tx,
-            EventDraft::new(
-                subjects::OPPS_OPPORTUNITY_OPENED,
-                &opportunity.opportunity_id,
-                &opened,
-            ),
+            EventDraft::of(&opportunity.opportunity_id, &opened),
         )
         .await?;
         self.commit(tx).await?;
@@ -331,11 +324,8 @@ impl Service {
             back_to_pool: request.back_to_pool,
             at_ms: now_ms(),
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_LEAD_DISQUALIFIED, &lead.lead_id, &event),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
+            .await?;
         self.commit(tx).await?;
         updated.version += 1;
         Ok(updated)
@@ -398,11 +388,7 @@ impl Service {
         } else {
             lead_id
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_FOLLOW_UP_SET, key, &event),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(key, &event)).await?;
         self.commit(tx).await?;
         Ok(date.to_string())
     }

@@ -14,9 +14,10 @@ use sqlx::AnyConnection;
 
 use crate::access::Scope;
 use crate::error::Error;
+use crate::store;
 use crate::store::deals::Opportunity;
+use crate::store::directory::{self, Membership};
 use crate::store::stages::Stage;
-use crate::store::{self, directory};
 
 pub mod activities;
 pub mod deals;
@@ -136,15 +137,43 @@ impl Service {
         Ok(Scope::of(caller, managed))
     }
 
-    /// The team of `rep_id`; unknown reps are refused naming `field`.
+    /// The team of `rep_id`, who is to take something over: unknown reps
+    /// and reps who left their team are refused, naming `field`.
     async fn team_of(
         &self,
         conn: &mut AnyConnection,
         field: &'static str,
         rep_id: &str,
     ) -> Result<String, Error> {
+        match self.membership(conn, field, rep_id).await? {
+            Membership::Member(team) => Ok(team),
+            Membership::Left(team) => Err(Error::precondition(format!(
+                "{field}: rep {rep_id} has left team {team}; name a current member"
+            ))),
+        }
+    }
+
+    /// The team `rep_id` is in, or the one they left (a leaver's book is
+    /// still theirs to hand over); unknown reps are refused naming `field`.
+    async fn last_team_of(
+        &self,
+        conn: &mut AnyConnection,
+        field: &'static str,
+        rep_id: &str,
+    ) -> Result<String, Error> {
+        match self.membership(conn, field, rep_id).await? {
+            Membership::Member(team) | Membership::Left(team) => Ok(team),
+        }
+    }
+
+    async fn membership(
+        &self,
+        conn: &mut AnyConnection,
+        field: &'static str,
+        rep_id: &str,
+    ) -> Result<Membership, Error> {
         crate::rules::id(field, rep_id, false)?;
-        directory::team_of(conn, rep_id)
+        directory::membership(conn, rep_id)
             .await?
             .ok_or_else(|| Error::not_found("rep", rep_id))
     }

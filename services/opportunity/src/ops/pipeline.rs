@@ -1,7 +1,6 @@
 //! The pipeline's stages: reading them and, for admins, changing them.
 
 use leadwheel_plumbing::auth::Caller;
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::{EventDraft, now_ms};
 use leadwheel_proto::events::v1::PipelineStageChanged;
 
@@ -97,11 +96,8 @@ impl Service {
             by: caller.subject.clone(),
             at_ms: now,
         };
-        self.emit(
-            &mut tx,
-            EventDraft::new(subjects::OPPS_PIPELINE_STAGE_CHANGED, &stage.name, &event),
-        )
-        .await?;
+        self.emit(&mut tx, EventDraft::of(&stage.name, &event))
+            .await?;
         self.commit(tx).await?;
         Ok(stage)
     }

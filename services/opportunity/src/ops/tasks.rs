@@ -2,7 +2,6 @@
 //! handover when its last task is done.
 
 use leadwheel_plumbing::auth::Caller;
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, now_ms};
 use leadwheel_proto::events::v1::HandoverCompleted;
@@ -103,14 +102,7 @@ impl Service {
             tasks_done: tasks_done as i32,
             at_ms: now,
         };
-        self.emit(
-            conn,
-            EventDraft::new(
-                subjects::OPPS_HANDOVER_COMPLETED,
-                &handover.handover_id,
-                &event,
-            ),
-        )
-        .await
+        self.emit(conn, EventDraft::of(&handover.handover_id, &event))
+            .await
     }
 }

@@ -1,5 +1,5 @@
 //! The wheel's team directory, kept from its events: who manages which
-//! team, and which team each rep is in.
+//! team, which team each rep is in, and which reps left their team.
 
 use sqlx::AnyConnection;
 
@@ -28,7 +28,8 @@ pub async fn upsert_team(
     Ok(())
 }
 
-/// Records that `rep_id` is in `team_id` (a newer fact wins).
+/// Records that `rep_id` is in `team_id` (a newer fact wins; a rep who
+/// had left is a member again).
 pub async fn upsert_rep(
     conn: &mut AnyConnection,
     rep_id: &str,
@@ -40,7 +41,7 @@ pub async fn upsert_rep(
         "INSERT INTO opps_reps (rep_id, name, team_id, at_ms) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (rep_id) DO UPDATE SET \
          name = CASE WHEN $5 = 1 THEN excluded.name ELSE opps_reps.name END, \
-         team_id = excluded.team_id, at_ms = excluded.at_ms \
+         team_id = excluded.team_id, at_ms = excluded.at_ms, left_at_ms = NULL \
          WHERE opps_reps.at_ms <= excluded.at_ms",
     )
     .bind(rep_id)
@@ -51,6 +52,37 @@ pub async fn upsert_rep(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Records that `rep_id` left `team_id` at `at_ms` and is on no team (a
+/// newer membership wins; an older one arriving later does not undo it).
+pub async fn rep_left(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+    team_id: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO opps_reps (rep_id, name, team_id, at_ms, left_at_ms) VALUES ($1, $1, $2, $3, $3) \
+         ON CONFLICT (rep_id) DO UPDATE SET team_id = excluded.team_id, \
+         at_ms = excluded.at_ms, left_at_ms = excluded.left_at_ms \
+         WHERE opps_reps.at_ms <= excluded.at_ms",
+    )
+    .bind(rep_id)
+    .bind(team_id)
+    .bind(at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Where a rep stands in the directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// On this team.
+    Member(String),
+    /// Left this team and on none now.
+    Left(String),
 }
 
 /// The teams `manager_id` manages.
@@ -66,12 +98,18 @@ pub async fn teams_managed_by(
     )
 }
 
-/// The team of `rep_id`, when the directory knows the rep.
-pub async fn team_of(conn: &mut AnyConnection, rep_id: &str) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT team_id FROM opps_reps WHERE rep_id = $1")
+/// Where `rep_id` stands, when the directory knows the rep.
+pub async fn membership(
+    conn: &mut AnyConnection,
+    rep_id: &str,
+) -> Result<Option<Membership>, StoreError> {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT team_id, left_at_ms FROM opps_reps WHERE rep_id = $1")
             .bind(rep_id)
             .fetch_optional(&mut *conn)
-            .await?,
-    )
+            .await?;
+    Ok(row.map(|(team_id, left)| match left {
+        None => Membership::Member(team_id),
+        Some(_) => Membership::Left(team_id),
+    }))
 }

@@ -59,6 +59,9 @@ pub struct LeadInWork {
 pub enum Opened {
     /// A new lead in work.
     New,
+    /// A lead handed back to the wheel (`returned`), assigned again: in
+    /// work anew for its new owner.
+    Reopened,
     /// The lead was already in work for `rep_id`; nothing changed.
     AlreadyOwnedBy {
         /// The first (and kept) owner.
@@ -66,7 +69,8 @@ pub enum Opened {
     },
 }
 
-/// Records `lead` unless the lead is already in work, in `tx`.
+/// Records `lead` unless the lead is already here, in `tx`; a lead that
+/// was handed back to the wheel is reopened for its new owner.
 pub async fn open_lead(
     tx: &mut Tx,
     lead: &LeadInWork,
@@ -88,6 +92,24 @@ pub async fn open_lead(
     .await?;
     if inserted.rows_affected() == 1 {
         return Ok(Opened::New);
+    }
+    let reopened = sqlx::query(
+        "UPDATE opps_leads_in_work SET rep_id = $2, team_id = $3, status = $4, \
+         claimed_at_ms = $5, opened_at_ms = $6, assigned_event_id = $7, version = version + 1 \
+         WHERE lead_id = $1 AND status = $8",
+    )
+    .bind(&lead.lead_id)
+    .bind(&lead.rep_id)
+    .bind(&lead.team_id)
+    .bind(&lead.status)
+    .bind(lead.claimed_at_ms)
+    .bind(lead.opened_at_ms)
+    .bind(assigned_event_id)
+    .bind(STATUS_RETURNED)
+    .execute(&mut **tx)
+    .await?;
+    if reopened.rows_affected() == 1 {
+        return Ok(Opened::Reopened);
     }
     let rep_id: String =
         sqlx::query_scalar("SELECT rep_id FROM opps_leads_in_work WHERE lead_id = $1")

@@ -1,6 +1,7 @@
 //! The handover of a leaving rep: a plan over 1,000 mixed leads and deals,
 //! edited, applied exactly once even when applied twice at once, tasks for
-//! the new owners and progress until every task is done.
+//! the new owners and progress until every task is done; a lead handed
+//! back to the wheel is in work again for its next owner.
 
 use std::collections::HashMap;
 
@@ -10,13 +11,13 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::events::v1::{
-    HandoverApplied, HandoverCompleted, HandoverStarted, HandoverTaskCreated, LeadOwnerChanged,
-    LeadReturned, OpportunityOwnerChanged,
+    HandoverApplied, HandoverCompleted, HandoverStarted, HandoverTaskCreated, LeadOpened,
+    LeadOwnerChanged, LeadReturned, OpportunityOwnerChanged,
 };
 use leadwheel_proto::opportunity::v1::{
     ApplyHandoverRequest, CompleteTaskRequest, EditHandoverItemRequest, GetHandoverRequest,
-    HandoverAction, HandoverItem, ListHandoverItemsRequest, ListOpportunitiesRequest,
-    ListTasksRequest, MoveStageRequest, StartHandoverRequest, Task,
+    GetLeadInWorkRequest, HandoverAction, HandoverItem, ListHandoverItemsRequest,
+    ListOpportunitiesRequest, ListTasksRequest, MoveStageRequest, StartHandoverRequest, Task,
 };
 use tonic::Code;
 
@@ -461,5 +462,52 @@ async fn a_handover_completes_when_every_task_is_done(db: TestDb) {
     );
     let done = wait_events::<HandoverCompleted>(&app, subjects::OPPS_HANDOVER_COMPLETED, 1).await;
     assert_eq!((done.len(), done[0].1.tasks_done), (1, 3));
+    app.stop().await;
+}
+
+on_both_backends!(a_returned_lead_is_reopened_for_its_next_owner);
+/// A lead a handover handed back to the wheel, assigned again by the wheel,
+/// is in work for the new owner (not kept with the leaver).
+async fn a_returned_lead_is_reopened_for_its_next_owner(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    two_teams(&app).await;
+    app.assign("lead-1", "ana", "north").await;
+    wait_lead(&app, "lead-1").await;
+    let mut maya = app.client("maya", Role::Manager).await;
+    let plan = maya
+        .start_handover(ana_leaves(""))
+        .await
+        .unwrap()
+        .into_inner()
+        .handover
+        .unwrap();
+    maya.apply_handover(ApplyHandoverRequest {
+        handover_id: plan.handover_id,
+        task_due_days: 0,
+    })
+    .await
+    .unwrap();
+    let mut root = app.client("root", Role::Admin).await;
+    let read = async |root: &mut Client| {
+        root.get_lead_in_work(GetLeadInWorkRequest {
+            lead_id: "lead-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .lead
+        .unwrap()
+    };
+    assert_eq!(read(&mut root).await.status, "returned");
+
+    app.assign("lead-1", "bo", "north").await;
+    let opened = wait_events::<LeadOpened>(&app, subjects::OPPS_LEAD_OPENED, 2).await;
+    assert_eq!(opened[1].1.rep_id, "bo");
+    let lead = read(&mut root).await;
+    assert_eq!(
+        (lead.rep_id.as_str(), lead.status.as_str()),
+        ("bo", "in_work")
+    );
     app.stop().await;
 }

@@ -6,6 +6,7 @@ mod activities;
 mod auth;
 mod bad_input;
 mod deals;
+mod directory;
 mod handover;
 mod helpers;
 

@@ -4,7 +4,7 @@
 
 use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::auth::{Caller, Role};
-use leadwheel_plumbing::bus::{EventDraft, subjects};
+use leadwheel_plumbing::bus::EventDraft;
 use leadwheel_proto::events::v1 as events;
 use leadwheel_proto::wheel::v1::{SetAvailabilityRequest, SetRepScheduleRequest, UpdateRepRequest};
 use leadwheel_wheel_core::{Schedule, Skills};
@@ -12,6 +12,7 @@ use leadwheel_wheel_core::{Schedule, Skills};
 use super::Wheel;
 use super::access::require_manager_of;
 use crate::error::WheelError;
+use crate::events as rep_events;
 use crate::store::{self, RepRow};
 use crate::validate;
 
@@ -45,14 +46,17 @@ impl Wheel {
         Ok((tx, rep))
     }
 
-    /// Records the change's event, commits, and returns the rep as changed.
+    /// Records the change's event (if it has one), commits, and returns the
+    /// rep as changed.
     async fn finish_rep_change(
         &self,
         mut tx: Tx,
         rep_id: &str,
-        draft: EventDraft,
+        draft: Option<EventDraft>,
     ) -> Result<RepRow, WheelError> {
-        self.engine.emit(&mut tx, draft).await?;
+        if let Some(draft) = draft {
+            self.engine.emit(&mut tx, draft).await?;
+        }
         let updated = store::load_rep(&mut tx, rep_id)
             .await?
             .expect("rep exists in this transaction");
@@ -98,8 +102,8 @@ impl Wheel {
             manager_id,
             at_ms: now,
         };
-        let draft = EventDraft::new(subjects::REP_AVAILABILITY_CHANGED, rep_id, &event);
-        let updated = self.finish_rep_change(tx, rep_id, draft).await?;
+        let draft = EventDraft::of(rep_id, &event);
+        let updated = self.finish_rep_change(tx, rep_id, Some(draft)).await?;
         tracing::info!(rep_id, availability, by = %caller.subject, "availability changed");
         if availability == "available" {
             // Leads waiting for someone may now be offered to this rep.
@@ -145,13 +149,7 @@ impl Wheel {
             now,
         )
         .await?;
-        let event = events::RepUpserted {
-            rep_id: rep_id.to_string(),
-            name: rep.name.clone(),
-            team_id: rep.team_id.clone().unwrap_or_default(),
-            at_ms: now,
-        };
-        let draft = EventDraft::new(subjects::REP_UPSERTED, rep_id, &event);
+        let draft = rep_events::rep_changed(&rep, now);
         let updated = self.finish_rep_change(tx, rep_id, draft).await?;
         Ok(updated)
     }
@@ -205,13 +203,7 @@ impl Wheel {
         let (mut tx, rep) = self.begin_rep_change(caller, rep_id, true).await?;
         let now = self.engine.now();
         store::set_schedule(&mut tx, rep_id, &schedule, &skills, now).await?;
-        let event = events::RepUpserted {
-            rep_id: rep_id.to_string(),
-            name: rep.name.clone(),
-            team_id: rep.team_id.clone().unwrap_or_default(),
-            at_ms: now,
-        };
-        let draft = EventDraft::new(subjects::REP_UPSERTED, rep_id, &event);
+        let draft = rep_events::rep_changed(&rep, now);
         let updated = self.finish_rep_change(tx, rep_id, draft).await?;
         engine
             .retry_waiting(rep.team_id.as_deref().unwrap_or_default())

@@ -1,17 +1,17 @@
 //! Teams and their members: creating or replacing a team (which routes the
-//! leads waiting for it), and listing teams and reps.
+//! leads waiting for it; members left out of the new ring leave), and
+//! listing teams and reps.
 
 use std::collections::HashSet;
 
 use leadwheel_plumbing::auth::{Caller, Role};
-use leadwheel_plumbing::bus::{EventDraft, subjects};
-use leadwheel_proto::events::v1 as events;
 use leadwheel_proto::wheel::v1::UpsertTeamRequest;
 
 use super::Wheel;
 use super::access::denied;
 use crate::convert;
 use crate::error::WheelError;
+use crate::events::{self, Leaving};
 use crate::store::{self, RepRow, TeamRow};
 use crate::validate;
 
@@ -30,35 +30,30 @@ impl Wheel {
         let engine = &self.engine;
         let now = engine.now();
         let mut tx = engine.begin().await?;
+        let before = store::load_team(&mut tx, &row.team_id)
+            .await?
+            .map(|team| team.ring)
+            .unwrap_or_default();
         store::upsert_team(&mut tx, &row, &names, now).await?;
-        let event = events::TeamUpserted {
-            team_id: row.team_id.clone(),
-            name: row.name.clone(),
-            manager_id: row.manager_id.clone(),
-            window_ms: row.window_ms,
-            rep_ids: row.ring.clone(),
-            at_ms: now,
-        };
+        // Members not in the new ring are on no team now: they left.
+        for rep_id in before.iter().filter(|rep| !row.ring.contains(rep)) {
+            let why = Leaving::Removed(caller.subject.clone());
+            engine
+                .emit(&mut tx, events::rep_left(rep_id, &row.team_id, why, now))
+                .await?;
+        }
         engine
-            .emit(
-                &mut tx,
-                EventDraft::new(subjects::TEAM_UPSERTED, &row.team_id, &event),
-            )
+            .emit(&mut tx, events::team_upserted(&row, now))
             .await?;
         for (position, rep_id) in row.ring.iter().enumerate() {
-            let event = events::RepUpserted {
-                rep_id: rep_id.clone(),
-                name: names
-                    .get(position)
-                    .cloned()
-                    .unwrap_or_else(|| rep_id.clone()),
-                team_id: row.team_id.clone(),
-                at_ms: now,
-            };
+            let name = names
+                .get(position)
+                .filter(|n| !n.is_empty())
+                .map_or(rep_id.as_str(), String::as_str);
             engine
                 .emit(
                     &mut tx,
-                    EventDraft::new(subjects::REP_UPSERTED, rep_id, &event),
+                    events::rep_upserted(rep_id, name, &row.team_id, now),
                 )
                 .await?;
         }

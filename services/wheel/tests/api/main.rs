@@ -7,6 +7,7 @@ mod expiry_race;
 mod helpers;
 mod insight;
 mod late_and_foreign;
+mod leaving;
 mod policies;
 mod races;
 mod routing;

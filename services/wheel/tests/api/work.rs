@@ -12,7 +12,7 @@ use leadwheel_plumbing::testing::{self, TestDb};
 use leadwheel_plumbing::{now_ms, on_both_backends};
 use leadwheel_proto::events::v1::{
     HandoverApplied, LeadConverted, LeadDisqualified, LeadOwnerChanged, LeadPooled, LeadReturned,
-    TeamUpserted,
+    RepLeft, RepUpserted, TeamUpserted, rep_left,
 };
 use leadwheel_proto::wheel::v1::*;
 use prost::Message;
@@ -286,6 +286,20 @@ async fn handed_back_leads_go_to_the_pool_or_round_again(db: TestDb) {
         support::events_at_least(&app, subjects::TEAM_UPSERTED, 2).await;
     let (_, last) = teams.last().expect("a team event");
     assert_eq!(last.rep_ids, vec!["ana".to_string(), "cy".to_string()]);
+    // His leaving is its own event, naming the handover; no event names
+    // him on an empty team.
+    let left: Vec<RepLeft> = app.wheel_events(subjects::REP_LEFT).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        (left[0].rep_id.as_str(), left[0].team_id.as_str()),
+        ("ben", "demo")
+    );
+    assert_eq!(left[0].why, Some(rep_left::Why::HandoverId("ho_1".into())));
+    let upserts: Vec<RepUpserted> = app.wheel_events(subjects::REP_UPSERTED).await;
+    assert!(
+        upserts.iter().all(|r| !r.team_id.is_empty()),
+        "a rep announced on no team: {upserts:?}"
+    );
     for n in 0..4 {
         let lead_id = format!("after{n}");
         app.new_lead(&lead_id).await;

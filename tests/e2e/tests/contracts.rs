@@ -1,0 +1,433 @@
+//! Contract tests of the events intake, the wheel and opportunity publish:
+//! every consumer among them accepts each event as the real publisher
+//! builds it (not a hand-built copy).
+//!
+//! The five real binaries run over a real nats-server; the scenario drives
+//! them as users do so that every consumed subject is published by its
+//! real publisher, checks each consumer applied it (its effect, read over
+//! gRPC), and at the end that every durable consumer has nothing pending
+//! and terminated nothing. The subjects come from the one place that binds
+//! payloads to subjects (`leadwheel_plumbing::contracts::ALL`) and the
+//! consumers from the services' own consumer specs, so a new subject, or
+//! a new consumer of one, without a case here fails
+//! `every_published_subject_has_a_contract_case`.
+
+mod flow;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flow::*;
+use leadwheel_e2e::System;
+use leadwheel_e2e::watch::TerminationWatch;
+use leadwheel_plumbing::auth::Role;
+use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::contracts;
+use leadwheel_plumbing::inbox::ConsumerSpec;
+use leadwheel_plumbing::testing::{eventually, read_envelopes};
+use leadwheel_proto::intake::v1::ErasePersonRequest;
+use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use leadwheel_proto::opportunity::v1::*;
+use leadwheel_proto::wheel::v1::{AssignLeadRequest, LeadState};
+
+/// Each subject consumed among intake, the wheel and opportunity, with its
+/// consumers (durable names). The scenario below publishes each through
+/// its real publisher.
+const CONSUMED: &[(&str, &[&str])] = &[
+    (subjects::LEAD_CREATED, &["wheel-intake"]),
+    (subjects::PERSON_ERASED, &["opportunity-intake"]),
+    (subjects::TEAM_UPSERTED, &["opportunity-wheel"]),
+    (subjects::REP_UPSERTED, &["opportunity-wheel"]),
+    (subjects::LEAD_ASSIGNED, &["opportunity-wheel"]),
+    (subjects::LEAD_REASSIGNED, &["opportunity-wheel"]),
+    (subjects::REP_LEFT, &["opportunity-wheel"]),
+    (subjects::OPPS_LEAD_CONVERTED, &["wheel-opps"]),
+    (subjects::OPPS_LEAD_DISQUALIFIED, &["wheel-opps"]),
+    (subjects::OPPS_LEAD_OWNER_CHANGED, &["wheel-opps"]),
+    (subjects::OPPS_LEAD_RETURNED, &["wheel-opps"]),
+    (subjects::OPPS_HANDOVER_APPLIED, &["wheel-opps"]),
+    (subjects::OPPS_ACCOUNT_CREATED, &["intake-accounts"]),
+    (subjects::OPPS_ACCOUNT_UPDATED, &["intake-accounts"]),
+    (subjects::OPPS_ACCOUNT_OWNER_CHANGED, &["intake-accounts"]),
+];
+
+/// Published by intake, the wheel or opportunity and consumed by none of
+/// them: reporting and alerting read these, and get their contract cases
+/// when they adopt the typed contracts.
+const NOT_CONSUMED_HERE: &[&str] = &[
+    subjects::LEAD_TOUCHED,
+    subjects::OFFER_OPENED,
+    subjects::OFFER_CLOSED,
+    subjects::LEAD_POOLED,
+    subjects::LEAD_ESCALATED,
+    subjects::LEAD_REQUEUED,
+    subjects::LEAD_WITHDRAWN,
+    subjects::REP_AVAILABILITY_CHANGED,
+    subjects::OPPS_LEAD_OPENED,
+    subjects::OPPS_HANDOVER_STARTED,
+    subjects::OPPS_HANDOVER_TASK_CREATED,
+    subjects::OPPS_HANDOVER_COMPLETED,
+    subjects::OPPS_FOLLOW_UP_SET,
+    subjects::OPPS_OPPORTUNITY_OPENED,
+    subjects::OPPS_OPPORTUNITY_STAGE_CHANGED,
+    subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
+    subjects::OPPS_OPPORTUNITY_OWNER_CHANGED,
+    subjects::OPPS_OPPORTUNITY_CLOSED,
+    subjects::OPPS_ACTIVITY_LOGGED,
+    subjects::OPPS_PIPELINE_STAGE_CHANGED,
+];
+
+/// The streams of the services under contract.
+const STREAMS: [&StreamSpec; 3] = [&INTAKE_STREAM, &WHEEL_STREAM, &OPPS_STREAM];
+
+/// Every durable consumer of the three services, as they declare them.
+fn consumer_specs() -> Vec<ConsumerSpec> {
+    let mut specs = vec![leadwheel_intake::accounts::consumer_spec()];
+    specs.extend(leadwheel_wheel::consumer_specs());
+    specs.extend(leadwheel_opportunity::consumer_specs());
+    specs
+}
+
+/// Subject → the durables that read it, from the consumer specs.
+fn consumers_by_subject() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for spec in consumer_specs() {
+        assert!(
+            !spec.filter_subjects.is_empty(),
+            "{} reads its whole stream; list its subjects so each has a contract case",
+            spec.durable
+        );
+        for subject in &spec.filter_subjects {
+            let known = contracts::ALL.iter().any(|c| c.subject == subject);
+            assert!(
+                known,
+                "{} reads {subject}, which no contract binds",
+                spec.durable
+            );
+            out.entry(subject.clone())
+                .or_default()
+                .insert(spec.durable.clone());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_published_subject_has_a_contract_case() {
+    let consumers = consumers_by_subject();
+    let cases: BTreeMap<&str, BTreeSet<String>> = CONSUMED
+        .iter()
+        .map(|(subject, durables)| (*subject, durables.iter().map(|d| d.to_string()).collect()))
+        .collect();
+    for stream in STREAMS {
+        for contract in contracts::published_on(stream) {
+            let subject = contract.subject;
+            match consumers.get(subject) {
+                Some(readers) => assert_eq!(
+                    cases.get(subject),
+                    Some(readers),
+                    "{subject} is read by {readers:?}: give it a case in CONSUMED (and the scenario)"
+                ),
+                None => assert!(
+                    NOT_CONSUMED_HERE.contains(&subject),
+                    "{subject} ({}) has no consumer among intake, wheel and opportunity: \
+                     list it in NOT_CONSUMED_HERE, or add its consumer's case",
+                    contract.payload
+                ),
+            }
+        }
+    }
+    for subject in cases.keys().chain(NOT_CONSUMED_HERE) {
+        assert!(
+            contracts::ALL.iter().any(|c| c.subject == *subject),
+            "{subject} is listed here but bound by no contract"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_consumer_applies_what_the_real_publisher_builds() {
+    let system = System::start().await.expect("system");
+    let watch = TerminationWatch::start(&system.nats.url())
+        .await
+        .expect("watching terminations");
+    let mut admin = wheel(&system, "admin", Role::Admin).await;
+    let mut maya_wheel = wheel(&system, "maya", Role::Manager).await;
+    let maya = opps(&system, "maya", Role::Manager).await;
+
+    // wheel.team.upserted, wheel.rep.upserted → opportunity's directory.
+    set_team(&mut admin, "north", "maya", &["ana", "ben", "carla"]).await;
+
+    // intake.lead.created → the wheel routes it; wheel.lead.assigned →
+    // opportunity opens it, and maya sees it as north's manager (the
+    // directory from the team events).
+    let first = signup(&system, "pat@acme.example", "Acme").await;
+    claim_as(&system, &admin, &first, "ana").await;
+    assert_eq!(lead_in_work(&maya, &first).await.rep_id, "ana");
+
+    // wheel.lead.reassigned → opportunity moves the lead in work.
+    maya_wheel
+        .assign_lead(AssignLeadRequest {
+            lead_id: first.clone(),
+            rep_id: "ben".into(),
+            reason: "ben knows acme".into(),
+        })
+        .await
+        .expect("maya reassigns the lead");
+    eventually(WAIT, "the lead in work to follow the reassignment", || {
+        let maya = maya.clone();
+        let first = first.clone();
+        async move { (lead_in_work(&maya, &first).await.rep_id == "ben").then_some(()) }
+    })
+    .await;
+
+    // opps.lead.converted → the wheel frees ben's capacity;
+    // opps.account.created → intake maps acme.example to ben.
+    let mut ben = opps(&system, "ben", Role::Rep).await;
+    let converted = ben
+        .convert_lead(convert(&first, "convert-1", &["acme.example"]))
+        .await
+        .expect("ben converts")
+        .into_inner();
+    let opportunity = converted.opportunity.expect("an opportunity");
+    wait_load(&admin, "ben", 0).await;
+
+    // opps.account.updated: another acme lead joins the account with a new
+    // domain; intake maps it too.
+    let second = signup(&system, "sam@acme-labs.example", "Acme Labs").await;
+    claim_as(&system, &admin, &second, "ben").await;
+    lead_in_work(&ben, &second).await;
+    let joined = ben
+        .convert_lead(convert(
+            &second,
+            "convert-2",
+            &["acme.example", "acme-labs.example"],
+        ))
+        .await
+        .expect("ben converts into the account")
+        .into_inner();
+    assert!(joined.joined_existing_account);
+
+    // opps.account.owner_changed: the deal (and its account) go to carla.
+    maya.clone()
+        .change_owner(ChangeOwnerRequest {
+            opportunity_id: opportunity.opportunity_id.clone(),
+            to_rep_id: "carla".into(),
+            reason: "carla takes acme".into(),
+            force: false,
+            expected_version: 0,
+        })
+        .await
+        .expect("maya gives the deal to carla");
+
+    // opps.lead.disqualified, done → the wheel frees ana's capacity.
+    let third = signup(&system, "kim@third.example", "Third").await;
+    claim_as(&system, &admin, &third, "ana").await;
+    let mut ana = opps(&system, "ana", Role::Rep).await;
+    lead_in_work(&ana, &third).await;
+    ana.log_activity(LogActivityRequest {
+        request_id: "note-1".into(),
+        kind: ActivityKind::Email as i32,
+        lead_id: third.clone(),
+        subject: "pricing".into(),
+        body: "Kim's direct line is 555-0100".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("ana logs an email");
+    ana.disqualify_lead(DisqualifyLeadRequest {
+        lead_id: third.clone(),
+        reason: "no_budget".into(),
+        back_to_pool: false,
+        note: String::new(),
+    })
+    .await
+    .expect("ana disqualifies");
+    wait_load(&admin, "ana", 0).await;
+
+    // opps.lead.disqualified, back to the pool → the wheel pools it.
+    let fourth = signup(&system, "lou@fourth.example", "Fourth").await;
+    claim_as(&system, &admin, &fourth, "ana").await;
+    lead_in_work(&ana, &fourth).await;
+    ana.disqualify_lead(DisqualifyLeadRequest {
+        lead_id: fourth.clone(),
+        reason: "bad_timing".into(),
+        back_to_pool: true,
+        note: String::new(),
+    })
+    .await
+    .expect("ana sends it back to the pool");
+    wait_state(&admin, &fourth, LeadState::Pooled).await;
+
+    // opps.lead.owner_changed, opps.lead.returned, opps.handover.applied
+    // → the wheel moves one lead, re-routes the other, takes ben off the
+    // ring; wheel.rep.left → opportunity takes him out of the team.
+    let fifth = signup(&system, "mo@fifth.example", "Fifth").await;
+    claim_as(&system, &admin, &fifth, "ben").await;
+    let sixth = signup(&system, "ida@sixth.example", "Sixth").await;
+    claim_as(&system, &admin, &sixth, "ben").await;
+    lead_in_work(&ben, &fifth).await;
+    lead_in_work(&ben, &sixth).await;
+    let plan = maya
+        .clone()
+        .start_handover(StartHandoverRequest {
+            rep_id: "ben".into(),
+            successor_rep_id: "carla".into(),
+            leads_to_successor: false,
+        })
+        .await
+        .expect("maya starts ben's handover")
+        .into_inner()
+        .handover
+        .expect("a plan");
+    maya.clone()
+        .edit_handover_item(EditHandoverItemRequest {
+            handover_id: plan.handover_id.clone(),
+            kind: "lead".into(),
+            item_id: fifth.clone(),
+            action: HandoverAction::Reassign as i32,
+            to_rep_id: "carla".into(),
+        })
+        .await
+        .expect("fifth goes to carla");
+    maya.clone()
+        .apply_handover(ApplyHandoverRequest {
+            handover_id: plan.handover_id.clone(),
+            task_due_days: 0,
+        })
+        .await
+        .expect("maya applies the handover");
+    eventually(WAIT, "the wheel to give fifth to carla", || {
+        let mut admin = admin.clone();
+        let fifth = fifth.clone();
+        async move {
+            let r = routing(&mut admin, &fifth).await?;
+            (r.owner_rep_id == "carla").then_some(())
+        }
+    })
+    .await;
+    let again = offered_to(&admin, &sixth).await;
+    assert_ne!(again, "ben", "the returned lead went back to ben");
+    eventually(WAIT, "ben to leave the wheel's team", || {
+        let mut admin = admin.clone();
+        async move {
+            wheel_reps(&mut admin)
+                .await
+                .iter()
+                .any(|(rep, team)| rep == "ben" && team.is_empty())
+                .then_some(())
+        }
+    })
+    .await;
+    let refused = eventually(WAIT, "opportunity to refuse giving ben a deal", || {
+        let mut maya = maya.clone();
+        let opportunity_id = opportunity.opportunity_id.clone();
+        async move {
+            let result = maya
+                .change_owner(ChangeOwnerRequest {
+                    opportunity_id,
+                    to_rep_id: "ben".into(),
+                    reason: "back to ben".into(),
+                    force: false,
+                    expected_version: 0,
+                })
+                .await;
+            result.err()
+        }
+    })
+    .await;
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+
+    // intake.person.erased → opportunity erases the email it keeps.
+    let mut intake = IntakeServiceClient::new(system.authed("intake", "admin", Role::Admin).await);
+    intake
+        .erase_person(ErasePersonRequest {
+            email: "kim@third.example".into(),
+        })
+        .await
+        .expect("erasing kim");
+    eventually(WAIT, "opportunity to erase kim's email", || {
+        let mut ana = ana.clone();
+        let third = third.clone();
+        async move {
+            let history = ana
+                .list_history(ListHistoryRequest {
+                    lead_id: third,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner();
+            history
+                .activities
+                .iter()
+                .all(|a| !a.body.contains("555-0100"))
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Every consumer took everything, and nothing was terminated.
+    let durables: Vec<(&StreamSpec, String)> = consumer_specs()
+        .into_iter()
+        .map(|spec| (spec.stream, spec.durable))
+        .collect();
+    let durables: Vec<(&StreamSpec, &str)> =
+        durables.iter().map(|(s, d)| (*s, d.as_str())).collect();
+    consumers_took_everything(&system, &watch, &durables).await;
+
+    // The account events reached intake: acme's next signups, on either
+    // domain, go straight to the account's owner, carla.
+    for email in ["lee@acme.example", "joy@acme-labs.example"] {
+        let lead = signup(&system, email, "Acme").await;
+        let routed = eventually(WAIT, "an acme signup to be routed", || {
+            let mut admin = admin.clone();
+            let lead = lead.clone();
+            async move {
+                let r = routing(&mut admin, &lead).await?;
+                (r.state == LeadState::Assigned as i32).then_some(r)
+            }
+        })
+        .await;
+        assert_eq!(routed.owner_rep_id, "carla", "{email}");
+    }
+
+    // Each consumed subject was published by its real publisher: on its
+    // stream, with the contract's type.
+    for (subject, _) in CONSUMED {
+        let contract = contracts::ALL
+            .iter()
+            .find(|c| c.subject == *subject)
+            .expect("a contract");
+        let envelopes = read_envelopes(&system.nats.url(), contract.stream, subject).await;
+        assert!(
+            !envelopes.is_empty(),
+            "the scenario never made the real publisher send {subject}"
+        );
+        for envelope in envelopes {
+            assert_eq!(envelope.r#type, *subject);
+            assert_ne!(
+                envelope.source, "test",
+                "{subject} was not built by its service"
+            );
+        }
+    }
+}
+
+fn convert(lead_id: &str, request_id: &str, domains: &[&str]) -> ConvertLeadRequest {
+    ConvertLeadRequest {
+        request_id: request_id.into(),
+        lead_id: lead_id.into(),
+        account_name: "Acme".into(),
+        domains: domains.iter().map(|d| d.to_string()).collect(),
+        tier: "A".into(),
+        opportunity_name: format!("Acme {request_id}"),
+        amount_minor: 500_000,
+        currency: "EUR".into(),
+        expected_close_date: "2026-12-31".into(),
+        stage: String::new(),
+    }
+}
