@@ -10,6 +10,7 @@ mod late_and_foreign;
 mod policies;
 mod races;
 mod routing;
+mod routing_rules;
 mod schedules;
 mod support;
 mod work;
