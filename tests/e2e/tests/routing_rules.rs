@@ -27,7 +27,18 @@ static BIG: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(||
 
 /// Runs the real leadctl as an admin against the system's wheel; its stdout.
 fn leadctl(system: &System, args: &[&str]) -> String {
-    let out = std::process::Command::new(bin_dir().join("leadctl"))
+    let out = leadctl_run(system, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "leadctl {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn leadctl_run(system: &System, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin_dir().join("leadctl"))
         .args(args)
         .env_remove("LEADWHEEL_AS")
         .env_remove("LEADWHEEL_TOKEN")
@@ -37,14 +48,7 @@ fn leadctl(system: &System, args: &[&str]) -> String {
             format!("http://{}", system.addr("wheel", "grpc")),
         )
         .output()
-        .expect("running leadctl");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "leadctl {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+        .expect("running leadctl")
 }
 
 type Wheel = WheelServiceClient<InterceptedService<Channel, BearerToken>>;
