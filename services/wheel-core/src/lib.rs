@@ -19,10 +19,15 @@
 mod eligibility;
 mod routing;
 mod schedule;
+mod team_rules;
 mod types;
 
 pub use eligibility::{LeadFacts, Member};
 pub use jiff::tz::TimeZone;
 pub use routing::{Eligibility, EveryoneEligible, phase_name, start, step};
 pub use schedule::{Schedule, Shift, Skills, fixed_zone, parse_timestamp};
+pub use team_rules::{
+    LeadAttributes, MAX_RULE_WINDOW_MS, MAX_RULES, MIN_RULE_WINDOW_MS, PolicyOverride, RuleError,
+    RuleMatch, RuleVerdict, TeamChoice, TeamRule, TeamRules, check_rules, choose_team, judge_rules,
+};
 pub use types::*;

@@ -9,6 +9,9 @@ use crate::live;
 use crate::store::{self, LeadRow, LedgerRow, OfferRow, RepRow, TeamRow};
 use crate::validate;
 
+mod routing;
+pub use routing::*;
+
 /// Longest tier label and most tiers in a policy.
 const MAX_TIERS: usize = 20;
 
@@ -102,6 +105,7 @@ pub fn explain_proto(lead: &LeadRow, entries: &[LedgerRow]) -> api::ExplainLeadR
         state: lead_state(&lead.state) as i32,
         owner_rep_id: lead.owner_rep_id.clone().unwrap_or_default(),
         entries: entries.iter().map(ledger_entry).collect(),
+        routed_by: lead.routed_by.as_ref().map(routed_by_proto),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The wheel's one error type and its mapping to gRPC status codes.
 
-use leadwheel_wheel_core::RouteError;
+use std::borrow::Cow;
+
+use leadwheel_wheel_core::{RouteError, RuleError};
 use tonic::Status;
 
 /// Everything a wheel operation can fail with.
@@ -9,8 +11,8 @@ pub enum WheelError {
     /// A request field is missing or out of range.
     #[error("invalid {field}: {message}")]
     InvalidArgument {
-        /// The field at fault.
-        field: &'static str,
+        /// The field at fault (`rules[2].team_id` for an element of a list).
+        field: Cow<'static, str>,
         /// What is wrong with it.
         message: String,
     },
@@ -59,8 +61,17 @@ impl WheelError {
     /// An invalid-argument error for `field`.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::InvalidArgument {
-            field,
+            field: Cow::Borrowed(field),
             message: message.into(),
+        }
+    }
+}
+
+impl From<RuleError> for WheelError {
+    fn from(err: RuleError) -> Self {
+        Self::InvalidArgument {
+            field: Cow::Owned(err.field),
+            message: err.message,
         }
     }
 }
@@ -68,8 +79,14 @@ impl WheelError {
 impl From<WheelError> for Status {
     fn from(err: WheelError) -> Self {
         match err {
+            // The field travels as a BadRequest detail too, so a client
+            // can point at it.
             WheelError::InvalidArgument { field, message } => {
-                Status::invalid_argument(format!("invalid {field}: {message}"))
+                leadwheel_plumbing::grpc::invalid_argument(
+                    format!("invalid {field}: {message}"),
+                    field,
+                    message,
+                )
             }
             WheelError::NotFound(message) => Status::not_found(message),
             WheelError::PermissionDenied(message) => Status::permission_denied(message),

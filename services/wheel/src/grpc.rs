@@ -228,4 +228,49 @@ impl WheelService for WheelApi {
             rep: Some(convert::rep_proto(rep, self.ops.now())),
         }))
     }
+
+    async fn list_routing_rules(
+        &self,
+        request: Request<ListRoutingRulesRequest>,
+    ) -> Answer<ListRoutingRulesResponse> {
+        let (caller, _) = split(request)?;
+        let current = self.ops.routing_rules(&caller).await?;
+        Ok(Response::new(ListRoutingRulesResponse {
+            rule_set: Some(convert::rule_set_proto(&current)),
+        }))
+    }
+
+    async fn set_routing_rules(
+        &self,
+        request: Request<SetRoutingRulesRequest>,
+    ) -> Answer<SetRoutingRulesResponse> {
+        let (caller, r) = split(request)?;
+        let stored = self.ops.set_routing_rules(&caller, r).await?;
+        Ok(Response::new(SetRoutingRulesResponse {
+            rule_set: Some(convert::rule_set_proto(&stored)),
+        }))
+    }
+
+    async fn list_routing_rule_history(
+        &self,
+        request: Request<ListRoutingRuleHistoryRequest>,
+    ) -> Answer<ListRoutingRuleHistoryResponse> {
+        let (caller, r) = split(request)?;
+        let versions = self.ops.routing_history(&caller, r.page_size).await?;
+        Ok(Response::new(ListRoutingRuleHistoryResponse {
+            versions: versions.iter().map(convert::rule_set_proto).collect(),
+        }))
+    }
+
+    async fn test_routing(
+        &self,
+        request: Request<TestRoutingRequest>,
+    ) -> Answer<TestRoutingResponse> {
+        let (caller, r) = split(request)?;
+        let (choice, verdicts) = self.ops.test_routing(&caller, r).await?;
+        Ok(Response::new(TestRoutingResponse {
+            routed_by: Some(convert::routed_by_proto(&choice)),
+            verdicts: verdicts.iter().map(convert::verdict_proto).collect(),
+        }))
+    }
 }

@@ -5,6 +5,7 @@ mod intake;
 mod manage;
 mod opps;
 mod report;
+mod routing;
 mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -14,6 +15,7 @@ pub use intake::*;
 pub use manage::*;
 pub use opps::*;
 pub use report::*;
+pub use routing::*;
 pub use simulate::*;
 
 const ABOUT: &str = "Talk to a running leadwheel: reps, offers, the pool, leads, the ledger, reports; simulate a policy";
@@ -204,6 +206,9 @@ pub enum Command {
     /// The routing ledger: explain a lead, why a rep did not get it, per-rep stats.
     #[command(subcommand)]
     Wheel(WheelCommand),
+    /// Routing rules across teams: which team gets which leads.
+    #[command(subcommand)]
+    Routing(RoutingCommand),
     /// Runs the wheel's routing core over a signup stream with modelled reps: no services needed.
     #[command(after_help = SIMULATE_HELP)]
     Simulate(Box<SimulateArgs>),

@@ -2,7 +2,7 @@
 
 pub(crate) mod csv;
 mod import;
-mod score;
+pub(crate) mod score;
 
 use anyhow::Result;
 use leadwheel_proto::intake::v1::ErasePersonRequest;

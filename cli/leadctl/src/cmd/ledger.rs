@@ -61,6 +61,10 @@ pub fn pretty_detail(kind: &str, detail: &str) -> String {
     if kind == "skipped" {
         return crate::words::skip_reason(detail);
     }
+    // Already words (the rule that chose the team and why).
+    if kind == "routed" {
+        return detail.to_string();
+    }
     if !detail.contains('=') {
         return detail.to_string();
     }

@@ -10,6 +10,7 @@ mod lists;
 mod manage;
 mod opps;
 mod report;
+mod routing;
 mod show;
 mod watch;
 
@@ -52,6 +53,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Wheel(WheelCommand::Stats { team, since }) => {
             ledger::stats(ctx, team, since).await
         }
+        Command::Routing(command) => routing::run(ctx, command).await,
         Command::Simulate(args) => {
             let report = crate::simulate::simulate(&args)?;
             emit(ctx.output(), &report, crate::simulate::report::text)

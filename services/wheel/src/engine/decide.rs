@@ -115,7 +115,7 @@ impl Engine {
             return Ok(Outcome::Refused(Refusal::NoTeam(lead_id.to_string())));
         };
         let now = self.now();
-        let config = team.config();
+        let config = lead.config_in(&team);
         match step(
             &config,
             &team.rotation,

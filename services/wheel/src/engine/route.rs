@@ -4,7 +4,9 @@
 
 use leadwheel_plumbing::Tx;
 use leadwheel_proto::events::v1 as events;
-use leadwheel_wheel_core::{Input, LeadRouting, NewLead, Phase, RouteError, start, step};
+use leadwheel_wheel_core::{
+    Input, LeadAttributes, LeadRouting, NewLead, Phase, RouteError, choose_team, start, step,
+};
 use sqlx::AnyConnection;
 
 use super::{Engine, SYSTEM, entry};
@@ -24,11 +26,12 @@ impl Engine {
     ) -> Result<Vec<Push>, WheelError> {
         let now = self.now();
         let conn: &mut AnyConnection = tx;
-        let team_id = match (!created.team_hint.is_empty()).then(|| created.team_hint.clone()) {
-            Some(hint) => Some(hint),
-            None => store::default_team_id(conn).await?,
-        };
-        let team = match &team_id {
+        // Intake's team hint wins, then the first matching rule, then the
+        // rules' default team, then the oldest team (see `choose_team`).
+        let rules = store::current_rules(conn).await?.rules;
+        let fallback = store::default_team_id(conn).await?;
+        let choice = choose_team(&rules, &lead_attributes(created), fallback.as_deref());
+        let team = match choice.team_id() {
             Some(team_id) => {
                 self.team_with_eligibility(conn, team_id, &created.country)
                     .await?
@@ -71,6 +74,9 @@ impl Engine {
             traceparent,
             pooled_at_ms: None,
             country: created.country.clone(),
+            // A lead that waits for a team to exist is routed to the oldest
+            // team once one does; no choice of rules is kept for it.
+            routed_by: team.is_some().then(|| choice.clone()),
         };
         if !store::insert_lead(conn, &details, &waiting, now).await? {
             tracing::debug!(lead_id = %created.lead_id, "lead already routed");
@@ -101,6 +107,18 @@ impl Engine {
             tracing::warn!(lead_id = %created.lead_id, "no team to route to; the lead waits for one");
             return Ok(Vec::new());
         };
+        store::insert_ledger(
+            conn,
+            entry(
+                &created.lead_id,
+                "routed",
+                None,
+                None,
+                choice.to_string(),
+                now,
+            ),
+        )
+        .await?;
         // One face to the customer: an active owner of the account gets it.
         let owner_hint = match created.account_owner_hint.as_str() {
             "" => None,
@@ -114,7 +132,13 @@ impl Engine {
             tier: created.tier.clone(),
             owner_hint,
         };
-        let decision = start(&team.config(), &team.rotation, &new, now, &eligibility);
+        let decision = start(
+            &waiting.config_in(&team),
+            &team.rotation,
+            &new,
+            now,
+            &eligibility,
+        );
         write_decision(&self.outbox, conn, &team, &waiting, decision, now, SYSTEM).await
     }
 
@@ -139,7 +163,7 @@ impl Engine {
             lead.team_id = team.team_id.clone();
             lead.routing.team_id = team.team_id.clone();
             match step(
-                &team.config(),
+                &lead.config_in(&team),
                 &team.rotation,
                 &lead.routing,
                 Input::Retry,
@@ -154,5 +178,25 @@ impl Engine {
             }
         }
         Ok(pushes)
+    }
+}
+
+/// What routing across teams may look at in a new lead.
+pub fn lead_attributes(created: &events::LeadCreated) -> LeadAttributes {
+    LeadAttributes {
+        tier: created.tier.clone(),
+        score: created.score,
+        country: created.country.clone(),
+        source: created.source.clone(),
+        company_size: created.company_size,
+        product: created.product.clone(),
+        plan: created.plan.clone(),
+        email: created.email.clone(),
+        attributes: created
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        team_hint: created.team_hint.clone(),
     }
 }

@@ -13,6 +13,7 @@ pub mod insight;
 pub mod leads;
 pub mod offers;
 pub mod reps;
+pub mod routing;
 pub mod teams;
 
 /// The operations, over the engine.

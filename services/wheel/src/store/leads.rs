@@ -22,7 +22,7 @@ pub async fn due_escalations(
 }
 
 const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
-     domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country";
+     domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country, routed_by";
 
 fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
     let routing: String = row.try_get("routing")?;
@@ -48,6 +48,11 @@ fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
         traceparent: row.try_get("traceparent")?,
         pooled_at_ms: row.try_get("pooled_at_ms")?,
         country: row.try_get("country")?,
+        routed_by: row
+            .try_get::<Option<String>, _>("routed_by")?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|err| WheelError::Corrupt(format!("routed_by: {err}")))?,
     })
 }
 
@@ -91,10 +96,15 @@ pub async fn insert_lead(
     now: i64,
 ) -> Result<bool, WheelError> {
     let routing = serde_json::to_string(&row.routing).expect("routing serializes");
+    let routed_by = row
+        .routed_by
+        .as_ref()
+        .map(|choice| serde_json::to_string(choice).expect("choice serializes"));
     let result = sqlx::query(
         "INSERT INTO wheel_leads (lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
-           domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms, country) \
-         VALUES ($1, $2, $3, NULL, $4, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+           domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms, country, \
+           routed_by) \
+         VALUES ($1, $2, $3, NULL, $4, 0, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16) \
          ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(&details.lead_id)
@@ -112,6 +122,7 @@ pub async fn insert_lead(
     .bind(details.lead_created_at_ms)
     .bind(now)
     .bind(&row.country)
+    .bind(routed_by)
     .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use leadwheel_wheel_core::{
     Eligibility, LeadFacts, LeadRouting, Member, Millis, NoEligible, Phase, Rotation,
-    RotationState, Schedule, Skills, SkipReason, TeamConfig, phase_name,
+    RotationState, Schedule, Skills, SkipReason, TeamChoice, TeamConfig, phase_name,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,12 +17,14 @@ mod leads;
 mod ledger;
 mod offers;
 mod reps;
+mod routing;
 mod teams;
 
 pub use leads::*;
 pub use ledger::*;
 pub use offers::*;
 pub use reps::*;
+pub use routing::*;
 pub use teams::*;
 
 /// Marks a point inside the caller's transaction that
@@ -250,6 +252,27 @@ pub struct LeadRow {
     pub pooled_at_ms: Option<i64>,
     /// The lead's country (ISO code, may be empty), for region matching.
     pub country: String,
+    /// How the lead's team was chosen (None for leads routed before rules).
+    pub routed_by: Option<TeamChoice>,
+}
+
+impl LeadRow {
+    /// What the pure core needs to route this lead in `team`: the team's
+    /// policy with the override of the rule that chose the team, if any
+    /// (and only while the lead is still in that team).
+    pub fn config_in(&self, team: &TeamRow) -> TeamConfig {
+        let mut config = team.config();
+        if let Some(TeamChoice::Rule {
+            team_id,
+            policy_override,
+            ..
+        }) = &self.routed_by
+            && *team_id == team.team_id
+        {
+            policy_override.apply(&mut config);
+        }
+        config
+    }
 }
 
 /// An offer.

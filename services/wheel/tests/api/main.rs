@@ -11,6 +11,7 @@ mod leaving;
 mod policies;
 mod races;
 mod routing;
+mod routing_rules;
 mod schedules;
 mod support;
 mod work;

@@ -276,6 +276,8 @@ async fn a_manager_assigns_over_an_offer_requeues_and_withdraws(db: TestDb) {
     let steps = kinds(&app, "m1").await;
     let wanted = [
         entry("received", ""),
+        // No rules: the oldest team, recorded as such.
+        entry("routed", ""),
         entry("offered", "ana"),
         entry("withdrawn", "ana"),
         entry("assigned", "cy"),
@@ -388,6 +390,7 @@ async fn the_ledger_tells_the_story_in_order(db: TestDb) {
         .collect();
     let expected: Vec<(String, String, i32)> = [
         ("received", "", 0),
+        ("routed", "", 0),
         ("offered", "ana", 1),
         ("passed", "ana", 1),
         ("offered", "ben", 2),
@@ -400,10 +403,17 @@ async fn the_ledger_tells_the_story_in_order(db: TestDb) {
     .map(|(k, r, n)| (k.to_string(), r.to_string(), *n))
     .collect();
     assert_eq!(steps, expected);
-    assert_eq!(ledger.entries[2].detail, "wrong region");
+    assert!(
+        ledger.entries[1]
+            .detail
+            .starts_with("no rule matched and no default team: oldest team"),
+        "{}",
+        ledger.entries[1].detail
+    );
+    assert_eq!(ledger.entries[3].detail, "wrong region");
     assert!(ledger.entries.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
     // ben's expiry came a window after his offer.
-    let (offered, expired) = (&ledger.entries[3], &ledger.entries[4]);
+    let (offered, expired) = (&ledger.entries[4], &ledger.entries[5]);
     assert!(expired.at_ms - offered.at_ms >= 1_000);
     // A rep reads the ledger of a lead offered to them.
     let as_ben = app

@@ -18,33 +18,33 @@ use crate::conn::Ctx;
 use crate::output::emit;
 
 #[derive(Serialize)]
-struct Report {
-    score: i32,
-    tier: String,
-    fired: Vec<FiredRule>,
+pub(crate) struct Report {
+    pub score: i32,
+    pub tier: String,
+    pub fired: Vec<FiredRule>,
 }
 
 #[derive(Serialize)]
-struct FiredRule {
-    rule: String,
-    points: i32,
+pub(crate) struct FiredRule {
+    pub rule: String,
+    pub points: i32,
+}
+
+/// A signup's signals, read as intake reads them.
+pub(crate) struct Signup {
+    pub email: String,
+    pub email_domain: String,
+    pub company_size: i64,
+    pub country: String,
+    pub source: String,
+    pub plan: String,
+    pub product: String,
+    pub attributes: BTreeMap<String, String>,
 }
 
 pub fn run(ctx: &Ctx, rules_path: &Path, signup_path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(rules_path)
-        .with_context(|| format!("reading {}", rules_path.display()))?;
-    let rules =
-        Rules::parse(&text).map_err(|err| anyhow::anyhow!("{}: {err}", rules_path.display()))?;
-    let signup = if signup_path == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the signup from stdin")?;
-        text
-    } else {
-        std::fs::read_to_string(signup_path)
-            .with_context(|| format!("reading {}", signup_path.display()))?
-    };
+    let rules = read_rules(rules_path)?;
+    let signup = read_signup(signup_path)?;
     let report = score(&rules, &signup)?;
     emit(ctx.output(), &report, |report| {
         let mut text = format!("score {}  tier {}\n", report.score, report.tier);
@@ -53,6 +53,27 @@ pub fn run(ctx: &Ctx, rules_path: &Path, signup_path: &Path) -> Result<()> {
             text.push_str(&format!("  {:<width$}  {:+}\n", fired.rule, fired.points));
         }
         text
+    })
+}
+
+/// Intake's scoring rules from a TOML file.
+pub(crate) fn read_rules(rules_path: &Path) -> Result<Rules> {
+    let text = std::fs::read_to_string(rules_path)
+        .with_context(|| format!("reading {}", rules_path.display()))?;
+    Rules::parse(&text).map_err(|err| anyhow::anyhow!("{}: {err}", rules_path.display()))
+}
+
+/// The signup's text from a file, or stdin for `-`.
+pub(crate) fn read_signup(signup_path: &Path) -> Result<String> {
+    Ok(if signup_path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the signup from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(signup_path)
+            .with_context(|| format!("reading {}", signup_path.display()))?
     })
 }
 
@@ -65,6 +86,11 @@ fn text<'a>(object: &'a serde_json::Map<String, Value>, field: &str) -> Result<&
 }
 
 fn score(rules: &Rules, signup: &str) -> Result<Report> {
+    Ok(score_signup(rules, &parse_signup(signup)?))
+}
+
+/// Reads a signup's JSON as intake does.
+pub(crate) fn parse_signup(signup: &str) -> Result<Signup> {
     let value: Value = serde_json::from_str(signup).context("the signup is not JSON")?;
     let Value::Object(object) = value else {
         bail!("the signup must be a JSON object, as POST /v1/signups takes");
@@ -95,18 +121,30 @@ fn score(rules: &Rules, signup: &str) -> Result<Report> {
             attributes.insert(key.trim().to_ascii_lowercase(), value);
         }
     }
-    let country = text(&object, "country")?.to_ascii_uppercase();
-    let source = text(&object, "source")?.to_lowercase();
-    let scored = rules.score(&Signals {
-        email_domain: &email_domain,
+    Ok(Signup {
+        email: email.to_string(),
+        email_domain,
         company_size,
-        country: &country,
-        source: &source,
-        plan: text(&object, "plan")?,
-        product: text(&object, "product")?,
-        attributes: Some(&attributes),
+        country: text(&object, "country")?.to_ascii_uppercase(),
+        source: text(&object, "source")?.to_lowercase(),
+        plan: text(&object, "plan")?.to_string(),
+        product: text(&object, "product")?.to_string(),
+        attributes,
+    })
+}
+
+/// The score, tier and fired rules intake would give `signup`.
+pub(crate) fn score_signup(rules: &Rules, signup: &Signup) -> Report {
+    let scored = rules.score(&Signals {
+        email_domain: &signup.email_domain,
+        company_size: signup.company_size,
+        country: &signup.country,
+        source: &signup.source,
+        plan: &signup.plan,
+        product: &signup.product,
+        attributes: Some(&signup.attributes),
     });
-    Ok(Report {
+    Report {
         score: scored.score,
         tier: scored.tier,
         fired: scored
@@ -117,7 +155,7 @@ fn score(rules: &Rules, signup: &str) -> Result<Report> {
                 points: f.points,
             })
             .collect(),
-    })
+    }
 }
 
 #[cfg(test)]
