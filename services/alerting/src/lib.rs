@@ -122,6 +122,7 @@ pub async fn run_with(
         &settings.reporting_url,
         runtime.auth.clone(),
     )?);
+    ops.arm_forecast_checks_of_known_teams().await?;
     runtime.spawn_consumer(
         ConsumerSpec {
             durable: WHEEL_CONSUMER.to_string(),

@@ -119,6 +119,17 @@ impl Ops {
         arm(tx, &key, due, &action, now).await
     }
 
+    /// Arms the forecast check of every known team that has none (teams
+    /// seen before this rule existed get theirs at start).
+    pub async fn arm_forecast_checks_of_known_teams(&self) -> Result<(), StoreError> {
+        for team_id in directory::team_ids(&self.store).await? {
+            let mut tx = self.store.begin().await?;
+            self.arm_forecast_check(&mut tx, &team_id, false).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     /// Runs the forecast check `timer` holds (its own transactions); false
     /// when another replica took it.
     pub async fn fire_forecast_check(

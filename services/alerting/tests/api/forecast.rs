@@ -121,20 +121,21 @@ fn opened(id: &str, rep: &str, amount_minor: i64, percent: i32) -> OpportunityOp
     }
 }
 
-fn quota(rep: &str) -> Quota {
+fn quota(scope: QuotaScope, subject: &str, amount_minor: i64) -> Quota {
     Quota {
-        scope: QuotaScope::Rep as i32,
-        subject_id: rep.into(),
+        scope: scope as i32,
+        subject_id: subject.into(),
         period_kind: PeriodKind::Month as i32,
         period_start: "2030-03-01".into(),
         currency: "EUR".into(),
-        amount_minor: 100_000,
+        amount_minor,
         ..Default::default()
     }
 }
 
-/// Feeds reporting the team, ana's deal (20 % of quota weighted) and bo's
-/// (90 %), and both quotas; waits until its forecast shows them.
+/// Feeds reporting the team, ana's deal (20 % of her quota weighted) and
+/// bo's (90 %), and the quotas (the team's 250,000: 44 %); waits until its
+/// forecast shows them.
 async fn feed_reporting(nats_url: &str, port: u16) {
     publish_event(
         nats_url,
@@ -172,7 +173,11 @@ async fn feed_reporting(nats_url: &str, port: u16) {
             async move {
                 client
                     .set_quotas(SetQuotasRequest {
-                        quotas: vec![quota("ana"), quota("bo")],
+                        quotas: vec![
+                            quota(QuotaScope::Rep, "ana", 100_000),
+                            quota(QuotaScope::Rep, "bo", 100_000),
+                            quota(QuotaScope::Team, "north", 250_000),
+                        ],
                     })
                     .await
                     .ok()?;
@@ -197,7 +202,9 @@ async fn feed_reporting(nats_url: &str, port: u16) {
                         .and_then(|r| r.lines.first())
                         .map(|l| l.forecast_bp)
                 };
-                (bp("ana") == Some(2_000) && bp("bo") == Some(9_000)).then_some(())
+                let team = forecast.lines.first().map(|l| l.forecast_bp);
+                (bp("ana") == Some(2_000) && bp("bo") == Some(9_000) && team == Some(4_400))
+                    .then_some(())
             }
         },
     )
@@ -218,13 +225,17 @@ async fn spawn_alerting(env: &Env, clock: &ManualClock, port: u16) -> TestApp {
 
 /// Sets north's forecast rule: month, checked at `at` %, below 80 %.
 async fn set_rule(app: &TestApp, at: i32) -> Result<Rule, tonic::Status> {
+    set_rule_on(app, at, true).await
+}
+
+async fn set_rule_on(app: &TestApp, at: i32, enabled: bool) -> Result<Rule, tonic::Status> {
     let mut admin = app.client("root", Role::Admin).await;
     admin
         .set_rule(SetRuleRequest {
             rule: Some(Rule {
                 team_id: "north".into(),
                 rule: "forecast_below_quota".into(),
-                enabled: true,
+                enabled,
                 recipients: "manager".into(),
                 period: "month".into(),
                 check_at_percent: at,
@@ -236,11 +247,18 @@ async fn set_rule(app: &TestApp, at: i32) -> Result<Rule, tonic::Status> {
         .map(|r| r.into_inner().rule.expect("the rule"))
 }
 
+/// The forecast alerts, by subject (the team or the rep).
 fn forecast_alerts(alerts: Vec<Alert>) -> Vec<Alert> {
-    alerts
+    let mut alerts: Vec<Alert> = alerts
         .into_iter()
         .filter(|a| a.kind == "forecast_below_quota")
-        .collect()
+        .collect();
+    alerts.sort_by(|a, b| a.subject_key.cmp(&b.subject_key));
+    alerts
+}
+
+fn subjects_of(alerts: &[Alert]) -> Vec<&str> {
+    alerts.iter().map(|a| a.subject_key.as_str()).collect()
 }
 
 /// Waits until the timer is armed at `due` (the check ran, or was armed).
@@ -283,26 +301,37 @@ async fn a_rep_below_quota_alerts_the_manager_once_per_period(db: TestDb) {
         ("month", 50, 80)
     );
 
-    // Restarted before the check point: the timer survives and fires once.
+    // A team alerting knew before the rule existed has no timer: the
+    // start arms it. Restarted before the check point, it fires once.
+    tables.delete_timer(KEY).await;
     app.stop().await;
     let app = spawn_alerting(&env, &clock, port).await;
+    assert_eq!(tables.timer_due(KEY).await, Some(MARCH_CHECK));
     clock.set(MARCH_CHECK);
     wait_armed(&tables, APRIL_CHECK).await;
     let alerts = forecast_alerts(all_alerts(&app).await);
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
-    let alert = &alerts[0];
-    assert_eq!(alert.subject_key, "ana");
-    assert_eq!(alert.recipient_id, "maya");
-    assert_eq!(alert.team_id, "north");
+    // ana (20 %) and the team (44 %) are below 80 %; bo (90 %) is not.
+    assert_eq!(subjects_of(&alerts), ["ana", "north"], "{alerts:?}");
+    let (ana, team) = (&alerts[0], &alerts[1]);
+    for alert in [ana, team] {
+        assert_eq!(alert.recipient_id, "maya");
+        assert_eq!(alert.recipient_ids, ["maya"]);
+        assert_eq!(alert.team_id, "north");
+    }
     assert_eq!(
-        alert.dedupe_key,
+        ana.dedupe_key,
         "forecast_below_quota:north:rep:ana:2030-03-01:EUR"
     );
-    assert!(
-        alert.message.contains("20.00 %") && alert.message.contains("below 80 %"),
-        "{}",
-        alert.message
+    assert_eq!(
+        team.dedupe_key,
+        "forecast_below_quota:north:team:2030-03-01:EUR"
     );
+    assert!(
+        ana.message.contains("20.00 %") && ana.message.contains("below 80 %"),
+        "{}",
+        ana.message
+    );
+    assert!(team.message.contains("44.00 %"), "{}", team.message);
 
     // Checked again in the same period (the check point moved to 60 %):
     // the same shortfall raises nothing new.
@@ -316,8 +345,12 @@ async fn a_rep_below_quota_alerts_the_manager_once_per_period(db: TestDb) {
     wait_armed(&tables, april_60).await;
     app.stop().await;
     let app = spawn_alerting(&env, &clock, port).await;
-    let alerts = forecast_alerts(all_alerts(&app).await);
-    assert_eq!(alerts.len(), 1, "one alert per rep and period: {alerts:?}");
+    let again = forecast_alerts(all_alerts(&app).await);
+    assert_eq!(again, alerts, "one alert per subject and period");
+
+    // Disabled: no check armed.
+    set_rule_on(&app, 60, false).await.unwrap();
+    tables.wait_no_timer(KEY).await;
     app.stop().await;
     reporting.stop().await;
 }
@@ -347,8 +380,7 @@ async fn a_check_while_reporting_is_down_runs_when_it_is_back(db: TestDb) {
     clock.set(MARCH_CHECK + 3_000);
     wait_armed(&tables, APRIL_CHECK).await;
     let alerts = forecast_alerts(all_alerts(&app).await);
-    let subjects: Vec<&str> = alerts.iter().map(|a| a.subject_key.as_str()).collect();
-    assert_eq!(subjects, ["ana"]);
+    assert_eq!(subjects_of(&alerts), ["ana", "north"]);
     app.stop().await;
     reporting.stop().await;
 }
