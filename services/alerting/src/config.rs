@@ -158,3 +158,19 @@ impl DeliveryConfig {
         })
     }
 }
+
+/// Reporting's default gRPC address.
+pub fn default_reporting_url() -> String {
+    format!(
+        "http://127.0.0.1:{}",
+        leadwheel_plumbing::config::ports::REPORTING_GRPC
+    )
+}
+
+/// `LEADWHEEL_ALERTING_REPORTING_URL`, or reporting's default address.
+pub fn reporting_url_from_env() -> String {
+    std::env::var(var("REPORTING_URL"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(default_reporting_url)
+}

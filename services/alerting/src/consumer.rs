@@ -222,7 +222,11 @@ impl EventHandler for WheelHandler {
                         .await
                         .map_err(transient)?;
                 }
-                Ok(())
+                // A team known for the first time gets its forecast check.
+                self.ops
+                    .arm_forecast_check(tx, &team.team_id, false)
+                    .await
+                    .map_err(transient)
             }
             subjects::REP_UPSERTED => {
                 let rep: RepUpserted = event.decode()?;

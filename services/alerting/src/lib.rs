@@ -25,6 +25,7 @@ pub mod customers;
 pub mod delivery;
 pub mod error;
 pub mod events;
+pub mod forecast;
 pub mod grpc;
 pub mod ops;
 pub mod prefs;
@@ -54,6 +55,9 @@ pub struct Settings {
     pub clock: SharedClock,
     /// Delivery: retries, webhook signing, SMTP.
     pub delivery: config::DeliveryConfig,
+    /// Reporting's gRPC URL, asked for forecasts
+    /// (`LEADWHEEL_ALERTING_REPORTING_URL`).
+    pub reporting_url: String,
 }
 
 impl Default for Settings {
@@ -61,6 +65,7 @@ impl Default for Settings {
         Self {
             clock: Arc::new(SystemClock),
             delivery: config::DeliveryConfig::default(),
+            reporting_url: config::default_reporting_url(),
         }
     }
 }
@@ -71,6 +76,7 @@ impl Settings {
         Ok(Self {
             clock: Arc::new(SystemClock),
             delivery: config::DeliveryConfig::from_env()?,
+            reporting_url: config::reporting_url_from_env(),
         })
     }
 }
@@ -112,6 +118,11 @@ pub async fn run_with(
         settings.clock.clone(),
     );
     ops.email_enabled = email.is_some();
+    ops.reporting = Some(ops::forecast::Reporting::new(
+        &settings.reporting_url,
+        runtime.auth.clone(),
+    )?);
+    ops.arm_forecast_checks_of_known_teams().await?;
     runtime.spawn_consumer(
         ConsumerSpec {
             durable: WHEEL_CONSUMER.to_string(),

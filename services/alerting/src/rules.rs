@@ -25,14 +25,19 @@ pub const REP_SATURATED: &str = "rep_saturated";
 /// A handover task past its due date (end of day UTC) plus N.
 pub const HANDOVER_TASK_OVERDUE: &str = "handover_task_overdue";
 
+/// A team's or rep's forecast (reporting's) below a share of quota at a
+/// point of each period.
+pub const FORECAST_BELOW_QUOTA: &str = "forecast_below_quota";
+
 /// Every configurable rule, in the order they are listed.
-pub const RULES: [&str; 6] = [
+pub const RULES: [&str; 7] = [
     NO_FIRST_TOUCH,
     STUCK_IN_STAGE,
     FOLLOW_UP_OVERDUE,
     SILENT_CUSTOMER,
     REP_SATURATED,
     HANDOVER_TASK_OVERDUE,
+    FORECAST_BELOW_QUOTA,
 ];
 
 /// The open stages opportunity starts with (its migration seeds them);
@@ -111,6 +116,12 @@ pub struct RuleConfig {
     pub second_escalation_to: String,
     /// The delay of that second escalation (0: none).
     pub second_escalate_after_ms: i64,
+    /// forecast_below_quota: "month", "quarter" or "year".
+    pub period: String,
+    /// forecast_below_quota: how far into the period the check is (percent).
+    pub check_at_percent: i64,
+    /// forecast_below_quota: forecasts below this share of quota alert.
+    pub threshold_percent: i64,
     /// Who is told first.
     pub recipients: Recipients,
     /// Escalate to the manager when not acknowledged within this (0: never).
@@ -149,6 +160,8 @@ impl RuleConfig {
                 // The threshold is the sliding window.
                 REP_SATURATED => (DAY_MS, &[], Recipients::Manager, 0),
                 HANDOVER_TASK_OVERDUE => (0, &[], Recipients::Both, 0),
+                // Checked at a point of the period, not after a delay.
+                FORECAST_BELOW_QUOTA => (0, &[], Recipients::Manager, 0),
                 _ => return None,
             };
         let (share_percent, min_count) = if rule == REP_SATURATED {
@@ -156,7 +169,15 @@ impl RuleConfig {
         } else {
             (0, 0)
         };
+        let (period, check_at_percent, threshold_percent) = if rule == FORECAST_BELOW_QUOTA {
+            ("month".to_string(), 50, 80)
+        } else {
+            (String::new(), 0, 0)
+        };
         Some(Self {
+            period,
+            check_at_percent,
+            threshold_percent,
             team_id: team_id.to_string(),
             rule: rule.to_string(),
             enabled: true,
@@ -201,7 +222,7 @@ impl RuleConfig {
         // sensible. The others alert after the condition held for a while.
         let min = if matches!(
             self.rule.as_str(),
-            FOLLOW_UP_OVERDUE | HANDOVER_TASK_OVERDUE
+            FOLLOW_UP_OVERDUE | HANDOVER_TASK_OVERDUE | FORECAST_BELOW_QUOTA
         ) {
             0
         } else {
@@ -290,6 +311,50 @@ impl RuleConfig {
                 format!("only {REP_SATURATED} takes it"),
             ));
         }
+        self.validate_forecast()
+    }
+
+    fn validate_forecast(&self) -> Result<(), Error> {
+        if self.rule != FORECAST_BELOW_QUOTA {
+            for (field, set) in [
+                ("rule.period", !self.period.is_empty()),
+                ("rule.check_at_percent", self.check_at_percent != 0),
+                ("rule.threshold_percent", self.threshold_percent != 0),
+            ] {
+                if set {
+                    return Err(Error::invalid(
+                        field,
+                        format!("only {FORECAST_BELOW_QUOTA} takes it"),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        if !crate::forecast::PERIODS.contains(&self.period.as_str()) {
+            return Err(Error::invalid(
+                "rule.period",
+                format!("{:?} is not month, quarter or year", self.period),
+            ));
+        }
+        for (field, value) in [
+            ("rule.check_at_percent", self.check_at_percent),
+            ("rule.threshold_percent", self.threshold_percent),
+        ] {
+            if !(1..=100).contains(&value) {
+                return Err(Error::invalid(
+                    field,
+                    format!("{value} is not between 1 and 100"),
+                ));
+            }
+        }
+        if self.threshold_ms != 0 {
+            return Err(Error::invalid(
+                "rule.threshold_seconds",
+                format!(
+                    "{FORECAST_BELOW_QUOTA} is checked at check_at_percent of the period; leave it 0"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -371,9 +436,31 @@ mod tests {
             field_of(r.validate(&stages()).unwrap_err()),
             "rule.escalate_after_seconds"
         );
+        let mut r = base.clone();
+        r.period = "month".into();
+        assert_eq!(field_of(r.validate(&stages()).unwrap_err()), "rule.period");
         let mut r = base;
         r.rule = "bogus".into();
         assert_eq!(field_of(r.validate(&stages()).unwrap_err()), "rule.rule");
+    }
+
+    #[test]
+    fn bad_forecast_rules_name_the_field() {
+        let base = RuleConfig::default_for("north", FORECAST_BELOW_QUOTA).unwrap();
+        type Spoil = fn(&mut RuleConfig);
+        let cases: [(&str, Spoil); 6] = [
+            ("rule.period", |r| r.period = "week".into()),
+            ("rule.period", |r| r.period = String::new()),
+            ("rule.check_at_percent", |r| r.check_at_percent = 0),
+            ("rule.check_at_percent", |r| r.check_at_percent = 101),
+            ("rule.threshold_percent", |r| r.threshold_percent = -5),
+            ("rule.threshold_seconds", |r| r.threshold_ms = 60_000),
+        ];
+        for (field, spoil) in cases {
+            let mut r = base.clone();
+            spoil(&mut r);
+            assert_eq!(field_of(r.validate(&stages()).unwrap_err()), field);
+        }
     }
 
     #[test]

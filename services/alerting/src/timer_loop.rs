@@ -63,9 +63,7 @@ pub async fn fire_due(ops: &Ops, cancel: &CancellationToken) -> Result<usize, St
             if cancel.is_cancelled() {
                 return Ok(fired);
             }
-            let mut tx = ops.store.begin().await?;
-            let took = ops.fire(&mut tx, timer).await?;
-            tx.commit().await?;
+            let took = ops.fire_timer(timer).await?;
             if took {
                 took_any = true;
                 fired += 1;

@@ -147,7 +147,7 @@ pub enum AlertRulesCommand {
 pub struct AlertRuleSetArgs {
     /// The team.
     pub team: String,
-    /// The rule: no_first_touch, stuck_in_stage, follow_up_overdue, silent_customer, rep_saturated or handover_task_overdue.
+    /// The rule: no_first_touch, stuck_in_stage, follow_up_overdue, silent_customer, rep_saturated, handover_task_overdue or forecast_below_quota.
     pub rule: String,
     /// Turns the rule on.
     #[arg(long, conflicts_with = "disable")]
@@ -170,6 +170,15 @@ pub struct AlertRuleSetArgs {
     /// rep_saturated: the fewest offers in the window before it may alert.
     #[arg(long)]
     pub min_offers: Option<i32>,
+    /// forecast_below_quota: the period checked: month, quarter or year (UTC calendar periods).
+    #[arg(long, value_parser = ["month", "quarter", "year"])]
+    pub period: Option<String>,
+    /// forecast_below_quota: how far into the period the check is made (e.g. 50%: half-way).
+    #[arg(long, value_parser = percent_arg)]
+    pub at: Option<i32>,
+    /// forecast_below_quota: forecasts (won + weighted open) below this share of quota alert (e.g. 80%).
+    #[arg(long, value_parser = percent_arg)]
+    pub below: Option<i32>,
     /// Who is told first: rep, manager or both.
     #[arg(long)]
     pub recipients: Option<String>,
@@ -182,6 +191,14 @@ pub struct AlertRuleSetArgs {
     /// ...this long after the escalation to the manager (0: none).
     #[arg(long, value_parser = duration::parse_ms)]
     pub second_escalate_after: Option<i64>,
+}
+
+/// `50%` or `50` for --at and --below (the service checks the range).
+pub fn percent_arg(raw: &str) -> Result<i32, String> {
+    raw.trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a percentage (e.g. 50%)"))
 }
 
 /// `trial=21d` for --stage.

@@ -415,6 +415,9 @@ pub struct RuleView {
     pub tier_threshold_seconds: std::collections::BTreeMap<String, i64>,
     pub share_percent: i32,
     pub min_count: i32,
+    pub period: String,
+    pub check_at_percent: i32,
+    pub threshold_percent: i32,
     pub recipients: String,
     pub escalate_after_seconds: i64,
     pub second_escalation_to: String,
@@ -434,6 +437,9 @@ impl From<Rule> for RuleView {
             tier_threshold_seconds: r.tier_threshold_seconds.into_iter().collect(),
             share_percent: r.share_percent,
             min_count: r.min_count,
+            period: r.period,
+            check_at_percent: r.check_at_percent,
+            threshold_percent: r.threshold_percent,
             recipients: r.recipients,
             escalate_after_seconds: r.escalate_after_seconds,
             second_escalation_to: r.second_escalation_to,
@@ -464,6 +470,12 @@ pub fn rules_table(rules: &[RuleView]) -> String {
             .join(" ");
         if r.share_percent > 0 {
             stages = format!("over {}% of ≥{} offers", r.share_percent, r.min_count);
+        }
+        if !r.period.is_empty() {
+            stages = format!(
+                "below {}% of quota at {}% of the {}",
+                r.threshold_percent, r.check_at_percent, r.period
+            );
         }
         table.row(vec![
             r.rule.clone(),
@@ -545,6 +557,15 @@ async fn set_rule(ctx: &Ctx, args: AlertRuleSetArgs) -> Result<()> {
     if let Some(min) = args.min_offers {
         rule.min_count = min;
     }
+    if let Some(period) = args.period {
+        rule.period = period;
+    }
+    if let Some(at) = args.at {
+        rule.check_at_percent = at;
+    }
+    if let Some(below) = args.below {
+        rule.threshold_percent = below;
+    }
     if let Some(recipients) = args.recipients {
         rule.recipients = recipients;
     }
@@ -572,6 +593,28 @@ async fn set_rule(ctx: &Ctx, args: AlertRuleSetArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forecast_rule_reads_as_its_period_point_and_share() {
+        let rule = RuleView::from(Rule {
+            team_id: "demo".into(),
+            rule: "forecast_below_quota".into(),
+            enabled: true,
+            recipients: "manager".into(),
+            period: "quarter".into(),
+            check_at_percent: 50,
+            threshold_percent: 80,
+            ..Default::default()
+        });
+        let table = rules_table(&[rule]);
+        assert!(
+            table.contains("below 80% of quota at 50% of the quarter"),
+            "{table}"
+        );
+        assert_eq!(crate::cli::percent_arg("50%"), Ok(50));
+        assert_eq!(crate::cli::percent_arg(" 80 "), Ok(80));
+        assert!(crate::cli::percent_arg("half").is_err());
+    }
 
     #[test]
     fn alerts_render_their_state() {

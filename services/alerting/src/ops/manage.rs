@@ -170,7 +170,12 @@ impl Ops {
         rule.updated_at_ms = self.now_ms();
         let mut tx = self.store.begin().await?;
         rule_store::upsert(&mut tx, &rule).await?;
+        if rule.rule == crate::rules::FORECAST_BELOW_QUOTA {
+            self.arm_forecast_check(&mut tx, &rule.team_id, true)
+                .await?;
+        }
         tx.commit().await?;
+        self.wake();
         tracing::info!(team_id = %rule.team_id, rule = %rule.rule, by = %caller.subject, "rule set");
         Ok(rule)
     }

@@ -4,6 +4,7 @@
 //! here, so a transition has one implementation.
 
 pub mod channels;
+pub mod forecast;
 pub mod lifecycle;
 pub mod manage;
 pub mod timers;
@@ -33,6 +34,8 @@ pub struct Ops {
     pub wakers: Wakers,
     /// Whether an SMTP server is configured (else no email rows).
     pub email_enabled: bool,
+    /// Reporting's API, for forecast checks (None: every check retries).
+    pub reporting: Option<forecast::Reporting>,
 }
 
 impl Ops {
@@ -45,6 +48,7 @@ impl Ops {
             timers_changed: Arc::new(Notify::new()),
             wakers: Wakers::default(),
             email_enabled: false,
+            reporting: None,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Durable timers: what each one does when it fires, and firing it.
 //!
 //! Keys: `rule:<rule>:<subject>` (one per rule and subject: arming again
-//! replaces it), `escalate:<alert_id>`, `snooze:<alert_id>`.
+//! replaces it; `rule:forecast_below_quota:<team>` for forecast checks),
+//! `escalate:<alert_id>`, `snooze:<alert_id>`.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,19 @@ pub enum TimerAction {
         /// The alert.
         alert_id: String,
     },
+    /// A team's forecast is checked against its quota (rule 7); fired by
+    /// [`Ops::fire_forecast_check`], which calls reporting outside the
+    /// transaction.
+    ForecastCheck {
+        /// The team.
+        team_id: String,
+        /// "month", "quarter" or "year".
+        period: String,
+        /// The checked period's first day, "YYYY-MM-DD".
+        period_from: String,
+        /// Failed attempts to reach reporting so far.
+        attempt: u32,
+    },
 }
 
 /// The key of `rule`'s timer for `subject`.
@@ -77,6 +91,26 @@ pub async fn disarm(tx: &mut Tx, key: &str) -> Result<bool, StoreError> {
 }
 
 impl Ops {
+    /// Fires `timer` in its own transaction; false when another replica
+    /// took it.
+    pub async fn fire_timer(&self, timer: &Timer) -> Result<bool, StoreError> {
+        if let Ok(TimerAction::ForecastCheck {
+            team_id,
+            period,
+            period_from,
+            attempt,
+        }) = serde_json::from_str(&timer.payload)
+        {
+            return self
+                .fire_forecast_check(timer, &team_id, &period, &period_from, attempt)
+                .await;
+        }
+        let mut tx = self.store.begin().await?;
+        let took = self.fire(&mut tx, timer).await?;
+        tx.commit().await?;
+        Ok(took)
+    }
+
     /// Fires `timer` in `tx` if this caller takes it (another replica may
     /// have); false when it was no longer armed as read.
     pub async fn fire(&self, tx: &mut Tx, timer: &Timer) -> Result<bool, StoreError> {
@@ -131,6 +165,12 @@ impl Ops {
             }
             TimerAction::Escalate { alert_id } => self.escalate(tx, &alert_id).await?,
             TimerAction::EndSnooze { alert_id } => self.end_snooze(tx, &alert_id).await?,
+            TimerAction::ForecastCheck { .. } => {
+                // The timer loop hands these to `fire_forecast_check`; one
+                // taken here is put back, due now, rather than lost.
+                let now = self.now_ms();
+                timers::arm(tx, &timer.timer_key, now, &timer.payload, now).await?;
+            }
         }
         Ok(true)
     }

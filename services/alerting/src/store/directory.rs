@@ -61,6 +61,16 @@ pub async fn manager_of(tx: &mut Tx, team_id: &str) -> Result<String, StoreError
     })
 }
 
+/// Every team alerting knows.
+pub async fn team_ids(store: &Store) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT team_id FROM alerting_teams ORDER BY team_id")
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>("team_id")?))
+        .collect()
+}
+
 /// True when `manager_id` manages `team_id`.
 pub async fn manages(store: &Store, manager_id: &str, team_id: &str) -> Result<bool, StoreError> {
     let row =

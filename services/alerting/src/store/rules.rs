@@ -15,9 +15,12 @@ pub async fn upsert(tx: &mut Tx, rule: &RuleConfig) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO alerting_rules (team_id, rule, enabled, threshold_ms, stage_thresholds, \
          recipients, escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count, \
-         second_escalation_to, second_escalate_after_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         second_escalation_to, second_escalate_after_ms, period, check_at_percent, \
+         threshold_percent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (team_id, rule) DO UPDATE SET \
+         period = excluded.period, check_at_percent = excluded.check_at_percent, \
+         threshold_percent = excluded.threshold_percent, \
          share_percent = excluded.share_percent, min_count = excluded.min_count, \
          second_escalation_to = excluded.second_escalation_to, \
          second_escalate_after_ms = excluded.second_escalate_after_ms, \
@@ -39,6 +42,9 @@ pub async fn upsert(tx: &mut Tx, rule: &RuleConfig) -> Result<(), StoreError> {
     .bind(rule.min_count)
     .bind(&rule.second_escalation_to)
     .bind(rule.second_escalate_after_ms)
+    .bind(&rule.period)
+    .bind(rule.check_at_percent)
+    .bind(rule.threshold_percent)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -57,7 +63,8 @@ async fn fetch(
     let row = sqlx::query(
         "SELECT team_id, rule, enabled, threshold_ms, stage_thresholds, recipients, \
          escalate_after_ms, updated_by, updated_at_ms, share_percent, min_count, \
-         second_escalation_to, second_escalate_after_ms FROM alerting_rules \
+         second_escalation_to, second_escalate_after_ms, period, check_at_percent, \
+         threshold_percent FROM alerting_rules \
          WHERE team_id = $1 AND rule = $2",
     )
     .bind(team_id)
@@ -98,6 +105,9 @@ fn rule_from_row(row: &AnyRow) -> Result<RuleConfig, StoreError> {
         min_count: row.try_get("min_count")?,
         second_escalation_to: row.try_get("second_escalation_to")?,
         second_escalate_after_ms: row.try_get("second_escalate_after_ms")?,
+        period: row.try_get("period")?,
+        check_at_percent: row.try_get("check_at_percent")?,
+        threshold_percent: row.try_get("threshold_percent")?,
         is_default: false,
         updated_by: row.try_get("updated_by")?,
         updated_at_ms: row.try_get("updated_at_ms")?,

@@ -49,6 +49,7 @@ fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
             backoff_max: Duration::from_secs(60),
             max_attempts: 5,
         },
+        ..Settings::default()
     }
 }
 

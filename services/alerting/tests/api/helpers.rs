@@ -203,6 +203,16 @@ impl Tables {
         .await
     }
 
+    /// Deletes timer `key`, as if it had never been armed (a team known
+    /// from before a rule existed).
+    pub async fn delete_timer(&self, key: &str) {
+        sqlx::query("DELETE FROM alerting_timers WHERE timer_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .expect("deleting a timer");
+    }
+
     /// Closes the pool.
     pub async fn close(self) {
         self.pool.close().await;

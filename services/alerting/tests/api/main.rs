@@ -4,6 +4,7 @@
 
 mod customers;
 mod delivery;
+mod forecast;
 mod helpers;
 mod lifecycle;
 mod receivers;

@@ -54,12 +54,23 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
             "follow_up_overdue",
             "silent_customer",
             "rep_saturated",
-            "handover_task_overdue"
+            "handover_task_overdue",
+            "forecast_below_quota"
         ]
     );
     assert_eq!(defaults[3].tier_threshold_seconds["A"], 14 * 86_400);
     assert_eq!((defaults[4].share_percent, defaults[4].min_count), (50, 10));
     assert!(defaults.iter().all(|r| r.is_default && r.enabled));
+    let forecast = &defaults[6];
+    assert_eq!(
+        (
+            forecast.period.as_str(),
+            forecast.check_at_percent,
+            forecast.threshold_percent
+        ),
+        ("month", 50, 80)
+    );
+    assert_eq!(forecast.recipients, "manager");
     assert_eq!(defaults[0].threshold_seconds, 4 * 3_600);
     assert_eq!(defaults[1].stage_threshold_seconds["trial"], 21 * 86_400);
     assert_eq!(defaults[1].recipients, "both");
