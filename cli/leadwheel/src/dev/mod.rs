@@ -153,16 +153,23 @@ fn intake_dev_env(
     Ok(env)
 }
 
-/// For the console: the wheel's and opportunity's gRPC URLs as `leadwheel
-/// dev` runs them, unless the caller set them.
-fn console_dev_env(
+/// The peers' gRPC URLs a service calls, as `leadwheel dev` runs them
+/// (the console calls the wheel and opportunity; alerting calls reporting
+/// for the forecast), unless the caller set them.
+fn peer_dev_env(
+    of: Service,
     services: &[(Service, SocketAddr, SocketAddr)],
 ) -> Vec<(&'static str, std::ffi::OsString)> {
+    let peers: &[(Service, &'static str)] = match of {
+        Service::Console => &[
+            (Service::Wheel, "LEADWHEEL_CONSOLE_WHEEL_URL"),
+            (Service::Opportunity, "LEADWHEEL_CONSOLE_OPPORTUNITY_URL"),
+        ],
+        Service::Alerting => &[(Service::Reporting, "LEADWHEEL_ALERTING_REPORTING_URL")],
+        _ => &[],
+    };
     let mut env = Vec::new();
-    for (service, var) in [
-        (Service::Wheel, "LEADWHEEL_CONSOLE_WHEEL_URL"),
-        (Service::Opportunity, "LEADWHEEL_CONSOLE_OPPORTUNITY_URL"),
-    ] {
+    for &(service, var) in peers {
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
             continue;
         }
@@ -184,7 +191,6 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
     for service in Service::ALL.into_iter().chain([Service::Console]) {
         services.push((service, service.grpc_addr()?, service.admin_addr()?));
     }
-    let console_env = console_dev_env(&services);
     let http = service::intake_http_addr()?;
     // NATS first: a NATS that is missing, too old or without JetStream is
     // the likelier problem, and its message says what to do. A second
@@ -192,6 +198,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
     // owned (not adoptable), uses it, and fails at the ports, stopping none.
     let nats = ensure_nats(args, &data_dir, &log_dir, procs).await?;
     check_ports_free(&services, http).await?;
+    let all = services.clone();
 
     let exe = std::env::current_exe().context("finding the leadwheel binary")?;
     let mut running = Vec::new();
@@ -205,11 +212,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env("NATS_URL", &args.nats_url)
             .env(service::DEV_PARENT_ENV, std::process::id().to_string())
             .envs(intake_dev_env(service, &data_dir)?)
-            .envs(if service == Service::Console {
-                console_env.clone()
-            } else {
-                Vec::new()
-            })
+            .envs(peer_dev_env(service, &all))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
