@@ -26,6 +26,7 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::REP_AVAILABILITY_CHANGED, None),
     (subjects::TEAM_UPSERTED, Some("access")),
     (subjects::REP_UPSERTED, Some("access")),
+    (subjects::REP_LEFT, None),
     (subjects::OPPS_LEAD_OPENED, Some("funnel")),
     (
         subjects::OPPS_LEAD_CONVERTED,
