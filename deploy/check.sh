@@ -115,6 +115,8 @@ else
 fi
 
 bin="${LEADWHEEL_BIN:-${CARGO_TARGET_DIR:-target}/debug/leadwheel}"
+# Absolute: the smoke run starts it from other working directories.
+[ -e "$bin" ] && bin="$(realpath "$bin")"
 if [ -x "$bin" ]; then
     if deploy/image/rootfs.sh "$bin" "$out/rootfs" > "$out/rootfs.log" 2>&1; then
         pass "the image's root file system assembles ($bin)"
@@ -158,6 +160,7 @@ fi
 # with the built binaries against a nats-server and Postgres
 # (LEADWHEEL_NATS_SERVER, TEST_POSTGRES_URL: .ci/run sets both).
 ctl="${LEADCTL_BIN:-$(dirname "$bin")/leadctl}"
+[ -e "$ctl" ] && ctl="$(realpath "$ctl")"
 if [ -x "$bin" ] && [ -x "$ctl" ] && [ -n "${TEST_POSTGRES_URL:-}" ]; then
     nats_server="${LEADWHEEL_NATS_SERVER:-$(command -v nats-server || true)}"
     "$python" deploy/smoke.py deploy/manifests/leadwheel.yaml "$bin" "$ctl" "$nats_server" "$TEST_POSTGRES_URL" > "$out/smoke.log" 2>&1
