@@ -286,23 +286,17 @@ impl Reader {
         to: &str,
         metrics: &[&str],
     ) -> Result<Vec<DailyRow>, StoreError> {
-        let mut binds = vec![from.to_string(), to.to_string()];
-        let marks: Vec<String> = metrics
-            .iter()
-            .map(|metric| {
-                binds.push(metric.to_string());
-                format!("${}", binds.len())
-            })
-            .collect();
-        let (clause, more) = filter.clause(binds.len() + 1);
-        binds.extend(more);
+        let PeriodMetrics {
+            marks,
+            clause,
+            binds,
+        } = PeriodMetrics::new(filter, from, to, metrics);
         let sql = format!(
             "SELECT team_id, rep_id, metric, dim, currency, \
              CAST(SUM(events) AS BIGINT) AS events, \
              CAST(SUM(amount_minor) AS BIGINT) AS amount_minor \
-             FROM reporting_daily WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause} \
-             GROUP BY team_id, rep_id, metric, dim, currency ORDER BY team_id, rep_id",
-            marks.join(", ")
+             FROM reporting_daily WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause} \
+             GROUP BY team_id, rep_id, metric, dim, currency ORDER BY team_id, rep_id"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -356,22 +350,16 @@ impl Reader {
         to: &str,
         metrics: &[&str],
     ) -> Result<Vec<DayRow>, StoreError> {
-        let mut binds = vec![from.to_string(), to.to_string()];
-        let marks: Vec<String> = metrics
-            .iter()
-            .map(|metric| {
-                binds.push(metric.to_string());
-                format!("${}", binds.len())
-            })
-            .collect();
-        let (clause, more) = filter.clause(binds.len() + 1);
-        binds.extend(more);
+        let PeriodMetrics {
+            marks,
+            clause,
+            binds,
+        } = PeriodMetrics::new(filter, from, to, metrics);
         let sql = format!(
             "SELECT day, team_id, rep_id, metric, dim, CAST(SUM(events) AS BIGINT) AS events, \
              CAST(SUM(amount_minor) AS BIGINT) AS amount_minor FROM reporting_daily \
-             WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause} \
-             GROUP BY day, team_id, rep_id, metric, dim ORDER BY day, team_id, rep_id",
-            marks.join(", ")
+             WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause} \
+             GROUP BY day, team_id, rep_id, metric, dim ORDER BY day, team_id, rep_id"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -411,20 +399,14 @@ impl Reader {
         to: &str,
         metrics: &[&str],
     ) -> Result<Vec<DurationRow>, StoreError> {
-        let mut binds = vec![from.to_string(), to.to_string()];
-        let marks: Vec<String> = metrics
-            .iter()
-            .map(|metric| {
-                binds.push(metric.to_string());
-                format!("${}", binds.len())
-            })
-            .collect();
-        let (clause, more) = filter.clause(binds.len() + 1);
-        binds.extend(more);
+        let PeriodMetrics {
+            marks,
+            clause,
+            binds,
+        } = PeriodMetrics::new(filter, from, to, metrics);
         let sql = format!(
             "SELECT metric, dim, team_id, rep_id, duration_ms FROM reporting_durations \
-             WHERE day >= $1 AND day <= $2 AND metric IN ({}){clause}",
-            marks.join(", ")
+             WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause}"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -438,6 +420,35 @@ impl Reader {
                 })
             })
             .collect()
+    }
+}
+
+/// The binds of a query over the days `$1` to `$2` and `metrics`, with
+/// `filter`: `marks` lists the metrics' markers (for `metric IN (…)`),
+/// `clause` is the filter's `AND …` text.
+struct PeriodMetrics {
+    marks: String,
+    clause: String,
+    binds: Vec<String>,
+}
+
+impl PeriodMetrics {
+    fn new(filter: &Filter, from: &str, to: &str, metrics: &[&str]) -> Self {
+        let mut binds = vec![from.to_string(), to.to_string()];
+        let marks: Vec<String> = metrics
+            .iter()
+            .map(|metric| {
+                binds.push(metric.to_string());
+                format!("${}", binds.len())
+            })
+            .collect();
+        let (clause, more) = filter.clause(binds.len() + 1);
+        binds.extend(more);
+        Self {
+            marks: marks.join(", "),
+            clause,
+            binds,
+        }
     }
 }
 
