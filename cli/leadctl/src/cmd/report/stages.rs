@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::sales::period;
 use super::sheet::{Sheet, show};
+use super::wheel::percent;
 use crate::cli::{BalanceArgs, BucketArg, ReportArgs};
 use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
@@ -24,10 +25,6 @@ fn days(ms: i64, count: i64) -> String {
     } else {
         format!("{}.{}", ms / DAY_MS, (ms % DAY_MS) * 10 / DAY_MS)
     }
-}
-
-fn percent(basis_points: i64) -> String {
-    format!("{}.{:02}", basis_points / 100, basis_points % 100)
 }
 
 pub async fn stages(ctx: &Ctx, args: ReportArgs) -> Result<()> {

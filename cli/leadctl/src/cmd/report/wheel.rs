@@ -22,7 +22,8 @@ fn seconds(ms: i64, count: i64) -> String {
     }
 }
 
-fn percent(basis_points: i64) -> String {
+/// Basis points as a percentage with two decimals (`1234` → `12.34`).
+pub(super) fn percent(basis_points: i64) -> String {
     format!("{}.{:02}", basis_points / 100, basis_points % 100)
 }
 
