@@ -27,6 +27,10 @@ pub enum Error {
     /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The request cannot be answered in the current state (e.g. no
+    /// snapshot taken yet).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// NATS failed (logged in full, answered as unavailable).
     #[error("the event bus is unavailable")]
     Bus(String),
@@ -44,6 +48,11 @@ impl Error {
         }
     }
 
+    /// A failed-precondition error.
+    pub fn precondition(message: impl Into<String>) -> Self {
+        Self::FailedPrecondition(message.into())
+    }
+
     /// A permission-denied error.
     pub fn denied(message: impl Into<String>) -> Self {
         Self::PermissionDenied(message.into())
@@ -59,6 +68,7 @@ impl From<Error> for Status {
             }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
             Error::Bus(detail) => {
                 tracing::error!(error = %detail, "event bus call failed");
                 Status::unavailable(message)

@@ -12,13 +12,13 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::LEAD_CREATED, Some("funnel")),
     (subjects::LEAD_TOUCHED, None),
     (subjects::PERSON_ERASED, None),
-    (subjects::OFFER_OPENED, Some("funnel, fairness")),
+    (subjects::OFFER_OPENED, Some("funnel, fairness (skips too)")),
     (subjects::OFFER_CLOSED, Some("funnel, fairness")),
     (
         subjects::LEAD_ASSIGNED,
-        Some("funnel, fairness, speed to lead"),
+        Some("funnel, fairness, speed to lead, routing outcome"),
     ),
-    (subjects::LEAD_POOLED, Some("funnel")),
+    (subjects::LEAD_POOLED, Some("funnel, fairness (skips)")),
     (subjects::LEAD_ESCALATED, None),
     (subjects::LEAD_REASSIGNED, None),
     (subjects::LEAD_REQUEUED, None),
@@ -30,7 +30,7 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_LEAD_OPENED, Some("funnel")),
     (
         subjects::OPPS_LEAD_CONVERTED,
-        Some("five questions, routing outcome"),
+        Some("five questions, activity, routing outcome"),
     ),
     (subjects::OPPS_LEAD_DISQUALIFIED, None),
     (subjects::OPPS_LEAD_OWNER_CHANGED, None),
@@ -42,7 +42,7 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_HANDOVER_APPLIED, None),
     (subjects::OPPS_HANDOVER_TASK_CREATED, None),
     (subjects::OPPS_HANDOVER_COMPLETED, None),
-    (subjects::OPPS_FOLLOW_UP_SET, None),
+    (subjects::OPPS_FOLLOW_UP_SET, Some("activity (follow-ups)")),
     (subjects::OPPS_OPPORTUNITY_OPENED, Some("pipeline")),
     (subjects::OPPS_OPPORTUNITY_STAGE_CHANGED, Some("pipeline")),
     (subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED, Some("pipeline")),
@@ -50,7 +50,7 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_OPPORTUNITY_CLOSED, Some("pipeline")),
     (
         subjects::OPPS_ACTIVITY_LOGGED,
-        Some("five questions, speed to lead"),
+        Some("five questions, activity, speed to lead"),
     ),
     (subjects::OPPS_PIPELINE_STAGE_CHANGED, Some("stages")),
 ];

@@ -10,14 +10,17 @@
 //! publishes nothing. See `docs/reporting.md`.
 
 use std::future::Future;
+use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::config::{env_or, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
-use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime};
+use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime, shutdown, telemetry};
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
 
 pub mod access;
 pub mod consumer;
@@ -25,12 +28,16 @@ pub mod error;
 pub mod event_subjects;
 pub mod funnel;
 pub mod grpc;
+pub mod http;
+pub mod http_query;
 pub mod models;
 pub mod period;
 pub mod rebuild;
 pub mod reports;
 pub mod routing;
 pub mod sales;
+pub mod snapshot;
+pub mod snapshot_job;
 pub mod store;
 
 pub use error::Error;
@@ -49,9 +56,13 @@ pub const CONSUMERS: [(&str, &StreamSpec, &str); 3] = [
 ];
 
 /// The reports' settings from the environment:
-/// `LEADWHEEL_REPORTING_TIME_ZONE` (IANA name, default `UTC`) and
-/// `LEADWHEEL_REPORTING_INTENT_STAGE` (default `commercial`) and
-/// `LEADWHEEL_REPORTING_MAX_WON_SHARE_PERCENT` (default 40).
+/// `LEADWHEEL_REPORTING_TIME_ZONE` (IANA name, default `UTC`),
+/// `LEADWHEEL_REPORTING_INTENT_STAGE` (default `commercial`),
+/// `LEADWHEEL_REPORTING_MAX_WON_SHARE_PERCENT` (default 40), and the
+/// weekly forecast snapshot's `LEADWHEEL_REPORTING_SNAPSHOT_WEEKDAY`
+/// (`monday` … `sunday`, or `off`; default `monday`) and
+/// `LEADWHEEL_REPORTING_SNAPSHOT_HOUR` (0–23 in the business time zone,
+/// default 6).
 pub fn settings(config: &ServiceConfig) -> Result<reports::Settings> {
     let zone_var = config.service_var("TIME_ZONE");
     let zone_name = env_or(&zone_var, "UTC");
@@ -65,20 +76,71 @@ pub fn settings(config: &ServiceConfig) -> Result<reports::Settings> {
         .ok()
         .filter(|p| (1..=100).contains(p))
         .with_context(|| format!("{share_var}: a whole percentage from 1 to 100"))?;
+    let weekday_var = config.service_var("SNAPSHOT_WEEKDAY");
+    let hour_var = config.service_var("SNAPSHOT_HOUR");
+    let weekday = env_or(&weekday_var, "monday");
+    let hour = env_or(&hour_var, "6");
+    let snapshots = if weekday.trim().eq_ignore_ascii_case("off") {
+        None
+    } else {
+        Some(snapshot::Schedule::parse(&weekday, &hour).with_context(|| {
+            format!(
+                "{weekday_var}={weekday:?} / {hour_var}={hour:?}: a weekday (monday … sunday, \
+                 or off) and an hour from 0 to 23"
+            )
+        })?)
+    };
     Ok(reports::Settings {
         zone,
         intent_stage,
         max_won_share_bp: share * 100,
+        snapshots,
     })
 }
 
-/// Runs the service on already-bound `listeners` until `shutdown` resolves.
+/// The CSV download's address: `LEADWHEEL_REPORTING_HTTP_ADDR`, default the
+/// gRPC address's host with its port + [`HTTP_OFFSET`] (52055 by default;
+/// port 0 when the gRPC port is 0, as in tests).
+pub fn http_addr(config: &ServiceConfig) -> Result<SocketAddr> {
+    let var = config.service_var("HTTP_ADDR");
+    let grpc = config.grpc_addr;
+    let port = match grpc.port() {
+        0 => 0,
+        port => port.saturating_add(HTTP_OFFSET),
+    };
+    let default = SocketAddr::new(grpc.ip(), port).to_string();
+    let text = env_or(&var, &default);
+    text.trim()
+        .parse()
+        .with_context(|| format!("{var}: not an address: {text:?}"))
+}
+
+/// The CSV download port is the gRPC port + this by default.
+pub const HTTP_OFFSET: u16 = 2000;
+
+/// Runs the service with settings from the environment on already-bound
+/// `listeners` until `shutdown` resolves; the CSV download listens on
+/// [`http_addr`] (port 0 when the gRPC port is 0).
 pub async fn run(
     config: ServiceConfig,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let settings = settings(&config)?;
+    let http = runtime::bind(http_addr(&config)?).await?;
+    run_with(config, settings, clock::system(), listeners, http, shutdown).await
+}
+
+/// Runs the service with explicit `settings` and `clock` (the snapshot
+/// job's time) until `shutdown` resolves, then drains in order.
+pub async fn run_with(
+    config: ServiceConfig,
+    settings: reports::Settings,
+    clock: SharedClock,
+    listeners: Listeners,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let runtime = Runtime::start(config, &MIGRATOR, None).await?;
     let handler = consumer::Handler {
         applier: models::apply::Applier {
@@ -96,20 +158,73 @@ pub async fn run(
             handler.clone(),
         );
     }
+    match settings.snapshots {
+        Some(schedule) => {
+            let job = snapshot_job::SnapshotJob {
+                reader: models::queries::Reader::new(runtime.store.clone()),
+                schedule,
+                zone: settings.zone.clone(),
+                clock,
+            };
+            runtime.spawn_background(job.run(runtime.background.clone()));
+        }
+        None => tracing::warn!("weekly forecast snapshots are off"),
+    }
+    let reports = reports::Reports::new(runtime.store.clone(), settings);
+    let download = http::router(reports.clone(), runtime.auth.clone());
+    let stop = runtime.front.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(http, download)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+            .context("serving the CSV download port")
+    });
     let api = grpc::Api::new(
         store::FunnelStore::new(runtime.store.clone()),
-        reports::Reports::new(runtime.store.clone(), settings),
+        reports,
         grpc::Rebuilder {
             store: runtime.store.clone(),
             bus: runtime.bus.clone(),
         },
     );
     let service = ReportingServiceServer::with_interceptor(api, runtime.auth.clone());
-    runtime.serve(listeners, service, vec![], shutdown).await
+    runtime
+        .serve(listeners, service, vec![http_task], shutdown)
+        .await
 }
 
 /// The binary's body: configuration from the environment, telemetry,
-/// listeners, and a run until SIGTERM or SIGINT.
+/// listeners (gRPC, admin, the CSV download), and a run until SIGTERM or
+/// SIGINT; telemetry is flushed last.
 pub async fn main_entry() -> Result<()> {
-    runtime::run_main(SERVICE, ports::REPORTING_GRPC, run).await
+    let config = ServiceConfig::from_env(SERVICE, ports::REPORTING_GRPC)?;
+    let telemetry = telemetry::init(SERVICE, config.log_format, config.otlp_endpoint.as_deref())?;
+    let result = async {
+        let listeners = Listeners::bind(&config).await?;
+        let http = runtime::bind(http_addr(&config)?).await?;
+        runtime::announce(
+            SERVICE,
+            &[
+                ("grpc", listeners.grpc_addr()),
+                ("admin", listeners.admin_addr()),
+                ("http", http.local_addr()?),
+            ],
+        );
+        let settings = settings(&config)?;
+        run_with(
+            config,
+            settings,
+            clock::system(),
+            listeners,
+            http,
+            shutdown::signal(),
+        )
+        .await
+    }
+    .await;
+    if let Err(err) = &result {
+        tracing::error!(error = %format!("{err:#}"), "stopped with an error");
+    }
+    telemetry.shutdown();
+    result
 }

@@ -4,7 +4,7 @@
 use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::events::v1::{
-    AssignedVia, LeadAssigned, OfferClosed, OfferOpened, OfferOutcome,
+    AssignedVia, LeadAssigned, LeadPooled, OfferClosed, OfferOpened, OfferOutcome, SkippedRep,
 };
 
 use crate::funnel::Rejected;
@@ -44,6 +44,27 @@ fn required(value: &str, subject: &'static str, field: &'static str) -> Result<(
     }
 }
 
+/// The reps passed over on the way to an offer or a pooling, each counted
+/// for that rep by reason, on the day of `at_ms`. `key` names the offer or
+/// pooling, so a rep skipped twice for one lead counts twice.
+fn skips(skipped: &[SkippedRep], key: &str, team: &str, at_ms: i64) -> Vec<Update> {
+    skipped
+        .iter()
+        .filter(|s| !s.rep_id.is_empty())
+        .enumerate()
+        .map(|(i, s)| {
+            let reason = if s.reason.is_empty() {
+                "unspecified"
+            } else {
+                &s.reason
+            };
+            // The position keeps a rep passed over twice on one walk apart.
+            let fact = format!("{key}/{i}:{}", s.rep_id);
+            count(Metric::Skipped, &fact, reason, team, &s.rep_id, at_ms)
+        })
+        .collect()
+}
+
 /// The fairness and speed updates of a wheel event (none for others).
 pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
     let updates = match event.subject.as_str() {
@@ -69,7 +90,14 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                     at,
                 ));
             }
+            updates.extend(skips(&o.skipped, &o.offer_id, &o.team_id, at));
             updates
+        }
+        subjects::LEAD_POOLED => {
+            let p: LeadPooled = event.decode()?;
+            required(&p.lead_id, subjects::LEAD_POOLED, "lead_id")?;
+            let key = format!("{}@{}", p.lead_id, p.pooled_at_ms);
+            skips(&p.skipped, &key, &p.team_id, p.pooled_at_ms)
         }
         subjects::OFFER_CLOSED => {
             let c: OfferClosed = event.decode()?;
@@ -133,6 +161,8 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 team_id: team.clone(),
                 rep_id: rep.clone(),
                 via,
+                routed_by: a.routed_by.clone(),
+                rule_id: a.routing_rule_id.clone(),
                 offer_id: a.offer_id.clone(),
                 at_ms: at,
             });
@@ -198,6 +228,9 @@ mod tests {
             lead_created_at_ms: 1_000,
             first_offer_at_ms: 1_500,
             assigned_at_ms: 31_500,
+            routed_by: "rule".into(),
+            routing_rule_id: "enterprise".into(),
+            routing_rules_version: 3,
         };
         let updates = updates_of(&event(subjects::LEAD_ASSIGNED, &assigned)).unwrap();
         let durations: Vec<(&str, i64)> = updates
@@ -214,7 +247,42 @@ mod tests {
         assert_eq!(durations, vec![("system", 500), ("offer_to_claim", 30_000)]);
         assert!(matches!(
             updates.last(),
-            Some(Update::Assigned { at_ms: 31_500, .. })
+            Some(Update::Assigned { at_ms: 31_500, routed_by, rule_id, .. })
+                if routed_by == "rule" && rule_id == "enterprise"
         ));
+    }
+
+    #[test]
+    fn skips_count_for_the_skipped_reps_by_reason() {
+        let skipped = |rep: &str, reason: &str| SkippedRep {
+            rep_id: rep.into(),
+            reason: reason.into(),
+        };
+        let opened = OfferOpened {
+            offer_id: "o1".into(),
+            lead_id: "l1".into(),
+            team_id: "north".into(),
+            rep_id: "cid".into(),
+            opened_at_ms: 7,
+            skipped: vec![skipped("ana", "away"), skipped("ben", "off_shift")],
+            ..Default::default()
+        };
+        let updates = updates_of(&event(subjects::OFFER_OPENED, &opened)).unwrap();
+        let skips: Vec<(&str, &str, &str)> = updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Count(c) if c.metric == Metric::Skipped => {
+                    Some((c.rep_id.as_str(), c.dim.as_str(), c.key.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            skips,
+            vec![
+                ("ana", "away", "o1/0:ana"),
+                ("ben", "off_shift", "o1/1:ben")
+            ]
+        );
     }
 }

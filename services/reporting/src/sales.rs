@@ -12,8 +12,9 @@
 use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::events::v1::{
-    AccountChanged, ActivityLogged, LeadConverted, OpportunityClosed, OpportunityOpened,
-    OpportunityStageChanged, OpportunityState, PipelineStageChanged, RepUpserted, TeamUpserted,
+    AccountChanged, ActivityLogged, FollowUpSet, LeadConverted, OpportunityClosed,
+    OpportunityOpened, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
+    RepUpserted, TeamUpserted,
 };
 
 use crate::funnel::Rejected;
@@ -50,6 +51,8 @@ pub enum Metric {
     TouchStage,
     /// A call logged with a recording.
     CallRecorded,
+    /// A rep passed over by the wheel without an offer (`dim`: the reason).
+    Skipped,
 }
 
 impl Metric {
@@ -70,6 +73,7 @@ impl Metric {
             Metric::Moved => "moved",
             Metric::TouchStage => "touch_stage",
             Metric::CallRecorded => "call_recorded",
+            Metric::Skipped => "skipped",
         }
     }
 }
@@ -163,6 +167,11 @@ pub enum Update {
         rep_id: String,
         /// How: `offer`, `pool`, `direct` or `account_owner`.
         via: &'static str,
+        /// How the wheel chose the team: `rule`, `default`, `team_hint`,
+        /// `fallback`, or "" when it kept no choice.
+        routed_by: String,
+        /// The routing rule, when `routed_by` is `rule`.
+        rule_id: String,
         /// The claimed offer, when via an offer.
         offer_id: String,
         /// When.
@@ -192,6 +201,30 @@ pub enum Update {
         lead_id: String,
         /// When it happened.
         at_ms: i64,
+    },
+    /// An activity on a lead or deal (`item`: `lead:<id>` or
+    /// `opportunity:<id>`): touches before conversion, follow-ups done.
+    ItemTouch {
+        /// What it was logged on.
+        item: String,
+        /// The activity.
+        activity_id: String,
+        /// When it happened.
+        at_ms: i64,
+    },
+    /// A follow-up set on a lead or deal, due on `due_date` ("" when
+    /// cleared), owned then by `rep_id`.
+    FollowUp {
+        /// `lead:<id>` or `opportunity:<id>`.
+        item: String,
+        /// When it was set.
+        set_at_ms: i64,
+        /// `YYYY-MM-DD`, or "" when cleared.
+        due_date: String,
+        /// The owner's team then.
+        team_id: String,
+        /// The owner then.
+        rep_id: String,
     },
     /// A pipeline stage (`opps.pipeline.stage_changed`): known stages are
     /// what `intent_stage` may name.
@@ -249,6 +282,16 @@ fn moved(
             duration_ms: (at_ms - from_entered).max(0),
         },
     ]
+}
+
+/// What an activity or follow-up is on: the deal when it names one
+/// (activities on a deal also carry the lead it came from), else the lead.
+pub fn item_of(lead_id: &str, opportunity_id: &str) -> String {
+    if opportunity_id.is_empty() {
+        format!("lead:{lead_id}")
+    } else {
+        format!("opportunity:{opportunity_id}")
+    }
 }
 
 fn state_of(
@@ -437,7 +480,38 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 updates.push(counted(Metric::CallRecorded, "", 0));
             }
             updates.extend(touch);
+            let item = item_of(&activity.lead_id, &activity.opportunity_id);
+            if !activity.next_follow_up_date.is_empty() {
+                updates.push(Update::FollowUp {
+                    item: item.clone(),
+                    set_at_ms: activity.at_ms,
+                    due_date: activity.next_follow_up_date.clone(),
+                    team_id: activity.team_id.clone(),
+                    rep_id: activity.owner_rep_id.clone(),
+                });
+            }
+            updates.push(Update::ItemTouch {
+                item,
+                activity_id: activity.activity_id,
+                at_ms: activity.at_ms,
+            });
             updates
+        }
+        OPPS_FOLLOW_UP_SET => {
+            let set: FollowUpSet = event.decode()?;
+            if set.lead_id.is_empty() && set.opportunity_id.is_empty() {
+                return Err(Rejected::Missing {
+                    subject: OPPS_FOLLOW_UP_SET,
+                    field: "lead_id",
+                });
+            }
+            vec![Update::FollowUp {
+                item: item_of(&set.lead_id, &set.opportunity_id),
+                set_at_ms: set.at_ms,
+                due_date: set.date,
+                team_id: set.team_id,
+                rep_id: set.owner_rep_id,
+            }]
         }
         OPPS_ACCOUNT_CREATED | OPPS_ACCOUNT_UPDATED | OPPS_ACCOUNT_OWNER_CHANGED => {
             let account: AccountChanged = event.decode()?;
@@ -479,6 +553,59 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_activity_setting_a_follow_up_records_it_on_its_deal() {
+        let activity = ActivityLogged {
+            activity_id: "a2".into(),
+            lead_id: "l1".into(),
+            opportunity_id: "opp1".into(),
+            kind: "email".into(),
+            owner_rep_id: "ana".into(),
+            team_id: "north".into(),
+            at_ms: 9,
+            next_follow_up_date: "2026-11-20".into(),
+            ..Default::default()
+        };
+        let updates = updates_of(&event(subjects::OPPS_ACTIVITY_LOGGED, &activity)).unwrap();
+        let follow_up = updates.iter().find_map(|u| match u {
+            Update::FollowUp {
+                item,
+                set_at_ms,
+                due_date,
+                rep_id,
+                ..
+            } => Some((
+                item.as_str(),
+                *set_at_ms,
+                due_date.as_str(),
+                rep_id.as_str(),
+            )),
+            _ => None,
+        });
+        assert_eq!(
+            follow_up,
+            Some(("opportunity:opp1", 9, "2026-11-20", "ana"))
+        );
+        assert!(matches!(
+            updates.last(),
+            Some(Update::ItemTouch { item, at_ms: 9, .. }) if item == "opportunity:opp1"
+        ));
+    }
+
+    #[test]
+    fn a_follow_up_on_nothing_is_rejected() {
+        assert!(matches!(
+            updates_of(&event(
+                subjects::OPPS_FOLLOW_UP_SET,
+                &FollowUpSet::default()
+            )),
+            Err(Rejected::Missing {
+                field: "lead_id",
+                ..
+            })
+        ));
+    }
+
     use leadwheel_proto::events::v1::Envelope;
     use prost::Message;
 
@@ -562,8 +689,10 @@ mod tests {
         let updates = updates_of(&event(subjects::OPPS_ACTIVITY_LOGGED, &activity)).unwrap();
         assert!(matches!(
             &updates[..],
-            [Update::Count(c), Update::Count(stage), Update::Count(recorded), Update::Touch { .. }]
+            [Update::Count(c), Update::Count(stage), Update::Count(recorded), Update::Touch { .. },
+                Update::ItemTouch { item, .. }]
                 if c.rep_id == "ana" && c.dim == "call" && c.metric == Metric::Activity
+                    && item == "lead:l1"
                     && c.amount_minor == 300
                     && stage.metric == Metric::TouchStage && stage.dim == "trial"
                     && recorded.metric == Metric::CallRecorded

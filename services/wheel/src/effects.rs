@@ -9,7 +9,7 @@ use leadwheel_plumbing::bus::EventDraft;
 use leadwheel_plumbing::ids;
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_proto::events::v1 as events;
-use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase};
+use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase, TeamChoice};
 use sqlx::AnyConnection;
 
 use crate::error::WheelError;
@@ -40,6 +40,7 @@ pub async fn write_decision(
         now,
         pushes: Vec::new(),
         claimed_offer_id: String::new(),
+        skipped: Vec::new(),
         ledger: Vec::new(),
         events: Vec::new(),
     };
@@ -64,6 +65,20 @@ pub async fn write_decision(
     Ok(pushes)
 }
 
+/// How the lead's team was chosen, as `wheel.lead.assigned` names it:
+/// (how, rule id, rules version).
+fn routed_by(choice: Option<&TeamChoice>) -> (&'static str, String, i64) {
+    match choice {
+        Some(TeamChoice::Rule {
+            rule_id, version, ..
+        }) => ("rule", rule_id.clone(), *version),
+        Some(TeamChoice::Default { version, .. }) => ("default", String::new(), *version),
+        Some(TeamChoice::TeamHint { .. }) => ("team_hint", String::new(), 0),
+        Some(TeamChoice::Fallback { .. }) => ("fallback", String::new(), 0),
+        Some(TeamChoice::NoTeam) | None => ("", String::new(), 0),
+    }
+}
+
 struct Writer<'a> {
     conn: &'a mut AnyConnection,
     team: &'a TeamRow,
@@ -71,6 +86,10 @@ struct Writer<'a> {
     now: i64,
     pushes: Vec<Push>,
     claimed_offer_id: String,
+    /// Reps passed over since the last offer or pooling: published on the
+    /// next `wheel.offer.opened` or `wheel.lead.pooled` (skips before a
+    /// wait publish nothing; the ledger keeps them).
+    skipped: Vec<events::SkippedRep>,
     /// Ledger lines and events, written together once every effect ran.
     ledger: Vec<PendingLedger>,
     events: Vec<EventDraft>,
@@ -106,9 +125,16 @@ impl Writer<'_> {
         let lead_id = self.lead_id().to_string();
         match effect {
             Effect::Skip { rep, reason } => {
-                self.ledger("skipped", Some(rep), None, reason.as_str().into())
+                self.ledger("skipped", Some(rep), None, reason.as_str().into());
+                self.skipped.push(events::SkippedRep {
+                    rep_id: rep.clone(),
+                    reason: reason.as_str().into(),
+                });
             }
-            Effect::Wait => self.ledger("waiting", None, None, "nobody eligible".into()),
+            Effect::Wait => {
+                self.ledger("waiting", None, None, "nobody eligible".into());
+                self.skipped.clear();
+            }
             Effect::OpenOffer {
                 rep,
                 offer_no,
@@ -144,6 +170,7 @@ impl Writer<'_> {
                     opened_at_ms: now,
                     deadline_ms: *deadline,
                     first_look: *first_look,
+                    skipped: std::mem::take(&mut self.skipped),
                 };
                 self.publish(&offer.offer_id, &event);
                 self.pushes.push(Push {
@@ -223,6 +250,7 @@ impl Writer<'_> {
                     format!("via={name} by={actor}")
                 };
                 self.ledger("assigned", Some(rep), None, detail);
+                let (routed_by, rule_id, rules_version) = routed_by(self.lead.routed_by.as_ref());
                 let event = events::LeadAssigned {
                     lead_id: lead_id.clone(),
                     team_id,
@@ -232,6 +260,9 @@ impl Writer<'_> {
                     lead_created_at_ms: self.lead.details.lead_created_at_ms,
                     first_offer_at_ms: decision.lead.first_offer_at.unwrap_or_default(),
                     assigned_at_ms: now,
+                    routed_by: routed_by.into(),
+                    routing_rule_id: rule_id,
+                    routing_rules_version: rules_version,
                 };
                 self.publish(&lead_id, &event);
             }
@@ -271,6 +302,7 @@ impl Writer<'_> {
                     offers_made: decision.lead.offers_made as i32,
                     reason: reason.as_str().to_string(),
                     escalate_at_ms: escalate_at,
+                    skipped: std::mem::take(&mut self.skipped),
                 };
                 self.publish(&lead_id, &event);
             }

@@ -27,7 +27,15 @@ use leadwheel_plumbing::testing::{eventually, read_envelopes};
 use leadwheel_proto::intake::v1::ErasePersonRequest;
 use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use leadwheel_proto::opportunity::v1::*;
-use leadwheel_proto::wheel::v1::{AssignLeadRequest, LeadState};
+use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use leadwheel_proto::reporting::v1::{
+    ConversionTouches, FollowUpRow, GetActivityRequest, GetFairnessRequest,
+    GetRoutingOutcomeRequest, Period, PeriodKind, ReasonCount,
+};
+use leadwheel_proto::wheel::v1::{
+    AssignLeadRequest, LeadState, RoutingMatch, RoutingRule, SetAvailabilityRequest,
+    SetRoutingRulesRequest,
+};
 
 /// Each subject consumed among intake, the wheel and opportunity, with its
 /// consumers (durable names). The scenario below publishes each through
@@ -429,5 +437,217 @@ fn convert(lead_id: &str, request_id: &str, domains: &[&str]) -> ConvertLeadRequ
         currency: "EUR".into(),
         expected_close_date: "2026-12-31".into(),
         stage: String::new(),
+    }
+}
+
+/// The fields reporting reads from the wheel's and opportunity's events
+/// (skips on `wheel.offer.opened`, the routing rule on
+/// `wheel.lead.assigned`, `opps.follow_up.set`, the activity and the
+/// conversion), as the real services publish them, reach the real
+/// reporting's reports and its CSV download.
+#[tokio::test]
+async fn reporting_reads_skips_rules_and_follow_ups_as_published() {
+    let system = System::start().await.expect("system");
+    let mut admin = wheel(&system, "admin", Role::Admin).await;
+    let mut maya_wheel = wheel(&system, "maya", Role::Manager).await;
+    set_team(&mut admin, "north", "maya", &["ana", "ben", "cid"]).await;
+    admin
+        .set_routing_rules(SetRoutingRulesRequest {
+            rules: vec![RoutingRule {
+                rule_id: "acme-domain".into(),
+                team_id: "north".into(),
+                r#match: Some(RoutingMatch {
+                    email_domains: vec!["acme.example".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            default_team_id: "north".into(),
+            expected_version: 0,
+        })
+        .await
+        .expect("setting the routing rules");
+    // ana and ben are away: the first look walks past both to cid.
+    for rep in ["ana", "ben"] {
+        maya_wheel
+            .set_availability(SetAvailabilityRequest {
+                rep_id: rep.into(),
+                availability: "away".into(),
+                reason: "on leave".into(),
+            })
+            .await
+            .expect("setting a rep away");
+    }
+    let lead = signup(&system, "pat@acme.example", "Acme").await;
+    assert_eq!(offered_to(&admin, &lead).await, "cid");
+    claim_as(&system, &admin, &lead, "cid").await;
+
+    // cid sets a follow-up for today (reporting's business day, as it
+    // resolves "today"), calls (doing it on time) and converts the lead.
+    let reporting =
+        ReportingServiceClient::new(system.authed("reporting", "maya", Role::Manager).await);
+    let today = reporting
+        .clone()
+        .get_fairness(GetFairnessRequest {
+            period: Some(Period {
+                kind: PeriodKind::Day as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("reporting answers")
+        .into_inner()
+        .period
+        .expect("the period")
+        .from;
+    let mut cid = opps(&system, "cid", Role::Rep).await;
+    lead_in_work(&cid, &lead).await;
+    cid.set_follow_up(SetFollowUpRequest {
+        lead_id: lead.clone(),
+        date: today.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("cid sets a follow-up");
+    cid.log_activity(LogActivityRequest {
+        request_id: "call-1".into(),
+        kind: ActivityKind::Call as i32,
+        lead_id: lead.clone(),
+        duration_seconds: 120,
+        ..Default::default()
+    })
+    .await
+    .expect("cid calls");
+    cid.convert_lead(convert(&lead, "convert-cid", &["acme.example"]))
+        .await
+        .expect("cid converts");
+
+    let day = Some(Period {
+        kind: PeriodKind::Day as i32,
+        date: today.clone(),
+        ..Default::default()
+    });
+    let away = |count| {
+        vec![ReasonCount {
+            reason: "away".into(),
+            count,
+        }]
+    };
+    eventually(WAIT, "reporting to count ana's and ben's skips", || {
+        let mut reporting = reporting.clone();
+        let day = day.clone();
+        let expected = (away(1), away(1));
+        async move {
+            let reps = reporting
+                .get_fairness(GetFairnessRequest {
+                    team_id: "north".into(),
+                    period: day,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .reps;
+            let skips = |rep: &str| {
+                reps.iter()
+                    .find(|r| r.rep_id == rep)
+                    .map(|r| r.skips.clone())
+                    .unwrap_or_default()
+            };
+            ((skips("ana"), skips("ben")) == expected).then_some(())
+        }
+    })
+    .await;
+    eventually(WAIT, "reporting to group the lead by its rule", || {
+        let mut reporting = reporting.clone();
+        let day = day.clone();
+        async move {
+            let routes = reporting
+                .get_routing_outcome(GetRoutingOutcomeRequest {
+                    team_id: "north".into(),
+                    period: day,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .routes;
+            routes
+                .iter()
+                .any(|r| {
+                    (
+                        r.routed_by.as_str(),
+                        r.rule_id.as_str(),
+                        r.route.as_str(),
+                        r.leads,
+                        r.converted,
+                    ) == ("rule", "acme-domain", "first_look", 1, 1)
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    eventually(WAIT, "reporting to see the touch and the follow-up", || {
+        let mut reporting = reporting.clone();
+        let day = day.clone();
+        async move {
+            let r = reporting
+                .get_activity(GetActivityRequest {
+                    team_id: "north".into(),
+                    period: day,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner();
+            let touched = r.conversions
+                == vec![ConversionTouches {
+                    team_id: "north".into(),
+                    rep_id: "cid".into(),
+                    leads_converted: 1,
+                    touches: 1,
+                    average_hundredths: 100,
+                    median: 1,
+                }];
+            let followed = r.follow_ups
+                == vec![FollowUpRow {
+                    team_id: "north".into(),
+                    rep_id: "cid".into(),
+                    due: 1,
+                    on_time: 1,
+                    ..Default::default()
+                }];
+            (touched && followed).then_some(())
+        }
+    })
+    .await;
+
+    // The real binary's CSV download says the same, with maya's token.
+    let token = leadwheel_plumbing::testing::test_token("maya", Role::Manager);
+    let csv = reqwest::Client::new()
+        .get(format!(
+            "http://{}/v1/reports/fairness.csv?team=north&period=day&date={today}",
+            system.addr("reporting", "http")
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("downloading the fairness CSV");
+    assert_eq!(csv.status(), reqwest::StatusCode::OK);
+    let csv = csv.text().await.expect("a body");
+    assert!(csv.contains("north,ben,0,0,0,0,1 (1 away),"), "{csv}");
+
+    // Each event reporting read came from its real publisher.
+    for (stream, subject) in [
+        (&WHEEL_STREAM, subjects::OFFER_OPENED),
+        (&WHEEL_STREAM, subjects::LEAD_ASSIGNED),
+        (&OPPS_STREAM, subjects::OPPS_FOLLOW_UP_SET),
+        (&OPPS_STREAM, subjects::OPPS_ACTIVITY_LOGGED),
+        (&OPPS_STREAM, subjects::OPPS_LEAD_CONVERTED),
+    ] {
+        let envelopes = read_envelopes(&system.nats.url(), stream, subject).await;
+        assert!(!envelopes.is_empty(), "{subject} was never published");
+        assert!(envelopes.iter().all(|e| e.source != "test"), "{subject}");
     }
 }

@@ -69,14 +69,14 @@ pub enum ReportCommand {
         after_help = "Examples:\n  leadctl report routes --team demo\n  leadctl report routes --team demo --period quarter -o csv"
     )]
     Routes(ReportArgs),
-    /// How a period's forecast (default this month) moved since a past day (default a week ago), and the deals that moved it.
+    /// How a period's forecast (default this month) moved since last week's snapshot (or a past day), and the deals that moved it.
     #[command(
-        after_help = "Each deal is read as it stood then, with the probability in force then.\n\nExamples:\n  leadctl report movement --team demo\n  leadctl report movement --team demo --period quarter --since 2026-10-01"
+        after_help = "Without --since, \"then\" is the latest weekly snapshot the service stored (its day is shown). Each deal is read as it stood then, with the probability in force then.\n\nExamples:\n  leadctl report movement --team demo\n  leadctl report movement --team demo --period quarter --since 2026-10-01"
     )]
     Movement {
         #[command(flatten)]
         report: ReportArgs,
-        /// Compare with the end of this day (YYYY-MM-DD; default 7 days ago).
+        /// Compare with the end of this day (YYYY-MM-DD), from the deals' history; default: the latest weekly snapshot.
         #[arg(long)]
         since: Option<String>,
     },

@@ -40,7 +40,7 @@ impl Applier {
                 sqlx::query(
                     "INSERT INTO reporting_opportunity_history (opportunity_id, version, at_ms, \
                      team_id, rep_id, stage, status, currency, amount_minor, weighted_minor, \
-                     close_date) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     close_date, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      ON CONFLICT (opportunity_id, version) DO NOTHING",
                 )
                 .bind(&state.opportunity_id)
@@ -54,6 +54,7 @@ impl Applier {
                 .bind(state.amount_minor)
                 .bind(state.weighted_minor)
                 .bind(&state.expected_close_date)
+                .bind(&state.forecast_category)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -129,6 +130,8 @@ impl Applier {
                 team_id,
                 rep_id,
                 via,
+                routed_by,
+                rule_id,
                 offer_id,
                 at_ms,
             } => {
@@ -137,6 +140,8 @@ impl Applier {
                     team_id,
                     rep_id,
                     via,
+                    routed_by,
+                    rule_id,
                     offer_id,
                     at_ms: *at_ms,
                 };
@@ -153,6 +158,47 @@ impl Applier {
             } => timing::won(tx, lead_id, *at_ms, currency, *amount_minor).await,
             Update::Touch { lead_id, at_ms } => {
                 timing::touch(tx, &self.zone, lead_id, *at_ms).await
+            }
+            Update::ItemTouch {
+                item,
+                activity_id,
+                at_ms,
+            } => {
+                sqlx::query(
+                    "INSERT INTO reporting_touches (item, activity_id, at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT (item, activity_id) DO NOTHING",
+                )
+                .bind(item)
+                .bind(activity_id)
+                .bind(at_ms)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+            Update::FollowUp {
+                item,
+                set_at_ms,
+                due_date,
+                team_id,
+                rep_id,
+            } => {
+                // Two follow-ups set on one item in the same millisecond:
+                // the later date is kept, whichever arrives first.
+                sqlx::query(
+                    "INSERT INTO reporting_follow_ups (item, set_at_ms, due_date, team_id, rep_id) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (item, set_at_ms) DO UPDATE SET \
+                     due_date = excluded.due_date, team_id = excluded.team_id, \
+                     rep_id = excluded.rep_id \
+                     WHERE reporting_follow_ups.due_date < excluded.due_date",
+                )
+                .bind(item)
+                .bind(set_at_ms)
+                .bind(due_date)
+                .bind(team_id)
+                .bind(rep_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
             Update::Stage {
                 stage,

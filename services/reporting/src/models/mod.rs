@@ -3,7 +3,9 @@
 //! [`StoreError`](leadwheel_plumbing::store::StoreError).
 
 pub mod apply;
+pub mod follow_ups;
 pub mod per_deal;
 pub mod queries;
 pub mod quotas;
+pub mod snapshots;
 pub mod timing;

@@ -85,10 +85,14 @@ impl Reader {
     }
 }
 
-/// Leads of one team, route and won currency.
+/// Leads of one team, routing rule, route and won currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteRow {
     pub team_id: String,
+    /// How the wheel chose the team (`rule`, `default`, …, or "").
+    pub routed_by: String,
+    /// The rule, when `routed_by` is `rule`.
+    pub rule_id: String,
     pub route: String,
     pub won_currency: String,
     pub leads: i64,
@@ -99,7 +103,7 @@ pub struct RouteRow {
 
 impl Reader {
     /// Leads assigned within `filter` on the days `from` to `to`, by team,
-    /// route and won currency. An offer claim is a first look when its
+    /// routing rule, route and won currency. An offer claim is a first look when its
     /// offer was counted as one. Reads one row per lead of the period.
     pub async fn routes(
         &self,
@@ -112,17 +116,20 @@ impl Reader {
             .replace("team_id", "l.team_id")
             .replace("rep_id", "l.rep_id");
         let sql = format!(
-            "SELECT team_id, route, won_currency, CAST(COUNT(*) AS BIGINT) AS leads, \
+            "SELECT team_id, routed_by, rule_id, route, won_currency, \
+             CAST(COUNT(*) AS BIGINT) AS leads, \
              CAST(SUM(CASE WHEN converted_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS converted, \
              CAST(SUM(CASE WHEN won_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS won, \
              CAST(SUM(won_minor) AS BIGINT) AS won_minor FROM ( \
-             SELECT l.team_id, l.won_currency, l.converted_at_ms, l.won_at_ms, l.won_minor, \
+             SELECT l.team_id, l.routed_by, l.rule_id, l.won_currency, l.converted_at_ms, \
+             l.won_at_ms, l.won_minor, \
              CASE WHEN l.via <> 'offer' THEN l.via \
              WHEN EXISTS (SELECT 1 FROM reporting_counted c WHERE c.metric = 'first_look' \
              AND c.fact_key = l.offer_id) THEN 'first_look' ELSE 'later_in_lap' END AS route \
              FROM reporting_leads l \
              WHERE l.assigned_at_ms > 0 AND l.assigned_day >= $1 AND l.assigned_day <= $2{clause} \
-             ) routed GROUP BY team_id, route, won_currency ORDER BY team_id, route, won_currency"
+             ) routed GROUP BY team_id, routed_by, rule_id, route, won_currency \
+             ORDER BY team_id, routed_by, rule_id, route, won_currency"
         );
         let mut all = vec![from.to_string(), to.to_string()];
         all.extend(binds);
@@ -131,6 +138,8 @@ impl Reader {
             .map(|row| {
                 Ok(RouteRow {
                     team_id: row.try_get("team_id")?,
+                    routed_by: row.try_get("routed_by")?,
+                    rule_id: row.try_get("rule_id")?,
                     route: row.try_get("route")?,
                     won_currency: row.try_get("won_currency")?,
                     leads: row.try_get("leads")?,

@@ -64,6 +64,8 @@ pub struct Assignment<'a> {
     pub team_id: &'a str,
     pub rep_id: &'a str,
     pub via: &'a str,
+    pub routed_by: &'a str,
+    pub rule_id: &'a str,
     pub offer_id: &'a str,
     pub at_ms: i64,
 }
@@ -86,7 +88,7 @@ pub async fn assigned(tx: &mut Tx, zone: &TimeZone, a: &Assignment<'_>) -> Resul
     lead_row(tx, a.lead_id).await?;
     sqlx::query(
         "UPDATE reporting_leads SET team_id = $2, rep_id = $3, via = $4, offer_id = $5, \
-         assigned_day = $6, assigned_at_ms = $7 \
+         assigned_day = $6, assigned_at_ms = $7, routed_by = $8, rule_id = $9 \
          WHERE lead_id = $1 AND (assigned_at_ms = 0 OR assigned_at_ms > $7)",
     )
     .bind(a.lead_id)
@@ -96,6 +98,8 @@ pub async fn assigned(tx: &mut Tx, zone: &TimeZone, a: &Assignment<'_>) -> Resul
     .bind(a.offer_id)
     .bind(period::day_of(a.at_ms, zone).to_string())
     .bind(a.at_ms)
+    .bind(a.routed_by)
+    .bind(a.rule_id)
     .execute(&mut **tx)
     .await?;
     claim_to_touch(tx, zone, a.lead_id).await

@@ -1,6 +1,7 @@
 //! Activities per rep per day or ISO week (default this week, by day): by
-//! kind, calls recorded and call time; and per rep by the stage the lead
-//! or deal was in when the activity was logged.
+//! kind, calls recorded and call time; per rep by the stage the lead or
+//! deal was in when the activity was logged; and per rep the touches
+//! before conversion and the follow-ups due (see `activity_extras`).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use leadwheel_proto::reporting::v1::{
     ActivityRow, ActivityStageRow, GetActivityRequest, GetActivityResponse, PeriodKind,
 };
 
-use super::Reports;
+use super::{Reports, activity_extras};
 use crate::error::Error;
 use crate::period;
 
@@ -74,7 +75,12 @@ impl Reports {
                 _ => {}
             }
         }
+        let (from, to) = (days.from_key(), days.to_key());
+        let converted = self.reader.converted_leads(&filter, &from, &to).await?;
+        let follow_ups = self.reader.follow_ups(&filter, &from, &to).await?;
         Ok(GetActivityResponse {
+            conversions: activity_extras::conversions(converted),
+            follow_ups: activity_extras::follow_ups(&follow_ups, &self.settings.zone, today),
             period: Some(days.to_proto()),
             rows: buckets.into_values().collect(),
             by_stage: stages

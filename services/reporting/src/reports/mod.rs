@@ -3,12 +3,14 @@
 //! The gRPC layer only parses the caller and converts.
 
 mod activity;
+mod activity_extras;
 mod balance;
 mod five;
 mod forecast;
 mod movement;
 mod quotas;
 mod routes;
+mod since_snapshot;
 mod stages;
 mod wheel;
 
@@ -39,6 +41,8 @@ pub struct Settings {
     /// Team balance flags a rep holding more than this share of the
     /// team's won customers (basis points).
     pub max_won_share_bp: i64,
+    /// When the weekly forecast snapshot is taken (None: never).
+    pub snapshots: Option<crate::snapshot::Schedule>,
 }
 
 /// The report operations over one store.

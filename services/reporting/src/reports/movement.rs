@@ -1,14 +1,15 @@
 //! History: the open pipeline as it stood at the end of a past day, and how
-//! a period's forecast moved since a past day with the deals that moved it.
+//! a period's forecast moved since a past day with the deals that moved it
+//! (since the latest weekly snapshot by default: `since_snapshot.rs`).
 //! Both read each deal's version in force at the moment asked
 //! (`reporting_opportunity_history`), so a probability changed later does
 //! not rewrite what was forecast before.
 
 use std::collections::BTreeMap;
 
+use jiff::Zoned;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Span, Zoned};
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_proto::reporting::v1::{
     DealMove, ForecastAt, GetForecastMovementRequest, GetForecastMovementResponse, PeriodKind,
@@ -32,7 +33,7 @@ pub fn end_of_day(date: Date, zone: &TimeZone) -> i64 {
 
 /// What `deal` adds to the forecast of `days`: its amount when won in the
 /// period, its weighted value when open and expected to close in it.
-fn contribution(deal: &DealAsOf, days: &Days, zone: &TimeZone) -> i64 {
+pub(super) fn contribution(deal: &DealAsOf, days: &Days, zone: &TimeZone) -> i64 {
     let (from, to) = (days.from_key(), days.to_key());
     match deal.status.as_str() {
         "won" => {
@@ -48,7 +49,7 @@ fn contribution(deal: &DealAsOf, days: &Days, zone: &TimeZone) -> i64 {
     }
 }
 
-fn totals(deals: &[DealAsOf], days: &Days, zone: &TimeZone) -> Vec<ForecastAt> {
+pub(super) fn totals(deals: &[DealAsOf], days: &Days, zone: &TimeZone) -> Vec<ForecastAt> {
     let mut per: BTreeMap<&str, ForecastAt> = BTreeMap::new();
     for deal in deals {
         let value = contribution(deal, days, zone);
@@ -103,8 +104,9 @@ impl Reports {
         Ok(rows.into_values().collect())
     }
 
-    /// The period's forecast at the end of `since` and now, and the deals
-    /// whose contribution changed, largest change first.
+    /// The period's forecast at the end of `since` (else at the latest
+    /// weekly snapshot) and now, and the deals whose contribution changed,
+    /// largest change first.
     pub async fn movement(
         &self,
         caller: &Caller,
@@ -119,11 +121,12 @@ impl Reports {
                 "a forecast is for a month, a quarter or a year",
             ));
         }
-        let since = if request.since.is_empty() {
-            today.checked_sub(Span::new().days(7)).unwrap_or(today)
-        } else {
-            period::parse_date("since", &request.since)?
-        };
+        if request.since.is_empty() {
+            return self
+                .movement_since_snapshot(caller, request, days, now_ms)
+                .await;
+        }
+        let since = period::parse_date("since", &request.since)?;
         if since >= today {
             return Err(Error::invalid(
                 "since",
@@ -175,6 +178,7 @@ impl Reports {
             before: totals(&before, &days, zone),
             now: totals(&now, &days, zone),
             deals,
+            ..Default::default()
         })
     }
 }

@@ -1,6 +1,6 @@
 //! Routing outcome to revenue: for the leads assigned in a period (default
-//! this month), per team and way of assignment, how many converted and
-//! were won, and the won value per currency, so far.
+//! this month), per team, routing rule and way of assignment, how many
+//! converted and were won, and the won value per currency, so far.
 
 use std::collections::BTreeMap;
 
@@ -30,15 +30,21 @@ impl Reports {
             .reader
             .routes(&filter, &days.from_key(), &days.to_key())
             .await?;
-        let mut routes: BTreeMap<(String, String), RouteOutcome> = BTreeMap::new();
+        let mut routes: BTreeMap<(String, String, String, String), RouteOutcome> = BTreeMap::new();
         for row in rows {
-            let outcome = routes
-                .entry((row.team_id.clone(), row.route.clone()))
-                .or_insert_with(|| RouteOutcome {
-                    team_id: row.team_id.clone(),
-                    route: row.route.clone(),
-                    ..Default::default()
-                });
+            let key = (
+                row.team_id.clone(),
+                row.routed_by.clone(),
+                row.rule_id.clone(),
+                row.route.clone(),
+            );
+            let outcome = routes.entry(key).or_insert_with(|| RouteOutcome {
+                team_id: row.team_id.clone(),
+                route: row.route.clone(),
+                routed_by: row.routed_by.clone(),
+                rule_id: row.rule_id.clone(),
+                ..Default::default()
+            });
             outcome.leads += row.leads;
             outcome.converted += row.converted;
             outcome.won += row.won;

@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::models::queries::DurationRow;
 use crate::period;
 
-const FAIRNESS_METRICS: [&str; 6] = [
+const FAIRNESS_METRICS: [&str; 7] = [
+    "skipped",
     "offered",
     "first_look",
     "offer_claimed",
@@ -103,6 +104,10 @@ impl Reports {
                 }),
                 "expired" => rep.expiries += row.events,
                 "pool_claimed" => rep.pool_claims += row.events,
+                "skipped" => rep.skips.push(ReasonCount {
+                    reason: row.dim.clone(),
+                    count: row.events,
+                }),
                 _ => {}
             }
             reps.insert((row.team_id, row.rep_id), rep);
@@ -129,6 +134,7 @@ impl Reports {
                 };
                 rep.time_to_claim = Some(percentiles(waits.remove(&key).unwrap_or_default()));
                 rep.passes.sort_by(|a, b| a.reason.cmp(&b.reason));
+                rep.skips.sort_by(|a, b| a.reason.cmp(&b.reason));
                 if rep.offers > 0 {
                     looks
                         .entry(rep.team_id.clone())

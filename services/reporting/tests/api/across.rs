@@ -103,6 +103,7 @@ async fn opportunity_publishes_what_reporting_reads(db: TestDb) {
         lead_created_at_ms: 1_000,
         first_offer_at_ms: 2_000,
         assigned_at_ms: 3_000,
+        ..Default::default()
     };
     publish_event(
         &nats,

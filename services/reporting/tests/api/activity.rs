@@ -175,6 +175,9 @@ async fn activity_per_rep_by_kind_and_stage(db: TestDb) {
             stage("bo", "lead", 1),
             stage("bo", "trial", 1),
         ],
+        // No lead converted, no follow-up set.
+        conversions: vec![],
+        follow_ups: vec![],
     };
     until_equal(&maya, by_day, expected).await;
 
@@ -203,6 +206,9 @@ async fn activity_per_rep_by_kind_and_stage(db: TestDb) {
             stage("bo", "lead", 1),
             stage("bo", "trial", 1),
         ],
+        // No lead converted, no follow-up set.
+        conversions: vec![],
+        follow_ups: vec![],
     };
     until_equal(&maya, by_week, expected).await;
     let status = maya

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use leadwheel_plumbing::auth::{BearerToken, Role};
 use leadwheel_plumbing::bus::StreamSpec;
+use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::testing::{
     ServiceHandle, publish_event, publish_garbage, redeliver_event, test_token,
 };
 use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
-use leadwheel_reporting::{SERVICE, run};
+use leadwheel_reporting::reports::Settings;
+use leadwheel_reporting::{SERVICE, run_with};
 use prost::Message;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -19,11 +21,38 @@ pub use leadwheel_plumbing::testing::TestEnv as Env;
 /// How long a test waits for an asynchronous effect.
 pub const WAIT: Duration = Duration::from_secs(15);
 
+/// The settings the tests run with: UTC, `commercial`, 40%, and no
+/// weekly snapshots unless a test asks for them.
+pub fn test_settings() -> Settings {
+    Settings {
+        zone: jiff::tz::TimeZone::UTC,
+        intent_stage: "commercial".into(),
+        max_won_share_bp: 4_000,
+        snapshots: None,
+    }
+}
+
 /// Starts the service on `env` and waits until it is ready.
 pub async fn spawn_app(env: &Env) -> TestApp {
+    spawn_with(env, test_settings(), clock::system()).await
+}
+
+/// Starts the service on `env` with `settings` and the snapshot job's
+/// `clock`, its CSV download on an ephemeral port.
+pub async fn spawn_with(env: &Env, settings: Settings, clock: SharedClock) -> TestApp {
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding the download port");
+    let http_addr = http.local_addr().expect("a bound address");
+    let service = env
+        .spawn(SERVICE, move |config, listeners, shutdown| {
+            run_with(config, settings, clock, listeners, http, shutdown)
+        })
+        .await;
     TestApp {
-        service: env.spawn(SERVICE, run).await,
+        service,
         nats_url: env.nats.url(),
+        http_addr,
     }
 }
 
@@ -31,6 +60,8 @@ pub async fn spawn_app(env: &Env) -> TestApp {
 pub struct TestApp {
     pub service: ServiceHandle,
     pub nats_url: String,
+    /// The CSV download's address.
+    pub http_addr: std::net::SocketAddr,
 }
 
 pub type Client = ReportingServiceClient<InterceptedService<Channel, BearerToken>>;

@@ -7,12 +7,15 @@
 
 mod across;
 mod activity;
+mod download;
+mod extras;
 mod helpers;
 mod history;
 mod rebuild;
 mod sales;
 mod sales_access;
 mod script;
+mod snapshots;
 mod stages;
 mod wheel;
 
@@ -111,6 +114,7 @@ fn offer(offer: &str, lead: &str, team: &str, rep: &str) -> OfferOpened {
         opened_at_ms: 10,
         deadline_ms: 70,
         first_look: true,
+        skipped: vec![],
     }
 }
 

@@ -173,6 +173,16 @@ impl Script {
         });
     }
 
+    /// Any event exactly as given, on `subject`.
+    pub fn event(&mut self, subject: &'static str, key: &str, payload: &impl Message) {
+        let stream = if subject.starts_with("wheel.") {
+            &WHEEL_STREAM
+        } else {
+            &OPPS_STREAM
+        };
+        self.push(stream, subject, key, payload);
+    }
+
     pub fn team(&mut self, team: &str, manager: &str, reps: &[&str]) {
         let payload = TeamUpserted {
             team_id: team.into(),
@@ -312,6 +322,7 @@ impl Script {
             opened_at_ms: opened,
             deadline_ms: opened + 60_000,
             first_look,
+            ..Default::default()
         };
         self.push(&WHEEL_STREAM, subjects::OFFER_OPENED, offer, &open);
         let close = OfferClosed {
@@ -345,6 +356,7 @@ impl Script {
             lead_created_at_ms: created,
             first_offer_at_ms: first_offer,
             assigned_at_ms: assigned,
+            ..Default::default()
         };
         self.push(&WHEEL_STREAM, subjects::LEAD_ASSIGNED, lead, &payload);
     }

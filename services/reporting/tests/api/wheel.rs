@@ -131,6 +131,7 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
                 pool_claims: 1,
                 claim_rate_bp: 3_333,
                 time_to_claim: p([1, 10 * S, 10 * S, 10 * S]),
+                skips: vec![],
             },
             RepFairness {
                 team_id: "north".into(),
@@ -143,6 +144,7 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
                 pool_claims: 0,
                 claim_rate_bp: 3_333,
                 time_to_claim: p([1, 30 * S, 30 * S, 30 * S]),
+                skips: vec![],
             },
         ],
         teams: vec![TeamEvenness {
@@ -290,6 +292,9 @@ async fn routing_outcome_to_revenue(db: TestDb) {
                 })
                 .into_iter()
                 .collect(),
+            // The script's assignments do not name how the team was chosen.
+            routed_by: String::new(),
+            rule_id: String::new(),
         };
     // L5 via the account owner; L4 on its first look; L1 and L2 later in
     // the lap; L3 from the pool.

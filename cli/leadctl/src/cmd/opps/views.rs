@@ -6,16 +6,8 @@ use serde::Serialize;
 use crate::clock;
 use crate::output::Table;
 
-/// Currencies without minor units; every other has two.
-const ZERO_DECIMALS: &[&str] = &["CLP", "ISK", "JPY", "KRW", "VND"];
-
-fn decimals(currency: &str) -> u32 {
-    if ZERO_DECIMALS.contains(&currency) {
-        0
-    } else {
-        2
-    }
-}
+use leadwheel_report_sheets::decimals;
+pub use leadwheel_report_sheets::money;
 
 /// `12000.50` in `currency` as minor units (`1200050`).
 pub fn parse_amount(raw: &str, currency: &str) -> Result<i64, String> {
@@ -36,18 +28,6 @@ pub fn parse_amount(raw: &str, currency: &str) -> Result<i64, String> {
     }
     let padded = format!("{fraction:0<places$}");
     format!("{whole}{padded}").parse().map_err(|_| bad())
-}
-
-/// `1200050` minor units of EUR as `12000.50 EUR`.
-pub fn money(amount_minor: i64, currency: &str) -> String {
-    match decimals(currency) {
-        0 => format!("{amount_minor} {currency}"),
-        _ => format!(
-            "{}.{:02} {currency}",
-            amount_minor / 100,
-            (amount_minor % 100).abs()
-        ),
-    }
 }
 
 #[derive(Debug, Serialize)]

@@ -9,10 +9,10 @@ use leadwheel_proto::reporting::v1::{
 use serde_json::{Value, json};
 
 use super::sales::period;
-use super::sheet::{Sheet, show};
+use super::sheet::{Sheet, kind_name, quota_sheet, scope_name, show};
 use crate::cli::{QuotaPeriodArg, QuotaSetArgs, ReportArgs};
 use crate::cmd::intake::csv::records;
-use crate::cmd::opps::views::{money, parse_amount};
+use crate::cmd::opps::views::parse_amount;
 use crate::conn::Ctx;
 use crate::error::Target;
 
@@ -24,23 +24,6 @@ fn kind_of(name: &str) -> Option<PeriodKind> {
         "quarter" => Some(PeriodKind::Quarter),
         "year" => Some(PeriodKind::Year),
         _ => None,
-    }
-}
-
-fn kind_name(kind: i32) -> &'static str {
-    match PeriodKind::try_from(kind) {
-        Ok(PeriodKind::Month) => "month",
-        Ok(PeriodKind::Quarter) => "quarter",
-        Ok(PeriodKind::Year) => "year",
-        _ => "?",
-    }
-}
-
-fn scope_name(scope: i32) -> &'static str {
-    match QuotaScope::try_from(scope) {
-        Ok(QuotaScope::Rep) => "rep",
-        Ok(QuotaScope::Team) => "team",
-        _ => "?",
     }
 }
 
@@ -206,22 +189,6 @@ fn list_json(list: &ListQuotasResponse) -> Value {
             })
             .collect(),
     )
-}
-
-fn quota_sheet(list: &ListQuotasResponse) -> Sheet {
-    let mut sheet = Sheet::new(&["SCOPE", "WHO", "TEAM", "PERIOD", "FROM", "QUOTA", "SET BY"]);
-    for q in &list.quotas {
-        sheet.row(vec![
-            scope_name(q.scope).into(),
-            q.subject_id.clone(),
-            q.team_id.clone(),
-            kind_name(q.period_kind).into(),
-            q.period_start.clone(),
-            money(q.amount_minor, &q.currency),
-            q.set_by.clone(),
-        ]);
-    }
-    sheet
 }
 
 fn progress_line(consumers: &[ConsumerProgress]) -> String {

@@ -4,15 +4,15 @@
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::{
     FiveAnswers, ForecastLine, GetFiveQuestionsRequest, GetFiveQuestionsResponse,
-    GetForecastMovementRequest, GetForecastMovementResponse, GetForecastRequest,
-    GetForecastResponse, GetPipelineRequest, GetPipelineResponse, Money, Period, PeriodKind,
-    ResolvedPeriod,
+    GetForecastMovementRequest, GetForecastRequest, GetForecastResponse, GetPipelineRequest,
+    GetPipelineResponse, Money, Period, PeriodKind,
 };
 use serde_json::{Value, json};
 
-use super::sheet::{Sheet, show};
+use super::sheet::{
+    five_sheet, forecast_sheet, forecast_subject, movement_sheet, pipeline_sheet, show,
+};
 use crate::cli::{FiveArgs, PeriodArg, PeriodArgs, PipelineArgs, ReportArgs};
-use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
 use crate::error::Target;
 
@@ -46,30 +46,6 @@ pub fn period(args: &PeriodArgs) -> Option<Period> {
         date: args.date.clone().unwrap_or_default(),
         ..Default::default()
     })
-}
-
-/// Minor units as a plain decimal in the currency's units (`12000.50`).
-fn units(amount_minor: i64, currency: &str) -> String {
-    let shown = money(amount_minor, currency);
-    shown
-        .strip_suffix(&format!(" {currency}"))
-        .unwrap_or(&shown)
-        .to_string()
-}
-
-fn percent(basis_points: i64, has_quota: bool) -> String {
-    if has_quota {
-        format!("{}.{:02}", basis_points / 100, (basis_points % 100).abs())
-    } else {
-        String::new()
-    }
-}
-
-fn span(period: &Option<ResolvedPeriod>) -> String {
-    period
-        .as_ref()
-        .map(|p| format!("{}..{}", p.from, p.to))
-        .unwrap_or_default()
 }
 
 fn json_of(value: &impl serde::Serialize) -> Result<Value> {
@@ -109,46 +85,6 @@ fn pipeline_json(r: &GetPipelineResponse) -> Value {
     })
 }
 
-/// Open deals by stage, then won and lost in the period, one row each.
-pub fn pipeline_sheet(r: &GetPipelineResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "SECTION", "TEAM", "REP", "STAGE", "CURRENCY", "DEALS", "AMOUNT", "WEIGHTED",
-    ]);
-    for o in &r.open {
-        sheet.row(vec![
-            "open now".into(),
-            o.team_id.clone(),
-            o.rep_id.clone(),
-            o.stage.clone(),
-            o.currency.clone(),
-            o.count.to_string(),
-            units(o.amount_minor, &o.currency),
-            units(o.weighted_minor, &o.currency),
-        ]);
-    }
-    let when = span(&r.period);
-    for c in &r.closed {
-        for (what, count, amount) in [
-            ("won", c.won_count, c.won_minor),
-            ("lost", c.lost_count, c.lost_minor),
-        ] {
-            if count > 0 {
-                sheet.row(vec![
-                    format!("{what} {when}"),
-                    c.team_id.clone(),
-                    c.rep_id.clone(),
-                    String::new(),
-                    c.currency.clone(),
-                    count.to_string(),
-                    units(amount, &c.currency),
-                    String::new(),
-                ]);
-            }
-        }
-    }
-    sheet
-}
-
 pub async fn forecast(ctx: &Ctx, args: ReportArgs) -> Result<()> {
     let request = GetForecastRequest {
         team_id: args.team.unwrap_or_default(),
@@ -162,15 +98,7 @@ pub async fn forecast(ctx: &Ctx, args: ReportArgs) -> Result<()> {
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?
         .into_inner();
-    let subject = if request.rep_id.is_empty() {
-        if request.team_id.is_empty() {
-            "me".to_string()
-        } else {
-            format!("team {}", request.team_id)
-        }
-    } else {
-        format!("rep {}", request.rep_id)
-    };
+    let subject = forecast_subject(&request.team_id, &request.rep_id);
     let view = json!({
         "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
         "lines": response.lines.iter().map(line_json).collect::<Vec<_>>(),
@@ -199,68 +127,6 @@ fn line_json(l: &ForecastLine) -> Value {
             "amount_minor": k.amount_minor, "weighted_minor": k.weighted_minor,
         })).collect::<Vec<_>>(),
     })
-}
-
-/// The subject's lines, then each rep's; one currency per row.
-pub fn forecast_sheet(subject: &str, r: &GetForecastResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "WHO",
-        "PERIOD",
-        "CURRENCY",
-        "QUOTA",
-        "WON",
-        "WEIGHTED OPEN",
-        "FORECAST",
-        "ATTAINMENT %",
-        "FORECAST %",
-        "GAP",
-        "MANAGER'S",
-        "NOTE",
-        "BY CATEGORY (WEIGHTED)",
-    ]);
-    let when = span(&r.period);
-    let mut add = |who: &str, l: &ForecastLine| {
-        let c = &l.currency;
-        let if_quota = |v: i64| {
-            if l.has_quota {
-                units(v, c)
-            } else {
-                String::new()
-            }
-        };
-        sheet.row(vec![
-            who.to_string(),
-            when.clone(),
-            c.clone(),
-            if_quota(l.quota_minor),
-            units(l.won_minor, c),
-            units(l.weighted_open_minor, c),
-            units(l.forecast_minor, c),
-            percent(l.attainment_bp, l.has_quota),
-            percent(l.forecast_bp, l.has_quota),
-            if_quota(l.gap_minor),
-            if l.has_adjustment {
-                units(l.adjusted_forecast_minor, c)
-            } else {
-                String::new()
-            },
-            l.adjustment_note.clone(),
-            l.categories
-                .iter()
-                .map(|k| format!("{} {}", k.category, units(k.weighted_minor, c)))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ]);
-    };
-    for l in &r.lines {
-        add(subject, l);
-    }
-    for rep in &r.reps {
-        for l in &rep.lines {
-            add(&format!("rep {}", rep.rep_id), l);
-        }
-    }
-    sheet
 }
 
 pub async fn five(ctx: &Ctx, args: FiveArgs) -> Result<()> {
@@ -304,50 +170,6 @@ fn money_json(m: &Money) -> Value {
     json!({"currency": m.currency, "amount_minor": m.amount_minor})
 }
 
-fn moneys(list: &[Money]) -> String {
-    list.iter()
-        .map(|m| money(m.amount_minor, &m.currency))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// One row per rep and period, then the totals.
-pub fn five_sheet(r: &GetFiveQuestionsResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "TEAM",
-        "REP",
-        "PERIOD",
-        "CALLS",
-        "OPPORTUNITIES",
-        "PURCHASE INTENTS",
-        "WON",
-        "WON VALUE",
-        "AVERAGE DEAL",
-    ]);
-    let (now, before) = (span(&r.period), span(&r.previous_period));
-    let mut add = |team: &str, rep: &str, when: &str, a: &Option<FiveAnswers>| {
-        let a = a.clone().unwrap_or_default();
-        sheet.row(vec![
-            team.to_string(),
-            rep.to_string(),
-            when.to_string(),
-            a.calls.to_string(),
-            a.opportunities.to_string(),
-            a.purchase_intents.to_string(),
-            a.won.to_string(),
-            moneys(&a.won_value),
-            moneys(&a.average_deal),
-        ]);
-    };
-    for rep in &r.reps {
-        add(&rep.team_id, &rep.rep_id, &now, &rep.current);
-        add(&rep.team_id, &rep.rep_id, &before, &rep.previous);
-    }
-    add("all", "", &now, &r.current);
-    add("all", "", &before, &r.previous);
-    sheet
-}
-
 pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Result<()> {
     let response = ctx
         .reporting()
@@ -372,6 +194,9 @@ pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Res
     let view = json!({
         "period": response.period.as_ref().map(|p| json!({"from": p.from, "to": p.to})),
         "since": response.since,
+        "from_snapshot": response.from_snapshot,
+        "snapshot_at_ms": response.from_snapshot.then_some(response.snapshot_at_ms),
+        "snapshot_taken_at_ms": response.from_snapshot.then_some(response.snapshot_taken_at_ms),
         "before": at(&response.before),
         "now": at(&response.now),
         "deals": response.deals.iter().map(|d| json!({
@@ -384,69 +209,11 @@ pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Res
     show(ctx.output(), &view, |_| movement_sheet(&response))
 }
 
-/// The forecast then and now per currency, then each deal that moved it.
-pub fn movement_sheet(r: &GetForecastMovementResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "ROW",
-        "CURRENCY",
-        "THEN",
-        "NOW",
-        "CHANGE",
-        "OWNER",
-        "STAGE THEN",
-        "STAGE NOW",
-        "CLOSE THEN",
-        "CLOSE NOW",
-    ]);
-    let mut currencies: Vec<&str> = r
-        .before
-        .iter()
-        .chain(&r.now)
-        .map(|f| f.currency.as_str())
-        .collect();
-    currencies.sort();
-    currencies.dedup();
-    for currency in currencies {
-        let of = |list: &[leadwheel_proto::reporting::v1::ForecastAt]| {
-            list.iter()
-                .find(|f| f.currency == currency)
-                .map(|f| f.forecast_minor)
-                .unwrap_or(0)
-        };
-        let (then, now) = (of(&r.before), of(&r.now));
-        sheet.row(vec![
-            format!("forecast since {}", r.since),
-            currency.to_string(),
-            units(then, currency),
-            units(now, currency),
-            units(now - then, currency),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    for d in &r.deals {
-        sheet.row(vec![
-            d.opportunity_id.clone(),
-            d.currency.clone(),
-            units(d.before_minor, &d.currency),
-            units(d.after_minor, &d.currency),
-            units(d.after_minor - d.before_minor, &d.currency),
-            format!("{} ({})", d.rep_id, d.team_id),
-            d.before_stage.clone(),
-            d.after_stage.clone(),
-            d.before_close_date.clone(),
-            d.after_close_date.clone(),
-        ]);
-    }
-    sheet
-}
-
 #[cfg(test)]
 mod tests {
     use leadwheel_proto::reporting::v1::{PipelineClosedRow, PipelineOpenRow};
+
+    use leadwheel_proto::reporting::v1::ResolvedPeriod;
 
     use super::*;
 

@@ -3,29 +3,15 @@
 
 use anyhow::Result;
 use leadwheel_proto::reporting::v1::{
-    GetActivityRequest, GetActivityResponse, GetStagesRequest, GetStagesResponse,
-    GetTeamBalanceRequest, GetTeamBalanceResponse, Percentiles, PeriodKind,
+    GetActivityRequest, GetStagesRequest, GetTeamBalanceRequest, Percentiles, PeriodKind,
 };
 use serde_json::json;
 
 use super::sales::period;
-use super::sheet::{Sheet, show};
-use super::wheel::percent;
+use super::sheet::{activity_sheet, balance_sheet, show, stages_sheet};
 use crate::cli::{BalanceArgs, BucketArg, ReportArgs};
-use crate::cmd::opps::views::money;
 use crate::conn::Ctx;
 use crate::error::Target;
-
-const DAY_MS: i64 = 86_400_000;
-
-/// Milliseconds as days with one decimal; empty without data.
-fn days(ms: i64, count: i64) -> String {
-    if count == 0 {
-        String::new()
-    } else {
-        format!("{}.{}", ms / DAY_MS, (ms % DAY_MS) * 10 / DAY_MS)
-    }
-}
 
 pub async fn stages(ctx: &Ctx, args: ReportArgs) -> Result<()> {
     let response = ctx
@@ -64,72 +50,6 @@ pub async fn stages(ctx: &Ctx, args: ReportArgs) -> Result<()> {
     show(ctx.output(), &view, |_| stages_sheet(&response))
 }
 
-/// One row per stage, a win-rate row, then one per stuck deal.
-pub fn stages_sheet(r: &GetStagesResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "ROW",
-        "STAGE",
-        "IN",
-        "ON",
-        "BACK",
-        "LOST",
-        "CONVERSION %",
-        "MEDIAN DAYS",
-        "P90 DAYS",
-        "DEAL",
-        "OWNER",
-        "VALUE",
-    ]);
-    for s in &r.stages {
-        let t = s.time_in_stage.unwrap_or_default();
-        sheet.row(vec![
-            "stage".into(),
-            s.stage.clone(),
-            s.entered.to_string(),
-            s.moved_on.to_string(),
-            s.moved_back.to_string(),
-            s.lost.to_string(),
-            percent(s.conversion_bp),
-            days(t.median_ms, t.count),
-            days(t.p90_ms, t.count),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    sheet.row(vec![
-        "win rate".into(),
-        String::new(),
-        String::new(),
-        r.won.to_string(),
-        String::new(),
-        r.lost.to_string(),
-        percent(r.win_rate_bp),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-    ]);
-    for s in &r.stuck {
-        sheet.row(vec![
-            format!("stuck > {} d", s.stale_days),
-            s.stage.clone(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            s.days_in_stage.to_string(),
-            String::new(),
-            s.opportunity_id.clone(),
-            format!("{} ({})", s.rep_id, s.team_id),
-            money(s.amount_minor, &s.currency),
-        ]);
-    }
-    sheet
-}
-
 pub async fn activity(ctx: &Ctx, args: ReportArgs, by: BucketArg) -> Result<()> {
     let response = ctx
         .reporting()
@@ -156,45 +76,16 @@ pub async fn activity(ctx: &Ctx, args: ReportArgs, by: BucketArg) -> Result<()> 
         "by_stage": response.by_stage.iter().map(|r| json!({
             "team_id": r.team_id, "rep_id": r.rep_id, "stage": r.stage, "count": r.count,
         })).collect::<Vec<_>>(),
+        "conversions": response.conversions.iter().map(|c| json!({
+            "team_id": c.team_id, "rep_id": c.rep_id, "leads_converted": c.leads_converted,
+            "touches": c.touches, "average_hundredths": c.average_hundredths, "median": c.median,
+        })).collect::<Vec<_>>(),
+        "follow_ups": response.follow_ups.iter().map(|f| json!({
+            "team_id": f.team_id, "rep_id": f.rep_id, "due": f.due, "on_time": f.on_time,
+            "late": f.late, "overdue": f.overdue, "pending": f.pending,
+        })).collect::<Vec<_>>(),
     });
     show(ctx.output(), &view, |_| activity_sheet(&response))
-}
-
-/// One row per rep and day or week; then per rep and stage.
-pub fn activity_sheet(r: &GetActivityResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "TEAM", "REP", "FROM", "STAGE", "CALLS", "EMAILS", "VISITS", "MEETINGS", "NOTES",
-        "RECORDED", "CALL MIN", "ALL",
-    ]);
-    for a in &r.rows {
-        let all = a.calls + a.emails + a.visits + a.meetings + a.notes;
-        sheet.row(vec![
-            a.team_id.clone(),
-            a.rep_id.clone(),
-            a.from.clone(),
-            String::new(),
-            a.calls.to_string(),
-            a.emails.to_string(),
-            a.visits.to_string(),
-            a.meetings.to_string(),
-            a.notes.to_string(),
-            a.calls_recorded.to_string(),
-            (a.call_seconds / 60).to_string(),
-            all.to_string(),
-        ]);
-    }
-    for s in &r.by_stage {
-        let mut row = vec![
-            s.team_id.clone(),
-            s.rep_id.clone(),
-            "period".into(),
-            s.stage.clone(),
-        ];
-        row.extend(std::iter::repeat_n(String::new(), 7));
-        row.push(s.count.to_string());
-        sheet.row(row);
-    }
-    sheet
 }
 
 pub async fn balance(ctx: &Ctx, args: BalanceArgs) -> Result<()> {
@@ -224,58 +115,13 @@ pub async fn balance(ctx: &Ctx, args: BalanceArgs) -> Result<()> {
     show(ctx.output(), &view, |_| balance_sheet(&response))
 }
 
-/// Per rep: deals by tier and stage, then customers and won share.
-pub fn balance_sheet(r: &GetTeamBalanceResponse) -> Sheet {
-    let mut sheet = Sheet::new(&[
-        "TEAM",
-        "REP",
-        "TIER",
-        "STAGE",
-        "DEALS",
-        "VALUE",
-        "CUSTOMERS",
-        "WON",
-        "WON SHARE %",
-        "FLAG",
-    ]);
-    for row in &r.rows {
-        sheet.row(vec![
-            row.team_id.clone(),
-            row.rep_id.clone(),
-            row.tier.clone(),
-            row.stage.clone(),
-            row.deals.to_string(),
-            money(row.amount_minor, &row.currency),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
-    }
-    for rep in &r.reps {
-        sheet.row(vec![
-            rep.team_id.clone(),
-            rep.rep_id.clone(),
-            "all".into(),
-            String::new(),
-            String::new(),
-            String::new(),
-            rep.customers.to_string(),
-            rep.won_customers.to_string(),
-            percent(rep.won_share_bp),
-            if rep.over_share {
-                format!("over {}%", r.max_share_bp / 100)
-            } else {
-                String::new()
-            },
-        ]);
-    }
-    sheet
-}
-
 #[cfg(test)]
 mod tests {
+    const DAY_MS: i64 = 86_400_000;
+
     use leadwheel_proto::reporting::v1::{StageFlow, StuckDeal};
+
+    use leadwheel_proto::reporting::v1::{GetActivityResponse, GetStagesResponse};
 
     use super::*;
 
@@ -342,10 +188,46 @@ mod tests {
                 stage: "trial".into(),
                 count: 3,
             }],
+            conversions: vec![leadwheel_proto::reporting::v1::ConversionTouches {
+                team_id: "demo".into(),
+                rep_id: "ana".into(),
+                leads_converted: 3,
+                touches: 7,
+                average_hundredths: 233,
+                median: 2,
+            }],
+            follow_ups: vec![leadwheel_proto::reporting::v1::FollowUpRow {
+                team_id: "demo".into(),
+                rep_id: "ana".into(),
+                due: 4,
+                on_time: 2,
+                late: 1,
+                overdue: 1,
+                pending: 0,
+            }],
         };
         let csv = activity_sheet(&response).csv();
         let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines[0],
+            "team,rep,from,stage/measure,calls,emails,visits,meetings,notes,recorded,call min,all"
+        );
         assert_eq!(lines[1], "demo,ana,2026-11-02,,2,1,0,0,0,1,7,3");
         assert_eq!(lines[2], "demo,ana,period,trial,,,,,,,,3");
+        assert_eq!(lines[3], "demo,ana,period,leads converted,,,,,,,,3");
+        assert_eq!(
+            lines[4],
+            "demo,ana,period,touches before conversion,,,,,,,,7"
+        );
+        assert_eq!(
+            lines[5],
+            "demo,ana,period,\"touches per lead, average\",,,,,,,,2.33"
+        );
+        assert_eq!(
+            lines[6],
+            "demo,ana,period,\"touches per lead, median\",,,,,,,,2"
+        );
+        assert_eq!(lines[8], "demo,ana,period,follow-ups on time,,,,,,,,2");
+        assert_eq!(lines[10], "demo,ana,period,follow-ups overdue,,,,,,,,1");
     }
 }

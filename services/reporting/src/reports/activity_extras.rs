@@ -1,0 +1,198 @@
+//! The activity report's extras: touches per lead before conversion, and
+//! follow-ups done on time vs overdue. Pure shaping of the rows read by
+//! `models::follow_ups`, so the rules are tested on their own.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use leadwheel_proto::reporting::v1::{ConversionTouches, FollowUpRow};
+
+use super::wheel::percentiles;
+use crate::models::follow_ups::{ConvertedLead, FollowUpFact};
+use crate::period;
+
+/// Per rep: leads converted, their touches before conversion in total, on
+/// average (hundredths, rounded down) and the nearest-rank median.
+pub fn conversions(leads: Vec<ConvertedLead>) -> Vec<ConversionTouches> {
+    let mut per: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    for lead in leads {
+        per.entry((lead.team_id, lead.rep_id))
+            .or_default()
+            .push(lead.touches);
+    }
+    per.into_iter()
+        .map(|((team_id, rep_id), touches)| {
+            let leads = touches.len() as i64;
+            let total: i64 = touches.iter().sum();
+            ConversionTouches {
+                team_id,
+                rep_id,
+                leads_converted: leads,
+                touches: total,
+                average_hundredths: if leads > 0 { total * 100 / leads } else { 0 },
+                median: percentiles(touches).median_ms,
+            }
+        })
+        .collect()
+}
+
+/// What became of one follow-up, seen on `today`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowUpOutcome {
+    /// Done on or before its due day.
+    OnTime,
+    /// Done after its due day.
+    Late,
+    /// Not done and its due day has passed.
+    Overdue,
+    /// Not done, due today or later.
+    Pending,
+    /// Replaced by a newer follow-up (or cleared) before it was done.
+    Replaced,
+}
+
+/// The outcome of `fact`: done by the first activity after it was set,
+/// unless a newer follow-up came first (an activity that sets the next
+/// follow-up does the current one: the same moment counts as done).
+pub fn outcome(fact: &FollowUpFact, zone: &TimeZone, today: Date) -> FollowUpOutcome {
+    let due = fact.due_date.as_str();
+    let done = match (fact.done_at_ms, fact.replaced_at_ms) {
+        (Some(done), Some(replaced)) if done > replaced => None,
+        (done, _) => done,
+    };
+    match done {
+        Some(at) if period::day_of(at, zone).to_string().as_str() <= due => FollowUpOutcome::OnTime,
+        Some(_) => FollowUpOutcome::Late,
+        None if fact.replaced_at_ms.is_some() => FollowUpOutcome::Replaced,
+        None if today.to_string().as_str() > due => FollowUpOutcome::Overdue,
+        None => FollowUpOutcome::Pending,
+    }
+}
+
+/// Per rep: the follow-ups due in the period by outcome.
+pub fn follow_ups(facts: &[FollowUpFact], zone: &TimeZone, today: Date) -> Vec<FollowUpRow> {
+    let mut per: BTreeMap<(String, String), FollowUpRow> = BTreeMap::new();
+    for fact in facts {
+        let outcome = outcome(fact, zone, today);
+        if outcome == FollowUpOutcome::Replaced {
+            continue;
+        }
+        let row = per
+            .entry((fact.team_id.clone(), fact.rep_id.clone()))
+            .or_insert_with(|| FollowUpRow {
+                team_id: fact.team_id.clone(),
+                rep_id: fact.rep_id.clone(),
+                ..Default::default()
+            });
+        row.due += 1;
+        match outcome {
+            FollowUpOutcome::OnTime => row.on_time += 1,
+            FollowUpOutcome::Late => row.late += 1,
+            FollowUpOutcome::Overdue => row.overdue += 1,
+            FollowUpOutcome::Pending => row.pending += 1,
+            FollowUpOutcome::Replaced => {}
+        }
+    }
+    per.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+    /// 2026-11-02T00:00:00Z.
+    const NOV_2: i64 = 1_793_577_600_000;
+
+    fn fact(due: &str, done: Option<i64>, replaced: Option<i64>) -> FollowUpFact {
+        FollowUpFact {
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            due_date: due.into(),
+            done_at_ms: done,
+            replaced_at_ms: replaced,
+        }
+    }
+
+    #[test]
+    fn a_follow_up_is_judged_by_the_first_activity_after_it() {
+        let today: Date = "2026-11-10".parse().unwrap();
+        let utc = TimeZone::UTC;
+        let judge = |f: FollowUpFact| outcome(&f, &utc, today);
+        // Done on its due day (late evening still counts).
+        assert_eq!(
+            judge(fact("2026-11-02", Some(NOV_2 + DAY - 1), None)),
+            FollowUpOutcome::OnTime
+        );
+        assert_eq!(
+            judge(fact("2026-11-02", Some(NOV_2 + DAY), None)),
+            FollowUpOutcome::Late
+        );
+        assert_eq!(
+            judge(fact("2026-11-09", None, None)),
+            FollowUpOutcome::Overdue
+        );
+        assert_eq!(
+            judge(fact("2026-11-10", None, None)),
+            FollowUpOutcome::Pending
+        );
+        // Moved to another date before anything was done.
+        assert_eq!(
+            judge(fact("2026-11-02", Some(NOV_2 + 3 * DAY), Some(NOV_2))),
+            FollowUpOutcome::Replaced
+        );
+        // The activity that set the next follow-up did this one.
+        assert_eq!(
+            judge(fact("2026-11-02", Some(NOV_2), Some(NOV_2))),
+            FollowUpOutcome::OnTime
+        );
+    }
+
+    #[test]
+    fn a_day_is_taken_in_the_business_time_zone() {
+        let today: Date = "2026-11-10".parse().unwrap();
+        // 23:30 UTC on the 2nd is already the 3rd in Paris.
+        let late_evening = NOV_2 + DAY - 30 * 60_000;
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let f = fact("2026-11-02", Some(late_evening), None);
+        assert_eq!(outcome(&f, &TimeZone::UTC, today), FollowUpOutcome::OnTime);
+        assert_eq!(outcome(&f, &paris, today), FollowUpOutcome::Late);
+    }
+
+    #[test]
+    fn touches_average_and_median_per_rep() {
+        let lead = |rep: &str, touches| ConvertedLead {
+            team_id: "north".into(),
+            rep_id: rep.into(),
+            touches,
+        };
+        let rows = conversions(vec![
+            lead("ana", 1),
+            lead("ana", 4),
+            lead("ana", 2),
+            lead("ben", 0),
+        ]);
+        assert_eq!(
+            rows,
+            vec![
+                ConversionTouches {
+                    team_id: "north".into(),
+                    rep_id: "ana".into(),
+                    leads_converted: 3,
+                    touches: 7,
+                    average_hundredths: 233,
+                    median: 2,
+                },
+                ConversionTouches {
+                    team_id: "north".into(),
+                    rep_id: "ben".into(),
+                    leads_converted: 1,
+                    touches: 0,
+                    average_hundredths: 0,
+                    median: 0,
+                },
+            ]
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The forecast's movement since the latest weekly snapshot (the default of
+//! `GetForecastMovement`): "before" is read from the stored snapshot (its
+//! sums per rep, period, currency and category, and its deals), "now" from
+//! the deals as they stand.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use leadwheel_plumbing::auth::Caller;
+use leadwheel_proto::reporting::v1::{
+    DealMove, ForecastAt, GetForecastMovementRequest, GetForecastMovementResponse,
+};
+
+use super::Reports;
+use super::forecast::quota_kind;
+use super::movement::contribution;
+use crate::error::Error;
+use crate::models::per_deal::DealAsOf;
+use crate::models::snapshots::SnapshotTotal;
+use crate::period::Days;
+use crate::snapshot::SnapshotDeal;
+
+/// The snapshot's forecast per currency from its stored sums.
+fn totals_then(totals: &[SnapshotTotal]) -> Vec<ForecastAt> {
+    let mut per: BTreeMap<&str, ForecastAt> = BTreeMap::new();
+    for total in totals {
+        let line = per.entry(&total.currency).or_insert_with(|| ForecastAt {
+            currency: total.currency.clone(),
+            ..Default::default()
+        });
+        if total.category == "closed" {
+            line.won_minor += total.value_minor;
+        } else {
+            line.weighted_open_minor += total.value_minor;
+        }
+        line.forecast_minor += total.value_minor;
+    }
+    per.into_values()
+        .filter(|line| line.forecast_minor != 0 || line.won_minor != 0)
+        .collect()
+}
+
+/// What a snapshot's deal added to the forecast of `days`.
+fn then_value(deal: &SnapshotDeal, days: &Days) -> i64 {
+    let day = deal.day();
+    if !day.is_empty() && day >= days.from_key().as_str() && day <= days.to_key().as_str() {
+        deal.value()
+    } else {
+        0
+    }
+}
+
+/// Every deal whose contribution differs between the snapshot and now.
+fn moves(
+    then: &[SnapshotDeal],
+    now: &[DealAsOf],
+    days: &Days,
+    zone: &jiff::tz::TimeZone,
+) -> Vec<DealMove> {
+    let then: BTreeMap<&str, &SnapshotDeal> = then
+        .iter()
+        .map(|d| (d.opportunity_id.as_str(), d))
+        .collect();
+    let now: BTreeMap<&str, &DealAsOf> =
+        now.iter().map(|d| (d.opportunity_id.as_str(), d)).collect();
+    let ids: BTreeSet<&str> = then.keys().chain(now.keys()).copied().collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let old = then.get(id);
+            let new = now.get(id);
+            let before_minor = old.map(|d| then_value(d, days)).unwrap_or(0);
+            let after_minor = new.map(|d| contribution(d, days, zone)).unwrap_or(0);
+            if before_minor == after_minor {
+                return None;
+            }
+            let pick =
+                |a: Option<&String>, b: Option<&String>| a.or(b).cloned().unwrap_or_default();
+            Some(DealMove {
+                opportunity_id: id.to_string(),
+                team_id: pick(new.map(|d| &d.team_id), old.map(|d| &d.team_id)),
+                rep_id: pick(new.map(|d| &d.rep_id), old.map(|d| &d.rep_id)),
+                currency: pick(new.map(|d| &d.currency), old.map(|d| &d.currency)),
+                before_minor,
+                after_minor,
+                before_stage: old.map(|d| d.stage.clone()).unwrap_or_default(),
+                after_stage: new.map(|d| d.stage.clone()).unwrap_or_default(),
+                before_close_date: old.map(|d| d.close_date.clone()).unwrap_or_default(),
+                after_close_date: new.map(|d| d.close_date.clone()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+impl Reports {
+    /// The movement of `days`' forecast since the latest weekly snapshot.
+    pub(super) async fn movement_since_snapshot(
+        &self,
+        caller: &Caller,
+        request: &GetForecastMovementRequest,
+        days: Days,
+        now_ms: i64,
+    ) -> Result<GetForecastMovementResponse, Error> {
+        let kind = quota_kind(days.kind).ok_or_else(|| {
+            Error::invalid(
+                "period.kind",
+                "a forecast is for a month, a quarter or a year",
+            )
+        })?;
+        let filter = self
+            .filter(caller, &request.team_id, &request.rep_id)
+            .await?;
+        let Some(snapshot) = self.reader.latest_snapshot().await? else {
+            return Err(Error::precondition(
+                "no weekly forecast snapshot has been taken yet; give since (YYYY-MM-DD) \
+                 to compare with a past day",
+            ));
+        };
+        let zone = &self.settings.zone;
+        let totals = self
+            .reader
+            .snapshot_totals(&snapshot.day, &filter, kind, &days.from_key())
+            .await?;
+        let then = self.reader.snapshot_deals(&snapshot.day, &filter).await?;
+        let now = self.reader.deals_as_of(&filter, now_ms).await?;
+        let mut deals = moves(&then, &now, &days, zone);
+        deals.sort_by(|a, b| {
+            (b.after_minor - b.before_minor)
+                .abs()
+                .cmp(&(a.after_minor - a.before_minor).abs())
+                .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
+        });
+        Ok(GetForecastMovementResponse {
+            period: Some(days.to_proto()),
+            since: snapshot.day,
+            before: totals_then(&totals),
+            now: super::movement::totals(&now, &days, zone),
+            deals,
+            from_snapshot: true,
+            snapshot_at_ms: snapshot.at_ms,
+            snapshot_taken_at_ms: snapshot.taken_at_ms,
+        })
+    }
+}
