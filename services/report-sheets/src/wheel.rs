@@ -153,3 +153,46 @@ pub fn routes_sheet(r: &GetRoutingOutcomeResponse) -> Sheet {
     }
     sheet
 }
+
+#[cfg(test)]
+mod tests {
+    use leadwheel_proto::reporting::v1::{Money, RouteOutcome};
+
+    use super::*;
+
+    #[test]
+    fn routes_are_split_by_the_rule_that_chose_the_team() {
+        let route = |routed_by: &str, rule_id: &str, route: &str| RouteOutcome {
+            team_id: "north".into(),
+            route: route.into(),
+            leads: 2,
+            converted: 1,
+            won: 1,
+            won_value: vec![Money {
+                currency: "EUR".into(),
+                amount_minor: 8_000_00,
+            }],
+            routed_by: routed_by.into(),
+            rule_id: rule_id.into(),
+        };
+        let response = GetRoutingOutcomeResponse {
+            period: None,
+            routes: vec![
+                route("rule", "=enterprise", "first_look"),
+                route("team_hint", "", "account_owner"),
+                route("", "", "pool"),
+            ],
+        };
+        let csv = routes_sheet(&response).csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "team,team chosen by,route,leads,converted,won,won value",
+                "north,rule =enterprise,first look,2,1,1,8000.00 EUR",
+                "north,team hint,account owner,2,1,1,8000.00 EUR",
+                "north,unknown,pool,2,1,1,8000.00 EUR",
+            ]
+        );
+    }
+}

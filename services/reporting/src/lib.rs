@@ -7,7 +7,9 @@
 //! the forecast and five questions built from them. It consumes intake's,
 //! the wheel's and opportunity's streams, applies each event once (by
 //! event id in the inbox and by each fact's natural key) in any order, and
-//! publishes nothing. See `docs/reporting.md`.
+//! publishes nothing. A background job takes the weekly forecast snapshots
+//! (`snapshot_job`), and an HTTP port serves every report as CSV (`http`).
+//! See `docs/reporting.md`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -165,6 +167,7 @@ pub async fn run_with(
                 schedule,
                 zone: settings.zone.clone(),
                 clock,
+                bus: runtime.bus.clone(),
             };
             runtime.spawn_background(job.run(runtime.background.clone()));
         }

@@ -437,3 +437,29 @@ async fn starts_while_nats_is_down_and_catches_up() {
     assert_eq!(teams[0].rep_ids, vec!["ana".to_string(), "ben".to_string()]);
     app.stop().await;
 }
+
+/// The reps the wheel passes over travel on the offer they led to, with
+/// why (for reporting's skips by reason).
+#[tokio::test]
+async fn an_offer_names_the_reps_passed_over() {
+    let app = spawn_app().await;
+    app.team(&["ana", "ben", "cy"], 60_000).await;
+    app.admin()
+        .await
+        .set_availability(SetAvailabilityRequest {
+            rep_id: "ana".into(),
+            availability: "away".into(),
+            reason: "on leave".into(),
+        })
+        .await
+        .expect("ana goes away");
+    app.new_lead("lead-1").await;
+    assert_eq!(app.offered_to("lead-1").await, "ben");
+    let opened: Vec<OfferOpened> = app.wheel_events(subjects::OFFER_OPENED).await;
+    let skipped: Vec<(&str, &str)> = opened[0]
+        .skipped
+        .iter()
+        .map(|s| (s.rep_id.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(skipped, vec![("ana", "away")]);
+}

@@ -9,13 +9,13 @@ use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, subjects};
 use leadwheel_plumbing::testing::{self, TestDb};
 use leadwheel_plumbing::{now_ms, on_both_backends};
-use leadwheel_proto::events::v1::LeadCreated;
+use leadwheel_proto::events::v1::{LeadAssigned, LeadCreated};
 use leadwheel_proto::wheel::v1::*;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::helpers::{TestApp, spawn_app_on};
-use crate::support::{explain, manager, open_offer, team, upsert};
+use crate::support::{events_at_least, explain, manager, open_offer, team, upsert};
 
 /// Teams `enterprise` (e1, e2) and `smb` (s1), windows of a minute.
 async fn two_teams(app: &TestApp) {
@@ -358,6 +358,37 @@ async fn a_lead_is_routed_by_the_first_matching_rule_with_its_override(db: TestD
     assert_eq!(app.offered_to("hinted").await, "s1");
     let routed = explain(&app, "hinted").await.routed_by.unwrap();
     assert_eq!(routed.how, RoutedHow::TeamHint as i32);
+
+    // Each assignment names how its team was chosen (for reporting's
+    // routing outcome by rule).
+    for (lead, rep) in [("big", "e2"), ("small", "s1"), ("hinted", "s1")] {
+        app.rep(rep)
+            .await
+            .claim(ClaimRequest {
+                lead_id: lead.into(),
+                rep_id: rep.into(),
+            })
+            .await
+            .unwrap_or_else(|err| panic!("{rep} claims {lead}: {err}"));
+    }
+    let assigned: Vec<(String, LeadAssigned)> =
+        events_at_least(&app, subjects::LEAD_ASSIGNED, 3).await;
+    let how: HashMap<String, (String, String, i64)> = assigned
+        .into_iter()
+        .map(|(_, a)| {
+            (
+                a.lead_id,
+                (a.routed_by, a.routing_rule_id, a.routing_rules_version),
+            )
+        })
+        .collect();
+    assert_eq!(
+        how["big"],
+        ("rule".into(), "tier-a-enterprise".into(), 1),
+        "{how:?}"
+    );
+    assert_eq!(how["small"], ("default".into(), String::new(), 1));
+    assert_eq!(how["hinted"], ("team_hint".into(), String::new(), 0));
 }
 
 on_both_backends!(
