@@ -170,7 +170,7 @@ mod tests {
             won: 1,
             won_value: vec![Money {
                 currency: "EUR".into(),
-                amount_minor: 8_000_00,
+                amount_minor: 800_000,
             }],
             routed_by: routed_by.into(),
             rule_id: rule_id.into(),
