@@ -15,7 +15,7 @@ use leadwheel_proto::reporting::v1::{
     GetRoutingOutcomeRequest, Money, Period, PeriodKind, ReasonCount, RouteOutcome,
 };
 
-use crate::helpers::{Env, WAIT, spawn_app};
+use crate::helpers::{Env, TestApp, WAIT, spawn_app};
 use crate::sales::{month, week};
 use crate::script::{self, ANA, BO, Opp, Script, at};
 
@@ -280,9 +280,9 @@ fn follow_up((lead, opportunity): (&str, &str), rep: &str, date: &str, at_ms: i6
     }
 }
 
-async fn touches_before_conversion_and_follow_ups(db: TestDb) {
-    let env = Env::new(db);
-    let app = spawn_app(&env).await;
+/// Leads converted with touches before, and follow-ups on time, late,
+/// overdue, replaced and pending, in November 2026.
+fn follow_ups_script() -> Vec<script::Scripted> {
     let mut s = Script::default();
     s.team("north", "maya", &["ana", "bo"]);
     // Lead la (ana): a follow-up for 3 November set on the 2nd, calls on
@@ -332,7 +332,10 @@ async fn touches_before_conversion_and_follow_ups(db: TestDb) {
         "dd",
         &follow_up(("", "dd"), "bo", "2099-01-05", at("2026-11-08", 10)),
     );
-    script::publish_all(&app.nats_url, &s.events).await;
+    s.events
+}
+
+async fn check_touches_and_follow_ups(app: &TestApp) {
     let maya = app.client("maya", Role::Manager).await;
 
     // November: ana converted la (2 touches before: a1, a2) and lb (2:
@@ -434,10 +437,34 @@ async fn touches_before_conversion_and_follow_ups(db: TestDb) {
         .into_inner();
     assert_eq!(own.conversions, expected_conversions[1..].to_vec());
     assert_eq!(own.follow_ups, expected_follow_ups[1..].to_vec());
+}
+
+async fn touches_before_conversion_and_follow_ups(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    script::publish_all(&app.nats_url, &follow_ups_script()).await;
+    check_touches_and_follow_ups(&app).await;
+    app.stop().await;
+}
+
+/// The same events backwards, each redelivered and announced again under a
+/// new id, give the same answers.
+async fn follow_ups_do_not_depend_on_order(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    let mut events = Vec::new();
+    for event in follow_ups_script().into_iter().rev() {
+        events.push(event.announced_again());
+        events.push(event.redelivered());
+        events.push(event);
+    }
+    script::publish_all(&app.nats_url, &events).await;
+    check_touches_and_follow_ups(&app).await;
     app.stop().await;
 }
 
 on_both_backends!(
     skips_and_routing_rules,
-    touches_before_conversion_and_follow_ups
+    touches_before_conversion_and_follow_ups,
+    follow_ups_do_not_depend_on_order,
 );
