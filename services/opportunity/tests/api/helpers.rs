@@ -205,6 +205,7 @@ pub fn assigned(lead_id: &str, rep_id: &str, team_id: &str) -> LeadAssigned {
         lead_created_at_ms: 1_000,
         first_offer_at_ms: 2_000,
         assigned_at_ms: 3_000,
+        ..Default::default()
     }
 }
 
