@@ -520,3 +520,28 @@ async fn stop_all(procs: &mut Procs, inbox: Option<Inbox>, signals: &mut Signals
     }
     println!("leadwheel: all stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerting_mails_the_inbox_in_clear_unless_smtp_is_yours() {
+        let smtp: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+        let env = alerting_dev_env(Service::Alerting, smtp, true);
+        let env: Vec<(&str, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k, v.into_string().unwrap()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("LEADWHEEL_ALERTING_SMTP_HOST", "127.0.0.1".to_string()),
+                ("LEADWHEEL_ALERTING_SMTP_PORT", "2525".to_string()),
+                ("LEADWHEEL_ALERTING_SMTP_TLS", "none".to_string()),
+            ]
+        );
+        assert!(alerting_dev_env(Service::Alerting, smtp, false).is_empty());
+        assert!(alerting_dev_env(Service::Wheel, smtp, true).is_empty());
+    }
+}
