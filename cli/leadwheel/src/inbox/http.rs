@@ -27,6 +27,7 @@ pub fn router(store: Arc<Store>) -> Router {
         .route("/messages/{id}", get(message))
         .route("/hooks/{name}", post(hook))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(store)
 }
 
@@ -52,6 +53,15 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "not_found",
         "no such page: GET /, GET /messages, GET /messages/<id>, POST /hooks/<name>".into(),
+        None,
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "webhooks are POSTed to /hooks/<name>; the rest is read with GET".into(),
         None,
     )
 }

@@ -259,6 +259,14 @@ async fn webhook_posts_are_caught_and_listed() {
     assert_eq!(missing.status(), 404);
     let nowhere = client.get(format!("{base}/nope")).send().await.unwrap();
     assert_eq!(nowhere.status(), 404);
+    let wrong = client
+        .get(hook_url(inbox.http, "demo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+    let wrong: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["error"]["code"], "method_not_allowed");
 
     let http = inbox.http;
     inbox.stop().await;
