@@ -67,7 +67,7 @@ enum Command {
 /// Options of `leadwheel dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
-    /// Folder for the SQLite files, the NATS store and the service logs.
+    /// Folder for the SQLite files, the NATS store, the service logs and the dev inbox.
     #[arg(long, env = "LEADWHEEL_DATA_DIR", default_value = "./.leadwheel")]
     pub data_dir: PathBuf,
     /// NATS server; a local `nats-server -js` is started there when nothing answers.

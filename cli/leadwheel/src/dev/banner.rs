@@ -229,6 +229,30 @@ mod tests {
     }
 
     #[test]
+    fn with_your_own_smtp_the_inbox_takes_only_webhooks() {
+        let store = PathBuf::from("/d/nats");
+        let text = render(&Banner {
+            nats_url: "nats://127.0.0.1:4244",
+            nats: &NatsSource::Started { store },
+            data_dir: Path::new("/d"),
+            logs_shown: false,
+            services: &[],
+            http: "127.0.0.1:8080".parse().unwrap(),
+            demo: None,
+            inbox: InboxShown {
+                http: "127.0.0.1:8091".parse().unwrap(),
+                smtp: None,
+            },
+            exe: Path::new("/nonexistent/leadwheel"),
+        });
+        assert!(
+            text.contains("email goes to your LEADWHEEL_ALERTING_SMTP_HOST, not here"),
+            "{text}"
+        );
+        assert!(!text.contains("over SMTP"), "{text}");
+    }
+
+    #[test]
     fn windows_read_in_seconds() {
         assert_eq!(window(30_000), "30 s");
         assert_eq!(window(1_500), "1.5 s");

@@ -63,7 +63,7 @@ What it does:
     the inbox (http://<inbox>/hooks/demo) and gives maya and the reps addresses
     <id>@demo.example (recorded in <data-dir>/demo-alerts.seeded; --reset-demo sets them
     again); then prints the URLs, last
-  - Ctrl-C stops the services (SIGTERM, then waits), then nats-server
+  - Ctrl-C stops the services (SIGTERM, then waits), then the inbox, then nats-server
 
 Environment passed to the services:
   LEADWHEEL_DEV_MODE=1   accept the development JWT key (unless LEADWHEEL_JWT_SECRET is set)
