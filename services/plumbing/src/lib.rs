@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod ids;
 pub mod inbox;
 pub mod metrics;
+pub mod nats_server;
 pub mod outbox;
 pub mod paging;
 pub mod reflection;
@@ -25,6 +26,7 @@ pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use auth::{Authenticator, Caller, Role};
