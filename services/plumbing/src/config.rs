@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use crate::retention::Retention;
+
 /// A secret value whose `Debug` and `Display` never print it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -150,6 +152,10 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     /// Directory for SQLite files when the default URL is used (`LEADWHEEL_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// Streams' max age, and how long sent outbox and inbox rows are kept
+    /// (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
+    /// `LEADWHEEL_INBOX_KEEP_MS`, `LEADWHEEL_PRUNE_EVERY_MS`).
+    pub retention: Retention,
 }
 
 impl ServiceConfig {
@@ -197,6 +203,7 @@ impl ServiceConfig {
                 Duration::from_secs(20),
             )?,
             data_dir,
+            retention: Retention::from_env()?,
         })
     }
 
