@@ -8,7 +8,8 @@
 //! After the erasure every table of every service's SQLite file is read
 //! back as text (blobs too: the outbox's envelopes) and searched. The
 //! JetStream streams still hold the old events: their max age
-//! (`LEADWHEEL_STREAM_…_MAX_AGE_MS`) is what bounds those copies.
+//! (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, here a day for intake's stream, set by
+//! intake whoever created the stream) is what bounds those copies.
 
 mod flow;
 
@@ -44,7 +45,22 @@ const NEEDLES: [&str; 5] = [EMAIL, FIRST_NAME, LAST_NAME, PHONE, PHONE_STORED];
 
 #[tokio::test]
 async fn an_erased_person_is_in_no_store_and_every_count_stays() {
-    let system = System::start().await.expect("system");
+    // The wheel starts first (its consumers create intake's stream, without
+    // a limit, when it is missing); intake, the stream's owner, sets the
+    // max age it is configured with; the consumers starting later leave it.
+    let mut system = System::nats_only().await.expect("nats");
+    system.start_service("wheel").await.expect("wheel");
+    system
+        .start_instance(
+            "intake",
+            "intake",
+            &[("LEADWHEEL_STREAM_INTAKE_MAX_AGE_MS", "86400000")],
+        )
+        .await
+        .expect("intake");
+    for service in ["opportunity", "alerting", "reporting"] {
+        system.start_service(service).await.expect(service);
+    }
     let watch = TerminationWatch::start(&system.nats.url())
         .await
         .expect("watching terminations");
@@ -222,6 +238,13 @@ async fn an_erased_person_is_in_no_store_and_every_count_stays() {
 
     // The stream still holds the signup as it was published: the stream's
     // max age bounds that copy, not the erasure.
+    let client = async_nats::connect(system.nats.url()).await.unwrap();
+    let mut stream = async_nats::jetstream::new(client)
+        .get_stream(INTAKE_STREAM.name)
+        .await
+        .unwrap();
+    let config = stream.info().await.unwrap().config.clone();
+    assert_eq!(config.max_age, std::time::Duration::from_secs(86_400));
     let created: Vec<LeadCreated> =
         read_events(&system.nats.url(), &INTAKE_STREAM, subjects::LEAD_CREATED).await;
     assert!(
