@@ -15,6 +15,8 @@ use anyhow::{Result, bail};
 pub use leadwheel_client::defaults::{DEV_JWT_SECRET, ports};
 pub use leadwheel_client::secret::{Secret, secret_from_env};
 
+use crate::retention::Retention;
+
 /// Reads `name`, or `default` when unset or empty.
 pub fn env_or(name: &str, default: &str) -> String {
     match std::env::var(name) {
@@ -92,6 +94,10 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     /// Directory for SQLite files when the default URL is used (`LEADWHEEL_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// Streams' max age, and how long sent outbox and inbox rows are kept
+    /// (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
+    /// `LEADWHEEL_INBOX_KEEP_MS`, `LEADWHEEL_PRUNE_EVERY_MS`).
+    pub retention: Retention,
 }
 
 impl ServiceConfig {
@@ -139,6 +145,7 @@ impl ServiceConfig {
                 Duration::from_secs(20),
             )?,
             data_dir,
+            retention: Retention::from_env()?,
         })
     }
 

@@ -215,6 +215,7 @@ pub fn service_config(service: &'static str, nats_url: &str, database_url: &str)
         otlp_endpoint: None,
         shutdown_timeout: Duration::from_secs(10),
         data_dir: std::env::temp_dir(),
+        retention: crate::retention::Retention::default(),
     }
 }
 
