@@ -5,8 +5,10 @@ use std::time::Duration;
 use anyhow::{Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use leadwheel_plumbing::auth::{Authenticator, BearerToken, Role};
-use leadwheel_plumbing::config::{DEV_JWT_SECRET, Secret, secret_from_env};
+use leadwheel_client::bearer::BearerToken;
+use leadwheel_client::defaults::DEV_JWT_SECRET;
+use leadwheel_client::secret::{Secret, secret_from_env};
+use leadwheel_client::token::{Role, TokenKey};
 use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
@@ -73,7 +75,7 @@ impl Identity {
         };
         let key =
             secret_from_env("LEADWHEEL_JWT_SECRET")?.unwrap_or_else(|| Secret::new(DEV_JWT_SECRET));
-        let token = Authenticator::new(key).mint(&subject, to_role(role), None, TOKEN_TTL_SECS);
+        let token = TokenKey::new(key).mint(&subject, to_role(role), None, TOKEN_TTL_SECS);
         Ok(Self {
             token,
             subject: Some(subject),
@@ -225,8 +227,8 @@ impl Ctx {
 mod tests {
     use super::*;
 
-    fn verify(token: &str) -> leadwheel_plumbing::auth::Claims {
-        Authenticator::new(Secret::new(DEV_JWT_SECRET))
+    fn verify(token: &str) -> leadwheel_client::token::Claims {
+        TokenKey::new(Secret::new(DEV_JWT_SECRET))
             .verify(token)
             .unwrap()
     }
@@ -258,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_given_token_is_sent_as_is_and_names_its_rep() {
-        let token = Authenticator::new(Secret::new("some-other-key-0123456789")).mint(
+        let token = TokenKey::new(Secret::new("some-other-key-0123456789")).mint(
             "ben",
             Role::Rep,
             None,

@@ -3,9 +3,12 @@
 //! - `leadwheel serve <service>` runs one service in this process;
 //! - `leadwheel dev` runs the whole system on one machine, each service as
 //!   its own child process (`leadwheel serve <service>`), with a local
-//!   `nats-server` when none answers, and a demo team seeded.
+//!   `nats-server` when none answers, a demo team seeded, and a dev inbox
+//!   catching alerts' email and webhook posts;
+//! - `leadwheel inbox` lists what that inbox caught.
 
 mod dev;
+mod inbox;
 mod service;
 
 use std::path::PathBuf;
@@ -19,6 +22,10 @@ use crate::service::Service;
 /// an old system NATS there (2.9, lacking consumers with several filter
 /// subjects), so the dev server gets a port of its own.
 pub const DEV_NATS_URL: &str = "nats://127.0.0.1:4244";
+/// The dev inbox's SMTP address (alerting's email goes there in dev).
+pub const DEV_INBOX_SMTP_ADDR: &str = "127.0.0.1:2525";
+/// The dev inbox's HTTP address: its page and the webhook receiver.
+pub const DEV_INBOX_HTTP_ADDR: &str = "127.0.0.1:8091";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +40,7 @@ works it in the opportunity service.\n\n\
 leadwheel dev                          # the whole system, NATS on 127.0.0.1:4244\n  \
 leadwheel dev --data-dir /tmp/lw       # keep the SQLite files and logs elsewhere\n  \
 leadwheel dev --logs                   # show the services' logs in this terminal\n  \
+leadwheel inbox                        # the alerts' emails and webhook posts `leadwheel dev` caught\n  \
 leadwheel serve wheel                  # one service, configured from LEADWHEEL_* env"
 )]
 struct Cli {
@@ -51,12 +59,15 @@ enum Command {
     /// Runs the whole system on this machine, seeded with a demo team.
     #[command(after_help = dev::DEV_HELP)]
     Dev(DevArgs),
+    /// Lists the emails and webhook posts `leadwheel dev`'s inbox caught (or prints one).
+    #[command(after_help = inbox::cli::INBOX_HELP)]
+    Inbox(inbox::cli::InboxArgs),
 }
 
 /// Options of `leadwheel dev`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DevArgs {
-    /// Folder for the SQLite files, the NATS store and the service logs.
+    /// Folder for the SQLite files, the NATS store, the service logs and the dev inbox.
     #[arg(long, env = "LEADWHEEL_DATA_DIR", default_value = "./.leadwheel")]
     pub data_dir: PathBuf,
     /// NATS server; a local `nats-server -js` is started there when nothing answers.
@@ -80,6 +91,13 @@ pub struct DevArgs {
     /// How long to wait for every service to answer `/readyz`, in seconds.
     #[arg(long, default_value_t = 60)]
     pub ready_timeout_secs: u64,
+    /// Where the dev inbox takes email over SMTP (alerting sends there
+    /// unless LEADWHEEL_ALERTING_SMTP_HOST is set).
+    #[arg(long, env = "LEADWHEEL_DEV_INBOX_SMTP_ADDR", default_value = DEV_INBOX_SMTP_ADDR)]
+    pub inbox_smtp_addr: std::net::SocketAddr,
+    /// Where the dev inbox serves its page and takes webhook posts (/hooks/<name>).
+    #[arg(long, env = "LEADWHEEL_DEV_INBOX_HTTP_ADDR", default_value = DEV_INBOX_HTTP_ADDR)]
+    pub inbox_http_addr: std::net::SocketAddr,
 }
 
 fn main() -> ExitCode {
@@ -98,6 +116,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { service } => service.run().await,
             Command::Dev(args) => dev::run(args).await,
+            Command::Inbox(args) => inbox::cli::run(&args),
         }
     });
     match result {
@@ -131,6 +150,19 @@ mod tests {
         assert_eq!(args.window_secs, None);
         assert!(!args.no_seed && !args.reset_demo && !args.logs);
         assert!(Cli::try_parse_from(["leadwheel", "dev", "--no-seed", "--reset-demo"]).is_err());
+        if std::env::var("LEADWHEEL_DEV_INBOX_SMTP_ADDR").is_err() {
+            assert_eq!(args.inbox_smtp_addr.to_string(), DEV_INBOX_SMTP_ADDR);
+        }
+    }
+
+    #[test]
+    fn inbox_takes_an_optional_message_number() {
+        let cli = Cli::try_parse_from(["leadwheel", "inbox", "7", "--json"]).unwrap();
+        let Command::Inbox(args) = cli.command else {
+            panic!("expected inbox")
+        };
+        assert_eq!((args.id, args.json, args.last), (Some(7), true, 20));
+        assert!(Cli::try_parse_from(["leadwheel", "inbox", "seven"]).is_err());
     }
 
     #[test]

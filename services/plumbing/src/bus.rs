@@ -143,6 +143,29 @@ pub static ALERTS_STREAM: StreamSpec = StreamSpec {
     subjects: &["alerts.>"],
 };
 
+/// Every stream, for settings kept per stream.
+pub static ALL_STREAMS: [&StreamSpec; 4] =
+    [&INTAKE_STREAM, &WHEEL_STREAM, &OPPS_STREAM, &ALERTS_STREAM];
+
+/// How long JetStream drops a republished event id as a duplicate (the
+/// outbox relay may resend a row after a crash).
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// A stream's configuration: `max_age` None keeps messages without an age
+/// limit. The duplicate window may not exceed the max age, so a shorter
+/// max age shortens it too.
+fn stream_config(spec: &StreamSpec, max_age: Option<Duration>) -> stream::Config {
+    stream::Config {
+        name: spec.name.to_string(),
+        subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        max_age: max_age.unwrap_or_default(),
+        duplicate_window: max_age.map_or(DUPLICATE_WINDOW, |age| age.min(DUPLICATE_WINDOW)),
+        ..Default::default()
+    }
+}
+
 /// A connection to NATS with its JetStream context.
 #[derive(Clone, Debug)]
 pub struct Bus {
@@ -181,16 +204,30 @@ impl Bus {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
 
-    /// Creates `spec`'s stream, or updates it to the current config.
+    /// Creates `spec`'s stream when it does not exist (without an age
+    /// limit), and leaves an existing one as its owner configured it:
+    /// consumers and tests call this, so only the publishing service's
+    /// settings ([`Bus::configure_stream`]) decide the retention.
     pub async fn ensure_stream(&self, spec: &StreamSpec) -> Result<()> {
-        let config = stream::Config {
-            name: spec.name.to_string(),
-            subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            duplicate_window: Duration::from_secs(120),
-            ..Default::default()
-        };
+        if self.jetstream.get_stream(spec.name).await.is_ok() {
+            return Ok(());
+        }
+        self.jetstream
+            .get_or_create_stream(stream_config(spec, None))
+            .await
+            .with_context(|| format!("creating stream {}", spec.name))?;
+        Ok(())
+    }
+
+    /// Creates `spec`'s stream, or updates it to the current config, with
+    /// `max_age` (None: no age limit). The publishing service calls this at
+    /// start, with its retention settings.
+    pub async fn configure_stream(
+        &self,
+        spec: &StreamSpec,
+        max_age: Option<Duration>,
+    ) -> Result<()> {
+        let config = stream_config(spec, max_age);
         match self.jetstream.get_stream(spec.name).await {
             Ok(_) => {
                 self.jetstream

@@ -10,28 +10,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
-/// A secret value whose `Debug` and `Display` never print it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub use leadwheel_client::defaults::{DEV_JWT_SECRET, ports};
+pub use leadwheel_client::secret::{Secret, secret_from_env};
 
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+use crate::retention::Retention;
 
 /// Reads `name`, or `default` when unset or empty.
 pub fn env_or(name: &str, default: &str) -> String {
@@ -62,24 +46,6 @@ pub fn env_duration_ms(name: &str, default: Duration) -> Result<Duration> {
     Ok(Duration::from_millis(ms))
 }
 
-/// Reads a secret from `name`, or from the file named by `name_FILE`.
-/// Setting both is an error, so a stale variable cannot shadow a mounted file.
-pub fn secret_from_env(name: &str) -> Result<Option<Secret>> {
-    let file_var = format!("{name}_FILE");
-    let direct = std::env::var(name).ok().filter(|v| !v.is_empty());
-    let file = std::env::var(&file_var).ok().filter(|v| !v.is_empty());
-    match (direct, file) {
-        (Some(_), Some(_)) => bail!("set either {name} or {file_var}, not both"),
-        (Some(value), None) => Ok(Some(Secret::new(value))),
-        (None, Some(path)) => {
-            let value = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {file_var}={path}"))?;
-            Ok(Some(Secret::new(value.trim_end_matches(['\n', '\r']))))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -100,28 +66,6 @@ impl std::str::FromStr for LogFormat {
             )),
         }
     }
-}
-
-/// The JWT secret used when none is configured: only for local development.
-/// Services refuse to start with it unless `LEADWHEEL_DEV_MODE=1`.
-pub const DEV_JWT_SECRET: &str = "leadwheel-dev-secret-not-for-production";
-
-/// Default listen ports, one block per service.
-pub mod ports {
-    /// Intake's HTTP webhook port.
-    pub const INTAKE_HTTP: u16 = 8080;
-    /// gRPC ports.
-    pub const INTAKE_GRPC: u16 = 50051;
-    /// Wheel gRPC.
-    pub const WHEEL_GRPC: u16 = 50052;
-    /// Opportunity gRPC.
-    pub const OPPORTUNITY_GRPC: u16 = 50053;
-    /// Alerting gRPC.
-    pub const ALERTING_GRPC: u16 = 50054;
-    /// Reporting gRPC.
-    pub const REPORTING_GRPC: u16 = 50055;
-    /// Admin (health, metrics) ports are the gRPC port + 1000.
-    pub const ADMIN_OFFSET: u16 = 1000;
 }
 
 /// Settings every service shares.
@@ -150,6 +94,10 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     /// Directory for SQLite files when the default URL is used (`LEADWHEEL_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// Streams' max age, and how long sent outbox and inbox rows are kept
+    /// (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
+    /// `LEADWHEEL_INBOX_KEEP_MS`, `LEADWHEEL_PRUNE_EVERY_MS`).
+    pub retention: Retention,
 }
 
 impl ServiceConfig {
@@ -197,6 +145,7 @@ impl ServiceConfig {
                 Duration::from_secs(20),
             )?,
             data_dir,
+            retention: Retention::from_env()?,
         })
     }
 

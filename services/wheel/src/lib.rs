@@ -7,7 +7,8 @@
 //! operations ([`ops`]: checks and access, one area per module) over the
 //! [`engine`] (every transaction; deciding and writing transitions through
 //! [`effects`]) over the [`store`] (every query). The lead-created
-//! consumer ([`consumer`]), opportunity's work events ([`work`]) and the
+//! consumer ([`consumer`]), intake's erasures ([`erasure`]), opportunity's
+//! work events ([`work`]) and the
 //! durable timers ([`timers`]) drive the engine directly; [`live`] sends
 //! the offer pushes. Time comes from an injected clock.
 
@@ -15,6 +16,7 @@ pub mod consumer;
 pub mod convert;
 pub mod effects;
 pub mod engine;
+pub mod erasure;
 pub mod error;
 pub mod events;
 pub mod grpc;
@@ -35,7 +37,7 @@ use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::config::{ServiceConfig, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime};
-use leadwheel_proto::events::v1::LeadCreated;
+use leadwheel_proto::events::v1::{LeadCreated, PersonErased};
 use leadwheel_proto::wheel::v1::wheel_service_server::WheelServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -44,14 +46,20 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// The service name.
 pub const SERVICE: &str = "wheel";
 
-/// The wheel's durable consumers: new leads from intake, and opportunity's
-/// reports of the work on assigned leads (the contract tests read these).
-pub fn consumer_specs() -> [ConsumerSpec; 2] {
+/// The wheel's durable consumers: new leads from intake, opportunity's
+/// reports of the work on assigned leads, and intake's erasures (the
+/// contract tests read these).
+pub fn consumer_specs() -> [ConsumerSpec; 3] {
     [
         ConsumerSpec {
             durable: "wheel-intake".into(),
             stream: &INTAKE_STREAM,
             filter_subjects: vec![LeadCreated::SUBJECT.into()],
+        },
+        ConsumerSpec {
+            durable: "wheel-erasure".into(),
+            stream: &INTAKE_STREAM,
+            filter_subjects: vec![PersonErased::SUBJECT.into()],
         },
         ConsumerSpec {
             durable: "wheel-opps".into(),
@@ -84,8 +92,9 @@ pub async fn run_with_clock(
         runtime.bus.clone(),
         clock,
     );
-    let [leads, opps_work] = consumer_specs();
+    let [leads, erasures, opps_work] = consumer_specs();
     runtime.spawn_consumer(leads, consumer::LeadCreatedHandler::new(engine.clone()));
+    runtime.spawn_consumer(erasures, erasure::ErasureHandler);
     runtime.spawn_consumer(opps_work, work::WorkHandler::new(engine.clone()));
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
     let api = grpc::WheelApi::new(ops::Wheel::new(engine), runtime.front.clone());

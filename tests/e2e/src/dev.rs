@@ -62,17 +62,20 @@ pub struct DevSetup {
     pub nats_port: u16,
     /// The web console's (HTTP, admin), the sixth process.
     pub console: (SocketAddr, SocketAddr),
+    /// The dev inbox's (SMTP, HTTP), served by `leadwheel dev` itself.
+    pub inbox: (SocketAddr, SocketAddr),
 }
 
 impl DevSetup {
     pub fn new() -> Result<Self> {
-        let mut addrs = free_addrs(4 + 2 * SERVICES.len()).into_iter();
+        let mut addrs = free_addrs(6 + 2 * SERVICES.len()).into_iter();
         let mut next = || addrs.next().expect("enough addresses");
         Ok(Self {
             dir: tempfile::tempdir()?,
             http: next(),
             nats_port: next().port(),
             console: (next(), next()),
+            inbox: (next(), next()),
             services: SERVICES
                 .iter()
                 .map(|&name| (name, next(), next()))
@@ -114,10 +117,16 @@ impl DevSetup {
     /// True when every service address can be bound (no service of an
     /// earlier run is still draining).
     pub fn ports_free(&self) -> bool {
-        [self.http, self.console.0, self.console.1]
-            .into_iter()
-            .chain(self.services.iter().flat_map(|(_, g, a)| [*g, *a]))
-            .all(|addr| TcpListener::bind(addr).is_ok())
+        [
+            self.http,
+            self.console.0,
+            self.console.1,
+            self.inbox.0,
+            self.inbox.1,
+        ]
+        .into_iter()
+        .chain(self.services.iter().flat_map(|(_, g, a)| [*g, *a]))
+        .all(|addr| TcpListener::bind(addr).is_ok())
     }
 
     /// Starts `leadwheel dev` with `args` added; wait for it with [`DevRun::wait_banner`].
@@ -141,6 +150,10 @@ impl DevSetup {
             .env("LEADWHEEL_INTAKE_HTTP_ADDR", self.http.to_string())
             .env("LEADWHEEL_CONSOLE_HTTP_ADDR", self.console.0.to_string())
             .env("LEADWHEEL_CONSOLE_ADMIN_ADDR", self.console.1.to_string())
+            .env("LEADWHEEL_DEV_INBOX_SMTP_ADDR", self.inbox.0.to_string())
+            .env("LEADWHEEL_DEV_INBOX_HTTP_ADDR", self.inbox.1.to_string())
+            // The inbox takes alerting's email unless the caller's SMTP is set.
+            .env_remove("LEADWHEEL_ALERTING_SMTP_HOST")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

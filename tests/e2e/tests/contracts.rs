@@ -42,7 +42,10 @@ use leadwheel_proto::wheel::v1::{
 /// its real publisher.
 const CONSUMED: &[(&str, &[&str])] = &[
     (subjects::LEAD_CREATED, &["wheel-intake"]),
-    (subjects::PERSON_ERASED, &["opportunity-intake"]),
+    (
+        subjects::PERSON_ERASED,
+        &["opportunity-intake", "wheel-erasure"],
+    ),
     (subjects::TEAM_UPSERTED, &["opportunity-wheel"]),
     (subjects::REP_UPSERTED, &["opportunity-wheel"]),
     (subjects::LEAD_ASSIGNED, &["opportunity-wheel"]),
@@ -349,7 +352,8 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
         "{refused:?}"
     );
 
-    // intake.person.erased → opportunity erases the email it keeps.
+    // intake.person.erased → opportunity erases the email it keeps, the
+    // wheel the person's name and email.
     let mut intake = IntakeServiceClient::new(system.authed("intake", "admin", Role::Admin).await);
     intake
         .erase_person(ErasePersonRequest {
@@ -374,6 +378,15 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
                 .iter()
                 .all(|a| !a.body.contains("555-0100"))
                 .then_some(())
+        }
+    })
+    .await;
+    eventually(WAIT, "the wheel to erase kim", || {
+        let mut admin = admin.clone();
+        let third = third.clone();
+        async move {
+            let lead = routing(&mut admin, &third).await?.lead?;
+            (lead.email.is_empty() && lead.name.is_empty()).then_some(())
         }
     })
     .await;

@@ -1,5 +1,5 @@
 //! End-to-end: `leadwheel dev` itself, as a newcomer runs it — the banner
-//! printed last, a signup served to a claim, the demo team kept across
+//! printed last, alerting wired to the dev inbox, a signup served to a claim, the demo team kept across
 //! restarts, a nats-server left by a killed run adopted and stopped, and
 //! the demo team's quick lap reaching the pool without its reps set away.
 //!
@@ -61,11 +61,57 @@ fn assert_banner_last(setup: &DevSetup, run: &DevRun) {
             && banner.contains(&format!("http://{console_admin}/readyz")),
         "the web console's URL: {banner}"
     );
+    let (inbox_smtp, inbox_http) = setup.inbox;
+    assert!(
+        banner.contains(&format!("inbox        http://{inbox_http}/"))
+            && banner.contains(&format!("SMTP {inbox_smtp}")),
+        "the dev inbox's page and SMTP port: {banner}"
+    );
     assert!(
         run.stderr().is_empty(),
         "nothing on stderr: {:?}",
         run.stderr()
     );
+}
+
+/// The environment of `leadwheel dev`'s child running `service`.
+fn service_env(run: &DevRun, service: &str) -> Vec<String> {
+    let pid = run.service_pid(service).expect("the service's process");
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("its environment");
+    raw.split(|&b| b == 0)
+        .map(|var| String::from_utf8_lossy(var).into_owned())
+        .collect()
+}
+
+/// Alerting mails the dev inbox, in clear, and the demo team's webhook
+/// and addresses were seeded once (recorded in the data dir).
+async fn assert_alerting_wired_to_the_inbox(setup: &DevSetup, run: &DevRun) {
+    let env = service_env(run, "alerting");
+    let (smtp, http) = setup.inbox;
+    for wanted in [
+        format!("LEADWHEEL_ALERTING_SMTP_HOST={}", smtp.ip()),
+        format!("LEADWHEEL_ALERTING_SMTP_PORT={}", smtp.port()),
+        "LEADWHEEL_ALERTING_SMTP_TLS=none".to_string(),
+    ] {
+        assert!(env.contains(&wanted), "{wanted} in alerting's env: {env:?}");
+    }
+    let seeded = std::fs::read_to_string(setup.data_dir().join("demo-alerts.seeded"))
+        .expect("what was seeded in alerting is recorded");
+    assert!(
+        seeded.contains(&format!("webhook http://{http}/hooks/demo"))
+            && seeded.contains("contacts"),
+        "{seeded}"
+    );
+    // The page answers, and so does the SMTP port (its greeting).
+    let page = reqwest::get(format!("http://{http}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("leadwheel dev inbox"));
+    let mut greeting = [0u8; 4];
+    let mut smtp_conn = tokio::net::TcpStream::connect(smtp).await.unwrap();
+    tokio::io::AsyncReadExt::read_exact(&mut smtp_conn, &mut greeting)
+        .await
+        .unwrap();
+    assert_eq!(&greeting, b"220 ");
 }
 
 async fn stop(setup: &DevSetup, run: DevRun, signal: &str) {
@@ -128,6 +174,7 @@ async fn dev_serves_a_signup_to_a_claim_and_keeps_the_demo_team_across_restarts(
     let setup = DevSetup::new().unwrap();
     let run = start(&setup, &[]).await;
     assert_banner_last(&setup, &run);
+    assert_alerting_wired_to_the_inbox(&setup, &run).await;
     let created = demo_team(&setup).await;
     assert_eq!(
         created.rep_ids,

@@ -11,9 +11,14 @@
 //! apart; what each command must show is checked where the README says
 //! what it shows.
 //!
+//! The alerts part runs against `leadwheel dev`'s own dev inbox: the
+//! webhook post and the email must arrive there (as files under the data
+//! dir, which `leadwheel inbox` reads), and the snooze and the
+//! acknowledgement must show in `leadctl alerts list`.
+//!
 //! Needs `cargo build --workspace --bins` first, and nats-server (found as
-//! `leadwheel dev` finds it). Takes about a minute and a half: the tour
-//! waits out one 30 s window.
+//! `leadwheel dev` finds it). Takes about a minute: the tour waits out one
+//! 30 s window.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -95,6 +100,8 @@ struct Tour {
     vars: HashMap<&'static str, String>,
     watch: Option<Child>,
     watch_out: PathBuf,
+    alerts_watch: Option<Child>,
+    alerts_watch_out: PathBuf,
 }
 
 impl Tour {
@@ -113,6 +120,11 @@ impl Tour {
             (
                 "LEADWHEEL_INTAKE_HTTP_URL".to_string(),
                 format!("http://{}", self.setup.http),
+            ),
+            // `leadwheel inbox` reads this run's data dir, not the checkout's.
+            (
+                "LEADWHEEL_DATA_DIR".to_string(),
+                self.setup.data_dir().display().to_string(),
             ),
             ("NO_COLOR".to_string(), "1".to_string()),
             ("COLUMNS".to_string(), "200".to_string()),
@@ -133,8 +145,13 @@ impl Tour {
         for (name, value) in &self.vars {
             line = line.replace(&format!("<{name}>"), value);
         }
+        let unfilled = line.split('<').skip(1).any(|after| {
+            after.split_once('>').is_some_and(|(name, _)| {
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+            })
+        });
         assert!(
-            !line.contains("<FIRST_LEAD>") && !line.contains("_LEAD>") && !line.contains("<OPP>"),
+            !unfilled,
             "a placeholder the tour has not filled yet: {line}"
         );
         line
@@ -256,6 +273,40 @@ impl Tour {
 
     fn watch_output(&self) -> String {
         std::fs::read_to_string(&self.watch_out).unwrap_or_default()
+    }
+
+    fn alerts_watch_output(&self) -> String {
+        std::fs::read_to_string(&self.alerts_watch_out).unwrap_or_default()
+    }
+
+    /// `leadctl … -o json` (a check of the test's own, not a tour command).
+    fn json(&self, command: &str) -> serde_json::Value {
+        let out = self.ok(command);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("`{command}`: JSON ({e}):\n{out}"))
+    }
+
+    /// Ana's alert `id` as `leadctl alerts list` shows it.
+    fn alert_as_listed(&self, id: &str) -> serde_json::Value {
+        let alerts = self.json("leadctl alerts list --as ana -o json");
+        alerts
+            .as_array()
+            .and_then(|alerts| alerts.iter().find(|a| a["alert_id"] == id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in ana's alerts: {alerts}"))
+    }
+
+    /// The stored emails of the dev inbox (`<data dir>/inbox/*.eml`).
+    fn inbox_emails(&self) -> Vec<String> {
+        let dir = self.setup.data_dir().join("inbox");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .filter_map(|path| std::fs::read(path).ok())
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned())
+            .collect()
     }
 
     /// Runs one tour command with what the README says of it.
@@ -469,6 +520,146 @@ impl Tour {
             c if c.starts_with("leadctl intake erase") => {
                 self.ok(command);
             }
+            c if c.starts_with("leadctl alerts rules set demo no_first_touch --threshold 5s") => {
+                let out = self.ok(command);
+                assert!(
+                    out.contains("no_first_touch") && out.contains("maya"),
+                    "the rule, set by maya:\n{out}"
+                );
+            }
+            "leadctl alerts watch --as ana" => {
+                // The third terminal: Ctrl-C the offers watch, then this.
+                if let Some(mut offers) = self.watch.take() {
+                    let _ = offers.kill();
+                    let _ = offers.wait();
+                }
+                let file = std::fs::File::create(&self.alerts_watch_out).unwrap();
+                let line = self.fill(command);
+                let child = self
+                    .command(&line)
+                    .stdout(file.try_clone().unwrap())
+                    .stderr(file)
+                    .spawn()
+                    .expect("alerts watch");
+                self.alerts_watch = Some(child);
+                eventually(Duration::from_secs(20), "the alerts watch is on", || {
+                    let on = self.alerts_watch_output().contains("watching alerts");
+                    async move { on.then_some(()) }
+                })
+                .await;
+            }
+            c if c.starts_with(
+                "curl -sS http://127.0.0.1:8080/v1/signups -H 'content-type: application/json'",
+            ) && c.contains("@brightline.example") =>
+            {
+                let out = self.ok(command);
+                let id = ids(&out, "lead_")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| panic!("the lead id:\n{out}"));
+                self.vars.insert("ALERT_LEAD", id.clone());
+                // "goes straight to ana, the account's owner"
+                self.in_state("ALERT_LEAD", LeadState::Assigned).await;
+                let routing = self.routing(&id).await.expect("routing");
+                assert_eq!(routing.owner_rep_id, "ana", "{routing:?}");
+            }
+            "leadctl alerts list --as ana" => {
+                let lead = self.vars["ALERT_LEAD"].clone();
+                let out = self.ok_showing(command, &lead).await;
+                let line = out
+                    .lines()
+                    .find(|line| line.contains(&lead))
+                    .expect("the alert's line");
+                assert!(
+                    line.contains("no_first_touch") && line.contains("open"),
+                    "{out}"
+                );
+                let alert = ids(line, "alert_")
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| panic!("the alert's id:\n{out}"));
+                self.vars.insert("ALERT", alert.clone());
+                // Her watch showed it live.
+                eventually(
+                    Duration::from_secs(20),
+                    "ana's watch shows the alert",
+                    || {
+                        let shown = self.alerts_watch_output().contains(&alert);
+                        async move { shown.then_some(()) }
+                    },
+                )
+                .await;
+            }
+            "leadwheel inbox" => {
+                let lead = self.vars["ALERT_LEAD"].clone();
+                let alert = self.vars["ALERT"].clone();
+                let mut last = String::new();
+                for _ in 0..100 {
+                    last = self.ok(command);
+                    let webhook = last.lines().any(|line| {
+                        line.contains("webhook")
+                            && line.contains("/hooks/demo")
+                            && line.contains(&lead)
+                    });
+                    let email = last.lines().any(|line| {
+                        line.contains("email")
+                            && line.contains("ana@demo.example")
+                            && line.contains("no first touch")
+                    });
+                    // The email is this alert's: its body names it.
+                    let this_alert = self.inbox_emails().iter().any(|mail| {
+                        mail.contains("Delivered-To: ana@demo.example") && mail.contains(&alert)
+                    });
+                    if webhook && email && this_alert {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                assert!(
+                    self.inbox_emails().iter().any(|mail| mail.contains(&alert)),
+                    "the email of {alert} in the inbox; `leadwheel inbox` shows:\n{last}"
+                );
+                assert!(
+                    last.contains("/hooks/demo") && last.contains(&lead),
+                    "the webhook post about {lead}:\n{last}"
+                );
+            }
+            c if c.starts_with("leadctl alerts snooze <ALERT> --for 1h --as ana") => {
+                let out = self.ok(command);
+                assert!(out.contains("snoozed until"), "{out}");
+                let alert = self.alert_as_listed(&self.vars["ALERT"]);
+                assert_eq!(alert["state"], "snoozed", "{alert}");
+            }
+            c if c.starts_with("leadctl alerts ack <ALERT> --as ana") => {
+                let out = self.ok(command);
+                assert!(out.contains("acked by ana"), "{out}");
+                let alert = self.alert_as_listed(&self.vars["ALERT"]);
+                assert_eq!(
+                    (&alert["state"], &alert["acknowledged_by"]),
+                    (
+                        &serde_json::json!("acknowledged"),
+                        &serde_json::json!("ana")
+                    ),
+                    "{alert}"
+                );
+            }
+            c if c.starts_with("leadctl alerts deliveries --alert <ALERT>") => {
+                let out = self.ok(command);
+                for channel in ["live", "webhook", "email"] {
+                    assert!(out.contains(channel), "{channel}:\n{out}");
+                }
+                let id = self.vars["ALERT"].clone();
+                let rows = self.json(&format!("leadctl alerts deliveries --alert {id} -o json"));
+                let mut sent: Vec<String> = rows
+                    .as_array()
+                    .expect("rows")
+                    .iter()
+                    .filter(|row| row["state"] == "sent")
+                    .map(|row| row["channel"].as_str().unwrap_or_default().to_string())
+                    .collect();
+                sent.sort();
+                assert_eq!(sent, ["email", "live", "webhook"], "{rows}");
+            }
             other => panic!(
                 "the README's tour has a command this test does not run: `{other}`; \
                  teach tests/e2e/tests/tour.rs what it should show"
@@ -479,7 +670,10 @@ impl Tour {
 
 impl Drop for Tour {
     fn drop(&mut self) {
-        if let Some(mut watch) = self.watch.take() {
+        for mut watch in [self.watch.take(), self.alerts_watch.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = watch.kill();
             let _ = watch.wait();
         }
@@ -492,12 +686,15 @@ async fn the_readme_tour_works_as_written() {
     assert!(commands.len() > 30, "the tour's commands: {commands:#?}");
     let setup = DevSetup::new().unwrap();
     let watch_out = setup.data_dir().join("offers-watch.out");
+    let alerts_watch_out = setup.data_dir().join("alerts-watch.out");
     let mut tour = Tour {
         setup,
         run: None,
         vars: HashMap::new(),
         watch: None,
         watch_out,
+        alerts_watch: None,
+        alerts_watch_out,
     };
     tour.start_dev(&[]).await;
     for command in &commands {

@@ -5,8 +5,9 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use leadwheel_plumbing::auth::Role;
-use leadwheel_plumbing::config::{DEV_JWT_SECRET, Secret, secret_from_env};
+use leadwheel_client::defaults::DEV_JWT_SECRET;
+use leadwheel_client::secret::{Secret, secret_from_env};
+use leadwheel_client::token::Role;
 
 use crate::cli::RoleArg;
 use crate::conn::Ctx;
@@ -74,8 +75,8 @@ pub fn run(ctx: &Ctx, command: ConsoleCommand) -> Result<()> {
     }
     let key =
         secret_from_env("LEADWHEEL_JWT_SECRET")?.unwrap_or_else(|| Secret::new(DEV_JWT_SECRET));
-    let now_secs = leadwheel_plumbing::store::now_ms() / 1000;
-    let token = leadwheel_console::link::issue(
+    let now_secs = leadwheel_client::unix_now_secs();
+    let token = leadwheel_client::link::issue(
         &key,
         user,
         role,

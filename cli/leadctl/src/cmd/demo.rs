@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use hmac::{Hmac, Mac};
-use leadwheel_plumbing::config::{Secret, secret_from_env};
+use leadwheel_client::secret::{Secret, secret_from_env};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};

@@ -22,8 +22,18 @@ pub struct Banner<'a> {
     pub services: &'a [(Service, SocketAddr, SocketAddr)],
     pub http: SocketAddr,
     pub demo: Option<&'a (Team, Outcome)>,
+    pub inbox: InboxShown,
     /// This binary: `leadctl` is built next to it.
     pub exe: &'a Path,
+}
+
+/// The dev inbox, as the banner shows it.
+pub struct InboxShown {
+    /// Its page and webhook receiver.
+    pub http: SocketAddr,
+    /// Its SMTP port, when alerting's email goes there (None: the user's
+    /// own SMTP server).
+    pub smtp: Option<SocketAddr>,
 }
 
 /// The last line of the banner, so a reader (or a test) knows it is complete.
@@ -69,6 +79,15 @@ pub fn render(b: &Banner<'_>) -> String {
         ),
     };
     let _ = writeln!(out, "  {:<12} {} ({nats})", "nats", b.nats_url);
+    let mail = match b.inbox.smtp {
+        Some(smtp) => format!("alert emails over SMTP {smtp}"),
+        None => "email goes to your LEADWHEEL_ALERTING_SMTP_HOST, not here".into(),
+    };
+    let _ = writeln!(
+        out,
+        "  {:<12} http://{}/   ({mail}, webhook posts to /hooks/<name>; `leadwheel inbox`)",
+        "inbox", b.inbox.http
+    );
     let _ = writeln!(out, "  {:<12} {}", "data", b.data_dir.display());
     let shown = if b.logs_shown {
         "shown here too"
@@ -119,7 +138,8 @@ pub fn render(b: &Banner<'_>) -> String {
          \x20   leadctl claim <LEAD> --as {rep}               # or: leadctl pass <LEAD> --as {rep} --reason busy\n\
          \x20   leadctl pool list\n\
          \x20   leadctl leads show <LEAD>\n\
-         \x20   leadctl report funnel\n\n\
+         \x20   leadctl report funnel\n\
+         \x20   leadwheel inbox                             # alerts' emails and webhook posts, as they arrive\n\n\
          {LAST_LINE}"
     );
     out
@@ -183,6 +203,10 @@ mod tests {
             services: &services,
             http: "127.0.0.1:8080".parse().unwrap(),
             demo: Some(&demo),
+            inbox: InboxShown {
+                http: "127.0.0.1:8091".parse().unwrap(),
+                smtp: Some("127.0.0.1:2525".parse().unwrap()),
+            },
             exe: Path::new("/nonexistent/leadwheel"),
         });
         assert!(text.ends_with(LAST_LINE), "{text}");
@@ -192,6 +216,8 @@ mod tests {
             "http://127.0.0.1:51051/readyz",
             "/d/logs/<service>.log",
             "console      http://127.0.0.1:8090/",
+            "inbox        http://127.0.0.1:8091/   (alert emails over SMTP 127.0.0.1:2525",
+            "leadwheel inbox",
         ] {
             assert!(text.contains(url), "{url} in {text}");
         }
@@ -200,6 +226,30 @@ mod tests {
             !text.contains("export PATH"),
             "no leadctl next to it: {text}"
         );
+    }
+
+    #[test]
+    fn with_your_own_smtp_the_inbox_takes_only_webhooks() {
+        let store = PathBuf::from("/d/nats");
+        let text = render(&Banner {
+            nats_url: "nats://127.0.0.1:4244",
+            nats: &NatsSource::Started { store },
+            data_dir: Path::new("/d"),
+            logs_shown: false,
+            services: &[],
+            http: "127.0.0.1:8080".parse().unwrap(),
+            demo: None,
+            inbox: InboxShown {
+                http: "127.0.0.1:8091".parse().unwrap(),
+                smtp: None,
+            },
+            exe: Path::new("/nonexistent/leadwheel"),
+        });
+        assert!(
+            text.contains("email goes to your LEADWHEEL_ALERTING_SMTP_HOST, not here"),
+            "{text}"
+        );
+        assert!(!text.contains("over SMTP"), "{text}");
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //! `nats-server -js` when nothing answers at the NATS URL. Once every admin
 //! port answers `/readyz`, the demo team is seeded through the wheel's API
 //! (when missing), and the URLs are printed last, logs going to files.
+//! A dev inbox (`crate::inbox`) runs in this process: alerting's email goes
+//! to its SMTP port and the demo team's webhook to its HTTP port, so alerts
+//! reach a newcomer with no mail server and no Slack.
 //! Ctrl-C (or SIGTERM) stops the services first, then NATS; a child that
 //! dies on its own takes everything down with a non-zero exit.
 
@@ -15,6 +18,7 @@ mod nats_pid;
 mod procs;
 mod ready;
 mod seed;
+mod seed_alerts;
 mod signals;
 
 use std::net::SocketAddr;
@@ -26,6 +30,7 @@ use anyhow::{Context, Result, bail};
 use tokio::process::Command;
 
 use crate::DevArgs;
+use crate::inbox::{self, Inbox};
 use crate::service::{self, Service};
 use logs::LogSink;
 use procs::{Ended, Procs};
@@ -46,23 +51,34 @@ What it does:
     is adopted and stopped at the end
   - runs intake, wheel, opportunity, alerting, reporting and the web console as
     child processes, their logs in <data-dir>/logs/<service>.log (--logs also shows them here)
+  - runs the dev inbox in this process: an SMTP receiver (--inbox-smtp-addr, default
+    127.0.0.1:2525) and a webhook receiver with a page listing what arrived
+    (--inbox-http-addr, default http://127.0.0.1:8091/); every email and webhook body is a
+    file in <data-dir>/inbox/, and `leadwheel inbox` lists them
   - waits for every service's /readyz; creates team `demo` (manager maya; reps ana,
     ben, carla, dmitri, elena, farid; 30 s offer window; circuit breaker after 6
     expiries in a row, a lap's worth, not 3) unless it exists, so
     changes to it survive a restart (--window-secs sets an existing team's
-    window, --reset-demo restores it); then prints the URLs, last
-  - Ctrl-C stops the services (SIGTERM, then waits), then nats-server
+    window, --reset-demo restores it); once per data dir, sets the team's webhook to
+    the inbox (http://<inbox>/hooks/demo) and gives maya and the reps addresses
+    <id>@demo.example (recorded in <data-dir>/demo-alerts.seeded; --reset-demo sets them
+    again); then prints the URLs, last
+  - Ctrl-C stops the services (SIGTERM, then waits), then the inbox, then nats-server
 
 Environment passed to the services:
   LEADWHEEL_DEV_MODE=1   accept the development JWT key (unless LEADWHEEL_JWT_SECRET is set)
   LEADWHEEL_DATA_DIR     the data dir, absolute
   NATS_URL               the NATS URL
+  LEADWHEEL_ALERTING_SMTP_HOST, _SMTP_PORT, _SMTP_TLS=none   to alerting: the inbox's SMTP
+                         port, unless you set LEADWHEEL_ALERTING_SMTP_HOST (then your SMTP
+                         server is used and the demo people get no addresses)
 Any other LEADWHEEL_* variable you set (ports, database URLs) is passed through.
 
 Examples:
   leadwheel dev
   leadwheel dev --window-secs 2           # the demo team's window, for a quick lap
   leadwheel dev --logs --data-dir /tmp/leadwheel
+  leadwheel dev --inbox-http-addr 127.0.0.1:9025   # the inbox's page and webhooks elsewhere
   NATS_URL=nats://127.0.0.1:4300 leadwheel dev";
 
 /// A service child with the addresses it will listen on.
@@ -89,8 +105,12 @@ pub enum NatsSource {
 pub async fn run(args: DevArgs) -> Result<()> {
     let mut signals = Signals::install()?;
     let mut procs = Procs::new();
-    let result = start_and_wait(&args, &mut procs, &mut signals).await;
+    let mut inbox = None;
+    let result = start_and_wait(&args, &mut procs, &mut inbox, &mut signals).await;
     if procs.list.is_empty() {
+        if let Some(inbox) = inbox {
+            inbox.stop().await;
+        }
         return result;
     }
     if args.logs {
@@ -103,7 +123,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
         // Say why now, before the shutdown logs; repeat it briefly at the end.
         eprintln!("leadwheel: {err:#}");
     }
-    stop_all(&mut procs, &mut signals).await;
+    stop_all(&mut procs, inbox, &mut signals).await;
     if let Ok(data_dir) = args.data_dir.canonicalize()
         && procs
             .list
@@ -153,6 +173,35 @@ fn intake_dev_env(
     Ok(env)
 }
 
+/// Does alerting send email to the dev inbox? Yes unless the user set
+/// `LEADWHEEL_ALERTING_SMTP_HOST` (then their SMTP server is left alone).
+fn inbox_gets_email() -> bool {
+    std::env::var_os("LEADWHEEL_ALERTING_SMTP_HOST").is_none_or(|v| v.is_empty())
+}
+
+/// For alerting, when email goes to the dev inbox: its SMTP address, in
+/// clear (the inbox speaks no TLS). Nothing for the other services.
+fn alerting_dev_env(
+    service: Service,
+    inbox_smtp: SocketAddr,
+    inbox_mail: bool,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    if service != Service::Alerting || !inbox_mail {
+        return Vec::new();
+    }
+    vec![
+        (
+            "LEADWHEEL_ALERTING_SMTP_HOST",
+            inbox_smtp.ip().to_string().into(),
+        ),
+        (
+            "LEADWHEEL_ALERTING_SMTP_PORT",
+            inbox_smtp.port().to_string().into(),
+        ),
+        ("LEADWHEEL_ALERTING_SMTP_TLS", "none".into()),
+    ]
+}
+
 /// The peers' gRPC URLs a service calls, as `leadwheel dev` runs them
 /// (the console calls the wheel and opportunity; alerting calls reporting
 /// for the forecast), unless the caller set them.
@@ -180,7 +229,12 @@ fn peer_dev_env(
     env
 }
 
-async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals) -> Result<()> {
+async fn start_and_wait(
+    args: &DevArgs,
+    procs: &mut Procs,
+    inbox_slot: &mut Option<Inbox>,
+    signals: &mut Signals,
+) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
@@ -199,6 +253,12 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
     let nats = ensure_nats(args, &data_dir, &log_dir, procs).await?;
     check_ports_free(&services, http).await?;
     let all = services.clone();
+    // The inbox before alerting, so its first email finds it.
+    let (smtp_listener, http_listener) =
+        inbox::bind(args.inbox_smtp_addr, args.inbox_http_addr).await?;
+    let started = inbox_slot.insert(Inbox::start(&data_dir, smtp_listener, http_listener)?);
+    let (inbox_smtp, inbox_http) = (started.smtp, started.http);
+    let inbox_mail = inbox_gets_email();
 
     let exe = std::env::current_exe().context("finding the leadwheel binary")?;
     let mut running = Vec::new();
@@ -213,6 +273,7 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
             .env(service::DEV_PARENT_ENV, std::process::id().to_string())
             .envs(intake_dev_env(service, &data_dir)?)
             .envs(peer_dev_env(service, &all))
+            .envs(alerting_dev_env(service, inbox_smtp, inbox_mail))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -257,7 +318,20 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
         let window = args
             .window_secs
             .map(|secs| Duration::from_secs(secs.into()));
-        Some(seed::ensure(wheel.grpc, window, args.reset_demo).await?)
+        let team = seed::ensure(wheel.grpc, window, args.reset_demo).await?;
+        let alerting = running
+            .iter()
+            .find(|r| r.service == Service::Alerting)
+            .expect("alerting is one of the services");
+        seed_alerts::ensure(
+            alerting.grpc,
+            &data_dir,
+            &inbox::hook_url(inbox_http, seed::TEAM_ID),
+            inbox_mail,
+            args.reset_demo,
+        )
+        .await?;
+        Some(team)
     };
     let services: Vec<(Service, SocketAddr, SocketAddr)> = running
         .iter()
@@ -271,6 +345,10 @@ async fn start_and_wait(args: &DevArgs, procs: &mut Procs, signals: &mut Signals
         services: &services,
         http,
         demo: demo.as_ref(),
+        inbox: banner::InboxShown {
+            http: inbox_http,
+            smtp: inbox_mail.then_some(inbox_smtp),
+        },
         exe: &exe,
     });
 
@@ -422,13 +500,17 @@ fn died(proc: &procs::Proc, status: Ended) -> anyhow::Error {
     anyhow::anyhow!(message)
 }
 
-/// Stops the services, then NATS (only one we started).
-async fn stop_all(procs: &mut Procs, signals: &mut Signals) {
+/// Stops the services, then the inbox (alerting's last sends have landed),
+/// then NATS (only one we started).
+async fn stop_all(procs: &mut Procs, inbox: Option<Inbox>, signals: &mut Signals) {
     let services: Vec<usize> = (0..procs.list.len())
         .filter(|&i| procs.list[i].name != NATS_NAME && procs.list[i].running())
         .collect();
     if !services.is_empty() {
         procs.stop(&services, SERVICE_STOP_TIMEOUT, signals).await;
+    }
+    if let Some(inbox) = inbox {
+        inbox.stop().await;
     }
     let nats: Vec<usize> = (0..procs.list.len())
         .filter(|&i| procs.list[i].name == NATS_NAME && procs.list[i].running())
@@ -437,4 +519,29 @@ async fn stop_all(procs: &mut Procs, signals: &mut Signals) {
         procs.stop(&nats, NATS_STOP_TIMEOUT, signals).await;
     }
     println!("leadwheel: all stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerting_mails_the_inbox_in_clear_unless_smtp_is_yours() {
+        let smtp: SocketAddr = "127.0.0.1:2525".parse().unwrap();
+        let env = alerting_dev_env(Service::Alerting, smtp, true);
+        let env: Vec<(&str, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k, v.into_string().unwrap()))
+            .collect();
+        assert_eq!(
+            env,
+            [
+                ("LEADWHEEL_ALERTING_SMTP_HOST", "127.0.0.1".to_string()),
+                ("LEADWHEEL_ALERTING_SMTP_PORT", "2525".to_string()),
+                ("LEADWHEEL_ALERTING_SMTP_TLS", "none".to_string()),
+            ]
+        );
+        assert!(alerting_dev_env(Service::Alerting, smtp, false).is_empty());
+        assert!(alerting_dev_env(Service::Wheel, smtp, true).is_empty());
+    }
 }

@@ -151,7 +151,7 @@ pub async fn start(
     log: &LogSink,
     out: std::fs::File,
 ) -> Result<Child> {
-    let binary = leadwheel_plumbing::testing::nats_server_binary().map_err(|err| {
+    let binary = leadwheel_plumbing::nats_server::nats_server_binary().map_err(|err| {
         let missing = err.chain().any(|cause| {
             cause
                 .downcast_ref::<std::io::Error>()

@@ -256,7 +256,8 @@ pub async fn record_touch(
 
 /// Erases the personal data of every lead with dedupe key `email_key`, in
 /// `tx`: the leads stay (anonymous, status `erased`) for counts; their
-/// dedupe and idempotency keys, which hold the email, go. Writes
+/// dedupe and idempotency keys, which hold the email, and the sent outbox
+/// rows of their events go. Writes
 /// `intake.person.erased` when there was anything to erase. Returns the
 /// erased lead ids.
 pub async fn erase_person(
@@ -307,6 +308,11 @@ pub async fn erase_person(
     sqlx::query("DELETE FROM intake_requests WHERE fingerprint = $1")
         .bind(email_key)
         .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    // The published copies of the leads' events (`intake.lead.created`
+    // holds the whole signup) go too; the streams drop theirs by age.
+    leadwheel_plumbing::outbox::erase_sent(tx, &lead_ids)
         .await
         .map_err(db_error)?;
     let erased = PersonErased {

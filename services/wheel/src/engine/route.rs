@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 
 use super::{Engine, SYSTEM, entry};
 use crate::effects::write_decision;
+use crate::erasure;
 use crate::error::WheelError;
 use crate::live::Push;
 use crate::store::{self, LeadDetails, LeadRow};
@@ -48,6 +49,13 @@ impl Engine {
             score: created.score as i64,
             source: created.source.clone(),
             lead_created_at_ms: created.created_at_ms,
+        };
+        // The person's erasure may have been applied before their lead
+        // arrived (another consumer): keep nothing of the person then.
+        let (details, choice) = if store::is_erased(conn, &created.lead_id).await? {
+            erasure::for_erased_lead(details, &choice)
+        } else {
+            (details, choice)
         };
         let team_id = team
             .as_ref()

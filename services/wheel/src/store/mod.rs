@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::WheelError;
 
+mod erasure;
 mod leads;
 mod ledger;
 mod offers;
@@ -20,6 +21,7 @@ mod reps;
 mod routing;
 mod teams;
 
+pub use erasure::*;
 pub use leads::*;
 pub use ledger::*;
 pub use offers::*;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod duplicates;
+mod erasure;
 mod expiry_race;
 mod helpers;
 mod insight;
