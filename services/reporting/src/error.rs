@@ -27,6 +27,10 @@ pub enum Error {
     /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
+    /// The request cannot run in the service's current state (e.g. a
+    /// rebuild while one runs).
+    #[error("{0}")]
+    Precondition(String),
     /// NATS failed (logged in full, answered as unavailable).
     #[error("the event bus is unavailable")]
     Bus(String),
@@ -59,6 +63,7 @@ impl From<Error> for Status {
             }
             Error::Unauthenticated => Status::unauthenticated("no authenticated caller"),
             Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::Precondition(_) => Status::failed_precondition(message),
             Error::Bus(detail) => {
                 tracing::error!(error = %detail, "event bus call failed");
                 Status::unavailable(message)

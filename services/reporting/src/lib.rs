@@ -13,7 +13,7 @@ use std::future::Future;
 
 use anyhow::{Context, Result};
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
-use leadwheel_plumbing::config::{env_or, ports};
+use leadwheel_plumbing::config::{env_or, env_parse, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime};
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
@@ -79,6 +79,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let settings = settings(&config)?;
+    let batch_var = config.service_var("REBUILD_BATCH");
+    let rebuild_batch: usize = env_parse(&batch_var, 5000)?;
+    if !(1..=100_000).contains(&rebuild_batch) {
+        anyhow::bail!(
+            "{batch_var}: events per rebuild transaction, from 1 to 100000 (got {rebuild_batch})"
+        );
+    }
     let runtime = Runtime::start(config, &MIGRATOR, None).await?;
     let handler = consumer::Handler {
         applier: models::apply::Applier {
@@ -99,10 +106,14 @@ pub async fn run(
     let api = grpc::Api::new(
         store::FunnelStore::new(runtime.store.clone()),
         reports::Reports::new(runtime.store.clone(), settings),
-        grpc::Rebuilder {
-            store: runtime.store.clone(),
-            bus: runtime.bus.clone(),
-        },
+        rebuild::Rebuilder::new(
+            runtime.store.clone(),
+            runtime.bus.clone(),
+            runtime.config.database_url.clone(),
+            handler.clone(),
+            rebuild_batch,
+            runtime.background.clone(),
+        ),
     );
     let service = ReportingServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime.serve(listeners, service, vec![], shutdown).await
