@@ -15,6 +15,9 @@ use crate::helpers::{Client, Env, WAIT, spawn_app};
 use crate::sales::{all_numbers, publish_and_wait, week};
 use crate::script::{self, CY, Script, Scripted, at};
 
+/// Events that make the replay last long enough to read reports during it.
+const FILLER: usize = 1500;
+
 /// `n` emails on a September day: work for the replay that no number of
 /// [`all_numbers`] depends on.
 fn filler(n: usize) -> Vec<Scripted> {
@@ -100,10 +103,23 @@ async fn rebuild_equals_incremental(db: TestDb) {
     let url = db.url.clone();
     let env = Env::new(db);
     let app = spawn_app(&env).await;
-    let mut events = script::november();
-    events.extend(filler(3000));
-    publish_and_wait(&app, &events).await;
+    // The filler first, with time to apply it under load (the shared
+    // helper allows the short script 15 s).
+    script::publish_all(&app.nats_url, &filler(FILLER)).await;
     let admin = app.client("root", Role::Admin).await;
+    eventually(WAIT * 4, "the filler applied", || {
+        let admin = admin.clone();
+        async move {
+            let done = progress(&admin)
+                .await
+                .consumers
+                .iter()
+                .all(|c| c.pending == 0);
+            done.then_some(())
+        }
+    })
+    .await;
+    publish_and_wait(&app, &script::november()).await;
     let built = all_numbers(&admin).await;
     assert_eq!(december_week_calls(&admin).await, 1, "the sentinel call");
     // Damage: 100 calls ana never made, and a deal that does not exist.
@@ -184,7 +200,7 @@ async fn rebuild_equals_incremental(db: TestDb) {
     .await
     .expect("the rebuild never finished");
     assert!(seen_replaying > 0, "no report was read during the replay");
-    assert!(finished.events >= 3000, "{finished:?}");
+    assert!(finished.events >= FILLER as i64, "{finished:?}");
     assert!(
         finished.consumers.iter().all(|c| c.pending == 0),
         "{finished:?}"
