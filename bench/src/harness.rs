@@ -319,7 +319,9 @@ pub fn parse_addresses(line: &str) -> Option<HashMap<String, SocketAddr>> {
     (!out.is_empty()).then_some(out)
 }
 
-async fn create_postgres_database(base: &str) -> Result<(String, String)> {
+/// Creates a fresh `lw_bench_*` database on the server of `base`; returns
+/// its URL and name.
+pub async fn create_postgres_database(base: &str) -> Result<(String, String)> {
     sqlx::any::install_default_drivers();
     let name = format!("lw_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut conn = sqlx::AnyConnection::connect(base)
@@ -336,7 +338,8 @@ async fn create_postgres_database(base: &str) -> Result<(String, String)> {
     Ok((format!("{prefix}/{name}"), name))
 }
 
-async fn drop_postgres_database(base: &str, name: &str) -> Result<()> {
+/// Drops database `name` on the server of `base`.
+pub async fn drop_postgres_database(base: &str, name: &str) -> Result<()> {
     let mut conn = sqlx::AnyConnection::connect(base).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

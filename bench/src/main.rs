@@ -9,6 +9,7 @@
 mod harness;
 mod intake;
 mod report;
+mod reporting;
 mod scenarios;
 mod stats;
 
@@ -37,6 +38,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench claims --concurrency 32 --count 20000\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
+      leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
       leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
 )]
 struct Cli {
@@ -96,6 +98,22 @@ struct Cli {
     /// Reps in the bench team's ring [default: 20 offer-latency, 50 claims, 100 expiry].
     #[arg(long, global = true)]
     reps: Option<usize>,
+
+    /// reporting: the reporting binary [default: leadwheel-reporting next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    reporting_bin: Option<PathBuf>,
+
+    /// reporting: opportunities in the generated year [default: 5000, quick 1000].
+    #[arg(long, global = true)]
+    opportunities: Option<usize>,
+
+    /// reporting: activities in the generated year [default: 50000, quick 10000].
+    #[arg(long, global = true)]
+    activities: Option<usize>,
+
+    /// reporting: calls of each report RPC [default: 200, quick 50].
+    #[arg(long, global = true)]
+    report_calls: Option<usize>,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +129,11 @@ enum Scenario {
     /// Signed signups into intake (SQLite): a burst for throughput, then
     /// `--rate` (default 1000) per second for latency.
     Intake,
-    /// Every scenario, in that order.
+    /// Every scenario above, in that order.
     All,
+    /// Reporting: raw JetStream consume vs the rebuild's replay rate, and
+    /// every report RPC's latency (not part of `all`).
+    Reporting,
 }
 
 /// Sizes for one run.
@@ -312,6 +333,33 @@ async fn main() -> Result<()> {
             say(report::table(&section));
             sections.push(section);
         }
+    }
+
+    if cli.command == Scenario::Reporting {
+        let reporting_bin = match &cli.reporting_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("the bench binary's folder")?
+                .join("leadwheel-reporting"),
+        };
+        let plan = reporting::Plan {
+            sizes: reporting::Sizes {
+                teams: 10,
+                reps_per_team: 10,
+                opportunities: cli
+                    .opportunities
+                    .unwrap_or(if cli.quick { 1000 } else { 5000 }),
+                activities: cli
+                    .activities
+                    .unwrap_or(if cli.quick { 10_000 } else { 50_000 }),
+            },
+            calls: cli.report_calls.unwrap_or(if cli.quick { 50 } else { 200 }),
+            reporting_bin,
+        };
+        let section = reporting::reporting(&ctx, &plan).await?;
+        say(report::table(&section));
+        sections.push(section);
     }
 
     let checks: Vec<_> = sections.iter().flat_map(|s| s.checks.iter()).collect();

@@ -92,11 +92,17 @@ pub fn decimals(currency: &str) -> u32 {
 pub fn money(amount_minor: i64, currency: &str) -> String {
     match decimals(currency) {
         0 => format!("{amount_minor} {currency}"),
-        _ => format!(
-            "{}.{:02} {currency}",
-            amount_minor / 100,
-            (amount_minor % 100).abs()
-        ),
+        // The sign is written apart: -50 minor units is "-0.50", which
+        // integer division alone would print as "0.50".
+        _ => {
+            let sign = if amount_minor < 0 { "-" } else { "" };
+            let magnitude = amount_minor.unsigned_abs();
+            format!(
+                "{sign}{}.{:02} {currency}",
+                magnitude / 100,
+                magnitude % 100
+            )
+        }
     }
 }
 
@@ -125,6 +131,14 @@ pub fn span(period: &Option<ResolvedPeriod>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_keeps_the_sign_of_small_negative_amounts() {
+        assert_eq!(money(-50, "EUR"), "-0.50 EUR");
+        assert_eq!(money(-1_250, "EUR"), "-12.50 EUR");
+        assert_eq!(money(1_200_050, "EUR"), "12000.50 EUR");
+        assert_eq!(money(-7, "JPY"), "-7 JPY");
+    }
 
     #[test]
     fn formulas_are_neutralised_and_specials_quoted() {

@@ -43,6 +43,17 @@ impl Handler {
     }
 }
 
+impl Handler {
+    /// Rejects a malformed event before anything is written: the same
+    /// pure mappings [`EventHandler::handle`] starts with. After it passes,
+    /// `handle` fails only when the store does.
+    pub fn check(event: &Event) -> Result<(), crate::funnel::Rejected> {
+        funnel::facts_of(event)?;
+        sales::updates_of(event)?;
+        Ok(())
+    }
+}
+
 impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         self.funnel(tx, event).await?;

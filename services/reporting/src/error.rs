@@ -27,8 +27,8 @@ pub enum Error {
     /// The caller may not see or change this.
     #[error("{0}")]
     PermissionDenied(String),
-    /// The request cannot be answered in the current state (e.g. no
-    /// snapshot taken yet).
+    /// The request cannot be answered or run in the service's current
+    /// state (no snapshot taken yet; a rebuild while one runs).
     #[error("{0}")]
     FailedPrecondition(String),
     /// NATS failed (logged in full, answered as unavailable).

@@ -23,6 +23,7 @@ use tonic::{Request, Response, Status};
 
 use crate::error::Error;
 use crate::funnel::Metric;
+use crate::rebuild::{Rebuilder, Status as RebuildStatus};
 use crate::reports::Reports;
 use crate::store::{Counts, FunnelStore};
 
@@ -35,15 +36,6 @@ pub struct Api {
     funnel: FunnelStore,
     reports: Reports,
     rebuilder: Rebuilder,
-}
-
-/// What a rebuild needs: the store to empty and the bus to replay.
-#[derive(Clone, Debug)]
-pub struct Rebuilder {
-    /// The service's store.
-    pub store: leadwheel_plumbing::Store,
-    /// The bus the consumers read.
-    pub bus: leadwheel_plumbing::bus::Bus,
 }
 
 fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
@@ -280,12 +272,15 @@ impl ReportingService for Api {
         let caller = caller(&request)?;
         caller.require_role(&[auth::Role::Admin])?;
         tracing::warn!(by = %caller.subject, "rebuilding the read models from the streams");
-        crate::rebuild::reset(&self.rebuilder.store)
-            .await
-            .map_err(Error::from)?;
-        crate::rebuild::restart_consumers(&self.rebuilder.bus).await?;
-        let consumers = crate::rebuild::progress(&self.rebuilder.bus).await?;
-        Ok(Response::new(RebuildResponse { consumers }))
+        let status = self.rebuilder.start()?;
+        let progress = to_progress(status);
+        Ok(Response::new(RebuildResponse {
+            consumers: progress.consumers,
+            state: progress.state,
+            error: progress.error,
+            events: progress.events,
+            elapsed_ms: progress.elapsed_ms,
+        }))
     }
 
     async fn get_rebuild_progress(
@@ -294,8 +289,8 @@ impl ReportingService for Api {
     ) -> Result<Response<GetRebuildProgressResponse>, Status> {
         let caller = caller(&request)?;
         caller.require_role(&[auth::Role::Admin, auth::Role::Manager])?;
-        let consumers = crate::rebuild::progress(&self.rebuilder.bus).await?;
-        Ok(Response::new(GetRebuildProgressResponse { consumers }))
+        let status = self.rebuilder.progress().await?;
+        Ok(Response::new(to_progress(status)))
     }
 
     async fn set_forecast_adjustment(
@@ -308,5 +303,18 @@ impl ReportingService for Api {
             .set_adjustment(&caller, request.get_ref(), now_ms())
             .await?;
         Ok(Response::new(response))
+    }
+}
+
+fn to_progress(status: RebuildStatus) -> GetRebuildProgressResponse {
+    GetRebuildProgressResponse {
+        state: status.phase.as_str().to_string(),
+        error: match &status.phase {
+            crate::rebuild::Phase::Failed(reason) => reason.clone(),
+            _ => String::new(),
+        },
+        consumers: status.consumers,
+        events: status.events as i64,
+        elapsed_ms: status.elapsed_ms as i64,
     }
 }

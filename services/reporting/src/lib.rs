@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, Result};
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::clock::{self, SharedClock};
-use leadwheel_plumbing::config::{env_or, ports};
+use leadwheel_plumbing::config::{env_or, env_parse, ports};
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime, shutdown, telemetry};
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
@@ -117,6 +117,18 @@ pub fn http_addr(config: &ServiceConfig) -> Result<SocketAddr> {
         .with_context(|| format!("{var}: not an address: {text:?}"))
 }
 
+/// Events per rebuild transaction (`LEADWHEEL_REPORTING_REBUILD_BATCH`).
+fn rebuild_batch(config: &ServiceConfig) -> Result<usize> {
+    let batch_var = config.service_var("REBUILD_BATCH");
+    let rebuild_batch: usize = env_parse(&batch_var, 5000)?;
+    if !(1..=100_000).contains(&rebuild_batch) {
+        anyhow::bail!(
+            "{batch_var}: events per rebuild transaction, from 1 to 100000 (got {rebuild_batch})"
+        );
+    }
+    Ok(rebuild_batch)
+}
+
 /// The CSV download port is the gRPC port + this by default.
 pub const HTTP_OFFSET: u16 = 2000;
 
@@ -143,6 +155,7 @@ pub async fn run_with(
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let rebuild_batch = rebuild_batch(&config)?;
     let runtime = Runtime::start(config, &MIGRATOR, None).await?;
     let handler = consumer::Handler {
         applier: models::apply::Applier {
@@ -185,10 +198,14 @@ pub async fn run_with(
     let api = grpc::Api::new(
         store::FunnelStore::new(runtime.store.clone()),
         reports,
-        grpc::Rebuilder {
-            store: runtime.store.clone(),
-            bus: runtime.bus.clone(),
-        },
+        rebuild::Rebuilder::new(
+            runtime.store.clone(),
+            runtime.bus.clone(),
+            runtime.config.database_url.clone(),
+            handler.clone(),
+            rebuild_batch,
+            runtime.background.clone(),
+        ),
     );
     let service = ReportingServiceServer::with_interceptor(api, runtime.auth.clone());
     runtime

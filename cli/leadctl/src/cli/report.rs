@@ -80,9 +80,9 @@ pub enum ReportCommand {
         #[arg(long)]
         since: Option<String>,
     },
-    /// Admins: empty the read models and replay every stream from the start, showing progress until done.
+    /// Admins: replay every stream from the start into fresh read models, showing progress, then switch over to them at once.
     #[command(
-        after_help = "Reports show partial numbers until the replay is done (the tables are emptied first, not swapped).\n\nExample:\n  leadctl report rebuild"
+        after_help = "Reports keep answering from the current tables until the switch; events arriving meanwhile are neither lost nor counted twice.\n\nExample:\n  leadctl report rebuild"
     )]
     Rebuild,
 }

@@ -191,17 +191,31 @@ fn list_json(list: &ListQuotasResponse) -> Value {
     )
 }
 
-fn progress_line(consumers: &[ConsumerProgress]) -> String {
-    consumers
+fn progress_line(
+    state: &str,
+    events: i64,
+    elapsed_ms: i64,
+    consumers: &[ConsumerProgress],
+) -> String {
+    let per_consumer = consumers
         .iter()
         .map(|c| {
             format!(
-                "{}: {} applied, {} to go",
+                "{}: {} replayed, {} to go",
                 c.consumer, c.delivered, c.pending
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    let rate = if elapsed_ms > 0 {
+        events * 1000 / elapsed_ms
+    } else {
+        0
+    };
+    format!(
+        "{state}: {events} events in {:.1} s ({rate}/s); {per_consumer}",
+        elapsed_ms as f64 / 1000.0
+    )
 }
 
 pub async fn rebuild(ctx: &Ctx) -> Result<()> {
@@ -211,36 +225,51 @@ pub async fn rebuild(ctx: &Ctx) -> Result<()> {
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?
         .into_inner();
-    eprintln!("rebuilding: {}", progress_line(&started.consumers));
-    // The consumers are recreated a moment after the reset: wait until
-    // each has been seen again before trusting "nothing pending".
-    let mut settled = 0;
-    let consumers = loop {
+    eprintln!(
+        "rebuilding into fresh tables (reports answer from the current ones until the switch)\n  {}",
+        progress_line(
+            &started.state,
+            started.events,
+            started.elapsed_ms,
+            &started.consumers
+        )
+    );
+    let done = loop {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let consumers = client
+        let progress = client
             .get_rebuild_progress(GetRebuildProgressRequest {})
             .await
             .map_err(|s| ctx.fail(Target::Reporting, s))?
-            .into_inner()
-            .consumers;
-        eprintln!("  {}", progress_line(&consumers));
-        if consumers.iter().all(|c| c.pending == 0) {
-            settled += 1;
-            if settled >= 3 {
-                break consumers;
-            }
-        } else {
-            settled = 0;
+            .into_inner();
+        eprintln!(
+            "  {}",
+            progress_line(
+                &progress.state,
+                progress.events,
+                progress.elapsed_ms,
+                &progress.consumers
+            )
+        );
+        match progress.state.as_str() {
+            "done" => break progress,
+            "failed" => bail!(
+                "the rebuild failed (the reports still answer from the previous tables): {}",
+                progress.error
+            ),
+            _ => {}
         }
     };
     let view = json!({
-        "consumers": consumers.iter().map(|c| json!({
-            "consumer": c.consumer, "delivered": c.delivered, "pending": c.pending,
+        "state": done.state,
+        "events": done.events,
+        "elapsed_ms": done.elapsed_ms,
+        "consumers": done.consumers.iter().map(|c| json!({
+            "consumer": c.consumer, "replayed": c.delivered, "pending": c.pending,
         })).collect::<Vec<_>>(),
     });
     show(ctx.output(), &view, |_| {
-        let mut sheet = Sheet::new(&["CONSUMER", "APPLIED", "PENDING"]);
-        for c in &consumers {
+        let mut sheet = Sheet::new(&["CONSUMER", "REPLAYED", "PENDING"]);
+        for c in &done.consumers {
             sheet.row(vec![
                 c.consumer.clone(),
                 c.delivered.to_string(),

@@ -1,0 +1,294 @@
+//! Rebuild: replays the streams from their first message into a fresh copy
+//! of the read models, then switches the service over to it atomically.
+//!
+//! While the replay runs the service keeps answering from its live tables,
+//! which its durable consumers keep updating as before. The replay reads
+//! each stream through its own ephemeral consumer into a fresh store (a
+//! sibling SQLite file, or a Postgres schema of the same database; see
+//! [`fresh`]) with the service's own event handler, in large transactions
+//! ([`replay`]). Then the switch, in one transaction on the live store:
+//! it locks out the durable consumers' commits, replays what is left in the
+//! streams, replaces the live read models and the consumers' inbox rows
+//! with the fresh ones, and commits. Every event a durable consumer applied
+//! was in the stream before the lock, so the fresh tables hold it; every
+//! event the replay applied is in the inbox the durable consumers read
+//! after the switch, so none is applied twice; and an event the replay did
+//! not reach is still unacknowledged by them, so they apply it next.
+//!
+//! Quotas and adjustments are not built from events: the switch keeps them.
+
+mod fresh;
+mod replay;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use leadwheel_plumbing::Store;
+use leadwheel_plumbing::bus::Bus;
+use leadwheel_plumbing::config::Secret;
+use leadwheel_proto::reporting::v1::ConsumerProgress;
+use tokio_util::sync::CancellationToken;
+
+use crate::CONSUMERS;
+use crate::consumer::Handler;
+use crate::error::Error;
+
+pub use fresh::{KEPT, READ_MODELS};
+
+/// Where a rebuild stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Phase {
+    /// None has run since the service started.
+    #[default]
+    Idle,
+    /// Replaying the streams into the fresh tables.
+    Replaying,
+    /// Replaying the last events with the live store locked, then
+    /// replacing the live tables.
+    Switching,
+    /// The service answers from the rebuilt tables.
+    Done,
+    /// Stopped; the live tables are untouched.
+    Failed(String),
+}
+
+impl Phase {
+    /// The name the API shows.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Replaying => "replaying",
+            Phase::Switching => "switching",
+            Phase::Done => "done",
+            Phase::Failed(_) => "failed",
+        }
+    }
+
+    fn running(&self) -> bool {
+        matches!(self, Phase::Replaying | Phase::Switching)
+    }
+}
+
+/// A rebuild's progress: its phase and, per consumer, the events replayed
+/// and still to replay.
+#[derive(Clone, Debug, Default)]
+pub struct Status {
+    pub phase: Phase,
+    pub consumers: Vec<ConsumerProgress>,
+    /// Events replayed into the fresh tables so far, all streams.
+    pub events: u64,
+    /// Since the rebuild started (until it ended, once it has).
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    status: Status,
+    started: Option<Instant>,
+}
+
+/// Starts rebuilds and reports their progress; one runs at a time.
+#[derive(Clone, Debug)]
+pub struct Rebuilder {
+    live: Store,
+    bus: Bus,
+    database_url: Secret,
+    handler: Handler,
+    /// Events applied per transaction of the replay.
+    batch: usize,
+    cancel: CancellationToken,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Rebuilder {
+    /// A rebuilder of `live`'s read models (the store at `database_url`)
+    /// from `bus`'s streams, applying events with `handler` in
+    /// transactions of `batch` events, stopped by `cancel`.
+    pub fn new(
+        live: Store,
+        bus: Bus,
+        database_url: Secret,
+        handler: Handler,
+        batch: usize,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            live,
+            bus,
+            database_url,
+            handler,
+            batch: batch.max(1),
+            cancel,
+            shared: Arc::new(Mutex::new(Shared::default())),
+        }
+    }
+
+    /// Starts a rebuild in the background; refused while one runs.
+    pub fn start(&self) -> Result<Status, Error> {
+        {
+            let mut shared = self.lock();
+            if shared.status.phase.running() {
+                return Err(Error::FailedPrecondition(
+                    "a rebuild is already running; follow it with GetRebuildProgress".into(),
+                ));
+            }
+            shared.started = Some(Instant::now());
+            shared.status = Status {
+                phase: Phase::Replaying,
+                consumers: CONSUMERS
+                    .iter()
+                    .map(|(durable, _, _)| ConsumerProgress {
+                        consumer: durable.to_string(),
+                        delivered: 0,
+                        pending: 0,
+                    })
+                    .collect(),
+                events: 0,
+                elapsed_ms: 0,
+            };
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let outcome = tokio::select! {
+                outcome = this.run() => outcome,
+                _ = this.cancel.cancelled() => Err(anyhow::anyhow!("the service is stopping")),
+            };
+            let phase = match outcome {
+                Ok(()) => {
+                    tracing::warn!("rebuild done: the reports answer from the rebuilt tables");
+                    Phase::Done
+                }
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "rebuild failed; the live tables are untouched");
+                    Phase::Failed(format!("{err:#}"))
+                }
+            };
+            let mut shared = this.lock();
+            shared.status.elapsed_ms = shared.elapsed_ms();
+            shared.status.phase = phase;
+        });
+        Ok(self.status())
+    }
+
+    /// The current (or last) rebuild's progress.
+    pub fn status(&self) -> Status {
+        let shared = self.lock();
+        let mut status = shared.status.clone();
+        if status.phase.running() {
+            status.elapsed_ms = shared.elapsed_ms();
+        }
+        status
+    }
+
+    /// The rebuild's progress; before any, the durable consumers'.
+    pub async fn progress(&self) -> Result<Status, Error> {
+        let status = self.status();
+        if status.phase != Phase::Idle {
+            return Ok(status);
+        }
+        Ok(Status {
+            consumers: consumer_progress(&self.bus).await?,
+            ..status
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        // A panic while holding it leaves plain data behind: keep using it.
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        self.lock().status.phase = phase;
+    }
+
+    /// Records progress of consumer `index`: `applied` more events, and
+    /// `pending` still to replay.
+    fn advance(&self, index: usize, applied: u64, delivered: u64, pending: u64) {
+        let mut shared = self.lock();
+        shared.status.events += applied;
+        if let Some(progress) = shared.status.consumers.get_mut(index) {
+            progress.delivered = delivered as i64;
+            progress.pending = pending as i64;
+        }
+    }
+
+    async fn run(&self) -> anyhow::Result<()> {
+        let fresh = fresh::Fresh::create(&self.live, self.database_url.expose()).await?;
+        let outcome = self.replay_and_switch(&fresh).await;
+        fresh.discard(&self.live).await;
+        outcome
+    }
+
+    async fn replay_and_switch(&self, fresh: &fresh::Fresh) -> anyhow::Result<()> {
+        let mut replays = Vec::new();
+        for (index, (durable, stream, filter)) in CONSUMERS.iter().enumerate() {
+            let mut replay = replay::Replay::open(&self.bus, durable, stream, filter).await?;
+            tracing::info!(consumer = durable, "replaying");
+            replay
+                .catch_up(
+                    &fresh.store,
+                    &self.handler,
+                    self.batch,
+                    None,
+                    |applied, seq, pending| self.advance(index, applied, seq, pending),
+                )
+                .await?;
+            replays.push(replay);
+        }
+        self.set_phase(Phase::Switching);
+        let switch = fresh.lock_live(&self.live).await?;
+        // The durable consumers cannot commit now: what they applied was in
+        // the streams before this point, and the replay reaches it here.
+        for (index, replay) in replays.iter_mut().enumerate() {
+            let end = replay.stream_end(&self.bus).await?;
+            replay
+                .catch_up(
+                    &fresh.store,
+                    &self.handler,
+                    self.batch,
+                    Some(end),
+                    |applied, seq, pending| self.advance(index, applied, seq, pending),
+                )
+                .await?;
+        }
+        switch.replace(fresh).await?;
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn elapsed_ms(&self) -> u64 {
+        self.started
+            .map(|started| started.elapsed().as_millis() as u64)
+            .unwrap_or_default()
+    }
+}
+
+/// How far each durable consumer is (when no rebuild has run): delivered
+/// and still pending messages.
+pub async fn consumer_progress(bus: &Bus) -> Result<Vec<ConsumerProgress>, Error> {
+    let mut out = Vec::new();
+    for (durable, stream, _) in CONSUMERS {
+        let stream = bus
+            .jetstream
+            .get_stream(stream.name)
+            .await
+            .map_err(|err| Error::Bus(format!("opening stream {}: {err}", stream.name)))?;
+        let (delivered, pending) = match stream.consumer_info(durable).await {
+            Ok(info) => (
+                info.delivered.stream_sequence,
+                info.num_pending + info.num_ack_pending as u64,
+            ),
+            // Not created yet: nothing delivered.
+            Err(_) => (0, 0),
+        };
+        out.push(ConsumerProgress {
+            consumer: durable.to_string(),
+            delivered: delivered as i64,
+            pending: pending as i64,
+        });
+    }
+    Ok(out)
+}
