@@ -149,6 +149,7 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
                 opened_at_ms: first_offer,
                 deadline_ms: first_offer + 60_000,
                 first_look: true,
+                skipped: Vec::new(),
             },
         );
         push(
@@ -179,6 +180,10 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
                 lead_created_at_ms: created,
                 first_offer_at_ms: first_offer,
                 assigned_at_ms: claimed,
+                // No routing rules in the generated year: the oldest team.
+                routed_by: "fallback".into(),
+                routing_rule_id: String::new(),
+                routing_rules_version: 0,
             },
         );
         push(
