@@ -179,20 +179,7 @@ impl Wheel {
 
     /// VmRSS and VmHWM of the wheel now.
     pub fn memory(&self) -> Result<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let field = |name: &str| -> f64 {
-            status
-                .lines()
-                .find(|line| line.starts_with(name))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map(|kb| kb / 1024.0)
-                .unwrap_or(0.0)
-        };
-        Ok(Memory {
-            rss_mib: field("VmRSS:"),
-            hwm_mib: field("VmHWM:"),
-        })
+        process_memory(self.pid())
     }
 
     /// User + system CPU seconds the wheel has used so far.
@@ -268,6 +255,24 @@ impl Drop for Wheel {
     }
 }
 
+/// VmRSS and VmHWM of process `pid` now, from `/proc/<pid>/status`.
+pub fn process_memory(pid: u32) -> Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    };
+    Ok(Memory {
+        rss_mib: field("VmRSS:"),
+        hwm_mib: field("VmHWM:"),
+    })
+}
+
 /// User + system CPU seconds of process `pid` so far (0 when unreadable).
 pub fn cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -319,7 +324,7 @@ pub fn parse_addresses(line: &str) -> Option<HashMap<String, SocketAddr>> {
     (!out.is_empty()).then_some(out)
 }
 
-async fn create_postgres_database(base: &str) -> Result<(String, String)> {
+pub async fn create_postgres_database(base: &str) -> Result<(String, String)> {
     sqlx::any::install_default_drivers();
     let name = format!("lw_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
     let mut conn = sqlx::AnyConnection::connect(base)
@@ -336,7 +341,7 @@ async fn create_postgres_database(base: &str) -> Result<(String, String)> {
     Ok((format!("{prefix}/{name}"), name))
 }
 
-async fn drop_postgres_database(base: &str, name: &str) -> Result<()> {
+pub async fn drop_postgres_database(base: &str, name: &str) -> Result<()> {
     let mut conn = sqlx::AnyConnection::connect(base).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"

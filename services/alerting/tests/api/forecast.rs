@@ -431,7 +431,7 @@ async fn a_forecast_alert_resolves_when_a_later_check_finds_it_back_above(db: Te
             let forecast = client
                 .get_forecast(GetForecastRequest {
                     team_id: "north".into(),
-                    rep_id: "ana".into(),
+                    rep_id: String::new(),
                     period: Some(Period {
                         kind: PeriodKind::Month as i32,
                         date: "2030-03-01".into(),
