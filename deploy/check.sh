@@ -94,6 +94,10 @@ refuse "a grace period shorter than preStop + the shutdown stages" "shorter than
     --set shutdown.terminationGracePeriodSeconds=59
 refuse "no existingSecret" "existingSecret" --set existingSecret=
 refuse "an unknown database mode" "database/mode" --set database.mode=mysql
+refuse "an unknown SMTP TLS mode" "smtp/tls" \
+    --set services.alerting.smtp.host=smtp.example.com --set services.alerting.smtp.tls=ssl
+refuse "an SMTP password without a username" "smtp/username" \
+    --set services.alerting.smtp.host=smtp.example.com --set services.alerting.smtp.password=true
 
 if [ ! -f deploy/manifests/leadwheel.yaml ]; then
     fail "deploy/manifests/leadwheel.yaml is missing (deploy/check.sh --update-manifests)"

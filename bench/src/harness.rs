@@ -179,20 +179,7 @@ impl Wheel {
 
     /// VmRSS and VmHWM of the wheel now.
     pub fn memory(&self) -> Result<Memory> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let field = |name: &str| -> f64 {
-            status
-                .lines()
-                .find(|line| line.starts_with(name))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-                .map(|kb| kb / 1024.0)
-                .unwrap_or(0.0)
-        };
-        Ok(Memory {
-            rss_mib: field("VmRSS:"),
-            hwm_mib: field("VmHWM:"),
-        })
+        process_memory(self.pid())
     }
 
     /// User + system CPU seconds the wheel has used so far.
@@ -266,6 +253,24 @@ impl Drop for Wheel {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// VmRSS and VmHWM of process `pid` now, from `/proc/<pid>/status`.
+pub fn process_memory(pid: u32) -> Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    };
+    Ok(Memory {
+        rss_mib: field("VmRSS:"),
+        hwm_mib: field("VmHWM:"),
+    })
 }
 
 /// User + system CPU seconds of process `pid` so far (0 when unreadable).

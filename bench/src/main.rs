@@ -6,6 +6,7 @@
 //! the scenarios and reports each figure against its target and as a ratio
 //! to the baseline. See docs/benchmarks.md.
 
+mod alerting;
 mod harness;
 mod intake;
 mod report;
@@ -39,6 +40,8 @@ use crate::scenarios::Ctx;
       leadwheel-bench expiry --open 100000 --window 240s\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
+      leadwheel-bench alerting --quick                # alerting: 100k timers armed, 15 s\n  \
+      leadwheel-bench alerting --timers 1000000 --rate 1000 --duration 60s\n  \
       leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
 )]
 struct Cli {
@@ -114,6 +117,18 @@ struct Cli {
     /// reporting: calls of each report RPC [default: 200, quick 50].
     #[arg(long, global = true)]
     report_calls: Option<usize>,
+
+    /// alerting: timers armed before the run [default: 1000000; 100000 with --quick].
+    #[arg(long, global = true)]
+    timers: Option<usize>,
+
+    /// alerting: seeded timers falling due per second during the run [default: 100].
+    #[arg(long, global = true)]
+    due_rate: Option<u32>,
+
+    /// The alerting binary [default: leadwheel-alerting next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    alerting_bin: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +144,10 @@ enum Scenario {
     /// Signed signups into intake (SQLite): a burst for throughput, then
     /// `--rate` (default 1000) per second for latency.
     Intake,
-    /// Every scenario above, in that order.
+    /// Alerting with many timers armed: `--rate` (default 1000) opportunity
+    /// events/s, `--due-rate` timers falling due/s (not part of `all`).
+    Alerting,
+    /// Every scenario above but alerting, in that order.
     All,
     /// Reporting: raw JetStream consume vs the rebuild's replay rate, and
     /// every report RPC's latency (not part of `all`).
@@ -358,6 +376,31 @@ async fn main() -> Result<()> {
             reporting_bin,
         };
         let section = reporting::reporting(&ctx, &plan).await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+
+    if cli.command == Scenario::Alerting {
+        let alerting_bin = match &cli.alerting_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("the bench binary's folder")?
+                .join("leadwheel-alerting"),
+        };
+        let alerting_sizes = alerting::AlertingSizes {
+            timers: cli
+                .timers
+                .unwrap_or(if cli.quick { 100_000 } else { 1_000_000 }),
+            rate: sizes.rate,
+            duration: cli.duration.unwrap_or(if cli.quick {
+                Duration::from_secs(15)
+            } else {
+                Duration::from_secs(60)
+            }),
+            due_rate: cli.due_rate.unwrap_or(100),
+        };
+        let section = alerting::alerting(&ctx, &base, &alerting_bin, &alerting_sizes).await?;
         say(report::table(&section));
         sections.push(section);
     }

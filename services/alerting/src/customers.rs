@@ -11,10 +11,11 @@
 //!   of the offer that crossed the line); the alert resolves when the share
 //!   falls back under it (`load_eased`), and a new episode may raise again.
 //! - `handover_task_overdue`: a task for a new owner is armed at the end of
-//!   its due date (UTC) plus the threshold; opportunity announces no single
-//!   task's completion, so a touch on the task's account or lead counts as
-//!   doing it (`activity_logged`), and the handover's completion resolves
-//!   every task of it (`handover_completed`). Dedupe key `<task>`.
+//!   its due date (UTC) plus the threshold; marking the task done in
+//!   opportunity (`opps.handover.task_completed`, `task_completed`), a
+//!   touch on the task's account or lead (`activity_logged`) and the
+//!   handover's completion (every task of it, `handover_completed`) disarm
+//!   it and resolve its alert. Dedupe key `<task>`.
 
 use leadwheel_plumbing::Tx;
 use leadwheel_proto::events::v1::{AccountChanged, HandoverTaskCreated, OfferClosed, OfferOutcome};
@@ -190,6 +191,19 @@ pub async fn task_created(
     Ok(true)
 }
 
+/// Task `task_id` was marked done in opportunity.
+pub async fn task_completed(ops: &Ops, tx: &mut Tx, task_id: &str) -> Result<(), StoreError> {
+    accounts::take_task(tx, task_id).await?;
+    task_done(ops, tx, task_id, "task_completed").await
+}
+
+async fn task_done(ops: &Ops, tx: &mut Tx, task_id: &str, reason: &str) -> Result<(), StoreError> {
+    timers::disarm(tx, &timers::rule_key(HANDOVER_TASK_OVERDUE, task_id)).await?;
+    ops.resolve_subject(tx, HANDOVER_TASK_OVERDUE, task_id, None, reason)
+        .await?;
+    Ok(())
+}
+
 /// Tasks done: those of a completed handover, or about a touched customer.
 pub async fn tasks_done(
     ops: &Ops,
@@ -200,9 +214,7 @@ pub async fn tasks_done(
     reason: &str,
 ) -> Result<(), StoreError> {
     for task_id in accounts::take_tasks(tx, handover_id, account_id, lead_id).await? {
-        timers::disarm(tx, &timers::rule_key(HANDOVER_TASK_OVERDUE, &task_id)).await?;
-        ops.resolve_subject(tx, HANDOVER_TASK_OVERDUE, &task_id, None, reason)
-            .await?;
+        task_done(ops, tx, &task_id, reason).await?;
     }
     Ok(())
 }

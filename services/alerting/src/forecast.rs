@@ -146,6 +146,63 @@ pub fn shortfalls(forecast: &GetForecastResponse, threshold_percent: i64) -> Vec
     out
 }
 
+/// A line with a quota at or above the threshold: its earlier alerts (of
+/// any period) resolve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    /// The rep; empty for the team's own line.
+    pub rep_id: String,
+    /// The line's currency.
+    pub currency: String,
+}
+
+impl Recovered {
+    fn subject(&self) -> String {
+        if self.rep_id.is_empty() {
+            "team".to_string()
+        } else {
+            format!("rep:{}", self.rep_id)
+        }
+    }
+}
+
+/// The team's and each rep's lines with a quota at or above
+/// `threshold_percent` of it.
+pub fn recovered(forecast: &GetForecastResponse, threshold_percent: i64) -> Vec<Recovered> {
+    let at_or_above = |rep_id: &str, lines: &[ForecastLine]| -> Vec<Recovered> {
+        lines
+            .iter()
+            .filter(|l| {
+                l.has_quota && l.quota_minor > 0 && l.forecast_bp >= threshold_percent * 100
+            })
+            .map(|l| Recovered {
+                rep_id: rep_id.to_string(),
+                currency: l.currency.clone(),
+            })
+            .collect()
+    };
+    let mut out = at_or_above("", &forecast.lines);
+    for rep in &forecast.reps {
+        out.extend(at_or_above(&rep.rep_id, &rep.lines));
+    }
+    out
+}
+
+/// Whether `dedupe_key` is a forecast alert of `team_id` about `line`'s
+/// subject and currency, in any period (see [`Shortfall::dedupe_key`]).
+pub fn is_alert_about(dedupe_key: &str, team_id: &str, line: &Recovered) -> bool {
+    let prefix = format!(
+        "{}:{team_id}:{}:",
+        crate::rules::FORECAST_BELOW_QUOTA,
+        line.subject()
+    );
+    // The rest is "<period from>:<currency>"; the date holds no colon.
+    dedupe_key
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(_, currency)| currency == line.currency)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,5 +298,58 @@ mod tests {
             found[0].dedupe_key("north", "2026-04-01"),
             "forecast_below_quota:north:team:2026-04-01:EUR"
         );
+    }
+
+    #[test]
+    fn lines_back_above_the_threshold_match_their_earlier_alerts_only() {
+        let forecast = GetForecastResponse {
+            lines: vec![line("EUR", 100_000, 80_000), line("USD", 0, 0)],
+            reps: vec![RepForecast {
+                rep_id: "ana".into(),
+                lines: vec![line("EUR", 50_000, 39_999), line("USD", 10_000, 9_000)],
+            }],
+            ..Default::default()
+        };
+        let back = recovered(&forecast, 80);
+        assert_eq!(
+            back,
+            [
+                Recovered {
+                    rep_id: String::new(),
+                    currency: "EUR".into()
+                },
+                Recovered {
+                    rep_id: "ana".into(),
+                    currency: "USD".into()
+                },
+            ]
+        );
+        let (team, ana_usd) = (&back[0], &back[1]);
+        assert!(is_alert_about(
+            "forecast_below_quota:north:team:2026-03-01:EUR",
+            "north",
+            team
+        ));
+        assert!(is_alert_about(
+            "forecast_below_quota:north:rep:ana:2026-02-01:USD",
+            "north",
+            ana_usd
+        ));
+        // Another currency, subject or team is not this line's.
+        assert!(!is_alert_about(
+            "forecast_below_quota:north:rep:ana:2026-03-01:EUR",
+            "north",
+            ana_usd
+        ));
+        assert!(!is_alert_about(
+            "forecast_below_quota:north:team:2026-03-01:EUR",
+            "north",
+            ana_usd
+        ));
+        assert!(!is_alert_about(
+            "forecast_below_quota:south:team:2026-03-01:EUR",
+            "north",
+            team
+        ));
     }
 }

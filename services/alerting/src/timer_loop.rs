@@ -4,13 +4,17 @@
 //!
 //! Each timer fires in its own transaction with its effects and events; the
 //! conditional delete in [`crate::store::timers::take`] makes two replicas'
-//! loops fire a timer once.
+//! loops fire a timer once. A forecast check waits on reporting, so it is
+//! leased (moved ahead, see [`crate::ops::forecast::LEASE_MS`]) and run as
+//! its own task: a slow reporting holds that check only, never the others.
 
 use std::time::Duration;
 
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::ops::Ops;
+use crate::ops::timers::Fired;
 use crate::store::{StoreError, timers};
 
 /// Timers read per round.
@@ -21,11 +25,15 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// Fires timers until `cancel` fires.
 pub async fn run(ops: Ops, cancel: CancellationToken) {
+    // Forecast checks in flight; dropped (aborted) with the loop. An
+    // aborted check's lease runs out and the check is due again.
+    let mut checks = JoinSet::new();
     loop {
         if cancel.is_cancelled() {
             return;
         }
-        let next = match fire_due(&ops, &cancel)
+        while checks.try_join_next().is_some() {}
+        let next = match fire_due(&ops, &cancel, &mut checks)
             .await
             .and(timers::next_due(&ops.store).await)
         {
@@ -50,8 +58,13 @@ pub async fn run(ops: Ops, cancel: CancellationToken) {
     }
 }
 
-/// Fires every timer due now; how many fired.
-pub async fn fire_due(ops: &Ops, cancel: &CancellationToken) -> Result<usize, StoreError> {
+/// Fires every timer due now, starting the forecast checks among them in
+/// `checks`; how many fired or started.
+pub async fn fire_due(
+    ops: &Ops,
+    cancel: &CancellationToken,
+    checks: &mut JoinSet<()>,
+) -> Result<usize, StoreError> {
     let mut fired = 0;
     loop {
         let due = timers::due(&ops.store, ops.now_ms(), BATCH).await?;
@@ -63,13 +76,25 @@ pub async fn fire_due(ops: &Ops, cancel: &CancellationToken) -> Result<usize, St
             if cancel.is_cancelled() {
                 return Ok(fired);
             }
-            let took = ops.fire_timer(timer).await?;
-            if took {
-                took_any = true;
-                fired += 1;
-                let late_ms = ops.now_ms() - timer.due_at_ms;
-                tracing::debug!(timer_key = %timer.timer_key, late_ms, "timer fired");
+            match ops.fire_timer(timer).await? {
+                Fired::Done => {
+                    let late_ms = ops.now_ms() - timer.due_at_ms;
+                    tracing::debug!(timer_key = %timer.timer_key, late_ms, "timer fired");
+                }
+                Fired::Check(check) => {
+                    let ops = ops.clone();
+                    checks.spawn(async move {
+                        if let Err(err) = ops.run_forecast_check(&check).await {
+                            // The lease runs out and the check is due again.
+                            tracing::warn!(team_id = %check.team_id, error = %err, "forecast check failed; retried when its lease ends");
+                        }
+                        ops.wake();
+                    });
+                }
+                Fired::Elsewhere => continue,
             }
+            took_any = true;
+            fired += 1;
         }
         ops.outbox.notify();
         ops.wakers.wake_all();

@@ -21,10 +21,10 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    AccountChanged, ActivityLogged, FollowUpSet, HandoverCompleted, HandoverTaskCreated,
-    LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged, LeadReturned,
-    OpportunityAmountChanged, OpportunityClosed, OpportunityOpened, OpportunityOwnerChanged,
-    OpportunityStageChanged, OpportunityState, PipelineStageChanged,
+    AccountChanged, ActivityLogged, FollowUpSet, HandoverCompleted, HandoverTaskCompleted,
+    HandoverTaskCreated, LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged,
+    LeadReturned, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
+    OpportunityOwnerChanged, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
 };
 
 use crate::ops::Ops;
@@ -33,8 +33,9 @@ use crate::rules::{FOLLOW_UP_OVERDUE, NO_FIRST_TOUCH, STUCK_IN_STAGE};
 use crate::store::{StoreError, directory, rules as rule_store, timers as timer_store};
 
 /// The subjects this handler reads from opportunity's stream.
-pub const SUBJECTS: [&str; 18] = [
+pub const SUBJECTS: [&str; 19] = [
     subjects::OPPS_HANDOVER_TASK_CREATED,
+    subjects::OPPS_HANDOVER_TASK_COMPLETED,
     subjects::OPPS_HANDOVER_COMPLETED,
     subjects::OPPS_ACCOUNT_CREATED,
     subjects::OPPS_ACCOUNT_UPDATED,
@@ -443,6 +444,13 @@ impl EventHandler for OppsHandler {
                     )));
                 }
                 Ok(())
+            }
+            subjects::OPPS_HANDOVER_TASK_COMPLETED => {
+                let e: HandoverTaskCompleted = event.decode()?;
+                required(&e.task_id, "task_id", &event.subject)?;
+                crate::customers::task_completed(&self.ops, tx, &e.task_id)
+                    .await
+                    .map_err(transient)
             }
             subjects::OPPS_HANDOVER_COMPLETED => {
                 let e: HandoverCompleted = event.decode()?;

@@ -73,6 +73,8 @@ pub mod subjects {
     pub const OPPS_FOLLOW_UP_SET: &str = "opps.follow_up.set";
     /// A handover task was created for a new owner.
     pub const OPPS_HANDOVER_TASK_CREATED: &str = "opps.handover.task_created";
+    /// One handover task was marked done.
+    pub const OPPS_HANDOVER_TASK_COMPLETED: &str = "opps.handover.task_completed";
     /// Every task of an applied handover is done.
     pub const OPPS_HANDOVER_COMPLETED: &str = "opps.handover.completed";
     /// A lead was converted into this opportunity.

@@ -176,6 +176,7 @@ contracts! {
         HandoverStarted => subjects::OPPS_HANDOVER_STARTED,
         HandoverApplied => subjects::OPPS_HANDOVER_APPLIED,
         HandoverTaskCreated => subjects::OPPS_HANDOVER_TASK_CREATED,
+        HandoverTaskCompleted => subjects::OPPS_HANDOVER_TASK_COMPLETED,
         HandoverCompleted => subjects::OPPS_HANDOVER_COMPLETED,
         FollowUpSet => subjects::OPPS_FOLLOW_UP_SET,
         OpportunityOpened => subjects::OPPS_OPPORTUNITY_OPENED,

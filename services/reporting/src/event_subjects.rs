@@ -41,6 +41,7 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::OPPS_HANDOVER_STARTED, None),
     (subjects::OPPS_HANDOVER_APPLIED, None),
     (subjects::OPPS_HANDOVER_TASK_CREATED, None),
+    (subjects::OPPS_HANDOVER_TASK_COMPLETED, None),
     (subjects::OPPS_HANDOVER_COMPLETED, None),
     (subjects::OPPS_FOLLOW_UP_SET, Some("activity (follow-ups)")),
     (subjects::OPPS_OPPORTUNITY_OPENED, Some("pipeline")),

@@ -76,6 +76,7 @@ const NOT_CONSUMED_HERE: &[&str] = &[
     subjects::OPPS_LEAD_OPENED,
     subjects::OPPS_HANDOVER_STARTED,
     subjects::OPPS_HANDOVER_TASK_CREATED,
+    subjects::OPPS_HANDOVER_TASK_COMPLETED,
     subjects::OPPS_HANDOVER_COMPLETED,
     subjects::OPPS_FOLLOW_UP_SET,
     subjects::OPPS_OPPORTUNITY_OPENED,
@@ -662,5 +663,141 @@ async fn reporting_reads_skips_rules_and_follow_ups_as_published() {
         let envelopes = read_envelopes(&system.nats.url(), stream, subject).await;
         assert!(!envelopes.is_empty(), "{subject} was never published");
         assert!(envelopes.iter().all(|e| e.source != "test"), "{subject}");
+    }
+}
+
+/// Subjects alerting reads that have their case here (its other subjects
+/// are tested in services/alerting against hand-built events), with the
+/// durable reading each; the case is
+/// `a_task_marked_done_in_opportunity_disarms_its_timer_in_alerting`.
+const CONSUMED_BY_ALERTING: &[(&str, &str)] = &[(
+    subjects::OPPS_HANDOVER_TASK_COMPLETED,
+    leadwheel_alerting::OPPS_CONSUMER,
+)];
+
+#[test]
+fn alerting_reads_what_its_cases_cover() {
+    for (subject, durable) in CONSUMED_BY_ALERTING {
+        assert_eq!(*durable, leadwheel_alerting::OPPS_CONSUMER);
+        assert!(
+            leadwheel_alerting::watch::SUBJECTS.contains(subject),
+            "{durable} does not read {subject}"
+        );
+        assert!(contracts::ALL.iter().any(|c| c.subject == *subject));
+    }
+}
+
+/// When alerting's timer `key` is due, read from its SQLite file.
+async fn alerting_timer(system: &System, key: &str) -> Option<i64> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let url = format!(
+        "sqlite://{}/alerting.db?mode=ro",
+        system.dir.path().display()
+    );
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("opening alerting's store");
+    let due = sqlx::query("SELECT due_at_ms FROM alerting_timers WHERE timer_key = $1")
+        .bind(key)
+        .fetch_optional(&pool)
+        .await
+        .expect("reading alerting's timers")
+        .map(|row| row.try_get::<i64, _>("due_at_ms").expect("due_at_ms"));
+    pool.close().await;
+    due
+}
+
+/// opps.handover.task_completed, as opportunity publishes it when a task
+/// is marked done, disarms that task's `handover_task_overdue` timer in
+/// alerting, and only that one (the handover, with another task open, is
+/// not complete, so `opps.handover.completed` is not what did it).
+#[tokio::test]
+async fn a_task_marked_done_in_opportunity_disarms_its_timer_in_alerting() {
+    let system = System::start().await.expect("system");
+    let watch = TerminationWatch::start(&system.nats.url())
+        .await
+        .expect("watching terminations");
+    let mut admin = wheel(&system, "admin", Role::Admin).await;
+    let maya = opps(&system, "maya", Role::Manager).await;
+    set_team(&mut admin, "north", "maya", &["ana", "ben"]).await;
+    let mut leads = Vec::new();
+    for (email, company) in [("pat@one.example", "One"), ("sam@two.example", "Two")] {
+        let lead = signup(&system, email, company).await;
+        claim_as(&system, &admin, &lead, "ana").await;
+        lead_in_work(&maya, &lead).await;
+        leads.push(lead);
+    }
+
+    // Ana leaves; her two leads go to Ben with a task each.
+    let plan = maya
+        .clone()
+        .start_handover(StartHandoverRequest {
+            rep_id: "ana".into(),
+            successor_rep_id: "ben".into(),
+            leads_to_successor: true,
+        })
+        .await
+        .expect("maya starts ana's handover")
+        .into_inner()
+        .handover
+        .expect("a plan");
+    maya.clone()
+        .apply_handover(ApplyHandoverRequest {
+            handover_id: plan.handover_id.clone(),
+            task_due_days: 3,
+        })
+        .await
+        .expect("maya applies the handover");
+    let mut ben = opps(&system, "ben", Role::Rep).await;
+    let tasks = ben
+        .list_tasks(ListTasksRequest {
+            handover_id: plan.handover_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ben lists his tasks")
+        .into_inner()
+        .tasks;
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    let key = |task: &Task| format!("rule:handover_task_overdue:{}", task.task_id);
+    for task in &tasks {
+        eventually(WAIT, "alerting to arm the task's timer", || async {
+            alerting_timer(&system, &key(task)).await
+        })
+        .await;
+    }
+
+    ben.complete_task(CompleteTaskRequest {
+        task_id: tasks[0].task_id.clone(),
+    })
+    .await
+    .expect("ben marks one task done");
+    eventually(WAIT, "alerting to disarm the done task's timer", || async {
+        alerting_timer(&system, &key(&tasks[0]))
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        alerting_timer(&system, &key(&tasks[1])).await.is_some(),
+        "the open task's timer was disarmed too"
+    );
+    consumers_took_everything(
+        &system,
+        &watch,
+        &[(&OPPS_STREAM, leadwheel_alerting::OPPS_CONSUMER)],
+    )
+    .await;
+
+    // Published by opportunity itself, with the contract's type.
+    for (subject, _) in CONSUMED_BY_ALERTING {
+        let envelopes = read_envelopes(&system.nats.url(), &OPPS_STREAM, subject).await;
+        assert_eq!(envelopes.len(), 1, "{subject}");
+        assert_eq!(envelopes[0].r#type, *subject);
+        assert_eq!(envelopes[0].source, "opportunity");
     }
 }

@@ -4,9 +4,16 @@
 //! reporting (`GetForecast`, outside any transaction), then in one
 //! transaction the timer is taken, one alert is raised per team or rep line
 //! below the threshold (dedupe key in [`crate::forecast::Shortfall`]) and
-//! the timer is armed for the next period. Reporting unreachable: the timer
-//! is armed again after a backoff (1 s doubling to 5 min), so no check is
-//! lost, across restarts too.
+//! the timer is armed for the next period; lines back at or above the
+//! threshold resolve their earlier alerts (`forecast_recovered`). Reporting
+//! unreachable: the timer is armed again after a backoff (1 s doubling to
+//! 5 min), so no check is lost, across restarts too.
+//!
+//! While reporting is asked, the check's timer is leased: moved
+//! [`LEASE_MS`] ahead by a conditional update, so the timer loop (and other
+//! replicas) go on with other timers and do not start the same check
+//! again; the answer is applied only if the lease still holds. A process
+//! that dies mid-check leaves the lease to run out: the check is due again.
 
 use std::time::Duration;
 
@@ -18,15 +25,34 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::Ops;
 use super::timers::{TimerAction, arm, disarm, rule_key};
-use crate::forecast::{Shortfall, next_check, shortfalls};
+use crate::forecast::{Shortfall, is_alert_about, next_check, recovered, shortfalls};
 use crate::rules::FORECAST_BELOW_QUOTA;
 use crate::store::timers::{self, Timer};
-use crate::store::{NewAlert, StoreError, directory, rules as rule_store};
+use crate::store::{NewAlert, StoreError, alerts, directory, rules as rule_store};
 
 /// The longest wait between attempts while reporting is unreachable.
 const MAX_BACKOFF_MS: i64 = 300_000;
 /// How long one `GetForecast` may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How far ahead a check in flight moves its timer: well past the longest
+/// call (3 s to connect, then [`CALL_TIMEOUT`]), so only a dead process's
+/// check is started again.
+pub const LEASE_MS: i64 = 60_000;
+
+/// A forecast check leased to this process (see [`Ops::fire_timer`]).
+#[derive(Clone, Debug)]
+pub struct ForecastCheck {
+    /// The timer as leased (its due time is the lease's end).
+    pub timer: Timer,
+    /// The team.
+    pub team_id: String,
+    /// "month", "quarter" or "year".
+    pub period: String,
+    /// The checked period's first day.
+    pub period_from: String,
+    /// Failed attempts to reach reporting so far.
+    pub attempt: u32,
+}
 
 /// Reporting's API, called as an admin with tokens alerting mints.
 #[derive(Clone, Debug)]
@@ -130,16 +156,37 @@ impl Ops {
         Ok(())
     }
 
-    /// Runs the forecast check `timer` holds (its own transactions); false
-    /// when another replica took it.
-    pub async fn fire_forecast_check(
-        &self,
-        timer: &Timer,
-        team_id: &str,
-        period: &str,
-        period_from: &str,
-        attempt: u32,
-    ) -> Result<bool, StoreError> {
+    /// Leases forecast check `timer` (moves it [`LEASE_MS`] ahead) if it is
+    /// still armed as read; the leased timer, None when another replica
+    /// took it.
+    pub async fn lease_forecast_check(&self, timer: &Timer) -> Result<Option<Timer>, StoreError> {
+        let leased = Timer {
+            due_at_ms: self.now_ms() + LEASE_MS,
+            ..timer.clone()
+        };
+        let mut tx = self.store.begin().await?;
+        let moved = timers::move_due(&mut tx, timer, leased.due_at_ms).await?;
+        tx.commit().await?;
+        Ok(moved.then_some(leased))
+    }
+
+    /// Runs a leased forecast check: asks reporting (no transaction open),
+    /// then applies the answer in one transaction if the lease still holds;
+    /// false when it did not (the rule changed meanwhile and re-armed it).
+    pub async fn run_forecast_check(&self, check: &ForecastCheck) -> Result<bool, StoreError> {
+        let ForecastCheck {
+            timer,
+            team_id,
+            period,
+            period_from,
+            attempt,
+        } = check;
+        let (team_id, period, period_from, attempt) = (
+            team_id.as_str(),
+            period.as_str(),
+            period_from.as_str(),
+            *attempt,
+        );
         let forecast = match &self.reporting {
             Some(reporting) => reporting.forecast(team_id, period, period_from).await,
             None => Err(tonic::Status::unavailable("no reporting URL configured")),
@@ -193,6 +240,22 @@ impl Ops {
                     second_escalate_after_ms: rule.second_escalate_after_ms,
                 };
                 self.raise(&mut tx, new).await?;
+            }
+            for line in recovered(&forecast, rule.threshold_percent) {
+                let subject_key = if line.rep_id.is_empty() {
+                    team_id
+                } else {
+                    &line.rep_id
+                };
+                for (alert_id, dedupe_key) in
+                    alerts::unresolved_for_subject(&mut tx, FORECAST_BELOW_QUOTA, subject_key)
+                        .await?
+                {
+                    if is_alert_about(&dedupe_key, team_id, &line) {
+                        self.resolve(&mut tx, &alert_id, "forecast_recovered")
+                            .await?;
+                    }
+                }
             }
         }
         self.arm_forecast_check(&mut tx, team_id, true).await?;

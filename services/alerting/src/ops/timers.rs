@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Ops;
+use super::forecast::ForecastCheck;
 use crate::rules;
 use crate::store::timers::{self, Timer};
 use crate::store::{NewAlert, StoreError, directory, rules as rule_store};
@@ -43,9 +44,9 @@ pub enum TimerAction {
         /// The alert.
         alert_id: String,
     },
-    /// A team's forecast is checked against its quota (rule 7); fired by
-    /// [`Ops::fire_forecast_check`], which calls reporting outside the
-    /// transaction.
+    /// A team's forecast is checked against its quota (rule 7); leased by
+    /// [`Ops::fire_timer`] and run by [`Ops::run_forecast_check`], which
+    /// calls reporting outside the transaction.
     ForecastCheck {
         /// The team.
         team_id: String,
@@ -90,10 +91,23 @@ pub async fn disarm(tx: &mut Tx, key: &str) -> Result<bool, StoreError> {
     timers::disarm(tx, key).await
 }
 
+/// What firing a timer came to.
+#[derive(Debug)]
+pub enum Fired {
+    /// Fired here, its effects committed.
+    Done,
+    /// Another replica took it first.
+    Elsewhere,
+    /// A forecast check, leased to this caller: run it with
+    /// [`Ops::run_forecast_check`] (it waits on reporting).
+    Check(ForecastCheck),
+}
+
 impl Ops {
-    /// Fires `timer` in its own transaction; false when another replica
-    /// took it.
-    pub async fn fire_timer(&self, timer: &Timer) -> Result<bool, StoreError> {
+    /// Fires `timer` in its own transaction, or leases it when it is a
+    /// forecast check (the caller runs those, so reporting's answer is
+    /// awaited outside the timer loop).
+    pub async fn fire_timer(&self, timer: &Timer) -> Result<Fired, StoreError> {
         if let Ok(TimerAction::ForecastCheck {
             team_id,
             period,
@@ -101,14 +115,21 @@ impl Ops {
             attempt,
         }) = serde_json::from_str(&timer.payload)
         {
-            return self
-                .fire_forecast_check(timer, &team_id, &period, &period_from, attempt)
-                .await;
+            return Ok(match self.lease_forecast_check(timer).await? {
+                Some(leased) => Fired::Check(ForecastCheck {
+                    timer: leased,
+                    team_id,
+                    period,
+                    period_from,
+                    attempt,
+                }),
+                None => Fired::Elsewhere,
+            });
         }
         let mut tx = self.store.begin().await?;
         let took = self.fire(&mut tx, timer).await?;
         tx.commit().await?;
-        Ok(took)
+        Ok(if took { Fired::Done } else { Fired::Elsewhere })
     }
 
     /// Fires `timer` in `tx` if this caller takes it (another replica may
@@ -166,7 +187,7 @@ impl Ops {
             TimerAction::Escalate { alert_id } => self.escalate(tx, &alert_id).await?,
             TimerAction::EndSnooze { alert_id } => self.end_snooze(tx, &alert_id).await?,
             TimerAction::ForecastCheck { .. } => {
-                // The timer loop hands these to `fire_forecast_check`; one
+                // `fire_timer` leases these for `run_forecast_check`; one
                 // taken here is put back, due now, rather than lost.
                 let now = self.now_ms();
                 timers::arm(tx, &timer.timer_key, now, &timer.payload, now).await?;

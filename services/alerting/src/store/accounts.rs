@@ -159,6 +159,15 @@ pub async fn add_task(
     Ok(())
 }
 
+/// Removes open task `task_id`; true when it was open.
+pub async fn take_task(tx: &mut Tx, task_id: &str) -> Result<bool, StoreError> {
+    let done = sqlx::query("DELETE FROM alerting_handover_tasks WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Removes and returns the open tasks of `handover_id`, or those about
 /// `account_id` or `lead_id` (empty ids match nothing).
 pub async fn take_tasks(

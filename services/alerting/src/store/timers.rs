@@ -71,6 +71,20 @@ pub async fn take(tx: &mut Tx, timer: &Timer) -> Result<bool, StoreError> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Moves `timer` to `due_at_ms` if it is still armed as read (same due
+/// time); true when this caller moved it.
+pub async fn move_due(tx: &mut Tx, timer: &Timer, due_at_ms: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE alerting_timers SET due_at_ms = $3 WHERE timer_key = $1 AND due_at_ms = $2",
+    )
+    .bind(&timer.timer_key)
+    .bind(timer.due_at_ms)
+    .bind(due_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Up to `limit` timers due at `now_ms`, earliest first.
 pub async fn due(store: &Store, now_ms: i64, limit: i64) -> Result<Vec<Timer>, StoreError> {
     let rows = sqlx::query(

@@ -9,7 +9,8 @@ use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
 use leadwheel_proto::alerting::v1::{Rule, SetRuleRequest};
 use leadwheel_proto::events::v1::{
-    AccountChanged, HandoverCompleted, HandoverTaskCreated, OfferClosed, OfferOutcome,
+    AccountChanged, HandoverCompleted, HandoverTaskCompleted, HandoverTaskCreated, OfferClosed,
+    OfferOutcome,
 };
 
 use crate::helpers::{Env, Tables, WAIT, spawn_app_at};
@@ -276,6 +277,115 @@ async fn an_overdue_handover_task_tells_the_new_owner_and_the_manager(db: TestDb
             .iter()
             .all(|a| a.subject_key != "task-2")
     );
+    tables.close().await;
+    app.stop().await;
+}
+
+fn task_completed(task_id: &str, handover_id: &str, at_ms: i64) -> HandoverTaskCompleted {
+    HandoverTaskCompleted {
+        task_id: task_id.into(),
+        handover_id: handover_id.into(),
+        owner_rep_id: "ana".into(),
+        team_id: "north".into(),
+        by: "ana".into(),
+        at_ms,
+    }
+}
+
+on_both_backends!(a_handover_task_marked_done_stops_or_resolves_its_alert);
+/// A task marked done in opportunity, with no touch logged: done before it
+/// is due, it never alerts; done after, its alert resolves.
+async fn a_handover_task_marked_done_stops_or_resolves_its_alert(db: TestDb) {
+    let env = Env::new(db);
+    // 2026-03-01T00:00:00Z; tasks due 2026-03-02 are overdue from 03-03.
+    let clock = ManualClock::new(1_772_323_200_000);
+    let app = spawn_app_at(&env, &clock).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    let due = 1_772_323_200_000 + 2 * 86_400_000;
+    for (task_id, account) in [("task-early", "acct-1"), ("task-late", "acct-2")] {
+        app.opps(
+            subjects::OPPS_HANDOVER_TASK_CREATED,
+            task_id,
+            &task(task_id, "ho-1", account, "2026-03-02"),
+        )
+        .await;
+        tables
+            .wait_timer(&format!("rule:handover_task_overdue:{task_id}"), due)
+            .await;
+    }
+
+    // Marked done in time: disarmed, and the rest of the handover (not
+    // complete) is left alone.
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_COMPLETED,
+        "task-early",
+        &task_completed("task-early", "ho-1", clock.now_ms()),
+    )
+    .await;
+    tables
+        .wait_no_timer("rule:handover_task_overdue:task-early")
+        .await;
+    assert_eq!(
+        tables
+            .timer_due("rule:handover_task_overdue:task-late")
+            .await,
+        Some(due)
+    );
+
+    clock.advance(2 * DAY + Duration::from_secs(1));
+    let alert = wait_for(&app, "task-late overdue", |a| {
+        a.kind == "handover_task_overdue"
+    })
+    .await;
+    assert_eq!(alert.subject_key, "task-late");
+
+    // Marked done late (no touch logged): the alert resolves.
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_COMPLETED,
+        "task-late",
+        &task_completed("task-late", "ho-1", clock.now_ms()),
+    )
+    .await;
+    let resolved = wait_for(&app, "task-late resolved", |a| {
+        a.subject_key == "task-late" && a.state == "resolved"
+    })
+    .await;
+    assert_eq!(resolved.resolved_reason, "task_completed");
+    let alerts = all_alerts(&app).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+
+    // Told twice (a redelivery under a new id): nothing more happens.
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_COMPLETED,
+        "task-late",
+        &task_completed("task-late", "ho-1", clock.now_ms()),
+    )
+    .await;
+    // Applied in order: once a task created after it is armed, it was seen.
+    app.opps(
+        subjects::OPPS_HANDOVER_TASK_CREATED,
+        "task-after",
+        &task("task-after", "ho-1", "acct-3", "2026-03-09"),
+    )
+    .await;
+    tables
+        .wait_timer(
+            "rule:handover_task_overdue:task-after",
+            1_772_323_200_000 + 9 * 86_400_000,
+        )
+        .await;
+    let resolved_events = eventually(WAIT, "the resolution announced", || async {
+        let events = app
+            .events(
+                &leadwheel_plumbing::bus::ALERTS_STREAM,
+                subjects::ALERT_RESOLVED,
+            )
+            .await;
+        (!events.is_empty()).then_some(events)
+    })
+    .await;
+    assert_eq!(resolved_events.len(), 1);
     tables.close().await;
     app.stop().await;
 }

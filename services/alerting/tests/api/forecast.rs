@@ -384,3 +384,146 @@ async fn a_check_while_reporting_is_down_runs_when_it_is_back(db: TestDb) {
     app.stop().await;
     reporting.stop().await;
 }
+
+on_both_backends!(a_forecast_alert_resolves_when_a_later_check_finds_it_back_above);
+/// Checked again (the check point moved later in the period) after ana won
+/// more pipeline: her alert resolves, the team's (still below) stays.
+async fn a_forecast_alert_resolves_when_a_later_check_finds_it_back_above(db: TestDb) {
+    let reporting_db = sibling_db(&db).await;
+    let env = Env::new(db);
+    let reporting_env = Env::new(reporting_db);
+    let port = free_port();
+    let reporting = start_reporting(&reporting_env.nats.url(), &reporting_env.db.url, port).await;
+    feed_reporting(&reporting_env.nats.url(), port).await;
+    let clock = ManualClock::new(MARCH_2);
+    let app = spawn_alerting(&env, &clock, port).await;
+    let tables = crate::helpers::Tables::open(&env).await;
+    app.wheel(subjects::TEAM_UPSERTED, "north", &team_event())
+        .await;
+    wait_armed(&tables, MARCH_CHECK).await;
+    clock.set(MARCH_CHECK);
+    wait_armed(&tables, APRIL_CHECK).await;
+    let alerts = forecast_alerts(all_alerts(&app).await);
+    assert_eq!(subjects_of(&alerts), ["ana", "north"], "{alerts:?}");
+
+    // Ana opens a deal weighted 70,000: 90 % of her quota; the team's
+    // forecast is 180,000 of 250,000 (72 %), still below 80 %.
+    publish_event(
+        &reporting_env.nats.url(),
+        &OPPS_STREAM,
+        subjects::OPPS_OPPORTUNITY_OPENED,
+        "opp-c",
+        &opened("opp-c", "ana", 100_000, 70),
+    )
+    .await
+    .unwrap();
+    let bearer =
+        leadwheel_plumbing::auth::BearerToken::new(&test_token("root", Role::Admin)).unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let client = ReportingServiceClient::with_interceptor(channel, bearer);
+    eventually(WAIT, "reporting counts ana's new deal", || {
+        let mut client = client.clone();
+        async move {
+            let forecast = client
+                .get_forecast(GetForecastRequest {
+                    team_id: "north".into(),
+                    rep_id: String::new(),
+                    period: Some(Period {
+                        kind: PeriodKind::Month as i32,
+                        date: "2030-03-01".into(),
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .ok()?
+                .into_inner();
+            let ana = forecast.reps.iter().find(|r| r.rep_id == "ana")?;
+            (ana.lines.first()?.forecast_bp == 9_000).then_some(())
+        }
+    })
+    .await;
+
+    set_rule(&app, 60).await.unwrap();
+    let march_1 = MARCH_2 - 86_400_000;
+    let march_60 = march_1 + 31 * 86_400_000 * 60 / 100;
+    let april_60 = march_1 + 31 * 86_400_000 + 30 * 86_400_000 * 60 / 100;
+    wait_armed(&tables, march_60).await;
+    clock.set(march_60);
+    wait_armed(&tables, april_60).await;
+    let after = forecast_alerts(all_alerts(&app).await);
+    assert_eq!(subjects_of(&after), ["ana", "north"], "nothing new raised");
+    let (ana, team) = (&after[0], &after[1]);
+    assert_eq!(
+        (ana.state.as_str(), ana.resolved_reason.as_str()),
+        ("resolved", "forecast_recovered")
+    );
+    assert_eq!(ana.alert_id, alerts[0].alert_id);
+    assert_eq!(team.state, "open");
+    app.stop().await;
+    reporting.stop().await;
+}
+
+/// A reporting that accepts connections and never answers; counts them.
+async fn hanging_reporting() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (port, accepted, task)
+}
+
+on_both_backends!(a_hanging_reporting_holds_only_its_own_check);
+/// Reporting accepts the forecast check's call and never answers: the
+/// timer falling due just after the check still fires at once, while the
+/// check waits (its timer leased, not yet failed and re-armed).
+async fn a_hanging_reporting_holds_only_its_own_check(db: TestDb) {
+    let env = Env::new(db);
+    let (port, accepted, hanging) = hanging_reporting().await;
+    let clock = ManualClock::new(MARCH_2);
+    let app = spawn_alerting(&env, &clock, port).await;
+    let tables = crate::helpers::Tables::open(&env).await;
+    app.wheel(subjects::TEAM_UPSERTED, "north", &team_event())
+        .await;
+    wait_armed(&tables, MARCH_CHECK).await;
+    // A lead claimed 4 h (the default rule) before a second after the check.
+    let due = MARCH_CHECK + 1_000;
+    app.opps(
+        subjects::OPPS_LEAD_OPENED,
+        "lead-1",
+        &crate::lifecycle::lead_opened("lead-1", "ana", due - 4 * 3_600_000),
+    )
+    .await;
+    tables.wait_timer("rule:no_first_touch:lead-1", due).await;
+
+    clock.set(due);
+    let alert = crate::lifecycle::wait_for(&app, "no first touch on lead-1", |a| {
+        a.kind == "no_first_touch"
+    })
+    .await;
+    assert_eq!(alert.subject_key, "lead-1");
+    // The check is still waiting on reporting (a timed-out call would have
+    // re-armed it 1 s ahead): leased, not holding the loop.
+    assert_eq!(
+        tables.timer_due(KEY).await,
+        Some(due + leadwheel_alerting::ops::forecast::LEASE_MS)
+    );
+    assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    tables.close().await;
+    app.stop().await;
+    hanging.abort();
+}

@@ -1,10 +1,11 @@
-//! Handover tasks: listing them, completing one, and completing the
-//! handover when its last task is done.
+//! Handover tasks: listing them, completing one (announced as
+//! `opps.handover.task_completed`), and completing the handover when its
+//! last task is done.
 
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, now_ms};
-use leadwheel_proto::events::v1::HandoverCompleted;
+use leadwheel_proto::events::v1::{HandoverCompleted, HandoverTaskCompleted};
 use sqlx::AnyConnection;
 
 use super::Service;
@@ -71,6 +72,18 @@ impl Service {
             )));
         }
         task.done_at_ms = now;
+        // Alerting stops the task's overdue timer on this; the handover's
+        // completion (below, with the last task) follows it.
+        let done = HandoverTaskCompleted {
+            task_id: task.task_id.clone(),
+            handover_id: task.handover_id.clone(),
+            owner_rep_id: task.owner_rep_id.clone(),
+            team_id: task.team_id.clone(),
+            by: caller.subject.clone(),
+            at_ms: now,
+        };
+        self.emit(&mut tx, EventDraft::of(&task.task_id, &done))
+            .await?;
         let handover = plans::get(&mut tx, &task.handover_id)
             .await?
             .ok_or_else(|| Error::not_found("handover", &task.handover_id))?;

@@ -11,8 +11,8 @@ use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::events::v1::{
-    HandoverApplied, HandoverCompleted, HandoverStarted, HandoverTaskCreated, LeadOpened,
-    LeadOwnerChanged, LeadReturned, OpportunityOwnerChanged,
+    HandoverApplied, HandoverCompleted, HandoverStarted, HandoverTaskCompleted,
+    HandoverTaskCreated, LeadOpened, LeadOwnerChanged, LeadReturned, OpportunityOwnerChanged,
 };
 use leadwheel_proto::opportunity::v1::{
     ApplyHandoverRequest, CompleteTaskRequest, EditHandoverItemRequest, GetHandoverRequest,
@@ -462,6 +462,26 @@ async fn a_handover_completes_when_every_task_is_done(db: TestDb) {
     );
     let done = wait_events::<HandoverCompleted>(&app, subjects::OPPS_HANDOVER_COMPLETED, 1).await;
     assert_eq!((done.len(), done[0].1.tasks_done), (1, 3));
+    // Each task done was announced once, by whom, for alerting; the
+    // refused second completion announced nothing.
+    let each =
+        wait_events::<HandoverTaskCompleted>(&app, subjects::OPPS_HANDOVER_TASK_COMPLETED, 3).await;
+    let mut announced: Vec<String> = each.iter().map(|(_, e)| e.task_id.clone()).collect();
+    let mut expected: Vec<String> = tasks.iter().map(|t| t.task_id.clone()).collect();
+    announced.sort();
+    expected.sort();
+    assert_eq!(announced, expected);
+    for (_, e) in &each {
+        assert_eq!(
+            (
+                e.handover_id.as_str(),
+                e.owner_rep_id.as_str(),
+                e.by.as_str()
+            ),
+            (plan.handover_id.as_str(), "bo", "bo")
+        );
+        assert!(e.at_ms > 0 && !e.team_id.is_empty());
+    }
     app.stop().await;
 }
 
