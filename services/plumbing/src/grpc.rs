@@ -46,9 +46,26 @@ where
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(no_delay(listener), shutdown)
         .await
         .context("serving gRPC")
+}
+
+/// The accepted connections of `listener` with Nagle's algorithm off.
+/// tonic sets `TCP_NODELAY` only on listeners it binds itself; without it a
+/// reply written as several HTTP/2 frames waits for the client's delayed
+/// ACK (40 ms on Linux) before its last frame leaves.
+fn no_delay(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        accepted.inspect(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        })
+    })
 }
 
 /// `INVALID_ARGUMENT` with `message`, carrying a `BadRequest` field
@@ -73,4 +90,19 @@ fn grpc_span(request: &http::Request<()>) -> tracing::Span {
         .and_then(|v| v.to_str().ok());
     telemetry::set_parent(&span, traceparent);
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn accepted_connections_do_not_wait_for_delayed_acks() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut incoming = std::pin::pin!(super::no_delay(listener));
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let accepted = incoming.next().await.unwrap().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
 }
