@@ -22,12 +22,10 @@
 //!    alerting process's RSS from `/proc/<pid>/status` and its CPU.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures::StreamExt;
 use leadwheel_alerting::ops::timers::{TimerAction, rule_key};
 use leadwheel_alerting::rules::NO_FIRST_TOUCH;
@@ -40,7 +38,7 @@ use prost::Message;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::harness::{self, Backend, JWT_SECRET, Memory};
+use crate::harness::{self, Backend, Memory};
 use crate::report::{Check, Section};
 use crate::scenarios::{Baseline, Ctx};
 use crate::stats::{Samples, round};
@@ -68,18 +66,13 @@ pub struct AlertingSizes {
 
 /// Alerting as a child process.
 struct Alerting {
-    child: Child,
-    admin: SocketAddr,
-    database_url: String,
-    log: std::path::PathBuf,
-    database: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    process: harness::ServiceProcess,
 }
 
-impl Drop for Alerting {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Alerting {
+    type Target = harness::ServiceProcess;
+    fn deref(&self) -> &harness::ServiceProcess {
+        &self.process
     }
 }
 
@@ -90,94 +83,25 @@ impl Alerting {
         backend: &Backend,
         rust_log: &str,
     ) -> Result<Self> {
-        if !binary.exists() {
-            bail!(
-                "{} is missing: build it with `cargo build --release -p leadwheel-alerting -p leadwheel-bench` (or pass --alerting-bin)",
-                binary.display()
-            );
-        }
-        let dir = tempfile::tempdir()?;
-        let (database_url, database) = match backend {
-            Backend::Sqlite => (
-                format!("sqlite://{}/alerting.db", dir.path().display()),
-                None,
-            ),
-            Backend::Postgres(base) => {
-                let (url, name) = harness::create_postgres_database(base).await?;
-                (url, Some((base.clone(), name)))
-            }
+        let launch = harness::Launch {
+            service: "alerting",
+            binary,
+            build_hint: ("-p leadwheel-alerting", "--alerting-bin"),
+            env: &[
+                // No reporting in the bench: forecast checks (due
+                // mid-period) would retry; none falls in a run.
+                ("LEADWHEEL_ALERTING_REPORTING_URL", "http://127.0.0.1:9"),
+                // No email: the bench measures raising, not SMTP.
+                ("LEADWHEEL_ALERTING_SMTP_HOST", ""),
+            ],
         };
-        let log = dir.path().join("alerting.log");
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(binary)
-            .env("NATS_URL", nats_url)
-            .env("LEADWHEEL_JWT_SECRET", JWT_SECRET)
-            .env("LEADWHEEL_DATA_DIR", dir.path())
-            .env("LEADWHEEL_ALERTING_GRPC_ADDR", "127.0.0.1:0")
-            .env("LEADWHEEL_ALERTING_ADMIN_ADDR", "127.0.0.1:0")
-            .env("LEADWHEEL_ALERTING_DATABASE_URL", &database_url)
-            // No reporting in the bench: forecast checks (due mid-period)
-            // would retry; none falls in a run.
-            .env("LEADWHEEL_ALERTING_REPORTING_URL", "http://127.0.0.1:9")
-            .env("LEADWHEEL_LOG_FORMAT", "human")
-            .env("RUST_LOG", rust_log)
-            .env("NO_COLOR", "1")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("LEADWHEEL_ALERTING_DATABASE_URL_FILE")
-            .env_remove("LEADWHEEL_JWT_SECRET_FILE")
-            .env_remove("LEADWHEEL_ALERTING_SMTP_HOST")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut alerting = Self {
-            child,
-            admin: ([0, 0, 0, 0], 0).into(),
-            database_url,
-            log,
-            database,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        let addresses = loop {
-            let text = std::fs::read_to_string(&alerting.log).unwrap_or_default();
-            if let Some(addresses) = text.lines().find_map(harness::parse_addresses) {
-                break addresses;
-            }
-            if let Some(status) = alerting.child.try_wait()? {
-                bail!("alerting exited with {status} at start; its log:\n{text}");
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("alerting did not announce its addresses in 60 s; its log:\n{text}");
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
-        alerting.admin = *addresses
-            .get("admin")
-            .context("no admin address announced")?;
-        leadwheel_plumbing::testing::wait_ready(alerting.admin).await;
-        Ok(alerting)
+        Ok(Self {
+            process: harness::ServiceProcess::start(&launch, nats_url, backend, rust_log).await?,
+        })
     }
 
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some((base, name)) = self.database.take()
-            && let Err(err) = harness::drop_postgres_database(&base, &name).await
-        {
-            eprintln!("could not drop the bench database {name}: {err:#}");
-        }
+    async fn stop(self) {
+        self.process.stop().await
     }
 }
 

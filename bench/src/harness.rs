@@ -70,17 +70,172 @@ pub async fn reset_streams(bus: &Bus) {
     }
 }
 
-/// The wheel as a child process.
-pub struct Wheel {
+/// A release service binary run by a benchmark as a child process, on a
+/// fresh store of its own: a SQLite file in a temporary folder, or a fresh
+/// `lw_bench_*` Postgres database that [`ServiceProcess::stop`] drops.
+pub struct ServiceProcess {
     child: Child,
     /// Its gRPC address.
     pub grpc: SocketAddr,
     /// Its admin address (`/readyz`, `/metrics`).
     pub admin: SocketAddr,
+    /// Its store.
+    pub database_url: String,
     /// Its log file.
     pub log: PathBuf,
     database: Option<(String, String)>,
     _dir: TempDir,
+}
+
+/// How to start one service for a benchmark.
+pub struct Launch<'a> {
+    /// `wheel`, `alerting`, `reporting`: its settings are
+    /// `LEADWHEEL_<SERVICE>_*` and its SQLite file `<service>.db`.
+    pub service: &'a str,
+    /// The release binary.
+    pub binary: &'a Path,
+    /// What to build when the binary is missing (`-p leadwheel-wheel`) and
+    /// the flag naming another one (`--wheel-bin`).
+    pub build_hint: (&'a str, &'a str),
+    /// Further environment settings.
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+impl ServiceProcess {
+    /// Starts `launch`'s binary against `nats_url` on a fresh store, waits
+    /// for its announced addresses and for `/readyz`.
+    pub async fn start(
+        launch: &Launch<'_>,
+        nats_url: &str,
+        backend: &Backend,
+        rust_log: &str,
+    ) -> Result<Self> {
+        let (service, binary) = (launch.service, launch.binary);
+        if !binary.exists() {
+            let (package, flag) = launch.build_hint;
+            bail!(
+                "{} is missing: build it with `cargo build --release {package} -p leadwheel-bench` (or pass {flag})",
+                binary.display()
+            );
+        }
+        let dir = tempfile::tempdir()?;
+        let (database_url, database) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}/{service}.db", dir.path().display()),
+                None,
+            ),
+            Backend::Postgres(base) => {
+                let (url, name) = create_postgres_database(base).await?;
+                (url, Some((base.clone(), name)))
+            }
+        };
+        let prefix = format!("LEADWHEEL_{}_", service.to_uppercase());
+        let log = dir.path().join(format!("{service}.log"));
+        let file = std::fs::File::create(&log)?;
+        let mut command = Command::new(binary);
+        command
+            .env("NATS_URL", nats_url)
+            .env("LEADWHEEL_JWT_SECRET", JWT_SECRET)
+            .env("LEADWHEEL_DATA_DIR", dir.path())
+            .env(format!("{prefix}GRPC_ADDR"), "127.0.0.1:0")
+            .env(format!("{prefix}ADMIN_ADDR"), "127.0.0.1:0")
+            .env(format!("{prefix}DATABASE_URL"), &database_url)
+            .env("LEADWHEEL_LOG_FORMAT", "human")
+            .env("RUST_LOG", rust_log)
+            .env("NO_COLOR", "1")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove(format!("{prefix}DATABASE_URL_FILE"))
+            .env_remove("LEADWHEEL_JWT_SECRET_FILE")
+            .envs(launch.env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file.try_clone()?))
+            .stderr(Stdio::from(file));
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut process = Self {
+            child,
+            grpc: ([0, 0, 0, 0], 0).into(),
+            admin: ([0, 0, 0, 0], 0).into(),
+            database_url,
+            log,
+            database,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        let addresses = loop {
+            let text = std::fs::read_to_string(&process.log).unwrap_or_default();
+            if let Some(addresses) = text.lines().find_map(parse_addresses) {
+                break addresses;
+            }
+            if let Some(status) = process.child.try_wait()? {
+                bail!("{service} exited with {status} at start; its log:\n{text}");
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("{service} did not announce its addresses in 60 s; its log:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        process.grpc = *addresses.get("grpc").context("no grpc address announced")?;
+        process.admin = *addresses
+            .get("admin")
+            .context("no admin address announced")?;
+        leadwheel_plumbing::testing::wait_ready(process.admin).await;
+        Ok(process)
+    }
+
+    /// The last `lines` lines of its log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// VmRSS and VmHWM of the process now.
+    pub fn memory(&self) -> Result<Memory> {
+        process_memory(self.pid())
+    }
+
+    /// User + system CPU seconds the process has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.pid())
+    }
+
+    /// Stops it (SIGKILL: nothing it would flush matters to a benchmark)
+    /// and drops its Postgres database, if any.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some((base, name)) = self.database.take()
+            && let Err(err) = drop_postgres_database(&base, &name).await
+        {
+            eprintln!("could not drop the bench database {name}: {err:#}");
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The wheel as a child process.
+pub struct Wheel {
+    process: ServiceProcess,
+}
+
+impl std::ops::Deref for Wheel {
+    type Target = ServiceProcess;
+    fn deref(&self) -> &ServiceProcess {
+        &self.process
+    }
 }
 
 /// Memory of a process, from `/proc/<pid>/status`, in MiB.
@@ -101,90 +256,21 @@ impl Wheel {
         backend: &Backend,
         rust_log: &str,
     ) -> Result<Self> {
-        if !binary.exists() {
-            bail!(
-                "{} is missing: build it with `cargo build --release -p leadwheel-wheel -p leadwheel-bench` (or pass --wheel-bin)",
-                binary.display()
-            );
-        }
-        let dir = tempfile::tempdir()?;
-        let (database_url, database) = match backend {
-            Backend::Sqlite => (format!("sqlite://{}/wheel.db", dir.path().display()), None),
-            Backend::Postgres(base) => {
-                let (url, name) = create_postgres_database(base).await?;
-                (url, Some((base.clone(), name)))
-            }
+        let launch = Launch {
+            service: "wheel",
+            binary,
+            build_hint: ("-p leadwheel-wheel", "--wheel-bin"),
+            env: &[],
         };
-        let log = dir.path().join("wheel.log");
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(binary)
-            .env("NATS_URL", nats_url)
-            .env("LEADWHEEL_JWT_SECRET", JWT_SECRET)
-            .env("LEADWHEEL_DATA_DIR", dir.path())
-            .env("LEADWHEEL_WHEEL_GRPC_ADDR", "127.0.0.1:0")
-            .env("LEADWHEEL_WHEEL_ADMIN_ADDR", "127.0.0.1:0")
-            .env("LEADWHEEL_WHEEL_DATABASE_URL", &database_url)
-            .env("LEADWHEEL_LOG_FORMAT", "human")
-            .env("RUST_LOG", rust_log)
-            .env("NO_COLOR", "1")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("LEADWHEEL_WHEEL_DATABASE_URL_FILE")
-            .env_remove("LEADWHEEL_JWT_SECRET_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone()?))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut wheel = Self {
-            child,
-            grpc: ([0, 0, 0, 0], 0).into(),
-            admin: ([0, 0, 0, 0], 0).into(),
-            log,
-            database,
-            _dir: dir,
-        };
-        let started = Instant::now();
-        let addresses = loop {
-            let text = std::fs::read_to_string(&wheel.log).unwrap_or_default();
-            if let Some(addresses) = text.lines().find_map(parse_addresses) {
-                break addresses;
-            }
-            if let Some(status) = wheel.child.try_wait()? {
-                bail!("the wheel exited with {status} at start; its log:\n{text}");
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("the wheel did not announce its addresses in 60 s; its log:\n{text}");
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        };
-        wheel.grpc = *addresses.get("grpc").context("no grpc address announced")?;
-        wheel.admin = *addresses
-            .get("admin")
-            .context("no admin address announced")?;
-        leadwheel_plumbing::testing::wait_ready(wheel.admin).await;
-        Ok(wheel)
+        Ok(Self {
+            process: ServiceProcess::start(&launch, nats_url, backend, rust_log).await?,
+        })
     }
 
-    /// The last `lines` lines of the wheel's log.
-    pub fn log_tail(&self, lines: usize) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    /// The process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// VmRSS and VmHWM of the wheel now.
-    pub fn memory(&self) -> Result<Memory> {
-        process_memory(self.pid())
-    }
-
-    /// User + system CPU seconds the wheel has used so far.
-    pub fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.pid())
+    /// Stops the wheel (SIGKILL: nothing it would flush matters here) and
+    /// drops its Postgres database, if any.
+    pub async fn stop(self) {
+        self.process.stop().await
     }
 
     /// A gRPC client for the wheel.
@@ -233,25 +319,6 @@ impl Wheel {
             );
         }
         Ok(rep_ids)
-    }
-
-    /// Stops the wheel (SIGKILL: nothing it would flush matters here) and
-    /// drops its Postgres database, if any.
-    pub async fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some((base, name)) = self.database.take()
-            && let Err(err) = drop_postgres_database(&base, &name).await
-        {
-            eprintln!("could not drop the bench database {name}: {err:#}");
-        }
-    }
-}
-
-impl Drop for Wheel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
