@@ -117,7 +117,13 @@
       if (status) { status.textContent = status.dataset.reconnecting; status.hidden = false; }
     });
     source.addEventListener("hello", function (event) {
-      skew = Number(event.data) - Date.now();
+      // The server read its clock a little before this arrived, so the
+      // difference is the hello's travel time plus any real clock
+      // difference. Only a difference of a second or more is a clock to
+      // correct; below that, "correcting" by the travel time would show
+      // more time left than the offer's window.
+      var measured = Number(event.data) - Date.now();
+      skew = Math.abs(measured) >= 1000 ? measured : 0;
       // A (re)connection replays what is open now: cards still shown as
       // open may have closed while we were away, so they go.
       box.querySelectorAll("[data-item][data-state='open']").forEach(function (el) { el.remove(); });
