@@ -29,6 +29,10 @@ pub struct ConsoleConfig {
     pub wheel_url: String,
     /// The opportunity service's gRPC URL (`LEADWHEEL_CONSOLE_OPPORTUNITY_URL`).
     pub opportunity_url: String,
+    /// Alerting's gRPC URL (`LEADWHEEL_CONSOLE_ALERTING_URL`).
+    pub alerting_url: String,
+    /// Reporting's gRPC URL (`LEADWHEEL_CONSOLE_REPORTING_URL`).
+    pub reporting_url: String,
     /// Signs the users' bearer tokens and the sign-in links (`LEADWHEEL_JWT_SECRET`).
     pub jwt_secret: Secret,
     /// `LEADWHEEL_DEV_MODE=1`: the pick-a-user sign-in page is served.
@@ -81,6 +85,14 @@ impl ConsoleConfig {
             opportunity_url: env_or(
                 "LEADWHEEL_CONSOLE_OPPORTUNITY_URL",
                 &format!("http://127.0.0.1:{}", ports::OPPORTUNITY_GRPC),
+            ),
+            alerting_url: env_or(
+                "LEADWHEEL_CONSOLE_ALERTING_URL",
+                &format!("http://127.0.0.1:{}", ports::ALERTING_GRPC),
+            ),
+            reporting_url: env_or(
+                "LEADWHEEL_CONSOLE_REPORTING_URL",
+                &format!("http://127.0.0.1:{}", ports::REPORTING_GRPC),
             ),
             jwt_secret,
             dev_mode,

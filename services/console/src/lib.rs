@@ -33,7 +33,7 @@ use crate::config::ConsoleConfig;
 use crate::link::UsedLinks;
 use crate::session::Sessions;
 use crate::state::{AppState, Inner};
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamUrls};
 
 /// The service's name (logs, metrics, `leadwheel serve console`).
 pub const SERVICE: &str = "console";
@@ -113,7 +113,15 @@ pub async fn run(
     let state = AppState::new(Inner {
         sessions: Sessions::new(config.session_ttl),
         used_links: UsedLinks::default(),
-        upstream: Upstream::new(&config.wheel_url, &config.opportunity_url, auth)?,
+        upstream: Upstream::new(
+            UpstreamUrls {
+                wheel: &config.wheel_url,
+                opportunity: &config.opportunity_url,
+                alerting: &config.alerting_url,
+                reporting: &config.reporting_url,
+            },
+            auth,
+        )?,
         key: config.jwt_secret.clone(),
         dev_mode: config.dev_mode,
         origins: origins(config.public_url.as_deref(), http_addr),

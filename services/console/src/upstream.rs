@@ -5,7 +5,9 @@
 
 use anyhow::{Context, Result};
 use leadwheel_plumbing::auth::{Authenticator, BearerToken, Role};
+use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
+use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -23,7 +25,22 @@ pub type AsUser = InterceptedService<Channel, BearerToken>;
 pub struct Upstream {
     wheel: Channel,
     opportunity: Channel,
+    alerting: Channel,
+    reporting: Channel,
     auth: Authenticator,
+}
+
+/// The services' gRPC URLs.
+#[derive(Clone, Copy, Debug)]
+pub struct UpstreamUrls<'a> {
+    /// The wheel.
+    pub wheel: &'a str,
+    /// The opportunity service.
+    pub opportunity: &'a str,
+    /// Alerting.
+    pub alerting: &'a str,
+    /// Reporting.
+    pub reporting: &'a str,
 }
 
 fn lazy(url: &str, what: &str) -> Result<Channel> {
@@ -35,10 +52,12 @@ fn lazy(url: &str, what: &str) -> Result<Channel> {
 
 impl Upstream {
     /// Channels (connected on first use, so start order does not matter).
-    pub fn new(wheel_url: &str, opportunity_url: &str, auth: Authenticator) -> Result<Self> {
+    pub fn new(urls: UpstreamUrls<'_>, auth: Authenticator) -> Result<Self> {
         Ok(Self {
-            wheel: lazy(wheel_url, "wheel")?,
-            opportunity: lazy(opportunity_url, "opportunity")?,
+            wheel: lazy(urls.wheel, "wheel")?,
+            opportunity: lazy(urls.opportunity, "opportunity")?,
+            alerting: lazy(urls.alerting, "alerting")?,
+            reporting: lazy(urls.reporting, "reporting")?,
             auth,
         })
     }
@@ -69,6 +88,26 @@ impl Upstream {
     pub fn opportunity(&self, user: &User) -> OpportunityServiceClient<AsUser> {
         OpportunityServiceClient::new(self.as_subject(
             &self.opportunity,
+            &user.id,
+            user.role,
+            user.team.as_deref(),
+        ))
+    }
+
+    /// Alerting, as `user`.
+    pub fn alerting(&self, user: &User) -> AlertingServiceClient<AsUser> {
+        AlertingServiceClient::new(self.as_subject(
+            &self.alerting,
+            &user.id,
+            user.role,
+            user.team.as_deref(),
+        ))
+    }
+
+    /// Reporting, as `user`.
+    pub fn reporting(&self, user: &User) -> ReportingServiceClient<AsUser> {
+        ReportingServiceClient::new(self.as_subject(
+            &self.reporting,
             &user.id,
             user.role,
             user.team.as_deref(),

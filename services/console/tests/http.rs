@@ -39,6 +39,8 @@ async fn spawn(dev_mode: bool) -> Console {
         public_url: None,
         wheel_url: format!("http://{dead}"),
         opportunity_url: format!("http://{dead}"),
+        alerting_url: format!("http://{dead}"),
+        reporting_url: format!("http://{dead}"),
         jwt_secret: Secret::new(KEY),
         dev_mode,
         session_ttl: Duration::from_secs(600),

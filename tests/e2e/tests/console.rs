@@ -16,135 +16,8 @@ use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::{Team, TeamPolicy, UpsertTeamRequest};
 use reqwest::redirect::Policy;
 
-const WAIT: Duration = Duration::from_secs(30);
-
-/// The tests of this file run one at a time: the browser test measures
-/// that an offer shows within a second of a signup, and three other systems
-/// of six processes starting beside it on a two-core machine would make it
-/// measure the machine instead.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The five services, a demo team (ana, ben; pass reasons; `window_ms`)
-/// and the console, in development mode.
-async fn start(window_ms: i64) -> (System, String) {
-    let mut system = System::start().await.expect("starting the services");
-    let mut wheel = WheelServiceClient::new(system.authed("wheel", "admin", Role::Admin).await);
-    wheel
-        .upsert_team(UpsertTeamRequest {
-            team: Some(Team {
-                team_id: "demo".into(),
-                name: "Demo".into(),
-                manager_id: "maya".into(),
-                window_ms,
-                rep_ids: vec!["ana".into(), "ben".into()],
-                policy: Some(TeamPolicy {
-                    pass_reasons: vec!["busy".into(), "on a call".into()],
-                    breaker_expiries: 100,
-                    ..Default::default()
-                }),
-            }),
-            rep_names: vec!["Ana Lima".into(), "Ben Okafor".into()],
-        })
-        .await
-        .expect("seeding the team");
-    let wheel_url = format!("http://{}", system.addr("wheel", "grpc"));
-    let opps_url = format!("http://{}", system.addr("opportunity", "grpc"));
-    system
-        .start_instance(
-            "console",
-            "console",
-            &[
-                ("LEADWHEEL_DEV_MODE", "1"),
-                ("LEADWHEEL_CONSOLE_HTTP_ADDR", "127.0.0.1:0"),
-                ("LEADWHEEL_CONSOLE_WHEEL_URL", &wheel_url),
-                ("LEADWHEEL_CONSOLE_OPPORTUNITY_URL", &opps_url),
-            ],
-        )
-        .await
-        .expect("starting the console");
-    let url = format!("http://{}", system.addr("console", "http"));
-    (system, url)
-}
-
-async fn signup(system: &System, email: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(system.signup_url())
-        .json(&serde_json::json!({"email": email, "name": "Pat Buyer", "company": "Acme"}))
-        .send()
-        .await
-        .expect("posting a signup");
-    assert!(
-        response.status().is_success(),
-        "signup refused: {}",
-        response.status()
-    );
-    let body: serde_json::Value = response.json().await.unwrap();
-    body["lead_id"].as_str().expect("lead_id").to_string()
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The value of `name="csrf" value="…"` in a page.
-fn csrf_in(html: &str) -> String {
-    let start =
-        html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Signs in through the development picker; returns (cookie, csrf token).
-async fn sign_in(url: &str, who: &str) -> (String, String) {
-    let page = client()
-        .get(format!("{url}/signin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        page.contains(&format!(
-            r#"data-user="{}""#,
-            who.split(':').nth(1).unwrap()
-        )),
-        "{who} on the picker: {page}"
-    );
-    let answer = client()
-        .post(format!("{url}/signin/dev"))
-        .header("origin", url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        // Tokens are base64url and `who` is `role:id`: nothing to escape.
-        .body(format!("csrf={}&who={who}&lang=en", csrf_in(&page)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
-    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
-    );
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let home = if who.starts_with("rep:") {
-        "/"
-    } else {
-        "/board"
-    };
-    let home = client()
-        .get(format!("{url}{home}"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (cookie, csrf_in(&home))
-}
+mod console_support;
+use console_support::*;
 
 #[tokio::test]
 async fn console_handlers_over_http_against_the_real_services() {
@@ -384,82 +257,13 @@ async fn a_leadctl_link_signs_in_once() {
     drop(system);
 }
 
-fn browser_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../browser")
-}
-
 #[tokio::test]
 async fn a_rep_works_offers_in_chromium() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} is missing: `apt-get install -y chromium` (.ci/run does)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is missing: `npm ci --prefix tests/browser` (.ci/run does)"
-    );
     // A 5 s window: long enough to see the countdown and act, short enough
     // to watch one expire.
     let (system, url) = start(5_000).await;
-    let output = tokio::process::Command::new("node")
-        .arg(browser_dir().join("console.mjs"))
-        .env("CONSOLE_URL", &url)
-        .env("SIGNUP_URL", system.signup_url())
-        .env("CHROMIUM", &chromium)
-        .env("WINDOW_MS", "5000")
-        .env(
-            "SCREENSHOT_DIR",
-            std::env::var("SCREENSHOT_DIR").unwrap_or_default(),
-        )
-        .output()
-        .await
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser test failed:\n{stdout}\n{stderr}\nconsole log:\n{}",
-        system.log("console")
-    );
-    assert!(stdout.contains("browser: all checks passed"), "{stdout}");
-}
-
-/// Reads `stream` until its text so far contains `needle`; returns it.
-async fn read_until(stream: &mut reqwest::Response, needle: &str) -> String {
-    let mut seen = String::new();
-    let found = tokio::time::timeout(WAIT, async {
-        while !seen.contains(needle) {
-            match stream.chunk().await.unwrap() {
-                Some(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-                None => return false,
-            }
-        }
-        true
-    })
-    .await;
-    assert!(
-        matches!(found, Ok(true)),
-        "{needle:?} never came; the stream said:\n{seen}"
-    );
-    seen
-}
-
-async fn post(url: &str, cookie: &str, csrf: &str, body: &str) -> reqwest::Response {
-    client()
-        .post(url)
-        .header("cookie", cookie)
-        .header(
-            "origin",
-            url.split("/").take(3).collect::<Vec<_>>().join("/"),
-        )
-        .header("x-csrf-token", csrf)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
+    run_browser_script(&system, &url, "console.mjs", &[("WINDOW_MS", "5000")]).await;
 }
 
 #[tokio::test]

@@ -203,7 +203,7 @@ fn alerting_dev_env(
 }
 
 /// The peers' gRPC URLs a service calls, as `leadwheel dev` runs them
-/// (the console calls the wheel and opportunity; alerting calls reporting
+/// (the console calls the wheel, opportunity, alerting and reporting; alerting calls reporting
 /// for the forecast), unless the caller set them.
 fn peer_dev_env(
     of: Service,
@@ -213,6 +213,8 @@ fn peer_dev_env(
         Service::Console => &[
             (Service::Wheel, "LEADWHEEL_CONSOLE_WHEEL_URL"),
             (Service::Opportunity, "LEADWHEEL_CONSOLE_OPPORTUNITY_URL"),
+            (Service::Alerting, "LEADWHEEL_CONSOLE_ALERTING_URL"),
+            (Service::Reporting, "LEADWHEEL_CONSOLE_REPORTING_URL"),
         ],
         Service::Alerting => &[(Service::Reporting, "LEADWHEEL_ALERTING_REPORTING_URL")],
         _ => &[],
