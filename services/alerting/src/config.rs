@@ -72,6 +72,10 @@ pub struct DeliveryConfig {
     pub backoff_max: Duration,
     /// Attempts before a delivery is dead-lettered.
     pub max_attempts: i64,
+    /// The web console's public URL (`LEADWHEEL_ALERTING_CONSOLE_URL`, no
+    /// trailing slash): webhook and email messages link to
+    /// `<console>/alerts/<id>`. None: no link.
+    pub console_url: Option<String>,
 }
 
 impl Default for DeliveryConfig {
@@ -84,6 +88,7 @@ impl Default for DeliveryConfig {
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(600),
             max_attempts: 10,
+            console_url: None,
         }
     }
 }
@@ -155,9 +160,41 @@ impl DeliveryConfig {
             backoff_base: env_duration_ms(&var("DELIVERY_BACKOFF_MS"), defaults.backoff_base)?,
             backoff_max: env_duration_ms(&var("DELIVERY_BACKOFF_MAX_MS"), defaults.backoff_max)?,
             max_attempts,
+            console_url: console_url_from_env()?,
         })
     }
 }
+
+/// `LEADWHEEL_ALERTING_CONSOLE_URL`: an http(s) URL, kept without its
+/// trailing slash; unset or empty is None.
+fn console_url_from_env() -> Result<Option<String>> {
+    let Some(url) = std::env::var(var("CONSOLE_URL"))
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    parse_console_url(&url)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}={url:?}: {e}", var("CONSOLE_URL")))
+}
+
+/// Checks a console URL (`http://` or `https://` and a host) and drops
+/// its trailing slashes.
+pub fn parse_console_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("has no host".into());
+    }
+    if url.contains(['?', '#', ' ']) {
+        return Err("must be a plain URL (no query, fragment or spaces)".into());
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
 
 /// Reporting's default gRPC address.
 pub fn default_reporting_url() -> String {
@@ -173,4 +210,23 @@ pub fn reporting_url_from_env() -> String {
         .ok()
         .filter(|u| !u.is_empty())
         .unwrap_or_else(default_reporting_url)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn console_urls_are_checked_and_trimmed() {
+        use super::parse_console_url as parse;
+        assert_eq!(
+            parse("https://leads.example.com/").unwrap(),
+            "https://leads.example.com"
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:8090").unwrap(),
+            "http://127.0.0.1:8090"
+        );
+        assert!(parse("ftp://x").is_err());
+        assert!(parse("https://").is_err());
+        assert!(parse("https://x/?a=1").is_err());
+    }
 }

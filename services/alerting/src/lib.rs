@@ -104,12 +104,16 @@ pub async fn run_with(
         settings.delivery.webhook_secret.clone(),
         settings.delivery.webhook_ca_file.as_deref(),
         settings.clock.clone(),
-    )?;
+    )?
+    .with_console_url(settings.delivery.console_url.clone());
     let email = settings
         .delivery
         .smtp
         .as_ref()
-        .map(delivery::email::Email::new)
+        .map(|smtp| {
+            delivery::email::Email::new(smtp)
+                .map(|e| e.with_console_url(settings.delivery.console_url.clone()))
+        })
         .transpose()?;
     let runtime = Runtime::start(config, &MIGRATOR, Some(&ALERTS_STREAM)).await?;
     let mut ops = ops::Ops::new(

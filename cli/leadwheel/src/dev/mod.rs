@@ -72,6 +72,8 @@ Environment passed to the services:
   LEADWHEEL_ALERTING_SMTP_HOST, _SMTP_PORT, _SMTP_TLS=none   to alerting: the inbox's SMTP
                          port, unless you set LEADWHEEL_ALERTING_SMTP_HOST (then your SMTP
                          server is used and the demo people get no addresses)
+  LEADWHEEL_ALERTING_CONSOLE_URL   to alerting: the console's URL (LEADWHEEL_CONSOLE_PUBLIC_URL
+                         if you set it), so webhook and email alerts link to /alerts/<id>
 Any other LEADWHEEL_* variable you set (ports, database URLs) is passed through.
 
 Examples:
@@ -204,7 +206,8 @@ fn alerting_dev_env(
 
 /// The peers' gRPC URLs a service calls, as `leadwheel dev` runs them
 /// (the console calls the wheel, opportunity, alerting and reporting; alerting calls reporting
-/// for the forecast), unless the caller set them.
+/// for the forecast), unless the caller set them. Alerting also gets the
+/// console's URL (its public URL when set), to link alerts to it.
 fn peer_dev_env(
     of: Service,
     services: &[(Service, SocketAddr, SocketAddr)],
@@ -216,7 +219,10 @@ fn peer_dev_env(
             (Service::Alerting, "LEADWHEEL_CONSOLE_ALERTING_URL"),
             (Service::Reporting, "LEADWHEEL_CONSOLE_REPORTING_URL"),
         ],
-        Service::Alerting => &[(Service::Reporting, "LEADWHEEL_ALERTING_REPORTING_URL")],
+        Service::Alerting => &[
+            (Service::Reporting, "LEADWHEEL_ALERTING_REPORTING_URL"),
+            (Service::Console, "LEADWHEEL_ALERTING_CONSOLE_URL"),
+        ],
         _ => &[],
     };
     let mut env = Vec::new();
@@ -224,6 +230,15 @@ fn peer_dev_env(
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
             continue;
         }
+        if service == Service::Console {
+            if let Some(public) = std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL")
+                .filter(|v| !v.is_empty())
+            {
+                env.push((var, public));
+                continue;
+            }
+        }
+        // (The console's listed address is its HTTP one.)
         if let Some((_, grpc, _)) = services.iter().find(|(s, _, _)| *s == service) {
             env.push((var, format!("http://{grpc}").into()));
         }
@@ -545,5 +560,30 @@ mod tests {
         );
         assert!(alerting_dev_env(Service::Alerting, smtp, false).is_empty());
         assert!(alerting_dev_env(Service::Wheel, smtp, true).is_empty());
+    }
+
+    #[test]
+    fn alerting_links_to_the_console() {
+        let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let services = [
+            (Service::Reporting, addr("127.0.0.1:50055"), addr("127.0.0.1:51055")),
+            (Service::Console, addr("127.0.0.1:8090"), addr("127.0.0.1:51056")),
+        ];
+        let env: Vec<(&str, String)> = peer_dev_env(Service::Alerting, &services)
+            .into_iter()
+            .map(|(k, v)| (k, v.into_string().unwrap()))
+            .collect();
+        // Unless this test's environment set them (then they pass through).
+        if std::env::var_os("LEADWHEEL_ALERTING_CONSOLE_URL").is_none()
+            && std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL").is_none()
+        {
+            assert!(
+                env.contains(&(
+                    "LEADWHEEL_ALERTING_CONSOLE_URL",
+                    "http://127.0.0.1:8090".to_string()
+                )),
+                "{env:?}"
+            );
+        }
     }
 }

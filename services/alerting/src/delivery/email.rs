@@ -18,6 +18,7 @@ pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     timeout: std::time::Duration,
+    console_url: Option<String>,
 }
 
 impl std::fmt::Debug for Email {
@@ -63,7 +64,14 @@ impl Email {
             transport: builder.build(),
             from: config.from.parse()?,
             timeout: config.timeout,
+            console_url: None,
         })
+    }
+
+    /// Links each alert to its page in the web console at `url`.
+    pub fn with_console_url(mut self, url: Option<String>) -> Self {
+        self.console_url = url;
+        self
     }
 }
 
@@ -76,8 +84,8 @@ impl Channel for Email {
         let message = self.message(
             &delivery.target,
             render::subject(alert, &delivery.reason),
-            render::plain(alert, &delivery.reason),
-            render::html(alert, &delivery.reason),
+            render::plain(alert, &delivery.reason, self.console_url.as_deref()),
+            render::html(alert, &delivery.reason, self.console_url.as_deref()),
         );
         self.deliver(message).await
     }
@@ -97,8 +105,8 @@ impl Channel for Email {
         let message = self.message(
             &first.target,
             render::digest_subject(items.len()),
-            render::digest_plain(&items),
-            render::digest_html(&items),
+            render::digest_plain(&items, self.console_url.as_deref()),
+            render::digest_html(&items, self.console_url.as_deref()),
         );
         self.deliver(message).await
     }

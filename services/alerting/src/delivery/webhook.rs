@@ -33,6 +33,7 @@ pub struct Webhook {
     timeout: Duration,
     secret: Option<Secret>,
     clock: SharedClock,
+    console_url: Option<String>,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -87,7 +88,14 @@ impl Webhook {
             timeout,
             secret,
             clock,
+            console_url: None,
         })
+    }
+
+    /// Links each alert to its page in the web console at `url`.
+    pub fn with_console_url(mut self, url: Option<String>) -> Self {
+        self.console_url = url;
+        self
     }
 
     async fn post(&self, url: &str, body: Vec<u8>) -> Outcome {
@@ -150,7 +158,7 @@ impl Channel for Webhook {
     }
 
     async fn send(&self, delivery: &Delivery, alert: &Alert) -> Outcome {
-        let body = serde_json::to_vec(&render::slack(alert, &delivery.reason))
+        let body = serde_json::to_vec(&render::slack(alert, &delivery.reason, self.console_url.as_deref()))
             .expect("a JSON value serializes");
         self.post(&delivery.target, body).await
     }

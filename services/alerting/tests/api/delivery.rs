@@ -27,6 +27,7 @@ use crate::lifecycle::{team, wait_for};
 use crate::receivers::{Hooks, Smtp};
 
 const SECRET: &str = "webhook-secret-for-tests";
+const CONSOLE: &str = "https://console.leadwheel.test";
 
 fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
     Settings {
@@ -48,6 +49,7 @@ fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             max_attempts: 5,
+            console_url: Some(CONSOLE.into()),
         },
         ..Settings::default()
     }
@@ -172,6 +174,11 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
         "{mail}"
     );
     assert!(mail.contains("lead-n"), "{mail}");
+    // The deep link to the alert in the web console.
+    assert!(
+        mail.contains(&format!("{CONSOLE}/alerts/{}", alert.alert_id)),
+        "{mail}"
+    );
 
     // The flaky webhook failed once; the retry is due after the backoff.
     eventually(WAIT, "the first attempt", || async {
@@ -207,6 +214,13 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
     );
     let body = &flaky[1].body;
     assert!(body["text"].as_str().unwrap().contains("lead-n"), "{body}");
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{CONSOLE}/alerts/{}", alert.alert_id)),
+        "{body}"
+    );
     assert!(
         body["blocks"].as_array().is_some_and(|b| !b.is_empty()),
         "{body}"
