@@ -149,3 +149,18 @@
     tick();
   });
 })();
+
+// The rep's forms: a snooze "until" time is typed in the browser's local
+// time; tell the server the browser's offset (without JavaScript: UTC).
+(function () {
+  "use strict";
+  function offsets(root) {
+    (root.querySelectorAll ? root : document).querySelectorAll("[data-tz-offset]").forEach(function (input) {
+      input.value = String(new Date().getTimezoneOffset());
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    offsets(document);
+    if (window.htmx) window.htmx.onLoad(offsets);
+  });
+})();

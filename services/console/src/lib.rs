@@ -8,6 +8,7 @@ pub mod assets;
 pub mod config;
 pub mod csrf;
 pub mod error;
+pub mod forms;
 pub mod i18n;
 pub mod link;
 pub mod metrics;

@@ -87,7 +87,22 @@ impl FromRequestParts<AppState> for Signed {
             None if parts.headers.contains_key("hx-request") => {
                 Err(([("hx-redirect", "/signin")], http::StatusCode::UNAUTHORIZED).into_response())
             }
-            None => Err(Redirect::to("/signin").into_response()),
+            // Sign-in comes back here afterwards (a deep link from an
+            // alert opened without a session).
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                let target = if here == "/" {
+                    "/signin".to_string()
+                } else {
+                    let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
+                    format!("/signin?next={next}")
+                };
+                Err(Redirect::to(&target).into_response())
+            }
         }
     }
 }

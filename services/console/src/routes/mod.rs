@@ -4,6 +4,11 @@ pub mod board;
 pub mod rep;
 pub mod signin;
 pub mod work;
+// rep screens
+pub mod alerts;
+pub mod lead_actions;
+pub mod numbers;
+pub mod opps;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -24,7 +29,26 @@ pub fn router(state: AppState) -> Router {
         .route("/pool", get(work::pool))
         .route("/pool/{lead_id}/claim", post(work::claim_pooled))
         .route("/leads", get(work::leads))
-        .route("/leads/{lead_id}", get(work::lead))
+        // rep screens
+        .route("/leads/{lead_id}", get(lead_actions::page_handler))
+        .route("/leads/{lead_id}/activity", post(lead_actions::log_activity))
+        .route("/leads/{lead_id}/follow-up", post(lead_actions::set_follow_up))
+        .route("/leads/{lead_id}/convert", post(lead_actions::convert))
+        .route("/leads/{lead_id}/disqualify", post(lead_actions::disqualify))
+        .route("/leads/{lead_id}/hand-back", post(lead_actions::hand_back))
+        .route("/opportunities", get(opps::list))
+        .route("/opportunities/{id}", get(opps::show))
+        .route("/opportunities/{id}/stage", post(opps::move_stage))
+        .route("/opportunities/{id}/amount", post(opps::set_amount))
+        .route("/opportunities/{id}/category", post(opps::set_category))
+        .route("/opportunities/{id}/follow-up", post(opps::set_follow_up))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/stream", get(alerts::stream))
+        .route("/alerts/{alert_id}", get(alerts::show))
+        .route("/alerts/{alert_id}/ack", post(alerts::acknowledge))
+        .route("/alerts/{alert_id}/snooze", post(alerts::snooze))
+        .route("/numbers", get(numbers::page_handler))
+        // end of rep screens
         .route("/board", get(board::page_handler))
         .route("/board/stream", get(board::stream))
         .route("/board/pool/{lead_id}/assign", post(board::assign))

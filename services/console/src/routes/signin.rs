@@ -57,11 +57,24 @@ pub async fn team_of(
 #[derive(Deserialize)]
 pub struct LangQuery {
     lang: Option<String>,
+    next: Option<String>,
+}
+
+/// `next` when it is a path on this console (`/alerts/ID`), never another
+/// site (`//evil.example`, `https://…`, `/\\evil`): where sign-in lands.
+pub fn same_origin_path(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(char::is_control)
+    })
 }
 
 /// The sign-in page: the picker in development, else how to get a link.
 pub async fn page_handler(State(state): State<AppState>, Query(q): Query<LangQuery>) -> Response {
     let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
+    let next = same_origin_path(q.next.as_deref());
     if !state.dev_mode {
         let body = html! {
             h1 { (i18n::SIGN_IN.get(lang)) }
@@ -112,6 +125,7 @@ pub async fn page_handler(State(state): State<AppState>, Query(q): Query<LangQue
         p.muted { (i18n::DEV_SIGN_IN_NOTE.get(lang)) }
         form method="post" action=(csrf::SIGNIN_PATH) {
             input type="hidden" name="csrf" value=(token);
+            @if let Some(next) = next { input type="hidden" name="next" value=(next); }
             label for="lang" { (i18n::LANGUAGE.get(lang)) }
             select id="lang" name="lang" {
                 option value="en" selected[lang == Lang::En] { "English" }
@@ -146,6 +160,8 @@ pub struct DevSignIn {
     who: String,
     #[serde(default)]
     lang: String,
+    #[serde(default)]
+    next: String,
 }
 
 /// Development sign-in: `who` is `role:id` (the team is looked up).
@@ -175,7 +191,8 @@ pub async fn dev_signin(State(state): State<AppState>, Form(form): Form<DevSignI
     if id.is_empty() || id.len() > 128 {
         return bad("who", "the user id must be 1..128 characters".into(), lang);
     }
-    start_session(&state, id, role, None, lang, "/").await
+    let next = same_origin_path(Some(&form.next)).unwrap_or("/");
+    start_session(&state, id, role, None, lang, next).await
 }
 
 fn bad(field: &'static str, message: String, lang: Lang) -> Response {
@@ -245,11 +262,8 @@ pub async fn link_signin(State(state): State<AppState>, Query(q): Query<LinkQuer
         }
     };
     // Only a path on this console: a link must not send anyone elsewhere.
-    let next = q
-        .next
-        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
-        .unwrap_or_else(|| "/".into());
-    start_session(&state, &claims.sub, claims.role, claims.team, lang, &next).await
+    let next = same_origin_path(q.next.as_deref()).unwrap_or("/");
+    start_session(&state, &claims.sub, claims.role, claims.team, lang, next).await
 }
 
 /// Signs out.
@@ -296,4 +310,19 @@ pub async fn set_lang(
         .unwrap_or("/")
         .to_string();
     Redirect::to(&back).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_path as path;
+
+    #[test]
+    fn sign_in_lands_only_on_this_console() {
+        assert_eq!(path(Some("/alerts/alert_1")), Some("/alerts/alert_1"));
+        assert_eq!(path(Some("/leads?x=1")), Some("/leads?x=1"));
+        for other in ["//evil.example/x", "https://evil.example", "/\\evil.example", "alerts", "/a\r\nb"] {
+            assert_eq!(path(Some(other)), None, "{other:?}");
+        }
+        assert_eq!(path(None), None);
+    }
 }

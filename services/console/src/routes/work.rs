@@ -1,9 +1,10 @@
-//! The open pool (claim) and my leads in work (list, one lead).
+//! The open pool (claim) and my leads in work (the list; one lead's page
+//! is `lead_actions`).
 
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
-use leadwheel_proto::opportunity::v1::{GetLeadInWorkRequest, ListLeadsInWorkRequest};
-use leadwheel_proto::wheel::v1::{ClaimRequest, GetLeadRoutingRequest, ListPoolRequest};
+use leadwheel_proto::opportunity::v1::ListLeadsInWorkRequest;
+use leadwheel_proto::wheel::v1::{ClaimRequest, ListPoolRequest};
 use maud::html;
 
 use crate::error::ConsoleError;
@@ -129,53 +130,4 @@ pub async fn leads(State(state): State<AppState>, signed: Signed) -> Response {
         }
         Err(status) => error_page(&signed, status.into(), Nav::Leads),
     }
-}
-
-/// One lead in work. The opportunity service decides who may see it: a rep
-/// opening another rep's lead gets its PERMISSION_DENIED, as a 403.
-pub async fn lead(
-    State(state): State<AppState>,
-    signed: Signed,
-    Path(lead_id): Path<String>,
-) -> Response {
-    let user = signed.user();
-    let lead = match state
-        .upstream
-        .opportunity(user)
-        .get_lead_in_work(GetLeadInWorkRequest {
-            lead_id: lead_id.clone(),
-        })
-        .await
-    {
-        Ok(answer) => answer.into_inner().lead.unwrap_or_default(),
-        Err(status) => return error_page(&signed, status.into(), Nav::Leads),
-    };
-    // What the wheel showed of it (company, contact): best effort, the
-    // lead page stands without it.
-    let summary = state
-        .upstream
-        .wheel(user)
-        .get_lead_routing(GetLeadRoutingRequest { lead_id })
-        .await
-        .ok()
-        .and_then(|answer| {
-            answer
-                .into_inner()
-                .offers
-                .into_iter()
-                .rev()
-                .find_map(|o| o.lead)
-        });
-    let body = work::lead(&lead, summary.as_ref(), user.lang);
-    Html(
-        page(
-            Some(&signed.session),
-            user.lang,
-            i18n::LEAD.get(user.lang),
-            Nav::Leads,
-            body,
-        )
-        .into_string(),
-    )
-    .into_response()
 }

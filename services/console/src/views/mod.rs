@@ -3,6 +3,11 @@
 pub mod board;
 pub mod offer;
 pub mod work;
+// rep screens
+pub mod alerts;
+pub mod lead_actions;
+pub mod numbers;
+pub mod opps;
 
 use maud::{DOCTYPE, Markup, html};
 
@@ -21,6 +26,12 @@ pub enum Nav {
     Leads,
     /// The manager's team board.
     Board,
+    /// My opportunities.
+    Opportunities,
+    /// My alerts (a manager's: the team's).
+    Alerts,
+    /// My numbers.
+    Numbers,
     /// None (sign-in, errors).
     None,
 }
@@ -73,10 +84,14 @@ fn navigation(session: &Session, lang: Lang, current: Nav) -> Markup {
     let mut entries = vec![];
     if session.user.is_manager() {
         entries.push((Nav::Board, "/board", i18n::NAV_BOARD));
+        entries.push((Nav::Alerts, "/alerts", i18n::NAV_ALERTS));
     } else {
         entries.push((Nav::Offers, "/", i18n::NAV_OFFERS));
         entries.push((Nav::Pool, "/pool", i18n::NAV_POOL));
         entries.push((Nav::Leads, "/leads", i18n::NAV_LEADS));
+        entries.push((Nav::Opportunities, "/opportunities", i18n::NAV_OPPS));
+        entries.push((Nav::Alerts, "/alerts", i18n::NAV_ALERTS));
+        entries.push((Nav::Numbers, "/numbers", i18n::NAV_NUMBERS));
     }
     html! {
         nav aria-label="main" {
