@@ -150,7 +150,7 @@ catalog! {
     KIND_VISIT = "Visit", "拜访";
     KIND_MEETING = "Meeting", "会议";
     KIND_NOTE = "Note", "备注";
-    DURATION = "Duration (e.g. 12m, 1:30)", "时长（如 12m、1:30）";
+    DURATION = "Duration", "时长";
     OUTCOME = "Outcome", "结果";
     RECORDING_URL = "Recording link", "录音链接";
     CALL_NOTES = "Notes at times in the recording, one a line (e.g. 1:30 pricing)", "录音时间点备注，每行一条（如 1:30 价格）";

@@ -175,10 +175,10 @@ async fn console_handlers_over_http_against_the_real_services() {
         .unwrap();
     assert_eq!(other.status(), 403);
 
-    // Not signed in: pages send to the sign-in page.
+    // Not signed in: pages send to the sign-in page, which comes back.
     let anonymous = client().get(format!("{url}/leads")).send().await.unwrap();
     assert_eq!(anonymous.status(), 303);
-    assert_eq!(anonymous.headers()["location"], "/signin");
+    assert_eq!(anonymous.headers()["location"], "/signin?next=%2Fleads");
 
     // The admin port.
     let admin = system.addr("console", "admin");

@@ -105,7 +105,7 @@ fn activity_form(lead: &LeadInWork, csrf: &str, refused: Option<&Refused>, lang:
                     }
                 }
                 label for="a-duration" { (i18n::DURATION.get(lang)) }
-                input id="a-duration" name="duration" value=(v("duration")) placeholder="12m, 1:30" inputmode="numeric";
+                input id="a-duration" name="duration" value=(v("duration")) placeholder="12m · 1:30 · 90s";
                 label for="a-outcome" { (i18n::OUTCOME.get(lang)) }
                 input id="a-outcome" name="outcome" value=(v("outcome"));
                 label for="a-recording" { (i18n::RECORDING_URL.get(lang)) }
