@@ -195,7 +195,6 @@ pub fn parse_console_url(url: &str) -> Result<String, String> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
-
 /// Reporting's default gRPC address.
 pub fn default_reporting_url() -> String {
     format!(

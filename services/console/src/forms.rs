@@ -183,9 +183,18 @@ pub fn parse_date(field: &'static str, raw: &str) -> Result<String, ConsoleError
 
 /// `2026-11-30T09:30` (a `datetime-local` field) at `offset_min` minutes
 /// behind UTC (JavaScript's `getTimezoneOffset`; 0 without it) as epoch ms.
-pub fn parse_local_time(field: &'static str, raw: &str, offset_min: i64) -> Result<i64, ConsoleError> {
+pub fn parse_local_time(
+    field: &'static str,
+    raw: &str,
+    offset_min: i64,
+) -> Result<i64, ConsoleError> {
     let text = raw.trim();
-    let wrong = || bad(field, format!("{text:?} is not a date and time (YYYY-MM-DDTHH:MM)"));
+    let wrong = || {
+        bad(
+            field,
+            format!("{text:?} is not a date and time (YYYY-MM-DDTHH:MM)"),
+        )
+    };
     let (date, time) = text.split_once('T').ok_or_else(wrong)?;
     if parse_date(field, date).map_err(|_| wrong())?.is_empty() {
         return Err(wrong());
@@ -230,7 +239,12 @@ pub struct Refused {
 
 impl Refused {
     /// A refusal of `form` with what was typed.
-    pub fn new(form: &'static str, error: ConsoleError, values: HashMap<String, String>, lang: crate::i18n::Lang) -> Self {
+    pub fn new(
+        form: &'static str,
+        error: ConsoleError,
+        values: HashMap<String, String>,
+        lang: crate::i18n::Lang,
+    ) -> Self {
         let (status, message) = error.status_and_text(lang);
         Self {
             form,
@@ -299,7 +313,13 @@ pub fn unloaded(
             h1 { (crate::i18n::ERROR.get(lang)) }
             p.error role="alert" data-status=(code.as_u16()) { (text) }
         };
-        let page = crate::views::page(Some(&signed.session), lang, crate::i18n::ERROR.get(lang), nav, body);
+        let page = crate::views::page(
+            Some(&signed.session),
+            lang,
+            crate::i18n::ERROR.get(lang),
+            nav,
+            body,
+        );
         (code, Html(page.into_string())).into_response()
     }
 }
@@ -334,7 +354,10 @@ mod tests {
             .iter()
             .map(|n| (n.offset_seconds, n.text.as_str()))
             .collect();
-        assert_eq!(got, [(90, "pricing"), (90, "budget ok"), (120, "next steps")]);
+        assert_eq!(
+            got,
+            [(90, "pricing"), (90, "budget ok"), (120, "next steps")]
+        );
         let err = parse_notes("pricing").unwrap_err().to_string();
         assert!(err.starts_with("notes: line 1"), "{err}");
         let err = parse_notes("1:30 a\nsoon b").unwrap_err().to_string();
@@ -349,7 +372,12 @@ mod tests {
         assert_eq!(parse_amount("amount", "", "EUR").unwrap(), 0);
         assert!(parse_amount("amount", "1.234", "EUR").is_err());
         assert!(parse_amount("amount", "1.5", "JPY").is_err());
-        assert!(parse_amount("amount", "ten", "EUR").unwrap_err().to_string().starts_with("amount:"));
+        assert!(
+            parse_amount("amount", "ten", "EUR")
+                .unwrap_err()
+                .to_string()
+                .starts_with("amount:")
+        );
         assert_eq!(amount_field(1_200_050, "EUR"), "12000.50");
         assert_eq!(amount_field(500, "JPY"), "500");
     }

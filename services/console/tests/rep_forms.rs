@@ -90,7 +90,10 @@ async fn link_in(console: &Console, next: &str) -> (String, String) {
     );
     let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     let answer = client()
-        .get(format!("{}/signin/link?token={token}&next={next}", console.url))
+        .get(format!(
+            "{}/signin/link?token={token}&next={next}",
+            console.url
+        ))
         .send()
         .await
         .unwrap();
@@ -126,7 +129,14 @@ async fn csrf(console: &Console, cookie: &str) -> String {
         .to_string()
 }
 
-async fn post(console: &Console, cookie: &str, token: &str, path: &str, body: &str, htmx: bool) -> (u16, String) {
+async fn post(
+    console: &Console,
+    cookie: &str,
+    token: &str,
+    path: &str,
+    body: &str,
+    htmx: bool,
+) -> (u16, String) {
     let mut request = client()
         .post(format!("{}{path}", console.url))
         .header("cookie", cookie)
@@ -151,10 +161,16 @@ async fn deep_links_come_back_after_sign_in_and_forms_name_the_field() {
         .await
         .unwrap();
     assert_eq!(cold.status(), 303);
-    assert_eq!(cold.headers()["location"], "/signin?next=%2Falerts%2Falert_01ABC");
-    let signin = reqwest::get(format!("{}/signin?next=%2Falerts%2Falert_01ABC", console.url))
-        .await
-        .unwrap();
+    assert_eq!(
+        cold.headers()["location"],
+        "/signin?next=%2Falerts%2Falert_01ABC"
+    );
+    let signin = reqwest::get(format!(
+        "{}/signin?next=%2Falerts%2Falert_01ABC",
+        console.url
+    ))
+    .await
+    .unwrap();
     assert_eq!(signin.status(), 200);
     // Signing in (a one-time link here) lands on it; never on another site.
     let (cookie, location) = link_in(&console, "/alerts/alert_01ABC").await;
@@ -174,22 +190,49 @@ async fn deep_links_come_back_after_sign_in_and_forms_name_the_field() {
         .await
         .unwrap();
     for href in ["/opportunities", "/alerts", "/numbers"] {
-        assert!(page.contains(&format!(r#"href="{href}""#)), "{href} in the nav");
+        assert!(
+            page.contains(&format!(r#"href="{href}""#)),
+            "{href} in the nav"
+        );
     }
 
     // Forms refuse what they cannot read, naming the field, with 400 —
     // htmx gets a fragment, a plain form the page.
     let cases = [
-        ("/leads/lead_1/activity", "kind=call&notes=pricing", "notes: line 1"),
-        ("/leads/lead_1/activity", "kind=call&duration=soon", "duration:"),
+        (
+            "/leads/lead_1/activity",
+            "kind=call&notes=pricing",
+            "notes: line 1",
+        ),
+        (
+            "/leads/lead_1/activity",
+            "kind=call&duration=soon",
+            "duration:",
+        ),
         ("/leads/lead_1/activity", "kind=fax", "kind:"),
         ("/leads/lead_1/follow-up", "date=next+week", "date:"),
-        ("/leads/lead_1/convert", "account_name=Acme&currency=EUR&amount=ten", "amount:"),
-        ("/leads/lead_1/convert", "account_name=Acme&currency=EUR&amount=1.234", "amount:"),
+        (
+            "/leads/lead_1/convert",
+            "account_name=Acme&currency=EUR&amount=ten",
+            "amount:",
+        ),
+        (
+            "/leads/lead_1/convert",
+            "account_name=Acme&currency=EUR&amount=1.234",
+            "amount:",
+        ),
         ("/leads/lead_1/disqualify", "reason=", "reason:"),
         ("/leads/lead_1/hand-back", "reason=", "reason:"),
-        ("/opportunities/opp_1/amount", "amount=12&currency=EUR&expected_close_date=31.12.2026", "expected_close_date:"),
-        ("/opportunities/opp_1/stage", "stage=won&version=v2", "version:"),
+        (
+            "/opportunities/opp_1/amount",
+            "amount=12&currency=EUR&expected_close_date=31.12.2026",
+            "expected_close_date:",
+        ),
+        (
+            "/opportunities/opp_1/stage",
+            "stage=won&version=v2",
+            "version:",
+        ),
         ("/alerts/alert_1/snooze", "until=tomorrow", "until:"),
         ("/alerts/alert_1/snooze", "for=", "for:"),
     ];
@@ -199,7 +242,11 @@ async fn deep_links_come_back_after_sign_in_and_forms_name_the_field() {
             assert_eq!(status, 400, "{path} {body}: {text}");
             assert!(text.contains(want), "{path} {body} names {want}: {text}");
             assert!(text.contains(r#"role="alert""#), "{text}");
-            assert_eq!(text.contains("<!DOCTYPE html>"), !htmx, "{path} htmx={htmx}");
+            assert_eq!(
+                text.contains("<!DOCTYPE html>"),
+                !htmx,
+                "{path} htmx={htmx}"
+            );
         }
     }
 
@@ -222,7 +269,10 @@ async fn deep_links_come_back_after_sign_in_and_forms_name_the_field() {
         .unwrap();
     assert_eq!(stream.status(), 200);
     let text = stream.text().await.unwrap();
-    assert!(text.contains("event: unavailable") && text.contains("retry: 5000"), "{text}");
+    assert!(
+        text.contains("event: unavailable") && text.contains("retry: 5000"),
+        "{text}"
+    );
     // Reporting is down: the numbers page says so with a 503.
     let numbers = client()
         .get(format!("{}/numbers", console.url))

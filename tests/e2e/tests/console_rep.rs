@@ -100,11 +100,17 @@ async fn a_rep_works_leads_deals_alerts_and_numbers_in_chromium() {
         .await
         .unwrap();
     assert_eq!(current(&numbers, "calls"), current_five.calls);
-    assert_eq!(current(&numbers, "opportunities"), current_five.opportunities);
+    assert_eq!(
+        current(&numbers, "opportunities"),
+        current_five.opportunities
+    );
 
     // Another rep opening ana's opportunity by URL: the service's 403.
     let (ben, _) = sign_in(&url, "rep:ben").await;
-    for path in [format!("/opportunities/{opportunity}"), format!("/leads/{quiet}")] {
+    for path in [
+        format!("/opportunities/{opportunity}"),
+        format!("/leads/{quiet}"),
+    ] {
         let theirs = client()
             .get(format!("{url}{path}"))
             .header("cookie", &ben)

@@ -231,8 +231,8 @@ fn peer_dev_env(
             continue;
         }
         if service == Service::Console {
-            if let Some(public) = std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL")
-                .filter(|v| !v.is_empty())
+            if let Some(public) =
+                std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL").filter(|v| !v.is_empty())
             {
                 env.push((var, public));
                 continue;
@@ -566,8 +566,16 @@ mod tests {
     fn alerting_links_to_the_console() {
         let addr = |s: &str| -> SocketAddr { s.parse().unwrap() };
         let services = [
-            (Service::Reporting, addr("127.0.0.1:50055"), addr("127.0.0.1:51055")),
-            (Service::Console, addr("127.0.0.1:8090"), addr("127.0.0.1:51056")),
+            (
+                Service::Reporting,
+                addr("127.0.0.1:50055"),
+                addr("127.0.0.1:51055"),
+            ),
+            (
+                Service::Console,
+                addr("127.0.0.1:8090"),
+                addr("127.0.0.1:51056"),
+            ),
         ];
         let env: Vec<(&str, String)> = peer_dev_env(Service::Alerting, &services)
             .into_iter()

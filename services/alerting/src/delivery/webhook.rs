@@ -158,8 +158,12 @@ impl Channel for Webhook {
     }
 
     async fn send(&self, delivery: &Delivery, alert: &Alert) -> Outcome {
-        let body = serde_json::to_vec(&render::slack(alert, &delivery.reason, self.console_url.as_deref()))
-            .expect("a JSON value serializes");
+        let body = serde_json::to_vec(&render::slack(
+            alert,
+            &delivery.reason,
+            self.console_url.as_deref(),
+        ))
+        .expect("a JSON value serializes");
         self.post(&delivery.target, body).await
     }
 }

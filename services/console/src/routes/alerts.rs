@@ -38,7 +38,11 @@ pub struct ListQuery {
     state: Option<String>,
 }
 
-async fn list_state(state: &AppState, user: &User, which: &str) -> Result<Vec<Alert>, tonic::Status> {
+async fn list_state(
+    state: &AppState,
+    user: &User,
+    which: &str,
+) -> Result<Vec<Alert>, tonic::Status> {
     Ok(state
         .upstream
         .alerting(user)
@@ -73,7 +77,7 @@ pub async fn list(
             (Ok(mut a), Ok(b), Ok(c)) => {
                 a.extend(b);
                 a.extend(c);
-                a.sort_by(|x, y| y.raised_at_ms.cmp(&x.raised_at_ms));
+                a.sort_by_key(|x| std::cmp::Reverse(x.raised_at_ms));
                 Ok(a)
             }
             (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
@@ -100,7 +104,11 @@ pub async fn list(
 
 /// Looks `alert_id` up among what the user may see (alerting has no
 /// single-alert read; a few pages of the newest are searched).
-async fn find(state: &AppState, user: &User, alert_id: &str) -> Result<Option<Alert>, tonic::Status> {
+async fn find(
+    state: &AppState,
+    user: &User,
+    alert_id: &str,
+) -> Result<Option<Alert>, tonic::Status> {
     let mut client = state.upstream.alerting(user);
     let mut token = String::new();
     for _ in 0..FIND_PAGES {
@@ -154,7 +162,8 @@ pub async fn show(
         }
         Ok(None) => error_page(
             &signed,
-            tonic::Status::not_found(format!("alert {alert_id} (or it is not yours to see)")).into(),
+            tonic::Status::not_found(format!("alert {alert_id} (or it is not yours to see)"))
+                .into(),
             Nav::Alerts,
         ),
         Err(status) => error_page(&signed, status.into(), Nav::Alerts),

@@ -72,9 +72,7 @@ pub async fn load(state: &AppState, user: &User, lead_id: &str) -> Result<LeadDa
             Vec::new()
         }
     };
-    let stages = stages
-        .map(|a| a.into_inner().stages)
-        .unwrap_or_default();
+    let stages = stages.map(|a| a.into_inner().stages).unwrap_or_default();
     Ok(LeadData {
         lead,
         summary,
@@ -212,7 +210,10 @@ pub async fn log_activity(
         Ok::<(), ConsoleError>(())
     }
     .await;
-    answer(&state, &signed, &headers, &lead_id, "activity", values, result).await
+    answer(
+        &state, &signed, &headers, &lead_id, "activity", values, result,
+    )
+    .await
 }
 
 /// `POST /leads/<id>/follow-up`: sets (empty: clears) the next follow-up.
@@ -238,7 +239,16 @@ pub async fn set_follow_up(
         Ok::<(), ConsoleError>(())
     }
     .await;
-    answer(&state, &signed, &headers, &lead_id, "follow_up", values, result).await
+    answer(
+        &state,
+        &signed,
+        &headers,
+        &lead_id,
+        "follow_up",
+        values,
+        result,
+    )
+    .await
 }
 
 /// `POST /leads/<id>/convert`: an account and an opportunity from the lead.
@@ -283,7 +293,10 @@ pub async fn convert(
         Ok::<(), ConsoleError>(())
     }
     .await;
-    answer(&state, &signed, &headers, &lead_id, "convert", values, result).await
+    answer(
+        &state, &signed, &headers, &lead_id, "convert", values, result,
+    )
+    .await
 }
 
 async fn disqualify_as(
@@ -323,7 +336,16 @@ pub async fn disqualify(
 ) -> Response {
     let values = forms::values(&body);
     let result = disqualify_as(&state, &signed, &lead_id, &values, false).await;
-    answer(&state, &signed, &headers, &lead_id, "disqualify", values, result).await
+    answer(
+        &state,
+        &signed,
+        &headers,
+        &lead_id,
+        "disqualify",
+        values,
+        result,
+    )
+    .await
 }
 
 /// `POST /leads/<id>/hand-back`: gives the lead up to the team's open pool
@@ -337,5 +359,14 @@ pub async fn hand_back(
 ) -> Response {
     let values = forms::values(&body);
     let result = disqualify_as(&state, &signed, &lead_id, &values, true).await;
-    answer(&state, &signed, &headers, &lead_id, "hand_back", values, result).await
+    answer(
+        &state,
+        &signed,
+        &headers,
+        &lead_id,
+        "hand_back",
+        values,
+        result,
+    )
+    .await
 }

@@ -31,10 +31,19 @@ pub fn router(state: AppState) -> Router {
         .route("/leads", get(work::leads))
         // rep screens
         .route("/leads/{lead_id}", get(lead_actions::page_handler))
-        .route("/leads/{lead_id}/activity", post(lead_actions::log_activity))
-        .route("/leads/{lead_id}/follow-up", post(lead_actions::set_follow_up))
+        .route(
+            "/leads/{lead_id}/activity",
+            post(lead_actions::log_activity),
+        )
+        .route(
+            "/leads/{lead_id}/follow-up",
+            post(lead_actions::set_follow_up),
+        )
         .route("/leads/{lead_id}/convert", post(lead_actions::convert))
-        .route("/leads/{lead_id}/disqualify", post(lead_actions::disqualify))
+        .route(
+            "/leads/{lead_id}/disqualify",
+            post(lead_actions::disqualify),
+        )
         .route("/leads/{lead_id}/hand-back", post(lead_actions::hand_back))
         .route("/opportunities", get(opps::list))
         .route("/opportunities/{id}", get(opps::show))

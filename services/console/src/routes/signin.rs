@@ -320,7 +320,13 @@ mod tests {
     fn sign_in_lands_only_on_this_console() {
         assert_eq!(path(Some("/alerts/alert_1")), Some("/alerts/alert_1"));
         assert_eq!(path(Some("/leads?x=1")), Some("/leads?x=1"));
-        for other in ["//evil.example/x", "https://evil.example", "/\\evil.example", "alerts", "/a\r\nb"] {
+        for other in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "alerts",
+            "/a\r\nb",
+        ] {
             assert_eq!(path(Some(other)), None, "{other:?}");
         }
         assert_eq!(path(None), None);

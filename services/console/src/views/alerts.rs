@@ -46,7 +46,13 @@ const SNOOZE_FOR: [(i64, i18n::Msg); 4] = [
 
 /// One alert. `back` is where a plain (no JavaScript) form returns to;
 /// `error` is shown in the card (a refused action).
-pub fn card(alert: &Alert, csrf: &str, back: &str, error: Option<(u16, &str)>, lang: Lang) -> Markup {
+pub fn card(
+    alert: &Alert,
+    csrf: &str,
+    back: &str,
+    error: Option<(u16, &str)>,
+    lang: Lang,
+) -> Markup {
     let id = card_id(&alert.alert_id);
     let target = format!("#{id}");
     let actionable = alert.state == "open" || alert.state == "snoozed";

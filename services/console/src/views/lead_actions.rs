@@ -259,7 +259,12 @@ fn kind_label(kind: ActivityKind, lang: Lang) -> &'static str {
 /// Seconds as `m:ss` (or `h:mm:ss`).
 pub fn clock(seconds: i64) -> String {
     if seconds >= 3600 {
-        format!("{}:{:02}:{:02}", seconds / 3600, seconds % 3600 / 60, seconds % 60)
+        format!(
+            "{}:{:02}:{:02}",
+            seconds / 3600,
+            seconds % 3600 / 60,
+            seconds % 60
+        )
     } else {
         format!("{}:{:02}", seconds / 60, seconds % 60)
     }
@@ -337,9 +342,18 @@ mod tests {
     #[test]
     fn a_lead_in_work_has_every_form_with_the_token() {
         let html = panel(&data("in_work"), "tok", None, Lang::En).into_string();
-        for form in ["activity", "follow-up", "convert", "disqualify", "hand-back"] {
+        for form in [
+            "activity",
+            "follow-up",
+            "convert",
+            "disqualify",
+            "hand-back",
+        ] {
             assert!(html.contains(&format!(r#"id="form-{form}""#)), "{form}");
-            assert!(html.contains(&format!(r#"action="/leads/lead_1/{form}""#)), "{form}");
+            assert!(
+                html.contains(&format!(r#"action="/leads/lead_1/{form}""#)),
+                "{form}"
+            );
         }
         assert_eq!(html.matches(r#"name="csrf" value="tok""#).count(), 5);
         // The history: the recording is a link, the notes are at their times, escaped.

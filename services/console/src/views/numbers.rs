@@ -3,8 +3,7 @@
 //! reporting answers them.
 
 use leadwheel_proto::reporting::v1::{
-    FiveAnswers, ForecastLine, GetFiveQuestionsResponse, GetForecastResponse, Money,
-    ResolvedPeriod,
+    FiveAnswers, ForecastLine, GetFiveQuestionsResponse, GetForecastResponse, Money, ResolvedPeriod,
 };
 use maud::{Markup, html};
 
@@ -37,14 +36,19 @@ pub fn percent(bp: i64) -> String {
     format!("{}.{:02}%", bp / 100, (bp % 100).abs())
 }
 
+/// One counted question: its key, label and how to read it.
+type Question = (&'static str, i18n::Msg, fn(&FiveAnswers) -> i64);
+
 /// The five questions, this period and the previous one.
 pub fn five(answer: &GetFiveQuestionsResponse, lang: Lang) -> Markup {
     let now = answer.current.clone().unwrap_or_default();
     let before = answer.previous.clone().unwrap_or_default();
-    let counts: [(&str, i18n::Msg, fn(&FiveAnswers) -> i64); 4] = [
+    let counts: [Question; 4] = [
         ("calls", i18n::CALLS_MADE, |a| a.calls),
         ("opportunities", i18n::OPPS_CREATED, |a| a.opportunities),
-        ("purchase_intents", i18n::PURCHASE_INTENTS, |a| a.purchase_intents),
+        ("purchase_intents", i18n::PURCHASE_INTENTS, |a| {
+            a.purchase_intents
+        }),
         ("won", i18n::DEALS_WON, |a| a.won),
     ];
     html! {
@@ -96,7 +100,12 @@ fn line(l: &ForecastLine, lang: Lang) -> Markup {
 
 /// Attainment in one period (`title`: this month, this quarter), or why
 /// reporting did not answer.
-pub fn forecast(title: i18n::Msg, key: &str, answer: Result<&GetForecastResponse, &str>, lang: Lang) -> Markup {
+pub fn forecast(
+    title: i18n::Msg,
+    key: &str,
+    answer: Result<&GetForecastResponse, &str>,
+    lang: Lang,
+) -> Markup {
     html! {
         section aria-labelledby={ "h-" (key) } data-report=(key) {
             h2 id={ "h-" (key) } { (title.get(lang)) }
@@ -167,6 +176,9 @@ mod tests {
             ..Default::default()
         };
         let html = forecast(i18n::THIS_MONTH, "month", Ok(&answer), Lang::Zh).into_string();
-        assert!(html.contains("25.00%") && html.contains("10000.00 EUR"), "{html}");
+        assert!(
+            html.contains("25.00%") && html.contains("10000.00 EUR"),
+            "{html}"
+        );
     }
 }

@@ -229,7 +229,13 @@ mod tests {
     #[test]
     fn the_list_shows_the_numbers() {
         let html = list(&[opp()], Lang::En).into_string();
-        for want in ["12000.50 EUR", "20%", "2026-12-31", "Pipeline", "/opportunities/opp_1"] {
+        for want in [
+            "12000.50 EUR",
+            "20%",
+            "2026-12-31",
+            "Pipeline",
+            "/opportunities/opp_1",
+        ] {
             assert!(html.contains(want), "{want} in {html}");
         }
         assert!(list(&[], Lang::Zh).into_string().contains("暂无"));
@@ -251,6 +257,10 @@ mod tests {
         assert!(html.contains(r#"value="12000.50""#));
         let mut won = opp();
         won.status = "won".into();
-        assert!(!panel(&won, &[], &stages, "tok", None, Lang::En).into_string().contains("<form"));
+        assert!(
+            !panel(&won, &[], &stages, "tok", None, Lang::En)
+                .into_string()
+                .contains("<form")
+        );
     }
 }
