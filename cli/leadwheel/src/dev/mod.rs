@@ -230,13 +230,10 @@ fn peer_dev_env(
         if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
             continue;
         }
-        if service == Service::Console {
-            if let Some(public) =
-                std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL").filter(|v| !v.is_empty())
-            {
-                env.push((var, public));
-                continue;
-            }
+        let public = std::env::var_os("LEADWHEEL_CONSOLE_PUBLIC_URL").filter(|v| !v.is_empty());
+        if let (Service::Console, Some(public)) = (service, public) {
+            env.push((var, public));
+            continue;
         }
         // (The console's listed address is its HTTP one.)
         if let Some((_, grpc, _)) = services.iter().find(|(s, _, _)| *s == service) {
