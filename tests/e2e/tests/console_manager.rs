@@ -157,7 +157,40 @@ async fn a_manager_reads_charts_sets_the_team_and_hands_over_in_chromium() {
     );
     let expected_pipeline_csv = leadwheel_report_sheets::pipeline_sheet(&pipeline).csv();
     assert_eq!(csv.text().await.unwrap(), expected_pipeline_csv);
-    let _ = maya_csrf;
+    // Routing rules: the wheel lets only an admin change them.
+    let rule = "expected_version=0&default_team=demo&r0.orig=&r0.order=1&r0.id=tier-a&r0.team=demo&r0.tiers=A&r0.countries=&r0.sources=&r0.score_min=&r0.score_max=&r0.description=big";
+    let refused = post(&format!("{url}/team/routing"), &maya, &maya_csrf, rule).await;
+    assert_eq!(refused.status(), 403, "{:?}", refused.text().await);
+    let (root, root_csrf) = sign_in(&url, "admin:admin").await;
+    let saved = post(&format!("{url}/team/routing"), &root, &root_csrf, rule).await;
+    assert_eq!(saved.status(), 200);
+    let saved = saved.text().await.unwrap();
+    assert!(
+        saved.contains("data-saved") && saved.contains(r#"data-rules-version="1""#),
+        "{saved}"
+    );
+    // Saving again at the old version is the wheel's conflict.
+    let stale = post(&format!("{url}/team/routing"), &root, &root_csrf, rule).await;
+    assert_eq!(stale.status(), 409);
+    // A score out of range: the wheel's message, next to that row's field.
+    let bad = rule.replace("r0.score_min=", "r0.score_min=500").replace("expected_version=0", "expected_version=1");
+    let bad = post(&format!("{url}/team/routing"), &root, &root_csrf, &bad).await;
+    assert_eq!(bad.status(), 400);
+    let bad = bad.text().await.unwrap();
+    assert!(bad.contains(r#"data-field-error="r0.score_min""#), "{bad}");
+    let tested = post(
+        &format!("{url}/team/routing/test"),
+        &maya,
+        &maya_csrf,
+        "tier=A&score=50&country=FR&source=web&email=x%40y.example",
+    )
+    .await;
+    assert_eq!(tested.status(), 200);
+    let tested = tested.text().await.unwrap();
+    assert!(
+        tested.contains(r#"data-routed-team="demo" data-routed-rule="tier-a""#),
+        "{tested}"
+    );
 
     // In Chromium: the charts' numbers, the fairness CSV download, the
     // window, a refused window, the handover of ben to ana.
