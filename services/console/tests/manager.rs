@@ -165,59 +165,113 @@ fn none<T>() -> Result<Response<T>, Status> {
 
 #[tonic::async_trait]
 impl ReportingService for Fixed {
-    async fn get_funnel(&self, _: Request<GetFunnelRequest>) -> Result<Response<GetFunnelResponse>, Status> {
+    async fn get_funnel(
+        &self,
+        _: Request<GetFunnelRequest>,
+    ) -> Result<Response<GetFunnelResponse>, Status> {
         none()
     }
-    async fn get_pipeline(&self, r: Request<GetPipelineRequest>) -> Result<Response<GetPipelineResponse>, Status> {
+    async fn get_pipeline(
+        &self,
+        r: Request<GetPipelineRequest>,
+    ) -> Result<Response<GetPipelineResponse>, Status> {
         self.note("pipeline", &r.get_ref().period, authed(&r));
         Ok(Response::new(pipeline_answer()))
     }
-    async fn get_forecast(&self, r: Request<GetForecastRequest>) -> Result<Response<GetForecastResponse>, Status> {
+    async fn get_forecast(
+        &self,
+        r: Request<GetForecastRequest>,
+    ) -> Result<Response<GetForecastResponse>, Status> {
         self.note("forecast", &r.get_ref().period, authed(&r));
-        if r.get_ref().period.as_ref().is_some_and(|p| p.kind == PeriodKind::Week as i32) {
-            return Err(Status::invalid_argument("period: a forecast is for a month, quarter or year"));
+        if r.get_ref()
+            .period
+            .as_ref()
+            .is_some_and(|p| p.kind == PeriodKind::Week as i32)
+        {
+            return Err(Status::invalid_argument(
+                "period: a forecast is for a month, quarter or year",
+            ));
         }
         Ok(Response::new(forecast_answer()))
     }
-    async fn get_five_questions(&self, _: Request<GetFiveQuestionsRequest>) -> Result<Response<GetFiveQuestionsResponse>, Status> {
+    async fn get_five_questions(
+        &self,
+        _: Request<GetFiveQuestionsRequest>,
+    ) -> Result<Response<GetFiveQuestionsResponse>, Status> {
         none()
     }
-    async fn set_quotas(&self, _: Request<SetQuotasRequest>) -> Result<Response<SetQuotasResponse>, Status> {
+    async fn set_quotas(
+        &self,
+        _: Request<SetQuotasRequest>,
+    ) -> Result<Response<SetQuotasResponse>, Status> {
         none()
     }
-    async fn list_quotas(&self, _: Request<ListQuotasRequest>) -> Result<Response<ListQuotasResponse>, Status> {
+    async fn list_quotas(
+        &self,
+        _: Request<ListQuotasRequest>,
+    ) -> Result<Response<ListQuotasResponse>, Status> {
         none()
     }
-    async fn set_forecast_adjustment(&self, _: Request<SetForecastAdjustmentRequest>) -> Result<Response<SetForecastAdjustmentResponse>, Status> {
+    async fn set_forecast_adjustment(
+        &self,
+        _: Request<SetForecastAdjustmentRequest>,
+    ) -> Result<Response<SetForecastAdjustmentResponse>, Status> {
         none()
     }
-    async fn get_fairness(&self, r: Request<GetFairnessRequest>) -> Result<Response<GetFairnessResponse>, Status> {
+    async fn get_fairness(
+        &self,
+        r: Request<GetFairnessRequest>,
+    ) -> Result<Response<GetFairnessResponse>, Status> {
         self.note("fairness", &r.get_ref().period, authed(&r));
         Ok(Response::new(fairness_answer()))
     }
-    async fn get_speed_to_lead(&self, r: Request<GetSpeedToLeadRequest>) -> Result<Response<GetSpeedToLeadResponse>, Status> {
+    async fn get_speed_to_lead(
+        &self,
+        r: Request<GetSpeedToLeadRequest>,
+    ) -> Result<Response<GetSpeedToLeadResponse>, Status> {
         self.note("speed", &r.get_ref().period, authed(&r));
         Ok(Response::new(speed_answer()))
     }
-    async fn get_stages(&self, _: Request<GetStagesRequest>) -> Result<Response<GetStagesResponse>, Status> {
+    async fn get_stages(
+        &self,
+        _: Request<GetStagesRequest>,
+    ) -> Result<Response<GetStagesResponse>, Status> {
         none()
     }
-    async fn get_activity(&self, _: Request<GetActivityRequest>) -> Result<Response<GetActivityResponse>, Status> {
+    async fn get_activity(
+        &self,
+        _: Request<GetActivityRequest>,
+    ) -> Result<Response<GetActivityResponse>, Status> {
         none()
     }
-    async fn get_team_balance(&self, _: Request<GetTeamBalanceRequest>) -> Result<Response<GetTeamBalanceResponse>, Status> {
+    async fn get_team_balance(
+        &self,
+        _: Request<GetTeamBalanceRequest>,
+    ) -> Result<Response<GetTeamBalanceResponse>, Status> {
         none()
     }
-    async fn get_routing_outcome(&self, _: Request<GetRoutingOutcomeRequest>) -> Result<Response<GetRoutingOutcomeResponse>, Status> {
+    async fn get_routing_outcome(
+        &self,
+        _: Request<GetRoutingOutcomeRequest>,
+    ) -> Result<Response<GetRoutingOutcomeResponse>, Status> {
         none()
     }
-    async fn get_forecast_movement(&self, _: Request<GetForecastMovementRequest>) -> Result<Response<GetForecastMovementResponse>, Status> {
+    async fn get_forecast_movement(
+        &self,
+        _: Request<GetForecastMovementRequest>,
+    ) -> Result<Response<GetForecastMovementResponse>, Status> {
         none()
     }
-    async fn rebuild(&self, _: Request<RebuildRequest>) -> Result<Response<RebuildResponse>, Status> {
+    async fn rebuild(
+        &self,
+        _: Request<RebuildRequest>,
+    ) -> Result<Response<RebuildResponse>, Status> {
         none()
     }
-    async fn get_rebuild_progress(&self, _: Request<GetRebuildProgressRequest>) -> Result<Response<GetRebuildProgressResponse>, Status> {
+    async fn get_rebuild_progress(
+        &self,
+        _: Request<GetRebuildProgressRequest>,
+    ) -> Result<Response<GetRebuildProgressResponse>, Status> {
         none()
     }
 }
@@ -293,7 +347,10 @@ impl Console {
             60,
         );
         let answer = client()
-            .get(format!("{}/signin/link?token={token}&next=/charts", self.url))
+            .get(format!(
+                "{}/signin/link?token={token}&next=/charts",
+                self.url
+            ))
             .send()
             .await
             .unwrap();
@@ -351,14 +408,31 @@ async fn charts_draw_reportings_numbers_and_the_csvs_are_its_sheets() {
             r#"data-group="rep={};stage={};currency={}""#,
             row.rep_id, row.stage, row.currency
         );
-        let at = page.find(&group).unwrap_or_else(|| panic!("{group} in {page}"));
+        let at = page
+            .find(&group)
+            .unwrap_or_else(|| panic!("{group} in {page}"));
         let rest = &page[at..];
         let end = rest.find("</g>").unwrap();
         let g = &rest[..end];
-        assert!(g.contains(&format!(r#"data-measure="amount_minor" data-value="{}""#, row.amount_minor)), "{g}");
-        assert!(g.contains(&format!(r#"data-measure="weighted_minor" data-value="{}""#, row.weighted_minor)), "{g}");
+        assert!(
+            g.contains(&format!(
+                r#"data-measure="amount_minor" data-value="{}""#,
+                row.amount_minor
+            )),
+            "{g}"
+        );
+        assert!(
+            g.contains(&format!(
+                r#"data-measure="weighted_minor" data-value="{}""#,
+                row.weighted_minor
+            )),
+            "{g}"
+        );
     }
-    assert!(page.contains("5000.50 EUR"), "the numbers are written as text too");
+    assert!(
+        page.contains("5000.50 EUR"),
+        "the numbers are written as text too"
+    );
     assert!(page.contains(r#"data-measure="claims" data-value="3""#));
     assert!(page.contains(r#"data-measure="passes" data-value="2""#));
     assert!(page.contains(r#"data-measure="expiries" data-value="2""#));
@@ -368,12 +442,20 @@ async fn charts_draw_reportings_numbers_and_the_csvs_are_its_sheets() {
     assert!(page.contains(r#"data-measure="median_ms" data-value="12300""#));
     assert!(page.contains(r#"data-measure="p90_ms" data-value="45600""#));
     assert_eq!(page.matches(r#"role="img""#).count(), 4, "four charts");
-    assert!(page.contains(r#"<option value="quarter" selected>"#), "{page}");
+    assert!(
+        page.contains(r#"<option value="quarter" selected>"#),
+        "{page}"
+    );
     // Every call went as maya (a bearer token), for the quarter.
     {
         let asked = reporting.asked.lock().unwrap();
         assert_eq!(asked.len(), 4, "{asked:?}");
-        assert!(asked.iter().all(|(_, kind, authed)| *kind == PeriodKind::Quarter as i32 && *authed), "{asked:?}");
+        assert!(
+            asked
+                .iter()
+                .all(|(_, kind, authed)| *kind == PeriodKind::Quarter as i32 && *authed),
+            "{asked:?}"
+        );
     }
 
     // A week: reporting refuses the forecast (month, quarter, year); the
@@ -385,14 +467,29 @@ async fn charts_draw_reportings_numbers_and_the_csvs_are_its_sheets() {
 
     // The downloads: attachments, the shared sheets of the same answers.
     let expected = [
-        ("pipeline", leadwheel_report_sheets::pipeline_sheet(&pipeline_answer()).csv()),
-        ("forecast", leadwheel_report_sheets::forecast_sheet("team demo", &forecast_answer()).csv()),
-        ("fairness", leadwheel_report_sheets::fairness_sheet(&fairness_answer()).csv()),
-        ("speed", leadwheel_report_sheets::speed_sheet(&speed_answer()).csv()),
+        (
+            "pipeline",
+            leadwheel_report_sheets::pipeline_sheet(&pipeline_answer()).csv(),
+        ),
+        (
+            "forecast",
+            leadwheel_report_sheets::forecast_sheet("team demo", &forecast_answer()).csv(),
+        ),
+        (
+            "fairness",
+            leadwheel_report_sheets::fairness_sheet(&fairness_answer()).csv(),
+        ),
+        (
+            "speed",
+            leadwheel_report_sheets::speed_sheet(&speed_answer()).csv(),
+        ),
     ];
     for (report, csv) in expected {
         let (status, body, headers) = console
-            .get(&maya, &format!("/charts/{report}.csv?period=quarter&date=2026-11-15"))
+            .get(
+                &maya,
+                &format!("/charts/{report}.csv?period=quarter&date=2026-11-15"),
+            )
             .await;
         assert_eq!(status, 200, "{report}: {body}");
         assert_eq!(body, csv, "{report}");
@@ -451,12 +548,25 @@ async fn settings_forms_need_the_token_and_show_what_the_wheel_said() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains(r#"data-field-error="hours""#) && body.contains("not a day"), "{body}");
-    let (status, body) = post("/handover/h1/items", csrf.clone(), "kind=lead&item_id=l1&action=drop").await;
+    assert!(
+        body.contains(r#"data-field-error="hours""#) && body.contains("not a day"),
+        "{body}"
+    );
+    let (status, body) = post(
+        "/handover/h1/items",
+        csrf.clone(),
+        "kind=lead&item_id=l1&action=drop",
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("action"), "{body}");
     // …and a wheel that cannot be reached shows in the form, as a 503.
-    let (status, body) = post("/team/routing", csrf.clone(), "expected_version=0&default_team=demo").await;
+    let (status, body) = post(
+        "/team/routing",
+        csrf.clone(),
+        "expected_version=0&default_team=demo",
+    )
+    .await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains(r#"id="rules-form""#), "{body}");
 

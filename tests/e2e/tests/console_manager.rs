@@ -173,7 +173,9 @@ async fn a_manager_reads_charts_sets_the_team_and_hands_over_in_chromium() {
     let stale = post(&format!("{url}/team/routing"), &root, &root_csrf, rule).await;
     assert_eq!(stale.status(), 409);
     // A score out of range: the wheel's message, next to that row's field.
-    let bad = rule.replace("r0.score_min=", "r0.score_min=500").replace("expected_version=0", "expected_version=1");
+    let bad = rule
+        .replace("r0.score_min=", "r0.score_min=500")
+        .replace("expected_version=0", "expected_version=1");
     let bad = post(&format!("{url}/team/routing"), &root, &root_csrf, &bad).await;
     assert_eq!(bad.status(), 400);
     let bad = bad.text().await.unwrap();
@@ -210,7 +212,11 @@ async fn a_manager_reads_charts_sets_the_team_and_hands_over_in_chromium() {
     });
     let dir = tempfile::tempdir().unwrap();
     let csv_file = dir.path().join("fairness.csv");
-    std::fs::write(&csv_file, leadwheel_report_sheets::fairness_sheet(&fairness).csv()).unwrap();
+    std::fs::write(
+        &csv_file,
+        leadwheel_report_sheets::fairness_sheet(&fairness).csv(),
+    )
+    .unwrap();
     run_browser_script(
         &system,
         &url,

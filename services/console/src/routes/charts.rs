@@ -81,42 +81,48 @@ async fn draw_all(
     let period = picker.period()?;
     let rep = picker.rep.trim().to_string();
     let lang = user.lang;
-    let mut reporting = state.upstream.reporting(user);
-    let pipeline = reporting
-        .get_pipeline(GetPipelineRequest {
+    let reporting = state.upstream.reporting(user);
+    let (mut r1, mut r2, mut r3, mut r4) = (
+        reporting.clone(),
+        reporting.clone(),
+        reporting.clone(),
+        reporting,
+    );
+    let only_rep = Some(rep.as_str()).filter(|r| !r.is_empty());
+    // The four reports at once: the page waits for the slowest, not the sum.
+    let (pipeline, forecast, fairness, speed) = tokio::join!(
+        r1.get_pipeline(GetPipelineRequest {
             team_id: team.to_string(),
             rep_id: rep.clone(),
             period: Some(period.clone()),
             as_of: String::new(),
-        })
-        .await
+        }),
+        r2.get_forecast(GetForecastRequest {
+            team_id: team.to_string(),
+            rep_id: rep.clone(),
+            period: Some(period.clone()),
+        }),
+        r3.get_fairness(GetFairnessRequest {
+            team_id: team.to_string(),
+            rep_id: rep.clone(),
+            period: Some(period.clone()),
+        }),
+        r4.get_speed_to_lead(GetSpeedToLeadRequest {
+            team_id: team.to_string(),
+            rep_id: rep.clone(),
+            period: Some(period.clone()),
+        }),
+    );
+    let pipeline = pipeline
         .map(|r| charts::pipeline(&r.into_inner(), lang))
         .map_err(ConsoleError::from);
-    let forecast = reporting
-        .get_forecast(GetForecastRequest {
-            team_id: team.to_string(),
-            rep_id: rep.clone(),
-            period: Some(period.clone()),
-        })
-        .await
-        .map(|r| charts::forecast(&r.into_inner(), Some(&rep).filter(|r| !r.is_empty()).map(String::as_str), lang))
+    let forecast = forecast
+        .map(|r| charts::forecast(&r.into_inner(), only_rep, lang))
         .map_err(ConsoleError::from);
-    let fairness = reporting
-        .get_fairness(GetFairnessRequest {
-            team_id: team.to_string(),
-            rep_id: rep.clone(),
-            period: Some(period.clone()),
-        })
-        .await
+    let fairness = fairness
         .map(|r| charts::fairness(&r.into_inner(), lang))
         .map_err(ConsoleError::from);
-    let speed = reporting
-        .get_speed_to_lead(GetSpeedToLeadRequest {
-            team_id: team.to_string(),
-            rep_id: rep.clone(),
-            period: Some(period),
-        })
-        .await
+    let speed = speed
         .map(|r| charts::speed(&r.into_inner(), lang))
         .map_err(ConsoleError::from);
     Ok([pipeline, forecast, fairness, speed])
@@ -264,7 +270,10 @@ pub async fn csv(
             let name = format!("{report}-{}.csv", span.replace("..", "_"));
             (
                 [
-                    (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_string(),
+                    ),
                     (
                         http::header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"{name}\""),
@@ -313,7 +322,10 @@ async fn sheet(
                 })
                 .await?
                 .into_inner();
-            (sheets::forecast_sheet(&subject, &r), sheets::span(&r.period))
+            (
+                sheets::forecast_sheet(&subject, &r),
+                sheets::span(&r.period),
+            )
         }
         "fairness" => {
             let r = reporting

@@ -129,8 +129,7 @@ pub async fn start(
         }
         Err(status) => {
             let reps = team_reps(&state, user).await;
-            let (code, outcome) =
-                outcome_of(status.into(), &["successor_rep_id", "rep_id"], lang);
+            let (code, outcome) = outcome_of(status.into(), &["successor_rep_id", "rep_id"], lang);
             let form = handover::start_form(
                 &reps,
                 &values.rep_id,
@@ -144,7 +143,11 @@ pub async fn start(
     }
 }
 
-async fn all_items(state: &AppState, user: &User, id: &str) -> Result<Vec<HandoverItem>, tonic::Status> {
+async fn all_items(
+    state: &AppState,
+    user: &User,
+    id: &str,
+) -> Result<Vec<HandoverItem>, tonic::Status> {
     let mut opportunity = state.upstream.opportunity(user);
     let mut items = Vec::new();
     let mut token = String::new();

@@ -37,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/team", get(team::page_handler).post(team::save_team))
         .route("/team/reps/{rep_id}", post(team::save_rep))
         .route("/team/reps/{rep_id}/schedule", post(team::save_schedule))
-        .route("/team/routing", get(team::routing_page).post(team::save_rules))
+        .route(
+            "/team/routing",
+            get(team::routing_page).post(team::save_rules),
+        )
         .route("/team/routing/test", post(team::test_rules))
         .route("/handover", get(handover::start_page).post(handover::start))
         .route("/handover/{id}", get(handover::plan_page))

@@ -61,7 +61,12 @@ pub fn refused_field(status: &tonic::Status, fields: &[&str], aliases: &[(&str, 
 
 /// A service's answer to a form: a refusal with its status and where it
 /// goes, or a console-side bad value.
-fn refusal(error: ConsoleError, fields: &[&str], aliases: &[(&str, &str)], lang: Lang) -> (StatusCode, Outcome) {
+fn refusal(
+    error: ConsoleError,
+    fields: &[&str],
+    aliases: &[(&str, &str)],
+    lang: Lang,
+) -> (StatusCode, Outcome) {
     let field = match &error {
         ConsoleError::BadRequest { field, .. } => (*field).to_string(),
         ConsoleError::Upstream(status) => refused_field(status, fields, aliases),
@@ -81,7 +86,10 @@ fn fragment(code: StatusCode, markup: Markup) -> Response {
     (code, Html(markup.into_string())).into_response()
 }
 
-async fn load_team(state: &AppState, user: &User) -> Result<Option<(Team, Vec<Rep>)>, tonic::Status> {
+async fn load_team(
+    state: &AppState,
+    user: &User,
+) -> Result<Option<(Team, Vec<Rep>)>, tonic::Status> {
     let Some(team_id) = board::team(state, user).await? else {
         return Ok(None);
     };
@@ -157,10 +165,12 @@ fn team_request(mut team: Team, values: &TeamValues) -> Result<UpsertTeamRequest
     let mut policy = team.policy.take().unwrap_or_default();
     policy.tier_windows_ms.clear();
     for entry in list(&values.tier_windows_ms) {
-        let (tier, ms) = entry.split_once('=').ok_or_else(|| ConsoleError::BadRequest {
-            field: "tier_windows_ms",
-            message: format!("{entry:?}: expected TIER=MILLISECONDS, e.g. A=30000"),
-        })?;
+        let (tier, ms) = entry
+            .split_once('=')
+            .ok_or_else(|| ConsoleError::BadRequest {
+                field: "tier_windows_ms",
+                message: format!("{entry:?}: expected TIER=MILLISECONDS, e.g. A=30000"),
+            })?;
         policy
             .tier_windows_ms
             .insert(tier.trim().to_string(), number("tier_windows_ms", ms)?);
@@ -310,7 +320,11 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /// --hours` reads it) into working hours.
 pub fn parse_hours(text: &str) -> Result<Vec<WorkingHours>, String> {
     let mut out = Vec::new();
-    for spec in text.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+    for spec in text
+        .split([';', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         let (days, times) = spec
             .split_once('=')
             .ok_or_else(|| format!("{spec:?}: expected DAYS=FROM-TO, e.g. mon-fri=09:00-17:00"))?;
@@ -391,7 +405,10 @@ pub async fn save_schedule(
                 error: None,
                 saved: true,
             };
-            fragment(StatusCode::OK, team::schedule_form(&rep_id, &shown, &outcome, lang))
+            fragment(
+                StatusCode::OK,
+                team::schedule_form(&rep_id, &shown, &outcome, lang),
+            )
         }
         Err(error) => {
             let (code, outcome) = refusal(error, SCHEDULE_FIELDS, SCHEDULE_ALIASES, lang);
@@ -456,14 +473,21 @@ fn rules_values(fields: &HashMap<String, String>) -> RulesValues {
 /// A bad value in one row of the rules form: (`r<i>.<field>`, message).
 type RowError = (String, String);
 
-fn row_number<T: std::str::FromStr>(i: usize, field: &str, text: &str) -> Result<Option<T>, RowError> {
+fn row_number<T: std::str::FromStr>(
+    i: usize,
+    field: &str,
+    text: &str,
+) -> Result<Option<T>, RowError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    text.parse()
-        .map(Some)
-        .map_err(|_| (format!("r{i}.{field}"), format!("{text:?} is not a whole number")))
+    text.parse().map(Some).map_err(|_| {
+        (
+            format!("r{i}.{field}"),
+            format!("{text:?} is not a whole number"),
+        )
+    })
 }
 
 /// The request replacing the rules: each row over the rule it edits (so
@@ -474,7 +498,9 @@ fn rules_request(
 ) -> Result<SetRoutingRulesRequest, RowError> {
     let mut rows: Vec<(i64, usize, RoutingRule)> = Vec::new();
     for (i, row) in values.rules.iter().enumerate() {
-        if row.remove || (row.orig.is_empty() && row.id.trim().is_empty() && row.team.trim().is_empty()) {
+        if row.remove
+            || (row.orig.is_empty() && row.id.trim().is_empty() && row.team.trim().is_empty())
+        {
             continue;
         }
         let mut rule = current
@@ -504,14 +530,23 @@ fn rules_request(
 }
 
 /// Maps the wheel's `rules[i].…` to the form row that sent rule i.
-fn rules_refusal(error: ConsoleError, request: &SetRoutingRulesRequest, values: &RulesValues, lang: Lang) -> (StatusCode, Outcome) {
+fn rules_refusal(
+    error: ConsoleError,
+    request: &SetRoutingRulesRequest,
+    values: &RulesValues,
+    lang: Lang,
+) -> (StatusCode, Outcome) {
     let mut field = String::new();
     if let ConsoleError::Upstream(status) = &error {
         let named = status
             .get_details_bad_request()
             .and_then(|d| d.field_violations.first().map(|v| v.field.clone()))
             .unwrap_or_default();
-        let hay = if named.is_empty() { status.message().to_string() } else { named };
+        let hay = if named.is_empty() {
+            status.message().to_string()
+        } else {
+            named
+        };
         if hay.contains("default_team") {
             field = "default_team".into();
         } else if let Some(rest) = hay.split("rules[").nth(1) {
@@ -522,10 +557,18 @@ fn rules_refusal(error: ConsoleError, request: &SetRoutingRulesRequest, values: 
                     .iter()
                     .position(|r| r.id.trim() == rule.rule_id)
                     .unwrap_or(0);
-                let part = ["team", "tiers", "countries", "sources", "score_min", "score_max", "description"]
-                    .into_iter()
-                    .find(|p| rest.contains(p))
-                    .unwrap_or("id");
+                let part = [
+                    "team",
+                    "tiers",
+                    "countries",
+                    "sources",
+                    "score_min",
+                    "score_max",
+                    "description",
+                ]
+                .into_iter()
+                .find(|p| rest.contains(p))
+                .unwrap_or("id");
                 field = format!("r{row}.{part}");
             }
         }
@@ -576,7 +619,10 @@ pub async fn save_rules(State(state): State<AppState>, signed: Signed, body: Byt
                 error: None,
                 saved: true,
             };
-            fragment(StatusCode::OK, team::rules_form(&RulesValues::of(&set), &outcome, lang))
+            fragment(
+                StatusCode::OK,
+                team::rules_form(&RulesValues::of(&set), &outcome, lang),
+            )
         }
         Err(status) => {
             let (code, outcome) = rules_refusal(status.into(), &request, &values, lang);
@@ -632,7 +678,10 @@ pub async fn test_rules(
         Err(error) => Err(error),
     };
     match answer {
-        Ok(answer) => fragment(StatusCode::OK, team::test_result(&answer.into_inner(), lang)),
+        Ok(answer) => fragment(
+            StatusCode::OK,
+            team::test_result(&answer.into_inner(), lang),
+        ),
         Err(error) => error.in_lang(lang).into_response(),
     }
 }
@@ -648,8 +697,16 @@ mod tests {
         assert_eq!(days, ["mon", "tue", "wed", "sat"]);
         assert_eq!(hours[3].from, "10:00");
         assert!(parse_hours("").unwrap().is_empty());
-        assert!(parse_hours("funday=09:00-10:00").unwrap_err().contains("not a day"));
-        assert!(parse_hours("fri-mon=09:00-10:00").unwrap_err().contains("backwards"));
+        assert!(
+            parse_hours("funday=09:00-10:00")
+                .unwrap_err()
+                .contains("not a day")
+        );
+        assert!(
+            parse_hours("fri-mon=09:00-10:00")
+                .unwrap_err()
+                .contains("backwards")
+        );
     }
 
     #[test]
@@ -659,15 +716,24 @@ mod tests {
             "team.window_ms",
             "5 is out of range",
         );
-        assert_eq!(refused_field(&status, TEAM_FIELDS, TEAM_ALIASES), "window_ms");
+        assert_eq!(
+            refused_field(&status, TEAM_FIELDS, TEAM_ALIASES),
+            "window_ms"
+        );
         let status = leadwheel_plumbing::grpc::invalid_argument(
             "invalid team.policy.tier_windows_ms: …",
             "team.policy.tier_windows_ms",
             "…",
         );
-        assert_eq!(refused_field(&status, TEAM_FIELDS, TEAM_ALIASES), "tier_windows_ms");
+        assert_eq!(
+            refused_field(&status, TEAM_FIELDS, TEAM_ALIASES),
+            "tier_windows_ms"
+        );
         let plain = tonic::Status::invalid_argument("pass_reasons: too long");
-        assert_eq!(refused_field(&plain, TEAM_FIELDS, TEAM_ALIASES), "pass_reasons");
+        assert_eq!(
+            refused_field(&plain, TEAM_FIELDS, TEAM_ALIASES),
+            "pass_reasons"
+        );
     }
 
     #[test]

@@ -108,7 +108,6 @@ pub fn bar_chart(chart: &str, title: &str, groups: &[Group], lang: Lang) -> Mark
     let label = format!("{title}: {}", i18n::CHART_TABLE_NOTE.get(lang));
     html! {
         figure.chart data-chart=(chart) {
-            figcaption { strong { (title) } }
             ul.legend aria-hidden="true" {
                 @for (measure, name) in &measures {
                     li { span.swatch style={ "background:" (colour(measure)) } {} " " (name.get(lang)) }
@@ -314,9 +313,12 @@ pub fn fairness(r: &GetFairnessResponse, lang: Lang) -> Markup {
     }
 }
 
+/// A duration as read: `—` without data, `40 ms` under a second, else `12.3 s`.
 fn seconds(p: &Percentiles, ms: i64) -> String {
     if p.count == 0 {
         "—".into()
+    } else if ms < 1000 {
+        format!("{ms} ms")
     } else {
         format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
     }
@@ -351,23 +353,25 @@ pub fn speed(r: &GetSpeedToLeadResponse, lang: Lang) -> Markup {
         },
         Group {
             label: i18n::SPEED_OFFER_TO_CLAIM.get(lang).to_string(),
-            keys: vec![("scope", "all".into()), ("measure", "offer_to_claim".into())],
+            keys: vec![
+                ("scope", "all".into()),
+                ("measure", "offer_to_claim".into()),
+            ],
             bars: pair(total.offer_to_claim),
         },
         Group {
             label: i18n::SPEED_CLAIM_TO_TOUCH.get(lang).to_string(),
-            keys: vec![("scope", "all".into()), ("measure", "claim_to_touch".into())],
+            keys: vec![
+                ("scope", "all".into()),
+                ("measure", "claim_to_touch".into()),
+            ],
             bars: pair(total.claim_to_touch),
         },
     ];
     for rep in &r.reps {
         let speed = rep.speed.unwrap_or_default();
         groups.push(Group {
-            label: format!(
-                "{} · {}",
-                rep.rep_id,
-                i18n::SPEED_OFFER_TO_CLAIM.get(lang)
-            ),
+            label: format!("{} · {}", rep.rep_id, i18n::SPEED_OFFER_TO_CLAIM.get(lang)),
             keys: vec![
                 ("rep", rep.rep_id.clone()),
                 ("measure", "offer_to_claim".into()),

@@ -33,7 +33,15 @@ pub fn steps(current: usize, lang: Lang) -> Markup {
     }
 }
 
-fn rep_select(id: &str, name: &str, label: Msg, reps: &[Rep], chosen: &str, outcome: &Outcome, lang: Lang) -> Markup {
+fn rep_select(
+    id: &str,
+    name: &str,
+    label: Msg,
+    reps: &[Rep],
+    chosen: &str,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     html! {
         div {
             label for=(id) { (label.get(lang)) }
@@ -53,7 +61,14 @@ fn rep_select(id: &str, name: &str, label: Msg, reps: &[Rep], chosen: &str, outc
 }
 
 /// Step 1: who leaves, who takes over.
-pub fn start_form(reps: &[Rep], leaver: &str, successor: &str, leads_to_successor: bool, outcome: &Outcome, lang: Lang) -> Markup {
+pub fn start_form(
+    reps: &[Rep],
+    leaver: &str,
+    successor: &str,
+    leads_to_successor: bool,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     html! {
         form.card id="handover-start" hx-post="/handover" hx-target="this" hx-swap="outerHTML" {
             @if let Some(error) = &outcome.error {
@@ -72,7 +87,7 @@ pub fn start_form(reps: &[Rep], leaver: &str, successor: &str, leads_to_successo
 /// The plan's progress.
 pub fn summary(h: &Handover, lang: Lang) -> Markup {
     html! {
-        dl.card id="handover-summary" data-handover=(h.handover_id) data-state=(h.state) data-undecided=(h.undecided_items) {
+        section.card id="handover-summary" data-handover=(h.handover_id) data-state=(h.state) data-undecided=(h.undecided_items) { dl {
             dt { (i18n::LEAVER.get(lang)) } dd { (h.rep_id) }
             dt { (i18n::SUCCESSOR.get(lang)) } dd { (h.successor_rep_id) }
             dt { (i18n::STATUS.get(lang)) } dd data-handover-state { (h.state) }
@@ -81,14 +96,22 @@ pub fn summary(h: &Handover, lang: Lang) -> Markup {
             dt { (i18n::TASKS_DONE.get(lang)) } dd { (h.tasks_done) " / " (h.tasks_total) }
             dt { (i18n::CREATED_AT.get(lang)) } dd { (time(h.created_at_ms)) " · " (h.created_by) }
             @if h.applied_at_ms > 0 { dt { (i18n::APPLIED_AT.get(lang)) } dd { (time(h.applied_at_ms)) } }
-        }
+        } }
     }
 }
 
 const ACTIONS: [(HandoverAction, &str, Msg); 3] = [
     (HandoverAction::Reassign, "reassign", i18n::ACTION_REASSIGN),
-    (HandoverAction::ReturnToWheel, "return_to_wheel", i18n::ACTION_RETURN),
-    (HandoverAction::ManagerDecides, "manager_decides", i18n::ACTION_DECIDE),
+    (
+        HandoverAction::ReturnToWheel,
+        "return_to_wheel",
+        i18n::ACTION_RETURN,
+    ),
+    (
+        HandoverAction::ManagerDecides,
+        "manager_decides",
+        i18n::ACTION_DECIDE,
+    ),
 ];
 
 /// The form value of an action.
@@ -101,7 +124,10 @@ pub fn action_value(action: i32) -> &'static str {
 
 /// The action a form value names.
 pub fn parse_action(value: &str) -> Option<HandoverAction> {
-    ACTIONS.iter().find(|(_, v, _)| *v == value).map(|(a, _, _)| *a)
+    ACTIONS
+        .iter()
+        .find(|(_, v, _)| *v == value)
+        .map(|(a, _, _)| *a)
 }
 
 fn action_label(action: i32, lang: Lang) -> &'static str {
@@ -117,7 +143,14 @@ pub fn item_id(item: &HandoverItem) -> String {
 }
 
 /// One item: what it is, and (in a draft) the form to change its action.
-pub fn item_row(handover_id: &str, item: &HandoverItem, reps: &[Rep], draft: bool, outcome: &Outcome, lang: Lang) -> Markup {
+pub fn item_row(
+    handover_id: &str,
+    item: &HandoverItem,
+    reps: &[Rep],
+    draft: bool,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     let row_id = item_id(item);
     html! {
         tr id=(row_id) data-item-kind=(item.kind) data-item=(item.item_id) data-action=(action_value(item.action)) data-to=(item.to_rep_id) {

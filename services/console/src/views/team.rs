@@ -50,7 +50,15 @@ fn form_status(outcome: &Outcome, fields: &[&str], lang: Lang) -> Markup {
 }
 
 /// A text input with its label and error.
-fn input(id: &str, name: &str, label: Msg, value: &str, kind: &str, outcome: &Outcome, lang: Lang) -> Markup {
+fn input(
+    id: &str,
+    name: &str,
+    label: Msg,
+    value: &str,
+    kind: &str,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     let invalid = outcome.error.as_ref().is_some_and(|e| e.field == name);
     html! {
         div {
@@ -61,7 +69,15 @@ fn input(id: &str, name: &str, label: Msg, value: &str, kind: &str, outcome: &Ou
     }
 }
 
-fn textarea(id: &str, name: &str, label: Msg, hint: Msg, value: &str, outcome: &Outcome, lang: Lang) -> Markup {
+fn textarea(
+    id: &str,
+    name: &str,
+    label: Msg,
+    hint: Msg,
+    value: &str,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     let invalid = outcome.error.as_ref().is_some_and(|e| e.field == name);
     html! {
         div {
@@ -94,7 +110,13 @@ pub struct TeamValues {
 }
 
 /// The fields of the team form.
-pub const TEAM_FIELDS: &[&str] = &["name", "window_ms", "tier_windows_ms", "members", "pass_reasons"];
+pub const TEAM_FIELDS: &[&str] = &[
+    "name",
+    "window_ms",
+    "tier_windows_ms",
+    "members",
+    "pass_reasons",
+];
 
 impl TeamValues {
     /// The values a team has now.
@@ -121,7 +143,11 @@ impl TeamValues {
                 .iter()
                 .map(|id| {
                     let name = name_of(id);
-                    if name.is_empty() { id.clone() } else { format!("{id}, {name}") }
+                    if name.is_empty() {
+                        id.clone()
+                    } else {
+                        format!("{id}, {name}")
+                    }
                 })
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -202,7 +228,12 @@ impl ScheduleValues {
 }
 
 /// A rep's schedule form.
-pub fn schedule_form(rep_id: &str, values: &ScheduleValues, outcome: &Outcome, lang: Lang) -> Markup {
+pub fn schedule_form(
+    rep_id: &str,
+    values: &ScheduleValues,
+    outcome: &Outcome,
+    lang: Lang,
+) -> Markup {
     let id = rep_id;
     html! {
         form id={ "schedule-" (id) } hx-post={ "/team/reps/" (id) "/schedule" } hx-target="this" hx-swap="outerHTML" data-schedule-form=(id) {
@@ -291,8 +322,12 @@ fn kept_conditions(rule: &leadwheel_proto::wheel::v1::RoutingRule) -> String {
     if m.company_size_min.is_some() || m.company_size_max.is_some() {
         kept.push(format!(
             "company size {}..{}",
-            m.company_size_min.map(|v| v.to_string()).unwrap_or_default(),
-            m.company_size_max.map(|v| v.to_string()).unwrap_or_default()
+            m.company_size_min
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            m.company_size_max
+                .map(|v| v.to_string())
+                .unwrap_or_default()
         ));
     }
     if !m.attributes.is_empty() {
@@ -350,15 +385,33 @@ impl RulesValues {
 pub fn rules_form(values: &RulesValues, outcome: &Outcome, lang: Lang) -> Markup {
     let row_fields: Vec<String> = (0..values.rules.len())
         .flat_map(|i| {
-            ["order", "id", "team", "tiers", "countries", "sources", "score_min", "score_max", "description"]
-                .map(|f| format!("r{i}.{f}"))
+            [
+                "order",
+                "id",
+                "team",
+                "tiers",
+                "countries",
+                "sources",
+                "score_min",
+                "score_max",
+                "description",
+            ]
+            .map(|f| format!("r{i}.{f}"))
         })
         .collect();
     let mut known: Vec<&str> = row_fields.iter().map(String::as_str).collect();
     known.push("default_team");
     let cell = |i: usize, f: &str, value: &str, label: Msg, kind: &str| {
         let name = format!("r{i}.{f}");
-        input(&format!("rule-{i}-{f}"), &name, label, value, kind, outcome, lang)
+        input(
+            &format!("rule-{i}-{f}"),
+            &name,
+            label,
+            value,
+            kind,
+            outcome,
+            lang,
+        )
     };
     html! {
         form id="rules-form" hx-post="/team/routing" hx-target="this" hx-swap="outerHTML" data-rules-version=(values.version) {
