@@ -774,4 +774,51 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    #[test]
+    fn saving_rules_keeps_the_conditions_the_form_does_not_show() {
+        let current = vec![RoutingRule {
+            rule_id: "big".into(),
+            team_id: "north".into(),
+            r#match: Some(RoutingMatch {
+                tiers: vec!["A".into()],
+                products: vec!["crm".into()],
+                company_size_min: Some(500),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }];
+        let mut values = RulesValues::of(&leadwheel_proto::wheel::v1::RoutingRuleSet {
+            version: 4,
+            rules: current.clone(),
+            ..Default::default()
+        });
+        assert_eq!(values.rules.len(), 2, "the rule and an empty row");
+        assert!(values.rules[0].kept.contains("products crm"));
+        // Rename it, move a new rule before it.
+        values.rules[0].id = "enterprise".into();
+        values.rules[1].id = "de".into();
+        values.rules[1].team = "south".into();
+        values.rules[1].countries = "DE, AT".into();
+        values.rules[1].order = "0".into();
+        let request = rules_request(&values, &current).unwrap();
+        assert_eq!(request.expected_version, 4);
+        let ids: Vec<_> = request.rules.iter().map(|r| r.rule_id.as_str()).collect();
+        assert_eq!(ids, ["de", "enterprise"]);
+        let kept = request.rules[1].r#match.clone().unwrap();
+        assert_eq!(kept.products, ["crm"]);
+        assert_eq!(kept.company_size_min, Some(500));
+        assert_eq!(
+            request.rules[0].r#match.clone().unwrap().countries,
+            ["DE", "AT"]
+        );
+        // Removing it, and a bad score naming its row.
+        values.rules[0].remove = true;
+        values.rules[1].score_min = "high".into();
+        let (field, message) = rules_request(&values, &current).unwrap_err();
+        assert_eq!(field, "r1.score_min");
+        assert!(message.contains("high"));
+        values.rules[1].score_min = String::new();
+        assert_eq!(rules_request(&values, &current).unwrap().rules.len(), 1);
+    }
 }

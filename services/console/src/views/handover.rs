@@ -227,3 +227,61 @@ pub fn plan(h: &Handover, items: &[HandoverItem], reps: &[Rep], lang: Lang) -> M
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handover(state: &str) -> Handover {
+        Handover {
+            handover_id: "h1".into(),
+            rep_id: "ben".into(),
+            successor_rep_id: "ana".into(),
+            state: state.into(),
+            items: 1,
+            ..Default::default()
+        }
+    }
+
+    fn item() -> HandoverItem {
+        HandoverItem {
+            kind: "opportunity".into(),
+            item_id: "opp1".into(),
+            stage: "commercial".into(),
+            action: HandoverAction::Reassign as i32,
+            to_rep_id: "ana".into(),
+            amount_minor: 1_000_000,
+            currency: "EUR".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_draft_can_be_edited_and_applied_an_applied_plan_cannot() {
+        let reps = [Rep {
+            rep_id: "ana".into(),
+            name: "Ana".into(),
+            ..Default::default()
+        }];
+        let draft = plan(&handover("draft"), &[item()], &reps, Lang::En).into_string();
+        assert!(draft.contains(r#"hx-post="/handover/h1/items""#), "{draft}");
+        assert!(draft.contains(r#"id="handover-apply""#));
+        assert!(draft.contains(r#"data-action="reassign" data-to="ana""#));
+        assert!(draft.contains(r#"<option value="reassign" selected>"#));
+        assert!(draft.contains("10000.00 EUR"));
+        assert!(draft.contains(r#"aria-current="step" data-step="2""#));
+        let applied = plan(&handover("applied"), &[item()], &reps, Lang::Zh).into_string();
+        assert!(!applied.contains("hx-post"), "{applied}");
+        assert!(applied.contains(i18n::ACTION_REASSIGN.get(Lang::Zh)));
+        assert!(applied.contains(r#"aria-current="step" data-step="4""#));
+    }
+
+    #[test]
+    fn actions_round_trip_through_the_form() {
+        for (action, value, _) in ACTIONS {
+            assert_eq!(parse_action(action_value(action as i32)), Some(action));
+            assert_eq!(action_value(action as i32), value);
+        }
+        assert_eq!(parse_action("drop"), None);
+    }
+}
