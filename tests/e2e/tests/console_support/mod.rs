@@ -188,6 +188,7 @@ pub async fn post(url: &str, cookie: &str, csrf: &str, body: &str) -> reqwest::R
         .unwrap()
 }
 
+
 /// Runs `tests/browser/<script>` with node against the console at `url`
 /// (Debian's Chromium through playwright-core), with `env` added; fails the
 /// test with the script's output and the console's log unless the script
