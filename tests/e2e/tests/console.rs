@@ -3,18 +3,13 @@
 //! rep's screen in Debian's Chromium driven by playwright-core
 //! (`tests/browser/console.mjs`, run with node).
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::testing::{TEST_JWT_SECRET, eventually};
 use leadwheel_proto::opportunity::v1::GetLeadInWorkRequest;
 use leadwheel_proto::opportunity::v1::opportunity_service_client::OpportunityServiceClient;
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
-use leadwheel_proto::wheel::v1::{Team, TeamPolicy, UpsertTeamRequest};
-use reqwest::redirect::Policy;
 
 mod console_support;
 use console_support::*;

@@ -28,7 +28,8 @@ use crate::views::{Nav, page};
 /// How often the live board is re-read.
 const REFRESH: Duration = Duration::from_secs(1);
 
-async fn team(state: &AppState, user: &User) -> Result<Option<String>, tonic::Status> {
+/// The team a manager's screens show: theirs (an admin sees the first).
+pub async fn team(state: &AppState, user: &User) -> Result<Option<String>, tonic::Status> {
     if let Some(team) = &user.team {
         return Ok(Some(team.clone()));
     }

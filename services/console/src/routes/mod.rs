@@ -1,8 +1,11 @@
 //! The console's routes.
 
 pub mod board;
+pub mod charts;
+pub mod handover;
 pub mod rep;
 pub mod signin;
+pub mod team;
 pub mod work;
 // rep screens
 pub mod alerts;
@@ -61,6 +64,21 @@ pub fn router(state: AppState) -> Router {
         .route("/board", get(board::page_handler))
         .route("/board/stream", get(board::stream))
         .route("/board/pool/{lead_id}/assign", post(board::assign))
+        // manager screens
+        .route("/charts", get(charts::page_handler))
+        .route("/charts/{file}", get(charts::csv))
+        .route("/team", get(team::page_handler).post(team::save_team))
+        .route("/team/reps/{rep_id}", post(team::save_rep))
+        .route("/team/reps/{rep_id}/schedule", post(team::save_schedule))
+        .route(
+            "/team/routing",
+            get(team::routing_page).post(team::save_rules),
+        )
+        .route("/team/routing/test", post(team::test_rules))
+        .route("/handover", get(handover::start_page).post(handover::start))
+        .route("/handover/{id}", get(handover::plan_page))
+        .route("/handover/{id}/items", post(handover::edit_item))
+        .route("/handover/{id}/apply", post(handover::apply))
         .route("/signin", get(signin::page_handler))
         .route(csrf::SIGNIN_PATH, post(signin::dev_signin))
         .route("/signin/link", get(signin::link_signin))

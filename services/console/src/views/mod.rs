@@ -1,7 +1,10 @@
 //! The pages' shell and the small pieces every screen uses.
 
 pub mod board;
+pub mod charts;
+pub mod handover;
 pub mod offer;
+pub mod team;
 pub mod work;
 // rep screens
 pub mod alerts;
@@ -26,6 +29,12 @@ pub enum Nav {
     Leads,
     /// The manager's team board.
     Board,
+    /// The manager's charts.
+    Charts,
+    /// Team settings and routing rules.
+    Team,
+    /// The handover of a leaving rep.
+    Handover,
     /// My opportunities.
     Opportunities,
     /// My alerts (a manager's: the team's).
@@ -85,6 +94,9 @@ fn navigation(session: &Session, lang: Lang, current: Nav) -> Markup {
     if session.user.is_manager() {
         entries.push((Nav::Board, "/board", i18n::NAV_BOARD));
         entries.push((Nav::Alerts, "/alerts", i18n::NAV_ALERTS));
+        entries.push((Nav::Charts, "/charts", i18n::NAV_CHARTS));
+        entries.push((Nav::Team, "/team", i18n::NAV_TEAM));
+        entries.push((Nav::Handover, "/handover", i18n::NAV_HANDOVER));
     } else {
         entries.push((Nav::Offers, "/", i18n::NAV_OFFERS));
         entries.push((Nav::Pool, "/pool", i18n::NAV_POOL));
