@@ -86,6 +86,37 @@ pub struct NewAlert {
     pub second_escalate_after_ms: i64,
 }
 
+impl Alert {
+    /// The alert [`insert`] just stored from `new` as `alert_id` at
+    /// `now_ms`, as [`get`] would read it back.
+    pub fn raised(alert_id: String, new: NewAlert, now_ms: i64) -> Self {
+        let mut recipient_ids: Vec<String> = Vec::with_capacity(new.recipients.len());
+        for recipient in new.recipients {
+            if !recipient_ids.contains(&recipient) {
+                recipient_ids.push(recipient);
+            }
+        }
+        Self {
+            alert_id,
+            kind: new.kind,
+            dedupe_key: new.dedupe_key,
+            team_id: new.team_id,
+            recipient_id: recipient_ids.first().cloned().unwrap_or_default(),
+            subject_key: new.subject_key,
+            message: new.message,
+            raised_at_ms: now_ms,
+            state: "open".to_string(),
+            rep_id: new.rep_id,
+            manager_id: new.manager_id,
+            escalate_after_ms: new.escalate_after_ms,
+            second_escalation_to: new.second_escalation_to,
+            second_escalate_after_ms: new.second_escalate_after_ms,
+            recipient_ids,
+            ..Self::default()
+        }
+    }
+}
+
 const COLUMNS: &str = "alert_id, kind, dedupe_key, team_id, recipient_id, subject_key, message, \
     raised_at_ms, state, rep_id, manager_id, acknowledged_by, acknowledged_at_ms, \
     snoozed_until_ms, resolved_at_ms, resolved_reason, escalation_level, escalated_at_ms, \
@@ -126,9 +157,25 @@ pub async fn insert(
     if inserted.rows_affected() != 1 {
         return Ok(false);
     }
-    for (position, recipient) in new.recipients.iter().enumerate() {
-        add_recipient(tx, alert_id, recipient, "raised", position as i64, now_ms).await?;
+    if new.recipients.is_empty() {
+        return Ok(true);
     }
+    // All first recipients in one statement.
+    let values: Vec<String> = (0..new.recipients.len())
+        .map(|n| format!("($1, ${}, 'raised', $2, {n})", n + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO alerting_recipients (alert_id, recipient_id, reason, added_at_ms, position) \
+         VALUES {} ON CONFLICT (alert_id, recipient_id) DO NOTHING",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(alert_id)
+        .bind(now_ms);
+    for recipient in &new.recipients {
+        query = query.bind(recipient);
+    }
+    query.execute(&mut **tx).await?;
     Ok(true)
 }
 

@@ -160,6 +160,7 @@ pub fn pooled(lead_id: &str, team_id: &str, manager_id: &str) -> LeadPooled {
 /// API shows).
 pub struct Tables {
     pool: sqlx::AnyPool,
+    postgres: bool,
 }
 
 impl Tables {
@@ -171,7 +172,10 @@ impl Tables {
             .connect(&env.db.url)
             .await
             .expect("opening the test database");
-        Self { pool }
+        Self {
+            pool,
+            postgres: env.db.url.starts_with("postgres"),
+        }
     }
 
     /// When timer `key` is due, if armed.
@@ -211,6 +215,52 @@ impl Tables {
             .execute(&self.pool)
             .await
             .expect("deleting a timer");
+    }
+
+    /// Makes the store refuse to insert any alert about `subject_key` (a
+    /// trigger raising an error): a real failure of one timer among others.
+    pub async fn refuse_alerts_about(&self, subject_key: &str) {
+        let statements = if self.is_postgres() {
+            vec![
+                format!(
+                    "CREATE FUNCTION test_refuse_alert() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.subject_key = '{subject_key}' THEN RAISE EXCEPTION 'refused by the test'; \
+                     END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                ),
+                "CREATE TRIGGER test_refuse_alert BEFORE INSERT ON alerting_alerts \
+                 FOR EACH ROW EXECUTE FUNCTION test_refuse_alert()"
+                    .to_string(),
+            ]
+        } else {
+            vec![format!(
+                "CREATE TRIGGER test_refuse_alert BEFORE INSERT ON alerting_alerts \
+                 WHEN NEW.subject_key = '{subject_key}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )]
+        };
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&self.pool)
+                .await
+                .expect("creating the refusing trigger");
+        }
+    }
+
+    /// Undoes [`Tables::refuse_alerts_about`].
+    pub async fn accept_alerts(&self) {
+        let sql = if self.is_postgres() {
+            "DROP TRIGGER test_refuse_alert ON alerting_alerts"
+        } else {
+            "DROP TRIGGER test_refuse_alert"
+        };
+        sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await
+            .expect("dropping the refusing trigger");
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.postgres
     }
 
     /// Closes the pool.

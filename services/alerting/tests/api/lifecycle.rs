@@ -198,6 +198,76 @@ async fn no_first_touch_fires_once_across_restarts_escalates_and_resolves(db: Te
     app.stop().await;
 }
 
+on_both_backends!(one_failing_timer_holds_back_none_of_the_others);
+async fn one_failing_timer_holds_back_none_of_the_others(db: TestDb) {
+    let env = Env::new(db);
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let t0 = clock.now_ms();
+    let app = spawn_app_at(&env, &clock).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    // The store refuses lead-bad's alert, so its timer fails wherever it
+    // fires; the four fall due together, so they are read as one batch.
+    tables.refuse_alerts_about("lead-bad").await;
+    let leads = ["lead-1", "lead-bad", "lead-2", "lead-3"];
+    for lead in leads {
+        app.opps(
+            subjects::OPPS_LEAD_OPENED,
+            lead,
+            &lead_opened(lead, "ana", t0),
+        )
+        .await;
+    }
+    for lead in leads {
+        tables
+            .wait_timer(&format!("rule:no_first_touch:{lead}"), t0 + 4 * 3_600_000)
+            .await;
+    }
+    clock.advance(4 * HOUR + Duration::from_secs(1));
+    let fell_due = clock.now_ms();
+
+    // The others fire; the failing one is moved ahead, not lost.
+    for lead in ["lead-1", "lead-2", "lead-3"] {
+        wait_for(&app, &format!("{lead}'s alert"), |a| a.subject_key == lead).await;
+        tables
+            .wait_no_timer(&format!("rule:no_first_touch:{lead}"))
+            .await;
+    }
+    tables
+        .wait_timer("rule:no_first_touch:lead-bad", fell_due + 10_000)
+        .await;
+    assert!(
+        all_alerts(&app)
+            .await
+            .iter()
+            .all(|a| a.subject_key != "lead-bad")
+    );
+
+    // Once the store takes it again, it fires when its retry is due: once.
+    tables.accept_alerts().await;
+    clock.advance(Duration::from_secs(10));
+    wait_for(&app, "lead-bad's alert", |a| a.subject_key == "lead-bad").await;
+    tables.wait_no_timer("rule:no_first_touch:lead-bad").await;
+    let alerts = all_alerts(&app).await;
+    for lead in leads {
+        assert_eq!(
+            alerts.iter().filter(|a| a.subject_key == lead).count(),
+            1,
+            "one alert about {lead}"
+        );
+    }
+    let raised: Vec<AlertRaised> = eventually(WAIT, "four alerts.raised", || async {
+        let raised: Vec<AlertRaised> = events_of(&app, subjects::ALERT_RAISED).await;
+        (raised.len() >= 4).then_some(raised)
+    })
+    .await;
+    let mut subjects: Vec<&str> = raised.iter().map(|r| r.subject_key.as_str()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["lead-1", "lead-2", "lead-3", "lead-bad"]);
+    tables.close().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_touch_before_the_threshold_raises_nothing() {
     let env = Env::new(TestDb::sqlite());
