@@ -207,6 +207,27 @@ impl Tables {
         .await
     }
 
+    /// Waits until alerting knows `manager_id` manages `team_id` (the
+    /// wheel's event applied), so a timer firing later names them.
+    pub async fn wait_team(&self, team_id: &str, manager_id: &str) {
+        use sqlx::Row;
+        leadwheel_plumbing::testing::eventually(
+            WAIT,
+            &format!("{manager_id} known as {team_id}'s manager"),
+            || async {
+                sqlx::query("SELECT manager_id FROM alerting_teams WHERE team_id = $1")
+                    .bind(team_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .expect("reading teams")
+                    .map(|row| row.try_get::<String, _>("manager_id").expect("manager_id"))
+                    .filter(|m| m == manager_id)
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+
     /// Deletes timer `key`, as if it had never been armed (a team known
     /// from before a rule existed).
     pub async fn delete_timer(&self, key: &str) {

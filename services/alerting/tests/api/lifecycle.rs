@@ -332,6 +332,9 @@ async fn stuck_in_stage_fires_per_stage_and_resolves_when_the_deal_moves(db: Tes
     let app = spawn_app_at(&env, &clock).await;
     let tables = Tables::open(&env).await;
     team(&app, "north", "maya", &["ana"]).await;
+    // The alert fires right after a restart and names the manager: the
+    // team must be known before alerting stops.
+    tables.wait_team("north", "maya").await;
     let opened = OpportunityOpened {
         opportunity: Some(opportunity("trial", t0, "open")),
         by: "ana".into(),
