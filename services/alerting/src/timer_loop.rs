@@ -141,11 +141,19 @@ struct Round {
 /// transaction, deferring those that fail alone. Fails only when nothing
 /// could be done (the store is down).
 async fn fire_chunk(ops: &Ops, chunk: &[Timer]) -> Result<Round, StoreError> {
+    let started = std::time::Instant::now();
     let err = match ops.fire_batch(chunk).await {
         Ok(fired) => {
             let now = ops.now_ms();
             let late_ms = chunk.iter().map(|t| now - t.due_at_ms).max();
-            tracing::debug!(timers = chunk.len(), fired, ?late_ms, "timers fired");
+            let took_ms = started.elapsed().as_millis() as u64;
+            tracing::debug!(
+                timers = chunk.len(),
+                fired,
+                ?late_ms,
+                took_ms,
+                "timers fired"
+            );
             return Ok(Round { fired, deferred: 0 });
         }
         Err(err) => err,

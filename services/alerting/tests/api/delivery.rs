@@ -22,8 +22,8 @@ use prost::Message;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Env, TestApp, WAIT, spawn_app_with};
-use crate::lifecycle::{team, wait_for};
+use crate::helpers::{Env, TestApp, WAIT, spawn_app_with, team};
+use crate::lifecycle::wait_for;
 use crate::receivers::{Hooks, Smtp};
 
 const SECRET: &str = "webhook-secret-for-tests";

@@ -156,6 +156,55 @@ pub fn pooled(lead_id: &str, team_id: &str, manager_id: &str) -> LeadPooled {
     }
 }
 
+/// Publishes `wheel.team.upserted`: `manager_id` manages `team_id` of
+/// `reps`.
+pub async fn team(app: &TestApp, team_id: &str, manager_id: &str, reps: &[&str]) {
+    let team = leadwheel_proto::events::v1::TeamUpserted {
+        team_id: team_id.into(),
+        name: team_id.into(),
+        manager_id: manager_id.into(),
+        rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+        at_ms: 1,
+        ..Default::default()
+    };
+    app.wheel(subjects::TEAM_UPSERTED, team_id, &team).await;
+}
+
+/// What most timed-rule tests start from: a fresh database and NATS, a
+/// clock the test moves, the service on them and its tables.
+pub struct Fixture {
+    pub env: Env,
+    pub clock: ManualClock,
+    pub app: TestApp,
+    pub tables: Tables,
+}
+
+impl Fixture {
+    /// The service on `db` with its clock at `start_ms`.
+    pub async fn start(db: leadwheel_plumbing::testing::TestDb, start_ms: i64) -> Self {
+        let env = Env::new(db);
+        let clock = ManualClock::new(start_ms);
+        let app = spawn_app_at(&env, &clock).await;
+        let tables = Tables::open(&env).await;
+        Self {
+            env,
+            clock,
+            app,
+            tables,
+        }
+    }
+
+    /// [`Fixture::start`], then team north (maya managing ana) announced
+    /// and known to alerting, so an alert raised at any point after (a
+    /// timer firing right after a restart, too) names its manager.
+    pub async fn north(db: leadwheel_plumbing::testing::TestDb, start_ms: i64) -> Self {
+        let fixture = Self::start(db, start_ms).await;
+        team(&fixture.app, "north", "maya", &["ana"]).await;
+        fixture.tables.wait_team("north", "maya").await;
+        fixture
+    }
+}
+
 /// Reads alerting's own tables directly (to see a timer armed, which no
 /// API shows).
 pub struct Tables {
