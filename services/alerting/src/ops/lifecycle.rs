@@ -95,6 +95,23 @@ impl Ops {
         Ok(resolved)
     }
 
+    /// Resolves every unresolved alert of each (kind, subject) of `pairs`,
+    /// looked up in one statement, in `pairs`' order.
+    pub async fn resolve_subjects(
+        &self,
+        tx: &mut Tx,
+        pairs: &[(&str, &str)],
+        reason: &str,
+    ) -> Result<usize, StoreError> {
+        let mut resolved = 0;
+        for (_, alert_id) in alerts::unresolved_for_subjects(tx, pairs).await? {
+            if self.resolve(tx, &alert_id, reason).await? {
+                resolved += 1;
+            }
+        }
+        Ok(resolved)
+    }
+
     /// Resolves one alert; false when it already was.
     pub async fn resolve(
         &self,

@@ -237,6 +237,41 @@ async fn recipients_of(
         .collect()
 }
 
+/// The unresolved alerts of every (kind, subject) of `pairs`, in one
+/// statement: (index in `pairs`, alert id), in `pairs`' order.
+pub async fn unresolved_for_subjects(
+    tx: &mut Tx,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<(usize, String)>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conditions: Vec<String> = (0..pairs.len())
+        .map(|n| format!("(kind = ${} AND subject_key = ${})", 2 * n + 1, 2 * n + 2))
+        .collect();
+    let sql = format!(
+        "SELECT alert_id, kind, subject_key FROM alerting_alerts \
+         WHERE state <> 'resolved' AND ({}) ORDER BY raised_at_ms, alert_id",
+        conditions.join(" OR ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (kind, subject) in pairs {
+        query = query.bind(*kind).bind(*subject);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let subject: String = row.try_get("subject_key")?;
+        if let Some(at) = pairs.iter().position(|(k, s)| *k == kind && *s == subject) {
+            found.push((at, row.try_get("alert_id")?));
+        }
+    }
+    // Stable: within a pair, oldest first.
+    found.sort_by_key(|(at, _)| *at);
+    Ok(found)
+}
+
 /// The ids of `kind` alerts about `subject_key` not yet resolved.
 pub async fn unresolved_for_subject(
     tx: &mut Tx,
