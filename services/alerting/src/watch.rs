@@ -148,6 +148,23 @@ impl OppsHandler {
         Ok(())
     }
 
+    /// Several (rule, subject) left their condition for good: their timers
+    /// disarmed in one statement, their alerts looked up in one.
+    async fn clear_all(
+        &self,
+        tx: &mut Tx,
+        cleared: &[(&str, &str)],
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let keys: Vec<String> = cleared
+            .iter()
+            .map(|(rule, subject)| timers::rule_key(rule, subject))
+            .collect();
+        timer_store::disarm_all(tx, &keys).await?;
+        self.ops.resolve_subjects(tx, cleared, reason).await?;
+        Ok(())
+    }
+
     async fn lead_opened(&self, tx: &mut Tx, e: LeadOpened) -> Result<(), HandlerError> {
         required(&e.lead_id, "lead_id", subjects::OPPS_LEAD_OPENED)?;
         self.arm_first_touch(tx, &e.lead_id, &e.rep_id, &e.team_id, e.opened_at_ms)
@@ -183,12 +200,13 @@ impl OppsHandler {
         reason: &str,
     ) -> Result<(), HandlerError> {
         required(lead_id, "lead_id", "opps.lead event")?;
-        self.clear(tx, NO_FIRST_TOUCH, lead_id, reason)
-            .await
-            .map_err(transient)?;
-        self.clear(tx, FOLLOW_UP_OVERDUE, lead_id, reason)
-            .await
-            .map_err(transient)
+        self.clear_all(
+            tx,
+            &[(NO_FIRST_TOUCH, lead_id), (FOLLOW_UP_OVERDUE, lead_id)],
+            reason,
+        )
+        .await
+        .map_err(transient)
     }
 
     async fn lead_owner_changed(
@@ -302,22 +320,26 @@ impl OppsHandler {
         )
         .await
         .map_err(transient)?;
-        if !e.lead_id.is_empty() {
-            self.clear(tx, NO_FIRST_TOUCH, &e.lead_id, "activity_logged")
-                .await
-                .map_err(transient)?;
-        }
         let subject = if e.opportunity_id.is_empty() {
             &e.lead_id
         } else {
             &e.opportunity_id
         };
+        // A touch ends the lead's wait for a first touch and the subject's
+        // overdue follow-up: both cleared with two statements, not four.
+        let mut cleared = Vec::with_capacity(2);
+        if !e.lead_id.is_empty() {
+            cleared.push((NO_FIRST_TOUCH, e.lead_id.as_str()));
+        }
+        if !subject.is_empty() {
+            cleared.push((FOLLOW_UP_OVERDUE, subject.as_str()));
+        }
+        self.clear_all(tx, &cleared, "activity_logged")
+            .await
+            .map_err(transient)?;
         if subject.is_empty() {
             return Ok(());
         }
-        self.clear(tx, FOLLOW_UP_OVERDUE, subject, "activity_logged")
-            .await
-            .map_err(transient)?;
         if !e.next_follow_up_date.is_empty() {
             self.arm_follow_up(
                 tx,

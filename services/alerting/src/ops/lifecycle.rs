@@ -5,26 +5,39 @@
 
 use leadwheel_plumbing::{Tx, ids};
 
-use super::Ops;
 use super::timers::{self as timer_ops, TimerAction};
+use super::{Batch, Ops};
 use crate::events;
-use crate::store::{Alert, NewAlert, StoreError, alerts, directory};
+use crate::store::{Alert, NewAlert, StoreError, alerts};
 
 impl Ops {
     /// Raises `new` unless the same (kind, dedupe key) was raised before;
     /// the stored alert when it is new.
     pub async fn raise(&self, tx: &mut Tx, new: NewAlert) -> Result<Option<Alert>, StoreError> {
+        let mut batch = Batch::default();
+        let alert = self.raise_in(tx, new, &mut batch).await?;
+        self.flush(tx, &mut batch).await?;
+        Ok(alert)
+    }
+
+    /// [`Ops::raise`] sharing `batch`'s lookups; its events wait in
+    /// `batch` for [`Ops::flush`].
+    pub async fn raise_in(
+        &self,
+        tx: &mut Tx,
+        new: NewAlert,
+        batch: &mut Batch,
+    ) -> Result<Option<Alert>, StoreError> {
         let now = self.now_ms();
         let alert_id = ids::prefixed("alert");
         if !alerts::insert(tx, &alert_id, &new, now).await? {
             tracing::info!(kind = %new.kind, dedupe_key = %new.dedupe_key, "alert already raised; not raised again");
             return Ok(None);
         }
-        let alert = alerts::get(tx, &alert_id)
-            .await?
-            .expect("the alert just inserted");
-        self.emit(tx, events::raised(&alert)).await?;
-        self.enqueue_deliveries(tx, &alert, "raised", &alert.recipient_ids)
+        // The row just written, without reading it back.
+        let alert = Alert::raised(alert_id, new, now);
+        batch.emit(events::raised(&alert));
+        self.enqueue_deliveries(tx, &alert, "raised", &alert.recipient_ids, batch)
             .await?;
         self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id = %alert.alert_id, kind = %alert.kind, recipient_id = %alert.recipient_id, subject = %alert.subject_key, "alert raised");
@@ -75,6 +88,23 @@ impl Ops {
             if keep == Some(dedupe_key.as_str()) {
                 continue;
             }
+            if self.resolve(tx, &alert_id, reason).await? {
+                resolved += 1;
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Resolves every unresolved alert of each (kind, subject) of `pairs`,
+    /// looked up in one statement, in `pairs`' order.
+    pub async fn resolve_subjects(
+        &self,
+        tx: &mut Tx,
+        pairs: &[(&str, &str)],
+        reason: &str,
+    ) -> Result<usize, StoreError> {
+        let mut resolved = 0;
+        for (_, alert_id) in alerts::unresolved_for_subjects(tx, pairs).await? {
             if self.resolve(tx, &alert_id, reason).await? {
                 resolved += 1;
             }
@@ -161,7 +191,12 @@ impl Ops {
     }
 
     /// A snooze ended: the alert is open again and its escalation restarts.
-    pub(crate) async fn end_snooze(&self, tx: &mut Tx, alert_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn end_snooze(
+        &self,
+        tx: &mut Tx,
+        alert_id: &str,
+        batch: &mut Batch,
+    ) -> Result<(), StoreError> {
         let now = self.now_ms();
         if !alerts::end_snooze(tx, alert_id, now).await? {
             return Ok(());
@@ -169,8 +204,8 @@ impl Ops {
         let alert = alerts::get(tx, alert_id)
             .await?
             .expect("the alert just reopened");
-        self.emit(tx, events::snoozed(&alert, "", 0, now)).await?;
-        self.enqueue_deliveries(tx, &alert, "reopened", &alert.recipient_ids)
+        batch.emit(events::snoozed(&alert, "", 0, now));
+        self.enqueue_deliveries(tx, &alert, "reopened", &alert.recipient_ids, batch)
             .await?;
         self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id, "snooze ended; alert open again");
@@ -179,13 +214,18 @@ impl Ops {
 
     /// Nobody acknowledged `alert_id` in time: tell the team's manager
     /// (level 1), or then the rule's second level (level 2).
-    pub(crate) async fn escalate(&self, tx: &mut Tx, alert_id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn escalate(
+        &self,
+        tx: &mut Tx,
+        alert_id: &str,
+        batch: &mut Batch,
+    ) -> Result<(), StoreError> {
         let now = self.now_ms();
         let Some(alert) = alerts::get(tx, alert_id).await? else {
             return Ok(());
         };
         let manager = if alert.manager_id.is_empty() {
-            directory::manager_of(tx, &alert.team_id).await?
+            batch.manager(tx, &alert.team_id).await?
         } else {
             alert.manager_id.clone()
         };
@@ -218,8 +258,7 @@ impl Ops {
         let alert = alerts::get(tx, alert_id)
             .await?
             .expect("the alert just escalated");
-        self.emit(tx, events::escalated(&alert, &manager, &message, now))
-            .await?;
+        batch.emit(events::escalated(&alert, &manager, &message, now));
         self.arm_escalation(tx, &alert, now).await?;
         tracing::info!(alert_id, to = %manager, "alert escalated");
         Ok(())

@@ -6,11 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Ops;
 use super::forecast::ForecastCheck;
+use super::{Batch, Ops};
 use crate::rules;
 use crate::store::timers::{self, Timer};
-use crate::store::{NewAlert, StoreError, directory, rules as rule_store};
+use crate::store::{NewAlert, StoreError};
 use leadwheel_plumbing::Tx;
 
 /// What a timer does when it fires.
@@ -108,33 +108,61 @@ impl Ops {
     /// forecast check (the caller runs those, so reporting's answer is
     /// awaited outside the timer loop).
     pub async fn fire_timer(&self, timer: &Timer) -> Result<Fired, StoreError> {
-        if let Ok(TimerAction::ForecastCheck {
-            team_id,
-            period,
-            period_from,
-            attempt,
-        }) = serde_json::from_str(&timer.payload)
-        {
+        if let Some(check) = forecast_check(timer) {
             return Ok(match self.lease_forecast_check(timer).await? {
                 Some(leased) => Fired::Check(ForecastCheck {
                     timer: leased,
-                    team_id,
-                    period,
-                    period_from,
-                    attempt,
+                    ..check
                 }),
                 None => Fired::Elsewhere,
             });
         }
         let mut tx = self.store.begin().await?;
-        let took = self.fire(&mut tx, timer).await?;
+        let mut batch = Batch::default();
+        let took = self.fire(&mut tx, timer, &mut batch).await?;
+        self.flush(&mut tx, &mut batch).await?;
         tx.commit().await?;
         Ok(if took { Fired::Done } else { Fired::Elsewhere })
     }
 
+    /// Fires every one of `timers` this caller takes in one transaction,
+    /// their outbox events written together before the commit; how many it
+    /// took (the others were taken or re-armed elsewhere meanwhile). All or
+    /// nothing: on an error none fired. Forecast checks are not fired here
+    /// (see [`Ops::fire_timer`]); one among `timers` is put back, due now.
+    pub async fn fire_batch(&self, timers: &[Timer]) -> Result<usize, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let mut batch = Batch::default();
+        let mut took = 0;
+        for timer in timers {
+            if self.fire(&mut tx, timer, &mut batch).await? {
+                took += 1;
+            }
+        }
+        self.flush(&mut tx, &mut batch).await?;
+        tx.commit().await?;
+        Ok(took)
+    }
+
+    /// Moves `timer` `by_ms` ahead of now if it is still armed as read (a
+    /// timer that failed is tried again later, not at once); true when
+    /// this caller moved it.
+    pub async fn defer_timer(&self, timer: &Timer, by_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let moved = timers::move_due(&mut tx, timer, self.now_ms() + by_ms).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
     /// Fires `timer` in `tx` if this caller takes it (another replica may
-    /// have); false when it was no longer armed as read.
-    pub async fn fire(&self, tx: &mut Tx, timer: &Timer) -> Result<bool, StoreError> {
+    /// have); false when it was no longer armed as read. Its lookups go
+    /// through `batch`, and its events wait there for [`Ops::flush`].
+    pub async fn fire(
+        &self,
+        tx: &mut Tx,
+        timer: &Timer,
+        batch: &mut Batch,
+    ) -> Result<bool, StoreError> {
         if !timers::take(tx, timer).await? {
             return Ok(false);
         }
@@ -157,7 +185,11 @@ impl Ops {
                 detail,
                 since_ms,
             } => {
-                let config = rule_store::get(tx, &team_id, &rule).await?;
+                if !rules::RULES.contains(&rule.as_str()) {
+                    tracing::error!(timer_key = %timer.timer_key, rule, "timer of an unknown rule dropped");
+                    return Ok(true);
+                }
+                let config = batch.rule(tx, &team_id, &rule).await?;
                 if !config.enabled {
                     tracing::info!(
                         rule,
@@ -167,7 +199,7 @@ impl Ops {
                     );
                     return Ok(true);
                 }
-                let manager_id = directory::manager_of(tx, &team_id).await?;
+                let manager_id = batch.manager(tx, &team_id).await?;
                 let message = message(&rule, &subject_key, &detail, since_ms, self.now_ms());
                 let new = NewAlert {
                     kind: rule,
@@ -182,10 +214,10 @@ impl Ops {
                     second_escalation_to: config.second_escalation_to.clone(),
                     second_escalate_after_ms: config.second_escalate_after_ms,
                 };
-                self.raise(tx, new).await?;
+                self.raise_in(tx, new, batch).await?;
             }
-            TimerAction::Escalate { alert_id } => self.escalate(tx, &alert_id).await?,
-            TimerAction::EndSnooze { alert_id } => self.end_snooze(tx, &alert_id).await?,
+            TimerAction::Escalate { alert_id } => self.escalate(tx, &alert_id, batch).await?,
+            TimerAction::EndSnooze { alert_id } => self.end_snooze(tx, &alert_id, batch).await?,
             TimerAction::ForecastCheck { .. } => {
                 // `fire_timer` leases these for `run_forecast_check`; one
                 // taken here is put back, due now, rather than lost.
@@ -194,6 +226,26 @@ impl Ops {
             }
         }
         Ok(true)
+    }
+}
+
+/// The forecast check `timer` runs, if it is one (its `timer` as read:
+/// [`Ops::fire_timer`] leases it first).
+pub fn forecast_check(timer: &Timer) -> Option<ForecastCheck> {
+    match serde_json::from_str(&timer.payload) {
+        Ok(TimerAction::ForecastCheck {
+            team_id,
+            period,
+            period_from,
+            attempt,
+        }) => Some(ForecastCheck {
+            timer: timer.clone(),
+            team_id,
+            period,
+            period_from,
+            attempt,
+        }),
+        _ => None,
     }
 }
 

@@ -86,6 +86,37 @@ pub struct NewAlert {
     pub second_escalate_after_ms: i64,
 }
 
+impl Alert {
+    /// The alert [`insert`] just stored from `new` as `alert_id` at
+    /// `now_ms`, as [`get`] would read it back.
+    pub fn raised(alert_id: String, new: NewAlert, now_ms: i64) -> Self {
+        let mut recipient_ids: Vec<String> = Vec::with_capacity(new.recipients.len());
+        for recipient in new.recipients {
+            if !recipient_ids.contains(&recipient) {
+                recipient_ids.push(recipient);
+            }
+        }
+        Self {
+            alert_id,
+            kind: new.kind,
+            dedupe_key: new.dedupe_key,
+            team_id: new.team_id,
+            recipient_id: recipient_ids.first().cloned().unwrap_or_default(),
+            subject_key: new.subject_key,
+            message: new.message,
+            raised_at_ms: now_ms,
+            state: "open".to_string(),
+            rep_id: new.rep_id,
+            manager_id: new.manager_id,
+            escalate_after_ms: new.escalate_after_ms,
+            second_escalation_to: new.second_escalation_to,
+            second_escalate_after_ms: new.second_escalate_after_ms,
+            recipient_ids,
+            ..Self::default()
+        }
+    }
+}
+
 const COLUMNS: &str = "alert_id, kind, dedupe_key, team_id, recipient_id, subject_key, message, \
     raised_at_ms, state, rep_id, manager_id, acknowledged_by, acknowledged_at_ms, \
     snoozed_until_ms, resolved_at_ms, resolved_reason, escalation_level, escalated_at_ms, \
@@ -126,9 +157,25 @@ pub async fn insert(
     if inserted.rows_affected() != 1 {
         return Ok(false);
     }
-    for (position, recipient) in new.recipients.iter().enumerate() {
-        add_recipient(tx, alert_id, recipient, "raised", position as i64, now_ms).await?;
+    if new.recipients.is_empty() {
+        return Ok(true);
     }
+    // All first recipients in one statement.
+    let values: Vec<String> = (0..new.recipients.len())
+        .map(|n| format!("($1, ${}, 'raised', $2, {n})", n + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO alerting_recipients (alert_id, recipient_id, reason, added_at_ms, position) \
+         VALUES {} ON CONFLICT (alert_id, recipient_id) DO NOTHING",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(alert_id)
+        .bind(now_ms);
+    for recipient in &new.recipients {
+        query = query.bind(recipient);
+    }
+    query.execute(&mut **tx).await?;
     Ok(true)
 }
 
@@ -188,6 +235,41 @@ async fn recipients_of(
     rows.iter()
         .map(|r| r.try_get("recipient_id").map_err(StoreError::from))
         .collect()
+}
+
+/// The unresolved alerts of every (kind, subject) of `pairs`, in one
+/// statement: (index in `pairs`, alert id), in `pairs`' order.
+pub async fn unresolved_for_subjects(
+    tx: &mut Tx,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<(usize, String)>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conditions: Vec<String> = (0..pairs.len())
+        .map(|n| format!("(kind = ${} AND subject_key = ${})", 2 * n + 1, 2 * n + 2))
+        .collect();
+    let sql = format!(
+        "SELECT alert_id, kind, subject_key FROM alerting_alerts \
+         WHERE state <> 'resolved' AND ({}) ORDER BY raised_at_ms, alert_id",
+        conditions.join(" OR ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (kind, subject) in pairs {
+        query = query.bind(*kind).bind(*subject);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let subject: String = row.try_get("subject_key")?;
+        if let Some(at) = pairs.iter().position(|(k, s)| *k == kind && *s == subject) {
+            found.push((at, row.try_get("alert_id")?));
+        }
+    }
+    // Stable: within a pair, oldest first.
+    found.sort_by_key(|(at, _)| *at);
+    Ok(found)
 }
 
 /// The ids of `kind` alerts about `subject_key` not yet resolved.

@@ -49,6 +49,23 @@ pub async fn disarm(tx: &mut Tx, key: &str) -> Result<bool, StoreError> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Disarms every one of `keys` in one statement; how many were armed.
+pub async fn disarm_all(tx: &mut Tx, keys: &[String]) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let list: Vec<String> = (1..=keys.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "DELETE FROM alerting_timers WHERE timer_key IN ({})",
+        list.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key);
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
+}
+
 /// The armed timer `key`, if any.
 pub async fn get(tx: &mut Tx, key: &str) -> Result<Option<Timer>, StoreError> {
     let row = sqlx::query(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use leadwheel_alerting::{Clock, ManualClock};
+use leadwheel_alerting::Clock;
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
@@ -13,8 +13,8 @@ use leadwheel_proto::events::v1::{
     OfferOutcome,
 };
 
-use crate::helpers::{Env, Tables, WAIT, spawn_app_at};
-use crate::lifecycle::{all_alerts, team, touch, wait_for};
+use crate::helpers::{Fixture, WAIT, spawn_app_at, team};
+use crate::lifecycle::{all_alerts, touch, wait_for};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -34,12 +34,13 @@ fn account(tier: &str, status: &str, version: i64, at_ms: i64) -> AccountChanged
 
 on_both_backends!(a_silent_customer_alerts_the_owner_until_touched);
 async fn a_silent_customer_alerts_the_owner_until_touched(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
     app.opps(
         subjects::OPPS_ACCOUNT_CREATED,
         "acct-1",
@@ -112,10 +113,13 @@ fn closed(n: usize, outcome: OfferOutcome, at_ms: i64) -> OfferClosed {
 
 on_both_backends!(a_saturated_rep_alerts_the_manager_once_per_episode);
 async fn a_saturated_rep_alerts_the_manager_once_per_episode(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables: _tables,
+    } = Fixture::start(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
     team(&app, "north", "maya", &["ben"]).await;
     let mut admin = app.client("root", Role::Admin).await;
     admin
@@ -214,12 +218,13 @@ fn task(task_id: &str, handover_id: &str, account_id: &str, due: &str) -> Handov
 
 on_both_backends!(an_overdue_handover_task_tells_the_new_owner_and_the_manager);
 async fn an_overdue_handover_task_tells_the_new_owner_and_the_manager(db: TestDb) {
-    let env = Env::new(db);
     // 2026-03-01T00:00:00Z; tasks due 2026-03-02 are overdue from 03-03.
-    let clock = ManualClock::new(1_772_323_200_000);
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, 1_772_323_200_000).await;
     app.opps(
         subjects::OPPS_HANDOVER_TASK_CREATED,
         "task-1",
@@ -296,12 +301,13 @@ on_both_backends!(a_handover_task_marked_done_stops_or_resolves_its_alert);
 /// A task marked done in opportunity, with no touch logged: done before it
 /// is due, it never alerts; done after, its alert resolves.
 async fn a_handover_task_marked_done_stops_or_resolves_its_alert(db: TestDb) {
-    let env = Env::new(db);
     // 2026-03-01T00:00:00Z; tasks due 2026-03-02 are overdue from 03-03.
-    let clock = ManualClock::new(1_772_323_200_000);
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, 1_772_323_200_000).await;
     let due = 1_772_323_200_000 + 2 * 86_400_000;
     for (task_id, account) in [("task-early", "acct-1"), ("task-late", "acct-2")] {
         app.opps(

@@ -22,8 +22,8 @@ use prost::Message;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Env, TestApp, WAIT, spawn_app_with};
-use crate::lifecycle::{team, wait_for};
+use crate::helpers::{Env, TestApp, WAIT, spawn_app_with, team};
+use crate::lifecycle::wait_for;
 use crate::receivers::{Hooks, Smtp};
 
 const SECRET: &str = "webhook-secret-for-tests";
@@ -270,6 +270,80 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
     assert!(!mayas.is_empty() && mayas.iter().all(|d| d.alert_id == alert.alert_id));
     let _ = clock.now_ms();
     drop(watch);
+    app.stop().await;
+}
+
+on_both_backends!(a_cleared_webhook_is_told_nothing_more);
+async fn a_cleared_webhook_is_told_nothing_more(db: TestDb) {
+    let env = Env::new(db);
+    let hooks = Hooks::start().await;
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let settings = Settings {
+        clock: Arc::new(clock.clone()),
+        ..Settings::default()
+    };
+    let app = spawn_app_with(&env, settings).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    let maya = app.client("maya", Role::Manager).await;
+    let set = |url: String| {
+        let mut maya = maya.clone();
+        async move {
+            maya.set_team_webhook(SetTeamWebhookRequest {
+                team_id: "north".into(),
+                webhook_url: url,
+            })
+            .await
+        }
+    };
+    // Once alerting knows maya manages north, she sets its webhook.
+    eventually(WAIT, "maya setting north's webhook", || async {
+        set(hooks.url("/ok")).await.ok()
+    })
+    .await;
+    app.pool("lead-1", "north", "maya").await;
+    let first = wait_for(&app, "lead-1's alert", |a| a.subject_key == "lead-1").await;
+    eventually(WAIT, "lead-1's alert at the webhook", || async {
+        deliveries(&app, "sent")
+            .await
+            .into_iter()
+            .find(|d| d.channel == "webhook" && d.alert_id == first.alert_id)
+    })
+    .await;
+    let got = hooks.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].body["text"].as_str().unwrap().contains("lead-1"));
+
+    // Cleared, as `leadctl alerts webhook north ""` does.
+    set(String::new()).await.expect("clearing the webhook");
+    app.pool("lead-2", "north", "maya").await;
+    let second = wait_for(&app, "lead-2's alert", |a| a.subject_key == "lead-2").await;
+    // maya is still told live; the cleared webhook gets no delivery.
+    eventually(WAIT, "lead-2's live delivery sent", || async {
+        deliveries(&app, "sent")
+            .await
+            .into_iter()
+            .find(|d| d.channel == "live" && d.alert_id == second.alert_id)
+    })
+    .await;
+    let mut admin = app.client("root", Role::Admin).await;
+    let second_deliveries = admin
+        .list_deliveries(ListDeliveriesRequest {
+            alert_id: second.alert_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .deliveries;
+    let channels: Vec<&str> = second_deliveries
+        .iter()
+        .map(|d| d.channel.as_str())
+        .collect();
+    assert_eq!(channels, ["live"]);
+    // Past any retry backoff, still nothing more reached the receiver.
+    clock.advance(Duration::from_secs(120));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hooks.received().len(), 1);
     app.stop().await;
 }
 

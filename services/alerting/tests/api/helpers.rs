@@ -156,10 +156,60 @@ pub fn pooled(lead_id: &str, team_id: &str, manager_id: &str) -> LeadPooled {
     }
 }
 
+/// Publishes `wheel.team.upserted`: `manager_id` manages `team_id` of
+/// `reps`.
+pub async fn team(app: &TestApp, team_id: &str, manager_id: &str, reps: &[&str]) {
+    let team = leadwheel_proto::events::v1::TeamUpserted {
+        team_id: team_id.into(),
+        name: team_id.into(),
+        manager_id: manager_id.into(),
+        rep_ids: reps.iter().map(|r| r.to_string()).collect(),
+        at_ms: 1,
+        ..Default::default()
+    };
+    app.wheel(subjects::TEAM_UPSERTED, team_id, &team).await;
+}
+
+/// What most timed-rule tests start from: a fresh database and NATS, a
+/// clock the test moves, the service on them and its tables.
+pub struct Fixture {
+    pub env: Env,
+    pub clock: ManualClock,
+    pub app: TestApp,
+    pub tables: Tables,
+}
+
+impl Fixture {
+    /// The service on `db` with its clock at `start_ms`.
+    pub async fn start(db: leadwheel_plumbing::testing::TestDb, start_ms: i64) -> Self {
+        let env = Env::new(db);
+        let clock = ManualClock::new(start_ms);
+        let app = spawn_app_at(&env, &clock).await;
+        let tables = Tables::open(&env).await;
+        Self {
+            env,
+            clock,
+            app,
+            tables,
+        }
+    }
+
+    /// [`Fixture::start`], then team north (maya managing ana) announced
+    /// and known to alerting, so an alert raised at any point after (a
+    /// timer firing right after a restart, too) names its manager.
+    pub async fn north(db: leadwheel_plumbing::testing::TestDb, start_ms: i64) -> Self {
+        let fixture = Self::start(db, start_ms).await;
+        team(&fixture.app, "north", "maya", &["ana"]).await;
+        fixture.tables.wait_team("north", "maya").await;
+        fixture
+    }
+}
+
 /// Reads alerting's own tables directly (to see a timer armed, which no
 /// API shows).
 pub struct Tables {
     pool: sqlx::AnyPool,
+    postgres: bool,
 }
 
 impl Tables {
@@ -171,7 +221,10 @@ impl Tables {
             .connect(&env.db.url)
             .await
             .expect("opening the test database");
-        Self { pool }
+        Self {
+            pool,
+            postgres: env.db.url.starts_with("postgres"),
+        }
     }
 
     /// When timer `key` is due, if armed.
@@ -203,6 +256,27 @@ impl Tables {
         .await
     }
 
+    /// Waits until alerting knows `manager_id` manages `team_id` (the
+    /// wheel's event applied), so a timer firing later names them.
+    pub async fn wait_team(&self, team_id: &str, manager_id: &str) {
+        use sqlx::Row;
+        leadwheel_plumbing::testing::eventually(
+            WAIT,
+            &format!("{manager_id} known as {team_id}'s manager"),
+            || async {
+                sqlx::query("SELECT manager_id FROM alerting_teams WHERE team_id = $1")
+                    .bind(team_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .expect("reading teams")
+                    .map(|row| row.try_get::<String, _>("manager_id").expect("manager_id"))
+                    .filter(|m| m == manager_id)
+                    .map(|_| ())
+            },
+        )
+        .await
+    }
+
     /// Deletes timer `key`, as if it had never been armed (a team known
     /// from before a rule existed).
     pub async fn delete_timer(&self, key: &str) {
@@ -211,6 +285,52 @@ impl Tables {
             .execute(&self.pool)
             .await
             .expect("deleting a timer");
+    }
+
+    /// Makes the store refuse to insert any alert about `subject_key` (a
+    /// trigger raising an error): a real failure of one timer among others.
+    pub async fn refuse_alerts_about(&self, subject_key: &str) {
+        let statements = if self.is_postgres() {
+            vec![
+                format!(
+                    "CREATE FUNCTION test_refuse_alert() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.subject_key = '{subject_key}' THEN RAISE EXCEPTION 'refused by the test'; \
+                     END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+                ),
+                "CREATE TRIGGER test_refuse_alert BEFORE INSERT ON alerting_alerts \
+                 FOR EACH ROW EXECUTE FUNCTION test_refuse_alert()"
+                    .to_string(),
+            ]
+        } else {
+            vec![format!(
+                "CREATE TRIGGER test_refuse_alert BEFORE INSERT ON alerting_alerts \
+                 WHEN NEW.subject_key = '{subject_key}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )]
+        };
+        for sql in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&self.pool)
+                .await
+                .expect("creating the refusing trigger");
+        }
+    }
+
+    /// Undoes [`Tables::refuse_alerts_about`].
+    pub async fn accept_alerts(&self) {
+        let sql = if self.is_postgres() {
+            "DROP TRIGGER test_refuse_alert ON alerting_alerts"
+        } else {
+            "DROP TRIGGER test_refuse_alert"
+        };
+        sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await
+            .expect("dropping the refusing trigger");
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.postgres
     }
 
     /// Closes the pool.

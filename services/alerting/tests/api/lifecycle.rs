@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use leadwheel_alerting::{Clock, ManualClock};
+use leadwheel_alerting::Clock;
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{ALERTS_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
@@ -16,27 +16,15 @@ use leadwheel_proto::alerting::v1::{
 use leadwheel_proto::events::v1::{
     ActivityLogged, AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved, AlertSnoozed,
     FollowUpSet, LeadOpened, OpportunityClosed, OpportunityOpened, OpportunityStageChanged,
-    OpportunityState, TeamUpserted,
+    OpportunityState,
 };
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Env, Tables, TestApp, WAIT, spawn_app_at};
+use crate::helpers::{Fixture, TestApp, WAIT, spawn_app_at, team};
 
 const HOUR: Duration = Duration::from_secs(3_600);
 const DAY: Duration = Duration::from_secs(86_400);
-
-pub async fn team(app: &TestApp, team_id: &str, manager_id: &str, reps: &[&str]) {
-    let team = TeamUpserted {
-        team_id: team_id.into(),
-        name: team_id.into(),
-        manager_id: manager_id.into(),
-        rep_ids: reps.iter().map(|r| r.to_string()).collect(),
-        at_ms: 1,
-        ..Default::default()
-    };
-    app.wheel(subjects::TEAM_UPSERTED, team_id, &team).await;
-}
 
 pub async fn all_alerts(app: &TestApp) -> Vec<Alert> {
     let mut admin = app.client("root", Role::Admin).await;
@@ -88,12 +76,13 @@ async fn events_of<M: prost::Message + Default>(app: &TestApp, subject: &str) ->
 
 on_both_backends!(no_first_touch_fires_once_across_restarts_escalates_and_resolves);
 async fn no_first_touch_fires_once_across_restarts_escalates_and_resolves(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
     app.opps(
         subjects::OPPS_LEAD_OPENED,
         "lead-1",
@@ -198,13 +187,86 @@ async fn no_first_touch_fires_once_across_restarts_escalates_and_resolves(db: Te
     app.stop().await;
 }
 
+on_both_backends!(one_failing_timer_holds_back_none_of_the_others);
+async fn one_failing_timer_holds_back_none_of_the_others(db: TestDb) {
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
+    let t0 = clock.now_ms();
+    // The store refuses lead-bad's alert, so its timer fails wherever it
+    // fires; the four fall due together, so they are read as one batch.
+    tables.refuse_alerts_about("lead-bad").await;
+    let leads = ["lead-1", "lead-bad", "lead-2", "lead-3"];
+    for lead in leads {
+        app.opps(
+            subjects::OPPS_LEAD_OPENED,
+            lead,
+            &lead_opened(lead, "ana", t0),
+        )
+        .await;
+    }
+    for lead in leads {
+        tables
+            .wait_timer(&format!("rule:no_first_touch:{lead}"), t0 + 4 * 3_600_000)
+            .await;
+    }
+    clock.advance(4 * HOUR + Duration::from_secs(1));
+    let fell_due = clock.now_ms();
+
+    // The others fire; the failing one is moved ahead, not lost.
+    for lead in ["lead-1", "lead-2", "lead-3"] {
+        wait_for(&app, &format!("{lead}'s alert"), |a| a.subject_key == lead).await;
+        tables
+            .wait_no_timer(&format!("rule:no_first_touch:{lead}"))
+            .await;
+    }
+    tables
+        .wait_timer("rule:no_first_touch:lead-bad", fell_due + 10_000)
+        .await;
+    assert!(
+        all_alerts(&app)
+            .await
+            .iter()
+            .all(|a| a.subject_key != "lead-bad")
+    );
+
+    // Once the store takes it again, it fires when its retry is due: once.
+    tables.accept_alerts().await;
+    clock.advance(Duration::from_secs(10));
+    wait_for(&app, "lead-bad's alert", |a| a.subject_key == "lead-bad").await;
+    tables.wait_no_timer("rule:no_first_touch:lead-bad").await;
+    let alerts = all_alerts(&app).await;
+    for lead in leads {
+        assert_eq!(
+            alerts.iter().filter(|a| a.subject_key == lead).count(),
+            1,
+            "one alert about {lead}"
+        );
+    }
+    let raised: Vec<AlertRaised> = eventually(WAIT, "four alerts.raised", || async {
+        let raised: Vec<AlertRaised> = events_of(&app, subjects::ALERT_RAISED).await;
+        (raised.len() >= 4).then_some(raised)
+    })
+    .await;
+    let mut subjects: Vec<&str> = raised.iter().map(|r| r.subject_key.as_str()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["lead-1", "lead-2", "lead-3", "lead-bad"]);
+    tables.close().await;
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_touch_before_the_threshold_raises_nothing() {
-    let env = Env::new(TestDb::sqlite());
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::start(TestDb::sqlite(), leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
     app.opps(
         subjects::OPPS_LEAD_OPENED,
         "lead-1",
@@ -256,12 +318,13 @@ fn opportunity(stage: &str, entered_at_ms: i64, status: &str) -> OpportunityStat
 
 on_both_backends!(stuck_in_stage_fires_per_stage_and_resolves_when_the_deal_moves);
 async fn stuck_in_stage_fires_per_stage_and_resolves_when_the_deal_moves(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
     let opened = OpportunityOpened {
         opportunity: Some(opportunity("trial", t0, "open")),
         by: "ana".into(),
@@ -335,12 +398,13 @@ async fn stuck_in_stage_fires_per_stage_and_resolves_when_the_deal_moves(db: Tes
 
 on_both_backends!(follow_up_overdue_goes_to_the_rep_then_the_manager);
 async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
-    let env = Env::new(db);
     // 2026-03-01T00:00:00Z: the follow-up of 2026-03-02 is due at 03-03 00:00.
-    let clock = ManualClock::new(1_772_323_200_000);
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
+    let Fixture {
+        env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, 1_772_323_200_000).await;
     let set = FollowUpSet {
         lead_id: "lead-1".into(),
         owner_rep_id: "ana".into(),
@@ -383,11 +447,13 @@ async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
 
 on_both_backends!(acknowledge_and_snooze_only_ones_own_and_the_teams);
 async fn acknowledge_and_snooze_only_ones_own_and_the_teams(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::start(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
     team(&app, "north", "maya", &["ana", "ben"]).await;
     team(&app, "south", "sam", &["sue"]).await;
     app.opps(
@@ -568,12 +634,13 @@ async fn acknowledge_and_snooze_only_ones_own_and_the_teams(db: TestDb) {
 on_both_backends!(an_alert_nobody_acknowledges_climbs_to_the_second_level);
 async fn an_alert_nobody_acknowledges_climbs_to_the_second_level(db: TestDb) {
     use leadwheel_proto::alerting::v1::{Rule, SetRuleRequest};
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
     let mut admin = app.client("root", Role::Admin).await;
     admin
         .set_rule(SetRuleRequest {

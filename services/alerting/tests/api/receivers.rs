@@ -24,7 +24,8 @@ pub struct Received {
     pub answered: u16,
 }
 
-/// A webhook receiver: `/flaky` answers 500 once then 200, `/bad` always 400.
+/// A webhook receiver: `/flaky` answers 500 once then 200, `/bad` always
+/// 400, `/ok` always 200.
 pub struct Hooks {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
@@ -37,6 +38,7 @@ impl Hooks {
         let app = Router::new()
             .route("/flaky", post(flaky))
             .route("/bad", post(bad))
+            .route("/ok", post(ok))
             .with_state(received.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -88,6 +90,11 @@ async fn flaky(log: Log, headers: HeaderMap, raw: axum::body::Bytes) -> StatusCo
     };
     record(&log, "/flaky", &headers, &raw, status.as_u16());
     status
+}
+
+async fn ok(log: Log, headers: HeaderMap, raw: axum::body::Bytes) -> StatusCode {
+    record(&log, "/ok", &headers, &raw, 200);
+    StatusCode::OK
 }
 
 async fn bad(log: Log, headers: HeaderMap, raw: axum::body::Bytes) -> StatusCode {

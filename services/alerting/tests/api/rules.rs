@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use leadwheel_alerting::{Clock, ManualClock};
+use leadwheel_alerting::Clock;
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
@@ -13,8 +13,8 @@ use leadwheel_proto::alerting::v1::{ListRulesRequest, Rule, SetRuleRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Env, Tables, spawn_app_at};
-use crate::lifecycle::{all_alerts, lead_opened, team, wait_for};
+use crate::helpers::Fixture;
+use crate::lifecycle::{all_alerts, lead_opened, wait_for};
 
 fn rule(team_id: &str, name: &str) -> Rule {
     Rule {
@@ -29,12 +29,13 @@ fn rule(team_id: &str, name: &str) -> Rule {
 
 on_both_backends!(a_manager_sets_their_teams_rules_and_bad_ones_name_the_field);
 async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb) {
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::north(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
-    team(&app, "north", "maya", &["ana"]).await;
     let mut maya = app.client("maya", Role::Manager).await;
 
     let defaults = maya
@@ -272,11 +273,13 @@ async fn a_manager_sets_their_teams_rules_and_bad_ones_name_the_field(db: TestDb
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_rule_raises_nothing() {
-    let env = Env::new(TestDb::sqlite());
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::start(TestDb::sqlite(), leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
     let mut admin = app.client("root", Role::Admin).await;
     admin
         .set_rule(SetRuleRequest {
