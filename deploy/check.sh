@@ -94,6 +94,8 @@ refuse "a grace period shorter than preStop + the shutdown stages" "shorter than
     --set shutdown.terminationGracePeriodSeconds=59
 refuse "no existingSecret" "existingSecret" --set existingSecret=
 refuse "an unknown database mode" "database/mode" --set database.mode=mysql
+refuse "more stream replicas than JetStream allows" "nats/streamReplicas" --set nats.streamReplicas=7
+refuse "no stream replicas" "nats/streamReplicas" --set nats.streamReplicas=0
 refuse "an unknown SMTP TLS mode" "smtp/tls" \
     --set services.alerting.smtp.host=smtp.example.com --set services.alerting.smtp.tls=ssl
 refuse "an SMTP password without a username" "smtp/username" \

@@ -155,8 +155,9 @@ const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
 /// A stream's configuration: `max_age` None keeps messages without an age
 /// limit. The duplicate window may not exceed the max age, so a shorter
-/// max age shortens it too.
-fn stream_config(spec: &StreamSpec, max_age: Option<Duration>) -> stream::Config {
+/// max age shortens it too. `replicas` copies are kept (1 on a single
+/// server).
+fn stream_config(spec: &StreamSpec, max_age: Option<Duration>, replicas: usize) -> stream::Config {
     stream::Config {
         name: spec.name.to_string(),
         subjects: spec.subjects.iter().map(|s| s.to_string()).collect(),
@@ -164,6 +165,7 @@ fn stream_config(spec: &StreamSpec, max_age: Option<Duration>) -> stream::Config
         retention: stream::RetentionPolicy::Limits,
         max_age: max_age.unwrap_or_default(),
         duplicate_window: max_age.map_or(DUPLICATE_WINDOW, |age| age.min(DUPLICATE_WINDOW)),
+        num_replicas: replicas.max(1),
         ..Default::default()
     }
 }
@@ -178,9 +180,12 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects to `config.nats_url`, retrying in the background if NATS is
-    /// not up yet, so a service starts (and accepts work into its outbox)
-    /// while NATS is down.
+    /// Connects to `config.nats_url` (one URL, or several separated by
+    /// commas: the servers of a cluster, any of which will do), retrying in
+    /// the background if NATS is not up yet, so a service starts (and
+    /// accepts work into its outbox) while NATS is down. Once connected the
+    /// client also learns the cluster's other servers, and moves to one of
+    /// them when its server goes away.
     pub async fn connect(config: &ServiceConfig) -> Result<Self> {
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("leadwheel-{}", config.service))
@@ -194,7 +199,7 @@ impl Bus {
                 .with_context(|| format!("reading NATS credentials {}", creds.display()))?;
         }
         let client = options
-            .connect(config.nats_url.as_str())
+            .connect(server_urls(&config.nats_url))
             .await
             .with_context(|| format!("connecting to NATS at {}", config.nats_url))?;
         let jetstream = jetstream::new(client.clone());
@@ -207,29 +212,34 @@ impl Bus {
     }
 
     /// Creates `spec`'s stream when it does not exist (without an age
-    /// limit), and leaves an existing one as its owner configured it:
-    /// consumers and tests call this, so only the publishing service's
-    /// settings ([`Bus::configure_stream`]) decide the retention.
+    /// limit, one replica), and leaves an existing one as its owner
+    /// configured it: consumers and tests call this, so only the publishing
+    /// service's settings ([`Bus::configure_stream`]) decide the retention
+    /// and the replicas (when the owner starts after a consumer created
+    /// the stream, it brings it to its settings; durable consumers, created
+    /// without a replica count of their own, follow the stream's).
     pub async fn ensure_stream(&self, spec: &StreamSpec) -> Result<()> {
         if self.jetstream.get_stream(spec.name).await.is_ok() {
             return Ok(());
         }
         self.jetstream
-            .get_or_create_stream(stream_config(spec, None))
+            .get_or_create_stream(stream_config(spec, None, 1))
             .await
             .with_context(|| format!("creating stream {}", spec.name))?;
         Ok(())
     }
 
     /// Creates `spec`'s stream, or updates it to the current config, with
-    /// `max_age` (None: no age limit). The publishing service calls this at
-    /// start, with its retention settings.
+    /// `max_age` (None: no age limit) and `replicas` copies. The publishing
+    /// service calls this at start, with its retention settings
+    /// (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, `LEADWHEEL_STREAM_REPLICAS`).
     pub async fn configure_stream(
         &self,
         spec: &StreamSpec,
         max_age: Option<Duration>,
+        replicas: usize,
     ) -> Result<()> {
-        let config = stream_config(spec, max_age);
+        let config = stream_config(spec, max_age, replicas);
         match self.jetstream.get_stream(spec.name).await {
             Ok(_) => {
                 self.jetstream
@@ -246,6 +256,16 @@ impl Bus {
         }
         Ok(())
     }
+}
+
+/// The server URLs in `nats_url`: one, or several separated by commas.
+pub fn server_urls(nats_url: &str) -> Vec<String> {
+    nats_url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// An event received from the bus.
@@ -285,5 +305,25 @@ impl EventDraft {
             key: key.into(),
             payload: payload.encode_to_vec(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nats_url_may_list_several_servers() {
+        assert_eq!(server_urls("nats://a:4222"), vec!["nats://a:4222"]);
+        assert_eq!(
+            server_urls("nats://a:4222, nats://b:4222,,nats://c:4222 "),
+            vec!["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+    }
+
+    #[test]
+    fn the_replicas_go_into_the_stream_config() {
+        assert_eq!(stream_config(&WHEEL_STREAM, None, 3).num_replicas, 3);
+        assert_eq!(stream_config(&WHEEL_STREAM, None, 0).num_replicas, 1);
     }
 }

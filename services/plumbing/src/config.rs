@@ -80,7 +80,7 @@ pub struct ServiceConfig {
     pub admin_addr: SocketAddr,
     /// `sqlite://...` or `postgres://...` (`LEADWHEEL_<SERVICE>_DATABASE_URL`).
     pub database_url: Secret,
-    /// NATS server URL (`NATS_URL`).
+    /// NATS server URL, or several separated by commas (`NATS_URL`).
     pub nats_url: String,
     /// NATS credentials file (`NATS_CREDS_FILE`), optional.
     pub nats_creds_file: Option<PathBuf>,
@@ -94,8 +94,9 @@ pub struct ServiceConfig {
     pub shutdown_timeout: Duration,
     /// Directory for SQLite files when the default URL is used (`LEADWHEEL_DATA_DIR`).
     pub data_dir: PathBuf,
-    /// Streams' max age, and how long sent outbox and inbox rows are kept
-    /// (`LEADWHEEL_STREAM_…_MAX_AGE_MS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
+    /// Streams' max age and replicas, and how long sent outbox and inbox
+    /// rows are kept (`LEADWHEEL_STREAM_…_MAX_AGE_MS`,
+    /// `LEADWHEEL_STREAM_REPLICAS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
     /// `LEADWHEEL_INBOX_KEEP_MS`, `LEADWHEEL_PRUNE_EVERY_MS`).
     pub retention: Retention,
 }

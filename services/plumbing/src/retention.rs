@@ -2,7 +2,8 @@
 //! drops older messages by itself), and how long sent outbox rows and
 //! inbox rows stay in a service's store before [`crate::prune`] deletes
 //! them. Together they bound how long an erased person's data can outlive
-//! the erasure in copies of old events.
+//! the erasure in copies of old events. Also how many copies of its stream
+//! a publishing service asks a JetStream cluster to keep (its replicas).
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub const MIN_STREAM_MAX_AGE: Duration = Duration::from_secs(1);
 pub const MIN_INBOX_KEEP: Duration = Duration::from_secs(10 * 60);
 /// The shortest prune interval.
 pub const MIN_PRUNE_EVERY: Duration = Duration::from_secs(1);
+/// Most stream replicas JetStream allows.
+pub const MAX_STREAM_REPLICAS: usize = 5;
 
 /// Retention of streams, sent outbox rows and inbox rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +36,10 @@ pub struct Retention {
     /// Max age per stream name; a stream not listed keeps messages without
     /// an age limit (read it with [`Retention::stream_max_age`]).
     pub stream_max_age: Vec<(&'static str, Duration)>,
+    /// Replicas of the stream a service publishes to (1..=5): how many
+    /// JetStream servers keep a copy. Its owner creates and updates the
+    /// stream with it; on a single server it must be 1.
+    pub stream_replicas: usize,
     /// Sent outbox rows older than this are deleted; None keeps them.
     pub outbox_keep_sent: Option<Duration>,
     /// Inbox rows older than this are deleted; None keeps them.
@@ -45,6 +52,7 @@ impl Default for Retention {
     fn default() -> Self {
         Self {
             stream_max_age: Vec::new(),
+            stream_replicas: 1,
             outbox_keep_sent: Some(DEFAULT_OUTBOX_KEEP_SENT),
             inbox_keep: Some(DEFAULT_INBOX_KEEP),
             prune_every: DEFAULT_PRUNE_EVERY,
@@ -64,6 +72,8 @@ pub fn stream_max_age_var(stream: &StreamSpec) -> String {
 
 /// The variable holding the max age of every stream without its own.
 pub const STREAM_MAX_AGE_VAR: &str = "LEADWHEEL_STREAM_MAX_AGE_MS";
+/// The replicas of the streams the services own (1..=5, default 1).
+pub const STREAM_REPLICAS_VAR: &str = "LEADWHEEL_STREAM_REPLICAS";
 /// Sent outbox rows' keep, in ms (0: keep them).
 pub const OUTBOX_KEEP_SENT_VAR: &str = "LEADWHEEL_OUTBOX_KEEP_SENT_MS";
 /// Inbox rows' keep, in ms (0: keep them).
@@ -109,6 +119,15 @@ impl Retention {
             }
             stream_max_age.push((stream.name, age));
         }
+        let stream_replicas = match lookup(STREAM_REPLICAS_VAR) {
+            Some(value) if !value.trim().is_empty() => match value.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_STREAM_REPLICAS).contains(&n) => n,
+                _ => bail!(
+                    "invalid {STREAM_REPLICAS_VAR}={value:?}: a whole number from 1 to {MAX_STREAM_REPLICAS} (3 for a 3-node JetStream cluster)"
+                ),
+            },
+            _ => 1,
+        };
         let keep = |name: &str, default: Duration, min: Duration| -> Result<Option<Duration>> {
             match ms(name)? {
                 None => Ok(Some(default)),
@@ -136,6 +155,7 @@ impl Retention {
         };
         Ok(Self {
             stream_max_age,
+            stream_replicas,
             outbox_keep_sent,
             inbox_keep,
             prune_every,
@@ -180,6 +200,24 @@ mod tests {
         assert_eq!(retention.stream_max_age(&INTAKE_STREAM), None);
         assert_eq!(retention.outbox_keep_sent, Some(DEFAULT_OUTBOX_KEEP_SENT));
         assert_eq!(retention.inbox_keep, Some(DEFAULT_INBOX_KEEP));
+        assert_eq!(retention.stream_replicas, 1);
+    }
+
+    #[test]
+    fn stream_replicas_are_one_to_five() {
+        for (value, replicas) in [("1", 1), ("3", 3), (" 5 ", 5), ("", 1)] {
+            let retention = from(&[("LEADWHEEL_STREAM_REPLICAS", value)]).unwrap();
+            assert_eq!(retention.stream_replicas, replicas, "{value:?}");
+        }
+        for value in ["0", "6", "-1", "three", "2.5"] {
+            let err = from(&[("LEADWHEEL_STREAM_REPLICAS", value)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("LEADWHEEL_STREAM_REPLICAS") && err.contains(value),
+                "{value}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -123,18 +123,30 @@ impl Runtime {
             // NATS being down must not stop a service from starting: writes
             // queue in the outbox and the stream is created once NATS is back.
             let max_age = config.retention.stream_max_age(spec);
-            let first =
-                tokio::time::timeout(Duration::from_secs(5), bus.configure_stream(spec, max_age))
-                    .await;
+            let replicas = config.retention.stream_replicas;
+            let first = tokio::time::timeout(
+                Duration::from_secs(5),
+                bus.configure_stream(spec, max_age, replicas),
+            )
+            .await;
             if !matches!(first, Ok(Ok(()))) {
+                // Also a setting the servers refuse (more replicas than
+                // servers): say why, so that is not taken for an outage.
+                let error = match first {
+                    Ok(Err(err)) => format!("{err:#}"),
+                    _ => "timed out".to_string(),
+                };
                 tracing::warn!(
                     stream = spec.name,
-                    "NATS unavailable at start; events queue in the outbox until it is back"
+                    replicas,
+                    error = %error,
+                    "stream not ready at start (NATS unavailable, or the stream settings refused); events queue in the outbox until it is"
                 );
                 tokio::spawn(ensure_stream_until_done(
                     bus.clone(),
                     spec,
                     max_age,
+                    replicas,
                     relay_stop.clone(),
                 ));
             }
@@ -286,6 +298,7 @@ async fn ensure_stream_until_done(
     bus: Bus,
     spec: &'static StreamSpec,
     max_age: Option<Duration>,
+    replicas: usize,
     stop: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(500);
@@ -294,7 +307,7 @@ async fn ensure_stream_until_done(
             _ = tokio::time::sleep(backoff) => {}
             _ = stop.cancelled() => return,
         }
-        match bus.configure_stream(spec, max_age).await {
+        match bus.configure_stream(spec, max_age, replicas).await {
             Ok(()) => {
                 tracing::info!(stream = spec.name, "stream ready");
                 return;

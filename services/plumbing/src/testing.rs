@@ -40,18 +40,33 @@ pub struct NatsServer {
     /// Its client port.
     pub port: u16,
     store_dir: TempDir,
+    /// Further arguments (a cluster node's name and routes), kept for restarts.
+    args: Vec<String>,
 }
 
 impl NatsServer {
     /// Starts a server on a port it picks itself, and waits until it is ready.
     pub fn start() -> Result<Self> {
+        Self::start_with(Vec::new())
+    }
+
+    /// Starts a server with `args` added to its command line.
+    fn start_with(args: Vec<String>) -> Result<Self> {
         let store_dir = tempfile::tempdir()?;
-        let (child, port) = spawn_nats(store_dir.path(), None)?;
+        let (child, port) = spawn_nats_with(store_dir.path(), None, &args)?;
         Ok(Self {
             child: Some(child),
             port,
             store_dir,
+            args,
         })
+    }
+
+    /// True while the process runs (not killed, not exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -70,7 +85,7 @@ impl NatsServer {
     /// Starts it again on the same port with the same store.
     pub fn restart(&mut self) -> Result<()> {
         self.kill();
-        let (child, _) = spawn_nats(self.store_dir.path(), Some(self.port))?;
+        let (child, _) = spawn_nats_with(self.store_dir.path(), Some(self.port), &self.args)?;
         self.child = Some(child);
         Ok(())
     }
@@ -85,11 +100,21 @@ impl Drop for NatsServer {
 /// Spawns `nats-server -js` storing under `dir`, on `port` (or a random one),
 /// and returns once it logs that it is ready.
 pub fn spawn_nats(dir: &std::path::Path, port: Option<u16>) -> Result<(Child, u16)> {
+    spawn_nats_with(dir, port, &[])
+}
+
+/// [`spawn_nats`] with `args` added to the command line.
+fn spawn_nats_with(
+    dir: &std::path::Path,
+    port: Option<u16>,
+    args: &[String],
+) -> Result<(Child, u16)> {
     let binary = nats_server_binary()?;
     let port_arg = port.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
     let mut child = Command::new(&binary)
         .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
         .arg(dir)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,6 +149,143 @@ pub fn spawn_nats(dir: &std::path::Path, port: Option<u16>) -> Result<(Child, u1
             bail!("nats-server did not become ready within 20s")
         }
     }
+}
+
+/// A NATS JetStream cluster of three `nats-server` processes on loopback,
+/// each with its own store dir and client port, routed to each other on
+/// free cluster ports; killed on drop. Nodes can be killed (SIGKILL) and
+/// restarted one by one, on the same ports and stores.
+pub struct NatsCluster {
+    /// The nodes, `n0`, `n1`, `n2`.
+    pub nodes: Vec<NatsServer>,
+}
+
+/// How many nodes [`NatsCluster`] runs.
+pub const CLUSTER_NODES: usize = 3;
+
+impl NatsCluster {
+    /// Starts three nodes and waits until JetStream has a meta leader and
+    /// an R3 stream can be created (every node in the cluster).
+    pub async fn start() -> Result<Self> {
+        let cluster_ports = free_ports(CLUSTER_NODES)?;
+        let mut nodes = Vec::with_capacity(CLUSTER_NODES);
+        for (i, port) in cluster_ports.iter().enumerate() {
+            let routes = cluster_ports
+                .iter()
+                .filter(|other| *other != port)
+                .map(|other| format!("nats://127.0.0.1:{other}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let args = vec![
+                "--name".to_string(),
+                format!("n{i}"),
+                "--cluster_name".to_string(),
+                "leadwheel-test".to_string(),
+                "--cluster".to_string(),
+                format!("nats://127.0.0.1:{port}"),
+                "--routes".to_string(),
+                routes,
+            ];
+            // A node is ready before its peers are up (it keeps retrying
+            // its routes), so they can be started one after the other.
+            let start = tokio::task::spawn_blocking(move || NatsServer::start_with(args));
+            nodes.push(start.await.context("starting a cluster node")??);
+        }
+        let cluster = Self { nodes };
+        cluster.wait_ready(Duration::from_secs(60)).await?;
+        Ok(cluster)
+    }
+
+    /// Every node's client URL, separated by commas (as `NATS_URL` takes it).
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(NatsServer::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Kills node `i` with SIGKILL, as a crash would.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Restarts node `i` on its port and store; it catches up by itself.
+    pub async fn restart(&mut self, i: usize) -> Result<()> {
+        let node = &mut self.nodes[i];
+        node.kill();
+        let (dir, port, args) = (
+            node.store_dir.path().to_path_buf(),
+            node.port,
+            node.args.clone(),
+        );
+        let (child, _) =
+            tokio::task::spawn_blocking(move || spawn_nats_with(&dir, Some(port), &args))
+                .await
+                .context("restarting a cluster node")??;
+        self.nodes[i].child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until the running nodes' JetStream has a meta leader and as
+    /// many peers as there are running nodes: an R`n` probe stream (`n` the
+    /// running nodes, at most 3) can be created and deleted.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let running: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|node| node.child.is_some())
+            .map(NatsServer::url)
+            .collect();
+        let replicas = running.len().min(CLUSTER_NODES);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last_error = String::new();
+        while tokio::time::Instant::now() < deadline {
+            match probe_cluster(&running, replicas).await {
+                Ok(()) => return Ok(()),
+                Err(err) => last_error = format!("{err:#}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        bail!("the JetStream cluster was not ready within {timeout:?}: {last_error}")
+    }
+}
+
+/// Creates and deletes an R`replicas` memory stream through `urls`.
+async fn probe_cluster(urls: &[String], replicas: usize) -> Result<()> {
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .request_timeout(Some(Duration::from_secs(2)))
+        .connect(urls.to_vec())
+        .await?;
+    let jetstream = async_nats::jetstream::new(client);
+    let name = format!("LW_PROBE_{}", ulid::Ulid::new());
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("lw-probe.{name}")],
+            storage: async_nats::jetstream::stream::StorageType::Memory,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .context("creating a probe stream")?;
+    jetstream
+        .delete_stream(&name)
+        .await
+        .context("deleting the probe stream")?;
+    Ok(())
+}
+
+/// `n` distinct ports free on 127.0.0.1 now (bound, then released).
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<Vec<_>>>()?)
 }
 
 /// The variable that, set to `1`, skips the Postgres runs of tests when
@@ -293,8 +455,14 @@ pub async fn publish_garbage(nats_url: &str, stream: &StreamSpec, subject: &str)
     Ok(())
 }
 
+/// Connects to `nats_url`: one server, or a cluster's servers separated
+/// by commas (any live one will do).
+pub async fn connect(nats_url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::connect(crate::bus::server_urls(nats_url)).await
+}
+
 async fn test_bus(nats_url: &str) -> Result<Bus> {
-    let client = async_nats::connect(nats_url).await?;
+    let client = connect(nats_url).await?;
     let jetstream = async_nats::jetstream::new(client.clone());
     Ok(Bus { client, jetstream })
 }
@@ -351,23 +519,33 @@ impl StreamMessage {
 
 /// Every message in `stream` on `subject` so far (an empty `subject`: every
 /// subject), in stream order, read with an ordered consumer. Panics when the
-/// stream is missing or a message is not an envelope.
+/// stream is missing or a message is not an envelope. On a cluster that is
+/// electing a leader (a node was killed), the reader is created again for
+/// up to 30 s before giving up.
 pub async fn read_stream(nats_url: &str, stream: &StreamSpec, subject: &str) -> Vec<StreamMessage> {
-    let client = async_nats::connect(nats_url)
-        .await
-        .expect("connecting to NATS");
+    let client = connect(nats_url).await.expect("connecting to NATS");
     let jetstream = async_nats::jetstream::new(client);
-    let stream = jetstream
-        .get_stream(stream.name)
-        .await
-        .expect("the stream exists");
-    let consumer = stream
-        .create_consumer(OrderedConfig {
-            filter_subject: subject.to_string(),
-            ..Default::default()
-        })
-        .await
-        .expect("creating an ordered consumer");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let consumer = loop {
+        let created = async {
+            jetstream
+                .get_stream(stream.name)
+                .await
+                .map_err(|err| format!("the stream {}: {err}", stream.name))?
+                .create_consumer(OrderedConfig {
+                    filter_subject: subject.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|err| format!("creating an ordered consumer: {err}"))
+        }
+        .await;
+        match created {
+            Ok(consumer) => break consumer,
+            Err(err) if tokio::time::Instant::now() > deadline => panic!("{err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    };
     let pending = consumer.cached_info().num_pending as usize;
     let mut messages = consumer.messages().await.expect("consuming").take(pending);
     let mut out = Vec::with_capacity(pending);
@@ -409,9 +587,7 @@ pub async fn read_events<M: Message + Default>(
 /// was acked or terminated, so nothing is waiting for a redelivery. A
 /// barrier for checking that something did *not* happen, instead of a sleep.
 pub async fn wait_consumer_done(nats_url: &str, stream: &StreamSpec, durable: &str) {
-    let client = async_nats::connect(nats_url)
-        .await
-        .expect("connecting to NATS");
+    let client = connect(nats_url).await.expect("connecting to NATS");
     let jetstream = async_nats::jetstream::new(client);
     eventually(
         Duration::from_secs(30),

@@ -227,7 +227,7 @@ async fn a_streams_max_age_is_its_owners_and_drops_old_messages() {
     let config = testing::service_config("wheel", &nats.url(), &db.url);
     let bus = Bus::connect(&config).await.unwrap();
 
-    bus.configure_stream(&WHEEL_STREAM, Some(Duration::from_secs(2)))
+    bus.configure_stream(&WHEEL_STREAM, Some(Duration::from_secs(2)), 1)
         .await
         .unwrap();
     let set = stream_config(&nats, &WHEEL_STREAM).await;
@@ -268,7 +268,7 @@ async fn a_streams_max_age_is_its_owners_and_drops_old_messages() {
     .await;
 
     // Without a max age again (the setting removed): no limit.
-    bus.configure_stream(&WHEEL_STREAM, None).await.unwrap();
+    bus.configure_stream(&WHEEL_STREAM, None, 1).await.unwrap();
     let unset = stream_config(&nats, &WHEEL_STREAM).await;
     assert_eq!(unset.max_age, Duration::ZERO);
     assert_eq!(unset.duplicate_window, Duration::from_secs(120));

@@ -1,7 +1,8 @@
 //! A harness for end-to-end tests: the five real service binaries
 //! (`leadwheel-intake`, `-wheel`, `-opportunity`, `-alerting`,
 //! `-reporting`) as separate processes on ephemeral ports, over a real
-//! `nats-server` and SQLite files in a temporary folder.
+//! `nats-server` (or a 3-node JetStream cluster, [`System::on_cluster`])
+//! and SQLite files in a temporary folder.
 //!
 //! The binaries must be built first (`cargo build --workspace --bins`;
 //! `make test` does it). Each service's output goes to `<dir>/<svc>.log`;
@@ -20,7 +21,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use leadwheel_plumbing::auth::{BearerToken, Role};
-use leadwheel_plumbing::testing::{self, NatsServer};
+use leadwheel_plumbing::testing::{self, NatsCluster, NatsServer};
 use tempfile::TempDir;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -49,10 +50,45 @@ pub struct ServiceProcess {
     pub addresses: HashMap<String, SocketAddr>,
 }
 
+/// What the services connect to: one `nats-server`, or a cluster of three.
+pub enum Nats {
+    /// One server.
+    Single(NatsServer),
+    /// A 3-node JetStream cluster.
+    Cluster(NatsCluster),
+}
+
+impl Nats {
+    /// The URL the services get as `NATS_URL` (every node's, for a cluster).
+    pub fn url(&self) -> String {
+        match self {
+            Nats::Single(server) => server.url(),
+            Nats::Cluster(cluster) => cluster.url(),
+        }
+    }
+
+    /// The single server (tests may kill and restart it). Panics on a cluster.
+    pub fn server(&mut self) -> &mut NatsServer {
+        match self {
+            Nats::Single(server) => server,
+            Nats::Cluster(_) => panic!("this system runs a NATS cluster, not one server"),
+        }
+    }
+
+    /// The cluster (tests may kill and restart its nodes). Panics on a
+    /// single server.
+    pub fn cluster(&mut self) -> &mut NatsCluster {
+        match self {
+            Nats::Cluster(cluster) => cluster,
+            Nats::Single(_) => panic!("this system runs one NATS server, not a cluster"),
+        }
+    }
+}
+
 /// The whole system.
 pub struct System {
-    /// The NATS server (tests may kill and restart it).
-    pub nats: NatsServer,
+    /// The NATS server or cluster (tests may kill and restart it).
+    pub nats: Nats,
     /// Data and logs.
     pub dir: TempDir,
     services: HashMap<String, ServiceProcess>,
@@ -61,7 +97,7 @@ pub struct System {
 impl System {
     /// Starts NATS and the five services, and waits until all are ready.
     pub async fn start() -> Result<Self> {
-        let nats = NatsServer::start()?;
+        let nats = Nats::Single(NatsServer::start()?);
         let dir = tempfile::tempdir()?;
         let mut system = Self {
             nats,
@@ -78,7 +114,18 @@ impl System {
     /// [`System::start_instance`].
     pub async fn nats_only() -> Result<Self> {
         Ok(Self {
-            nats: NatsServer::start()?,
+            nats: Nats::Single(NatsServer::start()?),
+            dir: tempfile::tempdir()?,
+            services: HashMap::new(),
+        })
+    }
+
+    /// Starts a 3-node JetStream cluster only (ready: it has a meta
+    /// leader); services started on it get every node's URL. Start them
+    /// with `LEADWHEEL_STREAM_REPLICAS=3` for R3 streams.
+    pub async fn on_cluster() -> Result<Self> {
+        Ok(Self {
+            nats: Nats::Cluster(NatsCluster::start().await?),
             dir: tempfile::tempdir()?,
             services: HashMap::new(),
         })

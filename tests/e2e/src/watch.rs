@@ -32,7 +32,7 @@ impl TerminationWatch {
     /// Subscribes to the advisories on `nats_url` (before the events under
     /// test flow: advisories are not kept).
     pub async fn start(nats_url: &str) -> Result<Self> {
-        let client = async_nats::connect(nats_url).await?;
+        let client = leadwheel_plumbing::testing::connect(nats_url).await?;
         let subscriber = client.subscribe(format!("{TERMINATED}.>")).await?;
         client.flush().await?;
         Ok(Self {

@@ -12,14 +12,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ClaimAttempt, Client, Rng};
-use futures::StreamExt;
+use common::Client;
 use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::Role;
-use leadwheel_plumbing::now_ms;
 use leadwheel_plumbing::testing::{TestDb, on_postgres};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
-use leadwheel_proto::wheel::v1::*;
 
 const REPLICAS: usize = 3;
 const REPS: usize = 8;
@@ -33,91 +30,6 @@ async fn clients(system: &System, subject: &str, role: Role) -> Vec<Client> {
         ));
     }
     out
-}
-
-/// One simulated rep: watches their offers on a random replica and, for
-/// each, claims (45%), passes (25%) or ignores it (30%), after a random
-/// think time of up to 1.1 windows, through a random replica.
-async fn rep_loop(
-    rep_id: String,
-    replicas: Vec<Client>,
-    seed: u64,
-    claims: Arc<Mutex<Vec<ClaimAttempt>>>,
-    stop: stop_signal::Stop,
-) {
-    let mut rng = Rng::new(seed);
-    let mut watcher = replicas[rng.below(REPLICAS as u64) as usize].clone();
-    let mut updates = watcher
-        .watch_offers(WatchOffersRequest {
-            rep_id: rep_id.clone(),
-        })
-        .await
-        .expect("watching offers")
-        .into_inner();
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let update = tokio::select! {
-            update = updates.next() => update,
-            _ = stop.wait() => return,
-        };
-        let Some(Ok(update)) = update else { return };
-        let Some(offer) = update.offer else { continue };
-        if offer.state != OfferState::Open as i32 || !seen.insert(offer.offer_id.clone()) {
-            continue;
-        }
-        let roll = rng.below(100);
-        if roll >= 70 {
-            continue;
-        }
-        let think = Duration::from_millis(rng.below((WINDOW_MS as u64) * 11 / 10));
-        let mut client = replicas[rng.below(REPLICAS as u64) as usize].clone();
-        let (rep_id, claims) = (rep_id.clone(), claims.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep(think).await;
-            if roll < 45 {
-                let sent_at_ms = now_ms();
-                let result = client
-                    .claim(ClaimRequest {
-                        lead_id: offer.lead_id.clone(),
-                        rep_id: rep_id.clone(),
-                    })
-                    .await;
-                let ok = result.is_ok();
-                let via_pool = result.is_ok_and(|r| r.into_inner().via == ClaimedVia::Pool as i32);
-                claims.lock().unwrap().push(ClaimAttempt {
-                    lead_id: offer.lead_id,
-                    rep_id,
-                    deadline_ms: offer.deadline_ms,
-                    sent_at_ms,
-                    ok,
-                    via_pool,
-                });
-            } else {
-                let _ = client
-                    .pass(PassRequest {
-                        lead_id: offer.lead_id,
-                        rep_id,
-                        reason: "not for me".into(),
-                    })
-                    .await;
-            }
-        });
-    }
-}
-
-/// A one-shot stop signal for the rep tasks.
-mod stop_signal {
-    use tokio::sync::watch;
-
-    #[derive(Clone)]
-    pub struct Stop(pub watch::Receiver<bool>);
-
-    impl Stop {
-        pub async fn wait(&self) {
-            let mut rx = self.0.clone();
-            let _ = rx.wait_for(|stopped| *stopped).await;
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,12 +67,13 @@ async fn three_wheels_on(db: TestDb) {
     let mut rep_tasks = Vec::new();
     for (i, rep) in reps.iter().enumerate() {
         let replicas = clients(&system, rep, Role::Rep).await;
-        rep_tasks.push(tokio::spawn(rep_loop(
+        rep_tasks.push(tokio::spawn(common::rep_loop(
             rep.clone(),
             replicas,
+            WINDOW_MS,
             0x5eed + i as u64,
             claims.clone(),
-            stop_signal::Stop(stop_rx.clone()),
+            common::Stop(stop_rx.clone()),
         )));
     }
 

@@ -70,7 +70,7 @@ pub fn team(reps: &[String], window_ms: i64) -> UpsertTeamRequest {
 /// Publishes `intake.lead.created` for each of `leads`, `per_second` of
 /// them a second, on one connection.
 pub async fn publish_leads(nats_url: &str, leads: &[String], per_second: u64) {
-    let client = async_nats::connect(nats_url)
+    let client = leadwheel_plumbing::testing::connect(nats_url)
         .await
         .expect("connecting to NATS");
     let jetstream = async_nats::jetstream::new(client.clone());
@@ -457,4 +457,96 @@ pub fn check_first_looks(summary: &Summary, reps: &[String], leads: usize) {
         max - min <= (mean / 20).max(2),
         "invariant 6: first looks {counts:?} spread {min}..{max} over {leads} leads"
     );
+}
+
+/// A one-shot stop signal for the simulated reps.
+#[derive(Clone)]
+pub struct Stop(pub tokio::sync::watch::Receiver<bool>);
+
+impl Stop {
+    pub async fn wait(&self) {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// One simulated rep: watches their offers on a random replica and, for
+/// each, claims (45%), passes (25%) or ignores it (30%), after a random
+/// think time of up to 1.1 windows, through a random replica. When the
+/// watched replica goes away (killed), it watches another.
+pub async fn rep_loop(
+    rep_id: String,
+    replicas: Vec<Client>,
+    window_ms: i64,
+    seed: u64,
+    claims: std::sync::Arc<std::sync::Mutex<Vec<ClaimAttempt>>>,
+    stop: Stop,
+) {
+    let mut rng = Rng::new(seed);
+    let count = replicas.len() as u64;
+    let mut seen = HashSet::new();
+    'watch: loop {
+        let mut watcher = replicas[rng.below(count) as usize].clone();
+        let watched = tokio::select! {
+            watched = watcher.watch_offers(WatchOffersRequest { rep_id: rep_id.clone() }) => watched,
+            _ = stop.wait() => return,
+        };
+        let Ok(updates) = watched else {
+            // That replica is down: try another shortly.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue 'watch;
+        };
+        let mut updates = updates.into_inner();
+        loop {
+            let update = tokio::select! {
+                update = updates.next() => update,
+                _ = stop.wait() => return,
+            };
+            let Some(Ok(update)) = update else {
+                continue 'watch;
+            };
+            let Some(offer) = update.offer else { continue };
+            if offer.state != OfferState::Open as i32 || !seen.insert(offer.offer_id.clone()) {
+                continue;
+            }
+            let roll = rng.below(100);
+            if roll >= 70 {
+                continue;
+            }
+            let think = Duration::from_millis(rng.below((window_ms as u64) * 11 / 10));
+            let mut client = replicas[rng.below(count) as usize].clone();
+            let (rep_id, claims) = (rep_id.clone(), claims.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(think).await;
+                if roll < 45 {
+                    let sent_at_ms = now_ms();
+                    let result = client
+                        .claim(ClaimRequest {
+                            lead_id: offer.lead_id.clone(),
+                            rep_id: rep_id.clone(),
+                        })
+                        .await;
+                    let ok = result.is_ok();
+                    let via_pool =
+                        result.is_ok_and(|r| r.into_inner().via == ClaimedVia::Pool as i32);
+                    claims.lock().unwrap().push(ClaimAttempt {
+                        lead_id: offer.lead_id,
+                        rep_id,
+                        deadline_ms: offer.deadline_ms,
+                        sent_at_ms,
+                        ok,
+                        via_pool,
+                    });
+                } else {
+                    let _ = client
+                        .pass(PassRequest {
+                            lead_id: offer.lead_id,
+                            rep_id,
+                            reason: "not for me".into(),
+                        })
+                        .await;
+                }
+            });
+        }
+    }
 }
