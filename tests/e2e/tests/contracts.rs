@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use flow::*;
 use leadwheel_e2e::System;
 use leadwheel_e2e::watch::TerminationWatch;
+use leadwheel_plumbing::auth::BearerToken;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::contracts;
@@ -40,7 +41,11 @@ use leadwheel_proto::wheel::v1::{
     AssignLeadRequest, LeadState, RoutingMatch, RoutingRule, SetAvailabilityRequest,
     SetRoutingRulesRequest, Team, TeamPolicy, UpsertTeamRequest,
 };
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// A channel carrying a test token.
+type Authed = InterceptedService<Channel, BearerToken>;
 
 /// Durable consumers of reporting and alerting, as they name them.
 const REPORTING_INTAKE: &str = "reporting-intake";
@@ -656,7 +661,7 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
 
 /// What reporting made of the scenario's events, read over its gRPC API
 /// as north's manager.
-async fn reporting_applied_it(reports: &ReportingServiceClient<Channel>, opportunity_id: &str) {
+async fn reporting_applied_it(reports: &ReportingServiceClient<Authed>, opportunity_id: &str) {
     let mut reports = reports.clone();
     // intake.lead.created, wheel.offer.*, .lead.assigned, .lead.pooled,
     // opps.lead.opened → the funnel.
@@ -769,7 +774,7 @@ async fn reporting_applied_it(reports: &ReportingServiceClient<Channel>, opportu
 /// north's manager) and its timers (in its store).
 async fn alerting_applied_it(
     system: &System,
-    alerts: &AlertingServiceClient<Channel>,
+    alerts: &AlertingServiceClient<Authed>,
     pooled: &str,
     followed: &str,
     opportunity_id: &str,
