@@ -188,7 +188,7 @@ async fn test(ctx: &Ctx, signup_path: &Path, rules: Option<&Path>) -> Result<()>
         plan: signup.plan,
         email: signup.email,
         attributes: signup.attributes.into_iter().collect(),
-        team_hint: None,
+        team_hint: String::new(),
     };
     let answer = ctx
         .wheel()
