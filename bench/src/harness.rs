@@ -435,7 +435,7 @@ pub fn lead_created(lead_id: &str, n: usize, team_id: &str) -> LeadCreated {
         source: "website".into(),
         account_owner_hint: String::new(),
         created_at_ms: now_ms(),
-        team_hint: team_id.to_string(),
+        team_hint: Some(team_id.to_string()),
         phone: "+49 30 1234567".into(),
         country: "DE".into(),
         message: "We would like a demo for 40 seats.".into(),

@@ -131,7 +131,7 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
                 domain: format!("acme{n}.example"),
                 tier: TIERS[n % 3].into(),
                 created_at_ms: created,
-                team_hint: team.clone(),
+                team_hint: Some(team.clone()),
                 ..Default::default()
             },
         );
@@ -176,7 +176,7 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
                 team_id: team.clone(),
                 rep_id: rep.clone(),
                 via: AssignedVia::Offer as i32,
-                offer_id: offer.clone(),
+                offer_id: Some(offer.clone()),
                 lead_created_at_ms: created,
                 first_offer_at_ms: first_offer,
                 assigned_at_ms: claimed,

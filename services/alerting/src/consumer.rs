@@ -6,15 +6,29 @@
 //! `wheel.rep.upserted`, and counts ended offers for `rep_saturated`
 //! ([`crate::customers`]).
 //!
+//! `wheel.rep.left` takes the leaver out of their team's directory: a
+//! manager no longer answers for them (`manages_rep`), and a timed rule
+//! about something they still own goes to the team's manager instead of
+//! them (`directory::recipients`). Their pending timers and open alerts
+//! are not moved here: a handover moves the book, and its owner-change
+//! events (`opps.lead.owner_changed`, `opps.opportunity.owner_changed`,
+//! `opps.account.owner_changed`, the tasks) re-arm and resolve them for
+//! the new owner, exactly as for any change of owner; until then the
+//! manager is told. Escalations already go to the manager.
+//!
+//! Events are decoded by contract in [`WheelEvent`], whose subjects are
+//! the consumer's filter. One that is not what its contract says, or lacks
+//! a field it needs, is refused as permanent (terminated and logged); a
+//! subject outside the filter is refused the same way.
 //! The inbox drops a redelivered event id; the unique (kind, dedupe key)
 //! drops the same fact reported again under a new event id, so people are
 //! told once per fact, not once per delivery.
 
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    LeadEscalated, LeadPooled, OfferClosed, RepAvailabilityChanged, RepUpserted, TeamUpserted,
+    LeadEscalated, LeadPooled, OfferClosed, RepAvailabilityChanged, RepLeft, RepUpserted,
+    TeamUpserted,
 };
 
 use crate::ops::Ops;
@@ -27,15 +41,28 @@ pub const KIND_LEAD_ESCALATED: &str = "lead_escalated";
 /// The kind raised when the circuit breaker sets a rep away.
 pub const KIND_REP_SET_AWAY: &str = "rep_set_away";
 
+leadwheel_plumbing::consumed_events! {
+    /// An event this handler reads from the wheel's stream, by contract.
+    pub enum WheelEvent {
+        /// `wheel.offer.closed`: counted for `rep_saturated`.
+        OfferClosed(OfferClosed),
+        /// `wheel.lead.pooled`: `lead_pooled` to the manager.
+        LeadPooled(LeadPooled),
+        /// `wheel.lead.escalated`: `lead_escalated` to the manager.
+        LeadEscalated(LeadEscalated),
+        /// `wheel.rep.availability_changed`: `rep_set_away`.
+        RepAvailabilityChanged(RepAvailabilityChanged),
+        /// `wheel.team.upserted`: the directory.
+        TeamUpserted(TeamUpserted),
+        /// `wheel.rep.upserted`: the directory.
+        RepUpserted(RepUpserted),
+        /// `wheel.rep.left`: the directory.
+        RepLeft(RepLeft),
+    }
+}
+
 /// The subjects this handler reads from the wheel's stream.
-pub const SUBJECTS: [&str; 6] = [
-    subjects::OFFER_CLOSED,
-    subjects::LEAD_POOLED,
-    subjects::LEAD_ESCALATED,
-    subjects::REP_AVAILABILITY_CHANGED,
-    subjects::TEAM_UPSERTED,
-    subjects::REP_UPSERTED,
-];
+pub const SUBJECTS: &[&str] = WheelEvent::SUBJECTS;
 
 /// Applies the wheel's events.
 #[derive(Clone, Debug)]
@@ -52,6 +79,10 @@ impl WheelHandler {
 
 fn transient(err: StoreError) -> HandlerError {
     HandlerError::Transient(err.into())
+}
+
+fn permanent(message: String) -> HandlerError {
+    HandlerError::Permanent(anyhow::anyhow!(message))
 }
 
 /// What the manager reads.
@@ -166,10 +197,14 @@ impl WheelHandler {
             )));
         }
         let fact = format!("{}@{}", change.rep_id, change.at_ms);
+        // A rep on no team: the alert names none; with no manager, it goes
+        // to admins only.
+        let team_id = change.team_id.as_deref().unwrap_or_default();
+        let manager_id = change.manager_id.as_deref().unwrap_or_default();
         let mut to_rep = to_one(
             KIND_REP_SET_AWAY,
             format!("{fact}:rep"),
-            &change.team_id,
+            team_id,
             &change.rep_id,
             &change.rep_id,
             format!(
@@ -182,59 +217,79 @@ impl WheelHandler {
         let mut to_manager = to_one(
             KIND_REP_SET_AWAY,
             format!("{fact}:manager"),
-            &change.team_id,
-            &change.manager_id,
+            team_id,
+            manager_id,
             &change.rep_id,
             format!(
-                "{} on team {} was set away by the circuit breaker: {}.",
-                change.rep_id, change.team_id, change.reason
+                "{} on team {team_id} was set away by the circuit breaker: {}.",
+                change.rep_id, change.reason
             ),
         );
-        to_manager.manager_id = change.manager_id.clone();
+        to_manager.manager_id = manager_id.to_string();
         self.raise(tx, to_manager).await
+    }
+}
+
+impl WheelHandler {
+    async fn team_upserted(&self, tx: &mut Tx, team: TeamUpserted) -> Result<(), HandlerError> {
+        if team.team_id.is_empty() {
+            return Err(permanent("wheel.team.upserted without a team_id".into()));
+        }
+        directory::upsert_team(tx, &team.team_id, &team.manager_id, team.at_ms)
+            .await
+            .map_err(transient)?;
+        for rep in &team.rep_ids {
+            directory::upsert_rep(tx, rep, &team.team_id, team.at_ms)
+                .await
+                .map_err(transient)?;
+        }
+        // A team known for the first time gets its forecast check.
+        self.ops
+            .arm_forecast_check(tx, &team.team_id, false)
+            .await
+            .map_err(transient)
     }
 }
 
 impl EventHandler for WheelHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        match event.subject.as_str() {
-            subjects::LEAD_POOLED => self.pooled(tx, event.decode()?).await,
-            subjects::LEAD_ESCALATED => self.escalated(tx, event.decode()?).await,
-            subjects::REP_AVAILABILITY_CHANGED => self.availability(tx, event.decode()?).await,
-            subjects::OFFER_CLOSED => {
-                let closed: OfferClosed = event.decode()?;
+        let Some(read) = WheelEvent::decode(event)? else {
+            return Err(permanent(format!("unexpected subject {}", event.subject)));
+        };
+        match read {
+            WheelEvent::LeadPooled(pooled) => self.pooled(tx, pooled).await,
+            WheelEvent::LeadEscalated(escalated) => self.escalated(tx, escalated).await,
+            WheelEvent::RepAvailabilityChanged(change) => self.availability(tx, change).await,
+            WheelEvent::OfferClosed(closed) => {
                 if closed.offer_id.is_empty() || closed.rep_id.is_empty() {
-                    return Err(HandlerError::Permanent(anyhow::anyhow!(
-                        "wheel.offer.closed without an offer_id or rep_id"
-                    )));
+                    return Err(permanent(
+                        "wheel.offer.closed without an offer_id or rep_id".into(),
+                    ));
                 }
                 crate::customers::offer_closed(&self.ops, tx, &closed)
                     .await
                     .map_err(transient)
             }
-            subjects::TEAM_UPSERTED => {
-                let team: TeamUpserted = event.decode()?;
-                directory::upsert_team(tx, &team.team_id, &team.manager_id, team.at_ms)
-                    .await
-                    .map_err(transient)?;
-                for rep in &team.rep_ids {
-                    directory::upsert_rep(tx, rep, &team.team_id, team.at_ms)
-                        .await
-                        .map_err(transient)?;
+            WheelEvent::TeamUpserted(team) => self.team_upserted(tx, team).await,
+            WheelEvent::RepUpserted(rep) => {
+                if rep.rep_id.is_empty() {
+                    return Err(permanent("wheel.rep.upserted without a rep_id".into()));
                 }
-                // A team known for the first time gets its forecast check.
-                self.ops
-                    .arm_forecast_check(tx, &team.team_id, false)
-                    .await
-                    .map_err(transient)
-            }
-            subjects::REP_UPSERTED => {
-                let rep: RepUpserted = event.decode()?;
                 directory::upsert_rep(tx, &rep.rep_id, &rep.team_id, rep.at_ms)
                     .await
                     .map_err(transient)
             }
-            _ => Ok(()),
+            WheelEvent::RepLeft(left) => {
+                if left.rep_id.is_empty() || left.team_id.is_empty() {
+                    return Err(permanent(format!(
+                        "wheel.rep.left without a rep_id or team_id (rep_id={:?})",
+                        left.rep_id
+                    )));
+                }
+                directory::rep_left(tx, &left.rep_id, &left.team_id, left.at_ms)
+                    .await
+                    .map_err(transient)
+            }
         }
     }
 

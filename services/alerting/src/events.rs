@@ -21,7 +21,7 @@ pub fn raised(alert: &Alert) -> EventDraft {
         recipient_ids: alert.recipient_ids.clone(),
         dedupe_key: alert.dedupe_key.clone(),
     };
-    EventDraft::new(subjects::ALERT_RAISED, &alert.alert_id, &payload)
+    EventDraft::of(&alert.alert_id, &payload)
 }
 
 /// `alerts.acknowledged` by `by`.

@@ -45,6 +45,25 @@ pub const WHEEL_CONSUMER: &str = "alerting-wheel";
 /// The durable consumer reading opportunity's events.
 pub const OPPS_CONSUMER: &str = "alerting-opps";
 
+/// The durable consumers as the service declares them: the wheel's events
+/// ([`consumer::WheelEvent`]) and opportunity's ([`watch::OppsEvent`]),
+/// each filtered to the subjects of its contracts.
+pub fn consumer_specs() -> [ConsumerSpec; 2] {
+    let strings = |subjects: &[&str]| subjects.iter().map(|s| s.to_string()).collect();
+    [
+        ConsumerSpec {
+            durable: WHEEL_CONSUMER.to_string(),
+            stream: &WHEEL_STREAM,
+            filter_subjects: strings(consumer::WheelEvent::SUBJECTS),
+        },
+        ConsumerSpec {
+            durable: OPPS_CONSUMER.to_string(),
+            stream: &OPPS_STREAM,
+            filter_subjects: strings(watch::OppsEvent::SUBJECTS),
+        },
+    ]
+}
+
 /// This service's own tables (`alerting_*`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -127,22 +146,9 @@ pub async fn run_with(
         runtime.auth.clone(),
     )?);
     ops.arm_forecast_checks_of_known_teams().await?;
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: WHEEL_CONSUMER.to_string(),
-            stream: &WHEEL_STREAM,
-            filter_subjects: consumer::SUBJECTS.iter().map(|s| s.to_string()).collect(),
-        },
-        consumer::WheelHandler::new(ops.clone()),
-    );
-    runtime.spawn_consumer(
-        ConsumerSpec {
-            durable: OPPS_CONSUMER.to_string(),
-            stream: &OPPS_STREAM,
-            filter_subjects: watch::SUBJECTS.iter().map(|s| s.to_string()).collect(),
-        },
-        watch::OppsHandler::new(ops.clone()),
-    );
+    let [wheel_spec, opps_spec] = consumer_specs();
+    runtime.spawn_consumer(wheel_spec, consumer::WheelHandler::new(ops.clone()));
+    runtime.spawn_consumer(opps_spec, watch::OppsHandler::new(ops.clone()));
     runtime.spawn_background(timer_loop::run(ops.clone(), runtime.background.clone()));
     spawn_worker(
         &runtime,

@@ -16,15 +16,21 @@
 //!   (UTC) plus the rule's grace; an activity on the subject resolves it,
 //!   clearing the date or closing the subject disarms and resolves.
 //! - `silent_customer`, `handover_task_overdue`: see [`crate::customers`].
+//!
+//! Events are decoded by contract in [`OppsEvent`], whose subjects are the
+//! consumer's filter. One that is not what its contract says, or lacks a
+//! field it needs, is refused as permanent (terminated and logged); a
+//! subject outside the filter is refused the same way.
 
 use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::contracts::{AccountCreated, AccountOwnerChanged, AccountUpdated};
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 use leadwheel_proto::events::v1::{
-    AccountChanged, ActivityLogged, FollowUpSet, HandoverCompleted, HandoverTaskCompleted,
-    HandoverTaskCreated, LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged,
-    LeadReturned, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
-    OpportunityOwnerChanged, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
+    ActivityLogged, FollowUpSet, HandoverCompleted, HandoverTaskCompleted, HandoverTaskCreated,
+    LeadConverted, LeadDisqualified, LeadOpened, LeadOwnerChanged, LeadReturned,
+    OpportunityAmountChanged, OpportunityClosed, OpportunityOpened, OpportunityOwnerChanged,
+    OpportunityStageChanged, OpportunityState, PipelineStageChanged,
 };
 
 use crate::ops::Ops;
@@ -32,28 +38,52 @@ use crate::ops::timers::{self, TimerAction};
 use crate::rules::{FOLLOW_UP_OVERDUE, NO_FIRST_TOUCH, STUCK_IN_STAGE};
 use crate::store::{StoreError, directory, rules as rule_store, timers as timer_store};
 
+leadwheel_plumbing::consumed_events! {
+    /// An event this handler reads from opportunity's stream, by contract.
+    pub enum OppsEvent {
+        /// `opps.handover.task_created`.
+        HandoverTaskCreated(HandoverTaskCreated),
+        /// `opps.handover.task_completed`.
+        HandoverTaskCompleted(HandoverTaskCompleted),
+        /// `opps.handover.completed`.
+        HandoverCompleted(HandoverCompleted),
+        /// `opps.account.created`.
+        AccountCreated(AccountCreated),
+        /// `opps.account.updated`.
+        AccountUpdated(AccountUpdated),
+        /// `opps.account.owner_changed`.
+        AccountOwnerChanged(AccountOwnerChanged),
+        /// `opps.lead.opened`.
+        LeadOpened(LeadOpened),
+        /// `opps.lead.converted`.
+        LeadConverted(LeadConverted),
+        /// `opps.lead.disqualified`.
+        LeadDisqualified(LeadDisqualified),
+        /// `opps.lead.owner_changed`.
+        LeadOwnerChanged(LeadOwnerChanged),
+        /// `opps.lead.returned`.
+        LeadReturned(LeadReturned),
+        /// `opps.opportunity.opened`.
+        OpportunityOpened(OpportunityOpened),
+        /// `opps.opportunity.stage_changed`.
+        OpportunityStageChanged(OpportunityStageChanged),
+        /// `opps.opportunity.amount_changed`.
+        OpportunityAmountChanged(OpportunityAmountChanged),
+        /// `opps.opportunity.owner_changed`.
+        OpportunityOwnerChanged(OpportunityOwnerChanged),
+        /// `opps.opportunity.closed`.
+        OpportunityClosed(OpportunityClosed),
+        /// `opps.activity.logged`.
+        ActivityLogged(ActivityLogged),
+        /// `opps.follow_up.set`.
+        FollowUpSet(FollowUpSet),
+        /// `opps.pipeline.stage_changed`.
+        PipelineStageChanged(PipelineStageChanged),
+    }
+}
+
 /// The subjects this handler reads from opportunity's stream.
-pub const SUBJECTS: [&str; 19] = [
-    subjects::OPPS_HANDOVER_TASK_CREATED,
-    subjects::OPPS_HANDOVER_TASK_COMPLETED,
-    subjects::OPPS_HANDOVER_COMPLETED,
-    subjects::OPPS_ACCOUNT_CREATED,
-    subjects::OPPS_ACCOUNT_UPDATED,
-    subjects::OPPS_ACCOUNT_OWNER_CHANGED,
-    subjects::OPPS_LEAD_OPENED,
-    subjects::OPPS_LEAD_CONVERTED,
-    subjects::OPPS_LEAD_DISQUALIFIED,
-    subjects::OPPS_LEAD_OWNER_CHANGED,
-    subjects::OPPS_LEAD_RETURNED,
-    subjects::OPPS_OPPORTUNITY_OPENED,
-    subjects::OPPS_OPPORTUNITY_STAGE_CHANGED,
-    subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
-    subjects::OPPS_OPPORTUNITY_OWNER_CHANGED,
-    subjects::OPPS_OPPORTUNITY_CLOSED,
-    subjects::OPPS_ACTIVITY_LOGGED,
-    subjects::OPPS_FOLLOW_UP_SET,
-    subjects::OPPS_PIPELINE_STAGE_CHANGED,
-];
+pub const SUBJECTS: &[&str] = OppsEvent::SUBJECTS;
 
 /// Applies opportunity's events to the timed rules.
 #[derive(Clone, Debug)]
@@ -415,46 +445,40 @@ impl OppsHandler {
 
 impl EventHandler for OppsHandler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        match event.subject.as_str() {
-            subjects::OPPS_LEAD_OPENED => self.lead_opened(tx, event.decode()?).await,
-            subjects::OPPS_LEAD_CONVERTED => {
-                let e: LeadConverted = event.decode()?;
+        let Some(read) = OppsEvent::decode(event)? else {
+            return Err(HandlerError::Permanent(anyhow::anyhow!(
+                "unexpected subject {}",
+                event.subject
+            )));
+        };
+        let subject = read.subject();
+        match read {
+            OppsEvent::LeadOpened(e) => self.lead_opened(tx, e).await,
+            OppsEvent::LeadConverted(e) => {
                 self.lead_left_work(tx, &e.lead_id, "lead_converted").await
             }
-            subjects::OPPS_LEAD_DISQUALIFIED => {
-                let e: LeadDisqualified = event.decode()?;
+            OppsEvent::LeadDisqualified(e) => {
                 self.lead_left_work(tx, &e.lead_id, "lead_disqualified")
                     .await
             }
-            subjects::OPPS_LEAD_RETURNED => {
-                let e: LeadReturned = event.decode()?;
+            OppsEvent::LeadReturned(e) => {
                 self.lead_left_work(tx, &e.lead_id, "lead_returned").await
             }
-            subjects::OPPS_LEAD_OWNER_CHANGED => self.lead_owner_changed(tx, event.decode()?).await,
-            subjects::OPPS_OPPORTUNITY_OPENED => {
-                let e: OpportunityOpened = event.decode()?;
-                self.opportunity(tx, e.opportunity, &event.subject).await
+            OppsEvent::LeadOwnerChanged(e) => self.lead_owner_changed(tx, e).await,
+            OppsEvent::OpportunityOpened(e) => self.opportunity(tx, e.opportunity, subject).await,
+            OppsEvent::OpportunityStageChanged(e) => {
+                self.opportunity(tx, e.opportunity, subject).await
             }
-            subjects::OPPS_OPPORTUNITY_STAGE_CHANGED => {
-                let e: OpportunityStageChanged = event.decode()?;
-                self.opportunity(tx, e.opportunity, &event.subject).await
+            OppsEvent::OpportunityAmountChanged(e) => {
+                self.opportunity(tx, e.opportunity, subject).await
             }
-            subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED => {
-                let e: OpportunityAmountChanged = event.decode()?;
-                self.opportunity(tx, e.opportunity, &event.subject).await
+            OppsEvent::OpportunityOwnerChanged(e) => {
+                self.opportunity(tx, e.opportunity, subject).await
             }
-            subjects::OPPS_OPPORTUNITY_OWNER_CHANGED => {
-                let e: OpportunityOwnerChanged = event.decode()?;
-                self.opportunity(tx, e.opportunity, &event.subject).await
-            }
-            subjects::OPPS_OPPORTUNITY_CLOSED => {
-                let e: OpportunityClosed = event.decode()?;
-                self.opportunity(tx, e.opportunity, &event.subject).await
-            }
-            subjects::OPPS_ACTIVITY_LOGGED => self.activity(tx, event.decode()?).await,
-            subjects::OPPS_HANDOVER_TASK_CREATED => {
-                let e: HandoverTaskCreated = event.decode()?;
-                required(&e.task_id, "task_id", &event.subject)?;
+            OppsEvent::OpportunityClosed(e) => self.opportunity(tx, e.opportunity, subject).await,
+            OppsEvent::ActivityLogged(e) => self.activity(tx, e).await,
+            OppsEvent::HandoverTaskCreated(e) => {
+                required(&e.task_id, "task_id", subject)?;
                 if !crate::customers::task_created(&self.ops, tx, &e)
                     .await
                     .map_err(transient)?
@@ -467,16 +491,14 @@ impl EventHandler for OppsHandler {
                 }
                 Ok(())
             }
-            subjects::OPPS_HANDOVER_TASK_COMPLETED => {
-                let e: HandoverTaskCompleted = event.decode()?;
-                required(&e.task_id, "task_id", &event.subject)?;
+            OppsEvent::HandoverTaskCompleted(e) => {
+                required(&e.task_id, "task_id", subject)?;
                 crate::customers::task_completed(&self.ops, tx, &e.task_id)
                     .await
                     .map_err(transient)
             }
-            subjects::OPPS_HANDOVER_COMPLETED => {
-                let e: HandoverCompleted = event.decode()?;
-                required(&e.handover_id, "handover_id", &event.subject)?;
+            OppsEvent::HandoverCompleted(e) => {
+                required(&e.handover_id, "handover_id", subject)?;
                 crate::customers::tasks_done(
                     &self.ops,
                     tx,
@@ -488,24 +510,21 @@ impl EventHandler for OppsHandler {
                 .await
                 .map_err(transient)
             }
-            subjects::OPPS_ACCOUNT_CREATED
-            | subjects::OPPS_ACCOUNT_UPDATED
-            | subjects::OPPS_ACCOUNT_OWNER_CHANGED => {
-                let e: AccountChanged = event.decode()?;
-                required(&e.account_id, "account_id", &event.subject)?;
+            OppsEvent::AccountCreated(e)
+            | OppsEvent::AccountUpdated(e)
+            | OppsEvent::AccountOwnerChanged(e) => {
+                required(&e.account_id, "account_id", subject)?;
                 crate::customers::account_changed(&self.ops, tx, &e)
                     .await
                     .map_err(transient)
             }
-            subjects::OPPS_FOLLOW_UP_SET => self.follow_up_set(tx, event.decode()?).await,
-            subjects::OPPS_PIPELINE_STAGE_CHANGED => {
-                let e: PipelineStageChanged = event.decode()?;
-                required(&e.stage, "stage", &event.subject)?;
+            OppsEvent::FollowUpSet(e) => self.follow_up_set(tx, e).await,
+            OppsEvent::PipelineStageChanged(e) => {
+                required(&e.stage, "stage", subject)?;
                 directory::upsert_stage(tx, &e.stage, &e.outcome, e.at_ms)
                     .await
                     .map_err(transient)
             }
-            _ => Ok(()),
         }
     }
 

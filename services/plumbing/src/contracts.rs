@@ -103,6 +103,63 @@ impl Event {
     }
 }
 
+/// Declares the events one consumer reads, by contract: an enum with one
+/// variant per contract (holding its payload), `SUBJECTS` (the contracts'
+/// subjects, for the consumer's filter, so they are not written twice)
+/// and `decode`, the one place an event is dispatched by its subject.
+///
+/// ```ignore
+/// leadwheel_plumbing::consumed_events! {
+///     /// What the wheel handler reads.
+///     pub enum WheelEvent {
+///         Pooled(LeadPooled),
+///         Created(leadwheel_plumbing::contracts::AccountCreated),
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! consumed_events {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $( $(#[$vmeta:meta])* $variant:ident($contract:ty) ),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant(<$contract as $crate::Contract>::Payload), )*
+        }
+
+        impl $name {
+            /// The subjects of the contracts read, in declaration order.
+            pub const SUBJECTS: &'static [&'static str] =
+                &[ $( <$contract as $crate::Contract>::SUBJECT, )* ];
+
+            /// `event` as its contract's payload; `Ok(None)` when its
+            /// subject is none of these contracts'; an error (permanent:
+            /// it can never succeed) when the event is not what its
+            /// contract says.
+            pub fn decode(
+                event: &$crate::Event,
+            ) -> ::std::result::Result<::std::option::Option<Self>, $crate::contracts::ContractError> {
+                $(
+                    if event.subject == <$contract as $crate::Contract>::SUBJECT {
+                        return event
+                            .decode_as::<$contract>()
+                            .map(|payload| ::std::option::Option::Some(Self::$variant(payload)));
+                    }
+                )*
+                ::std::result::Result::Ok(::std::option::Option::None)
+            }
+
+            /// The subject of this event's contract.
+            pub fn subject(&self) -> &'static str {
+                match self {
+                    $( Self::$variant(_) => <$contract as $crate::Contract>::SUBJECT, )*
+                }
+            }
+        }
+    };
+}
+
 /// Binds payload types to subjects and lists them in [`ALL`].
 macro_rules! contracts {
     ($( $stream:ident { $( $name:ident $(($payload:ident))? => $subject:path ),* $(,)? } )*) => {
@@ -234,6 +291,34 @@ mod tests {
             },
             traceparent: None,
         }
+    }
+
+    crate::consumed_events! {
+        /// A consumer of two contracts.
+        enum Read {
+            Left(ev::RepLeft),
+            Created(AccountCreated),
+        }
+    }
+
+    #[test]
+    fn consumed_events_dispatch_by_contract() {
+        assert_eq!(
+            Read::SUBJECTS,
+            &[subjects::REP_LEFT, subjects::OPPS_ACCOUNT_CREATED]
+        );
+        let account = ev::AccountChanged {
+            account_id: "acc-1".into(),
+            ..Default::default()
+        };
+        let draft = EventDraft::contract::<AccountCreated>("acc-1", &account);
+        let read = Read::decode(&event(&draft.subject, &draft.subject, draft.payload)).unwrap();
+        assert_eq!(read, Some(Read::Created(account)));
+        assert_eq!(read.unwrap().subject(), subjects::OPPS_ACCOUNT_CREATED);
+        let other = event(subjects::REP_UPSERTED, subjects::REP_UPSERTED, Vec::new());
+        assert_eq!(Read::decode(&other).unwrap(), None);
+        let garbage = event(subjects::REP_LEFT, subjects::REP_LEFT, vec![0xff, 0xff]);
+        assert!(Read::decode(&garbage).is_err());
     }
 
     #[test]

@@ -1,14 +1,25 @@
 //! Applies events from every stream to the read models.
 //!
 //! One handler serves the intake, wheel and opportunity consumers: each
-//! event is mapped to its funnel facts ([`crate::funnel::facts_of`]) and to
-//! its sales updates ([`crate::sales::updates_of`]), and both are applied
-//! in the inbox's transaction, so the models and the event's "processed"
-//! mark commit together or not at all.
+//! event is decoded by its contract ([`Incoming`], the one place events
+//! are dispatched by subject), mapped to its funnel facts
+//! ([`crate::funnel::facts_of`]) and to its sales updates
+//! ([`crate::sales::updates_of`]), and both are applied in the inbox's
+//! transaction, so the models and the event's "processed" mark commit
+//! together or not at all.
+//!
+//! An event that is not what its contract says, or lacks a field its facts
+//! need, is refused as permanent (terminated and logged), as every service
+//! does. The consumers' filters are [`Incoming::SUBJECTS`], so no other
+//! subject should arrive; one that does anyway is acked and ignored when
+//! `docs/reporting.md` lists it as ignored, and refused as permanent
+//! otherwise (a subject nobody declared is a bug to see in the logs).
 
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx};
 
+use crate::event_subjects::{self, Incoming};
+use crate::funnel::Rejected;
 use crate::models::apply::Applier;
 use crate::{funnel, sales, store};
 
@@ -19,13 +30,48 @@ pub struct Handler {
     pub applier: Applier,
 }
 
+/// Why an event is not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Malformed: it can never be applied.
+    #[error(transparent)]
+    Rejected(#[from] Rejected),
+    /// A subject reporting neither reads nor lists as ignored.
+    #[error("unexpected subject {0}")]
+    Unexpected(String),
+}
+
 impl Handler {
-    async fn funnel(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        let facts = match funnel::facts_of(event) {
-            Ok(facts) => facts,
+    /// The event, decoded by its contract; `None` for a subject reporting
+    /// deliberately ignores.
+    pub fn read(event: &Event) -> Result<Option<Incoming>, Refused> {
+        match Incoming::decode(event).map_err(Rejected::from)? {
+            Some(incoming) => Ok(Some(incoming)),
+            None if event_subjects::ignored(&event.subject) => Ok(None),
+            None => Err(Refused::Unexpected(event.subject.clone())),
+        }
+    }
+
+    /// Rejects a malformed event before anything is written: the same
+    /// pure mappings [`EventHandler::handle`] starts with. After it passes,
+    /// `handle` fails only when the store does.
+    pub fn check(event: &Event) -> Result<(), Refused> {
+        if let Some(incoming) = Self::read(event)? {
+            funnel::facts_of(&incoming)?;
+            sales::updates_of(&incoming)?;
+        }
+        Ok(())
+    }
+
+    async fn funnel(
+        &self,
+        tx: &mut Tx,
+        event: &Event,
+        incoming: &Incoming,
+    ) -> Result<(), HandlerError> {
+        let facts = funnel::facts_of(incoming)
             // Retrying cannot fix a malformed event: terminate and log it.
-            Err(err) => return Err(HandlerError::Permanent(err.into())),
-        };
+            .map_err(|err| HandlerError::Permanent(err.into()))?;
         if facts.is_empty() {
             tracing::debug!(subject = %event.subject, "event counts for nothing in the funnel");
         }
@@ -43,22 +89,17 @@ impl Handler {
     }
 }
 
-impl Handler {
-    /// Rejects a malformed event before anything is written: the same
-    /// pure mappings [`EventHandler::handle`] starts with. After it passes,
-    /// `handle` fails only when the store does.
-    pub fn check(event: &Event) -> Result<(), crate::funnel::Rejected> {
-        funnel::facts_of(event)?;
-        sales::updates_of(event)?;
-        Ok(())
-    }
-}
-
 impl EventHandler for Handler {
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
-        self.funnel(tx, event).await?;
+        let Some(incoming) =
+            Self::read(event).map_err(|err| HandlerError::Permanent(err.into()))?
+        else {
+            tracing::debug!(subject = %event.subject, "subject ignored by reporting");
+            return Ok(());
+        };
+        self.funnel(tx, event, &incoming).await?;
         let updates =
-            sales::updates_of(event).map_err(|err| HandlerError::Permanent(err.into()))?;
+            sales::updates_of(&incoming).map_err(|err| HandlerError::Permanent(err.into()))?;
         for update in &updates {
             self.applier
                 .apply(tx, update)

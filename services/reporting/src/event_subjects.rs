@@ -1,8 +1,77 @@
 //! Every subject intake, the wheel and opportunity publish, and what
 //! reporting does with it; a test keeps the list true against the
-//! publishers' subject constants and `docs/reporting.md`.
+//! contracts (`leadwheel_plumbing::contracts::ALL`) and
+//! `docs/reporting.md`.
+//!
+//! [`Incoming`] is the one place an event is dispatched by its contract's
+//! subject: its subjects are the consumers' filters (see
+//! [`crate::consumer_specs`]), so a subject reporting ignores is never
+//! delivered to it.
 
 use leadwheel_plumbing::bus::subjects;
+use leadwheel_plumbing::contracts::{AccountCreated, AccountOwnerChanged, AccountUpdated};
+use leadwheel_proto::events::v1::{
+    ActivityLogged, FollowUpSet, LeadAssigned, LeadConverted, LeadCreated, LeadOpened, LeadPooled,
+    OfferClosed, OfferOpened, OpportunityAmountChanged, OpportunityClosed, OpportunityOpened,
+    OpportunityOwnerChanged, OpportunityStageChanged, PipelineStageChanged, RepLeft, RepUpserted,
+    TeamUpserted,
+};
+
+leadwheel_plumbing::consumed_events! {
+    /// An event reporting reads, decoded by its contract.
+    pub enum Incoming {
+        /// `intake.lead.created`.
+        LeadCreated(LeadCreated),
+        /// `wheel.offer.opened`.
+        OfferOpened(OfferOpened),
+        /// `wheel.offer.closed`.
+        OfferClosed(OfferClosed),
+        /// `wheel.lead.assigned`.
+        LeadAssigned(LeadAssigned),
+        /// `wheel.lead.pooled`.
+        LeadPooled(LeadPooled),
+        /// `wheel.team.upserted`.
+        TeamUpserted(TeamUpserted),
+        /// `wheel.rep.upserted`.
+        RepUpserted(RepUpserted),
+        /// `wheel.rep.left`.
+        RepLeft(RepLeft),
+        /// `opps.lead.opened`.
+        LeadOpened(LeadOpened),
+        /// `opps.lead.converted`.
+        LeadConverted(LeadConverted),
+        /// `opps.account.created`.
+        AccountCreated(AccountCreated),
+        /// `opps.account.updated`.
+        AccountUpdated(AccountUpdated),
+        /// `opps.account.owner_changed`.
+        AccountOwnerChanged(AccountOwnerChanged),
+        /// `opps.follow_up.set`.
+        FollowUpSet(FollowUpSet),
+        /// `opps.opportunity.opened`.
+        OpportunityOpened(OpportunityOpened),
+        /// `opps.opportunity.stage_changed`.
+        OpportunityStageChanged(OpportunityStageChanged),
+        /// `opps.opportunity.amount_changed`.
+        OpportunityAmountChanged(OpportunityAmountChanged),
+        /// `opps.opportunity.owner_changed`.
+        OpportunityOwnerChanged(OpportunityOwnerChanged),
+        /// `opps.opportunity.closed`.
+        OpportunityClosed(OpportunityClosed),
+        /// `opps.activity.logged`.
+        ActivityLogged(ActivityLogged),
+        /// `opps.pipeline.stage_changed`.
+        PipelineStageChanged(PipelineStageChanged),
+    }
+}
+
+/// True when reporting deliberately ignores `subject` (listed `None` in
+/// [`SUBJECTS`]).
+pub fn ignored(subject: &str) -> bool {
+    SUBJECTS
+        .iter()
+        .any(|(s, model)| *s == subject && model.is_none())
+}
 
 /// Every subject intake, the wheel and opportunity publish, with what
 /// reporting does with it: `Some(model)` names the read model that uses
@@ -26,7 +95,10 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
     (subjects::REP_AVAILABILITY_CHANGED, None),
     (subjects::TEAM_UPSERTED, Some("access")),
     (subjects::REP_UPSERTED, Some("access")),
-    (subjects::REP_LEFT, None),
+    (
+        subjects::REP_LEFT,
+        Some("access, fairness and balance (marks the rep left)"),
+    ),
     (subjects::OPPS_LEAD_OPENED, Some("funnel")),
     (
         subjects::OPPS_LEAD_CONVERTED,
@@ -58,44 +130,20 @@ pub const SUBJECTS: &[(&str, Option<&str>)] = &[
 
 #[cfg(test)]
 mod tests {
-    use leadwheel_plumbing::Event;
-    use leadwheel_proto::events::v1::{Envelope, OpportunityState};
-    use prost::Message;
+    use std::collections::BTreeSet;
+
+    use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM};
+    use leadwheel_plumbing::contracts;
 
     use super::*;
-    use crate::sales::updates_of;
 
-    fn event(subject: &str, payload: &impl Message) -> Event {
-        Event {
-            subject: subject.into(),
-            envelope: Envelope {
-                id: "e1".into(),
-                r#type: subject.into(),
-                payload: payload.encode_to_vec(),
-                ..Default::default()
-            },
-            traceparent: None,
-        }
-    }
-
-    /// Every subject constant of the publishers (intake, wheel, opps) in
-    /// the plumbing's one list of subjects, read from its source so a new
-    /// one cannot be missed.
-    fn published_subjects() -> Vec<String> {
-        include_str!("../../plumbing/src/bus.rs")
-            .lines()
-            .filter_map(|line| {
-                let (_, value) = line
-                    .trim()
-                    .strip_prefix("pub const ")?
-                    .split_once("&str = \"")?;
-                let subject = value.strip_suffix("\";")?;
-                (subject.starts_with("intake.")
-                    || subject.starts_with("wheel.")
-                    || subject.starts_with("opps."))
-                .then(|| subject.to_string())
-            })
-            .filter(|subject| !subject.ends_with('>'))
+    /// Every subject the publishers (intake, wheel, opps) publish, from the
+    /// one list of contracts, so a new one cannot be missed.
+    fn published_subjects() -> Vec<&'static str> {
+        [&INTAKE_STREAM, &WHEEL_STREAM, &OPPS_STREAM]
+            .into_iter()
+            .flat_map(contracts::published_on)
+            .map(|c| c.subject)
             .collect()
     }
 
@@ -106,16 +154,24 @@ mod tests {
         let listed: Vec<&str> = SUBJECTS.iter().map(|(s, _)| *s).collect();
         for subject in &published {
             assert!(
-                listed.contains(&subject.as_str()),
+                listed.contains(subject),
                 "{subject} is published but neither used nor listed as ignored"
             );
         }
         for subject in &listed {
             assert!(
-                published.iter().any(|p| p == subject),
+                published.contains(subject),
                 "{subject} is listed but nobody publishes it"
             );
         }
+        // What is used is exactly what the consumers read.
+        let used: BTreeSet<&str> = SUBJECTS
+            .iter()
+            .filter(|(_, model)| model.is_some())
+            .map(|(s, _)| *s)
+            .collect();
+        let read: BTreeSet<&str> = Incoming::SUBJECTS.iter().copied().collect();
+        assert_eq!(used, read, "SUBJECTS and Incoming disagree");
         // And the docs say what the list says.
         let docs = include_str!("../../../docs/reporting.md");
         for (subject, _) in SUBJECTS {
@@ -132,12 +188,22 @@ mod tests {
     }
 
     #[test]
-    fn ignored_subjects_make_no_updates() {
-        for (subject, model) in SUBJECTS {
-            if model.is_none() {
-                let updates = updates_of(&event(subject, &OpportunityState::default())).unwrap();
-                assert!(updates.is_empty(), "{subject}");
+    fn the_consumers_read_exactly_the_used_subjects() {
+        let mut filtered = BTreeSet::new();
+        for spec in crate::consumer_specs() {
+            assert!(!spec.filter_subjects.is_empty(), "{}", spec.durable);
+            for subject in spec.filter_subjects {
+                let contract = contracts::ALL
+                    .iter()
+                    .find(|c| c.subject == subject)
+                    .expect("a contract");
+                assert_eq!(contract.stream.name, spec.stream.name, "{subject}");
+                assert!(filtered.insert(subject), "read twice");
             }
         }
+        let read: BTreeSet<String> = Incoming::SUBJECTS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(filtered, read);
+        assert!(ignored(subjects::LEAD_TOUCHED));
+        assert!(!ignored(subjects::REP_LEFT));
     }
 }

@@ -2,12 +2,11 @@
 //! states and the counters that fact bumps. No I/O, so the rules are
 //! tested on their own and the consumer only applies them.
 
-use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_proto::events::v1::{
-    AssignedVia, LeadAssigned, LeadCreated, LeadOpened, LeadPooled, OfferClosed, OfferOpened,
-    OfferOutcome,
-};
+use leadwheel_plumbing::contracts::ContractError;
+use leadwheel_proto::events::v1::{AssignedVia, OfferOutcome};
+
+use crate::event_subjects::Incoming;
 
 /// The counters of the funnel, as stored (`metric` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,9 +84,9 @@ pub struct Fact {
 /// Why an event cannot be counted.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejected {
-    /// The payload does not decode.
-    #[error("undecodable payload: {0}")]
-    Decode(#[from] prost::DecodeError),
+    /// The event is not what its contract says (type or payload).
+    #[error("{0}")]
+    Contract(#[from] ContractError),
     /// A field the fact's key needs is empty.
     #[error("{subject} without {field}")]
     Missing {
@@ -118,9 +117,9 @@ fn for_rep(kind: &'static str, key: String, metric: Metric, team: String, rep: S
 }
 
 /// Every fact `event` states: [`fact_of`]'s, and [`reached_team`]'s.
-pub fn facts_of(event: &Event) -> Result<Vec<Fact>, Rejected> {
+pub fn facts_of(event: &Incoming) -> Result<Vec<Fact>, Rejected> {
     let mut facts: Vec<Fact> = fact_of(event)?.into_iter().collect();
-    facts.extend(reached_team(event)?);
+    facts.extend(reached_team(event));
     Ok(facts)
 }
 
@@ -129,41 +128,31 @@ pub fn facts_of(event: &Event) -> Result<Vec<Fact>, Rejected> {
 /// account's owner): the team's `created`. Counted once per lead and team
 /// whichever comes first; a lead still waiting for an eligible rep is
 /// counted when it is first offered, pooled or assigned.
-pub fn reached_team(event: &Event) -> Result<Option<Fact>, Rejected> {
-    let (lead_id, team_id) = match event.subject.as_str() {
-        subjects::OFFER_OPENED => {
-            let opened: OfferOpened = event.decode()?;
-            (opened.lead_id, opened.team_id)
-        }
-        subjects::LEAD_POOLED => {
-            let pooled: LeadPooled = event.decode()?;
-            (pooled.lead_id, pooled.team_id)
-        }
-        subjects::LEAD_ASSIGNED => {
-            let assigned: LeadAssigned = event.decode()?;
-            (assigned.lead_id, assigned.team_id)
-        }
-        _ => return Ok(None),
+pub fn reached_team(event: &Incoming) -> Option<Fact> {
+    let (lead_id, team_id) = match event {
+        Incoming::OfferOpened(opened) => (&opened.lead_id, &opened.team_id),
+        Incoming::LeadPooled(pooled) => (&pooled.lead_id, &pooled.team_id),
+        Incoming::LeadAssigned(assigned) => (&assigned.lead_id, &assigned.team_id),
+        _ => return None,
     };
     if lead_id.is_empty() || team_id.is_empty() {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(Fact {
+    Some(Fact {
         kind: "lead_reached_team",
         key: format!("{lead_id}@{team_id}"),
         metric: Metric::Created,
-        team_id: Some(team_id),
+        team_id: Some(team_id.clone()),
         rep_id: None,
         in_total: false,
-    }))
+    })
 }
 
 /// The fact `event` states, or None when it counts for nothing (team and
 /// rep changes, assignments other than pool claims, withdrawn offers).
-pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
-    let fact = match event.subject.as_str() {
-        subjects::LEAD_CREATED => {
-            let created: LeadCreated = event.decode()?;
+pub fn fact_of(event: &Incoming) -> Result<Option<Fact>, Rejected> {
+    let fact = match event.clone() {
+        Incoming::LeadCreated(created) => {
             required(&created.lead_id, subjects::LEAD_CREATED, "lead_id")?;
             Fact {
                 kind: "lead_created",
@@ -174,8 +163,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 in_total: true,
             }
         }
-        subjects::OFFER_OPENED => {
-            let opened: OfferOpened = event.decode()?;
+        Incoming::OfferOpened(opened) => {
             required(&opened.offer_id, subjects::OFFER_OPENED, "offer_id")?;
             for_rep(
                 "offer_opened",
@@ -185,8 +173,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 opened.rep_id,
             )
         }
-        subjects::OFFER_CLOSED => {
-            let closed: OfferClosed = event.decode()?;
+        Incoming::OfferClosed(closed) => {
             required(&closed.offer_id, subjects::OFFER_CLOSED, "offer_id")?;
             let metric = match closed.outcome() {
                 OfferOutcome::Claimed => Metric::Claimed,
@@ -202,8 +189,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 closed.rep_id,
             )
         }
-        subjects::LEAD_POOLED => {
-            let pooled: LeadPooled = event.decode()?;
+        Incoming::LeadPooled(pooled) => {
             required(&pooled.lead_id, subjects::LEAD_POOLED, "lead_id")?;
             // A lead may be pooled again after going back to the wheel.
             Fact {
@@ -215,8 +201,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 in_total: true,
             }
         }
-        subjects::LEAD_ASSIGNED => {
-            let assigned: LeadAssigned = event.decode()?;
+        Incoming::LeadAssigned(assigned) => {
             // Offer claims are counted from their offer's close; a pool
             // claim has no offer, so it is counted here.
             if assigned.via() != AssignedVia::Pool {
@@ -232,8 +217,7 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
                 assigned.rep_id,
             )
         }
-        subjects::OPPS_LEAD_OPENED => {
-            let opened: LeadOpened = event.decode()?;
+        Incoming::LeadOpened(opened) => {
             required(&opened.lead_id, subjects::OPPS_LEAD_OPENED, "lead_id")?;
             for_rep(
                 "lead_opened",
@@ -250,25 +234,35 @@ pub fn fact_of(event: &Event) -> Result<Option<Fact>, Rejected> {
 
 #[cfg(test)]
 mod tests {
-    use leadwheel_proto::events::v1::Envelope;
+    use leadwheel_plumbing::Event;
+    use leadwheel_proto::events::v1::{
+        Envelope, LeadAssigned, LeadCreated, LeadPooled, OfferClosed, OfferOpened,
+    };
     use prost::Message;
 
     use super::*;
 
-    fn event(subject: &str, payload: &impl Message) -> Event {
+    fn raw(subject: &str, payload: Vec<u8>) -> Event {
         Event {
             subject: subject.into(),
             envelope: Envelope {
                 id: "e1".into(),
                 r#type: subject.into(),
-                payload: payload.encode_to_vec(),
+                payload,
                 ..Default::default()
             },
             traceparent: None,
         }
     }
 
-    fn closed(outcome: OfferOutcome) -> Event {
+    /// The event as the consumer decodes it.
+    fn event(subject: &str, payload: &impl Message) -> Incoming {
+        Incoming::decode(&raw(subject, payload.encode_to_vec()))
+            .expect("decodes")
+            .expect("read by reporting")
+    }
+
+    fn closed(outcome: OfferOutcome) -> Incoming {
         event(
             subjects::OFFER_CLOSED,
             &OfferClosed {
@@ -346,7 +340,7 @@ mod tests {
             team_id: "north".into(),
             ..Default::default()
         };
-        let pooled = reached_team(&event(subjects::LEAD_POOLED, &pooled)).unwrap();
+        let pooled = reached_team(&event(subjects::LEAD_POOLED, &pooled));
         assert_eq!(pooled.as_ref(), Some(reached));
         let assigned = LeadAssigned {
             lead_id: "l1".into(),
@@ -376,15 +370,12 @@ mod tests {
                 ..
             })
         ));
-        let garbage = Event {
-            subject: subjects::LEAD_CREATED.into(),
-            envelope: Envelope {
-                payload: vec![0xff, 0x00],
-                ..Default::default()
-            },
-            traceparent: None,
-        };
-        assert!(matches!(fact_of(&garbage), Err(Rejected::Decode(_))));
+        // Not what its contract says: refused before any mapping.
+        let garbage = raw(subjects::LEAD_CREATED, vec![0xff, 0x00]);
+        assert!(matches!(
+            Incoming::decode(&garbage),
+            Err(ContractError::Undecodable { .. })
+        ));
     }
 
     #[test]

@@ -15,9 +15,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use anyhow::{Context, Result};
-use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
+use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM};
 use leadwheel_plumbing::clock::{self, SharedClock};
 use leadwheel_plumbing::config::{env_or, env_parse, ports};
+use leadwheel_plumbing::contracts;
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::{Listeners, Runtime, ServiceConfig, runtime, shutdown, telemetry};
 use leadwheel_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
@@ -50,12 +51,39 @@ pub const SERVICE: &str = "reporting";
 /// This service's own tables (`reporting_*`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// The durable consumers: (name, stream, subjects).
-pub const CONSUMERS: [(&str, &StreamSpec, &str); 3] = [
-    ("reporting-intake", &INTAKE_STREAM, subjects::LEAD_CREATED),
-    ("reporting-wheel", &WHEEL_STREAM, "wheel.>"),
-    ("reporting-opps", &OPPS_STREAM, "opps.>"),
+/// The durable consumers: (name, stream). Each reads the subjects of
+/// [`event_subjects::Incoming`] on its stream ([`filter_subjects`]).
+pub const CONSUMERS: [(&str, &StreamSpec); 3] = [
+    ("reporting-intake", &INTAKE_STREAM),
+    ("reporting-wheel", &WHEEL_STREAM),
+    ("reporting-opps", &OPPS_STREAM),
 ];
+
+/// The subjects reporting reads from `stream`: those of
+/// [`event_subjects::Incoming`] whose contract is published there.
+pub fn filter_subjects(stream: &StreamSpec) -> Vec<String> {
+    event_subjects::Incoming::SUBJECTS
+        .iter()
+        .filter(|subject| {
+            contracts::ALL
+                .iter()
+                .any(|c| c.subject == **subject && c.stream.name == stream.name)
+        })
+        .map(|subject| subject.to_string())
+        .collect()
+}
+
+/// The durable consumers as the service declares them.
+pub fn consumer_specs() -> Vec<ConsumerSpec> {
+    CONSUMERS
+        .into_iter()
+        .map(|(durable, stream)| ConsumerSpec {
+            durable: durable.to_string(),
+            stream,
+            filter_subjects: filter_subjects(stream),
+        })
+        .collect()
+}
 
 /// The reports' settings from the environment:
 /// `LEADWHEEL_REPORTING_TIME_ZONE` (IANA name, default `UTC`),
@@ -163,15 +191,8 @@ pub async fn run_with(
             backend: runtime.store.backend(),
         },
     };
-    for (durable, stream, filter) in CONSUMERS {
-        runtime.spawn_consumer(
-            ConsumerSpec {
-                durable: durable.to_string(),
-                stream,
-                filter_subjects: vec![filter.to_string()],
-            },
-            handler.clone(),
-        );
+    for spec in consumer_specs() {
+        runtime.spawn_consumer(spec, handler.clone());
     }
     match settings.snapshots {
         Some(schedule) => {

@@ -1,12 +1,10 @@
 //! What the wheel's events mean for fairness and speed to lead: a pure
 //! mapping to [`Update`]s, like `crate::sales` (which calls it).
 
-use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_proto::events::v1::{
-    AssignedVia, LeadAssigned, LeadPooled, OfferClosed, OfferOpened, OfferOutcome, SkippedRep,
-};
+use leadwheel_proto::events::v1::{AssignedVia, OfferOutcome, SkippedRep};
 
+use crate::event_subjects::Incoming;
 use crate::funnel::Rejected;
 use crate::sales::{Count, Metric, Update};
 
@@ -66,10 +64,9 @@ fn skips(skipped: &[SkippedRep], key: &str, team: &str, at_ms: i64) -> Vec<Updat
 }
 
 /// The fairness and speed updates of a wheel event (none for others).
-pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
-    let updates = match event.subject.as_str() {
-        subjects::OFFER_OPENED => {
-            let o: OfferOpened = event.decode()?;
+pub fn updates_of(event: &Incoming) -> Result<Vec<Update>, Rejected> {
+    let updates = match event {
+        Incoming::OfferOpened(o) => {
             required(&o.offer_id, subjects::OFFER_OPENED, "offer_id")?;
             let at = o.opened_at_ms;
             let mut updates = vec![count(
@@ -93,14 +90,12 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             updates.extend(skips(&o.skipped, &o.offer_id, &o.team_id, at));
             updates
         }
-        subjects::LEAD_POOLED => {
-            let p: LeadPooled = event.decode()?;
+        Incoming::LeadPooled(p) => {
             required(&p.lead_id, subjects::LEAD_POOLED, "lead_id")?;
             let key = format!("{}@{}", p.lead_id, p.pooled_at_ms);
             skips(&p.skipped, &key, &p.team_id, p.pooled_at_ms)
         }
-        subjects::OFFER_CLOSED => {
-            let c: OfferClosed = event.decode()?;
+        Incoming::OfferClosed(c) => {
             required(&c.offer_id, subjects::OFFER_CLOSED, "offer_id")?;
             // Counted on the day the offer opened, like the offer itself,
             // so a claim rate never passes 100% across a midnight.
@@ -130,8 +125,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 OfferOutcome::Withdrawn | OfferOutcome::Unspecified => Vec::new(),
             }
         }
-        subjects::LEAD_ASSIGNED => {
-            let a: LeadAssigned = event.decode()?;
+        Incoming::LeadAssigned(a) => {
             required(&a.lead_id, subjects::LEAD_ASSIGNED, "lead_id")?;
             let (team, rep, lead, at) = (&a.team_id, &a.rep_id, &a.lead_id, a.assigned_at_ms);
             let mut updates = Vec::new();
@@ -175,13 +169,15 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
 
 #[cfg(test)]
 mod tests {
-    use leadwheel_proto::events::v1::Envelope;
+    use leadwheel_plumbing::Event;
+    use leadwheel_proto::events::v1::{Envelope, LeadAssigned, OfferClosed, OfferOpened};
     use prost::Message;
 
     use super::*;
 
-    fn event(subject: &str, payload: &impl Message) -> Event {
-        Event {
+    /// The event as the consumer decodes it.
+    fn event(subject: &str, payload: &impl Message) -> Incoming {
+        let event = Event {
             subject: subject.into(),
             envelope: Envelope {
                 id: "e1".into(),
@@ -190,7 +186,10 @@ mod tests {
                 ..Default::default()
             },
             traceparent: None,
-        }
+        };
+        Incoming::decode(&event)
+            .expect("decodes")
+            .expect("read by reporting")
     }
 
     #[test]
@@ -224,7 +223,7 @@ mod tests {
             team_id: "north".into(),
             rep_id: "ana".into(),
             via: AssignedVia::Offer as i32,
-            offer_id: "o1".into(),
+            offer_id: Some("o1".into()),
             lead_created_at_ms: 1_000,
             first_offer_at_ms: 1_500,
             assigned_at_ms: 31_500,

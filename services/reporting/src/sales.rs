@@ -9,14 +9,10 @@
 //! `at_ms`. So the same events in any order, repeated or not, leave the
 //! same tables.
 
-use leadwheel_plumbing::Event;
 use leadwheel_plumbing::bus::subjects;
-use leadwheel_proto::events::v1::{
-    AccountChanged, ActivityLogged, FollowUpSet, LeadConverted, OpportunityClosed,
-    OpportunityOpened, OpportunityStageChanged, OpportunityState, PipelineStageChanged,
-    RepUpserted, TeamUpserted,
-};
+use leadwheel_proto::events::v1::{AccountChanged, OpportunityState};
 
+use crate::event_subjects::Incoming;
 use crate::funnel::Rejected;
 
 /// A counter of the daily table (`metric` column).
@@ -138,6 +134,16 @@ pub enum Update {
         /// When, to keep the latest.
         at_ms: i64,
     },
+    /// A rep left their team (`wheel.rep.left`): kept in the roster,
+    /// marked left, so reports show their history but not as a member.
+    RepLeft {
+        /// The rep.
+        rep_id: String,
+        /// The team they left.
+        team_id: String,
+        /// When, to keep the latest.
+        at_ms: i64,
+    },
     /// A duration of one fact (e.g. an offer's time to claim); the
     /// earliest occurrence (`at_ms`) of a key wins.
     Duration {
@@ -173,7 +179,7 @@ pub enum Update {
         /// The routing rule, when `routed_by` is `rule`.
         rule_id: String,
         /// The claimed offer, when via an offer.
-        offer_id: String,
+        offer_id: Option<String>,
         /// When.
         at_ms: i64,
     },
@@ -317,11 +323,10 @@ fn required(value: &str, subject: &'static str, field: &'static str) -> Result<(
 
 /// The updates `event` makes; empty when it means nothing to these models
 /// (see `docs/reporting.md` for the subjects deliberately ignored).
-pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
+pub fn updates_of(event: &Incoming) -> Result<Vec<Update>, Rejected> {
     use subjects::*;
-    let updates = match event.subject.as_str() {
-        OPPS_OPPORTUNITY_OPENED => {
-            let opened: OpportunityOpened = event.decode()?;
+    let updates = match event.clone() {
+        Incoming::OpportunityOpened(opened) => {
             let state = state_of(opened.opportunity, OPPS_OPPORTUNITY_OPENED)?;
             // Opened straight into a stage counts as entering it.
             let entered = stage_entered(&state, &state.stage, opened.at_ms);
@@ -331,8 +336,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             };
             vec![Update::Opportunity(state), entered, history]
         }
-        OPPS_OPPORTUNITY_STAGE_CHANGED => {
-            let changed: OpportunityStageChanged = event.decode()?;
+        Incoming::OpportunityStageChanged(changed) => {
             let state = state_of(changed.opportunity, OPPS_OPPORTUNITY_STAGE_CHANGED)?;
             let entered = stage_entered(&state, &changed.to_stage, changed.at_ms);
             let [count, stay] = moved(
@@ -348,26 +352,17 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             };
             vec![Update::Opportunity(state), entered, count, stay, history]
         }
-        OPPS_OPPORTUNITY_AMOUNT_CHANGED | OPPS_OPPORTUNITY_OWNER_CHANGED => {
-            let (state, at_ms) = match event.subject.as_str() {
-                OPPS_OPPORTUNITY_AMOUNT_CHANGED => {
-                    let changed: leadwheel_proto::events::v1::OpportunityAmountChanged =
-                        event.decode()?;
-                    let at = changed.at_ms;
-                    (
-                        state_of(changed.opportunity, OPPS_OPPORTUNITY_AMOUNT_CHANGED)?,
-                        at,
-                    )
-                }
-                _ => {
-                    let changed: leadwheel_proto::events::v1::OpportunityOwnerChanged =
-                        event.decode()?;
-                    let at = changed.at_ms;
-                    (
-                        state_of(changed.opportunity, OPPS_OPPORTUNITY_OWNER_CHANGED)?,
-                        at,
-                    )
-                }
+        Incoming::OpportunityAmountChanged(_) | Incoming::OpportunityOwnerChanged(_) => {
+            let (state, at_ms) = match event.clone() {
+                Incoming::OpportunityAmountChanged(changed) => (
+                    state_of(changed.opportunity, OPPS_OPPORTUNITY_AMOUNT_CHANGED)?,
+                    changed.at_ms,
+                ),
+                Incoming::OpportunityOwnerChanged(changed) => (
+                    state_of(changed.opportunity, OPPS_OPPORTUNITY_OWNER_CHANGED)?,
+                    changed.at_ms,
+                ),
+                _ => unreachable!("matched above"),
             };
             let history = Update::History {
                 state: state.clone(),
@@ -375,8 +370,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             };
             vec![Update::Opportunity(state), history]
         }
-        OPPS_OPPORTUNITY_CLOSED => {
-            let closed: OpportunityClosed = event.decode()?;
+        Incoming::OpportunityClosed(closed) => {
             let state = state_of(closed.opportunity, OPPS_OPPORTUNITY_CLOSED)?;
             // A closed deal never changes again, so its id is the key.
             let count = Count {
@@ -422,8 +416,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             updates.push(history);
             updates
         }
-        OPPS_LEAD_CONVERTED => {
-            let converted: LeadConverted = event.decode()?;
+        Incoming::LeadConverted(converted) => {
             required(&converted.lead_id, OPPS_LEAD_CONVERTED, "lead_id")?;
             let outcome = Update::LeadConverted {
                 lead_id: converted.lead_id.clone(),
@@ -443,8 +436,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 }),
             ]
         }
-        OPPS_ACTIVITY_LOGGED => {
-            let activity: ActivityLogged = event.decode()?;
+        Incoming::ActivityLogged(activity) => {
             required(&activity.activity_id, OPPS_ACTIVITY_LOGGED, "activity_id")?;
             let touch = (!activity.lead_id.is_empty()).then(|| Update::Touch {
                 lead_id: activity.lead_id.clone(),
@@ -497,8 +489,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
             });
             updates
         }
-        OPPS_FOLLOW_UP_SET => {
-            let set: FollowUpSet = event.decode()?;
+        Incoming::FollowUpSet(set) => {
             if set.lead_id.is_empty() && set.opportunity_id.is_empty() {
                 return Err(Rejected::Missing {
                     subject: OPPS_FOLLOW_UP_SET,
@@ -513,13 +504,13 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 rep_id: set.owner_rep_id,
             }]
         }
-        OPPS_ACCOUNT_CREATED | OPPS_ACCOUNT_UPDATED | OPPS_ACCOUNT_OWNER_CHANGED => {
-            let account: AccountChanged = event.decode()?;
-            required(&account.account_id, OPPS_ACCOUNT_UPDATED, "account_id")?;
+        Incoming::AccountCreated(account)
+        | Incoming::AccountUpdated(account)
+        | Incoming::AccountOwnerChanged(account) => {
+            required(&account.account_id, event.subject(), "account_id")?;
             vec![Update::Account(account)]
         }
-        TEAM_UPSERTED => {
-            let team: TeamUpserted = event.decode()?;
+        Incoming::TeamUpserted(team) => {
             required(&team.team_id, TEAM_UPSERTED, "team_id")?;
             vec![Update::Team {
                 team_id: team.team_id,
@@ -528,8 +519,7 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 at_ms: team.at_ms,
             }]
         }
-        REP_UPSERTED => {
-            let rep: RepUpserted = event.decode()?;
+        Incoming::RepUpserted(rep) => {
             required(&rep.rep_id, REP_UPSERTED, "rep_id")?;
             vec![Update::Rep {
                 rep_id: rep.rep_id,
@@ -537,8 +527,16 @@ pub fn updates_of(event: &Event) -> Result<Vec<Update>, Rejected> {
                 at_ms: rep.at_ms,
             }]
         }
-        OPPS_PIPELINE_STAGE_CHANGED => {
-            let stage: PipelineStageChanged = event.decode()?;
+        Incoming::RepLeft(left) => {
+            required(&left.rep_id, REP_LEFT, "rep_id")?;
+            required(&left.team_id, REP_LEFT, "team_id")?;
+            vec![Update::RepLeft {
+                rep_id: left.rep_id,
+                team_id: left.team_id,
+                at_ms: left.at_ms,
+            }]
+        }
+        Incoming::PipelineStageChanged(stage) => {
             required(&stage.stage, OPPS_PIPELINE_STAGE_CHANGED, "stage")?;
             vec![Update::Stage {
                 stage: stage.stage,
@@ -606,13 +604,17 @@ mod tests {
         ));
     }
 
-    use leadwheel_proto::events::v1::Envelope;
+    use leadwheel_plumbing::Event;
+    use leadwheel_proto::events::v1::{
+        ActivityLogged, Envelope, FollowUpSet, OpportunityClosed, OpportunityStageChanged,
+    };
     use prost::Message;
 
     use super::*;
 
-    fn event(subject: &str, payload: &impl Message) -> Event {
-        Event {
+    /// The event as the consumer decodes it.
+    fn event(subject: &str, payload: &impl Message) -> Incoming {
+        let event = Event {
             subject: subject.into(),
             envelope: Envelope {
                 id: "e1".into(),
@@ -621,7 +623,10 @@ mod tests {
                 ..Default::default()
             },
             traceparent: None,
-        }
+        };
+        Incoming::decode(&event)
+            .expect("decodes")
+            .expect("read by reporting")
     }
 
     fn state() -> OpportunityState {

@@ -46,7 +46,7 @@ impl SnapshotJob {
     /// True when every consumer has applied all of its stream (a stream
     /// nobody published to yet has nothing pending).
     async fn caught_up(&self) -> bool {
-        for (durable, stream, _) in CONSUMERS {
+        for (durable, stream) in CONSUMERS {
             let Ok(stream) = self.bus.jetstream.get_stream(stream.name).await else {
                 continue;
             };

@@ -29,7 +29,7 @@ pub struct LeadAttributes {
     /// Custom attributes from the signup form.
     pub attributes: BTreeMap<String, String>,
     /// A team intake named (account-owner routing): it wins over every rule.
-    pub team_hint: String,
+    pub team_hint: Option<String>,
 }
 
 impl LeadAttributes {
@@ -268,9 +268,9 @@ pub struct RuleVerdict {
 /// matching rule, else the default team, else `fallback` (the wheel's
 /// oldest team), else none.
 pub fn choose_team(rules: &TeamRules, lead: &LeadAttributes, fallback: Option<&str>) -> TeamChoice {
-    if !lead.team_hint.is_empty() {
+    if let Some(team_id) = &lead.team_hint {
         return TeamChoice::TeamHint {
-            team_id: lead.team_hint.clone(),
+            team_id: team_id.clone(),
         };
     }
     for (index, rule) in rules.rules.iter().enumerate() {

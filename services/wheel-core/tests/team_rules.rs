@@ -26,7 +26,7 @@ fn lead() -> impl Strategy<Value = LeadAttributes> {
     )
         .prop_map(
             |(tier, score, country, size, gmail, plan, hint)| LeadAttributes {
-                team_hint: hint.map(|t| TEAMS[t].to_string()).unwrap_or_default(),
+                team_hint: hint.map(|t| TEAMS[t].to_string()),
                 tier: TIERS[tier].into(),
                 score,
                 country: COUNTRIES[country].into(),
@@ -108,9 +108,9 @@ proptest! {
         let first = verdicts.iter().position(|v| v.matched);
         match (&choice, first) {
             (TeamChoice::TeamHint { team_id }, _) => {
-                prop_assert_eq!(team_id, &lead.team_hint);
+                prop_assert_eq!(Some(team_id), lead.team_hint.as_ref());
             }
-            _ if !lead.team_hint.is_empty() => prop_assert!(false, "the hint lost: {choice:?}"),
+            _ if lead.team_hint.is_some() => prop_assert!(false, "the hint lost: {choice:?}"),
             (TeamChoice::Rule { index, rule_id, team_id, .. }, Some(first)) => {
                 prop_assert_eq!(*index, first);
                 prop_assert_eq!(rule_id, &rules.rules[first].rule_id);

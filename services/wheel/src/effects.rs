@@ -39,7 +39,7 @@ pub async fn write_decision(
         lead,
         now,
         pushes: Vec::new(),
-        claimed_offer_id: String::new(),
+        claimed_offer_id: None,
         skipped: Vec::new(),
         ledger: Vec::new(),
         events: Vec::new(),
@@ -85,7 +85,7 @@ struct Writer<'a> {
     lead: &'a LeadRow,
     now: i64,
     pushes: Vec<Push>,
-    claimed_offer_id: String,
+    claimed_offer_id: Option<String>,
     /// Reps passed over since the last offer or pooling: published on the
     /// next `wheel.offer.opened` or `wheel.lead.pooled` (skips before a
     /// wait publish nothing; the ledger keeps them).
@@ -199,7 +199,7 @@ impl Writer<'_> {
                 .await?
                 .ok_or_else(|| WheelError::Conflict(lead_id.clone()))?;
                 if *outcome == OfferOutcome::Claimed {
-                    self.claimed_offer_id = closed.offer_id.clone();
+                    self.claimed_offer_id = Some(closed.offer_id.clone());
                 }
                 self.ledger(
                     outcome.as_str(),
@@ -367,11 +367,11 @@ impl Writer<'_> {
         self.ledger("rep_set_away", Some(rep), None, reason.clone());
         let event = events::RepAvailabilityChanged {
             rep_id: rep.to_string(),
-            team_id: self.team.team_id.clone(),
+            team_id: Some(self.team.team_id.clone()),
             availability: "away".into(),
             by: "circuit_breaker".into(),
             reason,
-            manager_id: self.team.manager_id.clone(),
+            manager_id: Some(self.team.manager_id.clone()).filter(|m| !m.is_empty()),
             at_ms: self.now,
         };
         self.publish(rep, &event);

@@ -1,6 +1,7 @@
 //! Contract tests of the events intake, the wheel and opportunity publish:
-//! every consumer among them accepts each event as the real publisher
-//! builds it (not a hand-built copy).
+//! every consumer of them (intake, the wheel, opportunity, reporting and
+//! alerting) accepts each event as the real publisher builds it (not a
+//! hand-built copy).
 //!
 //! The five real binaries run over a real nats-server; the scenario drives
 //! them as users do so that every consumed subject is published by its
@@ -19,83 +20,153 @@ use std::collections::{BTreeMap, BTreeSet};
 use flow::*;
 use leadwheel_e2e::System;
 use leadwheel_e2e::watch::TerminationWatch;
+use leadwheel_plumbing::auth::BearerToken;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, StreamSpec, WHEEL_STREAM, subjects};
 use leadwheel_plumbing::contracts;
 use leadwheel_plumbing::inbox::ConsumerSpec;
 use leadwheel_plumbing::testing::{eventually, read_envelopes};
+use leadwheel_proto::alerting::v1::ListAlertsRequest;
+use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::intake::v1::ErasePersonRequest;
 use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use leadwheel_proto::opportunity::v1::*;
 use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use leadwheel_proto::reporting::v1::{
-    ConversionTouches, FollowUpRow, GetActivityRequest, GetFairnessRequest,
-    GetRoutingOutcomeRequest, Period, PeriodKind, ReasonCount,
+    ConversionTouches, FollowUpRow, GetActivityRequest, GetFairnessRequest, GetFunnelRequest,
+    GetPipelineRequest, GetRoutingOutcomeRequest, GetStagesRequest, GetTeamBalanceRequest, Period,
+    PeriodKind, ReasonCount,
 };
 use leadwheel_proto::wheel::v1::{
     AssignLeadRequest, LeadState, RoutingMatch, RoutingRule, SetAvailabilityRequest,
-    SetRoutingRulesRequest,
+    SetRoutingRulesRequest, Team, TeamPolicy, UpsertTeamRequest,
 };
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
-/// Each subject consumed among intake, the wheel and opportunity, with its
-/// consumers (durable names). The scenario below publishes each through
-/// its real publisher.
+/// A channel carrying a test token.
+type Authed = InterceptedService<Channel, BearerToken>;
+
+/// Durable consumers of reporting and alerting, as they name them.
+const REPORTING_INTAKE: &str = "reporting-intake";
+const REPORTING_WHEEL: &str = "reporting-wheel";
+const REPORTING_OPPS: &str = "reporting-opps";
+const ALERTING_WHEEL: &str = leadwheel_alerting::WHEEL_CONSUMER;
+const ALERTING_OPPS: &str = leadwheel_alerting::OPPS_CONSUMER;
+
+/// Each subject consumed among the services, with its consumers (durable
+/// names). The scenario below publishes each through its real publisher.
 const CONSUMED: &[(&str, &[&str])] = &[
-    (subjects::LEAD_CREATED, &["wheel-intake"]),
+    (subjects::LEAD_CREATED, &["wheel-intake", REPORTING_INTAKE]),
     (
         subjects::PERSON_ERASED,
         &["opportunity-intake", "wheel-erasure"],
     ),
-    (subjects::TEAM_UPSERTED, &["opportunity-wheel"]),
-    (subjects::REP_UPSERTED, &["opportunity-wheel"]),
-    (subjects::LEAD_ASSIGNED, &["opportunity-wheel"]),
+    (
+        subjects::TEAM_UPSERTED,
+        &["opportunity-wheel", REPORTING_WHEEL, ALERTING_WHEEL],
+    ),
+    (
+        subjects::REP_UPSERTED,
+        &["opportunity-wheel", REPORTING_WHEEL, ALERTING_WHEEL],
+    ),
+    (
+        subjects::LEAD_ASSIGNED,
+        &["opportunity-wheel", REPORTING_WHEEL],
+    ),
     (subjects::LEAD_REASSIGNED, &["opportunity-wheel"]),
-    (subjects::REP_LEFT, &["opportunity-wheel"]),
-    (subjects::OPPS_LEAD_CONVERTED, &["wheel-opps"]),
-    (subjects::OPPS_LEAD_DISQUALIFIED, &["wheel-opps"]),
-    (subjects::OPPS_LEAD_OWNER_CHANGED, &["wheel-opps"]),
-    (subjects::OPPS_LEAD_RETURNED, &["wheel-opps"]),
+    (
+        subjects::REP_LEFT,
+        &["opportunity-wheel", REPORTING_WHEEL, ALERTING_WHEEL],
+    ),
+    (subjects::OFFER_OPENED, &[REPORTING_WHEEL]),
+    (subjects::OFFER_CLOSED, &[REPORTING_WHEEL, ALERTING_WHEEL]),
+    (subjects::LEAD_POOLED, &[REPORTING_WHEEL, ALERTING_WHEEL]),
+    (subjects::LEAD_ESCALATED, &[ALERTING_WHEEL]),
+    (subjects::REP_AVAILABILITY_CHANGED, &[ALERTING_WHEEL]),
+    (subjects::OPPS_LEAD_OPENED, &[REPORTING_OPPS, ALERTING_OPPS]),
+    (
+        subjects::OPPS_LEAD_CONVERTED,
+        &["wheel-opps", REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_LEAD_DISQUALIFIED,
+        &["wheel-opps", ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_LEAD_OWNER_CHANGED,
+        &["wheel-opps", ALERTING_OPPS],
+    ),
+    (subjects::OPPS_LEAD_RETURNED, &["wheel-opps", ALERTING_OPPS]),
     (subjects::OPPS_HANDOVER_APPLIED, &["wheel-opps"]),
-    (subjects::OPPS_ACCOUNT_CREATED, &["intake-accounts"]),
-    (subjects::OPPS_ACCOUNT_UPDATED, &["intake-accounts"]),
-    (subjects::OPPS_ACCOUNT_OWNER_CHANGED, &["intake-accounts"]),
+    (subjects::OPPS_HANDOVER_TASK_CREATED, &[ALERTING_OPPS]),
+    (subjects::OPPS_HANDOVER_TASK_COMPLETED, &[ALERTING_OPPS]),
+    (subjects::OPPS_HANDOVER_COMPLETED, &[ALERTING_OPPS]),
+    (
+        subjects::OPPS_ACCOUNT_CREATED,
+        &["intake-accounts", REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_ACCOUNT_UPDATED,
+        &["intake-accounts", REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_ACCOUNT_OWNER_CHANGED,
+        &["intake-accounts", REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_FOLLOW_UP_SET,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_OPPORTUNITY_OPENED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_OPPORTUNITY_STAGE_CHANGED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_OPPORTUNITY_OWNER_CHANGED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_OPPORTUNITY_CLOSED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_ACTIVITY_LOGGED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
+    (
+        subjects::OPPS_PIPELINE_STAGE_CHANGED,
+        &[REPORTING_OPPS, ALERTING_OPPS],
+    ),
 ];
 
-/// Published by intake, the wheel or opportunity and consumed by none of
-/// them: reporting and alerting read these, and get their contract cases
-/// when they adopt the typed contracts.
+/// Published by intake, the wheel or opportunity and consumed by no
+/// service (reporting lists them as ignored in docs/reporting.md).
 const NOT_CONSUMED_HERE: &[&str] = &[
     subjects::LEAD_TOUCHED,
-    subjects::OFFER_OPENED,
-    subjects::OFFER_CLOSED,
-    subjects::LEAD_POOLED,
-    subjects::LEAD_ESCALATED,
     subjects::LEAD_REQUEUED,
     subjects::LEAD_WITHDRAWN,
-    subjects::REP_AVAILABILITY_CHANGED,
-    subjects::OPPS_LEAD_OPENED,
     subjects::OPPS_HANDOVER_STARTED,
-    subjects::OPPS_HANDOVER_TASK_CREATED,
-    subjects::OPPS_HANDOVER_TASK_COMPLETED,
-    subjects::OPPS_HANDOVER_COMPLETED,
-    subjects::OPPS_FOLLOW_UP_SET,
-    subjects::OPPS_OPPORTUNITY_OPENED,
-    subjects::OPPS_OPPORTUNITY_STAGE_CHANGED,
-    subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
-    subjects::OPPS_OPPORTUNITY_OWNER_CHANGED,
-    subjects::OPPS_OPPORTUNITY_CLOSED,
-    subjects::OPPS_ACTIVITY_LOGGED,
-    subjects::OPPS_PIPELINE_STAGE_CHANGED,
 ];
 
 /// The streams of the services under contract.
 const STREAMS: [&StreamSpec; 3] = [&INTAKE_STREAM, &WHEEL_STREAM, &OPPS_STREAM];
 
-/// Every durable consumer of the three services, as they declare them.
+/// Every durable consumer of the five services, as they declare them.
 fn consumer_specs() -> Vec<ConsumerSpec> {
     let mut specs = vec![leadwheel_intake::accounts::consumer_spec()];
     specs.extend(leadwheel_wheel::consumer_specs());
     specs.extend(leadwheel_opportunity::consumer_specs());
+    specs.extend(leadwheel_reporting::consumer_specs());
+    specs.extend(leadwheel_alerting::consumer_specs());
     specs
 }
 
@@ -141,8 +212,8 @@ fn every_published_subject_has_a_contract_case() {
                 ),
                 None => assert!(
                     NOT_CONSUMED_HERE.contains(&subject),
-                    "{subject} ({}) has no consumer among intake, wheel and opportunity: \
-                     list it in NOT_CONSUMED_HERE, or add its consumer's case",
+                    "{subject} ({}) has no consumer: list it in NOT_CONSUMED_HERE, \
+                     or add its consumer's case",
                     contract.payload
                 ),
             }
@@ -165,9 +236,47 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
     let mut admin = wheel(&system, "admin", Role::Admin).await;
     let mut maya_wheel = wheel(&system, "maya", Role::Manager).await;
     let maya = opps(&system, "maya", Role::Manager).await;
+    let maya_reports =
+        ReportingServiceClient::new(system.authed("reporting", "maya", Role::Manager).await);
+    let maya_alerts =
+        AlertingServiceClient::new(system.authed("alerting", "maya", Role::Manager).await);
 
-    // wheel.team.upserted, wheel.rep.upserted → opportunity's directory.
-    set_team(&mut admin, "north", "maya", &["ana", "ben", "carla"]).await;
+    // wheel.team.upserted, wheel.rep.upserted → opportunity's, reporting's
+    // and alerting's directories. A lead left in the pool for a second is
+    // escalated (wheel.lead.escalated).
+    admin
+        .upsert_team(UpsertTeamRequest {
+            team: Some(Team {
+                team_id: "north".into(),
+                name: "north".into(),
+                manager_id: "maya".into(),
+                window_ms: 600_000,
+                rep_ids: ["ana", "ben", "carla"].map(String::from).to_vec(),
+                policy: Some(TeamPolicy {
+                    pool_timeout_ms: 1_000,
+                    ..Default::default()
+                }),
+            }),
+            rep_names: vec![],
+        })
+        .await
+        .expect("setting the team");
+
+    // opps.pipeline.stage_changed → reporting's and alerting's stages.
+    opps(&system, "admin", Role::Admin)
+        .await
+        .set_stage(SetStageRequest {
+            stage: Some(Stage {
+                name: "proposal".into(),
+                position: 35,
+                probability_percent: 50,
+                owner_locked: false,
+                stale_days: 5,
+                outcome: "open".into(),
+            }),
+        })
+        .await
+        .expect("admin adds a stage");
 
     // intake.lead.created → the wheel routes it; wheel.lead.assigned →
     // opportunity opens it, and maya sees it as north's manager (the
@@ -218,6 +327,17 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
         .expect("ben converts into the account")
         .into_inner();
     assert!(joined.joined_existing_account);
+    let account_id = joined.account.expect("an account").account_id;
+
+    // opps.opportunity.closed: ben wins the second deal.
+    ben.move_stage(MoveStageRequest {
+        opportunity_id: joined.opportunity.expect("a deal").opportunity_id,
+        stage: "won".into(),
+        reason: "signed".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("ben wins the second deal");
 
     // opps.account.owner_changed: the deal (and its account) go to carla.
     maya.clone()
@@ -230,6 +350,27 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
         })
         .await
         .expect("maya gives the deal to carla");
+
+    // opps.opportunity.stage_changed, .amount_changed: carla works it.
+    let mut carla = opps(&system, "carla", Role::Rep).await;
+    carla
+        .move_stage(MoveStageRequest {
+            opportunity_id: opportunity.opportunity_id.clone(),
+            stage: "proposal".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("carla moves the deal to proposal");
+    carla
+        .set_amount(SetAmountRequest {
+            opportunity_id: opportunity.opportunity_id.clone(),
+            amount_minor: 700_000,
+            currency: "EUR".into(),
+            reason: "more seats".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("carla raises the amount");
 
     // opps.lead.disqualified, done → the wheel frees ana's capacity.
     let third = signup(&system, "kim@third.example", "Third").await;
@@ -279,6 +420,14 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
     claim_as(&system, &admin, &sixth, "ben").await;
     lead_in_work(&ben, &fifth).await;
     lead_in_work(&ben, &sixth).await;
+    // opps.follow_up.set → reporting's follow-ups, alerting's timer.
+    ben.set_follow_up(SetFollowUpRequest {
+        lead_id: fifth.clone(),
+        date: "2030-01-01".into(),
+        ..Default::default()
+    })
+    .await
+    .expect("ben sets a follow-up");
     let plan = maya
         .clone()
         .start_handover(StartHandoverRequest {
@@ -304,10 +453,37 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
     maya.clone()
         .apply_handover(ApplyHandoverRequest {
             handover_id: plan.handover_id.clone(),
-            task_due_days: 0,
+            task_due_days: 3,
         })
         .await
         .expect("maya applies the handover");
+    // opps.handover.task_created → alerting arms each task's timer;
+    // .task_completed and .handover.completed (the last task) disarm them.
+    let tasks = carla
+        .list_tasks(ListTasksRequest {
+            handover_id: plan.handover_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("carla lists her tasks")
+        .into_inner()
+        .tasks;
+    assert!(!tasks.is_empty(), "the handover made no task");
+    let task_key = |task: &Task| format!("rule:handover_task_overdue:{}", task.task_id);
+    for task in &tasks {
+        eventually(WAIT, "alerting to arm the task's timer", || async {
+            alerting_timer(&system, &task_key(task)).await
+        })
+        .await;
+    }
+    for task in &tasks {
+        carla
+            .complete_task(CompleteTaskRequest {
+                task_id: task.task_id.clone(),
+            })
+            .await
+            .expect("carla marks a task done");
+    }
     eventually(WAIT, "the wheel to give fifth to carla", || {
         let mut admin = admin.clone();
         let fifth = fifth.clone();
@@ -352,6 +528,34 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
         tonic::Code::FailedPrecondition,
         "{refused:?}"
     );
+    // wheel.rep.left → alerting: maya no longer answers for ben.
+    let refused = eventually(WAIT, "alerting to take ben out of north", || {
+        let mut alerts = maya_alerts.clone();
+        async move {
+            alerts
+                .list_alerts(ListAlertsRequest {
+                    recipient_id: "ben".into(),
+                    ..Default::default()
+                })
+                .await
+                .err()
+        }
+    })
+    .await;
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+
+    // wheel.rep.availability_changed, by a manager (alerting only tells of
+    // the circuit breaker's, so this one is applied and raises nothing).
+    for availability in ["away", "available"] {
+        maya_wheel
+            .set_availability(SetAvailabilityRequest {
+                rep_id: "ana".into(),
+                availability: availability.into(),
+                reason: "dentist".into(),
+            })
+            .await
+            .expect("maya sets ana's availability");
+    }
 
     // intake.person.erased → opportunity erases the email it keeps, the
     // wheel the person's name and email.
@@ -400,6 +604,22 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
     let durables: Vec<(&StreamSpec, &str)> =
         durables.iter().map(|(s, d)| (*s, d.as_str())).collect();
     consumers_took_everything(&system, &watch, &durables).await;
+    reporting_applied_it(&maya_reports, &opportunity.opportunity_id).await;
+    alerting_applied_it(
+        &system,
+        &maya_alerts,
+        &fourth,
+        &fifth,
+        &opportunity.opportunity_id,
+        &account_id,
+    )
+    .await;
+    for task in &tasks {
+        assert!(
+            alerting_timer(&system, &task_key(task)).await.is_none(),
+            "a done task's timer is still armed"
+        );
+    }
 
     // The account events reached intake: acme's next signups, on either
     // domain, go straight to the account's owner, carla.
@@ -436,6 +656,165 @@ async fn every_consumer_applies_what_the_real_publisher_builds() {
                 "{subject} was not built by its service"
             );
         }
+    }
+}
+
+/// What reporting made of the scenario's events, read over its gRPC API
+/// as north's manager.
+async fn reporting_applied_it(reports: &ReportingServiceClient<Authed>, opportunity_id: &str) {
+    let mut reports = reports.clone();
+    // intake.lead.created, wheel.offer.*, .lead.assigned, .lead.pooled,
+    // opps.lead.opened → the funnel.
+    let funnel = reports
+        .get_funnel(GetFunnelRequest {
+            team_id: "north".into(),
+        })
+        .await
+        .expect("the funnel")
+        .into_inner();
+    let total = funnel.total.expect("a total");
+    assert!(total.created >= 6, "{total:?}");
+    let north = funnel
+        .teams
+        .iter()
+        .find(|t| t.team_id == "north")
+        .and_then(|t| t.counts)
+        .expect("north's funnel");
+    assert!(
+        north.offered >= 6 && north.claimed >= 6 && north.pooled >= 1 && north.in_work >= 6,
+        "{north:?}"
+    );
+    // wheel.rep.left → the fairness report still shows ben, marked left.
+    let fairness = reports
+        .get_fairness(GetFairnessRequest {
+            team_id: "north".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("fairness")
+        .into_inner();
+    let row = |rep: &str| fairness.reps.iter().find(|r| r.rep_id == rep).cloned();
+    let ben = row("ben").expect("ben's history is kept");
+    assert!(ben.left && ben.offers > 0, "{ben:?}");
+    assert!(!row("ana").expect("ana's row").left);
+    // opps.opportunity.closed → won; .opened/.stage_changed/.amount_changed
+    // /.owner_changed → carla's open deal in proposal at its new amount.
+    let pipeline = reports
+        .get_pipeline(GetPipelineRequest {
+            team_id: "north".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the pipeline")
+        .into_inner();
+    assert!(
+        pipeline
+            .closed
+            .iter()
+            .any(|c| c.rep_id == "ben" && c.won_count == 1),
+        "{pipeline:?}"
+    );
+    assert!(
+        pipeline
+            .open
+            .iter()
+            .any(|o| o.rep_id == "carla" && o.stage == "proposal" && o.amount_minor == 700_000),
+        "{pipeline:?} ({opportunity_id})"
+    );
+    // opps.pipeline.stage_changed → a known stage.
+    let stages = reports
+        .get_stages(GetStagesRequest {
+            team_id: "north".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the stages")
+        .into_inner();
+    assert!(
+        stages.stages.iter().any(|s| s.stage == "proposal"),
+        "{stages:?}"
+    );
+    // opps.account.* → carla owns the account in the balance.
+    let balance = reports
+        .get_team_balance(GetTeamBalanceRequest {
+            team_id: "north".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the balance")
+        .into_inner();
+    assert!(
+        balance
+            .reps
+            .iter()
+            .any(|r| r.rep_id == "carla" && r.customers == 1 && !r.left),
+        "{balance:?}"
+    );
+    // opps.follow_up.set → due on its day.
+    let activity = reports
+        .get_activity(GetActivityRequest {
+            team_id: "north".into(),
+            period: Some(Period {
+                kind: PeriodKind::Day as i32,
+                date: "2030-01-01".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("the activity")
+        .into_inner();
+    assert!(
+        activity.follow_ups.iter().any(|f| f.due == 1),
+        "{activity:?}"
+    );
+}
+
+/// What alerting made of the scenario's events: its alerts (over gRPC, as
+/// north's manager) and its timers (in its store).
+async fn alerting_applied_it(
+    system: &System,
+    alerts: &AlertingServiceClient<Authed>,
+    pooled: &str,
+    followed: &str,
+    opportunity_id: &str,
+    account_id: &str,
+) {
+    // wheel.lead.pooled, .lead.escalated → the manager's alerts.
+    let raised = eventually(WAIT, "the pool alerts", || {
+        let mut alerts = alerts.clone();
+        async move {
+            let list = alerts
+                .list_alerts(ListAlertsRequest::default())
+                .await
+                .ok()?
+                .into_inner()
+                .alerts;
+            let kinds: BTreeSet<String> = list
+                .iter()
+                .filter(|a| a.subject_key == pooled)
+                .map(|a| a.kind.clone())
+                .collect();
+            (kinds.len() == 2).then_some(kinds)
+        }
+    })
+    .await;
+    assert_eq!(
+        raised,
+        BTreeSet::from(["lead_escalated".to_string(), "lead_pooled".to_string()])
+    );
+    // opps.opportunity.* → carla's open deal is watched in its stage;
+    // opps.account.* → the account for silence; opps.follow_up.set → the
+    // follow-up (the lead moved to carla, untouched since).
+    for key in [
+        format!("rule:stuck_in_stage:{opportunity_id}"),
+        format!("rule:silent_customer:{account_id}"),
+        format!("rule:follow_up_overdue:{followed}"),
+    ] {
+        assert!(
+            alerting_timer(system, &key).await.is_some(),
+            "alerting has no timer {key}"
+        );
     }
 }
 

@@ -5,9 +5,11 @@
 //! to Carla (the open lead back to the wheel, the opportunity to Carla).
 //! Then: the wheel has taken Ben off the ring (the returned lead and new
 //! ones go to Carla, never to him); opportunity no longer has him in the
-//! team (nothing can be given to him); intake routes the account's next
-//! signup to its new owner; and every consumer took every event, the
-//! leaving included, and still applies later ones.
+//! team (nothing can be given to him); reporting keeps his history but
+//! marks him left; alerting no longer has his manager answer for him;
+//! intake routes the account's next signup to its new owner; and every
+//! consumer took every event, the leaving included, and still applies
+//! later ones.
 
 mod flow;
 
@@ -17,7 +19,11 @@ use leadwheel_e2e::watch::TerminationWatch;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, OPPS_STREAM, WHEEL_STREAM};
 use leadwheel_plumbing::testing::eventually;
+use leadwheel_proto::alerting::v1::ListAlertsRequest;
+use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::opportunity::v1::*;
+use leadwheel_proto::reporting::v1::GetFairnessRequest;
+use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use leadwheel_proto::wheel::v1::{LeadState, ListTeamsRequest};
 
 #[tokio::test]
@@ -148,7 +154,46 @@ async fn a_rep_who_leaves_after_a_handover_leaves_every_directory() {
     );
     assert!(refused.message().contains("left team north"), "{refused:?}");
 
-    // Every consumer of the three services took every event, and none was
+    // Reporting: ben's offers are still in north's fairness report, his
+    // row marked left.
+    let reports =
+        ReportingServiceClient::new(system.authed("reporting", "maya", Role::Manager).await);
+    eventually(WAIT, "reporting to mark ben left", || {
+        let mut reports = reports.clone();
+        async move {
+            let reps = reports
+                .get_fairness(GetFairnessRequest {
+                    team_id: "north".into(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .reps;
+            reps.iter()
+                .any(|r| r.rep_id == "ben" && r.left && r.claims >= 2)
+                .then_some(())
+        }
+    })
+    .await;
+    // Alerting: maya no longer answers for ben.
+    let alerts = AlertingServiceClient::new(system.authed("alerting", "maya", Role::Manager).await);
+    let refused = eventually(WAIT, "alerting to take ben out of north", || {
+        let mut alerts = alerts.clone();
+        async move {
+            alerts
+                .list_alerts(ListAlertsRequest {
+                    recipient_id: "ben".into(),
+                    ..Default::default()
+                })
+                .await
+                .err()
+        }
+    })
+    .await;
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+
+    // Every consumer of the five services took every event, and none was
     // terminated anywhere in the system.
     consumers_took_everything(
         &system,
@@ -158,6 +203,11 @@ async fn a_rep_who_leaves_after_a_handover_leaves_every_directory() {
             (&OPPS_STREAM, "wheel-opps"),
             (&WHEEL_STREAM, "opportunity-wheel"),
             (&OPPS_STREAM, "intake-accounts"),
+            (&INTAKE_STREAM, "reporting-intake"),
+            (&WHEEL_STREAM, "reporting-wheel"),
+            (&OPPS_STREAM, "reporting-opps"),
+            (&WHEEL_STREAM, leadwheel_alerting::WHEEL_CONSUMER),
+            (&OPPS_STREAM, leadwheel_alerting::OPPS_CONSUMER),
         ],
     )
     .await;

@@ -201,10 +201,14 @@ impl Ops {
                 }
                 let manager_id = batch.manager(tx, &team_id).await?;
                 let message = message(&rule, &subject_key, &detail, since_ms, self.now_ms());
+                // A rep who left the team is not told; the manager is.
+                let recipients =
+                    directory::recipients(tx, config.recipients, &team_id, &rep_id, &manager_id)
+                        .await?;
                 let new = NewAlert {
                     kind: rule,
                     dedupe_key,
-                    recipients: config.recipients.resolve(&rep_id, &manager_id),
+                    recipients,
                     team_id,
                     rep_id,
                     manager_id,

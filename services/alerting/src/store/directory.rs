@@ -7,7 +7,7 @@ use leadwheel_plumbing::{Store, Tx};
 use sqlx::Row;
 
 use super::StoreError;
-use crate::rules::DEFAULT_STAGES;
+use crate::rules::{DEFAULT_STAGES, Recipients};
 
 /// Records `manager_id` as `team_id`'s manager.
 pub async fn upsert_team(
@@ -29,7 +29,8 @@ pub async fn upsert_team(
     Ok(())
 }
 
-/// Records that `rep_id` is in `team_id`.
+/// Records that `rep_id` is in `team_id` (a member again if they had
+/// left), unless a later change is already recorded.
 pub async fn upsert_rep(
     tx: &mut Tx,
     rep_id: &str,
@@ -39,7 +40,8 @@ pub async fn upsert_rep(
     sqlx::query(
         "INSERT INTO alerting_reps (rep_id, team_id, updated_at_ms) VALUES ($1, $2, $3) \
          ON CONFLICT (rep_id) DO UPDATE SET team_id = excluded.team_id, \
-         updated_at_ms = excluded.updated_at_ms",
+         updated_at_ms = excluded.updated_at_ms, left_at_ms = 0 \
+         WHERE alerting_reps.updated_at_ms <= excluded.updated_at_ms",
     )
     .bind(rep_id)
     .bind(team_id)
@@ -47,6 +49,59 @@ pub async fn upsert_rep(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Records that `rep_id` left `team_id` at `at_ms` (`wheel.rep.left`),
+/// unless a later change is already recorded: the row keeps the team,
+/// marked left.
+pub async fn rep_left(
+    tx: &mut Tx,
+    rep_id: &str,
+    team_id: &str,
+    at_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO alerting_reps (rep_id, team_id, updated_at_ms, left_at_ms) \
+         VALUES ($1, $2, $3, $3) ON CONFLICT (rep_id) DO UPDATE SET \
+         team_id = excluded.team_id, updated_at_ms = excluded.updated_at_ms, \
+         left_at_ms = excluded.left_at_ms \
+         WHERE alerting_reps.updated_at_ms <= excluded.updated_at_ms",
+    )
+    .bind(rep_id)
+    .bind(team_id)
+    .bind(at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// True when `rep_id` left `team_id` and joined no team since.
+pub async fn has_left(tx: &mut Tx, rep_id: &str, team_id: &str) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT 1 AS yes FROM alerting_reps WHERE rep_id = $1 AND team_id = $2 AND left_at_ms > 0",
+    )
+    .bind(rep_id)
+    .bind(team_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The first recipients of a timed rule's alert about something `rep_id`
+/// owns in `team_id` (managed by `manager_id`), per the rule's
+/// `recipients`: as [`Recipients::resolve`], except that a rep who left
+/// the team is not told; the manager is, in their place.
+pub async fn recipients(
+    tx: &mut Tx,
+    recipients: Recipients,
+    team_id: &str,
+    rep_id: &str,
+    manager_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    if !rep_id.is_empty() && has_left(tx, rep_id, team_id).await? {
+        return Ok(Recipients::Manager.resolve("", manager_id));
+    }
+    Ok(recipients.resolve(rep_id, manager_id))
 }
 
 /// `team_id`'s manager (empty: unknown).
@@ -122,7 +177,8 @@ pub async fn open_stages(store: &Store) -> Result<BTreeSet<String>, StoreError> 
 }
 
 /// True when `rep_id` is in a team `manager_id` manages, or in `team_id`
-/// (the team named in the manager's token) when given.
+/// (the team named in the manager's token) when given; never for a rep
+/// who left their team (`wheel.rep.left`).
 pub async fn manages_rep(
     store: &Store,
     manager_id: &str,
@@ -130,7 +186,7 @@ pub async fn manages_rep(
     token_team: Option<&str>,
 ) -> Result<bool, StoreError> {
     let row = sqlx::query(
-        "SELECT 1 AS yes FROM alerting_reps r WHERE r.rep_id = $1 AND \
+        "SELECT 1 AS yes FROM alerting_reps r WHERE r.rep_id = $1 AND r.left_at_ms = 0 AND \
          (r.team_id IN (SELECT team_id FROM alerting_teams WHERE manager_id = $2) OR r.team_id = $3)",
     )
     .bind(rep_id)

@@ -399,11 +399,11 @@ async fn preferences_choose_channels_and_quiet_hours_hold_email(db: TestDb) {
     // A circuit-breaker alert for ana (to her) and a pooled lead for sam.
     let tripped = leadwheel_proto::events::v1::RepAvailabilityChanged {
         rep_id: "ana".into(),
-        team_id: "north".into(),
+        team_id: Some("north".into()),
         availability: "away".into(),
         by: "circuit_breaker".into(),
         reason: "3 offers in a row expired".into(),
-        manager_id: "maya".into(),
+        manager_id: Some("maya".into()),
         at_ms: 5_000,
     };
     app.wheel(subjects::REP_AVAILABILITY_CHANGED, "ana", &tripped)

@@ -688,3 +688,74 @@ async fn an_alert_nobody_acknowledges_climbs_to_the_second_level(db: TestDb) {
     tables.close().await;
     app.stop().await;
 }
+
+on_both_backends!(a_rep_who_left_is_no_longer_told_nor_answered_for);
+/// `wheel.rep.left`: ben's manager no longer answers for him, and a timed
+/// rule about a lead he still owns (not handed over yet) goes to the
+/// manager instead of him; ana, still a member, is told as before.
+async fn a_rep_who_left_is_no_longer_told_nor_answered_for(db: TestDb) {
+    use leadwheel_proto::events::v1::{RepLeft, rep_left};
+    let env = Env::new(db);
+    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let t0 = clock.now_ms();
+    let app = spawn_app_at(&env, &clock).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana", "ben"]).await;
+    let mut maya = app.client("maya", Role::Manager).await;
+    let bens = ListAlertsRequest {
+        recipient_id: "ben".into(),
+        ..Default::default()
+    };
+    eventually(WAIT, "maya to answer for ben", || {
+        let mut maya = maya.clone();
+        let bens = bens.clone();
+        async move { maya.list_alerts(bens).await.ok().map(|_| ()) }
+    })
+    .await;
+    for (lead, rep) in [("lead-a", "ana"), ("lead-b", "ben")] {
+        app.opps(
+            subjects::OPPS_LEAD_OPENED,
+            lead,
+            &lead_opened(lead, rep, t0),
+        )
+        .await;
+        tables
+            .wait_timer(&format!("rule:no_first_touch:{lead}"), t0 + 4 * 3_600_000)
+            .await;
+    }
+    app.wheel(
+        subjects::REP_LEFT,
+        "ben",
+        &RepLeft {
+            rep_id: "ben".into(),
+            team_id: "north".into(),
+            why: Some(rep_left::Why::RemovedBy("maya".into())),
+            at_ms: 2,
+        },
+    )
+    .await;
+    let refused = eventually(WAIT, "maya to stop answering for ben", || {
+        let mut maya = maya.clone();
+        let bens = bens.clone();
+        async move { maya.list_alerts(bens).await.err() }
+    })
+    .await;
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    clock.advance(4 * HOUR + Duration::from_secs(1));
+    let to_maya = wait_for(&app, "ben's lead's alert", |a| a.subject_key == "lead-b").await;
+    assert_eq!(to_maya.kind, "no_first_touch");
+    assert_eq!(to_maya.recipient_ids, ["maya"], "{to_maya:?}");
+    let to_ana = wait_for(&app, "ana's lead's alert", |a| a.subject_key == "lead-a").await;
+    assert_eq!(to_ana.recipient_ids, ["ana"], "{to_ana:?}");
+    // The team's alerts stay visible to the manager.
+    let seen = maya
+        .list_alerts(ListAlertsRequest::default())
+        .await
+        .expect("maya lists north's alerts")
+        .into_inner()
+        .alerts;
+    assert!(seen.iter().any(|a| a.subject_key == "lead-b"), "{seen:?}");
+    tables.close().await;
+    app.stop().await;
+}

@@ -347,11 +347,11 @@ async fn escalations_and_the_circuit_breaker_tell_the_right_people(db: TestDb) {
     }
     let tripped = RepAvailabilityChanged {
         rep_id: "ben".into(),
-        team_id: "north".into(),
+        team_id: Some("north".into()),
         availability: "away".into(),
         by: "circuit_breaker".into(),
         reason: "3 offers in a row expired".into(),
-        manager_id: "maya".into(),
+        manager_id: Some("maya".into()),
         at_ms: 5_000,
     };
     publish_event(

@@ -160,7 +160,8 @@ impl LeadRecord {
             source: self.source.clone(),
             account_owner_hint: self.account_owner_hint.clone(),
             created_at_ms: self.created_at_ms,
-            team_hint: self.team_hint.clone(),
+            // Stored empty when intake named no team.
+            team_hint: Some(self.team_hint.clone()).filter(|t| !t.is_empty()),
             phone: self.phone.clone(),
             country: self.country.clone(),
             message: self.message.clone(),

@@ -201,7 +201,7 @@ pub fn assigned(lead_id: &str, rep_id: &str, team_id: &str) -> LeadAssigned {
         team_id: team_id.into(),
         rep_id: rep_id.into(),
         via: leadwheel_proto::events::v1::AssignedVia::Offer as i32,
-        offer_id: format!("offer-{lead_id}"),
+        offer_id: Some(format!("offer-{lead_id}")),
         lead_created_at_ms: 1_000,
         first_offer_at_ms: 2_000,
         assigned_at_ms: 3_000,

@@ -86,6 +86,24 @@ impl Applier {
                 team_id,
                 at_ms,
             } => rep(tx, rep_id, team_id, *at_ms).await,
+            Update::RepLeft {
+                rep_id,
+                team_id,
+                at_ms,
+            } => {
+                sqlx::query(
+                    "INSERT INTO reporting_reps (rep_id, team_id, at_ms, left_at_ms) \
+                     VALUES ($1, $2, $3, $3) ON CONFLICT (rep_id) DO UPDATE SET \
+                     team_id = excluded.team_id, at_ms = excluded.at_ms, \
+                     left_at_ms = excluded.left_at_ms WHERE reporting_reps.at_ms <= excluded.at_ms",
+                )
+                .bind(rep_id)
+                .bind(team_id)
+                .bind(at_ms)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
             Update::Account(account) => {
                 sqlx::query(
                     "INSERT INTO reporting_accounts (account_id, version, owner_rep_id, team_id, \
@@ -142,7 +160,7 @@ impl Applier {
                     via,
                     routed_by,
                     rule_id,
-                    offer_id,
+                    offer_id: offer_id.as_deref(),
                     at_ms: *at_ms,
                 };
                 timing::assigned(tx, &self.zone, &assignment).await
@@ -381,8 +399,8 @@ impl Applier {
 async fn rep(tx: &mut Tx, rep_id: &str, team_id: &str, at_ms: i64) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO reporting_reps (rep_id, team_id, at_ms) VALUES ($1, $2, $3) \
-         ON CONFLICT (rep_id) DO UPDATE SET team_id = excluded.team_id, at_ms = excluded.at_ms \
-         WHERE reporting_reps.at_ms <= excluded.at_ms",
+         ON CONFLICT (rep_id) DO UPDATE SET team_id = excluded.team_id, at_ms = excluded.at_ms, \
+         left_at_ms = 0 WHERE reporting_reps.at_ms <= excluded.at_ms",
     )
     .bind(rep_id)
     .bind(team_id)

@@ -4,6 +4,8 @@
 //! one row per deal or lead (balance, routes, history) are in
 //! `per_deal.rs`.
 
+use std::collections::BTreeSet;
+
 use leadwheel_plumbing::Store;
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
@@ -115,7 +117,19 @@ impl Reader {
         Ok(row.is_some())
     }
 
-    /// The team `rep_id` is in, per the wheel.
+    /// The reps who left a team (`wheel.rep.left`) and joined none since,
+    /// as (team, rep): kept in the roster for their history, not members.
+    pub async fn leavers(&self) -> Result<BTreeSet<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT team_id, rep_id FROM reporting_reps WHERE left_at_ms > 0")
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("team_id")?, row.try_get("rep_id")?)))
+            .collect()
+    }
+
+    /// The team `rep_id` is in, per the wheel (for a rep who left, the
+    /// team they left: their quotas stay that team's).
     pub async fn rep_team(&self, rep_id: &str) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT team_id FROM reporting_reps WHERE rep_id = $1")
             .bind(rep_id)

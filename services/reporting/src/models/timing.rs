@@ -66,7 +66,7 @@ pub struct Assignment<'a> {
     pub via: &'a str,
     pub routed_by: &'a str,
     pub rule_id: &'a str,
-    pub offer_id: &'a str,
+    pub offer_id: Option<&'a str>,
     pub at_ms: i64,
 }
 
@@ -95,7 +95,9 @@ pub async fn assigned(tx: &mut Tx, zone: &TimeZone, a: &Assignment<'_>) -> Resul
     .bind(a.team_id)
     .bind(a.rep_id)
     .bind(a.via)
-    .bind(a.offer_id)
+    // Stored empty when the assignment was not an offer's claim (the
+    // route report joins on it).
+    .bind(a.offer_id.unwrap_or_default())
     .bind(period::day_of(a.at_ms, zone).to_string())
     .bind(a.at_ms)
     .bind(a.routed_by)

@@ -313,7 +313,7 @@ async fn replace_inbox(
     live_inbox: &str,
     fresh_inbox: &str,
 ) -> Result<()> {
-    for (durable, _, _) in CONSUMERS {
+    for (durable, _) in CONSUMERS {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {live_inbox} WHERE consumer = $1"
         )))

@@ -137,7 +137,7 @@ impl Rebuilder {
                 phase: Phase::Replaying,
                 consumers: CONSUMERS
                     .iter()
-                    .map(|(durable, _, _)| ConsumerProgress {
+                    .map(|(durable, _)| ConsumerProgress {
                         consumer: durable.to_string(),
                         delivered: 0,
                         pending: 0,
@@ -223,7 +223,8 @@ impl Rebuilder {
 
     async fn replay_and_switch(&self, fresh: &fresh::Fresh) -> anyhow::Result<()> {
         let mut replays = Vec::new();
-        for (index, (durable, stream, filter)) in CONSUMERS.iter().enumerate() {
+        for (index, (durable, stream)) in CONSUMERS.iter().enumerate() {
+            let filter = crate::filter_subjects(stream);
             let mut replay = replay::Replay::open(&self.bus, durable, stream, filter).await?;
             tracing::info!(consumer = durable, "replaying");
             replay
@@ -270,7 +271,7 @@ impl Shared {
 /// and still pending messages.
 pub async fn consumer_progress(bus: &Bus) -> Result<Vec<ConsumerProgress>, Error> {
     let mut out = Vec::new();
-    for (durable, stream, _) in CONSUMERS {
+    for (durable, stream) in CONSUMERS {
         let stream = bus
             .jetstream
             .get_stream(stream.name)

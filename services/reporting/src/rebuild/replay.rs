@@ -30,13 +30,14 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// An ephemeral consumer of `stream`'s `filter` subjects from the first
+    /// An ephemeral consumer of `stream`'s `filter` subjects (the durable
+    /// consumer's, [`crate::filter_subjects`]) from the first
     /// message, standing in for the durable consumer `durable`.
     pub async fn open(
         bus: &Bus,
         durable: &'static str,
         stream: &'static StreamSpec,
-        filter: &str,
+        filter: Vec<String>,
     ) -> Result<Self> {
         bus.ensure_stream(stream).await?;
         let handle = bus
@@ -47,7 +48,7 @@ impl Replay {
         let consumer = handle
             .create_consumer(pull::Config {
                 durable_name: None,
-                filter_subject: filter.to_string(),
+                filter_subjects: filter,
                 deliver_policy: DeliverPolicy::All,
                 ack_policy: AckPolicy::None,
                 // Removed by the server soon after the replay stops reading.

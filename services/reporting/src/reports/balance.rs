@@ -60,19 +60,24 @@ impl Reports {
         for (team, _, _, won) in &customers {
             *won_per_team.entry(team.as_str()).or_default() += won;
         }
+        let leavers = self.reader.leavers().await?;
         let reps = customers
             .iter()
             .filter(|(_, rep, _, _)| filter.rep.as_ref().is_none_or(|r| r == rep))
             .map(|(team, rep, customers, won)| {
                 let total = won_per_team.get(team.as_str()).copied().unwrap_or(0);
                 let share = if total > 0 { won * 10_000 / total } else { 0 };
+                // A leaver's accounts still count until handed over, but
+                // they are not a member whose share a manager balances.
+                let left = leavers.contains(&(team.clone(), rep.clone()));
                 RepBalance {
                     team_id: team.clone(),
                     rep_id: rep.clone(),
                     customers: *customers,
                     won_customers: *won,
                     won_share_bp: share,
-                    over_share: share > max_share_bp,
+                    over_share: share > max_share_bp && !left,
+                    left,
                 }
             })
             .collect();

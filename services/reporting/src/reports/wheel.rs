@@ -123,10 +123,14 @@ impl Reports {
                 .or_default()
                 .push(row.duration_ms);
         }
+        let leavers = self.reader.leavers().await?;
         let mut looks: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let reps: Vec<RepFairness> = reps
             .into_iter()
             .map(|(key, mut rep)| {
+                // A rep who left keeps their numbers but is no longer one
+                // of the team's reps whose first looks should be even.
+                rep.left = leavers.contains(&key);
                 rep.claim_rate_bp = if rep.offers > 0 {
                     rep.claims * 10_000 / rep.offers
                 } else {
@@ -135,7 +139,7 @@ impl Reports {
                 rep.time_to_claim = Some(percentiles(waits.remove(&key).unwrap_or_default()));
                 rep.passes.sort_by(|a, b| a.reason.cmp(&b.reason));
                 rep.skips.sort_by(|a, b| a.reason.cmp(&b.reason));
-                if rep.offers > 0 {
+                if rep.offers > 0 && !rep.left {
                     looks
                         .entry(rep.team_id.clone())
                         .or_default()

@@ -99,7 +99,7 @@ async fn opportunity_publishes_what_reporting_reads(db: TestDb) {
         team_id: "north".into(),
         rep_id: "ana".into(),
         via: AssignedVia::Offer as i32,
-        offer_id: "offer-x".into(),
+        offer_id: Some("offer-x".into()),
         lead_created_at_ms: 1_000,
         first_offer_at_ms: 2_000,
         assigned_at_ms: 3_000,

@@ -49,7 +49,7 @@ fn assigned(
         team_id: "north".into(),
         rep_id: rep.into(),
         via: via as i32,
-        offer_id: offer.into(),
+        offer_id: (!offer.is_empty()).then(|| offer.to_string()),
         lead_created_at_ms: at_ms - 60_000,
         first_offer_at_ms: if offer.is_empty() { 0 } else { at_ms - 30_000 },
         assigned_at_ms: at_ms,

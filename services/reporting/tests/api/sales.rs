@@ -440,6 +440,7 @@ async fn scripted_month(db: TestDb) {
         won_customers: won,
         won_share_bp: share,
         over_share: over,
+        left: false,
     };
     assert_eq!(
         balance.reps,

@@ -352,7 +352,7 @@ impl Script {
             team_id: team.into(),
             rep_id: rep.into(),
             via: via as i32,
-            offer_id: offer.into(),
+            offer_id: (!offer.is_empty()).then(|| offer.to_string()),
             lead_created_at_ms: created,
             first_offer_at_ms: first_offer,
             assigned_at_ms: assigned,

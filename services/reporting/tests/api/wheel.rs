@@ -2,9 +2,10 @@
 //! answers in the comments), on both backends.
 
 use leadwheel_plumbing::Role;
+use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually};
-use leadwheel_proto::events::v1::{AssignedVia, OfferOutcome};
+use leadwheel_proto::events::v1::{AssignedVia, OfferOutcome, RepLeft, RepUpserted, rep_left};
 use leadwheel_proto::reporting::v1::{
     GetFairnessRequest, GetFairnessResponse, GetRoutingOutcomeRequest, GetSpeedToLeadRequest,
     Money, Percentiles, ReasonCount, RepFairness, RouteOutcome, Speed, TeamEvenness,
@@ -132,6 +133,7 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
                 claim_rate_bp: 3_333,
                 time_to_claim: p([1, 10 * S, 10 * S, 10 * S]),
                 skips: vec![],
+                left: false,
             },
             RepFairness {
                 team_id: "north".into(),
@@ -145,6 +147,7 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
                 claim_rate_bp: 3_333,
                 time_to_claim: p([1, 30 * S, 30 * S, 30 * S]),
                 skips: vec![],
+                left: false,
             },
         ],
         teams: vec![TeamEvenness {
@@ -326,4 +329,99 @@ async fn routing_outcome_to_revenue(db: TestDb) {
     app.stop().await;
 }
 
-on_both_backends!(fairness_and_speed_to_lead, routing_outcome_to_revenue);
+/// `events` with ids of their own (a new script numbers from 1 again).
+fn renamed(mut events: Vec<script::Scripted>, prefix: &str) -> Vec<script::Scripted> {
+    for event in &mut events {
+        event.id = format!("{prefix}-{}", event.id);
+        event.msg_id = event.id.clone();
+    }
+    events
+}
+
+/// bo leaves north (`wheel.rep.left`, published after the week): the
+/// fairness report still shows his week, marked left, and the team's
+/// evenness is among its current reps only (ana).
+async fn a_rep_who_left_keeps_their_history_but_not_their_place(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    let mut events = week_of_offers();
+    let mut s = Script::default();
+    s.event(
+        subjects::REP_LEFT,
+        "bo",
+        &RepLeft {
+            rep_id: "bo".into(),
+            team_id: "north".into(),
+            why: Some(rep_left::Why::RemovedBy("maya".into())),
+            at_ms: 2,
+        },
+    );
+    events.extend(renamed(s.events, "left"));
+    script::publish_all(&app.nats_url, &events).await;
+    let maya = app.client("maya", Role::Manager).await;
+    let request = GetFairnessRequest {
+        team_id: "north".into(),
+        period: week("2026-11-05"),
+        ..Default::default()
+    };
+    let got = eventually(WAIT, "bo marked left", || {
+        let mut maya = maya.clone();
+        let request = request.clone();
+        async move {
+            let got = maya.get_fairness(request).await.ok()?.into_inner();
+            let bo = got.reps.iter().find(|r| r.rep_id == "bo")?;
+            // Every event applied (ana's pool claim is the last) and bo left.
+            let ana = got.reps.iter().find(|r| r.rep_id == "ana")?;
+            (bo.left && ana.pool_claims == 1).then_some(got)
+        }
+    })
+    .await;
+    let rows: Vec<(&str, i64, i64, bool)> = got
+        .reps
+        .iter()
+        .map(|r| (r.rep_id.as_str(), r.offers, r.first_looks, r.left))
+        .collect();
+    assert_eq!(rows, vec![("ana", 3, 2, false), ("bo", 3, 1, true)]);
+    assert_eq!(
+        got.teams,
+        vec![TeamEvenness {
+            team_id: "north".into(),
+            first_looks: 2,
+            min_first_looks: 2,
+            max_first_looks: 2,
+            evenness_bp: 10_000,
+        }]
+    );
+    // Joining again clears the mark.
+    let mut s = Script::default();
+    s.event(
+        subjects::REP_UPSERTED,
+        "bo",
+        &RepUpserted {
+            rep_id: "bo".into(),
+            team_id: "north".into(),
+            at_ms: 3,
+            ..Default::default()
+        },
+    );
+    script::publish_all(&app.nats_url, &renamed(s.events, "back")).await;
+    eventually(WAIT, "bo back in north", || {
+        let mut maya = maya.clone();
+        let request = request.clone();
+        async move {
+            let got = maya.get_fairness(request).await.ok()?.into_inner();
+            got.reps
+                .iter()
+                .any(|r| r.rep_id == "bo" && !r.left)
+                .then_some(())
+        }
+    })
+    .await;
+    app.stop().await;
+}
+
+on_both_backends!(
+    fairness_and_speed_to_lead,
+    routing_outcome_to_revenue,
+    a_rep_who_left_keeps_their_history_but_not_their_place
+);

@@ -205,6 +205,6 @@ pub fn lead_attributes(created: &events::LeadCreated) -> LeadAttributes {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        team_hint: created.team_hint.clone(),
+        team_hint: created.team_hint.clone().filter(|t| !t.is_empty()),
     }
 }

@@ -90,12 +90,12 @@ impl Wheel {
             Some(team_id) => store::load_team(&mut tx, team_id)
                 .await?
                 .map(|t| t.manager_id)
-                .unwrap_or_default(),
-            None => String::new(),
+                .filter(|m| !m.is_empty()),
+            None => None,
         };
         let event = events::RepAvailabilityChanged {
             rep_id: rep_id.to_string(),
-            team_id: rep.team_id.clone().unwrap_or_default(),
+            team_id: rep.team_id.clone(),
             availability: availability.to_string(),
             by: caller.subject.clone(),
             reason: reason.to_string(),

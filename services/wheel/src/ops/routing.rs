@@ -128,7 +128,8 @@ impl Wheel {
             plan: lead.plan,
             email: lead.email,
             attributes: lead.attributes.into_iter().collect(),
-            team_hint: lead.team_hint,
+            // The request's empty hint is none.
+            team_hint: Some(lead.team_hint).filter(|t| !t.is_empty()),
         };
         let mut conn = self.read().await?;
         let rules = store::current_rules(&mut conn).await?.rules;

@@ -518,9 +518,10 @@ async fn the_circuit_breaker_sets_a_lapsing_rep_away(db: TestDb) {
             change.rep_id.as_str(),
             change.availability.as_str(),
             change.by.as_str(),
-            change.manager_id.as_str()
+            change.manager_id.as_deref(),
+            change.team_id.as_deref()
         ),
-        ("ana", "away", "circuit_breaker", "maya")
+        ("ana", "away", "circuit_breaker", Some("maya"), Some("demo"))
     );
     assert!(
         kinds(&app, "b2")

@@ -281,7 +281,7 @@ async fn signup(app: &TestApp, lead_id: &str, tier: &str, size: i64, team_hint: 
         tier: tier.into(),
         score: 80,
         company_size: size,
-        team_hint: team_hint.into(),
+        team_hint: (!team_hint.is_empty()).then(|| team_hint.to_string()),
         attributes: HashMap::from([("industry".to_string(), "fintech".to_string())]),
         created_at_ms: now_ms(),
         ..Default::default()
