@@ -1,7 +1,7 @@
-//! The `alerts.*` events, built in one place from the stored alert.
+//! The `alerts.*` events, built in one place from the stored alert; each
+//! payload type is bound to its subject in `leadwheel_plumbing::contracts`.
 
 use leadwheel_plumbing::EventDraft;
-use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::events::v1::{
     AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved, AlertSnoozed,
 };
@@ -33,7 +33,7 @@ pub fn acknowledged(alert: &Alert, by: &str, at_ms: i64) -> EventDraft {
         by: by.to_string(),
         at_ms,
     };
-    EventDraft::new(subjects::ALERT_ACKNOWLEDGED, &alert.alert_id, &payload)
+    EventDraft::of(&alert.alert_id, &payload)
 }
 
 /// `alerts.snoozed` until `until_ms` (0: the snooze ended).
@@ -46,7 +46,7 @@ pub fn snoozed(alert: &Alert, by: &str, until_ms: i64, at_ms: i64) -> EventDraft
         until_ms,
         at_ms,
     };
-    EventDraft::new(subjects::ALERT_SNOOZED, &alert.alert_id, &payload)
+    EventDraft::of(&alert.alert_id, &payload)
 }
 
 /// `alerts.resolved` because of `reason`.
@@ -58,7 +58,7 @@ pub fn resolved(alert: &Alert, reason: &str, at_ms: i64) -> EventDraft {
         reason: reason.to_string(),
         at_ms,
     };
-    EventDraft::new(subjects::ALERT_RESOLVED, &alert.alert_id, &payload)
+    EventDraft::of(&alert.alert_id, &payload)
 }
 
 /// `alerts.escalated` to `to`.
@@ -72,5 +72,5 @@ pub fn escalated(alert: &Alert, to: &str, message: &str, at_ms: i64) -> EventDra
         message: message.to_string(),
         at_ms,
     };
-    EventDraft::new(subjects::ALERT_ESCALATED, &alert.alert_id, &payload)
+    EventDraft::of(&alert.alert_id, &payload)
 }

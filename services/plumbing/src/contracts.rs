@@ -246,6 +246,10 @@ contracts! {
     }
     ALERTS_STREAM {
         AlertRaised => subjects::ALERT_RAISED,
+        AlertAcknowledged => subjects::ALERT_ACKNOWLEDGED,
+        AlertSnoozed => subjects::ALERT_SNOOZED,
+        AlertResolved => subjects::ALERT_RESOLVED,
+        AlertEscalated => subjects::ALERT_ESCALATED,
     }
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::forecast::ForecastCheck;
 use super::{Batch, Ops};
 use crate::rules;
+use crate::store::directory;
 use crate::store::timers::{self, Timer};
 use crate::store::{NewAlert, StoreError};
 use leadwheel_plumbing::Tx;
