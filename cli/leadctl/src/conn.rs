@@ -183,7 +183,16 @@ impl Ctx {
 
     /// A gRPC error from `target` in plain words.
     pub fn fail(&self, target: Target, status: Status) -> anyhow::Error {
-        anyhow!(describe_status(target, self.url(target), &status))
+        let url = self.url(target);
+        let described = describe_status(target, url, &status);
+        // Over TLS, say why the transport failed (a client certificate the
+        // server requires, a certificate it refused).
+        match std::error::Error::source(&status) {
+            Some(source) if url.starts_with("https://") => {
+                anyhow!("{described} ({})", error_chain(source))
+            }
+            _ => anyhow!(described),
+        }
     }
 
     /// Connects to `target`. `per_call_timeout` bounds unary calls; streams pass None.
