@@ -93,6 +93,11 @@ refuse "a database URL as a plain variable" "LEADWHEEL_WHEEL_DATABASE_URL" \
 refuse "a grace period shorter than preStop + the shutdown stages" "shorter than the preStop sleep" \
     --set shutdown.terminationGracePeriodSeconds=59
 refuse "no existingSecret" "existingSecret" --set existingSecret=
+refuse "client certificates without the CA" "/tls/ca" \
+    --set tls.enabled=true --set tls.clientAuth=required --set tls.ca=false
+refuse "an unknown client auth mode" "tls/clientAuth" --set tls.clientAuth=maybe
+refuse "a key set URL without issuer and audience" "'/jwks': 'allOf' failed" --set jwks.url=https://idp.example/jwks
+refuse "a role map to an unknown role" "jwks/roleMap" --set jwks.roleMap=sales=owner
 refuse "an unknown database mode" "database/mode" --set database.mode=mysql
 refuse "more stream replicas than JetStream allows" "nats/streamReplicas" --set nats.streamReplicas=7
 refuse "no stream replicas" "nats/streamReplicas" --set nats.streamReplicas=0

@@ -120,10 +120,9 @@ def policy(label, docs, model, versions):
             check(f"{where} takes secrets only as *_FILE", not leaked, str(leaked))
             # Every *_FILE secret points into the mounted secret volume's items.
             mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
-            secret_vol = next((v for v in pod.get("volumes", []) if "secret" in v), None)
-            items = set()
-            if secret_vol and secret_vol["name"] in mounts:
-                items = {f"{mounts[secret_vol['name']]}/{i['path']}" for i in secret_vol["secret"].get("items", [])}
+            items = {f"{mounts[v['name']]}/{i['path']}"
+                     for v in pod.get("volumes", []) if "secret" in v and v["name"] in mounts
+                     for i in v["secret"].get("items", [])}
             files = {k: v for k, v in env.items() if k.endswith("_FILE")}
             check(f"{where} reads every *_FILE from a mounted Secret item", set(files.values()) <= items and "LEADWHEEL_JWT_SECRET_FILE" in files,
                   f"{files} vs {items}")

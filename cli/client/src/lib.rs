@@ -6,12 +6,14 @@
 //! - [`secret`]: secrets from the environment or `*_FILE` files;
 //! - [`defaults`]: the development secret and the default ports;
 //! - [`link`]: the console's one-time sign-in links;
-//! - [`bearer`]: the tonic interceptor that sends a token.
+//! - [`bearer`]: the tonic interceptor that sends a token;
+//! - [`tls`]: TLS for `https://` gRPC URLs.
 
 pub mod bearer;
 pub mod defaults;
 pub mod link;
 pub mod secret;
+pub mod tls;
 pub mod token;
 
 /// Seconds since the Unix epoch, now.

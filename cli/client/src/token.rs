@@ -1,6 +1,8 @@
 //! Bearer tokens: JWTs signed with HS256 using the shared key from
 //! `LEADWHEEL_JWT_SECRET`, naming the caller (`sub`), their `role`, an
-//! optional `team`, and an expiry. Signing and verification are done here
+//! optional `team`, and an expiry. (The services also accept an identity
+//! provider's RS256/ES256 tokens, mapped to the same [`Claims`]: see
+//! `leadwheel_plumbing::jwks`.) Signing and verification are done here
 //! with the `hmac` crate (constant-time comparison), which keeps heavyweight
 //! RSA/EC dependencies out of every service and client.
 
@@ -67,8 +69,9 @@ pub enum TokenError {
     /// Not three dot-separated base64url parts with a JSON header and body.
     #[error("malformed token")]
     Malformed,
-    /// Not HS256.
-    #[error("unsupported token algorithm (expected HS256)")]
+    /// Not HS256 (nor, where an identity provider is configured, RS256 or
+    /// ES256 matching the key).
+    #[error("unsupported token algorithm (HS256, or RS256/ES256 from the identity provider)")]
     Algorithm,
     /// The signature does not match the key.
     #[error("bad token signature")]
@@ -76,6 +79,26 @@ pub enum TokenError {
     /// Past `exp`.
     #[error("token expired")]
     Expired,
+    /// Before `nbf`.
+    #[error("token not yet valid (nbf is in the future)")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("token issuer {0:?} is not the expected issuer")]
+    Issuer(String),
+    /// `aud` does not name the configured audience.
+    #[error("token audience does not include the expected audience")]
+    Audience,
+    /// The header's `kid` names no key of the identity provider's key set.
+    #[error("unknown token key id {0:?} (the key set is refreshed; retry shortly)")]
+    UnknownKey(String),
+    /// A claim the caller is mapped from is missing or has the wrong type.
+    #[error("token claim {0:?} is missing or invalid")]
+    Claim(String),
+    /// An identity provider's token while no key set is configured.
+    #[error(
+        "token signed with {0} but no identity provider key set (LEADWHEEL_JWKS_URL) is configured"
+    )]
+    NoKeySet(String),
 }
 
 /// Signs and verifies tokens with one shared key.

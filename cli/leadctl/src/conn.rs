@@ -8,6 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadwheel_client::bearer::BearerToken;
 use leadwheel_client::defaults::DEV_JWT_SECRET;
 use leadwheel_client::secret::{Secret, secret_from_env};
+use leadwheel_client::tls::{ClientTlsSettings, TlsConnector};
 use leadwheel_client::token::{Role, TokenKey};
 use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::intake::v1::intake_service_client::IntakeServiceClient;
@@ -132,6 +133,21 @@ fn peek_claims(token: &str) -> (Option<String>, Option<String>) {
     (field("sub"), field("role"))
 }
 
+/// An error and its sources, for a TLS failure's reason (an unknown CA, a
+/// certificate refused) to reach the user.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut current = Some(err);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
 /// Everything a command needs: flags, identity, connections.
 pub struct Ctx {
     pub global: Global,
@@ -167,7 +183,16 @@ impl Ctx {
 
     /// A gRPC error from `target` in plain words.
     pub fn fail(&self, target: Target, status: Status) -> anyhow::Error {
-        anyhow!(describe_status(target, self.url(target), &status))
+        let url = self.url(target);
+        let described = describe_status(target, url, &status);
+        // Over TLS, say why the transport failed (a client certificate the
+        // server requires, a certificate it refused).
+        match std::error::Error::source(&status) {
+            Some(source) if url.starts_with("https://") => {
+                anyhow!("{described} ({})", error_chain(source))
+            }
+            _ => anyhow!(described),
+        }
     }
 
     /// Connects to `target`. `per_call_timeout` bounds unary calls; streams pass None.
@@ -183,10 +208,29 @@ impl Ctx {
         if let Some(timeout) = per_call_timeout {
             endpoint = endpoint.timeout(timeout);
         }
+        let tls = if url.starts_with("https://") {
+            let urls = &self.global.urls;
+            let settings = ClientTlsSettings {
+                ca_file: urls.ca_file.clone(),
+                identity: urls
+                    .client_cert_file
+                    .clone()
+                    .zip(urls.client_key_file.clone()),
+            };
+            Some(settings.client_config(&[b"h2"])?)
+        } else {
+            None
+        };
+        let over_tls = tls.is_some();
         let channel = endpoint
-            .connect()
+            .connect_with_connector(TlsConnector::new(tls))
             .await
-            .map_err(|_| anyhow!(unreachable(target, url)))?;
+            .map_err(|err| match over_tls {
+                // Say why: an unknown CA or a refused certificate is not
+                // "not running".
+                true => anyhow!("{} ({})", unreachable(target, url), error_chain(&err)),
+                false => anyhow!(unreachable(target, url)),
+            })?;
         let interceptor = BearerToken::new(&self.identity.token)
             .map_err(|_| anyhow!("the token is not valid header text"))?;
         Ok(InterceptedService::new(channel, interceptor))

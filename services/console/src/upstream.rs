@@ -44,10 +44,12 @@ pub struct UpstreamUrls<'a> {
 }
 
 fn lazy(url: &str, what: &str) -> Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .with_context(|| format!("invalid {what} URL {url:?}"))?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .connect_lazy())
+    // Over TLS for an https:// URL (LEADWHEEL_TLS_CA_FILE and friends).
+    leadwheel_plumbing::tls::connect_lazy(
+        Endpoint::from_shared(url.to_string())
+            .with_context(|| format!("invalid {what} URL {url:?}"))?
+            .connect_timeout(std::time::Duration::from_secs(3)),
+    )
 }
 
 impl Upstream {

@@ -92,9 +92,11 @@ pub async fn run_with(
     );
     let app = http::router(leads.clone(), &settings, runtime.auth.clone());
     let stop = runtime.front.clone();
+    // TLS with the service's certificate when one is configured.
+    let tls = runtime.tls.as_ref().map(|tls| tls.http());
     let http_task = tokio::spawn(async move {
         axum::serve(
-            http,
+            leadwheel_plumbing::tls::http_listener(http, tls),
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(stop.cancelled_owned())

@@ -1,6 +1,7 @@
 //! The admin HTTP port: `/healthz` (the process is up), `/readyz` (the
 //! store answers and the service is not draining; NATS state is reported)
-//! and Prometheus `/metrics`.
+//! and Prometheus `/metrics`; over TLS when the service has a certificate
+//! (unless `LEADWHEEL_ADMIN_TLS=0`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,9 +30,10 @@ pub struct Readiness {
     pub bus: Bus,
 }
 
-/// Serves the admin endpoints until `stop` fires.
+/// Serves the admin endpoints (over TLS with `tls`) until `stop` fires.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     readiness: Readiness,
     stop: CancellationToken,
 ) -> Result<()> {
@@ -40,7 +42,7 @@ pub async fn serve(
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .with_state(readiness);
-    axum::serve(listener, app)
+    axum::serve(crate::tls::Incoming::new(listener, tls), app)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
         .context("serving the admin port")

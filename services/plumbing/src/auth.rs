@@ -1,15 +1,18 @@
 //! Bearer-token authentication for gRPC, server side.
 //!
-//! Tokens (their claims, signing and verification) are defined in
-//! `leadwheel_client::token`, shared with `leadctl` and the console; here is
-//! what only a server needs: the interceptor that verifies each call's token
-//! and the [`Caller`] it leaves for the handlers.
+//! Leadwheel's own HS256 tokens (their claims, signing and verification)
+//! are defined in `leadwheel_client::token`, shared with `leadctl` and the
+//! console; an identity provider's RS256/ES256 tokens are verified with its
+//! key set ([`crate::jwks`]) when one is configured. Here is what only a
+//! server needs: the interceptor that verifies each call's token and the
+//! [`Caller`] it leaves for the handlers.
 
 use tonic::{Request, Status};
 
 pub use leadwheel_client::token::{Claims, Role, TokenError, TokenKey};
 
 use crate::config::Secret;
+use crate::jwks::KeySet;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,18 +59,48 @@ impl Caller {
     }
 }
 
-/// Verifies tokens on incoming calls (a [`TokenKey`] that is also a tonic
+/// Verifies tokens on incoming calls (a [`TokenKey`], plus an identity
+/// provider's [`KeySet`] when configured, that is also a tonic
 /// interceptor); derefs to the key, so it signs and mints as well.
 #[derive(Clone, Debug)]
 pub struct Authenticator {
     key: TokenKey,
+    idp: Option<KeySet>,
 }
 
 impl Authenticator {
-    /// An authenticator keyed with `key`.
+    /// An authenticator keyed with `key` (HS256 tokens only).
     pub fn new(key: Secret) -> Self {
         Self {
             key: TokenKey::new(key),
+            idp: None,
+        }
+    }
+
+    /// Also accepts the identity provider's RS256/ES256 tokens, verified
+    /// with `keys` (kept fresh by [`KeySet::run_refresh`]).
+    pub fn with_key_set(mut self, keys: KeySet) -> Self {
+        self.idp = Some(keys);
+        self
+    }
+
+    /// The identity provider's key set, when configured.
+    pub fn key_set(&self) -> Option<&KeySet> {
+        self.idp.as_ref()
+    }
+
+    /// Verifies `token`: HS256 with the shared key, RS256/ES256 with the
+    /// identity provider's key set; returns the caller's claims. No
+    /// network call: the key set is cached.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let alg = crate::jwks::token_alg(token)?;
+        match alg.as_str() {
+            "HS256" => self.key.verify(token),
+            "RS256" | "ES256" => match &self.idp {
+                Some(keys) => keys.verify(token),
+                None => Err(TokenError::NoKeySet(alg)),
+            },
+            _ => Err(TokenError::Algorithm),
         }
     }
 }

@@ -192,6 +192,7 @@ impl Bus {
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_secs(5))
             .request_timeout(Some(Duration::from_secs(5)));
+        options = config.security.nats_tls.apply(options);
         if let Some(creds) = &config.nats_creds_file {
             options = options
                 .credentials_file(creds)

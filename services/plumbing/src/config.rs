@@ -15,7 +15,9 @@ use anyhow::{Result, bail};
 pub use leadwheel_client::defaults::{DEV_JWT_SECRET, ports};
 pub use leadwheel_client::secret::{Secret, secret_from_env};
 
+pub use crate::jwks::IdpConfig;
 use crate::retention::Retention;
+pub use crate::tls::{ClientTlsSettings, NatsTlsSettings, ServerTlsSettings};
 
 /// Reads `name`, or `default` when unset or empty.
 pub fn env_or(name: &str, default: &str) -> String {
@@ -99,6 +101,34 @@ pub struct ServiceConfig {
     /// `LEADWHEEL_STREAM_REPLICAS`, `LEADWHEEL_OUTBOX_KEEP_SENT_MS`,
     /// `LEADWHEEL_INBOX_KEEP_MS`, `LEADWHEEL_PRUNE_EVERY_MS`).
     pub retention: Retention,
+    /// TLS and identity-provider tokens (`LEADWHEEL_TLS_*`,
+    /// `LEADWHEEL_JWKS_*`, `LEADWHEEL_JWT_*`, `NATS_TLS_*`); all off by default.
+    pub security: Security,
+}
+
+/// The production security settings: all optional, all off by default.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    /// TLS on the ports this service serves.
+    pub server_tls: Option<ServerTlsSettings>,
+    /// TLS for the `https://` services this one calls.
+    pub client_tls: ClientTlsSettings,
+    /// TLS on the NATS connection.
+    pub nats_tls: NatsTlsSettings,
+    /// The identity provider whose tokens are accepted besides HS256 ones.
+    pub idp: Option<IdpConfig>,
+}
+
+impl Security {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            server_tls: ServerTlsSettings::from_env()?,
+            client_tls: ClientTlsSettings::from_env()?,
+            nats_tls: NatsTlsSettings::from_env()?,
+            idp: IdpConfig::from_env()?,
+        })
+    }
 }
 
 impl ServiceConfig {
@@ -147,6 +177,7 @@ impl ServiceConfig {
             )?,
             data_dir,
             retention: Retention::from_env()?,
+            security: Security::from_env()?,
         })
     }
 

@@ -2,13 +2,15 @@
 //! interceptor, plus tonic-health and tonic-reflection (v1 and v1alpha,
 //! describing only what this server serves; see [`crate::reflection`]),
 //! unauthenticated so probes and `grpcurl` just work, with the caller's
-//! trace context taken from the `traceparent` metadata.
+//! trace context taken from the `traceparent` metadata; over TLS when the
+//! service has a certificate ([`crate::tls`]).
 
 use std::convert::Infallible;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -17,9 +19,14 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::telemetry;
 
-/// Serves `service` on `listener` until `stop` fires, then finishes
-/// in-flight calls and returns.
-pub async fn serve<S>(listener: TcpListener, service: S, stop: CancellationToken) -> Result<()>
+/// Serves `service` on `listener` (over TLS with `tls`) until `stop`
+/// fires, then finishes in-flight calls and returns.
+pub async fn serve<S>(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    service: S,
+    stop: CancellationToken,
+) -> Result<()>
 where
     S: tower::Service<http::Request<Body>, Error = Infallible>
         + NamedService
@@ -46,26 +53,14 @@ where
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(no_delay(listener), shutdown)
+        // Accepted with TCP_NODELAY (tonic sets it only on listeners it
+        // binds itself), TLS handshakes done concurrently.
+        .serve_with_incoming_shutdown(
+            crate::tls::Incoming::new(listener, tls).into_stream(),
+            shutdown,
+        )
         .await
         .context("serving gRPC")
-}
-
-/// The accepted connections of `listener` with Nagle's algorithm off.
-/// tonic sets `TCP_NODELAY` only on listeners it binds itself; without it a
-/// reply written as several HTTP/2 frames waits for the client's delayed
-/// ACK (40 ms on Linux) before its last frame leaves.
-fn no_delay(
-    listener: TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::StreamExt;
-    TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(error = %err, "could not set TCP_NODELAY");
-            }
-        })
-    })
 }
 
 /// `INVALID_ARGUMENT` with `message`, carrying a `BadRequest` field
@@ -100,9 +95,12 @@ mod tests {
     async fn accepted_connections_do_not_wait_for_delayed_acks() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut incoming = std::pin::pin!(super::no_delay(listener));
+        let mut incoming = std::pin::pin!(crate::tls::Incoming::new(listener, None).into_stream());
         let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
         let accepted = incoming.next().await.unwrap().unwrap();
-        assert!(accepted.nodelay().unwrap());
+        let crate::tls::Conn::Plain(tcp) = accepted else {
+            panic!("plain listener gave a TLS connection")
+        };
+        assert!(tcp.nodelay().unwrap());
     }
 }

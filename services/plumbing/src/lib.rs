@@ -5,7 +5,7 @@
 //! the [`store`] (SQLite or Postgres through one code path), the injected [`clock`], the [`bus`]
 //! (JetStream streams and the event envelope), the typed event [`contracts`], with the transactional
 //! [`outbox`] and the [`inbox`] (kept as long as [`retention`] says, then
-//! [`prune`]d), [`auth`] (bearer JWTs), the [`grpc`] and
+//! [`prune`]d), [`auth`] (bearer JWTs, also an identity provider's through [`jwks`]), [`tls`], the [`grpc`] and
 //! [`admin`] servers (with [`reflection`]), [`paging`] for list calls, and the [`runtime`] that
 //! runs them and shuts them down in order.
 
@@ -18,6 +18,7 @@ pub mod contracts;
 pub mod grpc;
 pub mod ids;
 pub mod inbox;
+pub mod jwks;
 pub mod metrics;
 pub mod nats_server;
 pub mod outbox;
@@ -31,6 +32,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use auth::{Authenticator, Caller, Role};
 pub use bus::{Bus, Event, EventDraft};

@@ -30,9 +30,11 @@ use crate::auth::Authenticator;
 use crate::bus::{Bus, StreamSpec};
 use crate::config::ServiceConfig;
 use crate::inbox::{self, ConsumerSpec, EventHandler};
+use crate::jwks::KeySet;
 use crate::outbox::{self, Outbox};
 use crate::prune;
 use crate::store::Store;
+use crate::tls::ServerTls;
 use crate::{shutdown, telemetry};
 
 /// The bound listeners of a service; tests bind port 0 and pass them in.
@@ -96,6 +98,8 @@ pub struct Runtime {
     pub outbox: Outbox,
     /// Verifies bearer tokens.
     pub auth: Authenticator,
+    /// The TLS configs of the ports served, when a certificate is set.
+    pub tls: Option<ServerTls>,
     /// Cancelled when front doors (gRPC, HTTP, long-lived streams) must stop.
     pub front: CancellationToken,
     /// Cancelled when consumers and background loops must stop.
@@ -116,6 +120,13 @@ impl Runtime {
         migrator: &Migrator,
         publishes: Option<&'static StreamSpec>,
     ) -> Result<Self> {
+        // A missing or broken certificate stops the start here.
+        let tls = config
+            .security
+            .server_tls
+            .as_ref()
+            .map(ServerTls::load)
+            .transpose()?;
         let store = Store::connect(config.database_url.expose(), migrator).await?;
         let bus = Bus::connect(&config).await?;
         let relay_stop = CancellationToken::new();
@@ -159,9 +170,28 @@ impl Runtime {
             relay_stop.clone(),
             config.shutdown_timeout / 2,
         ));
-        let auth = Authenticator::new(config.jwt_secret.clone());
+        let mut auth = Authenticator::new(config.jwt_secret.clone());
         let background = CancellationToken::new();
         let tasks = TaskTracker::new();
+        if let Some(idp) = &config.security.idp {
+            let keys = KeySet::new(idp.clone())?;
+            // The provider being down must not stop a service from
+            // starting: its tokens are refused until the keys arrive (the
+            // refresh retries), leadwheel's own keep working.
+            match tokio::time::timeout(Duration::from_secs(5), keys.fetch()).await {
+                Ok(Ok(count)) => {
+                    tracing::info!(keys = count, url = %idp.jwks_url, "identity provider key set loaded")
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %format!("{err:#}"), "identity provider key set unavailable at start; retrying")
+                }
+                Err(_) => {
+                    tracing::warn!(url = %idp.jwks_url, "identity provider key set timed out at start; retrying")
+                }
+            }
+            tasks.spawn(keys.clone().run_refresh(background.clone()));
+            auth = auth.with_key_set(keys);
+        }
         tasks.spawn(prune::run(
             store.clone(),
             config.retention.clone(),
@@ -173,6 +203,7 @@ impl Runtime {
             bus,
             outbox,
             auth,
+            tls,
             front: CancellationToken::new(),
             background,
             tasks,
@@ -230,9 +261,15 @@ impl Runtime {
             store: self.store.clone(),
             bus: self.bus.clone(),
         };
-        let admin_task = tokio::spawn(admin::serve(listeners.admin, readiness, admin_stop.clone()));
+        let admin_task = tokio::spawn(admin::serve(
+            listeners.admin,
+            self.tls.as_ref().and_then(ServerTls::admin),
+            readiness,
+            admin_stop.clone(),
+        ));
         let grpc_task = tokio::spawn(crate::grpc::serve(
             listeners.grpc,
+            self.tls.as_ref().map(ServerTls::grpc),
             service,
             self.front.clone(),
         ));

@@ -378,6 +378,7 @@ pub fn service_config(service: &'static str, nats_url: &str, database_url: &str)
         shutdown_timeout: Duration::from_secs(10),
         data_dir: std::env::temp_dir(),
         retention: crate::retention::Retention::default(),
+        security: Default::default(),
     }
 }
 

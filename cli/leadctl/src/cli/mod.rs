@@ -139,6 +139,36 @@ pub struct Urls {
         default_value = "http://127.0.0.1:50055"
     )]
     pub reporting_url: String,
+    /// CA certificate (PEM) trusted for `https://` service URLs, besides
+    /// the system's roots.
+    #[arg(
+        long,
+        global = true,
+        hide_short_help = true,
+        value_name = "FILE",
+        env = "LEADWHEEL_TLS_CA_FILE"
+    )]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for services that require one.
+    #[arg(
+        long,
+        global = true,
+        hide_short_help = true,
+        value_name = "FILE",
+        env = "LEADWHEEL_TLS_CLIENT_CERT_FILE",
+        requires = "client_key_file"
+    )]
+    pub client_cert_file: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(
+        long,
+        global = true,
+        hide_short_help = true,
+        value_name = "FILE",
+        env = "LEADWHEEL_TLS_CLIENT_KEY_FILE",
+        requires = "client_cert_file"
+    )]
+    pub client_key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -64,11 +64,13 @@ pub struct Reporting {
 impl Reporting {
     /// A channel to `url`, connected on first use (start order is free).
     pub fn new(url: &str, auth: Authenticator) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_string())
-            .map_err(|e| anyhow::anyhow!("invalid reporting URL {url:?}: {e}"))?
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(CALL_TIMEOUT)
-            .connect_lazy();
+        // Over TLS for an https:// URL (LEADWHEEL_TLS_CA_FILE and friends).
+        let channel = leadwheel_plumbing::tls::connect_lazy(
+            Endpoint::from_shared(url.to_string())
+                .map_err(|e| anyhow::anyhow!("invalid reporting URL {url:?}: {e}"))?
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(CALL_TIMEOUT),
+        )?;
         Ok(Self { channel, auth })
     }
 
