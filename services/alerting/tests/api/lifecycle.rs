@@ -695,11 +695,13 @@ on_both_backends!(a_rep_who_left_is_no_longer_told_nor_answered_for);
 /// manager instead of him; ana, still a member, is told as before.
 async fn a_rep_who_left_is_no_longer_told_nor_answered_for(db: TestDb) {
     use leadwheel_proto::events::v1::{RepLeft, rep_left};
-    let env = Env::new(db);
-    let clock = ManualClock::new(leadwheel_plumbing::now_ms());
+    let Fixture {
+        env: _env,
+        clock,
+        app,
+        tables,
+    } = Fixture::start(db, leadwheel_plumbing::now_ms()).await;
     let t0 = clock.now_ms();
-    let app = spawn_app_at(&env, &clock).await;
-    let tables = Tables::open(&env).await;
     team(&app, "north", "maya", &["ana", "ben"]).await;
     let mut maya = app.client("maya", Role::Manager).await;
     let bens = ListAlertsRequest {
