@@ -25,10 +25,11 @@ use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::{Contract, Event, EventDraft, Tx, metrics, now_ms};
 use leadwheel_proto::events::v1::{
-    LeadAssigned, LeadOpened, LeadReassigned, PersonErased, RepLeft, RepUpserted, TeamUpserted,
+    LeadAssigned, LeadReassigned, PersonErased, RepLeft, RepUpserted, TeamUpserted,
 };
 use prometheus_client::metrics::counter::Counter;
 
+use crate::events;
 use crate::store::{self, LeadInWork, Opened, STATUS_IN_WORK, StoreError, directory};
 
 /// Assignments of an already-owned lead to a different rep.
@@ -175,13 +176,7 @@ impl WheelHandler {
             .map_err(transient)?
         {
             Opened::New | Opened::Reopened => {
-                let opened = LeadOpened {
-                    lead_id: lead.lead_id.clone(),
-                    rep_id: lead.rep_id.clone(),
-                    team_id: lead.team_id.clone(),
-                    opened_at_ms: lead.opened_at_ms,
-                };
-                let draft = EventDraft::of(&lead.lead_id, &opened);
+                let draft = events::lead_opened(&lead);
                 store::enqueue(tx, &self.outbox, draft)
                     .await
                     .map_err(transient)?;

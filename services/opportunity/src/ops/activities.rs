@@ -5,12 +5,12 @@
 use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
-use leadwheel_proto::events::v1::ActivityLogged;
 use leadwheel_proto::opportunity::v1::{ActivityKind, LogActivityRequest};
 
 use super::Service;
 use super::leads::{changed, load_lead, next_token};
 use crate::error::Error;
+use crate::events;
 use crate::rules::{
     self, MAX_BODY_LEN, MAX_CALL_NOTE_LEN, MAX_CALL_NOTES, MAX_CALL_SECONDS, MAX_NAME_LEN,
 };
@@ -159,29 +159,14 @@ impl Service {
             (opp.owner_rep_id, opp.team_id, opp.touch_count, opp.stage)
         };
         activities::insert(&mut tx, &activity, &request.request_id).await?;
-        let event = ActivityLogged {
-            activity_id: activity.activity_id.clone(),
-            kind: activity.kind.clone(),
-            lead_id: activity.lead_id.clone(),
-            opportunity_id: activity.opportunity_id.clone(),
-            account_id: activity.account_id.clone(),
-            by: activity.by.clone(),
+        let touched = events::Touched {
             owner_rep_id: owner,
             team_id: team,
-            at_ms,
-            duration_seconds: activity.duration_seconds,
-            outcome: activity.outcome.clone(),
             touch_count: touches,
-            next_follow_up_date: request.next_follow_up_date.clone(),
             stage,
-            has_recording: !activity.recording_url.is_empty(),
         };
-        let key = if activity.opportunity_id.is_empty() {
-            activity.lead_id.clone()
-        } else {
-            activity.opportunity_id.clone()
-        };
-        self.emit(&mut tx, EventDraft::of(key, &event)).await?;
+        let draft = events::activity_logged(&activity, touched, &request.next_follow_up_date);
+        self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         Ok((activity, touches))
     }

@@ -6,9 +6,6 @@ use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_plumbing::contracts::AccountOwnerChanged;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, now_ms};
-use leadwheel_proto::events::v1::{
-    OpportunityAmountChanged, OpportunityClosed, OpportunityOwnerChanged, OpportunityStageChanged,
-};
 use leadwheel_proto::opportunity::v1::{
     ChangeOwnerRequest, ListOpportunitiesRequest, MoveStageRequest, OverrideProbabilityRequest,
     SetAmountRequest, SetForecastCategoryRequest,
@@ -19,7 +16,7 @@ use super::leads::{changed, next_token};
 use super::{Pipeline, Service};
 use crate::access::{self, Scope};
 use crate::error::Error;
-use crate::events;
+use crate::events::{self, Stamp};
 use crate::rules::{self, MAX_NAME_LEN, MAX_REASON_LEN};
 use crate::store::deals::{
     self, Account, Opportunity, OpportunityFilter, OwnerChange, StageChange,
@@ -164,30 +161,12 @@ impl Service {
             },
         )
         .await?;
-        let state = Some(events::opportunity_state(&updated, &pipeline));
-        let draft = if closing {
-            let event = OpportunityClosed {
-                opportunity: state,
-                won: target.outcome == "won",
-                from_stage: opp.stage.clone(),
-                from_stage_entered_at_ms: opp.stage_entered_at_ms,
-                by: caller.subject.clone(),
-                reason,
-                at_ms: now,
-            };
-            EventDraft::of(&opp.opportunity_id, &event)
-        } else {
-            let event = OpportunityStageChanged {
-                opportunity: state,
-                from_stage: opp.stage.clone(),
-                to_stage: target.name.clone(),
-                from_stage_entered_at_ms: opp.stage_entered_at_ms,
-                by: caller.subject.clone(),
-                reason,
-                at_ms: now,
-            };
-            EventDraft::of(&opp.opportunity_id, &event)
+        let stamp = Stamp {
+            by: &caller.subject,
+            reason: &reason,
+            at_ms: now,
         };
+        let draft = events::stage_moved(&opp, &updated, &pipeline, &target.outcome, stamp);
         self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         Ok((updated, pipeline))
@@ -297,18 +276,13 @@ impl Service {
         change(&mut updated);
         write(&mut tx, &mut updated).await?;
         let now = now_ms();
-        let event = OpportunityAmountChanged {
-            opportunity: Some(events::opportunity_state(&updated, &pipeline)),
-            previous_amount_minor: opp.amount_minor,
-            previous_currency: opp.currency.clone(),
-            previous_probability_percent: pipeline.probability(&opp),
-            previous_expected_close_date: opp.expected_close.clone(),
-            by: caller.subject.clone(),
-            reason: reason.to_string(),
+        let stamp = Stamp {
+            by: &caller.subject,
+            reason,
             at_ms: now,
         };
-        self.emit(&mut tx, EventDraft::of(opportunity_id, &event))
-            .await?;
+        let draft = events::amount_changed(&opp, &updated, &pipeline, stamp);
+        self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         Ok((updated, pipeline))
     }
@@ -404,18 +378,14 @@ impl Service {
             },
         )
         .await?;
-        let event = OpportunityOwnerChanged {
-            opportunity: Some(events::opportunity_state(&updated, pipeline)),
-            from_rep_id: opp.owner_rep_id.clone(),
-            to_rep_id: transfer.to_rep_id.to_string(),
-            from_team_id: opp.team_id.clone(),
-            forced: transfer.forced,
-            by: transfer.by.to_string(),
-            reason: transfer.reason.to_string(),
+        let stamp = Stamp {
+            by: transfer.by,
+            reason: transfer.reason,
             at_ms: now,
         };
-        self.emit(conn, EventDraft::of(&opp.opportunity_id, &event))
-            .await?;
+        let draft =
+            events::opportunity_owner_changed(opp, &updated, pipeline, transfer.forced, stamp);
+        self.emit(conn, draft).await?;
         // One owner per account: the account follows its deal when the
         // previous owner held it.
         if let Some(mut account) = deals::account(conn, &opp.account_id).await?

@@ -8,9 +8,6 @@ use std::collections::BTreeSet;
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
-use leadwheel_proto::events::v1::{
-    HandoverApplied, HandoverStarted, HandoverTaskCreated, LeadOwnerChanged, LeadReturned,
-};
 use sqlx::AnyConnection;
 
 use super::deals::Transfer;
@@ -18,6 +15,7 @@ use super::leads::{changed, next_token};
 use super::{Pipeline, Service};
 use crate::access::{self, Scope};
 use crate::error::Error;
+use crate::events;
 use crate::rules;
 use crate::store::handover::{self as plans, Handover, Item, Task};
 use crate::store::{self, STATUS_IN_WORK, STATUS_RETURNED, deals};
@@ -143,19 +141,13 @@ impl Service {
         };
         plans::insert(&mut tx, &handover, &items).await?;
         let count = |kind: &str| items.iter().filter(|i| i.kind == kind).count() as i32;
-        let started = HandoverStarted {
-            handover_id: handover.handover_id.clone(),
-            rep_id: handover.rep_id.clone(),
-            team_id: handover.team_id.clone(),
-            successor_rep_id: handover.successor_rep_id.clone(),
+        let counts = events::PlanCounts {
             leads: count("lead"),
             opportunities: count("opportunity"),
             undecided: items.iter().filter(|i| i.action == MANAGER_DECIDES).count() as i32,
-            by: caller.subject.clone(),
-            at_ms: handover.created_at_ms,
         };
-        self.emit(&mut tx, EventDraft::of(&handover.handover_id, &started))
-            .await?;
+        let started = events::handover_started(&handover, counts, &caller.subject);
+        self.emit(&mut tx, started).await?;
         let summary = summary(&mut tx, handover).await?;
         self.commit(tx).await?;
         Ok(summary)
@@ -330,32 +322,20 @@ impl Service {
                     continue;
                 }
                 let mut updated = lead.clone();
+                let stamp = events::Stamp {
+                    by: &caller.subject,
+                    reason: &reason,
+                    at_ms: now,
+                };
                 if item.action == RETURN {
                     updated.status = STATUS_RETURNED.into();
-                    let event = LeadReturned {
-                        lead_id: lead.lead_id.clone(),
-                        team_id: lead.team_id.clone(),
-                        from_rep_id: lead.rep_id.clone(),
-                        by: caller.subject.clone(),
-                        reason: reason.clone(),
-                        at_ms: now,
-                    };
-                    self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
+                    self.emit(&mut tx, events::lead_returned(&lead, stamp))
                         .await?;
                     moved.leads_returned += 1;
                 } else {
                     updated.rep_id = item.to_rep_id.clone();
                     updated.team_id = to_team.clone();
-                    let event = LeadOwnerChanged {
-                        lead_id: lead.lead_id.clone(),
-                        team_id: to_team.clone(),
-                        from_rep_id: lead.rep_id.clone(),
-                        to_rep_id: item.to_rep_id.clone(),
-                        by: caller.subject.clone(),
-                        reason: reason.clone(),
-                        at_ms: now,
-                    };
-                    self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
+                    self.emit(&mut tx, events::lead_owner_changed(&lead, &updated, stamp))
                         .await?;
                     if customers.insert((item.to_rep_id.clone(), format!("lead/{}", lead.lead_id)))
                     {
@@ -412,33 +392,17 @@ impl Service {
         }
         for task in &moved.tasks {
             plans::insert_task(&mut tx, task, now).await?;
-            let event = HandoverTaskCreated {
-                task_id: task.task_id.clone(),
-                handover_id: handover_id.to_string(),
-                owner_rep_id: task.owner_rep_id.clone(),
-                team_id: task.team_id.clone(),
-                kind: task.kind.clone(),
-                account_id: task.account_id.clone(),
-                lead_id: task.lead_id.clone(),
-                due_date: task.due_date.clone(),
-                at_ms: now,
-            };
-            self.emit(&mut tx, EventDraft::of(&task.task_id, &event))
+            self.emit(&mut tx, events::handover_task_created(task, now))
                 .await?;
         }
-        let applied = HandoverApplied {
-            handover_id: handover_id.to_string(),
-            rep_id: handover.rep_id.clone(),
-            team_id: handover.team_id.clone(),
-            by: caller.subject.clone(),
+        let counts = events::AppliedCounts {
             leads_moved: moved.leads,
             opportunities_moved: moved.opportunities,
-            at_ms: now,
             leads_returned: moved.leads_returned,
             tasks_created: moved.tasks.len() as i32,
         };
-        self.emit(&mut tx, EventDraft::of(handover_id, &applied))
-            .await?;
+        let applied = events::handover_applied(&handover, counts, &caller.subject, now);
+        self.emit(&mut tx, applied).await?;
         if moved.tasks.is_empty() {
             self.complete_plan(&mut tx, &handover, 0, now).await?;
         }

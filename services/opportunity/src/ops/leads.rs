@@ -5,9 +5,6 @@ use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::contracts::{AccountCreated, AccountUpdated};
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, ids, now_ms};
-use leadwheel_proto::events::v1::{
-    FollowUpSet, LeadConverted, LeadDisqualified, OpportunityOpened,
-};
 use leadwheel_proto::opportunity::v1::{ConvertLeadRequest, DisqualifyLeadRequest};
 use sqlx::AnyConnection;
 
@@ -252,26 +249,10 @@ impl Service {
         }
         store::activities::attach_lead_to_account(&mut tx, &lead.lead_id, &account.account_id)
             .await?;
-        let converted = LeadConverted {
-            lead_id: lead.lead_id.clone(),
-            rep_id: lead.rep_id.clone(),
-            team_id: lead.team_id.clone(),
-            account_id: account.account_id.clone(),
-            opportunity_id: opportunity.opportunity_id.clone(),
-            at_ms: now,
-        };
-        self.emit(&mut tx, EventDraft::of(&lead.lead_id, &converted))
-            .await?;
-        let opened = OpportunityOpened {
-            opportunity: Some(events::opportunity_state(&opportunity, &pipeline)),
-            by,
-            at_ms: now,
-        };
-        self.emit(
-            &mut tx,
-            EventDraft::of(&opportunity.opportunity_id, &opened),
-        )
-        .await?;
+        let converted = events::lead_converted(&lead, &account, &opportunity, now);
+        self.emit(&mut tx, converted).await?;
+        let opened = events::opportunity_opened(&opportunity, &pipeline, by, now);
+        self.emit(&mut tx, opened).await?;
         self.commit(tx).await?;
         tracing::info!(lead_id = %lead.lead_id, account_id = %account.account_id, opportunity_id = %opportunity.opportunity_id, joined, "lead converted");
         Ok(Converted {
@@ -316,16 +297,9 @@ impl Service {
             return Err(changed("lead", &lead.lead_id));
         }
         store::set_disqualify_note(&mut tx, &lead.lead_id, &request.note).await?;
-        let event = LeadDisqualified {
-            lead_id: lead.lead_id.clone(),
-            rep_id: lead.rep_id.clone(),
-            team_id: lead.team_id.clone(),
-            reason: request.reason,
-            back_to_pool: request.back_to_pool,
-            at_ms: now_ms(),
-        };
-        self.emit(&mut tx, EventDraft::of(&lead.lead_id, &event))
-            .await?;
+        let draft =
+            events::lead_disqualified(&lead, request.reason, request.back_to_pool, now_ms());
+        self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         updated.version += 1;
         Ok(updated)
@@ -374,21 +348,13 @@ impl Service {
             }
             (opp.owner_rep_id, opp.team_id)
         };
-        let event = FollowUpSet {
-            lead_id: lead_id.to_string(),
-            opportunity_id: opportunity_id.to_string(),
-            owner_rep_id: owner,
-            team_id: team,
-            date: date.to_string(),
-            by: caller.subject.clone(),
+        let stamp = events::Stamp {
+            by: &caller.subject,
+            reason: "",
             at_ms: now_ms(),
         };
-        let key = if lead_id.is_empty() {
-            opportunity_id
-        } else {
-            lead_id
-        };
-        self.emit(&mut tx, EventDraft::of(key, &event)).await?;
+        let draft = events::follow_up_set(lead_id, opportunity_id, (owner, team), date, stamp);
+        self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         Ok(date.to_string())
     }

@@ -2,11 +2,11 @@
 
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::{EventDraft, now_ms};
-use leadwheel_proto::events::v1::PipelineStageChanged;
 
 use super::{Pipeline, Service};
 use crate::access;
 use crate::error::Error;
+use crate::events;
 use crate::rules;
 use crate::store::stages::{self, Stage};
 
@@ -86,18 +86,8 @@ impl Service {
         }
         let now = now_ms();
         stages::upsert_stage(&mut tx, &stage, now).await?;
-        let event = PipelineStageChanged {
-            stage: stage.name.clone(),
-            position: stage.position as i32,
-            probability_percent: stage.probability as i32,
-            owner_locked: stage.owner_locked,
-            stale_days: stage.stale_days as i32,
-            outcome: stage.outcome.clone(),
-            by: caller.subject.clone(),
-            at_ms: now,
-        };
-        self.emit(&mut tx, EventDraft::of(&stage.name, &event))
-            .await?;
+        let draft = events::pipeline_stage_changed(&stage, &caller.subject, now);
+        self.emit(&mut tx, draft).await?;
         self.commit(tx).await?;
         Ok(stage)
     }

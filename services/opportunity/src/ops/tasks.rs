@@ -5,13 +5,13 @@
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::paging::{self, Cursor};
 use leadwheel_plumbing::{EventDraft, now_ms};
-use leadwheel_proto::events::v1::{HandoverCompleted, HandoverTaskCompleted};
 use sqlx::AnyConnection;
 
 use super::Service;
 use super::handover::{Summary, summary};
 use super::leads::{changed, next_token};
 use crate::error::Error;
+use crate::events;
 use crate::rules;
 use crate::store::handover::{self as plans, Handover, Task};
 
@@ -74,16 +74,8 @@ impl Service {
         task.done_at_ms = now;
         // Alerting stops the task's overdue timer on this; the handover's
         // completion (below, with the last task) follows it.
-        let done = HandoverTaskCompleted {
-            task_id: task.task_id.clone(),
-            handover_id: task.handover_id.clone(),
-            owner_rep_id: task.owner_rep_id.clone(),
-            team_id: task.team_id.clone(),
-            by: caller.subject.clone(),
-            at_ms: now,
-        };
-        self.emit(&mut tx, EventDraft::of(&task.task_id, &done))
-            .await?;
+        let done = events::handover_task_completed(&task, &caller.subject, now);
+        self.emit(&mut tx, done).await?;
         let handover = plans::get(&mut tx, &task.handover_id)
             .await?
             .ok_or_else(|| Error::not_found("handover", &task.handover_id))?;
@@ -108,14 +100,7 @@ impl Service {
         if !plans::transition(conn, &handover.handover_id, "applied", "completed", "", now).await? {
             return Err(changed("handover", &handover.handover_id));
         }
-        let event = HandoverCompleted {
-            handover_id: handover.handover_id.clone(),
-            rep_id: handover.rep_id.clone(),
-            team_id: handover.team_id.clone(),
-            tasks_done: tasks_done as i32,
-            at_ms: now,
-        };
-        self.emit(conn, EventDraft::of(&handover.handover_id, &event))
-            .await
+        let draft = events::handover_completed(handover, tasks_done as i32, now);
+        self.emit(conn, draft).await
     }
 }
