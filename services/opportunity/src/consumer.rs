@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::outbox::Outbox;
-use leadwheel_plumbing::{Contract, Event, EventDraft, Tx, metrics, now_ms};
+use leadwheel_plumbing::{Contract, Event, Tx, metrics, now_ms};
 use leadwheel_proto::events::v1::{
     LeadAssigned, LeadReassigned, PersonErased, RepLeft, RepUpserted, TeamUpserted,
 };

@@ -4,7 +4,7 @@
 
 use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_plumbing::paging::{self, Cursor};
-use leadwheel_plumbing::{EventDraft, ids, now_ms};
+use leadwheel_plumbing::{ids, now_ms};
 use leadwheel_proto::opportunity::v1::{ActivityKind, LogActivityRequest};
 
 use super::Service;

@@ -4,8 +4,8 @@
 
 use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_plumbing::contracts::AccountOwnerChanged;
+use leadwheel_plumbing::now_ms;
 use leadwheel_plumbing::paging::{self, Cursor};
-use leadwheel_plumbing::{EventDraft, now_ms};
 use leadwheel_proto::opportunity::v1::{
     ChangeOwnerRequest, ListOpportunitiesRequest, MoveStageRequest, OverrideProbabilityRequest,
     SetAmountRequest, SetForecastCategoryRequest,

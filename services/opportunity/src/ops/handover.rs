@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_plumbing::paging::{self, Cursor};
-use leadwheel_plumbing::{EventDraft, ids, now_ms};
+use leadwheel_plumbing::{ids, now_ms};
 use sqlx::AnyConnection;
 
 use super::deals::Transfer;

@@ -1,7 +1,7 @@
 //! The pipeline's stages: reading them and, for admins, changing them.
 
 use leadwheel_plumbing::auth::Caller;
-use leadwheel_plumbing::{EventDraft, now_ms};
+use leadwheel_plumbing::now_ms;
 
 use super::{Pipeline, Service};
 use crate::access;

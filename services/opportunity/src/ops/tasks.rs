@@ -3,8 +3,8 @@
 //! last task is done.
 
 use leadwheel_plumbing::auth::Caller;
+use leadwheel_plumbing::now_ms;
 use leadwheel_plumbing::paging::{self, Cursor};
-use leadwheel_plumbing::{EventDraft, now_ms};
 use sqlx::AnyConnection;
 
 use super::Service;
