@@ -3,79 +3,19 @@
 //! sign-in links, sessions, and a live stream that says the wheel is
 //! unreachable instead of failing for good.
 
-use std::time::Duration;
-
-use leadwheel_console::config::ConsoleConfig;
-use leadwheel_console::{Listeners, link, run};
+use leadwheel_console::link;
 use leadwheel_plumbing::auth::Role;
-use leadwheel_plumbing::config::{LogFormat, Secret};
-use tokio::net::TcpListener;
+use leadwheel_plumbing::config::Secret;
 
-const KEY: &str = "console-test-secret-0123456789";
-
-struct Console {
-    url: String,
-    admin: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+mod common;
+use common::{Console, KEY, Options, client};
 
 async fn spawn(dev_mode: bool) -> Console {
-    // A port that was bound and closed: nothing answers there.
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let listeners = Listeners {
-        http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    };
-    let url = format!("http://{}", listeners.http_addr());
-    let admin = format!("http://{}", listeners.admin_addr());
-    let config = ConsoleConfig {
-        http_addr: listeners.http_addr(),
-        admin_addr: listeners.admin_addr(),
-        public_url: None,
-        wheel_url: format!("http://{dead}"),
-        opportunity_url: format!("http://{dead}"),
-        alerting_url: format!("http://{dead}"),
-        reporting_url: format!("http://{dead}"),
-        jwt_secret: Secret::new(KEY),
+    Console::spawn(Options {
         dev_mode,
-        session_ttl: Duration::from_secs(600),
-        log_format: LogFormat::Human,
-        otlp_endpoint: None,
-        shutdown_timeout: Duration::from_secs(5),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, listeners, async move {
-        let _ = stopped.await;
-    }));
-    Console {
-        url,
-        admin,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Console {
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("stops in time")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+        ..Default::default()
+    })
+    .await
 }
 
 #[tokio::test]

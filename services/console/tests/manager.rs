@@ -5,12 +5,10 @@
 //! reaches reporting, and the forms' refusals.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use leadwheel_console::config::ConsoleConfig;
-use leadwheel_console::{Listeners, link, run};
+use leadwheel_console::link;
 use leadwheel_plumbing::auth::Role;
-use leadwheel_plumbing::config::{LogFormat, Secret};
+use leadwheel_plumbing::config::Secret;
 use leadwheel_proto::reporting::v1::reporting_service_server::{
     ReportingService, ReportingServiceServer,
 };
@@ -18,7 +16,8 @@ use leadwheel_proto::reporting::v1::*;
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
-const KEY: &str = "console-test-secret-0123456789";
+mod common;
+use common::{Console, KEY, Options, client};
 
 /// Reporting with fixed answers; it keeps the requests it was asked.
 #[derive(Clone, Default)]
@@ -276,12 +275,6 @@ impl ReportingService for Fixed {
     }
 }
 
-struct Console {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 async fn spawn(reporting: Fixed) -> Console {
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let reporting_addr = grpc.local_addr().unwrap();
@@ -290,52 +283,14 @@ async fn spawn(reporting: Fixed) -> Console {
             .add_service(ReportingServiceServer::new(reporting))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(grpc)),
     );
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let listeners = Listeners {
-        http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    };
-    let url = format!("http://{}", listeners.http_addr());
-    let config = ConsoleConfig {
-        http_addr: listeners.http_addr(),
-        admin_addr: listeners.admin_addr(),
-        public_url: None,
-        wheel_url: format!("http://{dead}"),
-        opportunity_url: format!("http://{dead}"),
-        alerting_url: format!("http://{dead}"),
-        reporting_url: format!("http://{reporting_addr}"),
-        jwt_secret: Secret::new(KEY),
-        dev_mode: false,
-        session_ttl: Duration::from_secs(600),
-        log_format: LogFormat::Human,
-        otlp_endpoint: None,
-        shutdown_timeout: Duration::from_secs(5),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(run(config, listeners, async move {
-        let _ = stopped.await;
-    }));
-    Console {
-        url,
-        stop: Some(stop),
-        task,
-    }
+    Console::spawn(Options {
+        reporting_url: Some(format!("http://{reporting_addr}")),
+        ..Default::default()
+    })
+    .await
 }
 
 impl Console {
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("stops in time")
-            .unwrap()
-            .unwrap();
-    }
-
     /// Signs maya (manager of demo) in with a one-time link; (cookie, csrf).
     async fn maya(&self) -> (String, String) {
         let token = link::issue(
@@ -383,13 +338,6 @@ impl Console {
         let headers = answer.headers().clone();
         (status, answer.text().await.unwrap(), headers)
     }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
