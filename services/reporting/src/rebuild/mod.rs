@@ -17,6 +17,7 @@
 //!
 //! Quotas and adjustments are not built from events: the switch keeps them.
 
+pub mod fold;
 mod fresh;
 mod replay;
 
