@@ -3,20 +3,28 @@
 //!
 //! While the replay runs the service keeps answering from its live tables,
 //! which its durable consumers keep updating as before. The replay reads
-//! each stream through its own ephemeral consumer into a fresh store (a
-//! sibling SQLite file, or a Postgres schema of the same database; see
-//! [`fresh`]) with the service's own event handler, in large transactions
-//! ([`replay`]). Then the switch, in one transaction on the live store:
-//! it locks out the durable consumers' commits, replays what is left in the
-//! streams, replaces the live read models and the consumers' inbox rows
-//! with the fresh ones, and commits. Every event a durable consumer applied
-//! was in the stream before the lock, so the fresh tables hold it; every
-//! event the replay applied is in the inbox the durable consumers read
-//! after the switch, so none is applied twice; and an event the replay did
-//! not reach is still unacknowledged by them, so they apply it next.
+//! each stream through its own ephemeral consumer (the three at once,
+//! [`replay`]) and folds the events in memory into the final rows of every
+//! read model and the consumers' inbox rows, with the incremental SQL's
+//! merge rules ([`fold`]); then writes them into a fresh store (a sibling
+//! SQLite file, or a Postgres schema of the same database; see [`fresh`])
+//! with multi-row inserts, in one transaction ([`bulk`]). Then the switch,
+//! in one transaction on the live store: it locks out the durable
+//! consumers' commits, applies what is left in the streams with the
+//! service's own event handler, replaces the live read models and the
+//! consumers' inbox rows with the fresh ones, and commits. Every event a
+//! durable consumer applied was in the stream before the lock, so the
+//! fresh tables hold it; every event the replay applied is in the inbox
+//! the durable consumers read after the switch, so none is applied twice;
+//! and an event the replay did not reach is still unacknowledged by them,
+//! so they apply it next.
+//!
+//! The fold holds every folded row in memory until the write: memory grows
+//! with the size of the read models (see `docs/reporting.md`).
 //!
 //! Quotas and adjustments are not built from events: the switch keeps them.
 
+mod bulk;
 pub mod fold;
 mod fresh;
 mod replay;
@@ -24,10 +32,12 @@ mod replay;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use leadwheel_plumbing::Store;
+use anyhow::Context as _;
 use leadwheel_plumbing::bus::Bus;
 use leadwheel_plumbing::config::Secret;
+use leadwheel_plumbing::{Store, now_ms};
 use leadwheel_proto::reporting::v1::ConsumerProgress;
+use sqlx::Row as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::CONSUMERS;
@@ -35,6 +45,9 @@ use crate::consumer::Handler;
 use crate::error::Error;
 
 pub use fresh::{KEPT, READ_MODELS};
+
+/// Messages per fetch while folding: large, as the raw consume's.
+const FETCH: usize = 10_000;
 
 /// Where a rebuild stands.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,7 +108,7 @@ pub struct Rebuilder {
     bus: Bus,
     database_url: Secret,
     handler: Handler,
-    /// Events applied per transaction of the replay.
+    /// Events applied per transaction of the switch's catch-up.
     batch: usize,
     cancel: CancellationToken,
     shared: Arc<Mutex<Shared>>,
@@ -103,8 +116,9 @@ pub struct Rebuilder {
 
 impl Rebuilder {
     /// A rebuilder of `live`'s read models (the store at `database_url`)
-    /// from `bus`'s streams, applying events with `handler` in
-    /// transactions of `batch` events, stopped by `cancel`.
+    /// from `bus`'s streams, folding them with `handler`'s time zone and
+    /// applying the switch's last events with `handler` in transactions of
+    /// `batch` events, stopped by `cancel`.
     pub fn new(
         live: Store,
         bus: Bus,
@@ -224,21 +238,40 @@ impl Rebuilder {
 
     async fn replay_and_switch(&self, fresh: &fresh::Fresh) -> anyhow::Result<()> {
         let mut replays = Vec::new();
-        for (index, (durable, stream)) in CONSUMERS.iter().enumerate() {
+        for (durable, stream) in CONSUMERS {
             let filter = crate::filter_subjects(stream);
-            let mut replay = replay::Replay::open(&self.bus, durable, stream, filter).await?;
-            tracing::info!(consumer = durable, "replaying");
-            replay
-                .catch_up(
-                    &fresh.store,
-                    &self.handler,
-                    self.batch,
-                    None,
-                    |applied, seq, pending| self.advance(index, applied, seq, pending),
-                )
-                .await?;
-            replays.push(replay);
+            replays.push(replay::Replay::open(&self.bus, durable, stream, filter).await?);
         }
+        let stages = sqlx::query("SELECT stage, position, stale_days FROM reporting_stages")
+            .fetch_all(fresh.store.pool())
+            .await
+            .context("reading the fresh store's seeded stages")?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("stage")?,
+                    row.try_get("position")?,
+                    row.try_get("stale_days")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let mut fold = fold::Fold::new(self.handler.applier.zone.clone(), now_ms(), stages);
+        let mut replays = self.fold_streams(replays, &mut fold).await?;
+        let mut tx = fresh
+            .store
+            .begin()
+            .await
+            .context("beginning the bulk write")?;
+        let rows = bulk::write(&mut tx, &fold).await?;
+        // derived aggregates: models::derived::derive_all(&mut tx) goes here
+        tx.commit().await.context("committing the bulk write")?;
+        tracing::info!(
+            events = fold.applied(),
+            rows,
+            "replayed events written to the fresh tables"
+        );
+        drop(fold);
+
         self.set_phase(Phase::Switching);
         let switch = fresh.lock_live(&self.live).await?;
         // The durable consumers cannot commit now: what they applied was in
@@ -257,6 +290,64 @@ impl Rebuilder {
         }
         switch.replace(fresh).await?;
         Ok(())
+    }
+
+    /// Reads the streams (each on its own task, so the three fetch at
+    /// once) to their end and folds their events into `fold` as they come;
+    /// gives the replays back, positioned after what they read.
+    async fn fold_streams(
+        &self,
+        replays: Vec<replay::Replay>,
+        fold: &mut fold::Fold,
+    ) -> anyhow::Result<Vec<replay::Replay>> {
+        let (sender, mut batches) = tokio::sync::mpsc::channel(2 * replays.len());
+        let mut readers = Vec::new();
+        for (index, mut replay) in replays.into_iter().enumerate() {
+            let sender = sender.clone();
+            readers.push(tokio::spawn(async move {
+                loop {
+                    match replay.read(FETCH).await {
+                        Ok(Some(batch)) => {
+                            // The fold stopped (it failed): so does the reading.
+                            if sender.send(Ok((index, batch))).await.is_err() {
+                                return None;
+                            }
+                        }
+                        Ok(None) => return Some(replay),
+                        Err(err) => {
+                            let _ = sender.send(Err(err)).await;
+                            return None;
+                        }
+                    }
+                }
+            }));
+        }
+        drop(sender);
+        while let Some(batch) = batches.recv().await {
+            let (index, batch) = batch?;
+            let durable = CONSUMERS[index].0;
+            let mut applied = 0;
+            for event in &batch.events {
+                match fold.event(durable, event) {
+                    fold::Outcome::Applied => applied += 1,
+                    fold::Outcome::Repeated => {}
+                    // The durable consumer terminates the same events.
+                    fold::Outcome::Malformed(err) => {
+                        tracing::warn!(consumer = durable, event_id = %event.envelope.id, subject = %event.subject, error = %err, "malformed event skipped");
+                    }
+                }
+            }
+            self.advance(index, applied, batch.delivered, batch.pending);
+        }
+        let mut replays = Vec::new();
+        for reader in readers {
+            let replay = reader
+                .await
+                .context("a replay reader panicked")?
+                .context("a replay reader stopped")?;
+            replays.push(replay);
+        }
+        Ok(replays)
     }
 }
 

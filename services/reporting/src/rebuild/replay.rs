@@ -1,8 +1,10 @@
 //! Reads one stream from its first message through an ephemeral consumer
-//! (no acks: nothing is kept on the server once the replay ends) and
-//! applies the events to the fresh store in large transactions, with the
-//! service's own handler and inbox, so the fresh tables get exactly what
-//! the durable consumers would have made of the same events.
+//! (no acks: nothing is kept on the server once the replay ends): in
+//! batches the rebuild folds ([`Replay::read`]), or applied to the fresh
+//! store in large transactions with the service's own handler and inbox
+//! ([`Replay::catch_up`], for the switch's last events), so the fresh
+//! tables get exactly what the durable consumers would have made of the
+//! same events.
 
 use std::time::Duration;
 
@@ -16,6 +18,16 @@ use leadwheel_proto::events::v1::Envelope;
 use prost::Message as _;
 
 use crate::consumer::Handler;
+
+/// Messages read from a stream in one fetch.
+pub struct Batch {
+    /// The decodable ones.
+    pub events: Vec<Event>,
+    /// Messages read from the stream so far, this batch included.
+    pub delivered: u64,
+    /// Messages the server had left after this batch.
+    pub pending: u64,
+}
 
 /// One stream being replayed.
 pub struct Replay {
@@ -80,11 +92,54 @@ impl Replay {
         Ok(info.state.last_sequence)
     }
 
+    /// Reads the next `batch` messages at most; `None` once the consumer
+    /// has nothing left to deliver. Undecodable envelopes are skipped (and
+    /// logged); the batch's `pending` is what the server had left after it.
+    pub async fn read(&mut self, batch: usize) -> Result<Option<Batch>> {
+        let mut messages = self
+            .consumer
+            .fetch()
+            .max_messages(batch)
+            .messages()
+            .await
+            .with_context(|| format!("fetching from {}", self.stream.name))?;
+        let mut events = Vec::with_capacity(batch);
+        let mut pending = 0;
+        let mut read = 0;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|err| anyhow::anyhow!("{err}"))?;
+            if let Ok(info) = message.info() {
+                self.last_sequence = info.stream_sequence;
+                pending = info.pending;
+            }
+            self.delivered += 1;
+            read += 1;
+            match Envelope::decode(message.payload.as_ref()) {
+                Ok(envelope) => events.push(Event {
+                    subject: message.subject.to_string(),
+                    envelope,
+                    traceparent: None,
+                }),
+                Err(err) => {
+                    tracing::warn!(consumer = self.durable, subject = %message.subject, error = %err, "undecodable envelope skipped");
+                }
+            }
+        }
+        if read == 0 && self.delivered_all().await? {
+            return Ok(None);
+        }
+        Ok(Some(Batch {
+            events,
+            delivered: self.delivered,
+            pending,
+        }))
+    }
+
     /// Applies every message available now (up to stream sequence `until`
-    /// when given), `batch` events per transaction of `store`. After each
-    /// transaction, `progress(applied, delivered, pending)` is told how
-    /// many events it applied, how many were read in all and how many
-    /// are left.
+    /// when given), `batch` events per transaction of `store`, with the
+    /// service's handler. After each transaction, `progress(applied,
+    /// delivered, pending)` is told how many events it applied, how many
+    /// were read in all and how many are left.
     pub async fn catch_up(
         &mut self,
         store: &Store,
@@ -97,38 +152,11 @@ impl Replay {
             if until.is_some_and(|end| self.last_sequence >= end) {
                 return Ok(());
             }
-            let mut messages = self
-                .consumer
-                .fetch()
-                .max_messages(batch)
-                .messages()
-                .await
-                .with_context(|| format!("fetching from {}", self.stream.name))?;
-            let mut events = Vec::with_capacity(batch);
-            let mut pending = 0;
-            while let Some(message) = messages.next().await {
-                let message = message.map_err(|err| anyhow::anyhow!("{err}"))?;
-                if let Ok(info) = message.info() {
-                    self.last_sequence = info.stream_sequence;
-                    pending = info.pending;
-                }
-                self.delivered += 1;
-                match Envelope::decode(message.payload.as_ref()) {
-                    Ok(envelope) => events.push(Event {
-                        subject: message.subject.to_string(),
-                        envelope,
-                        traceparent: None,
-                    }),
-                    Err(err) => {
-                        tracing::warn!(consumer = self.durable, subject = %message.subject, error = %err, "undecodable envelope skipped");
-                    }
-                }
-            }
-            if events.is_empty() && self.delivered_all().await? {
+            let Some(read) = self.read(batch).await? else {
                 return Ok(());
-            }
-            let applied = self.apply(store, handler, &events).await?;
-            progress(applied, self.delivered, pending);
+            };
+            let applied = self.apply(store, handler, &read.events).await?;
+            progress(applied, read.delivered, read.pending);
         }
     }
 

@@ -12,6 +12,7 @@ mod extras;
 mod helpers;
 mod history;
 mod rebuild;
+mod rebuild_rows;
 mod sales;
 mod sales_access;
 mod script;
