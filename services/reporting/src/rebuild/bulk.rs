@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use leadwheel_plumbing::Tx;
+use leadwheel_plumbing::store::Backend;
 
 use super::fold::{Fold, Table, Value};
 
@@ -12,10 +13,10 @@ use super::fold::{Fold, Table, Value};
 /// allows 65,535).
 const MAX_PARAMS: usize = 32_766;
 
-/// Writes every table of `fold` in `tx`. The fresh store's tables are
-/// empty but for the stages its migrations seed, which the fold started
-/// from, so those are replaced.
-pub async fn write(tx: &mut Tx, fold: &Fold) -> Result<u64> {
+/// Writes every table of `fold` in `tx`, a transaction of a `backend`
+/// store. The fresh store's tables are empty but for the stages its
+/// migrations seed, which the fold started from, so those are replaced.
+pub async fn write(tx: &mut Tx, backend: Backend, fold: &Fold) -> Result<u64> {
     sqlx::query("DELETE FROM reporting_stages")
         .execute(&mut **tx)
         .await
@@ -23,14 +24,14 @@ pub async fn write(tx: &mut Tx, fold: &Fold) -> Result<u64> {
     let mut rows = 0;
     for table in fold.tables() {
         let name = table.name;
-        rows += insert(tx, table)
+        rows += insert(tx, backend, table)
             .await
             .with_context(|| format!("writing the rebuilt {name}"))?;
     }
     Ok(rows)
 }
 
-async fn insert(tx: &mut Tx, table: Table<'_>) -> Result<u64> {
+async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> Result<u64> {
     let per_statement = (MAX_PARAMS / table.columns.len()).max(1);
     let mut rows = table.rows.peekable();
     let mut written = 0;
@@ -38,7 +39,7 @@ async fn insert(tx: &mut Tx, table: Table<'_>) -> Result<u64> {
     while rows.peek().is_some() {
         chunk.clear();
         chunk.extend(rows.by_ref().take(per_statement));
-        let sql = statement(table.name, table.columns, chunk.len());
+        let sql = statement(backend, table.name, table.columns, chunk.len());
         // Table and column names are the fold's constants; values are bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for row in &chunk {
@@ -56,7 +57,11 @@ async fn insert(tx: &mut Tx, table: Table<'_>) -> Result<u64> {
 }
 
 /// `INSERT INTO name (columns) VALUES ($1, ...), ...` for `rows` rows.
-fn statement(name: &str, columns: &[&str], rows: usize) -> String {
+/// SQLite gets anonymous `?` instead: it keeps `$1` and `?1` in a list
+/// that both preparing and each bind (sqlx asks every parameter's name)
+/// search from its start, which makes a statement of 30,000 parameters
+/// quadratic.
+fn statement(backend: Backend, name: &str, columns: &[&str], rows: usize) -> String {
     let mut sql = format!("INSERT INTO {name} ({}) VALUES ", columns.join(", "));
     let mut param = 0;
     for row in 0..rows {
@@ -69,8 +74,13 @@ fn statement(name: &str, columns: &[&str], rows: usize) -> String {
                 sql.push_str(", ");
             }
             param += 1;
-            sql.push('$');
-            sql.push_str(&param.to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&param.to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -84,8 +94,12 @@ mod tests {
     #[test]
     fn statement_numbers_every_parameter() {
         assert_eq!(
-            statement("t", &["a", "b"], 2),
+            statement(Backend::Postgres, "t", &["a", "b"], 2),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            statement(Backend::Sqlite, "t", &["a"], 2),
+            "INSERT INTO t (a) VALUES (?), (?)"
         );
     }
 }

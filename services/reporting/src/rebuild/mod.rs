@@ -262,7 +262,7 @@ impl Rebuilder {
             .begin()
             .await
             .context("beginning the bulk write")?;
-        let rows = bulk::write(&mut tx, &fold).await?;
+        let rows = bulk::write(&mut tx, fresh.store.backend(), &fold).await?;
         // derived aggregates: models::derived::derive_all(&mut tx) goes here
         tx.commit().await.context("committing the bulk write")?;
         tracing::info!(
