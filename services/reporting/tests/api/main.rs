@@ -12,6 +12,7 @@ mod extras;
 mod helpers;
 mod history;
 mod rebuild;
+mod replicas;
 mod sales;
 mod sales_access;
 mod script;

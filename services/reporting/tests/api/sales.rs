@@ -499,7 +499,7 @@ pub async fn all_numbers(client: &Client) -> String {
     format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}\n{balance:#?}\n{as_of:#?}")
 }
 
-async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
+pub async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
     let env = Env::new(db);
     let app: TestApp = spawn_app(&env).await;
     publish_and_wait(&app, events).await;
@@ -510,7 +510,7 @@ async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
 }
 
 /// A fixed shuffle (no randomness in tests): a stride through the list.
-fn shuffled(events: &[Scripted]) -> Vec<Scripted> {
+pub fn shuffled(events: &[Scripted]) -> Vec<Scripted> {
     let n = events.len();
     let stride = (1..n)
         .rev()
