@@ -8,6 +8,7 @@
 mod across;
 mod activity;
 mod download;
+mod download_tls;
 mod extras;
 mod helpers;
 mod history;
