@@ -1,6 +1,6 @@
-//! Reads of one row per deal, account or lead (team balance, routing
-//! outcome, deals as of a past moment): joins of read-model tables, not
-//! pre-aggregated sums. These reports are read rarely; the sums the
+//! Reads for team balance, routing outcome and deals as of a past moment.
+//! Routing outcome sums pre-aggregated buckets; the others read one row
+//! per deal or account (joins of read-model tables). The sums the
 //! everyday reports read are in `queries.rs`.
 
 use leadwheel_plumbing::store::StoreError;
@@ -103,8 +103,9 @@ pub struct RouteRow {
 
 impl Reader {
     /// Leads assigned within `filter` on the days `from` to `to`, by team,
-    /// routing rule, route and won currency. An offer claim is a first look when its
-    /// offer was counted as one. Reads one row per lead of the period.
+    /// routing rule, route and won currency. An offer claim is a first look
+    /// when its offer was counted as one. Sums the per-day buckets of
+    /// `reporting_route_daily` (kept by `aggregates.rs`), not the leads.
     pub async fn routes(
         &self,
         filter: &Filter,
@@ -112,23 +113,14 @@ impl Reader {
         to: &str,
     ) -> Result<Vec<RouteRow>, StoreError> {
         let (clause, binds) = filter.clause(3);
-        let clause = clause
-            .replace("team_id", "l.team_id")
-            .replace("rep_id", "l.rep_id");
+        // A bucket whose leads all moved elsewhere holds zeros: left out.
         let sql = format!(
             "SELECT team_id, routed_by, rule_id, route, won_currency, \
-             CAST(COUNT(*) AS BIGINT) AS leads, \
-             CAST(SUM(CASE WHEN converted_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS converted, \
-             CAST(SUM(CASE WHEN won_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS won, \
-             CAST(SUM(won_minor) AS BIGINT) AS won_minor FROM ( \
-             SELECT l.team_id, l.routed_by, l.rule_id, l.won_currency, l.converted_at_ms, \
-             l.won_at_ms, l.won_minor, \
-             CASE WHEN l.via <> 'offer' THEN l.via \
-             WHEN EXISTS (SELECT 1 FROM reporting_counted c WHERE c.metric = 'first_look' \
-             AND c.fact_key = l.offer_id) THEN 'first_look' ELSE 'later_in_lap' END AS route \
-             FROM reporting_leads l \
-             WHERE l.assigned_at_ms > 0 AND l.assigned_day >= $1 AND l.assigned_day <= $2{clause} \
-             ) routed GROUP BY team_id, routed_by, rule_id, route, won_currency \
+             CAST(SUM(leads) AS BIGINT) AS leads, CAST(SUM(converted) AS BIGINT) AS converted, \
+             CAST(SUM(won) AS BIGINT) AS won, CAST(SUM(won_minor) AS BIGINT) AS won_minor \
+             FROM reporting_route_daily \
+             WHERE leads > 0 AND day >= $1 AND day <= $2{clause} \
+             GROUP BY team_id, routed_by, rule_id, route, won_currency \
              ORDER BY team_id, routed_by, rule_id, route, won_currency"
         );
         let mut all = vec![from.to_string(), to.to_string()];

@@ -510,7 +510,7 @@ async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
 }
 
 /// A fixed shuffle (no randomness in tests): a stride through the list.
-fn shuffled(events: &[Scripted]) -> Vec<Scripted> {
+pub fn shuffled(events: &[Scripted]) -> Vec<Scripted> {
     let n = events.len();
     let stride = (1..n)
         .rev()
