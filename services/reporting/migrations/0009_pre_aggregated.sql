@@ -28,3 +28,28 @@ CREATE TABLE reporting_route_daily (
 -- A first look counted late moves the leads claimed through that offer
 -- from later_in_lap to first_look: they are found by their offer.
 CREATE INDEX reporting_leads_offer ON reporting_leads (offer_id);
+
+-- Team balance: open and won deals per team, rep, their account's tier
+-- ('' while the account is not known), stage, status and currency.
+CREATE TABLE reporting_balance (
+    team_id TEXT NOT NULL,
+    rep_id TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    status TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    deals BIGINT NOT NULL,
+    amount_minor BIGINT NOT NULL,
+    PRIMARY KEY (team_id, rep_id, tier, stage, status, currency)
+);
+
+-- Team balance: the accounts per team and owner, the active ones
+-- (customers) and those with a won deal.
+CREATE TABLE reporting_balance_accounts (
+    team_id TEXT NOT NULL,
+    rep_id TEXT NOT NULL,
+    accounts BIGINT NOT NULL,
+    customers BIGINT NOT NULL,
+    won_customers BIGINT NOT NULL,
+    PRIMARY KEY (team_id, rep_id)
+);

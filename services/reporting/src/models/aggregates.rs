@@ -29,6 +29,8 @@ use crate::sales::{Metric, Update};
 #[derive(Debug, Default)]
 pub struct Touched {
     routes: Option<(Leads, Sums<RouteKey>)>,
+    tiers: Option<(Deals, Sums<TierKey>)>,
+    owners: Option<(Vec<String>, Sums<OwnerKey>)>,
 }
 
 /// Which leads' routes an update may change.
@@ -105,6 +107,37 @@ pub async fn before(tx: &mut Tx, backend: Backend, update: &Update) -> Result<To
         let sums = routes(tx, &leads, lock(backend)).await?;
         touched.routes = Some((leads, sums));
     }
+    let balance = match update {
+        Update::Opportunity(state) => {
+            let stored = sqlx::query(
+                "SELECT account_id FROM reporting_opportunities WHERE opportunity_id = $1",
+            )
+            .bind(&state.opportunity_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let mut accounts = vec![state.account_id.clone()];
+            if let Some(row) = stored {
+                let account_id: String = row.try_get("account_id")?;
+                if account_id != state.account_id {
+                    accounts.push(account_id);
+                }
+            }
+            Some((accounts, Deals::One(state.opportunity_id.clone())))
+        }
+        Update::Account(account) => Some((
+            vec![account.account_id.clone()],
+            Deals::OfAccount(account.account_id.clone()),
+        )),
+        _ => None,
+    };
+    if let Some((accounts, deals)) = balance {
+        // Accounts before deals, in every update, so two transactions
+        // lock them in the same order.
+        let sums = owners(tx, &accounts, lock(backend)).await?;
+        touched.owners = Some((accounts, sums));
+        let sums = tiers(tx, &deals, lock(backend)).await?;
+        touched.tiers = Some((deals, sums));
+    }
     Ok(touched)
 }
 
@@ -116,6 +149,18 @@ impl Touched {
             let new = routes(tx, &leads, "").await?;
             for (key, delta) in difference(old, new) {
                 add_route(tx, &key, &delta).await?;
+            }
+        }
+        if let Some((deals, old)) = self.tiers {
+            let new = tiers(tx, &deals, "").await?;
+            for (key, delta) in difference(old, new) {
+                add_tier(tx, &key, &delta).await?;
+            }
+        }
+        if let Some((accounts, old)) = self.owners {
+            let new = owners(tx, &accounts, "").await?;
+            for (key, delta) in difference(old, new) {
+                add_owner(tx, &key, &delta).await?;
             }
         }
         Ok(())
@@ -161,8 +206,8 @@ async fn routes(tx: &mut Tx, leads: &Leads, lock: &str) -> Result<Sums<RouteKey>
         "SELECT l.assigned_day, l.team_id, l.rep_id, l.routed_by, l.rule_id, l.won_currency, \
          {ROUTE} AS route, \
          CAST(CASE WHEN l.converted_at_ms > 0 THEN 1 ELSE 0 END AS BIGINT) AS converted, \
-         CAST(CASE WHEN l.won_at_ms > 0 THEN 1 ELSE 0 END AS BIGINT) AS won, l.won_minor \
-         FROM reporting_leads l WHERE l.{column} = $1 AND l.assigned_at_ms > 0{lock}"
+         CAST(CASE WHEN l.won_at_ms > 0 THEN 1 ELSE 0 END AS BIGINT) AS won, l.won_minor, \
+         l.assigned_at_ms FROM reporting_leads l WHERE l.{column} = $1{lock}"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -170,6 +215,12 @@ async fn routes(tx: &mut Tx, leads: &Leads, lock: &str) -> Result<Sums<RouteKey>
         .await?;
     let mut sums = Sums::new();
     for row in rows {
+        // Filtered here, not in SQL: the lock must hold the rows that do
+        // not count yet too, or a concurrent change of one could make it
+        // count twice.
+        if row.try_get::<i64, _>("assigned_at_ms")? == 0 {
+            continue;
+        }
         let key = RouteKey {
             day: row.try_get("assigned_day")?,
             team_id: row.try_get("team_id")?,
@@ -185,12 +236,17 @@ async fn routes(tx: &mut Tx, leads: &Leads, lock: &str) -> Result<Sums<RouteKey>
             row.try_get("won")?,
             row.try_get("won_minor")?,
         ];
-        let entry = sums.entry(key).or_insert_with(|| vec![0; 4]);
-        for (sum, value) in entry.iter_mut().zip(values) {
-            *sum += value;
-        }
+        add(&mut sums, key, values);
     }
     Ok(sums)
+}
+
+/// Adds `values` to `key`'s counters in `sums`.
+fn add<K: Ord>(sums: &mut Sums<K>, key: K, values: Vec<i64>) {
+    let entry = sums.entry(key).or_insert_with(|| vec![0; values.len()]);
+    for (sum, value) in entry.iter_mut().zip(values) {
+        *sum += value;
+    }
 }
 
 async fn add_route(tx: &mut Tx, key: &RouteKey, delta: &[i64]) -> Result<(), StoreError> {
@@ -215,6 +271,158 @@ async fn add_route(tx: &mut Tx, key: &RouteKey, delta: &[i64]) -> Result<(), Sto
     .bind(delta[1])
     .bind(delta[2])
     .bind(delta[3])
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A bucket of `reporting_balance`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct TierKey {
+    team_id: String,
+    rep_id: String,
+    tier: String,
+    stage: String,
+    status: String,
+    currency: String,
+}
+
+/// A bucket of `reporting_balance_accounts`: an account's team and owner.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct OwnerKey {
+    team_id: String,
+    rep_id: String,
+}
+
+/// Which deals' tier buckets an update may change.
+#[derive(Clone, Debug)]
+enum Deals {
+    /// One deal (its new state).
+    One(String),
+    /// Every deal of an account (its tier).
+    OfAccount(String),
+}
+
+/// The tier buckets of `deals` (open and won ones only).
+async fn tiers(tx: &mut Tx, deals: &Deals, lock: &str) -> Result<Sums<TierKey>, StoreError> {
+    let (column, id) = match deals {
+        Deals::One(id) => ("opportunity_id", id),
+        Deals::OfAccount(id) => ("account_id", id),
+    };
+    // Postgres locks no row of the outer join's nullable side.
+    let lock = if lock.is_empty() {
+        ""
+    } else {
+        " FOR UPDATE OF o"
+    };
+    // Only constant text is pasted in: a column name, the lock.
+    let sql = format!(
+        "SELECT o.team_id, o.rep_id, COALESCE(a.tier, '') AS tier, o.stage, o.status, \
+         o.currency, o.amount_minor FROM reporting_opportunities o \
+         LEFT JOIN reporting_accounts a ON a.account_id = o.account_id \
+         WHERE o.{column} = $1{lock}"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut sums = Sums::new();
+    for row in rows {
+        // Filtered here, not in SQL: the lock holds lost deals too.
+        let status: String = row.try_get("status")?;
+        if status != "open" && status != "won" {
+            continue;
+        }
+        let key = TierKey {
+            team_id: row.try_get("team_id")?,
+            rep_id: row.try_get("rep_id")?,
+            tier: row.try_get("tier")?,
+            stage: row.try_get("stage")?,
+            status,
+            currency: row.try_get("currency")?,
+        };
+        add(&mut sums, key, vec![1, row.try_get("amount_minor")?]);
+    }
+    Ok(sums)
+}
+
+/// An account's contribution to its owner's row: it is counted, whether
+/// it is active (a customer), whether it has a won deal. Shared with
+/// `derived.rs`.
+pub(super) const OWNED: &str = "CAST(1 AS BIGINT) AS accounts, \
+     CAST(CASE WHEN a.status = 'active' THEN 1 ELSE 0 END AS BIGINT) AS customers, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM reporting_opportunities w \
+     WHERE w.account_id = a.account_id AND w.status = 'won') THEN 1 ELSE 0 END AS BIGINT) \
+     AS won_customers";
+
+/// The owner buckets of `accounts`.
+async fn owners(
+    tx: &mut Tx,
+    accounts: &[String],
+    lock: &str,
+) -> Result<Sums<OwnerKey>, StoreError> {
+    let mut sums = Sums::new();
+    for account_id in accounts {
+        // Only constant text is pasted in: OWNED, the lock.
+        let sql = format!(
+            "SELECT a.team_id, a.owner_rep_id, {OWNED} FROM reporting_accounts a \
+             WHERE a.account_id = $1{lock}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(row) = row {
+            let key = OwnerKey {
+                team_id: row.try_get("team_id")?,
+                rep_id: row.try_get("owner_rep_id")?,
+            };
+            let values = vec![
+                row.try_get("accounts")?,
+                row.try_get("customers")?,
+                row.try_get("won_customers")?,
+            ];
+            add(&mut sums, key, values);
+        }
+    }
+    Ok(sums)
+}
+
+async fn add_tier(tx: &mut Tx, key: &TierKey, delta: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reporting_balance (team_id, rep_id, tier, stage, status, currency, deals, \
+         amount_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (team_id, rep_id, tier, stage, status, currency) DO UPDATE SET \
+         deals = reporting_balance.deals + excluded.deals, \
+         amount_minor = reporting_balance.amount_minor + excluded.amount_minor",
+    )
+    .bind(&key.team_id)
+    .bind(&key.rep_id)
+    .bind(&key.tier)
+    .bind(&key.stage)
+    .bind(&key.status)
+    .bind(&key.currency)
+    .bind(delta[0])
+    .bind(delta[1])
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn add_owner(tx: &mut Tx, key: &OwnerKey, delta: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reporting_balance_accounts (team_id, rep_id, accounts, customers, \
+         won_customers) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (team_id, rep_id) DO UPDATE SET \
+         accounts = reporting_balance_accounts.accounts + excluded.accounts, \
+         customers = reporting_balance_accounts.customers + excluded.customers, \
+         won_customers = reporting_balance_accounts.won_customers + excluded.won_customers",
+    )
+    .bind(&key.team_id)
+    .bind(&key.rep_id)
+    .bind(delta[0])
+    .bind(delta[1])
+    .bind(delta[2])
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Reads for team balance, routing outcome and deals as of a past moment.
-//! Routing outcome sums pre-aggregated buckets; the others read one row
-//! per deal or account (joins of read-model tables). The sums the
-//! everyday reports read are in `queries.rs`.
+//! Balance and routing outcome sum pre-aggregated buckets; deals as of a
+//! past moment are read one row per deal version. The sums the everyday
+//! reports read are in `queries.rs`.
 
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
@@ -21,22 +21,16 @@ pub struct TierRow {
 }
 
 impl Reader {
-    /// Open and won deals within `filter` by account tier and stage. A
-    /// join of two read-model tables (one row per deal and account), not a
-    /// pre-aggregated sum: team balance is read rarely.
+    /// Open and won deals within `filter` by account tier and stage: sums
+    /// of the buckets of `reporting_balance` (kept by `aggregates.rs`).
     pub async fn by_tier(&self, filter: &Filter) -> Result<Vec<TierRow>, StoreError> {
         let (clause, binds) = filter.clause(1);
-        let clause = clause
-            .replace("team_id", "o.team_id")
-            .replace("rep_id", "o.rep_id");
+        // A bucket whose deals all moved elsewhere holds zeros: left out.
         let sql = format!(
-            "SELECT o.team_id, o.rep_id, COALESCE(a.tier, '') AS tier, o.stage, o.currency, \
-             CAST(COUNT(*) AS BIGINT) AS deals, CAST(SUM(o.amount_minor) AS BIGINT) AS amount_minor \
-             FROM reporting_opportunities o \
-             LEFT JOIN reporting_accounts a ON a.account_id = o.account_id \
-             WHERE o.status IN ('open', 'won'){clause} \
-             GROUP BY o.team_id, o.rep_id, COALESCE(a.tier, ''), o.stage, o.currency \
-             ORDER BY o.team_id, o.rep_id, tier, o.stage, o.currency"
+            "SELECT team_id, rep_id, tier, stage, currency, CAST(SUM(deals) AS BIGINT) AS deals, \
+             CAST(SUM(amount_minor) AS BIGINT) AS amount_minor FROM reporting_balance \
+             WHERE deals > 0{clause} GROUP BY team_id, rep_id, tier, stage, currency \
+             ORDER BY team_id, rep_id, tier, stage, currency"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -54,22 +48,18 @@ impl Reader {
             .collect()
     }
 
-    /// Per (team, owner): active accounts, and accounts with a won deal.
+    /// Per (team, owner): active accounts, and accounts with a won deal,
+    /// from `reporting_balance_accounts` (kept by `aggregates.rs`).
     pub async fn customers(
         &self,
         filter: &Filter,
     ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
         let (clause, binds) = filter.clause(1);
-        let clause = clause
-            .replace("team_id", "a.team_id")
-            .replace("rep_id", "a.owner_rep_id");
+        // An owner whose accounts all moved elsewhere holds zeros: left out.
         let sql = format!(
-            "SELECT a.team_id, a.owner_rep_id, \
-             CAST(SUM(CASE WHEN a.status = 'active' THEN 1 ELSE 0 END) AS BIGINT) AS customers, \
-             CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM reporting_opportunities o \
-             WHERE o.account_id = a.account_id AND o.status = 'won') THEN 1 ELSE 0 END) AS BIGINT) \
-             AS won_customers FROM reporting_accounts a WHERE 1 = 1{clause} \
-             GROUP BY a.team_id, a.owner_rep_id ORDER BY a.team_id, a.owner_rep_id"
+            "SELECT team_id, rep_id AS owner_rep_id, customers, won_customers \
+             FROM reporting_balance_accounts WHERE accounts > 0{clause} \
+             ORDER BY team_id, rep_id"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()

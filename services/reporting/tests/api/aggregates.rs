@@ -22,19 +22,31 @@ struct Table {
     counters: &'static [&'static str],
 }
 
-const TABLES: &[Table] = &[Table {
-    name: "reporting_route_daily",
-    keys: &[
-        "day",
-        "team_id",
-        "rep_id",
-        "routed_by",
-        "rule_id",
-        "route",
-        "won_currency",
-    ],
-    counters: &["leads", "converted", "won", "won_minor"],
-}];
+const TABLES: &[Table] = &[
+    Table {
+        name: "reporting_route_daily",
+        keys: &[
+            "day",
+            "team_id",
+            "rep_id",
+            "routed_by",
+            "rule_id",
+            "route",
+            "won_currency",
+        ],
+        counters: &["leads", "converted", "won", "won_minor"],
+    },
+    Table {
+        name: "reporting_balance",
+        keys: &["team_id", "rep_id", "tier", "stage", "status", "currency"],
+        counters: &["deals", "amount_minor"],
+    },
+    Table {
+        name: "reporting_balance_accounts",
+        keys: &["team_id", "rep_id"],
+        counters: &["accounts", "customers", "won_customers"],
+    },
+];
 
 /// The table's rows with any counter not zero (a bucket emptied by moves
 /// keeps its zeros), one line each, in key order.
