@@ -53,3 +53,11 @@ CREATE TABLE reporting_balance_accounts (
     won_customers BIGINT NOT NULL,
     PRIMARY KEY (team_id, rep_id)
 );
+
+-- Stuck deals: per stage, the open deals that entered it longest ago
+-- first, so the stages report reads only the deals it lists (per team
+-- too, for a manager's teams).
+CREATE INDEX reporting_opportunities_stuck
+    ON reporting_opportunities (status, stage, stage_entered_at_ms, opportunity_id);
+CREATE INDEX reporting_opportunities_team_stuck
+    ON reporting_opportunities (team_id, status, stage, stage_entered_at_ms, opportunity_id);
