@@ -147,4 +147,62 @@ async fn incremental_aggregates_equal_derived(db: TestDb) {
     app.stop().await;
 }
 
-on_both_backends!(incremental_aggregates_equal_derived);
+/// The stuck deals' query reads the index in order (no scan of the open
+/// deals, no sort), with and without a team: SQLite's plan as it is;
+/// Postgres's with sequential scans and sorts priced out (its planner
+/// scans a table this small whatever the indexes), which it can only
+/// honour with an index that gives the order.
+async fn stuck_deals_read_the_index(db: TestDb) {
+    let store = leadwheel_plumbing::Store::connect(&db.url, &leadwheel_reporting::MIGRATOR)
+        .await
+        .expect("connecting to the test database");
+    let postgres = store.backend() == leadwheel_plumbing::store::Backend::Postgres;
+    let mut tx = store.begin().await.expect("a transaction");
+    if postgres {
+        for setting in ["enable_seqscan", "enable_sort", "enable_bitmapscan"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL {setting} = off")))
+                .execute(&mut *tx)
+                .await
+                .expect("pricing out scans");
+        }
+    }
+    for (team, index) in [
+        (false, "reporting_opportunities_stuck"),
+        (true, "reporting_opportunities_team_stuck"),
+    ] {
+        let sql = leadwheel_reporting::models::queries::stuck_sql(team, true);
+        let explain = if postgres {
+            "EXPLAIN"
+        } else {
+            "EXPLAIN QUERY PLAN"
+        };
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("{explain} {sql}")))
+            .bind("trial")
+            .bind(1_000_i64);
+        if team {
+            query = query.bind("north");
+        }
+        let rows = query
+            .bind("ana")
+            .bind(200_i64)
+            .fetch_all(&mut *tx)
+            .await
+            .expect("explaining the stuck deals' query");
+        let column = if postgres { "QUERY PLAN" } else { "detail" };
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get(column).expect("a plan line"))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains(index), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        assert!(!plan.contains("Sort"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+    drop(tx);
+    store.close().await;
+}
+on_both_backends!(
+    incremental_aggregates_equal_derived,
+    stuck_deals_read_the_index
+);
