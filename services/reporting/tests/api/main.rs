@@ -7,6 +7,7 @@
 
 mod across;
 mod activity;
+mod aggregates;
 mod download;
 mod download_tls;
 mod extras;
