@@ -15,10 +15,10 @@
 //!    stream is counted as misdelivered. Baselines of the same leads, in the
 //!    same run: the `wheel.offer.opened` event on NATS, and the wheel's own
 //!    `WatchOffers` gRPC stream at a client for a tenth of the reps.
-//! 2. Time to first byte of the pages a rep and a manager load, requested
-//!    round-robin at a constant total rate (open loop, from the scheduled
-//!    send) with the reps still connected; the baseline is a static asset
-//!    of the same server, requested in the same rotation.
+//! 2. Time to first byte of the pages a rep and a manager load, each page
+//!    on its own at a constant rate (open loop, from the scheduled send),
+//!    with the reps still connected; the baseline is a static asset of the
+//!    same server, measured the same way just before.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -69,10 +69,12 @@ pub struct ConsoleSizes {
     pub reps: usize,
     /// Signups per second in the offer phase.
     pub rate: u32,
-    /// How long each phase lasts.
+    /// How long the signups run.
     pub duration: Duration,
-    /// Page requests per second (all pages together) in the page phase.
+    /// Page requests per second, each page on its own.
     pub page_rate: u32,
+    /// How long each page is requested.
+    pub page_each: Duration,
 }
 
 fn progress(message: impl AsRef<str>) {
@@ -582,20 +584,22 @@ enum Who {
 
 /// What the page phase measured, per page in the order of the rotation.
 struct PagePhase {
-    pages: Vec<(String, Summary, usize)>,
+    /// (page, TTFB, requests not answered 200, requests answered per second).
+    pages: Vec<(String, Summary, usize, f64)>,
     all: Summary,
     baseline: Summary,
-    achieved_rate: f64,
 }
 
-/// Phase 2: every page in turn at `rate` requests/s for `duration`; the
-/// static asset is one of the turns (the baseline).
+/// Phase 2: each page on its own, `rate` requests/s for `each` (open
+/// loop), the static asset first (the baseline). One page at a time, so a
+/// slow page's backlog does not show up in the next page's figures; every
+/// answer of a page is in before the next page starts.
 async fn page_phase(
     url: &str,
     rep_cookies: &[String],
     manager_cookie: &str,
     rate: u32,
-    duration: Duration,
+    each: Duration,
 ) -> Result<PagePhase> {
     let asset = format!("/assets/{}/console.css", env!("CARGO_PKG_VERSION"));
     let rep_pages = [
@@ -649,67 +653,62 @@ async fn page_phase(
             bail!("{} answered {status}: {body}", label(page));
         }
     }
-    let total = (duration.as_secs_f64() * f64::from(rate)).round() as usize;
+    let per_page = (each.as_secs_f64() * f64::from(rate)).round().max(1.0) as usize;
     progress(format!(
-        "console: {total} page requests at {rate}/s over {} pages",
+        "console: {} pages one after another, {per_page} requests each at {rate}/s",
         pages.len()
     ));
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let start = Instant::now();
-    for i in 0..total {
-        let due = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let which = i % pages.len();
-        let cookie = match pages[which].who {
-            Who::Rep => rep_cookies[(i / pages.len()) % rep_cookies.len()].clone(),
-            Who::Manager => manager_cookie.to_string(),
-        };
-        let request = client
-            .get(format!("{url}{}", pages[which].path))
-            .header("cookie", cookie);
-        let done_tx = done_tx.clone();
-        tokio::spawn(async move {
-            // reqwest answers once the status line and headers are in: the
-            // first byte (the console writes a page's head and body together).
-            let answer = request.send().await;
-            let ttfb = due.elapsed();
-            let ok = match answer {
-                Ok(answer) => answer.status() == 200 && answer.bytes().await.is_ok(),
-                Err(_) => false,
+    let mut rows = Vec::with_capacity(pages.len());
+    let mut all = Samples::default();
+    for (which, page) in pages.iter().enumerate() {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        for i in 0..per_page {
+            let due = start + interval.mul_f64(i as f64);
+            tokio::time::sleep_until(due.into()).await;
+            let cookie = match page.who {
+                Who::Rep => rep_cookies[i % rep_cookies.len()].clone(),
+                Who::Manager => manager_cookie.to_string(),
             };
-            let _ = done_tx.send((which, ttfb, ok));
-        });
-    }
-    drop(done_tx);
-    let mut samples: Vec<Samples> = pages.iter().map(|_| Samples::default()).collect();
-    let mut failed = vec![0usize; pages.len()];
-    let mut all = Samples::with_capacity(total);
-    let mut answered = 0usize;
-    while let Some((which, ttfb, ok)) = done_rx.recv().await {
-        answered += 1;
-        if ok {
-            samples[which].push(ttfb);
-            if which != 0 {
-                all.push(ttfb);
-            }
-        } else {
-            failed[which] += 1;
+            let request = client
+                .get(format!("{url}{}", page.path))
+                .header("cookie", cookie);
+            let done_tx = done_tx.clone();
+            tokio::spawn(async move {
+                // reqwest answers once the status line and headers are in:
+                // the first byte (the console writes a page's head and body
+                // together).
+                let answer = request.send().await;
+                let ttfb = due.elapsed();
+                let ok = match answer {
+                    Ok(answer) => answer.status() == 200 && answer.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                let _ = done_tx.send((ttfb, ok));
+            });
         }
+        drop(done_tx);
+        let mut samples = Samples::with_capacity(per_page);
+        let mut failed = 0usize;
+        while let Some((ttfb, ok)) = done_rx.recv().await {
+            if ok {
+                samples.push(ttfb);
+            } else {
+                failed += 1;
+            }
+        }
+        let answered_per_s = samples.len() as f64 / start.elapsed().as_secs_f64();
+        if which != 0 {
+            all.extend(samples.clone());
+        }
+        rows.push((label(page), samples.summary(), failed, answered_per_s));
     }
-    let achieved_rate = answered as f64 / start.elapsed().as_secs_f64();
-    let mut rows: Vec<(String, Summary, usize)> = pages
-        .iter()
-        .zip(samples.iter_mut())
-        .zip(failed)
-        .map(|((page, samples), failed)| (label(page), samples.summary(), failed))
-        .collect();
-    let (_, baseline, _) = rows.remove(0);
+    let (_, baseline, _, _) = rows.remove(0);
     Ok(PagePhase {
         pages: rows,
         all: all.summary(),
         baseline,
-        achieved_rate,
     })
 }
 
@@ -807,7 +806,7 @@ pub async fn console(
         &cookies,
         &manager_cookie,
         sizes.page_rate,
-        sizes.duration,
+        sizes.page_each,
     )
     .await?;
     let console_after = system.console.memory()?;
@@ -877,13 +876,10 @@ pub async fn console(
             format!("{:.2} ms", offers.console_cpu_per_offer_ms),
         ),
         (
+            "console RSS after the pages".to_string(),
             format!(
-                "pages at {}/s: achieved; console RSS after",
-                sizes.page_rate
-            ),
-            format!(
-                "{:.0}/s; {:.0} MiB (peak {:.0})",
-                pages.achieved_rate, console_after.rss_mib, console_after.hwm_mib
+                "{:.0} MiB (peak {:.0})",
+                console_after.rss_mib, console_after.hwm_mib
             ),
         ),
         (
@@ -893,11 +889,11 @@ pub async fn console(
     ];
     let mut worst: Option<(String, f64)> = None;
     let mut page_json = Vec::new();
-    for (label, summary, failed) in &pages.pages {
+    for (label, summary, failed, answered_per_s) in &pages.pages {
         rows.push((
             format!("TTFB {label}"),
             format!(
-                "{} (p99 {} of the asset's){}",
+                "{} (p99 {} of the asset's; {answered_per_s:.0}/s answered){}",
                 summary.cell(),
                 ratio(summary.p99, pages.baseline.p99),
                 if *failed > 0 {
@@ -910,12 +906,13 @@ pub async fn console(
         if worst.as_ref().is_none_or(|(_, p99)| summary.p99 > *p99) {
             worst = Some((label.clone(), summary.p99));
         }
-        page_json.push(json!({ "page": label, "ttfb": summary.json(), "failed": failed,
+        page_json.push(json!({ "page": label, "ttfb": summary.json(), "failed": failed, "answered_per_s": answered_per_s,
                                "p99_vs_asset": summary.p99 / pages.baseline.p99.max(1e-9) }));
     }
     rows.push(("TTFB every page together".into(), pages.all.cell()));
-    let failed_pages: usize = pages.pages.iter().map(|(_, _, f)| f).sum();
-    let page_requests: usize = failed_pages + pages.pages.iter().map(|(_, s, _)| s.count).sum::<usize>();
+    let failed_pages: usize = pages.pages.iter().map(|(_, _, f, _)| f).sum();
+    let page_requests: usize =
+        failed_pages + pages.pages.iter().map(|(_, s, _, _)| s.count).sum::<usize>();
     rows.push((
         "offer streams still open at the end".into(),
         format!("{still_open} of {}", reps.len()),
@@ -935,7 +932,7 @@ pub async fn console(
             "console_cpu_per_offer_ms": offers.console_cpu_per_offer_ms,
         },
         "pages": {
-            "rate": sizes.page_rate, "achieved_per_s": pages.achieved_rate,
+            "rate_per_page": sizes.page_rate, "each_s": sizes.page_each.as_secs_f64(),
             "asset": pages.baseline.json(), "all": pages.all.json(), "each": page_json,
         },
         "streams_open_at_end": still_open,

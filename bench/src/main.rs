@@ -44,7 +44,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench alerting --quick                # alerting: 100k timers armed, 15 s\n  \
       leadwheel-bench alerting --timers 1000000 --rate 1000 --duration 60s\n  \
       leadwheel-bench console                         # 1,000 reps on the web console, ~2 minutes\n  \
-      leadwheel-bench console --reps 1000 --rate 50 --page-rate 50 --duration 30s\n  \
+      leadwheel-bench console --reps 1000 --rate 50 --duration 30s --page-rate 10 --page-each 5s\n  \
       leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
 )]
 struct Cli {
@@ -141,9 +141,13 @@ struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     console_bin: Option<PathBuf>,
 
-    /// console: page requests per second, all pages together [default: 50].
+    /// console: page requests per second, each page on its own [default: 10].
     #[arg(long, global = true)]
     page_rate: Option<u32>,
+
+    /// console: how long each page is requested [default: 5s; 3s with --quick].
+    #[arg(long, global = true, value_parser = parse_duration)]
+    page_each: Option<Duration>,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,8 +170,8 @@ enum Scenario {
     All,
     /// The web console with `--reps` (default 1,000) reps signed in, one
     /// live-offer stream each: signup → offer card on the rep's stream at
-    /// `--rate` (default 50) signups/s, then page time to first byte at
-    /// `--page-rate` (default 50) requests/s (not part of `all`).
+    /// `--rate` (default 50) signups/s, then each page's time to first
+    /// byte at `--page-rate` (default 10) requests/s (not part of `all`).
     Console,
     /// Reporting: raw JetStream consume vs the rebuild's replay rate, and
     /// every report RPC's latency (not part of `all`).
@@ -451,7 +455,12 @@ async fn main() -> Result<()> {
             } else {
                 Duration::from_secs(30)
             }),
-            page_rate: cli.page_rate.unwrap_or(50),
+            page_rate: cli.page_rate.unwrap_or(10),
+            page_each: cli.page_each.unwrap_or(if cli.quick {
+                Duration::from_secs(3)
+            } else {
+                Duration::from_secs(5)
+            }),
         };
         let section = console::console(&ctx, &base, &bins, &console_sizes).await?;
         say(report::table(&section));
