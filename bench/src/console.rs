@@ -156,7 +156,9 @@ impl System {
         .await?;
         let url = format!(
             "http://{}",
-            console.http.context("the console announced no http address")?
+            console
+                .http
+                .context("the console announced no http address")?
         );
         Ok(Self {
             wheel,
@@ -313,7 +315,15 @@ async fn open_stream(
                 let event: String = buffer.drain(..end + 2).collect();
                 if let Some((lead, open)) = parse_card(&event) {
                     let at = Instant::now();
-                    if cards.send(Card { lead, open, rep, at }).is_err() {
+                    if cards
+                        .send(Card {
+                            lead,
+                            open,
+                            rep,
+                            at,
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -427,7 +437,10 @@ async fn offer_phase(
     ));
     let (pool_tx, pool_rx) = mpsc::channel(64);
     for _ in 0..64 {
-        pool_tx.send(Conn::open(system.intake.http).await?).await.ok();
+        pool_tx
+            .send(Conn::open(system.intake.http).await?)
+            .await
+            .ok();
     }
     let pool_rx = Arc::new(tokio::sync::Mutex::new(pool_rx));
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
@@ -746,14 +759,8 @@ pub async fn console(
         .await
         .into_iter()
         .collect::<Result<_>>()?;
-    let manager_cookie = sign_in(
-        &client,
-        &system.url,
-        &managers[0],
-        Role::Manager,
-        TEAMS[0],
-    )
-    .await?;
+    let manager_cookie =
+        sign_in(&client, &system.url, &managers[0], Role::Manager, TEAMS[0]).await?;
     let sign_in_s = signed.elapsed().as_secs_f64();
 
     progress("console: opening one offer stream per rep");
@@ -882,10 +889,7 @@ pub async fn console(
                 console_after.rss_mib, console_after.hwm_mib
             ),
         ),
-        (
-            "TTFB static asset (baseline)".into(),
-            pages.baseline.cell(),
-        ),
+        ("TTFB static asset (baseline)".into(), pages.baseline.cell()),
     ];
     let mut worst: Option<(String, f64)> = None;
     let mut page_json = Vec::new();
@@ -911,8 +915,12 @@ pub async fn console(
     }
     rows.push(("TTFB every page together".into(), pages.all.cell()));
     let failed_pages: usize = pages.pages.iter().map(|(_, _, f, _)| f).sum();
-    let page_requests: usize =
-        failed_pages + pages.pages.iter().map(|(_, s, _, _)| s.count).sum::<usize>();
+    let page_requests: usize = failed_pages
+        + pages
+            .pages
+            .iter()
+            .map(|(_, s, _, _)| s.count)
+            .sum::<usize>();
     rows.push((
         "offer streams still open at the end".into(),
         format!("{still_open} of {}", reps.len()),
@@ -956,7 +964,9 @@ pub async fn console(
         ),
         Check::at_least(
             "every offer shown to its rep and no other",
-            offers.accepted.saturating_sub(offers.lost + offers.misdelivered) as f64,
+            offers
+                .accepted
+                .saturating_sub(offers.lost + offers.misdelivered) as f64,
             offers.accepted as f64,
             "offers",
         ),
