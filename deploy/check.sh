@@ -16,9 +16,12 @@
 #     as the non-root user with nothing else (chroot, as root), and
 #     deploy/image/oci.py writes a loadable image of it; skipped when no
 #     built binary (target/debug/leadwheel or LEADWHEEL_BIN) is there;
-#   - deploy/smoke.py: the manifests' Deployments started as processes the
-#     way a kubelet would, probes, a signup to a claimed lead in work, SIGTERM
-#     within the grace period (needs the binaries and TEST_POSTGRES_URL).
+#   - deploy/smoke.py: the manifests' Deployments started the way a kubelet
+#     would, probes, a signup to a claimed lead in work, SIGTERM within the
+#     grace period (needs the binaries and TEST_POSTGRES_URL): in containers
+#     of the image (`docker build` of deploy/Dockerfile over that root file
+#     system) when a Docker engine answers (.ci/run starts one with
+#     deploy/docker-engine.sh), else as processes of the binary.
 # Ends with "deploy: N passed, M failed"; exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -174,7 +177,20 @@ ctl="${LEADCTL_BIN:-$(dirname "$bin")/leadctl}"
 [ -e "$ctl" ] && ctl="$(realpath "$ctl")"
 if [ -x "$bin" ] && [ -x "$ctl" ] && [ -n "${TEST_POSTGRES_URL:-}" ]; then
     nats_server="${LEADWHEEL_NATS_SERVER:-$(command -v nats-server || true)}"
-    "$python" deploy/smoke.py deploy/manifests/leadwheel.yaml "$bin" "$ctl" "$nats_server" "$TEST_POSTGRES_URL" > "$out/smoke.log" 2>&1
+    smoke_image=()
+    if [ -d "$out/rootfs" ] && docker info > /dev/null 2>&1; then
+        if docker build --quiet --file deploy/Dockerfile --tag leadwheel:smoke "$out/rootfs" > "$out/docker-build.log" 2>&1; then
+            pass "docker build of deploy/Dockerfile (FROM scratch) over the root file system: leadwheel:smoke"
+            smoke_image=(--image leadwheel:smoke)
+            trap 'rm -rf "$out"; docker rmi -f leadwheel:smoke > /dev/null 2>&1' EXIT
+            echo "the smoke run uses the image leadwheel:smoke"
+        else
+            fail "docker build of deploy/Dockerfile"; tail -5 "$out/docker-build.log"
+        fi
+    else
+        echo "the smoke run starts the binary: no Docker engine answers (deploy/docker-engine.sh starts one)"
+    fi
+    "$python" deploy/smoke.py "${smoke_image[@]}" deploy/manifests/leadwheel.yaml "$bin" "$ctl" "$nats_server" "$TEST_POSTGRES_URL" > "$out/smoke.log" 2>&1
     grep -v -e '^smoke: ' "$out/smoke.log"
     summary="$(tail -1 "$out/smoke.log")"
     if [[ "$summary" =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then

@@ -88,6 +88,7 @@ def policy(label, docs, model, versions):
     configmaps = by_kind.get("ConfigMap", [])
     check(f"{label}: the chart renders no Secret (existingSecret only)", "Secret" not in by_kind)
 
+    served_tls = []
     for dep in deployments:
         name = dep["metadata"]["name"]
         pod = dep["spec"]["template"]["spec"]
@@ -116,6 +117,12 @@ def policy(label, docs, model, versions):
                   and (sc.get("runAsNonRoot") or pod_sc.get("runAsNonRoot")) is True
                   and seccomp == "RuntimeDefault", str(sc))
             env = env_of(c)
+            # The admin port serves TLS with a certificate unless LEADWHEEL_ADMIN_TLS=0
+            # (services/plumbing/src/tls.rs); a probe in the other scheme never succeeds.
+            admin_tls = "LEADWHEEL_TLS_CERT_FILE" in env and env.get("LEADWHEEL_ADMIN_TLS", "1") != "0"
+            check(f"{where} probes use HTTPS exactly when its admin port serves TLS",
+                  all((g.get("scheme", "HTTP") == "HTTPS") == admin_tls for g in probes.values()),
+                  f"admin TLS {admin_tls}: {probes}")
             leaked = [k for k, v in env.items() if SECRET_NAME.search(k) and v is not None]
             check(f"{where} takes secrets only as *_FILE", not leaked, str(leaked))
             # Every *_FILE secret points into the mounted secret volume's items.
@@ -139,6 +146,7 @@ def policy(label, docs, model, versions):
             check(f"{where} has a Service with every container port", svc is not None and ports == svc_ports
                   and "admin" in ports and (component == "console" or "grpc" in ports)
                   and (component not in ("intake", "console") or "http" in ports), f"{ports} vs {svc_ports}")
+        served_tls.append("LEADWHEEL_TLS_CERT_FILE" in env_of(containers(dep)[0]))
         replicas = hpas[name]["spec"]["minReplicas"] if name in hpas else dep["spec"].get("replicas", 1)
         labels = dep["spec"]["template"]["metadata"]["labels"]
         covered = [p for p in pdbs if all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())]
@@ -150,6 +158,9 @@ def policy(label, docs, model, versions):
         if sqlite:
             check(f"{label}: {name} on SQLite runs one replica, recreated", replicas <= 1 and name not in hpas
                   and dep["spec"]["strategy"]["type"] == "Recreate")
+
+    check(f"{label}: every service serves TLS, or none does (one tls.enabled for every port)",
+          all(served_tls) or not any(served_tls), str(served_tls))
 
     for cm in configmaps:
         bad = [k for k, v in (cm.get("data") or {}).items() if SECRET_NAME.search(k.upper().replace("-", "_")) or SECRET_TEXT.search(v or "")]

@@ -2,13 +2,17 @@
 """Starts a rendered manifest's Deployments the way a kubelet would, as
 processes of the built binary (deploy/check.sh).
 
-    smoke.py MANIFEST.yaml LEADWHEEL_BIN LEADCTL_BIN NATS_SERVER POSTGRES_URL
+    smoke.py [--image NAME] MANIFEST.yaml LEADWHEEL_BIN LEADCTL_BIN NATS_SERVER POSTGRES_URL
 
 For each Deployment: its container's args and env, with what Kubernetes
 would provide made local (each container port on a free loopback port, each
 Service name on the ports behind it, the Secret's items and the ConfigMap as
 files in a temporary folder, NATS_URL on a nats-server started here, one
-fresh Postgres database per service). Then: the startup and readiness probes
+fresh Postgres database per service). With --image, each runs in a
+container of that image (`docker run`: the host's network, the folders
+mounted at the container's mount paths, the root file system read-only, the
+image's non-root user, every capability dropped); without, as a process of
+LEADWHEEL_BIN with the mount paths rewritten to the folders. Then: the startup and readiness probes
 answer; a team is set, a signup posted to intake's HTTP port, the lead
 claimed and seen in work at opportunity; SIGTERM to every process, each
 must exit 0 within its pod's terminationGracePeriodSeconds. A binary that
@@ -68,13 +72,18 @@ def wait_for(pred, seconds, step=0.2):
 
 
 def main():
-    manifest, binary, leadctl, nats_server, pg_url = sys.argv[1:6]
+    args = sys.argv[1:]
+    image = None
+    if args[:1] == ["--image"]:
+        image, args = args[1], args[2:]
+    manifest, binary, leadctl, nats_server, pg_url = args[:5]
     docs = [d for d in yaml.safe_load_all(open(manifest)) if d]
     deps = [d for d in docs if d["kind"] == "Deployment"]
     services = [d for d in docs if d["kind"] == "Service"]
     configmaps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     tmp = tempfile.mkdtemp(prefix="lw-smoke-")
     procs = {}
+    containers = {}
     nats = None
     dbs = []
     pg = urlsplit(pg_url)
@@ -129,10 +138,11 @@ def main():
                     for key, value in configmaps[vol["configMap"]["name"]]["data"].items():
                         with open(f"{folder}/{key}", "w") as f:
                             f.write(value)
-            env = {"PATH": "/usr/bin:/bin", "HOME": root}
+            env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp" if image else root}
             for e in c.get("env", []):
                 value = e["value"]
-                for path, folder in paths.items():
+                # In a container the folders are mounted where the pod has them.
+                for path, folder in ([] if image else paths.items()):
                     if value.startswith(path + "/") or value == path:
                         value = folder + value[len(path):]
                 m = re.fullmatch(r"0\.0\.0\.0:(\d+)", value)
@@ -146,7 +156,29 @@ def main():
                     value = f"nats://127.0.0.1:{nats_port}"
                 env[e["name"]] = value
             log = open(f"{root}.log", "w")
-            procs[name] = (subprocess.Popen([binary, *c["args"]], env=env, cwd=root if os.path.isdir(root) else tmp,
+            def run_as(field):
+                # The container's securityContext over the pod's, as the kubelet reads them.
+                return c.get("securityContext", {}).get(field, pod.get("securityContext", {}).get(field, 65532))
+
+            if image:
+                container = f"lw-smoke-{os.getpid()}-{component}"
+                containers[name] = container
+                command = ["docker", "run", "--rm", "--name", container, "--network", "host", "--read-only",
+                           "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                           "--user", f"{run_as('runAsUser')}:{run_as('runAsGroup')}"]
+                read_only = {m["mountPath"]: m.get("readOnly", False) for m in c.get("volumeMounts", [])}
+                for path, folder in paths.items():
+                    os.chown(folder, 65532, 65532)
+                    command += ["-v", f"{folder}:{path}" + (":ro" if read_only.get(path) else "")]
+                for key, value in env.items():
+                    command += ["-e", f"{key}={value}"]
+                # SIGTERM to `docker run` reaches the container's process (--sig-proxy, the default).
+                command += [image, *c["args"]]
+                cwd = tmp
+            else:
+                command = [binary, *c["args"]]
+                cwd = root if os.path.isdir(root) else tmp
+            procs[name] = (subprocess.Popen(command, env=None if image else env, cwd=cwd,
                                             stdout=log, stderr=subprocess.STDOUT), component, dep)
 
         time.sleep(0.5)
@@ -170,6 +202,12 @@ def main():
             check(f"{name}: startup probe answers", bool(started), open(f"{tmp}/{name}.log").read()[-800:])
             ready = wait_for(lambda: http_status(f"http://127.0.0.1:{admin}{c['readinessProbe']['httpGet']['path']}") == 200, 30)
             check(f"{name}: readiness probe answers", bool(ready), open(f"{tmp}/{name}.log").read()[-800:])
+            if image:
+                seen = subprocess.run(["docker", "inspect", "--format",
+                                       "{{.State.Running}} {{.Config.Image}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
+                                       containers[name]], capture_output=True, text=True).stdout.split()
+                check(f"{name}: runs in a container of {image}, as 65532, read-only", seen[:1] == ["true"]
+                      and seen[1:2] == [image] and seen[2:3] == ["65532:65532"] and seen[3:] == ["true"], str(seen))
 
         def port_of(component, port):
             return next(lp for (d, p), (_, lp) in local.items() if d.endswith("-" + component) and p == port)
@@ -230,6 +268,9 @@ def main():
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+        # Killing `docker run` leaves its container running.
+        for container in containers.values():
+            subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
         if nats:
             nats.kill()
             nats.wait()

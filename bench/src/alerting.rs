@@ -87,6 +87,7 @@ impl Alerting {
             service: "alerting",
             binary,
             build_hint: ("-p leadwheel-alerting", "--alerting-bin"),
+            serves_grpc: true,
             env: &[
                 // No reporting in the bench: forecast checks (due
                 // mid-period) would retry; none falls in a run.

@@ -75,10 +75,12 @@ pub async fn reset_streams(bus: &Bus) {
 /// `lw_bench_*` Postgres database that [`ServiceProcess::stop`] drops.
 pub struct ServiceProcess {
     child: Child,
-    /// Its gRPC address.
+    /// Its gRPC address (unspecified for the console, which serves none).
     pub grpc: SocketAddr,
     /// Its admin address (`/readyz`, `/metrics`).
     pub admin: SocketAddr,
+    /// Its HTTP address, when it serves one (intake's signups, the console).
+    pub http: Option<SocketAddr>,
     /// Its store.
     pub database_url: String,
     /// Its log file.
@@ -99,6 +101,8 @@ pub struct Launch<'a> {
     pub build_hint: (&'a str, &'a str),
     /// Further environment settings.
     pub env: &'a [(&'a str, &'a str)],
+    /// False for the console: it announces `http` and `admin`, no `grpc`.
+    pub serves_grpc: bool,
 }
 
 impl ServiceProcess {
@@ -139,6 +143,7 @@ impl ServiceProcess {
             .env("LEADWHEEL_DATA_DIR", dir.path())
             .env(format!("{prefix}GRPC_ADDR"), "127.0.0.1:0")
             .env(format!("{prefix}ADMIN_ADDR"), "127.0.0.1:0")
+            .env(format!("{prefix}HTTP_ADDR"), "127.0.0.1:0")
             .env(format!("{prefix}DATABASE_URL"), &database_url)
             .env("LEADWHEEL_LOG_FORMAT", "human")
             .env("RUST_LOG", rust_log)
@@ -157,6 +162,7 @@ impl ServiceProcess {
             child,
             grpc: ([0, 0, 0, 0], 0).into(),
             admin: ([0, 0, 0, 0], 0).into(),
+            http: None,
             database_url,
             log,
             database,
@@ -176,7 +182,10 @@ impl ServiceProcess {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         };
-        process.grpc = *addresses.get("grpc").context("no grpc address announced")?;
+        if launch.serves_grpc {
+            process.grpc = *addresses.get("grpc").context("no grpc address announced")?;
+        }
+        process.http = addresses.get("http").copied();
         process.admin = *addresses
             .get("admin")
             .context("no admin address announced")?;
@@ -261,6 +270,7 @@ impl Wheel {
             binary,
             build_hint: ("-p leadwheel-wheel", "--wheel-bin"),
             env: &[],
+            serves_grpc: true,
         };
         Ok(Self {
             process: ServiceProcess::start(&launch, nats_url, backend, rust_log).await?,

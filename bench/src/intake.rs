@@ -29,7 +29,8 @@ use crate::report::{Check, Section};
 use crate::scenarios::{Baseline, Ctx};
 use crate::stats::Samples;
 
-const WEBHOOK_SECRET: &str = "whsec-bench-0123456789abcdef";
+/// The signups' signing key intake is given.
+pub const WEBHOOK_SECRET: &str = "whsec-bench-0123456789abcdef";
 const RULES: &str = include_str!("../../config/scoring.toml");
 
 /// The sizes of one intake run.
@@ -44,9 +45,12 @@ pub struct IntakeSizes {
     pub duration: Duration,
 }
 
-struct Intake {
+/// `leadwheel-intake` as a child process on a fresh SQLite store, taking
+/// signed signups (also the console scenario's).
+pub struct Intake {
     child: Child,
-    http: SocketAddr,
+    /// Its signup address.
+    pub http: SocketAddr,
     database: String,
     _dir: tempfile::TempDir,
 }
@@ -59,7 +63,8 @@ impl Drop for Intake {
 }
 
 impl Intake {
-    async fn start(binary: &Path, nats_url: &str) -> Result<Self> {
+    /// Starts `binary` against `nats_url` and waits until it is ready.
+    pub async fn start(binary: &Path, nats_url: &str) -> Result<Self> {
         if !binary.exists() {
             bail!(
                 "{} is missing: build it with `cargo build --release -p leadwheel-intake -p leadwheel-bench` (or pass --intake-bin)",
@@ -126,13 +131,14 @@ impl Intake {
 
 /// One keep-alive HTTP/1.1 connection: just enough client for a bench that
 /// must leave the CPU to the server.
-struct Conn {
+pub struct Conn {
     stream: BufReader<TcpStream>,
     host: String,
 }
 
 impl Conn {
-    async fn open(addr: SocketAddr) -> Result<Self> {
+    /// Connects to `addr`.
+    pub async fn open(addr: SocketAddr) -> Result<Self> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         Ok(Self {
@@ -143,6 +149,12 @@ impl Conn {
 
     /// Posts a signed signup; returns the status.
     async fn signup(&mut self, n: usize, secret: &Secret) -> Result<u16> {
+        Ok(self.signup_answer(n, secret).await?.0)
+    }
+
+    /// Posts signed signup `n` (its country is one of US, DE, GB, BR by
+    /// `n % 4`); returns the status and the body.
+    pub async fn signup_answer(&mut self, n: usize, secret: &Secret) -> Result<(u16, Vec<u8>)> {
         let size = ["5", "60", "250", "1200"][n % 4];
         let country = ["US", "DE", "GB", "BR"][n % 4];
         let body = json!({
@@ -185,7 +197,7 @@ impl Conn {
         }
         let mut body = vec![0; length];
         self.stream.read_exact(&mut body).await?;
-        Ok(status)
+        Ok((status, body))
     }
 }
 

@@ -7,6 +7,7 @@
 //! to the baseline. See docs/benchmarks.md.
 
 mod alerting;
+mod console;
 mod harness;
 mod intake;
 mod report;
@@ -42,6 +43,8 @@ use crate::scenarios::Ctx;
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
       leadwheel-bench alerting --quick                # alerting: 100k timers armed, 15 s\n  \
       leadwheel-bench alerting --timers 1000000 --rate 1000 --duration 60s\n  \
+      leadwheel-bench console                         # 1,000 reps on the web console, ~2 minutes\n  \
+      leadwheel-bench console --reps 1000 --rate 50 --duration 30s --page-rate 10 --page-each 5s\n  \
       leadwheel-bench all --quick --postgres postgres://postgres@127.0.0.1:5432/postgres --json"
 )]
 struct Cli {
@@ -129,6 +132,22 @@ struct Cli {
     /// The alerting binary [default: leadwheel-alerting next to this binary].
     #[arg(long, global = true, value_name = "PATH")]
     alerting_bin: Option<PathBuf>,
+
+    /// console: the opportunity binary [default: leadwheel-opportunity next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    opportunity_bin: Option<PathBuf>,
+
+    /// console: the console binary [default: leadwheel-console next to this binary].
+    #[arg(long, global = true, value_name = "PATH")]
+    console_bin: Option<PathBuf>,
+
+    /// console: page requests per second, each page on its own [default: 10].
+    #[arg(long, global = true)]
+    page_rate: Option<u32>,
+
+    /// console: how long each page is requested [default: 5s; 3s with --quick].
+    #[arg(long, global = true, value_parser = parse_duration)]
+    page_each: Option<Duration>,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +168,11 @@ enum Scenario {
     Alerting,
     /// Every scenario above but alerting, in that order.
     All,
+    /// The web console with `--reps` (default 1,000) reps signed in, one
+    /// live-offer stream each: signup → offer card on the rep's stream at
+    /// `--rate` (default 50) signups/s, then each page's time to first
+    /// byte at `--page-rate` (default 10) requests/s (not part of `all`).
+    Console,
     /// Reporting: raw JetStream consume vs the rebuild's replay rate, and
     /// every report RPC's latency (not part of `all`).
     Reporting,
@@ -401,6 +425,44 @@ async fn main() -> Result<()> {
             due_rate: cli.due_rate.unwrap_or(100),
         };
         let section = alerting::alerting(&ctx, &base, &alerting_bin, &alerting_sizes).await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+
+    if cli.command == Scenario::Console {
+        let next_to_me = |name: &str| -> Result<PathBuf> {
+            Ok(std::env::current_exe()?
+                .parent()
+                .context("the bench binary's folder")?
+                .join(name))
+        };
+        let pick = |flag: &Option<PathBuf>, name: &str| match flag {
+            Some(path) => Ok(path.clone()),
+            None => next_to_me(name),
+        };
+        let bins = console::ConsoleBins {
+            intake: pick(&cli.intake_bin, "leadwheel-intake")?,
+            opportunity: pick(&cli.opportunity_bin, "leadwheel-opportunity")?,
+            alerting: pick(&cli.alerting_bin, "leadwheel-alerting")?,
+            reporting: pick(&cli.reporting_bin, "leadwheel-reporting")?,
+            console: pick(&cli.console_bin, "leadwheel-console")?,
+        };
+        let console_sizes = console::ConsoleSizes {
+            reps: cli.reps.unwrap_or(1000),
+            rate: cli.rate.unwrap_or(if cli.quick { 20 } else { 50 }),
+            duration: cli.duration.unwrap_or(if cli.quick {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(30)
+            }),
+            page_rate: cli.page_rate.unwrap_or(10),
+            page_each: cli.page_each.unwrap_or(if cli.quick {
+                Duration::from_secs(3)
+            } else {
+                Duration::from_secs(5)
+            }),
+        };
+        let section = console::console(&ctx, &base, &bins, &console_sizes).await?;
         say(report::table(&section));
         sections.push(section);
     }

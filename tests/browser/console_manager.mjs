@@ -78,6 +78,27 @@ try {
   await shot(page, "manager-charts");
   step("the pipeline and fairness charts show reporting's numbers");
 
+  // On a phone the chart keeps a readable size and scrolls sideways.
+  const laptop = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const fit = await page.evaluate(() => {
+    const scroll = document.querySelector('figure[data-chart="pipeline"] .chart-scroll');
+    const text = scroll.querySelector("svg text");
+    return {
+      svgWidth: scroll.querySelector("svg").getBoundingClientRect().width,
+      scrolls: scroll.scrollWidth > scroll.clientWidth,
+      fontPx: text.getBoundingClientRect().height,
+      pageScrolls: document.documentElement.scrollWidth > window.innerWidth,
+    };
+  });
+  assert.ok(fit.svgWidth >= 600, `the chart keeps its drawn width on a phone: ${JSON.stringify(fit)}`);
+  assert.ok(fit.scrolls, `the chart scrolls sideways inside its box: ${JSON.stringify(fit)}`);
+  assert.ok(fit.fontPx >= 11, `its labels stay readable: ${JSON.stringify(fit)}`);
+  assert.ok(!fit.pageScrolls, `the page itself does not scroll sideways: ${JSON.stringify(fit)}`);
+  await shot(page, "manager-charts-phone");
+  await page.setViewportSize(laptop);
+  step("on a phone the charts scroll sideways at a readable size");
+
   // 2. The fairness CSV download is the shared sheet.
   const [download] = await Promise.all([
     page.waitForEvent("download"),

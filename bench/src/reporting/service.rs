@@ -39,6 +39,7 @@ impl Reporting {
             service: "reporting",
             binary,
             build_hint: ("-p leadwheel-reporting", "--reporting-bin"),
+            serves_grpc: true,
             env: &[],
         };
         Ok(Self {

@@ -12,12 +12,13 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use http::{StatusCode, header};
-use tokio::net::TcpListener;
+use leadwheel_plumbing::tls::Incoming;
 use tokio_util::sync::CancellationToken;
 
-/// Serves the admin endpoints until `stop` fires.
+/// Serves the admin endpoints on `listener` (over TLS when it was made
+/// with a TLS config) until `stop` fires.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Incoming,
     accepting: Arc<AtomicBool>,
     stop: CancellationToken,
 ) -> Result<()> {

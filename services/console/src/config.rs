@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use leadwheel_plumbing::config::{
-    DEV_JWT_SECRET, LogFormat, Secret, env_duration_ms, env_or, env_parse, ports, secret_from_env,
+    DEV_JWT_SECRET, LogFormat, Secret, ServerTlsSettings, env_duration_ms, env_or, env_parse,
+    ports, secret_from_env,
 };
 
 /// The console's default HTTP port (browsers).
@@ -45,6 +46,12 @@ pub struct ConsoleConfig {
     pub otlp_endpoint: Option<String>,
     /// Time allowed to drain at shutdown (`LEADWHEEL_SHUTDOWN_TIMEOUT_MS`).
     pub shutdown_timeout: Duration,
+    /// TLS on the HTTP port, and on the admin port unless
+    /// `LEADWHEEL_ADMIN_TLS=0`, as the services' ports: `LEADWHEEL_TLS_CERT_FILE`
+    /// and `LEADWHEEL_TLS_KEY_FILE`, re-read every `LEADWHEEL_TLS_RELOAD_MS`.
+    /// Neither port asks for a client certificate (browsers and probes send
+    /// none). `None`: plain HTTP.
+    pub tls: Option<ServerTlsSettings>,
 }
 
 impl ConsoleConfig {
@@ -108,6 +115,7 @@ impl ConsoleConfig {
                 "LEADWHEEL_SHUTDOWN_TIMEOUT_MS",
                 Duration::from_secs(20),
             )?,
+            tls: ServerTlsSettings::from_env()?,
         })
     }
 }

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use leadwheel_plumbing::auth::Authenticator;
 use leadwheel_plumbing::runtime::{announce, bind};
+use leadwheel_plumbing::tls::{Incoming, ServerTls};
 use leadwheel_plumbing::{shutdown, telemetry};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -73,8 +74,10 @@ impl Listeners {
 }
 
 /// The origins a POST may come from: the public URL's, else the bound
-/// address as `http://127.0.0.1:PORT` and `http://localhost:PORT`.
-pub fn origins(public_url: Option<&str>, http: SocketAddr) -> Vec<String> {
+/// address as `http://127.0.0.1:PORT` and `http://localhost:PORT`
+/// (`https://` when the console serves TLS).
+pub fn origins(public_url: Option<&str>, http: SocketAddr, tls: bool) -> Vec<String> {
+    let scheme = if tls { "https" } else { "http" };
     match public_url {
         Some(url) => {
             // scheme://host[:port], without any path.
@@ -85,10 +88,10 @@ pub fn origins(public_url: Option<&str>, http: SocketAddr) -> Vec<String> {
             vec![url[..end].to_string()]
         }
         None if http.ip().is_loopback() => vec![
-            format!("http://{http}"),
-            format!("http://localhost:{}", http.port()),
+            format!("{scheme}://{http}"),
+            format!("{scheme}://localhost:{}", http.port()),
         ],
-        None => vec![format!("http://{http}")],
+        None => vec![format!("{scheme}://{http}")],
     }
 }
 
@@ -102,10 +105,14 @@ pub async fn run(
 ) -> Result<()> {
     metrics::init();
     let http_addr = listeners.http_addr();
+    // The certificate is checked here, before anything is served, and
+    // reloaded when its files change.
+    let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if config.public_url.is_none() && http_addr.ip().is_unspecified() {
         tracing::warn!(
             addr = %http_addr,
-            "LEADWHEEL_CONSOLE_PUBLIC_URL is not set: POSTs are accepted only from http://{http_addr}; \
+            "LEADWHEEL_CONSOLE_PUBLIC_URL is not set: POSTs are accepted only from {scheme}://{http_addr}; \
              set it to the URL browsers use"
         );
     }
@@ -125,24 +132,28 @@ pub async fn run(
         )?,
         key: config.jwt_secret.clone(),
         dev_mode: config.dev_mode,
-        origins: origins(config.public_url.as_deref(), http_addr),
-        secure_cookies: config
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://")),
+        origins: origins(config.public_url.as_deref(), http_addr, tls.is_some()),
+        // Browsers reach a console serving TLS over https, whatever the
+        // public URL says.
+        secure_cookies: tls.is_some()
+            || config
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
         stop: stop.clone(),
     });
     let accepting = Arc::new(AtomicBool::new(false));
     let admin_stop = CancellationToken::new();
     let admin = tokio::spawn(admin::serve(
-        listeners.admin,
+        Incoming::new(listeners.admin, tls.as_ref().and_then(ServerTls::admin)),
         accepting.clone(),
         admin_stop.clone(),
     ));
     let app = routes::router(state);
     let server_stop = stop.clone();
+    let http = Incoming::new(listeners.http, tls.as_ref().map(ServerTls::http));
     let mut server = tokio::spawn(async move {
-        axum::serve(listeners.http, app)
+        axum::serve(http, app)
             .with_graceful_shutdown(server_stop.cancelled_owned())
             .await
     });
@@ -216,12 +227,16 @@ mod tests {
     fn origins_come_from_the_public_url_or_the_bound_address() {
         let addr = "127.0.0.1:8090".parse().unwrap();
         assert_eq!(
-            super::origins(Some("https://console.example.com/app"), addr),
+            super::origins(Some("https://console.example.com/app"), addr, false),
             ["https://console.example.com"]
         );
         assert_eq!(
-            super::origins(None, addr),
+            super::origins(None, addr, false),
             ["http://127.0.0.1:8090", "http://localhost:8090"]
+        );
+        assert_eq!(
+            super::origins(None, addr, true),
+            ["https://127.0.0.1:8090", "https://localhost:8090"]
         );
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! The cookie holds only a random id: `lw_session`, HttpOnly (no script
 //! reads it), SameSite=Strict (no other site's page sends it), Secure when
-//! the public URL is https.
+//! the console serves TLS or the public URL is https.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -32,7 +32,7 @@ pub struct Inner {
     pub dev_mode: bool,
     /// The origins a POST may come from (`scheme://host[:port]`).
     pub origins: Vec<String>,
-    /// Cookies get `Secure` (the public URL is https).
+    /// Cookies get `Secure` (the console serves TLS, or the public URL is https).
     pub secure_cookies: bool,
     /// Cancelled at shutdown: live streams end so the server can drain.
     pub stop: CancellationToken,

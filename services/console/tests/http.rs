@@ -163,3 +163,81 @@ async fn probes_assets_and_the_production_sign_in() {
 
     console.shutdown().await;
 }
+
+#[tokio::test]
+async fn served_over_tls_when_a_certificate_is_configured() {
+    let pki = leadwheel_plumbing::testing::TestPki::new().unwrap();
+    let console = Console::spawn(Options {
+        tls: Some(pki.server_settings()),
+        ..Default::default()
+    })
+    .await;
+    assert!(console.url.starts_with("https://"), "{}", console.url);
+    let ca = pki.ca_file();
+    let https_get = |url: String| {
+        let ca = ca.clone();
+        async move {
+            leadwheel_plumbing::testing::https_get(&url, &ca, None)
+                .await
+                .unwrap()
+        }
+    };
+
+    // The page, the probes and the metrics, each over TLS.
+    let signin = https_get(format!("{}/signin", console.url)).await;
+    assert_eq!(signin.status, 200);
+    assert!(signin.content_type.starts_with("text/html"), "{signin:?}");
+    assert!(signin.body.contains("leadctl console link"), "{signin:?}");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let answer = https_get(format!("{}{path}", console.admin)).await;
+        assert_eq!(answer.status, 200, "{path}: {answer:?}");
+    }
+
+    // A session's cookie is Secure: the browser came over https.
+    let token = link::issue(
+        &Secret::new(KEY),
+        "ana",
+        Role::Rep,
+        Some("demo"),
+        leadwheel_plumbing::store::now_ms() / 1000,
+        60,
+    );
+    let signed_in = https_get(format!("{}/signin/link?token={token}", console.url)).await;
+    assert_eq!(signed_in.status, 303, "{signed_in:?}");
+    let cookie = signed_in.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // Plain HTTP gets no page from either port.
+    for url in [&console.url, &console.admin] {
+        let plain = url.replacen("https://", "http://", 1);
+        let refused = reqwest::get(format!("{plain}/healthz")).await;
+        assert!(refused.is_err(), "plain HTTP to {plain}: {refused:?}");
+    }
+    console.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_admin_port_can_stay_plain_under_tls() {
+    let pki = leadwheel_plumbing::testing::TestPki::new().unwrap();
+    let mut tls = pki.server_settings();
+    tls.admin = false;
+    let console = Console::spawn(Options {
+        tls: Some(tls),
+        ..Default::default()
+    })
+    .await;
+    assert!(console.admin.starts_with("http://"), "{}", console.admin);
+    let ready = reqwest::get(format!("{}/readyz", console.admin))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let page = leadwheel_plumbing::testing::https_get(
+        &format!("{}/signin", console.url),
+        &pki.ca_file(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.status, 200, "{page:?}");
+    console.shutdown().await;
+}

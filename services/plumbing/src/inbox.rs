@@ -78,6 +78,16 @@ pub trait EventHandler: Send + Sync + 'static {
         event: &Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
+    /// Called once per batch transaction, right after it begins and before
+    /// any event of the batch is recorded: the place to take a lock that
+    /// orders this consumer's batches against other writers (reporting
+    /// serialises its batches on Postgres so concurrent batches cannot take
+    /// shared counter rows in opposite orders and deadlock). An error
+    /// retries the whole batch, like a transaction that cannot begin.
+    fn begin_batch(&self, _tx: &mut Tx) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// Called after the transaction committed (e.g. to wake a timer loop).
     fn after_commit(&self, _event: &Event) {}
 }
@@ -252,6 +262,7 @@ async fn apply_batch<H: EventHandler>(
     let mut outcomes: Vec<Result<bool, HandlerError>> = Vec::with_capacity(events.len());
     let committed = async {
         let mut tx = store.begin().await?;
+        handler.begin_batch(&mut tx).await?;
         for (_, event) in &events {
             let outcome = apply_one(&mut tx, spec, handler, event, savepoints)
                 .instrument(event_span(spec, event))

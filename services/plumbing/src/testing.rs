@@ -731,3 +731,165 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// A certificate authority and a server certificate signed by it (for
+/// `localhost` and `127.0.0.1`), made with the `openssl` command
+/// (scripts/ensure-test-tools.sh installs it) in a temporary directory, for
+/// tests of the ports served over TLS.
+pub struct TestPki {
+    dir: TempDir,
+}
+
+impl TestPki {
+    /// Makes the CA (`ca.pem`) and the server's pair (`server.pem`, `server.key`).
+    pub fn new() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let openssl = |args: &[&str]| -> Result<()> {
+            let output = Command::new("openssl")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .context("running openssl (scripts/ensure-test-tools.sh installs it)")?;
+            if !output.status.success() {
+                bail!(
+                    "openssl {args:?}: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            Ok(())
+        };
+        let p256 = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let ca = [
+            &["req", "-x509"][..],
+            &p256,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &["-subj", "/CN=leadwheel test CA"],
+            &["-addext", "basicConstraints=critical,CA:TRUE"],
+            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ]
+        .concat();
+        openssl(&ca)?;
+        std::fs::write(
+            dir.path().join("server.ext"),
+            "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n\
+             subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )?;
+        let csr = [
+            &["req"][..],
+            &p256,
+            &["-keyout", "server.key", "-out", "server.csr"],
+            &["-subj", "/CN=localhost"],
+        ]
+        .concat();
+        openssl(&csr)?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "1",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "server.ext",
+        ])?;
+        Ok(Self { dir })
+    }
+
+    /// The CA's certificate, for clients to trust.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// Server settings with the certificate (no client certificates, TLS
+    /// on the admin port too), as `LEADWHEEL_TLS_CERT_FILE` and
+    /// `LEADWHEEL_TLS_KEY_FILE` would give.
+    pub fn server_settings(&self) -> crate::tls::ServerTlsSettings {
+        crate::tls::ServerTlsSettings {
+            cert_file: self.dir.path().join("server.pem"),
+            key_file: self.dir.path().join("server.key"),
+            client_ca_file: None,
+            client_auth: crate::tls::ClientAuth::Required,
+            admin: true,
+            reload_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An answer to [`https_get`].
+#[derive(Debug)]
+pub struct HttpsAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The `Content-Type`, empty when none.
+    pub content_type: String,
+    /// Every header.
+    pub headers: http::HeaderMap,
+    /// The body as text.
+    pub body: String,
+}
+
+/// GETs `url` over HTTPS (HTTP/1.1), trusting the CA in `ca_file` (and
+/// the system's roots),
+/// with `Authorization: Bearer <bearer>` when given; an error says why no
+/// answer came (a refused handshake, an untrusted certificate, a plain
+/// `http://` URL).
+pub async fn https_get(
+    url: &str,
+    ca_file: &std::path::Path,
+    bearer: Option<&str>,
+) -> Result<HttpsAnswer> {
+    use http_body_util::BodyExt;
+    let config = crate::tls::ClientTlsSettings {
+        ca_file: Some(ca_file.to_path_buf()),
+        identity: None,
+    }
+    .client_config(&[])?;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(std::sync::Arc::unwrap_or_clone(config))
+        .https_only()
+        .enable_http1()
+        .build();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, http_body_util::Empty<bytes::Bytes>>(connector);
+    let mut request = http::Request::get(url);
+    if let Some(token) = bearer {
+        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = client
+        .request(request.body(http_body_util::Empty::new())?)
+        .await
+        .map_err(|err| anyhow::anyhow!("GET {url}: {err:?}"))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("GET {url}: the body"))?
+        .to_bytes();
+    Ok(HttpsAnswer {
+        status,
+        content_type,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}

@@ -16,6 +16,7 @@
 //! otherwise (a subject nobody declared is a bug to see in the logs).
 
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
+use leadwheel_plumbing::store::Backend;
 use leadwheel_plumbing::{Event, Tx};
 
 use crate::event_subjects::{self, Incoming};
@@ -89,7 +90,30 @@ impl Handler {
     }
 }
 
+/// The Postgres advisory lock every consumer batch of every reporting
+/// replica takes first (an arbitrary constant, ASCII "lwreport").
+const BATCH_LOCK: i64 = 0x6c77_7265_706f_7274;
+
 impl EventHandler for Handler {
+    /// On Postgres, one consumer batch at a time across the service's three
+    /// durables and all its replicas. A batch bumps shared rows (total and
+    /// team counters, daily counters, pipeline buckets) in the order its
+    /// events come; two batches interleaving take them in opposite orders
+    /// and deadlock, which costs a retry of a whole batch each time (two
+    /// replicas under load fell thousands of events behind that way).
+    /// Batches hold those rows until commit anyway, so serialising them
+    /// costs little; replicas still share the reads. SQLite already writes
+    /// one transaction at a time.
+    async fn begin_batch(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        if self.applier.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(BATCH_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
         let Some(incoming) =
             Self::read(event).map_err(|err| HandlerError::Permanent(err.into()))?

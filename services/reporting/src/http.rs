@@ -4,6 +4,8 @@
 //! the same [`Reports`] operations), and the same CSV as `leadctl report
 //! … -o csv` (the shared `leadwheel-report-sheets`). Errors are JSON:
 //! `{"error": "invalid_argument", "field": "from", "message": "…"}`.
+//! With the service's certificate configured (`LEADWHEEL_TLS_CERT_FILE`,
+//! `LEADWHEEL_TLS_KEY_FILE`) the port speaks only HTTPS (see `run_with`).
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};

@@ -210,6 +210,10 @@ pub async fn run_with(
     let reports = reports::Reports::new(runtime.store.clone(), settings);
     let download = http::router(reports.clone(), runtime.auth.clone());
     let stop = runtime.front.clone();
+    // TLS with the service's certificate when one is configured, as on
+    // the gRPC port (never asking for a client certificate).
+    let http =
+        leadwheel_plumbing::tls::Incoming::new(http, runtime.tls.as_ref().map(|tls| tls.http()));
     let http_task = tokio::spawn(async move {
         axum::serve(http, download)
             .with_graceful_shutdown(stop.cancelled_owned())

@@ -74,7 +74,17 @@ impl WheelService for WheelApi {
 
     async fn list_offers(&self, request: Request<ListOffersRequest>) -> Answer<ListOffersResponse> {
         let (caller, r) = split(request)?;
-        let offers = self.ops.list_offers(&caller, &r.rep_id).await?;
+        let offers = match (r.rep_id.is_empty(), r.team_id.is_empty()) {
+            (false, true) => self.ops.list_offers(&caller, &r.rep_id).await?,
+            (true, false) => self.ops.list_team_offers(&caller, &r.team_id).await?,
+            _ => {
+                return Err(crate::error::WheelError::invalid(
+                    "rep_id",
+                    "name exactly one of rep_id and team_id",
+                )
+                .into());
+            }
+        };
         Ok(Response::new(ListOffersResponse { offers }))
     }
 

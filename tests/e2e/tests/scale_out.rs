@@ -1,7 +1,8 @@
 //! Scale-out under faults: a 3-node NATS JetStream cluster with the
 //! streams at R3 (`LEADWHEEL_STREAM_REPLICAS=3`), three wheel replicas and
-//! two instances of intake, opportunity and alerting (one of reporting, see
-//! [`REPORTING`]), each service on its own Postgres database. 2,000 signups go in through both intakes' HTTP while simulated
+//! two instances of intake, opportunity, alerting and reporting, each
+//! service on its own Postgres database. 2,000 signups go in through both
+//! intakes' HTTP while simulated
 //! reps claim, pass and ignore their offers through the live wheel
 //! replicas; in the middle one NATS node and one wheel replica are killed
 //! with SIGKILL. Afterwards: every lead ended assigned or pooled (or
@@ -35,19 +36,15 @@ use leadwheel_proto::wheel::v1::{LeadState, OfferState};
 const WHEELS: usize = 3;
 /// Instances of each of the other services.
 const OTHERS: usize = 2;
-/// Instances of reporting: one for now. With two on one Postgres database
-/// their consumers deadlock on the shared `reporting_counters` rows
-/// ("deadlock detected", then about one event a second while each waits
-/// for the other's row locks), so reporting never catches up in time;
-/// raise this to [`OTHERS`] once reporting's counters take concurrent
-/// replicas.
-const REPORTING: usize = 1;
+/// Instances of reporting (its two replicas share one Postgres database
+/// and its durable consumers; their batches take turns, see
+/// `leadwheel_reporting::consumer::Handler::begin_batch`).
+const REPORTING: usize = OTHERS;
 
 /// How many instances of `service` run.
 fn instances(service: &str) -> usize {
     match service {
         "wheel" => WHEELS,
-        "reporting" => REPORTING,
         _ => OTHERS,
     }
 }
@@ -384,6 +381,14 @@ async fn a_cluster_with_a_node_and_a_wheel_killed_loses_nothing() {
             );
         }
         eprintln!("{name}: funnel {total:?}");
+        // The replicas took turns: no batch was lost to a deadlock.
+        let log = system.log(&name);
+        let deadlocked: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("deadlock"))
+            .take(3)
+            .collect();
+        assert!(deadlocked.is_empty(), "{name} deadlocked: {deadlocked:#?}");
     }
 
     // Everything still runs but what was killed.

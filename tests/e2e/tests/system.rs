@@ -243,6 +243,7 @@ async fn the_wheel_survives_sigkill_with_offers_open() {
                 if let Ok(offers) = ana
                     .list_offers(ListOffersRequest {
                         rep_id: "ana".into(),
+                        ..Default::default()
                     })
                     .await
                 {

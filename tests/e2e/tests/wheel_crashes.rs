@@ -58,6 +58,7 @@ async fn rep_loop(rep_id: String, addr: Address, seed: u64, stop: Arc<Mutex<bool
         let Ok(offers) = wheel
             .list_offers(ListOffersRequest {
                 rep_id: rep_id.clone(),
+                ..Default::default()
             })
             .await
         else {

@@ -110,6 +110,7 @@ pub async fn offers(ctx: &Ctx) -> Result<()> {
         .await?
         .list_offers(ListOffersRequest {
             rep_id: rep.clone(),
+            ..Default::default()
         })
         .await
         .map_err(|s| ctx.fail(Target::Wheel, s))?;

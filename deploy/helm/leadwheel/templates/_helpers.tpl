@@ -6,14 +6,16 @@
 {{/*
 The services, in a fixed order, with their ports: the services' own
 defaults (services/plumbing/src/config.rs ports; the console's in
-services/console/src/config.rs). admin serves /healthz, /readyz, /metrics.
+services/console/src/config.rs; reporting's download is its gRPC port + 2000,
+services/reporting/src/lib.rs). admin serves /healthz, /readyz, /metrics;
+reporting's download serves the reports as CSV.
 */}}
 {{- define "leadwheel.catalog" -}}
 intake: {grpc: 50051, admin: 51051, http: 8080, store: true}
 wheel: {grpc: 50052, admin: 51052, store: true}
 opportunity: {grpc: 50053, admin: 51053, store: true}
 alerting: {grpc: 50054, admin: 51054, store: true}
-reporting: {grpc: 50055, admin: 51055, store: true}
+reporting: {grpc: 50055, admin: 51055, download: 52055, store: true}
 console: {admin: 51056, http: 8090, store: false}
 {{- end -}}
 

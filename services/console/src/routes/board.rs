@@ -53,19 +53,16 @@ async fn load(state: &AppState, user: &User, team: &str) -> Result<BoardData, to
         .await?
         .into_inner()
         .reps;
-    let mut offers = Vec::new();
-    for rep in reps.iter().filter(|r| r.open_offers > 0) {
-        offers.extend(
-            wheel
-                .list_offers(ListOffersRequest {
-                    rep_id: rep.rep_id.clone(),
-                })
-                .await?
-                .into_inner()
-                .offers,
-        );
-    }
-    offers.sort_by_key(|o| o.deadline_ms);
+    // One call for the team's offers (soonest deadline first), whatever
+    // the number of reps holding one.
+    let offers = wheel
+        .list_offers(ListOffersRequest {
+            team_id: team.to_string(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .offers;
     let pool = wheel
         .list_pool(ListPoolRequest {
             team_id: team.to_string(),

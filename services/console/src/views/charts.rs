@@ -113,6 +113,7 @@ pub fn bar_chart(chart: &str, title: &str, groups: &[Group], lang: Lang) -> Mark
                     li { span.swatch style={ "background:" (colour(measure)) } {} " " (name.get(lang)) }
                 }
             }
+            div.chart-scroll role="region" tabindex="0" aria-label=(title) {
             svg role="img" aria-label=(label) viewBox={ "0 0 " (WIDTH) " " (height) } width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg" {
                 @for (group, top, group_h) in &rows {
                     g data-group=(data_attrs(&group.keys)) data-label=(group.label) {
@@ -127,6 +128,7 @@ pub fn bar_chart(chart: &str, title: &str, groups: &[Group], lang: Lang) -> Mark
                         }
                     }
                 }
+            }
             }
             table.chart-table {
                 caption { (title) }

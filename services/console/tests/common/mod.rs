@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use leadwheel_console::config::ConsoleConfig;
 use leadwheel_console::{Listeners, run};
-use leadwheel_plumbing::config::{LogFormat, Secret};
+use leadwheel_plumbing::config::{LogFormat, Secret, ServerTlsSettings};
 use tokio::net::TcpListener;
 
 /// The secret the tests' console signs sessions and links with.
@@ -32,6 +32,8 @@ pub struct Options {
     pub dev_mode: bool,
     /// Reporting's gRPC URL (default: nobody answers).
     pub reporting_url: Option<String>,
+    /// Serve TLS with these (the URLs are then `https://`).
+    pub tls: Option<ServerTlsSettings>,
 }
 
 impl Console {
@@ -48,8 +50,17 @@ impl Console {
             http: TcpListener::bind("127.0.0.1:0").await.unwrap(),
             admin: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         };
-        let url = format!("http://{}", listeners.http_addr());
-        let admin = format!("http://{}", listeners.admin_addr());
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let admin_scheme = match &options.tls {
+            Some(tls) if tls.admin => "https",
+            _ => "http",
+        };
+        let url = format!("{scheme}://{}", listeners.http_addr());
+        let admin = format!("{admin_scheme}://{}", listeners.admin_addr());
         let config = ConsoleConfig {
             http_addr: listeners.http_addr(),
             admin_addr: listeners.admin_addr(),
@@ -64,6 +75,7 @@ impl Console {
             log_format: LogFormat::Human,
             otlp_endpoint: None,
             shutdown_timeout: Duration::from_secs(5),
+            tls: options.tls,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(run(config, listeners, async move {

@@ -9,7 +9,7 @@ use leadwheel_plumbing::store::{Backend, StoreError};
 use leadwheel_proto::events::v1::OpportunityState;
 use sqlx::Row;
 
-use super::timing;
+use super::{aggregates, timing};
 use crate::period;
 use crate::sales::{Count, Update};
 
@@ -32,8 +32,15 @@ impl Applier {
         }
     }
 
-    /// Applies one update in `tx`.
+    /// Applies one update in `tx`, and keeps the pre-aggregated read
+    /// models in step with the rows it changes (`aggregates.rs`).
     pub async fn apply(&self, tx: &mut Tx, update: &Update) -> Result<(), StoreError> {
+        let touched = aggregates::before(tx, self.backend, update).await?;
+        self.apply_base(tx, update).await?;
+        touched.after(tx).await
+    }
+
+    async fn apply_base(&self, tx: &mut Tx, update: &Update) -> Result<(), StoreError> {
         match update {
             Update::Opportunity(state) => self.opportunity(tx, state).await,
             Update::History { state, at_ms } => {

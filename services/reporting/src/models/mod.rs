@@ -2,7 +2,9 @@
 //! sums, and quotas. `sqlx::Error` never leaves here except wrapped in
 //! [`StoreError`](leadwheel_plumbing::store::StoreError).
 
+pub mod aggregates;
 pub mod apply;
+pub mod derived;
 pub mod follow_ups;
 pub mod per_deal;
 pub mod queries;

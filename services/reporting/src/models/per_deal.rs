@@ -1,7 +1,7 @@
-//! Reads of one row per deal, account or lead (team balance, routing
-//! outcome, deals as of a past moment): joins of read-model tables, not
-//! pre-aggregated sums. These reports are read rarely; the sums the
-//! everyday reports read are in `queries.rs`.
+//! Reads for team balance, routing outcome and deals as of a past moment.
+//! Balance and routing outcome sum pre-aggregated buckets; deals as of a
+//! past moment are read one row per deal version. The sums the everyday
+//! reports read are in `queries.rs`.
 
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
@@ -21,22 +21,16 @@ pub struct TierRow {
 }
 
 impl Reader {
-    /// Open and won deals within `filter` by account tier and stage. A
-    /// join of two read-model tables (one row per deal and account), not a
-    /// pre-aggregated sum: team balance is read rarely.
+    /// Open and won deals within `filter` by account tier and stage: sums
+    /// of the buckets of `reporting_balance` (kept by `aggregates.rs`).
     pub async fn by_tier(&self, filter: &Filter) -> Result<Vec<TierRow>, StoreError> {
         let (clause, binds) = filter.clause(1);
-        let clause = clause
-            .replace("team_id", "o.team_id")
-            .replace("rep_id", "o.rep_id");
+        // A bucket whose deals all moved elsewhere holds zeros: left out.
         let sql = format!(
-            "SELECT o.team_id, o.rep_id, COALESCE(a.tier, '') AS tier, o.stage, o.currency, \
-             CAST(COUNT(*) AS BIGINT) AS deals, CAST(SUM(o.amount_minor) AS BIGINT) AS amount_minor \
-             FROM reporting_opportunities o \
-             LEFT JOIN reporting_accounts a ON a.account_id = o.account_id \
-             WHERE o.status IN ('open', 'won'){clause} \
-             GROUP BY o.team_id, o.rep_id, COALESCE(a.tier, ''), o.stage, o.currency \
-             ORDER BY o.team_id, o.rep_id, tier, o.stage, o.currency"
+            "SELECT team_id, rep_id, tier, stage, currency, CAST(SUM(deals) AS BIGINT) AS deals, \
+             CAST(SUM(amount_minor) AS BIGINT) AS amount_minor FROM reporting_balance \
+             WHERE deals > 0{clause} GROUP BY team_id, rep_id, tier, stage, currency \
+             ORDER BY team_id, rep_id, tier, stage, currency"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -54,22 +48,18 @@ impl Reader {
             .collect()
     }
 
-    /// Per (team, owner): active accounts, and accounts with a won deal.
+    /// Per (team, owner): active accounts, and accounts with a won deal,
+    /// from `reporting_balance_accounts` (kept by `aggregates.rs`).
     pub async fn customers(
         &self,
         filter: &Filter,
     ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
         let (clause, binds) = filter.clause(1);
-        let clause = clause
-            .replace("team_id", "a.team_id")
-            .replace("rep_id", "a.owner_rep_id");
+        // An owner whose accounts all moved elsewhere holds zeros: left out.
         let sql = format!(
-            "SELECT a.team_id, a.owner_rep_id, \
-             CAST(SUM(CASE WHEN a.status = 'active' THEN 1 ELSE 0 END) AS BIGINT) AS customers, \
-             CAST(SUM(CASE WHEN EXISTS (SELECT 1 FROM reporting_opportunities o \
-             WHERE o.account_id = a.account_id AND o.status = 'won') THEN 1 ELSE 0 END) AS BIGINT) \
-             AS won_customers FROM reporting_accounts a WHERE 1 = 1{clause} \
-             GROUP BY a.team_id, a.owner_rep_id ORDER BY a.team_id, a.owner_rep_id"
+            "SELECT team_id, rep_id AS owner_rep_id, customers, won_customers \
+             FROM reporting_balance_accounts WHERE accounts > 0{clause} \
+             ORDER BY team_id, rep_id"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -103,8 +93,9 @@ pub struct RouteRow {
 
 impl Reader {
     /// Leads assigned within `filter` on the days `from` to `to`, by team,
-    /// routing rule, route and won currency. An offer claim is a first look when its
-    /// offer was counted as one. Reads one row per lead of the period.
+    /// routing rule, route and won currency. An offer claim is a first look
+    /// when its offer was counted as one. Sums the per-day buckets of
+    /// `reporting_route_daily` (kept by `aggregates.rs`), not the leads.
     pub async fn routes(
         &self,
         filter: &Filter,
@@ -112,23 +103,14 @@ impl Reader {
         to: &str,
     ) -> Result<Vec<RouteRow>, StoreError> {
         let (clause, binds) = filter.clause(3);
-        let clause = clause
-            .replace("team_id", "l.team_id")
-            .replace("rep_id", "l.rep_id");
+        // A bucket whose leads all moved elsewhere holds zeros: left out.
         let sql = format!(
             "SELECT team_id, routed_by, rule_id, route, won_currency, \
-             CAST(COUNT(*) AS BIGINT) AS leads, \
-             CAST(SUM(CASE WHEN converted_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS converted, \
-             CAST(SUM(CASE WHEN won_at_ms > 0 THEN 1 ELSE 0 END) AS BIGINT) AS won, \
-             CAST(SUM(won_minor) AS BIGINT) AS won_minor FROM ( \
-             SELECT l.team_id, l.routed_by, l.rule_id, l.won_currency, l.converted_at_ms, \
-             l.won_at_ms, l.won_minor, \
-             CASE WHEN l.via <> 'offer' THEN l.via \
-             WHEN EXISTS (SELECT 1 FROM reporting_counted c WHERE c.metric = 'first_look' \
-             AND c.fact_key = l.offer_id) THEN 'first_look' ELSE 'later_in_lap' END AS route \
-             FROM reporting_leads l \
-             WHERE l.assigned_at_ms > 0 AND l.assigned_day >= $1 AND l.assigned_day <= $2{clause} \
-             ) routed GROUP BY team_id, routed_by, rule_id, route, won_currency \
+             CAST(SUM(leads) AS BIGINT) AS leads, CAST(SUM(converted) AS BIGINT) AS converted, \
+             CAST(SUM(won) AS BIGINT) AS won, CAST(SUM(won_minor) AS BIGINT) AS won_minor \
+             FROM reporting_route_daily \
+             WHERE leads > 0 AND day >= $1 AND day <= $2{clause} \
+             GROUP BY team_id, routed_by, rule_id, route, won_currency \
              ORDER BY team_id, routed_by, rule_id, route, won_currency"
         );
         let mut all = vec![from.to_string(), to.to_string()];

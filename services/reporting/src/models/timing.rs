@@ -71,7 +71,7 @@ pub struct Assignment<'a> {
 }
 
 /// A lead row with nothing known yet, so any of its facts can land first.
-async fn lead_row(tx: &mut Tx, lead_id: &str) -> Result<(), StoreError> {
+pub(crate) async fn lead_row(tx: &mut Tx, lead_id: &str) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO reporting_leads (lead_id, team_id, rep_id, via, offer_id, assigned_day, \
          assigned_at_ms, first_touch_at_ms, converted_at_ms, won_at_ms, won_currency, won_minor) \

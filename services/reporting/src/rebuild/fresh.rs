@@ -30,7 +30,7 @@ use crate::{CONSUMERS, MIGRATOR};
 /// other tables (`reporting_quotas`, `reporting_adjustments`) are set
 /// through the API and kept; a test checks every `reporting_*` table is in
 /// one list or the other.
-pub const READ_MODELS: [&str; 15] = [
+pub const READ_MODELS: [&str; 18] = [
     "reporting_counters",
     "reporting_facts",
     "reporting_opportunities",
@@ -46,6 +46,9 @@ pub const READ_MODELS: [&str; 15] = [
     "reporting_opportunity_history",
     "reporting_touches",
     "reporting_follow_ups",
+    "reporting_route_daily",
+    "reporting_balance",
+    "reporting_balance_accounts",
 ];
 
 /// The service's tables that do not come from events: quotas and

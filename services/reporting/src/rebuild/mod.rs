@@ -263,7 +263,11 @@ impl Rebuilder {
             .await
             .context("beginning the bulk write")?;
         let rows = bulk::write(&mut tx, fresh.store.backend(), &fold).await?;
-        // derived aggregates: models::derived::derive_all(&mut tx) goes here
+        // The pre-aggregated tables are not folded: recomputed from the
+        // base tables just written, in the same transaction.
+        crate::models::derived::derive_all(&mut tx)
+            .await
+            .context("deriving the pre-aggregated tables")?;
         tx.commit().await.context("committing the bulk write")?;
         tracing::info!(
             events = fold.applied(),

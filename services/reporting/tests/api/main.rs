@@ -7,12 +7,15 @@
 
 mod across;
 mod activity;
+mod aggregates;
 mod download;
+mod download_tls;
 mod extras;
 mod helpers;
 mod history;
 mod rebuild;
 mod rebuild_rows;
+mod replicas;
 mod sales;
 mod sales_access;
 mod script;

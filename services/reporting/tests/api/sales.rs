@@ -499,7 +499,7 @@ pub async fn all_numbers(client: &Client) -> String {
     format!("{pipeline:#?}\n{forecast:#?}\n{five:#?}\n{funnel:#?}\n{balance:#?}\n{as_of:#?}")
 }
 
-async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
+pub async fn numbers_after(events: &[Scripted], db: TestDb) -> String {
     let env = Env::new(db);
     let app: TestApp = spawn_app(&env).await;
     publish_and_wait(&app, events).await;

@@ -231,7 +231,7 @@ async fn fairness_and_speed_to_lead(db: TestDb) {
 
 /// The week's leads and two more (L4 claimed on its first look, L5 sent
 /// to its account's owner), some converted and won.
-fn leads_to_revenue() -> Vec<script::Scripted> {
+pub fn leads_to_revenue() -> Vec<script::Scripted> {
     let mut events = week_of_offers();
     let mut s = Script::default();
     let l4 = at("2026-11-05", 9);

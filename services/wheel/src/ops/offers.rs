@@ -11,6 +11,9 @@ use crate::live;
 use crate::store::{self, LeadRow, OfferRow};
 use crate::validate;
 
+/// Most offers one team listing returns (soonest deadlines first).
+pub const TEAM_OFFERS_LIMIT: i64 = 2_000;
+
 /// A rep's open offers now, and the live feed of what changes next.
 pub struct OfferWatch {
     /// The offers open when the watch began.
@@ -30,6 +33,33 @@ impl Wheel {
         validate::id("rep_id", rep_id)?;
         access::for_rep(&mut *self.read().await?, caller, rep_id).await?;
         self.open_offers(rep_id).await
+    }
+
+    /// Every open offer of `team_id`'s leads, soonest deadline first (at
+    /// most [`TEAM_OFFERS_LIMIT`]), for its manager or an admin: a team
+    /// board in one call instead of one per rep.
+    pub async fn list_team_offers(
+        &self,
+        caller: &Caller,
+        team_id: &str,
+    ) -> Result<Vec<Offer>, WheelError> {
+        validate::id("team_id", team_id)?;
+        access::require_manager_of(caller, team_id)?;
+        let mut conn = self.read().await?;
+        if store::load_team(&mut conn, team_id).await?.is_none() {
+            return Err(WheelError::NotFound(format!("team {team_id} not found")));
+        }
+        let offers = store::open_offers_of_team(&mut conn, team_id, TEAM_OFFERS_LIMIT).await?;
+        Ok(offers
+            .iter()
+            .map(|(offer, lead)| {
+                live::offer_proto(
+                    offer,
+                    lead.as_ref().map(|l| &l.details),
+                    lead.as_ref().and_then(|l| l.traceparent.as_deref()),
+                )
+            })
+            .collect())
     }
 
     /// As [`Self::list_offers`], followed by live changes.

@@ -21,10 +21,10 @@ pub async fn due_escalations(
     .await?)
 }
 
-const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
+pub(super) const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
      domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country, routed_by";
 
-fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
+pub(super) fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
     let routing: String = row.try_get("routing")?;
     let routing =
         serde_json::from_str(&routing).map_err(|err| WheelError::Corrupt(err.to_string()))?;

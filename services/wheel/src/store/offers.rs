@@ -91,6 +91,52 @@ pub async fn open_offers_of_rep(
     rows.iter().map(offer_from_row).collect()
 }
 
+/// The open offers of `team_id`'s leads with each lead, soonest deadline
+/// first, at most `limit`: two statements whatever the team's size (the
+/// team's offered leads through `wheel_leads_state`, joined to their open
+/// offers; once for the offers' columns, once for the leads').
+pub async fn open_offers_of_team(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    limit: i64,
+) -> Result<Vec<(OfferRow, Option<LeadRow>)>, WheelError> {
+    let select = |table: &str, columns: &str| {
+        let columns = columns
+            .split(", ")
+            .map(|c| format!("{table}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {columns} FROM wheel_offers o JOIN wheel_leads l ON l.lead_id = o.lead_id \
+             WHERE l.team_id = $1 AND l.state = 'offered' AND o.state = 'open' \
+             ORDER BY o.deadline_ms, o.offer_id LIMIT $2"
+        )
+    };
+    let offers = sqlx::query(sqlx::AssertSqlSafe(select("o", OFFER_COLUMNS)))
+        .bind(team_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(offer_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut leads = sqlx::query(sqlx::AssertSqlSafe(select("l", LEAD_COLUMNS)))
+        .bind(team_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| lead_from_row(row).map(|lead| (lead.details.lead_id.clone(), lead)))
+        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
+    Ok(offers
+        .into_iter()
+        .map(|offer| {
+            let lead = leads.remove(&offer.lead_id);
+            (offer, lead)
+        })
+        .collect())
+}
+
 /// Open offers whose deadline is at or before `now`, oldest deadline first.
 pub async fn due_offers(
     conn: &mut AnyConnection,

@@ -335,7 +335,8 @@ async fn bad_input_on_every_rpc_is_refused_precisely_and_changes_nothing() {
     );
     check!(
         ana.list_offers(ListOffersRequest {
-            rep_id: "ben".into()
+            rep_id: "ben".into(),
+            ..Default::default()
         })
         .await,
         PermissionDenied,
@@ -347,6 +348,48 @@ async fn bad_input_on_every_rpc_is_refused_precisely_and_changes_nothing() {
         InvalidArgument,
         Some("rep_id"),
         "list offers without a rep"
+    );
+    check!(
+        admin
+            .list_offers(ListOffersRequest {
+                rep_id: "ana".into(),
+                team_id: "demo".into(),
+            })
+            .await,
+        InvalidArgument,
+        Some("rep_id"),
+        "list offers naming both a rep and a team"
+    );
+    check!(
+        ana.list_offers(ListOffersRequest {
+            team_id: "demo".into(),
+            ..Default::default()
+        })
+        .await,
+        PermissionDenied,
+        None,
+        "a rep listing the team's offers"
+    );
+    check!(
+        omar.list_offers(ListOffersRequest {
+            team_id: "demo".into(),
+            ..Default::default()
+        })
+        .await,
+        PermissionDenied,
+        None,
+        "another team's manager listing the team's offers"
+    );
+    check!(
+        admin
+            .list_offers(ListOffersRequest {
+                team_id: "nope".into(),
+                ..Default::default()
+            })
+            .await,
+        NotFound,
+        None,
+        "the offers of an unknown team"
     );
     check!(
         ana.watch_offers(WatchOffersRequest {

@@ -220,6 +220,7 @@ async fn a_manager_assigns_over_an_offer_requeues_and_withdraws(db: TestDb) {
     let offers = ana
         .list_offers(ListOffersRequest {
             rep_id: "ana".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -335,6 +336,58 @@ async fn a_manager_assigns_over_an_offer_requeues_and_withdraws(db: TestDb) {
             ("ana", OfferOutcome::Withdrawn as i32),
             ("ben", OfferOutcome::Withdrawn as i32)
         ]
+    );
+}
+
+/// A manager lists the whole team's open offers in one call (the console's
+/// board): soonest deadline first, each with its lead, the same offers the
+/// reps list one by one.
+async fn a_manager_lists_the_team_offers_in_one_call(db: TestDb) {
+    let app = spawn_app_on(db).await;
+    support::upsert(
+        &app,
+        support::team("demo", "maya", &["ana", "ben", "cy"], 600_000, None),
+    )
+    .await;
+    let mut maya = manager(&app, "maya", Some("demo")).await;
+    app.new_lead("t1").await;
+    assert_eq!(app.offered_to("t1").await, "ana");
+    app.new_lead("t2").await;
+    assert_eq!(app.offered_to("t2").await, "ben");
+    let team_offers = maya
+        .list_offers(ListOffersRequest {
+            team_id: "demo".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .offers;
+    let mut one_by_one = Vec::new();
+    for rep in ["ana", "ben", "cy"] {
+        one_by_one.extend(
+            maya.list_offers(ListOffersRequest {
+                rep_id: rep.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .offers,
+        );
+    }
+    one_by_one.sort_by_key(|o| (o.deadline_ms, o.offer_id.clone()));
+    assert_eq!(team_offers, one_by_one);
+    assert_eq!(
+        team_offers
+            .iter()
+            .map(|o| (o.lead_id.as_str(), o.rep_id.as_str()))
+            .collect::<Vec<_>>(),
+        [("t1", "ana"), ("t2", "ben")]
+    );
+    assert!(
+        team_offers.iter().all(|o| o.lead.is_some()),
+        "each offer carries its lead: {team_offers:?}"
     );
 }
 
@@ -604,6 +657,7 @@ on_both_backends!(
     away_reps_are_skipped_and_a_waiting_lead_is_offered_on_return,
     a_rep_at_capacity_is_skipped_and_gets_the_next_first_look,
     a_manager_assigns_over_an_offer_requeues_and_withdraws,
+    a_manager_lists_the_team_offers_in_one_call,
     the_ledger_tells_the_story_in_order,
     a_pooled_lead_escalates_after_the_pool_timeout,
     the_circuit_breaker_sets_a_lapsing_rep_away,

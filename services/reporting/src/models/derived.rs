@@ -1,0 +1,82 @@
+//! The pre-aggregated read models recomputed from their base tables, each
+//! with one `INSERT … SELECT … GROUP BY`: for a rebuild that writes the
+//! base tables in bulk (then calls [`derive_all`]), and for the test that
+//! checks the consumers' incremental upkeep (`aggregates.rs`) gives the
+//! same rows.
+
+use leadwheel_plumbing::Tx;
+use leadwheel_plumbing::store::StoreError;
+
+use super::aggregates::{OWNED, ROUTE};
+
+/// Recomputes every pre-aggregated table from the base tables in `tx`.
+pub async fn derive_all(tx: &mut Tx) -> Result<(), StoreError> {
+    derive_route_daily(tx).await?;
+    derive_balance(tx).await?;
+    derive_balance_accounts(tx).await?;
+    Ok(())
+}
+
+/// `reporting_route_daily` from `reporting_leads` (and the first looks in
+/// `reporting_counted`).
+pub async fn derive_route_daily(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reporting_route_daily")
+        .execute(&mut **tx)
+        .await?;
+    // Only the constant ROUTE expression is pasted in.
+    let sql = format!(
+        "INSERT INTO reporting_route_daily (day, team_id, rep_id, routed_by, rule_id, route, \
+         won_currency, leads, converted, won, won_minor) \
+         SELECT assigned_day, team_id, rep_id, routed_by, rule_id, route, won_currency, \
+         COUNT(*), SUM(CASE WHEN converted_at_ms > 0 THEN 1 ELSE 0 END), \
+         SUM(CASE WHEN won_at_ms > 0 THEN 1 ELSE 0 END), SUM(won_minor) FROM ( \
+         SELECT l.assigned_day, l.team_id, l.rep_id, l.routed_by, l.rule_id, l.won_currency, \
+         l.converted_at_ms, l.won_at_ms, l.won_minor, {ROUTE} AS route \
+         FROM reporting_leads l WHERE l.assigned_at_ms > 0) routed \
+         GROUP BY assigned_day, team_id, rep_id, routed_by, rule_id, route, won_currency"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// `reporting_balance` from `reporting_opportunities` (open and won deals)
+/// and their accounts' tiers.
+pub async fn derive_balance(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reporting_balance")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO reporting_balance (team_id, rep_id, tier, stage, status, currency, deals, \
+         amount_minor) \
+         SELECT o.team_id, o.rep_id, COALESCE(a.tier, ''), o.stage, o.status, o.currency, \
+         COUNT(*), SUM(o.amount_minor) FROM reporting_opportunities o \
+         LEFT JOIN reporting_accounts a ON a.account_id = o.account_id \
+         WHERE o.status IN ('open', 'won') \
+         GROUP BY o.team_id, o.rep_id, COALESCE(a.tier, ''), o.stage, o.status, o.currency",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `reporting_balance_accounts` from `reporting_accounts` (and their won
+/// deals).
+pub async fn derive_balance_accounts(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reporting_balance_accounts")
+        .execute(&mut **tx)
+        .await?;
+    // Only the constant OWNED expression is pasted in.
+    let sql = format!(
+        "INSERT INTO reporting_balance_accounts (team_id, rep_id, accounts, customers, \
+         won_customers) \
+         SELECT team_id, owner_rep_id, SUM(accounts), SUM(customers), SUM(won_customers) \
+         FROM (SELECT a.team_id, a.owner_rep_id, {OWNED} FROM reporting_accounts a) owned \
+         GROUP BY team_id, owner_rep_id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
