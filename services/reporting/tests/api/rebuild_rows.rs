@@ -55,6 +55,33 @@ async fn rows(store: &leadwheel_plumbing::Store, table: &str) -> Vec<Vec<String>
     out
 }
 
+/// The pre-aggregated tables the rebuild derives from the base tables
+/// (`models::derived`), with their count columns.
+const DERIVED: [(&str, &[&str]); 3] = [
+    (
+        "reporting_route_daily",
+        &["leads", "converted", "won", "won_minor"],
+    ),
+    ("reporting_balance", &["deals", "amount_minor"]),
+    (
+        "reporting_balance_accounts",
+        &["accounts", "customers", "won_customers"],
+    ),
+];
+
+/// `rows` without those whose every count column is 0.
+fn without_zero_buckets(rows: &[Vec<String>], counts: &[&str]) -> Vec<Vec<String>> {
+    rows.iter()
+        .filter(|row| {
+            !row.iter().all(|cell| {
+                let (column, value) = cell.split_once('=').expect("column=value");
+                !counts.contains(&column) || value == "0"
+            })
+        })
+        .cloned()
+        .collect()
+}
+
 async fn all_rows(store: &leadwheel_plumbing::Store) -> BTreeMap<&'static str, Vec<Vec<String>>> {
     let mut tables = BTreeMap::new();
     for table in READ_MODELS.into_iter().chain(["lw_inbox"]) {
@@ -175,6 +202,16 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
 
     let rebuilt = all_rows(&store).await;
     for (table, rows) in &built {
+        if let Some((_, counts)) = DERIVED.iter().find(|(name, _)| name == table) {
+            // Recomputed from the base tables, so without the buckets the
+            // consumers left at zero when a deal or lead moved away.
+            assert_eq!(
+                &rebuilt[table],
+                &without_zero_buckets(rows, counts),
+                "{table} after the rebuild"
+            );
+            continue;
+        }
         assert_eq!(&rebuilt[table], rows, "{table} after the rebuild");
     }
     assert_eq!(all_numbers(&admin).await, numbers);
