@@ -124,6 +124,11 @@ mod tests {
         let header = sign(&secret(), 1_700_000_000, b"{}");
         let stale = verify(&[secret()], Some(&header), b"{}", 1_700_000_301, 300).unwrap_err();
         assert_eq!(stale.code(), "stale_signature");
+        // The window's edges, both ways: 300 s off is in, 301 s off is out.
+        assert!(verify(&[secret()], Some(&header), b"{}", 1_700_000_300, 300).is_ok());
+        assert!(verify(&[secret()], Some(&header), b"{}", 1_699_999_700, 300).is_ok());
+        let ahead = verify(&[secret()], Some(&header), b"{}", 1_699_999_699, 300).unwrap_err();
+        assert_eq!(ahead.code(), "stale_signature");
         assert_eq!(
             verify(&[secret()], None, b"{}", 0, 300).unwrap_err().code(),
             "missing_signature"
