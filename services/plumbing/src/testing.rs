@@ -550,7 +550,34 @@ pub async fn read_stream(nats_url: &str, stream: &StreamSpec, subject: &str) -> 
     let pending = consumer.cached_info().num_pending as usize;
     let mut messages = consumer.messages().await.expect("consuming").take(pending);
     let mut out = Vec::with_capacity(pending);
-    while let Some(message) = messages.next().await {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let next = match tokio::time::timeout(Duration::from_secs(2), messages.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                // Counted as pending when the reader was made, yet not
+                // delivered: a message the stream dropped since (its max
+                // age passed) never comes, so stop once the stream is empty.
+                let left = jetstream
+                    .get_stream(stream.name)
+                    .await
+                    .expect("the stream")
+                    .cached_info()
+                    .state
+                    .messages;
+                if left == 0 {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < give_up,
+                    "{} of {pending} messages of {} read in 30 s",
+                    out.len(),
+                    stream.name
+                );
+                continue;
+            }
+        };
+        let Some(message) = next else { break };
         let message = message.expect("a message");
         out.push(StreamMessage {
             subject: message.subject.to_string(),
