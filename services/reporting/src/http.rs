@@ -1,4 +1,5 @@
-//! The CSV download the web console uses: `GET /v1/reports/<name>.csv`
+//! The CSV download over HTTP (for spreadsheets and scripts; the web
+//! console writes its own from gRPC): `GET /v1/reports/<name>.csv`
 //! with the report's filters as query parameters (see `http_query`), the
 //! same bearer token and the same rules of who sees what as gRPC (it calls
 //! the same [`Reports`] operations), and the same CSV as `leadctl report
