@@ -121,6 +121,13 @@ struct Cli {
     #[arg(long, global = true)]
     report_calls: Option<usize>,
 
+    /// reporting: build the read models by a rebuild started at once
+    /// instead of timing the durable consumers first (sizes where the
+    /// incremental build would take hours); the consumers then only skip
+    /// what the rebuild applied, and no "rebuilt equal built" check is made.
+    #[arg(long, global = true)]
+    seed_by_rebuild: bool,
+
     /// alerting: timers armed before the run [default: 1000000; 100000 with --quick].
     #[arg(long, global = true)]
     timers: Option<usize>,
@@ -398,6 +405,7 @@ async fn main() -> Result<()> {
             },
             calls: cli.report_calls.unwrap_or(if cli.quick { 50 } else { 200 }),
             reporting_bin,
+            seed_by_rebuild: cli.seed_by_rebuild,
         };
         let section = reporting::reporting(&ctx, &plan).await?;
         say(report::table(&section));

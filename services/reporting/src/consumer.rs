@@ -94,6 +94,18 @@ impl Handler {
 /// replica takes first (an arbitrary constant, ASCII "lwreport").
 const BATCH_LOCK: i64 = 0x6c77_7265_706f_7274;
 
+/// Takes the batch lock in `tx` on Postgres (until `tx` ends): no
+/// consumer batch of any replica applies meanwhile.
+pub(crate) async fn lock_batches(tx: &mut Tx, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(BATCH_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 impl EventHandler for Handler {
     /// On Postgres, one consumer batch at a time across the service's three
     /// durables and all its replicas. A batch bumps shared rows (total and
@@ -105,13 +117,7 @@ impl EventHandler for Handler {
     /// costs little; replicas still share the reads. SQLite already writes
     /// one transaction at a time.
     async fn begin_batch(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
-        if self.applier.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(BATCH_LOCK)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        lock_batches(tx, self.applier.backend).await
     }
 
     async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {

@@ -34,6 +34,7 @@ pub mod grpc;
 pub mod http;
 pub mod http_query;
 pub mod models;
+pub mod open_days;
 pub mod period;
 pub mod rebuild;
 pub mod reports;
@@ -185,6 +186,9 @@ pub async fn run_with(
 ) -> Result<()> {
     let rebuild_batch = rebuild_batch(&config)?;
     let runtime = Runtime::start(config, &MIGRATOR, None).await?;
+    models::open_days::upkeep(&runtime.store, &settings.zone, clock.now_ms())
+        .await
+        .context("deriving the pre-aggregated tables")?;
     let handler = consumer::Handler {
         applier: models::apply::Applier {
             zone: settings.zone.clone(),

@@ -10,6 +10,7 @@ use leadwheel_proto::events::v1::OpportunityState;
 use sqlx::Row;
 
 use super::{aggregates, timing};
+use crate::open_days;
 use crate::period;
 use crate::sales::{Count, Update};
 
@@ -44,7 +45,7 @@ impl Applier {
         match update {
             Update::Opportunity(state) => self.opportunity(tx, state).await,
             Update::History { state, at_ms } => {
-                sqlx::query(
+                let inserted = sqlx::query(
                     "INSERT INTO reporting_opportunity_history (opportunity_id, version, at_ms, \
                      team_id, rep_id, stage, status, currency, amount_minor, weighted_minor, \
                      close_date, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -64,6 +65,26 @@ impl Applier {
                 .bind(&state.forecast_category)
                 .execute(&mut **tx)
                 .await?;
+                if inserted.rows_affected() == 1 {
+                    let version = open_days::Version {
+                        version: state.version,
+                        at_ms: *at_ms,
+                        team_id: state.team_id.clone(),
+                        rep_id: state.owner_rep_id.clone(),
+                        stage: state.stage.clone(),
+                        status: state.status.clone(),
+                        currency: state.currency.clone(),
+                        amount_minor: state.amount_minor,
+                        weighted_minor: state.weighted_minor,
+                    };
+                    super::open_days::version_added(
+                        tx,
+                        &self.zone,
+                        &state.opportunity_id,
+                        &version,
+                    )
+                    .await?;
+                }
                 Ok(())
             }
             Update::Count(count) => self.count(tx, count).await,

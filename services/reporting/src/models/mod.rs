@@ -6,6 +6,7 @@ pub mod aggregates;
 pub mod apply;
 pub mod derived;
 pub mod follow_ups;
+pub mod open_days;
 pub mod per_deal;
 pub mod queries;
 pub mod quotas;

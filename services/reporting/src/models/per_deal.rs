@@ -1,6 +1,6 @@
-//! Reads for team balance, routing outcome and deals as of a past moment.
-//! Balance and routing outcome sum pre-aggregated buckets; deals as of a
-//! past moment are read one row per deal version. The sums the everyday
+//! Reads for team balance, routing outcome and the deals changed since a
+//! past moment. Balance and routing outcome sum pre-aggregated buckets; the
+//! changed deals are read one row per deal version. The sums the everyday
 //! reports read are in `queries.rs`.
 
 use leadwheel_plumbing::store::StoreError;
@@ -150,46 +150,87 @@ pub struct DealAsOf {
 }
 
 impl Reader {
-    /// Every opportunity within `filter` as it stood at `at_ms`: its
-    /// latest version changed at or before then. One row per deal (not a
-    /// pre-aggregated sum): history is asked for rarely.
-    pub async fn deals_as_of(
+    /// The opportunities with a version in (`since_ms`, `now_ms`]: each
+    /// one's version in force at `since_ms` and at `now_ms`, each `None`
+    /// when there was none or it was outside `filter` then. Reads only the
+    /// deals that changed (an index on the versions' moments), so what
+    /// moved in a week costs that week's changes, not every deal.
+    pub async fn changed_deals(
         &self,
         filter: &Filter,
-        at_ms: i64,
-    ) -> Result<Vec<DealAsOf>, StoreError> {
-        let (clause, binds) = filter.clause(2);
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<ChangedDeal>, StoreError> {
+        let (clause, binds) = filter.clause(3);
         let clause = clause
             .replace("team_id", "h.team_id")
             .replace("rep_id", "h.rep_id");
         let sql = format!(
-            "SELECT h.opportunity_id, h.at_ms, h.team_id, h.rep_id, h.stage, h.status, \
-             h.currency, h.amount_minor, h.weighted_minor, h.close_date \
-             FROM reporting_opportunity_history h WHERE h.version = ( \
-             SELECT MAX(h2.version) FROM reporting_opportunity_history h2 \
-             WHERE h2.opportunity_id = h.opportunity_id AND h2.at_ms <= $1){clause} \
-             ORDER BY h.opportunity_id"
+            "WITH changed AS (SELECT DISTINCT opportunity_id FROM reporting_opportunity_history \
+             WHERE at_ms > $1 AND at_ms <= $2), \
+             picked AS (SELECT h.opportunity_id, \
+             MAX(CASE WHEN h.at_ms <= $1 THEN h.version ELSE NULL END) AS then_version, \
+             MAX(h.version) AS now_version FROM reporting_opportunity_history h \
+             JOIN changed c ON c.opportunity_id = h.opportunity_id WHERE h.at_ms <= $2 \
+             GROUP BY h.opportunity_id) \
+             SELECT p.then_version, p.now_version, h.opportunity_id, h.version, h.at_ms, \
+             h.team_id, h.rep_id, h.stage, h.status, h.currency, h.amount_minor, \
+             h.weighted_minor, h.close_date FROM picked p \
+             JOIN reporting_opportunity_history h ON h.opportunity_id = p.opportunity_id \
+             AND (h.version = p.then_version OR h.version = p.now_version) \
+             WHERE 1 = 1{clause} ORDER BY h.opportunity_id, h.version"
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(at_ms);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since_ms)
+            .bind(now_ms);
         for value in binds {
             query = query.bind(value);
         }
         let rows = query.fetch_all(self.store.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DealAsOf {
-                    opportunity_id: row.try_get("opportunity_id")?,
-                    at_ms: row.try_get("at_ms")?,
-                    team_id: row.try_get("team_id")?,
-                    rep_id: row.try_get("rep_id")?,
-                    stage: row.try_get("stage")?,
-                    status: row.try_get("status")?,
-                    currency: row.try_get("currency")?,
-                    amount_minor: row.try_get("amount_minor")?,
-                    weighted_minor: row.try_get("weighted_minor")?,
-                    close_date: row.try_get("close_date")?,
-                })
-            })
-            .collect()
+        let mut changed: Vec<ChangedDeal> = Vec::new();
+        for row in &rows {
+            let version: i64 = row.try_get("version")?;
+            let then_version: Option<i64> = row.try_get("then_version")?;
+            let now_version: i64 = row.try_get("now_version")?;
+            let deal = DealAsOf {
+                opportunity_id: row.try_get("opportunity_id")?,
+                at_ms: row.try_get("at_ms")?,
+                team_id: row.try_get("team_id")?,
+                rep_id: row.try_get("rep_id")?,
+                stage: row.try_get("stage")?,
+                status: row.try_get("status")?,
+                currency: row.try_get("currency")?,
+                amount_minor: row.try_get("amount_minor")?,
+                weighted_minor: row.try_get("weighted_minor")?,
+                close_date: row.try_get("close_date")?,
+            };
+            if changed
+                .last()
+                .is_none_or(|last| last.opportunity_id != deal.opportunity_id)
+            {
+                changed.push(ChangedDeal {
+                    opportunity_id: deal.opportunity_id.clone(),
+                    then: None,
+                    now: None,
+                });
+            }
+            let last = changed.last_mut().expect("pushed above");
+            if then_version == Some(version) {
+                last.then = Some(deal.clone());
+            }
+            if now_version == version {
+                last.now = Some(deal);
+            }
+        }
+        Ok(changed)
     }
+}
+
+/// A deal changed since a moment: as it stood then and now (`None`: no
+/// version yet, or outside the filter).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedDeal {
+    pub opportunity_id: String,
+    pub then: Option<DealAsOf>,
+    pub now: Option<DealAsOf>,
 }

@@ -167,38 +167,36 @@ impl Reader {
         Ok(true)
     }
 
-    /// The deals of snapshot `day` within `filter`.
-    pub async fn snapshot_deals(
+    /// Snapshot `day`'s rows within `filter` of the deals with a version
+    /// in (`since_ms`, `now_ms`].
+    pub async fn snapshot_deals_changed(
         &self,
         day: &str,
         filter: &Filter,
+        since_ms: i64,
+        now_ms: i64,
     ) -> Result<Vec<SnapshotDeal>, StoreError> {
-        let (clause, more) = filter.clause(2);
+        let (clause, more) = filter.clause(4);
+        let clause = clause
+            .replace("team_id", "s.team_id")
+            .replace("rep_id", "s.rep_id");
         let sql = format!(
-            "SELECT opportunity_id, team_id, rep_id, stage, status, currency, category, \
-             close_date, won_day, amount_minor, weighted_minor FROM reporting_snapshot_deals \
-             WHERE snapshot_day = $1{clause} ORDER BY opportunity_id"
+            "WITH changed AS (SELECT DISTINCT opportunity_id FROM reporting_opportunity_history \
+             WHERE at_ms > $2 AND at_ms <= $3) \
+             SELECT s.opportunity_id, s.team_id, s.rep_id, s.stage, s.status, s.currency, \
+             s.category, s.close_date, s.won_day, s.amount_minor, s.weighted_minor \
+             FROM reporting_snapshot_deals s JOIN changed c ON c.opportunity_id = s.opportunity_id \
+             WHERE s.snapshot_day = $1{clause} ORDER BY s.opportunity_id"
         );
-        let mut binds = vec![day.to_string()];
-        binds.extend(more);
-        let rows = fetch(&self.store, &sql, &binds).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(SnapshotDeal {
-                    opportunity_id: row.try_get("opportunity_id")?,
-                    team_id: row.try_get("team_id")?,
-                    rep_id: row.try_get("rep_id")?,
-                    stage: row.try_get("stage")?,
-                    status: row.try_get("status")?,
-                    currency: row.try_get("currency")?,
-                    category: row.try_get("category")?,
-                    close_date: row.try_get("close_date")?,
-                    won_day: row.try_get("won_day")?,
-                    amount_minor: row.try_get("amount_minor")?,
-                    weighted_minor: row.try_get("weighted_minor")?,
-                })
-            })
-            .collect()
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day)
+            .bind(since_ms)
+            .bind(now_ms);
+        for value in more {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(self.store.pool()).await?;
+        rows.iter().map(snapshot_deal).collect()
     }
 
     /// Snapshot `day`'s forecast of the period (`kind`, first day `start`)
@@ -229,4 +227,20 @@ impl Reader {
             })
             .collect()
     }
+}
+
+fn snapshot_deal(row: &sqlx::any::AnyRow) -> Result<SnapshotDeal, StoreError> {
+    Ok(SnapshotDeal {
+        opportunity_id: row.try_get("opportunity_id")?,
+        team_id: row.try_get("team_id")?,
+        rep_id: row.try_get("rep_id")?,
+        stage: row.try_get("stage")?,
+        status: row.try_get("status")?,
+        currency: row.try_get("currency")?,
+        category: row.try_get("category")?,
+        close_date: row.try_get("close_date")?,
+        won_day: row.try_get("won_day")?,
+        amount_minor: row.try_get("amount_minor")?,
+        weighted_minor: row.try_get("weighted_minor")?,
+    })
 }

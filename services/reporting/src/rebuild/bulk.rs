@@ -31,7 +31,7 @@ pub async fn write(tx: &mut Tx, backend: Backend, fold: &Fold) -> Result<u64> {
     Ok(rows)
 }
 
-async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> Result<u64> {
+pub(crate) async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> Result<u64> {
     let per_statement = (MAX_PARAMS / table.columns.len()).max(1);
     let mut rows = table.rows.peekable();
     let mut written = 0;

@@ -516,6 +516,35 @@ impl Fold {
         add(self.daily.entry(cell).or_default(), [1, count.amount_minor]);
     }
 
+    /// The open pipeline's changes per day (`crate::open_days`) of the
+    /// folded deal versions, each deal's in version order.
+    pub fn open_changes(&self) -> crate::open_days::Changes {
+        let mut ordered: Vec<(&(String, i64), &HistoryRow)> = self.history.iter().collect();
+        ordered.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut changes = crate::open_days::Changes::new();
+        for deal in ordered.chunk_by(|a, b| a.0.0 == b.0.0) {
+            let versions: Vec<crate::open_days::Version> = deal
+                .iter()
+                .map(|((_, version), row)| {
+                    let s = &row.state;
+                    crate::open_days::Version {
+                        version: *version,
+                        at_ms: row.at_ms,
+                        team_id: s.team_id.clone(),
+                        rep_id: s.owner_rep_id.clone(),
+                        stage: s.stage.clone(),
+                        status: s.status.clone(),
+                        currency: s.currency.clone(),
+                        amount_minor: s.amount_minor,
+                        weighted_minor: s.weighted_minor,
+                    }
+                })
+                .collect();
+            crate::open_days::of_history(&versions, &self.zone, &mut changes);
+        }
+        crate::open_days::without_zeros(changes)
+    }
+
     /// Events applied so far (each consumer's inbox rows).
     pub fn applied(&self) -> usize {
         self.inbox.len()

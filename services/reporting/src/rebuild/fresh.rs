@@ -30,7 +30,7 @@ use crate::{CONSUMERS, MIGRATOR};
 /// other tables (`reporting_quotas`, `reporting_adjustments`) are set
 /// through the API and kept; a test checks every `reporting_*` table is in
 /// one list or the other.
-pub const READ_MODELS: [&str; 18] = [
+pub const READ_MODELS: [&str; 20] = [
     "reporting_counters",
     "reporting_facts",
     "reporting_opportunities",
@@ -49,17 +49,21 @@ pub const READ_MODELS: [&str; 18] = [
     "reporting_route_daily",
     "reporting_balance",
     "reporting_balance_accounts",
+    "reporting_open_daily",
+    "reporting_open_monthly",
 ];
 
 /// The service's tables that do not come from events: quotas and
 /// adjustments are set by managers; the weekly snapshots record what the
-/// forecast was at each week's moment (a replay cannot take them again).
-pub const KEPT: [&str; 5] = [
+/// forecast was at each week's moment (a replay cannot take them again);
+/// the upkeep marks say which derivations this database has had.
+pub const KEPT: [&str; 6] = [
     "reporting_quotas",
     "reporting_adjustments",
     "reporting_snapshots",
     "reporting_snapshot_deals",
     "reporting_snapshot_lines",
+    "reporting_upkeep",
 ];
 
 /// The Postgres schema a rebuild replays into.

@@ -24,7 +24,7 @@
 //!
 //! Quotas and adjustments are not built from events: the switch keeps them.
 
-mod bulk;
+pub(crate) mod bulk;
 pub mod fold;
 mod fresh;
 mod replay;
@@ -262,9 +262,13 @@ impl Rebuilder {
             .begin()
             .await
             .context("beginning the bulk write")?;
-        let rows = bulk::write(&mut tx, fresh.store.backend(), &fold).await?;
-        // The pre-aggregated tables are not folded: recomputed from the
-        // base tables just written, in the same transaction.
+        let mut rows = bulk::write(&mut tx, fresh.store.backend(), &fold).await?;
+        rows +=
+            crate::models::open_days::write(&mut tx, fresh.store.backend(), &fold.open_changes())
+                .await
+                .context("writing the open pipeline's day sums")?;
+        // The other pre-aggregated tables are not folded: recomputed from
+        // the base tables just written, in the same transaction.
         crate::models::derived::derive_all(&mut tx)
             .await
             .context("deriving the pre-aggregated tables")?;

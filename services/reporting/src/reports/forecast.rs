@@ -19,10 +19,10 @@ use crate::period::{self, Days};
 
 /// Sums of one subject in one currency.
 #[derive(Clone, Debug, Default)]
-struct Sums {
-    won_minor: i64,
+pub(super) struct Sums {
+    pub(super) won_minor: i64,
     won_count: i64,
-    weighted_minor: i64,
+    pub(super) weighted_minor: i64,
     open_minor: i64,
     open_count: i64,
     /// Open deals per forecast category: (deals, amount, weighted).
@@ -201,7 +201,7 @@ impl Reports {
     }
 
     /// Won and weighted open closing in `days`, per rep and currency.
-    async fn sums(
+    pub(super) async fn sums(
         &self,
         filter: &Filter,
         days: &Days,

@@ -1,9 +1,14 @@
 //! History: the open pipeline as it stood at the end of a past day, and how
 //! a period's forecast moved since a past day with the deals that moved it
 //! (since the latest weekly snapshot by default: `since_snapshot.rs`).
-//! Both read each deal's version in force at the moment asked
-//! (`reporting_opportunity_history`), so a probability changed later does
-//! not rewrite what was forecast before.
+//!
+//! The pipeline as of a day sums the day and month changes of
+//! `models/open_days.rs`. The movement reads only the deals with a version
+//! after the moment asked (each one's version in force then and now from
+//! `reporting_opportunity_history`, so a probability changed later does not
+//! rewrite what was forecast before); "now" is the forecast report's sums,
+//! and "before" is now minus what those deals changed (every other deal
+//! adds the same then and now).
 
 use std::collections::BTreeMap;
 
@@ -19,7 +24,7 @@ use leadwheel_proto::reporting::v1::{
 use super::Reports;
 use super::forecast::quota_kind;
 use crate::error::Error;
-use crate::models::per_deal::DealAsOf;
+use crate::models::per_deal::{ChangedDeal, DealAsOf};
 use crate::models::queries::Filter;
 use crate::period::{self, Days};
 
@@ -49,59 +54,29 @@ pub(super) fn contribution(deal: &DealAsOf, days: &Days, zone: &TimeZone) -> i64
     }
 }
 
-pub(super) fn totals(deals: &[DealAsOf], days: &Days, zone: &TimeZone) -> Vec<ForecastAt> {
-    let mut per: BTreeMap<&str, ForecastAt> = BTreeMap::new();
-    for deal in deals {
-        let value = contribution(deal, days, zone);
-        if value == 0 {
-            continue;
-        }
-        let line = per.entry(&deal.currency).or_insert_with(|| ForecastAt {
-            currency: deal.currency.clone(),
-            ..Default::default()
-        });
-        if deal.status == "won" {
-            line.won_minor += value;
-        } else {
-            line.weighted_open_minor += value;
-        }
-        line.forecast_minor += value;
-    }
-    per.into_values().collect()
-}
-
 impl Reports {
     /// Open deals per team, rep, stage and currency as they stood at the end
-    /// of `date`.
+    /// of `date` (the day sums of `models/open_days.rs`).
     pub async fn open_as_of(
         &self,
         filter: &Filter,
         date: Date,
     ) -> Result<Vec<PipelineOpenRow>, Error> {
-        let at = end_of_day(date, &self.settings.zone);
-        let mut rows: BTreeMap<(String, String, String, String), PipelineOpenRow> = BTreeMap::new();
-        for deal in self.reader.deals_as_of(filter, at).await? {
-            if deal.status != "open" {
-                continue;
-            }
-            let key = (
-                deal.team_id.clone(),
-                deal.rep_id.clone(),
-                deal.stage.clone(),
-                deal.currency.clone(),
-            );
-            let row = rows.entry(key).or_insert_with(|| PipelineOpenRow {
-                team_id: deal.team_id.clone(),
-                rep_id: deal.rep_id.clone(),
-                stage: deal.stage.clone(),
-                currency: deal.currency.clone(),
-                ..Default::default()
-            });
-            row.count += 1;
-            row.amount_minor += deal.amount_minor;
-            row.weighted_minor += deal.weighted_minor;
-        }
-        Ok(rows.into_values().collect())
+        Ok(self
+            .reader
+            .open_as_of(filter, date)
+            .await?
+            .into_iter()
+            .map(|row| PipelineOpenRow {
+                team_id: row.team_id,
+                rep_id: row.rep_id,
+                stage: row.stage,
+                currency: row.currency,
+                count: row.deals,
+                amount_minor: row.amount_minor,
+                weighted_minor: row.weighted_minor,
+            })
+            .collect())
     }
 
     /// The period's forecast at the end of `since` (else at the latest
@@ -137,50 +112,122 @@ impl Reports {
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
         let zone = &self.settings.zone;
-        let before = self
+        let changed = self
             .reader
-            .deals_as_of(&filter, end_of_day(since, zone))
+            .changed_deals(&filter, end_of_day(since, zone), now_ms)
             .await?;
-        let now = self.reader.deals_as_of(&filter, now_ms).await?;
-        let then: BTreeMap<&str, &DealAsOf> = before
-            .iter()
-            .map(|d| (d.opportunity_id.as_str(), d))
-            .collect();
-        let mut deals: Vec<DealMove> = now
-            .iter()
-            .filter_map(|deal| {
-                let old = then.get(deal.opportunity_id.as_str());
-                let before_minor = old.map(|d| contribution(d, &days, zone)).unwrap_or(0);
-                let after_minor = contribution(deal, &days, zone);
-                (before_minor != after_minor).then(|| DealMove {
-                    opportunity_id: deal.opportunity_id.clone(),
-                    team_id: deal.team_id.clone(),
-                    rep_id: deal.rep_id.clone(),
-                    currency: deal.currency.clone(),
-                    before_minor,
-                    after_minor,
-                    before_stage: old.map(|d| d.stage.clone()).unwrap_or_default(),
-                    after_stage: deal.stage.clone(),
-                    before_close_date: old.map(|d| d.close_date.clone()).unwrap_or_default(),
-                    after_close_date: deal.close_date.clone(),
-                })
-            })
-            .collect();
-        deals.sort_by(|a, b| {
-            (b.after_minor - b.before_minor)
-                .abs()
-                .cmp(&(a.after_minor - a.before_minor).abs())
-                .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
-        });
+        let now = self.forecast_now(&filter, &days).await?;
+        let mut before = now.clone();
+        for deal in &changed {
+            add_parts(&mut before, deal.now.as_ref(), &days, zone, -1);
+            add_parts(&mut before, deal.then.as_ref(), &days, zone, 1);
+        }
+        let mut deals = moves(&changed, &days, zone);
+        sort_moves(&mut deals);
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
             since: since.to_string(),
-            before: totals(&before, &days, zone),
-            now: totals(&now, &days, zone),
+            before: forecast_lines(before),
+            now: forecast_lines(now),
             deals,
             ..Default::default()
         })
     }
+
+    /// The forecast of `days` within `filter` now, per currency: won and
+    /// weighted open, the forecast report's sums (pre-aggregated).
+    pub(super) async fn forecast_now(
+        &self,
+        filter: &Filter,
+        days: &Days,
+    ) -> Result<PerCurrency, Error> {
+        let mut per = PerCurrency::new();
+        for sums in self.sums(filter, days).await?.into_values() {
+            for (currency, sums) in sums {
+                let line = per.entry(currency).or_default();
+                line.0 += sums.won_minor;
+                line.1 += sums.weighted_minor;
+            }
+        }
+        Ok(per)
+    }
+}
+
+/// Per currency: won and weighted open value.
+pub(super) type PerCurrency = BTreeMap<String, (i64, i64)>;
+
+/// Adds `sign` × what `deal` adds to `days`' forecast to `per`.
+pub(super) fn add_parts(
+    per: &mut PerCurrency,
+    deal: Option<&DealAsOf>,
+    days: &Days,
+    zone: &TimeZone,
+    sign: i64,
+) {
+    let Some(deal) = deal else { return };
+    let value = contribution(deal, days, zone);
+    if value == 0 {
+        return;
+    }
+    let line = per.entry(deal.currency.clone()).or_default();
+    if deal.status == "won" {
+        line.0 += sign * value;
+    } else {
+        line.1 += sign * value;
+    }
+}
+
+/// The forecast lines of `per`, the currencies with nothing left out.
+pub(super) fn forecast_lines(per: PerCurrency) -> Vec<ForecastAt> {
+    per.into_iter()
+        .filter(|(_, (won, open))| *won != 0 || *open != 0)
+        .map(|(currency, (won_minor, weighted_open_minor))| ForecastAt {
+            currency,
+            won_minor,
+            weighted_open_minor,
+            forecast_minor: won_minor + weighted_open_minor,
+        })
+        .collect()
+}
+
+/// The changed deals whose contribution to `days` differs then and now.
+fn moves(changed: &[ChangedDeal], days: &Days, zone: &TimeZone) -> Vec<DealMove> {
+    changed
+        .iter()
+        .filter_map(|deal| {
+            let (old, new) = (deal.then.as_ref(), deal.now.as_ref());
+            let before_minor = old.map(|d| contribution(d, days, zone)).unwrap_or(0);
+            let after_minor = new.map(|d| contribution(d, days, zone)).unwrap_or(0);
+            if before_minor == after_minor {
+                return None;
+            }
+            let pick = |field: fn(&DealAsOf) -> &String| {
+                new.or(old).map(|d| field(d).clone()).unwrap_or_default()
+            };
+            Some(DealMove {
+                opportunity_id: deal.opportunity_id.clone(),
+                team_id: pick(|d| &d.team_id),
+                rep_id: pick(|d| &d.rep_id),
+                currency: pick(|d| &d.currency),
+                before_minor,
+                after_minor,
+                before_stage: old.map(|d| d.stage.clone()).unwrap_or_default(),
+                after_stage: new.map(|d| d.stage.clone()).unwrap_or_default(),
+                before_close_date: old.map(|d| d.close_date.clone()).unwrap_or_default(),
+                after_close_date: new.map(|d| d.close_date.clone()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Largest change first, then by deal.
+pub(super) fn sort_moves(deals: &mut [DealMove]) {
+    deals.sort_by(|a, b| {
+        (b.after_minor - b.before_minor)
+            .abs()
+            .cmp(&(a.after_minor - a.before_minor).abs())
+            .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
+    });
 }
 
 #[cfg(test)]

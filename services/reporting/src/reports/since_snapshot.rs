@@ -1,9 +1,10 @@
 //! The forecast's movement since the latest weekly snapshot (the default of
 //! `GetForecastMovement`): "before" is read from the stored snapshot (its
-//! sums per rep, period, currency and category, and its deals), "now" from
-//! the deals as they stand.
+//! sums per rep, period, currency and category, and the rows of the deals
+//! changed since its moment), "now" from the forecast report's sums and the
+//! changed deals as they stand.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_proto::reporting::v1::{
@@ -12,9 +13,9 @@ use leadwheel_proto::reporting::v1::{
 
 use super::Reports;
 use super::forecast::quota_kind;
-use super::movement::contribution;
+use super::movement::{contribution, forecast_lines, sort_moves};
 use crate::error::Error;
-use crate::models::per_deal::DealAsOf;
+use crate::models::per_deal::ChangedDeal;
 use crate::models::snapshots::SnapshotTotal;
 use crate::period::Days;
 use crate::snapshot::SnapshotDeal;
@@ -49,10 +50,11 @@ fn then_value(deal: &SnapshotDeal, days: &Days) -> i64 {
     }
 }
 
-/// Every deal whose contribution differs between the snapshot and now.
+/// Every changed deal whose contribution differs between the snapshot
+/// (`then`: the snapshot's rows of the changed deals) and now.
 fn moves(
     then: &[SnapshotDeal],
-    now: &[DealAsOf],
+    changed: &[ChangedDeal],
     days: &Days,
     zone: &jiff::tz::TimeZone,
 ) -> Vec<DealMove> {
@@ -60,13 +62,12 @@ fn moves(
         .iter()
         .map(|d| (d.opportunity_id.as_str(), d))
         .collect();
-    let now: BTreeMap<&str, &DealAsOf> =
-        now.iter().map(|d| (d.opportunity_id.as_str(), d)).collect();
-    let ids: BTreeSet<&str> = then.keys().chain(now.keys()).copied().collect();
-    ids.into_iter()
-        .filter_map(|id| {
+    changed
+        .iter()
+        .filter_map(|deal| {
+            let id = deal.opportunity_id.as_str();
             let old = then.get(id);
-            let new = now.get(id);
+            let new = deal.now.as_ref();
             let before_minor = old.map(|d| then_value(d, days)).unwrap_or(0);
             let after_minor = new.map(|d| contribution(d, days, zone)).unwrap_or(0);
             if before_minor == after_minor {
@@ -119,20 +120,24 @@ impl Reports {
             .reader
             .snapshot_totals(&snapshot.day, &filter, kind, &days.from_key())
             .await?;
-        let then = self.reader.snapshot_deals(&snapshot.day, &filter).await?;
-        let now = self.reader.deals_as_of(&filter, now_ms).await?;
-        let mut deals = moves(&then, &now, &days, zone);
-        deals.sort_by(|a, b| {
-            (b.after_minor - b.before_minor)
-                .abs()
-                .cmp(&(a.after_minor - a.before_minor).abs())
-                .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
-        });
+        // Only the deals with a version after the snapshot's moment can
+        // differ from it.
+        let changed = self
+            .reader
+            .changed_deals(&filter, snapshot.at_ms, now_ms)
+            .await?;
+        let then = self
+            .reader
+            .snapshot_deals_changed(&snapshot.day, &filter, snapshot.at_ms, now_ms)
+            .await?;
+        let mut deals = moves(&then, &changed, &days, zone);
+        sort_moves(&mut deals);
+        let now = self.forecast_now(&filter, &days).await?;
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
             since: snapshot.day,
             before: totals_then(&totals),
-            now: super::movement::totals(&now, &days, zone),
+            now: forecast_lines(now),
             deals,
             from_snapshot: true,
             snapshot_at_ms: snapshot.at_ms,

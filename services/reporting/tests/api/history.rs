@@ -5,7 +5,8 @@ use leadwheel_plumbing::Role;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::reporting::v1::{
-    DealMove, ForecastAt, GetForecastMovementRequest, GetPipelineRequest, PipelineOpenRow,
+    DealMove, ForecastAt, GetForecastMovementRequest, GetPipelineRequest, GetRoutingOutcomeRequest,
+    PipelineOpenRow, RouteOutcome,
 };
 use tonic::Code;
 
@@ -66,6 +67,35 @@ async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
             open(script::BO, "commercial", "USD", 2_000_00, 1_800_00),
         ]
     );
+
+    // Later days sum November's month row (and no day rows since): the
+    // pipeline as it stands; before the month nothing was open.
+    let as_of = |day: &str| {
+        let maya = maya.clone();
+        let day = day.to_string();
+        async move {
+            maya.clone()
+                .get_pipeline(GetPipelineRequest {
+                    as_of: day,
+                    ..Default::default()
+                })
+                .await
+                .expect("GetPipeline as of")
+                .into_inner()
+                .open
+        }
+    };
+    let current = maya
+        .clone()
+        .get_pipeline(GetPipelineRequest::default())
+        .await
+        .expect("GetPipeline")
+        .into_inner()
+        .open;
+    assert!(!current.is_empty());
+    assert_eq!(as_of("2027-01-15").await, current);
+    assert_eq!(as_of("2026-12-01").await, current);
+    assert_eq!(as_of("2026-10-31").await, vec![]);
 
     // November's forecast for north since 4 November: then opp1 (30% of
     // 10,000.00) + opp2 (4,000.00) in EUR, opp3 in USD; now opp1 and opp6
@@ -134,3 +164,62 @@ async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
 }
 
 on_both_backends!(pipeline_as_of_and_forecast_movement);
+
+/// A database of the release before the day sums (and the other
+/// pre-aggregated tables) had its base tables but empty sums: the first
+/// start after the upgrade derives them once, so the answers are the same.
+async fn an_upgraded_database_derives_its_sums_at_the_first_start(db: TestDb) {
+    let url = db.url.clone();
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    publish_and_wait(&app, &script::november()).await;
+    async fn answers(app: &crate::helpers::TestApp) -> (Vec<PipelineOpenRow>, Vec<RouteOutcome>) {
+        let mut client = app.client("maya", Role::Manager).await;
+        let as_of = client
+            .get_pipeline(GetPipelineRequest {
+                as_of: "2026-11-04".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("GetPipeline as of")
+            .into_inner()
+            .open;
+        let routes = client
+            .get_routing_outcome(GetRoutingOutcomeRequest {
+                period: month("2026-11-05"),
+                ..Default::default()
+            })
+            .await
+            .expect("GetRoutingOutcome")
+            .into_inner()
+            .routes;
+        (as_of, routes)
+    }
+    let before = answers(&app).await;
+    assert!(!before.0.is_empty());
+    app.stop().await;
+
+    let store = leadwheel_plumbing::Store::connect(&url, &leadwheel_reporting::MIGRATOR)
+        .await
+        .expect("connecting to the test database");
+    for table in [
+        "reporting_open_daily",
+        "reporting_open_monthly",
+        "reporting_route_daily",
+        "reporting_balance",
+        "reporting_balance_accounts",
+        "reporting_upkeep",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}")))
+            .execute(store.pool())
+            .await
+            .expect("emptying a table as before the upgrade");
+    }
+    store.close().await;
+
+    let app = spawn_app(&env).await;
+    assert_eq!(answers(&app).await, before);
+    app.stop().await;
+}
+
+on_both_backends!(an_upgraded_database_derives_its_sums_at_the_first_start);

@@ -57,10 +57,18 @@ async fn rows(store: &leadwheel_plumbing::Store, table: &str) -> Vec<Vec<String>
 
 /// The pre-aggregated tables the rebuild derives from the base tables
 /// (`models::derived`), with their count columns.
-const DERIVED: [(&str, &[&str]); 3] = [
+const DERIVED: [(&str, &[&str]); 5] = [
     (
         "reporting_route_daily",
         &["leads", "converted", "won", "won_minor"],
+    ),
+    (
+        "reporting_open_daily",
+        &["deals", "amount_minor", "weighted_minor"],
+    ),
+    (
+        "reporting_open_monthly",
+        &["deals", "amount_minor", "weighted_minor"],
     ),
     ("reporting_balance", &["deals", "amount_minor"]),
     (
