@@ -127,6 +127,7 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
 
     progress(format!("reporting: {} calls of each report", plan.calls));
     let timings = queries::time_all(&mut client, plan.calls).await?;
+    let phases = rebuild_phases(&service.log_tail(2_000));
     service.stop().await;
 
     let mut rows = vec![
@@ -160,6 +161,14 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
                 service_ms as f64 / 1000.0,
                 rebuild_rate / raw_rate
             ),
+        ),
+        (
+            "rebuild phases (service log)".into(),
+            phases
+                .iter()
+                .map(|(name, ms)| format!("{name} {ms} ms"))
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         (
             "rebuilt answers equal the built ones".into(),
@@ -211,11 +220,46 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
             "rebuild_ms": service_ms,
             "rebuild_rate_per_s": round(rebuild_rate),
             "rebuild_ratio_to_raw": round(rebuild_rate / raw_rate),
+            "rebuild_phases_ms": phases.iter().cloned().collect::<serde_json::Map<_, _>>(),
             "rebuilt_equal": same,
             "reports": report_json,
         }),
         checks,
     })
+}
+
+/// The rebuild's phases as the service logs them: waiting for the
+/// streams' reads, folding, the bulk write, deriving and committing, the
+/// catch-up and switch (each `name=ms` or `"name":ms` in a log line).
+fn rebuild_phases(log: &str) -> Vec<(String, serde_json::Value)> {
+    const PHASES: [&str; 5] = [
+        "read_wait_ms",
+        "fold_ms",
+        "write_ms",
+        "derive_and_commit_ms",
+        "catch_up_and_switch_ms",
+    ];
+    let mut found = Vec::new();
+    for phase in PHASES {
+        let value = log.lines().rev().find_map(|line| {
+            let at = line
+                .find(&format!("{phase}="))
+                .map(|at| at + phase.len() + 1)
+                .or_else(|| {
+                    line.find(&format!("\"{phase}\":"))
+                        .map(|at| at + phase.len() + 3)
+                })?;
+            let digits: String = line[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse::<u64>().ok()
+        });
+        if let Some(ms) = value {
+            found.push((phase.trim_end_matches("_ms").to_string(), ms.into()));
+        }
+    }
+    found
 }
 
 /// Publishes every planned event as the outbox relays do (envelope,
@@ -314,5 +358,30 @@ async fn wait_consumed(client: &mut service::Client, total: usize) -> Result<()>
             bail!("the consumers did not catch up in an hour");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rebuild_phases_are_read_from_text_and_json_logs() {
+        let text = "INFO replayed events written to the fresh tables events=9 rows=20 \
+                    read_wait_ms=12 fold_ms=345 write_ms=6 derive_and_commit_ms=7\n\
+                    INFO the rebuilt tables are live catch_up_and_switch_ms=8";
+        let json = r#"{"fields":{"read_wait_ms":12,"fold_ms":345,"write_ms":6}}"#;
+        let names = |found: Vec<(String, serde_json::Value)>| {
+            found
+                .into_iter()
+                .map(|(name, ms)| format!("{name}={ms}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            names(rebuild_phases(text)),
+            "read_wait=12 fold=345 write=6 derive_and_commit=7 catch_up_and_switch=8"
+        );
+        assert_eq!(names(rebuild_phases(json)), "read_wait=12 fold=345 write=6");
     }
 }

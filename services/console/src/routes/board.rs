@@ -44,33 +44,31 @@ pub async fn team(state: &AppState, user: &User) -> Result<Option<String>, tonic
     Ok(teams.into_iter().next().map(|t| t.team_id))
 }
 
+/// The board's three reads, at once: the team's reps, its open offers (one
+/// call, soonest deadline first, whatever the number of reps holding one)
+/// and its pool.
 async fn load(state: &AppState, user: &User, team: &str) -> Result<BoardData, tonic::Status> {
-    let mut wheel = state.upstream.wheel(user);
-    let reps = wheel
-        .list_reps(ListRepsRequest {
-            team_id: team.to_string(),
-        })
-        .await?
-        .into_inner()
-        .reps;
-    // One call for the team's offers (soonest deadline first), whatever
-    // the number of reps holding one.
-    let offers = wheel
-        .list_offers(ListOffersRequest {
-            team_id: team.to_string(),
+    let (mut reps, mut offers, mut pool) = (
+        state.upstream.wheel(user),
+        state.upstream.wheel(user),
+        state.upstream.wheel(user),
+    );
+    let team_id = team.to_string();
+    let (reps, offers, pool) = tokio::try_join!(
+        reps.list_reps(ListRepsRequest {
+            team_id: team_id.clone(),
+        }),
+        offers.list_offers(ListOffersRequest {
+            team_id: team_id.clone(),
             ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .offers;
-    let pool = wheel
-        .list_pool(ListPoolRequest {
-            team_id: team.to_string(),
-        })
-        .await?
-        .into_inner()
-        .leads;
-    Ok(BoardData { reps, offers, pool })
+        }),
+        pool.list_pool(ListPoolRequest { team_id }),
+    )?;
+    Ok(BoardData {
+        reps: reps.into_inner().reps,
+        offers: offers.into_inner().offers,
+        pool: pool.into_inner().leads,
+    })
 }
 
 fn forbid_reps(signed: &Signed) -> Option<Response> {

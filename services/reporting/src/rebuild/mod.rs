@@ -256,7 +256,10 @@ impl Rebuilder {
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let mut fold = fold::Fold::new(self.handler.applier.zone.clone(), now_ms(), stages);
-        let mut replays = self.fold_streams(replays, &mut fold).await?;
+        let started = std::time::Instant::now();
+        let (mut replays, fold_time) = self.fold_streams(replays, &mut fold).await?;
+        let read_time = started.elapsed().saturating_sub(fold_time);
+        let written = std::time::Instant::now();
         let mut tx = fresh
             .store
             .begin()
@@ -267,20 +270,27 @@ impl Rebuilder {
             crate::models::open_days::write(&mut tx, fresh.store.backend(), &fold.open_changes())
                 .await
                 .context("writing the open pipeline's day sums")?;
+        let write_time = written.elapsed();
         // The other pre-aggregated tables are not folded: recomputed from
         // the base tables just written, in the same transaction.
         crate::models::derived::derive_all(&mut tx)
             .await
             .context("deriving the pre-aggregated tables")?;
         tx.commit().await.context("committing the bulk write")?;
+        let derive_time = written.elapsed().saturating_sub(write_time);
         tracing::info!(
             events = fold.applied(),
             rows,
+            read_wait_ms = read_time.as_millis() as u64,
+            fold_ms = fold_time.as_millis() as u64,
+            write_ms = write_time.as_millis() as u64,
+            derive_and_commit_ms = derive_time.as_millis() as u64,
             "replayed events written to the fresh tables"
         );
         drop(fold);
 
         self.set_phase(Phase::Switching);
+        let switching = std::time::Instant::now();
         let switch = fresh.lock_live(&self.live).await?;
         // The durable consumers cannot commit now: what they applied was in
         // the streams before this point, and the replay reaches it here.
@@ -297,17 +307,23 @@ impl Rebuilder {
                 .await?;
         }
         switch.replace(fresh).await?;
+        tracing::info!(
+            catch_up_and_switch_ms = switching.elapsed().as_millis() as u64,
+            "the rebuilt tables are live"
+        );
         Ok(())
     }
 
     /// Reads the streams (each on its own task, so the three fetch at
     /// once) to their end and folds their events into `fold` as they come;
-    /// gives the replays back, positioned after what they read.
+    /// gives the replays back, positioned after what they read, and the
+    /// time spent folding (the rest was waiting for the reads).
     async fn fold_streams(
         &self,
         replays: Vec<replay::Replay>,
         fold: &mut fold::Fold,
-    ) -> anyhow::Result<Vec<replay::Replay>> {
+    ) -> anyhow::Result<(Vec<replay::Replay>, std::time::Duration)> {
+        let mut fold_time = std::time::Duration::ZERO;
         let (sender, mut batches) = tokio::sync::mpsc::channel(2 * replays.len());
         let mut readers = Vec::new();
         for (index, mut replay) in replays.into_iter().enumerate() {
@@ -334,6 +350,7 @@ impl Rebuilder {
         while let Some(batch) = batches.recv().await {
             let (index, batch) = batch?;
             let durable = CONSUMERS[index].0;
+            let folding = std::time::Instant::now();
             let mut applied = 0;
             for event in &batch.events {
                 match fold.event(durable, event) {
@@ -345,6 +362,7 @@ impl Rebuilder {
                     }
                 }
             }
+            fold_time += folding.elapsed();
             self.advance(index, applied, batch.delivered, batch.pending);
         }
         let mut replays = Vec::new();
@@ -355,7 +373,7 @@ impl Rebuilder {
                 .context("a replay reader stopped")?;
             replays.push(replay);
         }
-        Ok(replays)
+        Ok((replays, fold_time))
     }
 }
 

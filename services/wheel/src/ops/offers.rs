@@ -55,8 +55,8 @@ impl Wheel {
             .map(|(offer, lead)| {
                 live::offer_proto(
                     offer,
-                    lead.as_ref().map(|l| &l.details),
-                    lead.as_ref().and_then(|l| l.traceparent.as_deref()),
+                    lead.as_ref().map(|(details, _)| details),
+                    lead.as_ref().and_then(|(_, trace)| trace.as_deref()),
                 )
             })
             .collect())

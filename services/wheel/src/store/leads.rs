@@ -24,6 +24,29 @@ pub async fn due_escalations(
 pub(super) const LEAD_COLUMNS: &str = "lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
      domain, tier, score, source, traceparent, lead_created_at_ms, pooled_at_ms, country, routed_by";
 
+/// The columns of [`details_from_row`]: a lead's details and trace, not
+/// its routing state (whose lap lists every member of the ring).
+pub(super) const DETAILS_COLUMNS: &str = "lead_id, name, company, email, domain, tier, score, \
+     source, lead_created_at_ms, traceparent";
+
+/// A lead's details and its trace parent, from [`DETAILS_COLUMNS`].
+pub(super) fn details_from_row(row: &AnyRow) -> Result<(LeadDetails, Option<String>), WheelError> {
+    Ok((
+        LeadDetails {
+            lead_id: row.try_get("lead_id")?,
+            name: row.try_get("name")?,
+            company: row.try_get("company")?,
+            email: row.try_get("email")?,
+            domain: row.try_get("domain")?,
+            tier: row.try_get("tier")?,
+            score: row.try_get("score")?,
+            source: row.try_get("source")?,
+            lead_created_at_ms: row.try_get("lead_created_at_ms")?,
+        },
+        row.try_get("traceparent")?,
+    ))
+}
+
 pub(super) fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
     let routing: String = row.try_get("routing")?;
     let routing =

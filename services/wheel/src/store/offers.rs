@@ -99,7 +99,7 @@ pub async fn open_offers_of_team(
     conn: &mut AnyConnection,
     team_id: &str,
     limit: i64,
-) -> Result<Vec<(OfferRow, Option<LeadRow>)>, WheelError> {
+) -> Result<Vec<(OfferRow, Option<(LeadDetails, Option<String>)>)>, WheelError> {
     let select = |table: &str, columns: &str| {
         let columns = columns
             .split(", ")
@@ -120,13 +120,15 @@ pub async fn open_offers_of_team(
         .iter()
         .map(offer_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut leads = sqlx::query(sqlx::AssertSqlSafe(select("l", LEAD_COLUMNS)))
+    // The leads' details only: parsing each one's routing state (a lap
+    // that lists every member) made the board's call cost ~0.1 ms a lead.
+    let mut leads = sqlx::query(sqlx::AssertSqlSafe(select("l", DETAILS_COLUMNS)))
         .bind(team_id)
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|row| lead_from_row(row).map(|lead| (lead.details.lead_id.clone(), lead)))
+        .map(|row| details_from_row(row).map(|lead| (lead.0.lead_id.clone(), lead)))
         .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
     Ok(offers
         .into_iter()
