@@ -52,13 +52,7 @@ impl Wheel {
         let offers = store::open_offers_of_team(&mut conn, team_id, TEAM_OFFERS_LIMIT).await?;
         Ok(offers
             .iter()
-            .map(|(offer, lead)| {
-                live::offer_proto(
-                    offer,
-                    lead.as_ref().map(|(details, _)| details),
-                    lead.as_ref().and_then(|(_, trace)| trace.as_deref()),
-                )
-            })
+            .map(|(offer, lead)| live::offer_proto(offer, Some(&lead.0), lead.1.as_deref()))
             .collect())
     }
 

@@ -91,52 +91,42 @@ pub async fn open_offers_of_rep(
     rows.iter().map(offer_from_row).collect()
 }
 
-/// The open offers of `team_id`'s leads with each lead, soonest deadline
-/// first, at most `limit`: two statements whatever the team's size (the
-/// team's offered leads through `wheel_leads_state`, joined to their open
-/// offers; once for the offers' columns, once for the leads').
+/// The open offers of `team_id`'s leads with each lead's details, soonest
+/// deadline first, at most `limit`: one statement whatever the team's size
+/// (the team's offered leads through `wheel_leads_state`, joined to their
+/// open offers). The leads' details only: parsing each one's routing state
+/// (a lap that lists every member) made the board's call cost ~0.1 ms a
+/// lead.
 pub async fn open_offers_of_team(
     conn: &mut AnyConnection,
     team_id: &str,
     limit: i64,
-) -> Result<Vec<(OfferRow, Option<(LeadDetails, Option<String>)>)>, WheelError> {
-    let select = |table: &str, columns: &str| {
-        let columns = columns
+) -> Result<Vec<(OfferRow, (LeadDetails, Option<String>))>, WheelError> {
+    let prefixed = |table: &str, columns: &str| {
+        columns
             .split(", ")
+            // The offer's lead_id is the lead's: read once.
+            .filter(|c| table == "o" || *c != "lead_id")
             .map(|c| format!("{table}.{c}"))
             .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "SELECT {columns} FROM wheel_offers o JOIN wheel_leads l ON l.lead_id = o.lead_id \
-             WHERE l.team_id = $1 AND l.state = 'offered' AND o.state = 'open' \
-             ORDER BY o.deadline_ms, o.offer_id LIMIT $2"
-        )
+            .join(", ")
     };
-    let offers = sqlx::query(sqlx::AssertSqlSafe(select("o", OFFER_COLUMNS)))
+    let sql = format!(
+        "SELECT {}, {} FROM wheel_offers o JOIN wheel_leads l ON l.lead_id = o.lead_id \
+         WHERE l.team_id = $1 AND l.state = 'offered' AND o.state = 'open' \
+         ORDER BY o.deadline_ms, o.offer_id LIMIT $2",
+        prefixed("o", OFFER_COLUMNS),
+        prefixed("l", DETAILS_COLUMNS)
+    );
+    // Only the constant column lists are pasted in.
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(team_id)
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(offer_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    // The leads' details only: parsing each one's routing state (a lap
-    // that lists every member) made the board's call cost ~0.1 ms a lead.
-    let mut leads = sqlx::query(sqlx::AssertSqlSafe(select("l", DETAILS_COLUMNS)))
-        .bind(team_id)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|row| details_from_row(row).map(|lead| (lead.0.lead_id.clone(), lead)))
-        .collect::<Result<std::collections::HashMap<_, _>, _>>()?;
-    Ok(offers
-        .into_iter()
-        .map(|offer| {
-            let lead = leads.remove(&offer.lead_id);
-            (offer, lead)
-        })
-        .collect())
+        .map(|row| Ok((offer_from_row(row)?, details_from_row(row)?)))
+        .collect()
 }
 
 /// Open offers whose deadline is at or before `now`, oldest deadline first.
