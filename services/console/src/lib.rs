@@ -14,6 +14,7 @@ pub mod link;
 pub mod metrics;
 pub mod routes;
 pub mod session;
+pub mod snapshots;
 pub mod state;
 pub mod upstream;
 pub mod views;
@@ -140,6 +141,7 @@ pub async fn run(
                 .public_url
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
+        boards: Default::default(),
         stop: stop.clone(),
     });
     let accepting = Arc::new(AtomicBool::new(false));

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::link::UsedLinks;
 use crate::session::{self, Session, Sessions, User};
+use crate::snapshots::Snapshots;
 use crate::upstream::Upstream;
+use crate::views::board::BoardData;
 
 /// The console's shared state.
 #[derive(Clone)]
@@ -36,6 +38,8 @@ pub struct Inner {
     pub secure_cookies: bool,
     /// Cancelled at shutdown: live streams end so the server can drain.
     pub stop: CancellationToken,
+    /// The latest team board read per team, shared by its readers.
+    pub boards: Snapshots<BoardData>,
 }
 
 impl AppState {

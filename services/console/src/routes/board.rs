@@ -1,4 +1,5 @@
-//! The manager's team board, live: re-read from the wheel every second and
+//! The manager's team board, live: re-read from the wheel every second (one
+//! read per team shared by all the team's live streams: `snapshots.rs`) and
 //! pushed over server-sent events when it changed (countdowns run in the
 //! browser from the absolute deadlines).
 
@@ -106,6 +107,8 @@ pub async fn page_handler(State(state): State<AppState>, signed: Signed) -> Resp
         }
         Err(status) => return error_page(&signed, status.into(), Nav::Board),
     };
+    // Read now, not from the live streams' shared snapshot: the page shows
+    // what the wheel holds when it is asked for.
     let data = match load(&state, user, &team).await {
         Ok(data) => data,
         Err(status) => return error_page(&signed, status.into(), Nav::Board),
@@ -148,7 +151,11 @@ pub async fn stream(State(state): State<AppState>, signed: Signed) -> Response {
         |(state, user, team, last)| async move {
             loop {
                 tokio::time::sleep(REFRESH).await;
-                match load(&state, &user, &team).await {
+                let read = state
+                    .boards
+                    .fresh(&team, || load(&state, &user, &team))
+                    .await;
+                match read {
                     Ok(data) => {
                         let html = board::board(&team, &data, user.lang).into_string();
                         if html != last {
@@ -194,6 +201,10 @@ pub async fn assign(
     };
     match state.upstream.wheel(user).assign_lead(request).await {
         Ok(_) => {
+            // The next board read shows the lead assigned.
+            if let Ok(Some(team)) = team(&state, user).await {
+                state.boards.forget(&team);
+            }
             Html(board::assigned(&lead_id, &form.rep_id, user.lang).into_string()).into_response()
         }
         Err(status) => ConsoleError::from(status)
