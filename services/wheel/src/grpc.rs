@@ -76,7 +76,11 @@ impl WheelService for WheelApi {
         let (caller, r) = split(request)?;
         let offers = match (r.rep_id.is_empty(), r.team_id.is_empty()) {
             (false, true) => self.ops.list_offers(&caller, &r.rep_id).await?,
-            (true, false) => self.ops.list_team_offers(&caller, &r.team_id).await?,
+            (true, false) => {
+                self.ops
+                    .list_team_offers(&caller, &r.team_id, r.limit)
+                    .await?
+            }
             _ => {
                 return Err(crate::error::WheelError::invalid(
                     "rep_id",

@@ -46,8 +46,8 @@ pub async fn team(state: &AppState, user: &User) -> Result<Option<String>, tonic
 }
 
 /// The board's three reads, at once: the team's reps, its open offers (one
-/// call, soonest deadline first, whatever the number of reps holding one)
-/// and its pool.
+/// call, the soonest deadlines first, whatever the number of reps holding
+/// one) and its pool.
 async fn load(state: &AppState, user: &User, team: &str) -> Result<BoardData, tonic::Status> {
     let (mut reps, mut offers, mut pool) = (
         state.upstream.wheel(user),
@@ -61,6 +61,7 @@ async fn load(state: &AppState, user: &User, team: &str) -> Result<BoardData, to
         }),
         offers.list_offers(ListOffersRequest {
             team_id: team_id.clone(),
+            limit: board::MAX_OFFERS as i32,
             ..Default::default()
         }),
         pool.list_pool(ListPoolRequest { team_id }),

@@ -22,6 +22,11 @@ fn status(rep: &Rep) -> (&'static str, Msg) {
     }
 }
 
+/// The most offers the board lists (the soonest deadlines): a manager
+/// reads a few dozen at a glance, and each rep's count is in the reps'
+/// table whatever the number in flight.
+pub const MAX_OFFERS: usize = 100;
+
 /// Everything the board shows.
 pub struct BoardData {
     /// The team's reps.
@@ -61,6 +66,13 @@ pub fn board(team: &str, data: &BoardData, lang: Lang) -> Markup {
             }
             h2 { (i18n::OPEN_OFFERS.get(lang)) }
             @if data.offers.is_empty() { p.muted { (i18n::NO_OFFERS_IN_FLIGHT.get(lang)) } }
+            @let in_flight: i64 = data.reps.iter().map(|rep| i64::from(rep.open_offers)).sum();
+            @if in_flight > data.offers.len() as i64 {
+                p.muted data-offers-shown=(data.offers.len()) {
+                    (i18n::OFFERS_SHOWN.get(lang)) " " (data.offers.len()) " / " (in_flight)
+                    "; " (i18n::OFFERS_PER_REP.get(lang))
+                }
+            }
             @for offer in &data.offers {
                 @let lead = offer.lead.clone().unwrap_or_default();
                 article.card data-offer=(offer.lead_id) data-offer-rep=(offer.rep_id) data-deadline=(offer.deadline_ms) {
@@ -101,5 +113,49 @@ pub fn assigned(lead_id: &str, rep_id: &str, lang: Lang) -> Markup {
         article.card.state-claimed data-pool=(lead_id) {
             p role="status" { (lead_id) ": " (i18n::ASSIGNED_TO.get(lang)) " " (rep_id) }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(rep_id: &str, open_offers: i32) -> Rep {
+        Rep {
+            rep_id: rep_id.into(),
+            name: rep_id.into(),
+            open_offers,
+            ..Default::default()
+        }
+    }
+
+    fn offer(lead_id: &str, rep_id: &str) -> Offer {
+        Offer {
+            lead_id: lead_id.into(),
+            rep_id: rep_id.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_board_says_when_it_lists_only_the_soonest_offers() {
+        let all = BoardData {
+            reps: vec![rep("ana", 1), rep("ben", 1)],
+            offers: vec![offer("l1", "ana"), offer("l2", "ben")],
+            pool: vec![],
+        };
+        let html = board("demo", &all, Lang::En).into_string();
+        assert!(!html.contains("data-offers-shown"), "{html}");
+        let some = BoardData {
+            reps: vec![rep("ana", 3), rep("ben", 2)],
+            ..all
+        };
+        let html = board("demo", &some, Lang::En).into_string();
+        assert!(
+            html.contains(r#"data-offers-shown="2">Soonest deadlines shown: 2 / 5;"#),
+            "{html}"
+        );
+        let zh = board("demo", &some, Lang::Zh).into_string();
+        assert!(zh.contains("按截止时间最近显示： 2 / 5"), "{zh}");
     }
 }

@@ -35,21 +35,32 @@ impl Wheel {
         self.open_offers(rep_id).await
     }
 
-    /// Every open offer of `team_id`'s leads, soonest deadline first (at
-    /// most [`TEAM_OFFERS_LIMIT`]), for its manager or an admin: a team
-    /// board in one call instead of one per rep.
+    /// The open offers of `team_id`'s leads, soonest deadline first (at
+    /// most `limit`, 0 meaning [`TEAM_OFFERS_LIMIT`]), for its manager or
+    /// an admin: a team board in one call instead of one per rep.
     pub async fn list_team_offers(
         &self,
         caller: &Caller,
         team_id: &str,
+        limit: i32,
     ) -> Result<Vec<Offer>, WheelError> {
         validate::id("team_id", team_id)?;
+        let limit = match i64::from(limit) {
+            0 => TEAM_OFFERS_LIMIT,
+            n if (1..=TEAM_OFFERS_LIMIT).contains(&n) => n,
+            n => {
+                return Err(WheelError::invalid(
+                    "limit",
+                    format!("{n} is not between 0 and {TEAM_OFFERS_LIMIT}"),
+                ));
+            }
+        };
         access::require_manager_of(caller, team_id)?;
         let mut conn = self.read().await?;
         if store::load_team(&mut conn, team_id).await?.is_none() {
             return Err(WheelError::NotFound(format!("team {team_id} not found")));
         }
-        let offers = store::open_offers_of_team(&mut conn, team_id, TEAM_OFFERS_LIMIT).await?;
+        let offers = store::open_offers_of_team(&mut conn, team_id, limit).await?;
         Ok(offers
             .iter()
             .map(|(offer, lead)| live::offer_proto(offer, Some(&lead.0), lead.1.as_deref()))

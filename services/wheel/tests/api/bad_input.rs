@@ -354,6 +354,7 @@ async fn bad_input_on_every_rpc_is_refused_precisely_and_changes_nothing() {
             .list_offers(ListOffersRequest {
                 rep_id: "ana".into(),
                 team_id: "demo".into(),
+                ..Default::default()
             })
             .await,
         InvalidArgument,
@@ -391,6 +392,20 @@ async fn bad_input_on_every_rpc_is_refused_precisely_and_changes_nothing() {
         None,
         "the offers of an unknown team"
     );
+    for limit in [-1, 2_001] {
+        check!(
+            admin
+                .list_offers(ListOffersRequest {
+                    team_id: "demo".into(),
+                    limit,
+                    ..Default::default()
+                })
+                .await,
+            InvalidArgument,
+            Some("limit"),
+            "a team's offers with a limit out of 0..=2000"
+        );
+    }
     check!(
         ana.watch_offers(WatchOffersRequest {
             rep_id: "ben".into()

@@ -389,6 +389,18 @@ async fn a_manager_lists_the_team_offers_in_one_call(db: TestDb) {
         team_offers.iter().all(|o| o.lead.is_some()),
         "each offer carries its lead: {team_offers:?}"
     );
+    // A limit keeps the soonest deadlines.
+    let soonest = maya
+        .list_offers(ListOffersRequest {
+            team_id: "demo".into(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .offers;
+    assert_eq!(soonest, team_offers[..1]);
 }
 
 /// The ledger tells a lead's story in order: received, offered, passed,
