@@ -246,18 +246,6 @@ impl Reader {
         binds.push(day.to_string());
         binds.extend(days_binds);
         let rows = fetch(&self.store, &sql, &binds).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OpenRow {
-                    team_id: row.try_get("team_id")?,
-                    rep_id: row.try_get("rep_id")?,
-                    stage: row.try_get("stage")?,
-                    currency: row.try_get("currency")?,
-                    deals: row.try_get("deals")?,
-                    amount_minor: row.try_get("amount_minor")?,
-                    weighted_minor: row.try_get("weighted_minor")?,
-                })
-            })
-            .collect()
+        rows.iter().map(OpenRow::from_row).collect()
     }
 }

@@ -62,6 +62,35 @@ pub struct OpenRow {
     pub weighted_minor: i64,
 }
 
+impl OpenRow {
+    /// From a row with the struct's columns.
+    pub(super) fn from_row(row: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            team_id: row.try_get("team_id")?,
+            rep_id: row.try_get("rep_id")?,
+            stage: row.try_get("stage")?,
+            currency: row.try_get("currency")?,
+            deals: row.try_get("deals")?,
+            amount_minor: row.try_get("amount_minor")?,
+            weighted_minor: row.try_get("weighted_minor")?,
+        })
+    }
+}
+
+impl From<OpenRow> for leadwheel_proto::reporting::v1::PipelineOpenRow {
+    fn from(row: OpenRow) -> Self {
+        Self {
+            team_id: row.team_id,
+            rep_id: row.rep_id,
+            stage: row.stage,
+            currency: row.currency,
+            count: row.deals,
+            amount_minor: row.amount_minor,
+            weighted_minor: row.weighted_minor,
+        }
+    }
+}
+
 /// Open deals of one rep, currency and forecast category.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CategoryRow {
@@ -245,19 +274,7 @@ impl Reader {
         binds.extend(more);
         sql.push_str(" GROUP BY team_id, rep_id, stage, currency ORDER BY team_id, rep_id");
         let rows = fetch(&self.store, &sql, &binds).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OpenRow {
-                    team_id: row.try_get("team_id")?,
-                    rep_id: row.try_get("rep_id")?,
-                    stage: row.try_get("stage")?,
-                    currency: row.try_get("currency")?,
-                    deals: row.try_get("deals")?,
-                    amount_minor: row.try_get("amount_minor")?,
-                    weighted_minor: row.try_get("weighted_minor")?,
-                })
-            })
-            .collect()
+        rows.iter().map(OpenRow::from_row).collect()
     }
 
     /// Open deals within `filter` expected to close between `from` and

@@ -133,15 +133,7 @@ impl Reports {
                 .open(&filter, None)
                 .await?
                 .into_iter()
-                .map(|row| PipelineOpenRow {
-                    team_id: row.team_id,
-                    rep_id: row.rep_id,
-                    stage: row.stage,
-                    currency: row.currency,
-                    count: row.deals,
-                    amount_minor: row.amount_minor,
-                    weighted_minor: row.weighted_minor,
-                })
+                .map(PipelineOpenRow::from)
                 .collect()
         } else {
             let date = period::parse_date("as_of", &request.as_of)?;

@@ -67,15 +67,7 @@ impl Reports {
             .open_as_of(filter, date)
             .await?
             .into_iter()
-            .map(|row| PipelineOpenRow {
-                team_id: row.team_id,
-                rep_id: row.rep_id,
-                stage: row.stage,
-                currency: row.currency,
-                count: row.deals,
-                amount_minor: row.amount_minor,
-                weighted_minor: row.weighted_minor,
-            })
+            .map(PipelineOpenRow::from)
             .collect())
     }
 
@@ -201,23 +193,59 @@ fn moves(changed: &[ChangedDeal], days: &Days, zone: &TimeZone) -> Vec<DealMove>
             if before_minor == after_minor {
                 return None;
             }
-            let pick = |field: fn(&DealAsOf) -> &String| {
-                new.or(old).map(|d| field(d).clone()).unwrap_or_default()
-            };
-            Some(DealMove {
-                opportunity_id: deal.opportunity_id.clone(),
-                team_id: pick(|d| &d.team_id),
-                rep_id: pick(|d| &d.rep_id),
-                currency: pick(|d| &d.currency),
-                before_minor,
-                after_minor,
-                before_stage: old.map(|d| d.stage.clone()).unwrap_or_default(),
-                after_stage: new.map(|d| d.stage.clone()).unwrap_or_default(),
-                before_close_date: old.map(|d| d.close_date.clone()).unwrap_or_default(),
-                after_close_date: new.map(|d| d.close_date.clone()).unwrap_or_default(),
-            })
+            Some(deal_move(
+                &deal.opportunity_id,
+                (before_minor, after_minor),
+                old.map(Side::from),
+                new.map(Side::from),
+            ))
         })
         .collect()
+}
+
+/// What a move shows of a deal at one moment.
+pub(super) struct Side<'a> {
+    pub team_id: &'a str,
+    pub rep_id: &'a str,
+    pub currency: &'a str,
+    pub stage: &'a str,
+    pub close_date: &'a str,
+}
+
+impl<'a> From<&'a DealAsOf> for Side<'a> {
+    fn from(deal: &'a DealAsOf) -> Self {
+        Side {
+            team_id: &deal.team_id,
+            rep_id: &deal.rep_id,
+            currency: &deal.currency,
+            stage: &deal.stage,
+            close_date: &deal.close_date,
+        }
+    }
+}
+
+/// A deal's move from `old` to `new` (its team, rep and currency as now,
+/// else as then), with its contributions (before, after).
+pub(super) fn deal_move(
+    opportunity_id: &str,
+    (before_minor, after_minor): (i64, i64),
+    old: Option<Side>,
+    new: Option<Side>,
+) -> DealMove {
+    let latest = new.as_ref().or(old.as_ref());
+    let text = |value: Option<&str>| value.unwrap_or_default().to_string();
+    DealMove {
+        opportunity_id: opportunity_id.to_string(),
+        team_id: text(latest.map(|s| s.team_id)),
+        rep_id: text(latest.map(|s| s.rep_id)),
+        currency: text(latest.map(|s| s.currency)),
+        before_minor,
+        after_minor,
+        before_stage: text(old.as_ref().map(|s| s.stage)),
+        after_stage: text(new.as_ref().map(|s| s.stage)),
+        before_close_date: text(old.as_ref().map(|s| s.close_date)),
+        after_close_date: text(new.as_ref().map(|s| s.close_date)),
+    }
 }
 
 /// Largest change first, then by deal.

@@ -13,7 +13,7 @@ use leadwheel_proto::reporting::v1::{
 
 use super::Reports;
 use super::forecast::quota_kind;
-use super::movement::{contribution, forecast_lines, sort_moves};
+use super::movement::{Side, contribution, deal_move, forecast_lines, sort_moves};
 use crate::error::Error;
 use crate::models::per_deal::ChangedDeal;
 use crate::models::snapshots::SnapshotTotal;
@@ -73,20 +73,19 @@ fn moves(
             if before_minor == after_minor {
                 return None;
             }
-            let pick =
-                |a: Option<&String>, b: Option<&String>| a.or(b).cloned().unwrap_or_default();
-            Some(DealMove {
-                opportunity_id: id.to_string(),
-                team_id: pick(new.map(|d| &d.team_id), old.map(|d| &d.team_id)),
-                rep_id: pick(new.map(|d| &d.rep_id), old.map(|d| &d.rep_id)),
-                currency: pick(new.map(|d| &d.currency), old.map(|d| &d.currency)),
-                before_minor,
-                after_minor,
-                before_stage: old.map(|d| d.stage.clone()).unwrap_or_default(),
-                after_stage: new.map(|d| d.stage.clone()).unwrap_or_default(),
-                before_close_date: old.map(|d| d.close_date.clone()).unwrap_or_default(),
-                after_close_date: new.map(|d| d.close_date.clone()).unwrap_or_default(),
-            })
+            let old = old.map(|d| Side {
+                team_id: &d.team_id,
+                rep_id: &d.rep_id,
+                currency: &d.currency,
+                stage: &d.stage,
+                close_date: &d.close_date,
+            });
+            Some(deal_move(
+                id,
+                (before_minor, after_minor),
+                old,
+                new.map(Side::from),
+            ))
         })
         .collect()
 }

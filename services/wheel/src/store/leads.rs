@@ -51,24 +51,15 @@ pub(super) fn lead_from_row(row: &AnyRow) -> Result<LeadRow, WheelError> {
     let routing: String = row.try_get("routing")?;
     let routing =
         serde_json::from_str(&routing).map_err(|err| WheelError::Corrupt(err.to_string()))?;
+    let (details, traceparent) = details_from_row(row)?;
     Ok(LeadRow {
         team_id: row.try_get("team_id")?,
         state: row.try_get("state")?,
         owner_rep_id: row.try_get("owner_rep_id")?,
         routing,
         version: row.try_get("version")?,
-        details: LeadDetails {
-            lead_id: row.try_get("lead_id")?,
-            name: row.try_get("name")?,
-            company: row.try_get("company")?,
-            email: row.try_get("email")?,
-            domain: row.try_get("domain")?,
-            tier: row.try_get("tier")?,
-            score: row.try_get("score")?,
-            source: row.try_get("source")?,
-            lead_created_at_ms: row.try_get("lead_created_at_ms")?,
-        },
-        traceparent: row.try_get("traceparent")?,
+        details,
+        traceparent,
         pooled_at_ms: row.try_get("pooled_at_ms")?,
         country: row.try_get("country")?,
         routed_by: row
