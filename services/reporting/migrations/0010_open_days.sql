@@ -49,3 +49,10 @@ CREATE TABLE reporting_upkeep (
     name TEXT PRIMARY KEY,
     done_at_ms BIGINT NOT NULL
 );
+
+-- The reports that sum some metrics of a period's days (pipeline's won and
+-- lost, the five questions, forecast's won, stages' moves) read those
+-- metrics' rows from this index alone; the key starting with the day made
+-- them read every metric of the period's days.
+CREATE INDEX reporting_daily_metric
+    ON reporting_daily (metric, day, team_id, rep_id, dim, currency, events, amount_minor);
