@@ -130,27 +130,23 @@ pub async fn write(tx: &mut Tx, backend: Backend, daily: &Changes) -> anyhow::Re
     Ok(rows)
 }
 
-const DAILY_COLUMNS: [&str; 8] = [
-    "day",
-    "team_id",
-    "rep_id",
-    "stage",
-    "currency",
-    "deals",
-    "amount_minor",
-    "weighted_minor",
-];
+/// The columns of a day or month table: `first` (`day` or `month`), then
+/// the same key and sums.
+const fn columns(first: &'static str) -> [&'static str; 8] {
+    [
+        first,
+        "team_id",
+        "rep_id",
+        "stage",
+        "currency",
+        "deals",
+        "amount_minor",
+        "weighted_minor",
+    ]
+}
 
-const MONTHLY_COLUMNS: [&str; 8] = [
-    "month",
-    "team_id",
-    "rep_id",
-    "stage",
-    "currency",
-    "deals",
-    "amount_minor",
-    "weighted_minor",
-];
+const DAILY_COLUMNS: [&str; 8] = columns("day");
+const MONTHLY_COLUMNS: [&str; 8] = columns("month");
 
 /// Recomputes the day and month sums from `reporting_opportunity_history`
 /// in `tx`.
