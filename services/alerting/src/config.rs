@@ -76,7 +76,14 @@ pub struct DeliveryConfig {
     /// trailing slash): webhook and email messages link to
     /// `<console>/alerts/<id>`. None: no link.
     pub console_url: Option<String>,
+    /// How long the one-time sign-in link in an alert email may be used
+    /// (`LEADWHEEL_ALERTING_SIGNIN_LINK_TTL_MS`, default 8 hours, at most
+    /// 7 days); zero: emails carry the plain deep link only.
+    pub signin_link_ttl: Duration,
 }
+
+/// The longest a sign-in link in an email may live.
+pub const MAX_SIGNIN_LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
@@ -89,6 +96,7 @@ impl Default for DeliveryConfig {
             backoff_max: Duration::from_secs(600),
             max_attempts: 10,
             console_url: None,
+            signin_link_ttl: Duration::from_secs(8 * 3600),
         }
     }
 }
@@ -149,6 +157,15 @@ impl DeliveryConfig {
         if !(1..=100).contains(&max_attempts) {
             bail!("{} must be between 1 and 100", var("DELIVERY_MAX_ATTEMPTS"));
         }
+        let signin_link_ttl =
+            env_duration_ms(&var("SIGNIN_LINK_TTL_MS"), defaults.signin_link_ttl)?;
+        if signin_link_ttl > MAX_SIGNIN_LINK_TTL {
+            bail!(
+                "{} must be at most 7 days ({} ms)",
+                var("SIGNIN_LINK_TTL_MS"),
+                MAX_SIGNIN_LINK_TTL.as_millis()
+            );
+        }
         Ok(Self {
             webhook_secret: secret_from_env(&var("WEBHOOK_SECRET"))?,
             webhook_timeout: env_duration_ms(&var("WEBHOOK_TIMEOUT_MS"), defaults.webhook_timeout)?,
@@ -161,6 +178,7 @@ impl DeliveryConfig {
             backoff_max: env_duration_ms(&var("DELIVERY_BACKOFF_MAX_MS"), defaults.backoff_max)?,
             max_attempts,
             console_url: console_url_from_env()?,
+            signin_link_ttl,
         })
     }
 }

@@ -134,6 +134,7 @@ pub async fn run_with(
                 .map(|e| e.with_console_url(settings.delivery.console_url.clone()))
         })
         .transpose()?;
+    let jwt_secret = config.jwt_secret.clone();
     let runtime = Runtime::start(config, &MIGRATOR, Some(&ALERTS_STREAM)).await?;
     let mut ops = ops::Ops::new(
         runtime.store.clone(),
@@ -158,7 +159,18 @@ pub async fn run_with(
     );
     spawn_worker(&runtime, &settings, &ops, webhook);
     if let Some(email) = email {
-        spawn_worker(&runtime, &settings, &ops, email);
+        // Emails go to one person each: their console link signs them in.
+        let ttl_ms = settings.delivery.signin_link_ttl.as_millis();
+        let ttl_secs = i64::try_from(ttl_ms.div_ceil(1_000)).unwrap_or(i64::MAX);
+        let links = (ttl_secs > 0).then(|| {
+            delivery::signin::SigninLinks::new(
+                jwt_secret,
+                ttl_secs,
+                runtime.store.clone(),
+                settings.clock.clone(),
+            )
+        });
+        spawn_worker(&runtime, &settings, &ops, email.with_signin_links(links));
     }
     let api = grpc::Api::new(ops, runtime.bus.client.clone(), runtime.front.clone());
     let service = AlertingServiceServer::with_interceptor(api, runtime.auth.clone());

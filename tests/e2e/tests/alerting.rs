@@ -1,7 +1,9 @@
 //! End to end through the real processes, thresholds in seconds: a claimed
 //! lead nobody touches raises `no_first_touch`, the alert reaches the
 //! team's webhook (a real HTTP server) and the rep's mailbox (a real SMTP
-//! server, Python's aiosmtpd), and the rep acknowledges it with `leadctl`.
+//! server, Python's aiosmtpd), the one-time sign-in link in the email signs
+//! the rep in to the real web console on the alert's page (once), and the
+//! rep acknowledges it with `leadctl`.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -69,16 +71,22 @@ async fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
 }
 
 const SMTP_SERVER: &str = r#"
-import asyncio, itertools, os, socket, sys
+import asyncio, email, itertools, os, socket, sys
 from aiosmtpd.smtp import SMTP
 out = sys.argv[1]
 counter = itertools.count()
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         path = os.path.join(out, f"{next(counter)}.eml")
+        raw = envelope.original_content or envelope.content
+        # The plain text decoded (no quoted-printable soft breaks), beside it.
+        parts = email.message_from_bytes(raw).walk()
+        text = b"".join(p.get_payload(decode=True) for p in parts if p.get_content_type() == "text/plain")
+        with open(path[:-4] + ".txt", "wb") as f:
+            f.write(text)
         with open(path + ".tmp", "wb") as f:
             f.write(("X-Rcpt-To: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
-            f.write(envelope.original_content or envelope.content)
+            f.write(raw)
         os.rename(path + ".tmp", path)
         return "250 Message accepted for delivery"
 async def main():
@@ -104,6 +112,20 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// The decoded plain text of every email received, in order.
+fn mail_texts(dir: &std::path::Path) -> Vec<String> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p.with_extension("txt")).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_with_leadctl() {
     let mail_dir = tempfile::tempdir().unwrap();
@@ -123,6 +145,14 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
         .expect("the SMTP server exited: is aiosmtpd installed? (python3 -m pip install aiosmtpd==1.4.6)");
     let (hook_url, hook_bodies) = webhook_receiver().await;
 
+    // The console's address, known before alerting starts (alerting's
+    // messages link to it; the console needs alerting's address).
+    let console_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let console_url = format!("http://{console_addr}");
+
     let mut system = System::nats_only().await.expect("nats");
     for service in ["intake", "wheel", "opportunity", "reporting"] {
         system.start_service(service).await.expect(service);
@@ -138,10 +168,34 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
                 ("LEADWHEEL_ALERTING_SMTP_FROM", "alerts@leadwheel.test"),
                 ("LEADWHEEL_ALERTING_WEBHOOK_SECRET", "e2e-webhook-secret"),
                 ("LEADWHEEL_ALERTING_DELIVERY_BACKOFF_MS", "200"),
+                ("LEADWHEEL_ALERTING_CONSOLE_URL", &console_url),
             ],
         )
         .await
         .expect("alerting");
+    // The console as in production: no user picker, links only.
+    let upstream = |service: &str| format!("http://{}", system.addr(service, "grpc"));
+    let (wheel_url, opps_url, alerting_url, reporting_url) = (
+        upstream("wheel"),
+        upstream("opportunity"),
+        upstream("alerting"),
+        upstream("reporting"),
+    );
+    system
+        .start_instance(
+            "console",
+            "console",
+            &[
+                ("LEADWHEEL_CONSOLE_HTTP_ADDR", &console_addr.to_string()),
+                ("LEADWHEEL_CONSOLE_PUBLIC_URL", &console_url),
+                ("LEADWHEEL_CONSOLE_WHEEL_URL", &wheel_url),
+                ("LEADWHEEL_CONSOLE_OPPORTUNITY_URL", &opps_url),
+                ("LEADWHEEL_CONSOLE_ALERTING_URL", &alerting_url),
+                ("LEADWHEEL_CONSOLE_REPORTING_URL", &reporting_url),
+            ],
+        )
+        .await
+        .expect("the console");
 
     let mut wheel = WheelServiceClient::new(system.authed("wheel", "admin", Role::Admin).await);
     wheel
@@ -256,6 +310,61 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
     })
     .await;
     assert!(mail.contains("X-Rcpt-To: ana@example.com"), "{mail}");
+    assert!(
+        !hook.to_string().contains("/signin/"),
+        "a team's channel gets no sign-in link: {hook}"
+    );
+
+    // The email's sign-in link opens the alert in the real console, once.
+    let text = mail_texts(mail_dir.path())
+        .into_iter()
+        .find(|t| t.contains(&lead_id))
+        .expect("the email's decoded text");
+    let signin = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sign in and open (the link works once): "))
+        .unwrap_or_else(|| panic!("a sign-in link in {text}"))
+        .to_string();
+    assert!(
+        signin.starts_with(&format!("{console_url}/signin/link?token=")),
+        "{signin}"
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = browser.get(&signin).send().await.expect("opening the link");
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let alert_path = format!("/alerts/{}", alert.alert_id);
+    assert_eq!(signed_in.headers()["location"], alert_path.as_str());
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = browser
+        .get(format!("{console_url}{alert_path}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("the alert's page");
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let page = page.text().await.unwrap();
+    // Ana's alert, with the acknowledge button she may press.
+    assert!(
+        page.contains(&format!("data-alert=\"{}\"", alert.alert_id))
+            && page.contains(&lead_id)
+            && page.contains("data-action=\"ack\""),
+        "{page}"
+    );
+    let again = browser.get(&signin).send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        reqwest::StatusCode::FORBIDDEN,
+        "a sign-in link works once"
+    );
 
     // Ana acknowledges it with leadctl.
     let output = tokio::process::Command::new(bin_dir().join("leadctl"))

@@ -7,6 +7,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::signin::SigninLinks;
 use super::{Channel, EMAIL, Outcome, render};
 use crate::config::{SmtpConfig, SmtpTls};
 use crate::store::Alert;
@@ -19,6 +20,7 @@ pub struct Email {
     from: Mailbox,
     timeout: std::time::Duration,
     console_url: Option<String>,
+    signin: Option<SigninLinks>,
 }
 
 impl std::fmt::Debug for Email {
@@ -65,6 +67,7 @@ impl Email {
             from: config.from.parse()?,
             timeout: config.timeout,
             console_url: None,
+            signin: None,
         })
     }
 
@@ -72,6 +75,24 @@ impl Email {
     pub fn with_console_url(mut self, url: Option<String>) -> Self {
         self.console_url = url;
         self
+    }
+
+    /// Makes each email's console link a one-time sign-in link for its
+    /// recipient (when a console URL is set and their role is known).
+    pub fn with_signin_links(mut self, links: Option<SigninLinks>) -> Self {
+        self.signin = links;
+        self
+    }
+
+    /// A one-time link signing `recipient` (reading an alert of
+    /// `team_id`) in to the console and landing on `next`, when one can
+    /// be made.
+    async fn signin_link(&self, recipient: &str, team_id: &str, next: &str) -> Option<String> {
+        let console = self.console_url.as_deref()?;
+        self.signin
+            .as_ref()?
+            .url(console, recipient, team_id, next)
+            .await
     }
 }
 
@@ -81,11 +102,20 @@ impl Channel for Email {
     }
 
     async fn send(&self, delivery: &Delivery, alert: &Alert) -> Outcome {
+        let page = render::link(self.console_url.as_deref(), alert);
+        let signin = self
+            .signin_link(
+                &delivery.recipient_id,
+                &alert.team_id,
+                &format!("/alerts/{}", alert.alert_id),
+            )
+            .await;
+        let (page, signin) = (page.as_deref(), signin.as_deref());
         let message = self.message(
             &delivery.target,
             render::subject(alert, &delivery.reason),
-            render::plain(alert, &delivery.reason, self.console_url.as_deref()),
-            render::html(alert, &delivery.reason, self.console_url.as_deref()),
+            render::plain(alert, &delivery.reason, page, signin),
+            render::html(alert, &delivery.reason, page, signin),
         );
         self.deliver(message).await
     }
@@ -102,11 +132,17 @@ impl Channel for Email {
             .iter()
             .zip(deliveries.iter().map(|d| d.reason.as_str()))
             .collect();
+        // One sign-in for the whole digest, landing on the alerts inbox.
+        let team_id = alerts.first().map_or("", |a| a.team_id.as_str());
+        let signin = self
+            .signin_link(&first.recipient_id, team_id, "/alerts")
+            .await;
+        let console = self.console_url.as_deref();
         let message = self.message(
             &first.target,
             render::digest_subject(items.len()),
-            render::digest_plain(&items, self.console_url.as_deref()),
-            render::digest_html(&items, self.console_url.as_deref()),
+            render::digest_plain(&items, console, signin.as_deref()),
+            render::digest_html(&items, console, signin.as_deref()),
         );
         self.deliver(message).await
     }

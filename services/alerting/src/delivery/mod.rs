@@ -8,6 +8,7 @@
 pub mod email;
 pub mod live;
 pub mod render;
+pub mod signin;
 pub mod webhook;
 
 use std::future::Future;

@@ -1,7 +1,9 @@
 //! What an alert looks like on each channel: a Slack-compatible webhook
 //! body (`text` and `blocks`), an email's subject, plain text and HTML.
-//! With the console's public URL configured, each carries a link to the
-//! alert in the web console (`<console>/alerts/<id>`).
+//! With the console's public URL configured, each carries a link to open
+//! the alert in the web console: the plain deep link (`<console>/alerts/<id>`)
+//! or, in an email, a one-time sign-in link landing there
+//! ([`super::signin`]); the caller says which.
 
 use serde_json::{Value, json};
 
@@ -23,18 +25,18 @@ pub fn link(console: Option<&str>, alert: &Alert) -> Option<String> {
 
 /// The webhook body: `text` for clients that show only that, `blocks` for
 /// Slack's layout.
-pub fn slack(alert: &Alert, reason: &str, console: Option<&str>) -> Value {
+pub fn slack(alert: &Alert, reason: &str, open: Option<&str>) -> Value {
     let head = headline(alert, reason);
-    let link = link(console, alert);
+    let link = open;
     let mut text = format!("{head}: {}", alert.message);
-    if let Some(link) = &link {
+    if let Some(link) = link {
         text.push_str(&format!(" <{link}|Open in the console>"));
     }
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": head}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": alert.message}}),
     ];
-    if let Some(link) = &link {
+    if let Some(link) = link {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("<{link}|Open in the console>")}}));
     }
     blocks.push(json!({"type": "context", "elements": [{
@@ -55,9 +57,16 @@ pub fn subject(alert: &Alert, reason: &str) -> String {
     format!("[leadwheel] {}", headline(alert, reason))
 }
 
-/// An email's plain text.
-pub fn plain(alert: &Alert, reason: &str, console: Option<&str>) -> String {
-    let open = link(console, alert).map_or(String::new(), |l| format!("Open: {l}\n"));
+/// An email's plain text: `page` is the alert's page in the console,
+/// `signin` a one-time link signing the recipient in and landing there.
+pub fn plain(alert: &Alert, reason: &str, page: Option<&str>, signin: Option<&str>) -> String {
+    let mut open = String::new();
+    if let Some(l) = signin {
+        open.push_str(&format!("{SIGN_IN_OPEN}: {l}\n"));
+    }
+    if let Some(l) = page {
+        open.push_str(&format!("Open: {l}\n"));
+    }
     format!(
         "{}\n\n{}\n\nAlert: {}\nAbout: {}\n{open}Acknowledge: leadctl alerts ack {}\n",
         headline(alert, reason),
@@ -68,6 +77,10 @@ pub fn plain(alert: &Alert, reason: &str, console: Option<&str>) -> String {
     )
 }
 
+const OPEN: &str = "Open in the console";
+const SIGN_IN: &str = "Sign in to the console";
+const SIGN_IN_OPEN: &str = "Sign in and open (the link works once)";
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -75,21 +88,21 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn html_link(alert: &Alert, console: Option<&str>) -> String {
-    link(console, alert).map_or(String::new(), |l| {
-        format!("<p><a href=\"{}\">Open in the console</a></p>", escape(&l))
+fn html_link(open: Option<&str>, label: &str) -> String {
+    open.map_or(String::new(), |l| {
+        format!("<p><a href=\"{}\">{label}</a></p>", escape(l))
     })
 }
 
-/// An email's HTML.
-pub fn html(alert: &Alert, reason: &str, console: Option<&str>) -> String {
+/// An email's HTML (the links as in [`plain`]).
+pub fn html(alert: &Alert, reason: &str, page: Option<&str>, signin: Option<&str>) -> String {
     format!(
         "<!doctype html><html><body><h2>{}</h2><p>{}</p>{}\
          <p style=\"color:#666\">Alert <code>{}</code> about <code>{}</code>. \
          Acknowledge: <code>leadctl alerts ack {}</code></p></body></html>",
         escape(&headline(alert, reason)),
         escape(&alert.message),
-        html_link(alert, console),
+        html_link(signin, SIGN_IN_OPEN) + &html_link(page, OPEN),
         escape(&alert.alert_id),
         escape(&alert.subject_key),
         escape(&alert.alert_id)
@@ -101,17 +114,29 @@ pub fn digest_subject(count: usize) -> String {
     format!("[leadwheel] {count} alerts")
 }
 
-/// A digest's plain text: each alert as its own email would say it.
-pub fn digest_plain(items: &[(&Alert, &str)], console: Option<&str>) -> String {
-    items
+/// A digest's plain text: a sign-in link to the alerts inbox when there is
+/// one, then each alert as its own email would say it, with its deep link.
+pub fn digest_plain(
+    items: &[(&Alert, &str)],
+    console: Option<&str>,
+    signin: Option<&str>,
+) -> String {
+    let head = signin.map_or(String::new(), |l| format!("{SIGN_IN}: {l}\n\n"));
+    let body = items
         .iter()
-        .map(|(alert, reason)| plain(alert, reason, console))
+        .map(|(alert, reason)| plain(alert, reason, link(console, alert).as_deref(), None))
         .collect::<Vec<_>>()
-        .join("\n---\n\n")
+        .join("\n---\n\n");
+    head + &body
 }
 
-/// A digest's HTML.
-pub fn digest_html(items: &[(&Alert, &str)], console: Option<&str>) -> String {
+/// A digest's HTML (as its plain text).
+pub fn digest_html(
+    items: &[(&Alert, &str)],
+    console: Option<&str>,
+    signin: Option<&str>,
+) -> String {
+    let head = html_link(signin, SIGN_IN);
     let body: String = items
         .iter()
         .map(|(alert, reason)| {
@@ -119,13 +144,13 @@ pub fn digest_html(items: &[(&Alert, &str)], console: Option<&str>) -> String {
                 "<h3>{}</h3><p>{}</p>{}<p style=\"color:#666\">Acknowledge: <code>leadctl alerts ack {}</code></p>",
                 escape(&headline(alert, reason)),
                 escape(&alert.message),
-                html_link(alert, console),
+                html_link(link(console, alert).as_deref(), OPEN),
                 escape(&alert.alert_id)
             )
         })
         .collect();
     format!(
-        "<!doctype html><html><body><h2>{}</h2>{body}</body></html>",
+        "<!doctype html><html><body><h2>{}</h2>{head}{body}</body></html>",
         escape(&digest_subject(items.len()))
     )
 }
@@ -144,7 +169,7 @@ mod tests {
             recipient_ids: vec!["ana".into()],
             ..Default::default()
         };
-        assert!(html(&alert, "raised", None).contains("Lead &lt;b&gt;x&lt;/b&gt; &amp; co"));
+        assert!(html(&alert, "raised", None, None).contains("Lead &lt;b&gt;x&lt;/b&gt; &amp; co"));
         let body = slack(&alert, "escalated", None);
         assert!(
             body["text"]
@@ -153,7 +178,7 @@ mod tests {
                 .starts_with("Escalated: no first touch")
         );
         assert_eq!(body["blocks"].as_array().unwrap().len(), 3);
-        assert!(!plain(&alert, "raised", None).contains("/alerts/"));
+        assert!(!plain(&alert, "raised", None, None).contains("/alerts/"));
     }
 
     #[test]
@@ -165,11 +190,55 @@ mod tests {
         };
         let console = Some("https://leads.example.com");
         let want = "https://leads.example.com/alerts/alert_1";
-        let body = slack(&alert, "raised", console);
+        assert_eq!(link(console, &alert).as_deref(), Some(want));
+        let open = Some(want);
+        let body = slack(&alert, "raised", open);
         assert!(body["text"].as_str().unwrap().contains(want));
         assert_eq!(body["blocks"].as_array().unwrap().len(), 4);
-        assert!(plain(&alert, "raised", console).contains(&format!("Open: {want}")));
-        assert!(html(&alert, "raised", console).contains(&format!("href=\"{want}\"")));
-        assert!(digest_html(&[(&alert, "raised")], console).contains(want));
+        assert!(plain(&alert, "raised", open, None).contains(&format!("Open: {want}")));
+        assert!(html(&alert, "raised", open, None).contains(&format!("href=\"{want}\"")));
+        // With a sign-in link, both: the sign-in first, the page for later.
+        let signin = Some("https://leads.example.com/signin/link?token=t&next=%2Falerts%2Falert_1");
+        let text = plain(&alert, "raised", open, signin);
+        assert!(text.contains("Sign in and open (the link works once): https://leads.example.com/signin/link?token=t&next=%2Falerts%2Falert_1\nOpen: "), "{text}");
+        let page = html(&alert, "raised", open, signin);
+        assert!(page.contains("href=\"https://leads.example.com/signin/link?token=t&amp;next=%2Falerts%2Falert_1\""), "{page}");
+        assert!(page.contains(&format!("href=\"{want}\"")), "{page}");
+        assert!(digest_html(&[(&alert, "raised")], console, None).contains(want));
+    }
+
+    #[test]
+    fn a_digest_signs_in_once_and_links_each_alert() {
+        let alerts: Vec<Alert> = ["alert_1", "alert_2"]
+            .into_iter()
+            .map(|id| Alert {
+                alert_id: id.into(),
+                kind: "no_first_touch".into(),
+                ..Default::default()
+            })
+            .collect();
+        let items: Vec<(&Alert, &str)> = alerts.iter().map(|a| (a, "raised")).collect();
+        let console = Some("https://c.example");
+        let signin = Some("https://c.example/signin/link?token=t&next=%2Falerts");
+        let text = digest_plain(&items, console, signin);
+        assert!(text.starts_with("Sign in to the console: https://c.example/signin/link?token=t"));
+        assert_eq!(text.matches("/signin/link").count(), 1, "{text}");
+        for id in ["alert_1", "alert_2"] {
+            assert!(
+                text.contains(&format!("Open: https://c.example/alerts/{id}")),
+                "{text}"
+            );
+        }
+        let html = digest_html(&items, console, signin);
+        assert!(
+            html.contains("href=\"https://c.example/signin/link?token=t&amp;next=%2Falerts\""),
+            "{html}"
+        );
+        assert_eq!(
+            digest_plain(&items, console, None)
+                .matches("/signin/")
+                .count(),
+            0
+        );
     }
 }

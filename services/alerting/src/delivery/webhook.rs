@@ -158,12 +158,10 @@ impl Channel for Webhook {
     }
 
     async fn send(&self, delivery: &Delivery, alert: &Alert) -> Outcome {
-        let body = serde_json::to_vec(&render::slack(
-            alert,
-            &delivery.reason,
-            self.console_url.as_deref(),
-        ))
-        .expect("a JSON value serializes");
+        // A team's shared channel: the plain deep link, never a sign-in.
+        let open = render::link(self.console_url.as_deref(), alert);
+        let body = serde_json::to_vec(&render::slack(alert, &delivery.reason, open.as_deref()))
+            .expect("a JSON value serializes");
         self.post(&delivery.target, body).await
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use leadwheel_plumbing::{Store, Tx};
+use leadwheel_plumbing::{Role, Store, Tx};
 use sqlx::Row;
 
 use super::StoreError;
@@ -135,6 +135,28 @@ pub async fn manages(store: &Store, manager_id: &str, team_id: &str) -> Result<b
             .fetch_optional(store.pool())
             .await?;
     Ok(row.is_some())
+}
+
+/// Who `user_id` is to the console, as far as alerting knows, for an
+/// alert of `team_id`: that team's manager, or a rep who is in a team (and
+/// has not left it). None for anyone else (an admin, someone a rule names
+/// as a second escalation): alerting does not vouch for their role.
+pub async fn console_role(
+    store: &Store,
+    user_id: &str,
+    team_id: &str,
+) -> Result<Option<(Role, String)>, StoreError> {
+    if manages(store, user_id, team_id).await? {
+        return Ok(Some((Role::Manager, team_id.to_string())));
+    }
+    let row = sqlx::query("SELECT team_id FROM alerting_reps WHERE rep_id = $1 AND left_at_ms = 0")
+        .bind(user_id)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(match row {
+        Some(row) => Some((Role::Rep, row.try_get("team_id")?)),
+        None => None,
+    })
 }
 
 /// Records a pipeline stage and its outcome.

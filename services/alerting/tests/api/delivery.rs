@@ -13,7 +13,7 @@ use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::config::Secret;
 use leadwheel_plumbing::on_both_backends;
-use leadwheel_plumbing::testing::{TestDb, eventually};
+use leadwheel_plumbing::testing::{TEST_JWT_SECRET, TestDb, eventually};
 use leadwheel_proto::alerting::v1::{
     Alert, Delivery, ListDeliveriesRequest, SetContactRequest, SetTeamWebhookRequest,
     WatchAlertsRequest,
@@ -50,6 +50,7 @@ fn settings(clock: &ManualClock, smtp: &Smtp) -> Settings {
             backoff_max: Duration::from_secs(60),
             max_attempts: 5,
             console_url: Some(CONSOLE.into()),
+            signin_link_ttl: Duration::from_secs(3_600),
         },
         ..Settings::default()
     }
@@ -179,6 +180,34 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
         mail.contains(&format!("{CONSOLE}/alerts/{}", alert.alert_id)),
         "{mail}"
     );
+    // And, since the email is maya's alone, a one-time link signing her in
+    // as north's manager, landing on the alert, valid for an hour.
+    let text = smtp.texts().into_iter().next().expect("the email's text");
+    let signin = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sign in and open (the link works once): "))
+        .unwrap_or_else(|| panic!("a sign-in link in {text}"));
+    let query = signin
+        .strip_prefix(&format!("{CONSOLE}/signin/link?token="))
+        .unwrap_or_else(|| panic!("a link to the console's sign-in: {signin}"));
+    let (token, next) = query.split_once("&next=").expect("where the link lands");
+    assert_eq!(next, format!("%2Falerts%2F{}", alert.alert_id));
+    let now_secs = clock.now_ms() / 1_000;
+    let key = Secret::new(TEST_JWT_SECRET);
+    let claims = leadwheel_client::link::verify(&key, token, now_secs).expect("a valid link");
+    assert_eq!(
+        (claims.sub.as_str(), claims.role, claims.team.as_deref()),
+        ("maya", Role::Manager, Some("north"))
+    );
+    assert_eq!(claims.exp, now_secs + 3_600);
+    assert_eq!(
+        leadwheel_client::link::verify(&key, token, now_secs + 3_600),
+        Err(leadwheel_client::link::LinkError::Expired)
+    );
+    assert_eq!(
+        leadwheel_client::link::verify(&Secret::new("another-key-0123456789"), token, now_secs),
+        Err(leadwheel_client::link::LinkError::Signature)
+    );
 
     // The flaky webhook failed once; the retry is due after the backoff.
     eventually(WAIT, "the first attempt", || async {
@@ -225,6 +254,8 @@ async fn alerts_reach_webhooks_email_and_live_watchers(db: TestDb) {
         body["blocks"].as_array().is_some_and(|b| !b.is_empty()),
         "{body}"
     );
+    // A team's shared channel never gets a link that signs someone in.
+    assert!(!body.to_string().contains("/signin/"), "{body}");
     let header = flaky[1].signature.clone().expect("a signature header");
     let t: i64 = header
         .trim_start_matches("t=")
@@ -462,6 +493,7 @@ async fn a_digest_gathers_an_hours_alerts_into_one_email(db: TestDb) {
     // 2026-03-02 10:10 UTC; the hourly digest goes at 11:00.
     let clock = ManualClock::new(1_772_446_200_000);
     let app = spawn_app_with(&env, settings(&clock, &smtp)).await;
+    team(&app, "north", "maya", &["ana"]).await;
     let mut maya = app.client("maya", Role::Manager).await;
     maya.set_contact(SetContactRequest {
         email: "maya@example.com".into(),
@@ -504,6 +536,20 @@ async fn a_digest_gathers_an_hours_alerts_into_one_email(db: TestDb) {
     for lead in ["lead-1", "lead-2", "lead-3"] {
         assert!(mail.contains(lead), "{lead} in {mail}");
     }
+    // One sign-in for the digest, landing on the inbox; each alert linked.
+    let text = smtp.texts().into_iter().next().expect("the digest's text");
+    let head = format!("Sign in to the console: {CONSOLE}/signin/link?token=");
+    assert!(text.starts_with(&head), "{text}");
+    assert_eq!(text.matches("/signin/link").count(), 1, "{text}");
+    assert!(
+        text.lines().next().unwrap().ends_with("&next=%2Falerts"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches(&format!("Open: {CONSOLE}/alerts/")).count(),
+        3,
+        "{text}"
+    );
     eventually(WAIT, "all three sent", || async {
         let sent = deliveries(&app, "sent").await;
         (sent.iter().filter(|d| d.channel == "email").count() == 3).then_some(())

@@ -103,9 +103,10 @@ async fn bad(log: Log, headers: HeaderMap, raw: axum::body::Bytes) -> StatusCode
 }
 
 /// The SMTP server: aiosmtpd on a port it binds itself (0), reporting the
-/// port on its first line, writing each message to `<dir>/<n>.eml`.
+/// port on its first line, writing each message to `<dir>/<n>.eml` and its
+/// decoded plain text (no quoted-printable soft breaks) to `<dir>/<n>.txt`.
 const SMTP_SERVER: &str = r#"
-import asyncio, itertools, os, socket, sys
+import asyncio, email, itertools, os, socket, sys
 from aiosmtpd.smtp import SMTP
 
 out = sys.argv[1]
@@ -115,9 +116,14 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         n = next(counter)
         path = os.path.join(out, f"{n}.eml")
+        raw = envelope.original_content or envelope.content
+        parts = email.message_from_bytes(raw).walk()
+        text = b"".join(p.get_payload(decode=True) for p in parts if p.get_content_type() == "text/plain")
+        with open(os.path.join(out, f"{n}.txt"), "wb") as f:
+            f.write(text)
         with open(path + ".tmp", "wb") as f:
             f.write(("X-Rcpt-To: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
-            f.write(envelope.original_content or envelope.content)
+            f.write(raw)
         os.rename(path + ".tmp", path)
         return "250 Message accepted for delivery"
 
@@ -200,13 +206,30 @@ impl Smtp {
 
     /// Every message received so far.
     pub fn messages(&self) -> Vec<String> {
+        self.received().iter().map(|p| read(p)).collect()
+    }
+
+    /// The plain text of every message received so far, decoded.
+    pub fn texts(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|p| read(&p.with_extension("txt")))
+            .collect()
+    }
+
+    fn received(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .collect();
-        files.sort();
-        files.iter().map(|p| read(p)).collect()
+        // By number: 10.eml after 9.eml.
+        files.sort_by_key(|p| {
+            p.file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<u64>().ok())
+        });
+        files
     }
 }
 
