@@ -223,8 +223,18 @@ async fn sign_in(
     let key = Secret::new(JWT_SECRET);
     let now = jiff::Timestamp::now().as_second();
     let token = leadwheel_client::link::issue(&key, user, role, Some(team), now, 600);
-    let answer = client
+    // The link's page (it uses nothing), then its Continue button.
+    let page = client
         .get(format!("{url}/signin/link?token={token}"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let answer = client
+        .post(format!("{url}/signin/link"))
+        .header("origin", url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(leadwheel_plumbing::testing::link_continue_body(&page))
         .send()
         .await?;
     if answer.status() != 303 {

@@ -22,8 +22,10 @@ use crate::state::AppState;
 pub const HEADER: &str = "x-csrf-token";
 /// The form field plain forms send it in.
 pub const FIELD: &str = "csrf";
-/// The only POST that needs no session: the development sign-in.
+/// A POST that needs no session: the development sign-in.
 pub const SIGNIN_PATH: &str = "/signin/dev";
+/// The other: using a one-time sign-in link.
+pub const LINK_PATH: &str = "/signin/link";
 /// How long a sign-in form's token is good for.
 const SIGNIN_TOKEN_SECS: i64 = 3600;
 /// Forms are small; anything bigger is refused before parsing.
@@ -70,13 +72,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let token = from_header.or_else(|| form_field(&bytes, FIELD));
     let valid = match (parts.uri.path(), token.as_deref()) {
         (_, None) => false,
-        (SIGNIN_PATH, Some(token)) => signin_token_valid(&state.key, token, now_secs()),
+        (SIGNIN_PATH | LINK_PATH, Some(token)) => signin_token_valid(&state.key, token, now_secs()),
         (_, Some(token)) => session
             .as_ref()
             .is_some_and(|s| constant_time_eq(s.csrf.as_bytes(), token.as_bytes())),
     };
     if !valid {
-        if session.is_none() && parts.uri.path() != SIGNIN_PATH {
+        if session.is_none() && ![SIGNIN_PATH, LINK_PATH].contains(&parts.uri.path()) {
             return (
                 StatusCode::UNAUTHORIZED,
                 [("hx-redirect", "/signin")],

@@ -71,6 +71,8 @@ catalog! {
     SIGN_IN = "Sign in", "登录";
     SIGN_OUT = "Sign out", "退出";
     SIGN_IN_AS = "Sign in as", "登录身份";
+    LINK_CONTINUE = "Continue", "继续";
+    LINK_CONFIRM_NOTE = "This sign-in link works once: continue to use it.", "此登录链接仅可使用一次，点击继续即登录。";
     DEV_SIGN_IN_NOTE = "Development mode: pick who you are.", "开发模式：请选择身份。";
     LANGUAGE = "Language", "语言";
     SIGNED_IN_AS = "Signed in as", "当前用户";

@@ -16,6 +16,15 @@ pub struct UsedLinks {
 }
 
 impl UsedLinks {
+    /// Fails if `claims`' nonce was used before (uses nothing).
+    pub fn check_unused(&self, claims: &LinkClaims, now_secs: i64) -> Result<(), LinkError> {
+        let used = self.used.lock().expect("used links poisoned");
+        match used.get(&claims.nonce) {
+            Some(exp) if *exp > now_secs => Err(LinkError::Used),
+            _ => Ok(()),
+        }
+    }
+
     /// Records `claims`' nonce; fails if it was used before.
     pub fn use_once(&self, claims: &LinkClaims, now_secs: i64) -> Result<(), LinkError> {
         let mut used = self.used.lock().expect("used links poisoned");
@@ -44,7 +53,11 @@ mod tests {
         let claims = verify(&key(), &token, 1_100).unwrap();
         assert_eq!((claims.sub.as_str(), claims.role), ("ana", Role::Rep));
         let used = UsedLinks::default();
+        // Looking does not use it.
+        used.check_unused(&claims, 1_100).unwrap();
+        used.check_unused(&claims, 1_100).unwrap();
         used.use_once(&claims, 1_100).unwrap();
         assert_eq!(used.use_once(&claims, 1_101), Err(LinkError::Used));
+        assert_eq!(used.check_unused(&claims, 1_101), Err(LinkError::Used));
     }
 }

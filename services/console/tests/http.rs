@@ -8,7 +8,7 @@ use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::config::Secret;
 
 mod common;
-use common::{Console, KEY, Options, client};
+use common::{Console, KEY, Options, client, use_link};
 
 async fn spawn(dev_mode: bool) -> Console {
     Console::spawn(Options {
@@ -90,20 +90,75 @@ async fn probes_assets_and_the_production_sign_in() {
         leadwheel_plumbing::store::now_ms() / 1000,
         60,
     );
-    let answer = client()
-        .get(format!(
-            "{}/signin/link?token={token}&next=//evil.example",
-            console.url
-        ))
+    let link = format!(
+        "{}/signin/link?token={token}&next=//evil.example",
+        console.url
+    );
+    // Opening the link (as a mail scanner or a chat preview would, twice)
+    // uses nothing: it asks to continue.
+    for _ in 0..2 {
+        let page = client().get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.headers().get("set-cookie").is_none());
+        let page = page.text().await.unwrap();
+        assert!(
+            page.contains(r#"data-user="ana""#) && page.contains(r#"data-action="continue""#),
+            "{page}"
+        );
+    }
+    // Continuing from another site, or without the page's token, is refused.
+    let body = leadwheel_plumbing::testing::link_continue_body(
+        &client()
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(body.contains("token="), "{body}");
+    let cross_site = client()
+        .post(format!("{}/signin/link", console.url))
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.clone())
         .send()
         .await
         .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let without_csrf: String = body
+        .split('&')
+        .filter(|pair| !pair.starts_with("csrf="))
+        .collect::<Vec<_>>()
+        .join("&");
+    let unsigned = client()
+        .post(format!("{}/signin/link", console.url))
+        .header("origin", &console.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(without_csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 403);
+    let answer = use_link(&console.url, &link).await;
     assert_eq!(answer.status(), 303);
     assert_eq!(
         answer.headers()["location"],
         "/",
         "only paths on the console"
     );
+    // Used once: the link now opens a refusal, and cannot be used again.
+    assert_eq!(client().get(&link).send().await.unwrap().status(), 403);
+    let again = client()
+        .post(format!("{}/signin/link", console.url))
+        .header("origin", &console.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 403);
     let cookie = answer.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -202,7 +257,16 @@ async fn served_over_tls_when_a_certificate_is_configured() {
         leadwheel_plumbing::store::now_ms() / 1000,
         60,
     );
-    let signed_in = https_get(format!("{}/signin/link?token={token}", console.url)).await;
+    let opened = https_get(format!("{}/signin/link?token={token}", console.url)).await;
+    assert_eq!(opened.status, 200, "{opened:?}");
+    let request = http::Request::post(format!("{}/signin/link", console.url))
+        .header("origin", &console.url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(leadwheel_plumbing::testing::link_continue_body(&opened.body).into())
+        .unwrap();
+    let signed_in = leadwheel_plumbing::testing::https_request(request, &ca)
+        .await
+        .unwrap();
     assert_eq!(signed_in.status, 303, "{signed_in:?}");
     let cookie = signed_in.headers["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("; Secure"), "{cookie}");

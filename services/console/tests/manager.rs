@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 mod common;
-use common::{Console, KEY, Options, client};
+use common::{Console, KEY, Options, client, use_link};
 
 /// Reporting with fixed answers; it keeps the requests it was asked.
 #[derive(Clone, Default)]
@@ -301,14 +301,8 @@ impl Console {
             leadwheel_plumbing::store::now_ms() / 1000,
             60,
         );
-        let answer = client()
-            .get(format!(
-                "{}/signin/link?token={token}&next=/charts",
-                self.url
-            ))
-            .send()
-            .await
-            .unwrap();
+        let link = format!("{}/signin/link?token={token}&next=/charts", self.url);
+        let answer = use_link(&self.url, &link).await;
         assert_eq!(answer.status(), 303);
         let cookie = answer.headers()["set-cookie"]
             .to_str()

@@ -10,7 +10,7 @@ use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::config::Secret;
 
 mod common;
-use common::{Console, KEY, Options, client};
+use common::{Console, KEY, Options, client, use_link};
 
 async fn spawn() -> Console {
     Console::spawn(Options::default()).await
@@ -28,14 +28,8 @@ async fn link_in(console: &Console, next: &str) -> (String, String) {
         60,
     );
     let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    let answer = client()
-        .get(format!(
-            "{}/signin/link?token={token}&next={next}",
-            console.url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let link = format!("{}/signin/link?token={token}&next={next}", console.url);
+    let answer = use_link(&console.url, &link).await;
     assert_eq!(answer.status(), 303);
     let cookie = answer.headers()["set-cookie"]
         .to_str()

@@ -879,6 +879,19 @@ pub async fn https_get(
     ca_file: &std::path::Path,
     bearer: Option<&str>,
 ) -> Result<HttpsAnswer> {
+    let mut request = http::Request::get(url);
+    if let Some(token) = bearer {
+        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    https_request(request.body(bytes::Bytes::new())?, ca_file).await
+}
+
+/// Sends `request` over HTTPS (HTTP/1.1), trusting the CA in `ca_file`
+/// (and the system's roots), as [`https_get`].
+pub async fn https_request(
+    request: http::Request<bytes::Bytes>,
+    ca_file: &std::path::Path,
+) -> Result<HttpsAnswer> {
     use http_body_util::BodyExt;
     let config = crate::tls::ClientTlsSettings {
         ca_file: Some(ca_file.to_path_buf()),
@@ -891,15 +904,12 @@ pub async fn https_get(
         .enable_http1()
         .build();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build::<_, http_body_util::Empty<bytes::Bytes>>(connector);
-    let mut request = http::Request::get(url);
-    if let Some(token) = bearer {
-        request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
-    }
+        .build::<_, http_body_util::Full<bytes::Bytes>>(connector);
+    let what = format!("{} {}", request.method(), request.uri());
     let response = client
-        .request(request.body(http_body_util::Empty::new())?)
+        .request(request.map(http_body_util::Full::new))
         .await
-        .map_err(|err| anyhow::anyhow!("GET {url}: {err:?}"))?;
+        .map_err(|err| anyhow::anyhow!("{what}: {err:?}"))?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let content_type = headers
@@ -911,7 +921,7 @@ pub async fn https_get(
         .into_body()
         .collect()
         .await
-        .with_context(|| format!("GET {url}: the body"))?
+        .with_context(|| format!("{what}: the body"))?
         .to_bytes();
     Ok(HttpsAnswer {
         status,
@@ -919,4 +929,38 @@ pub async fn https_get(
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
+}
+
+/// What a browser posts to `/signin/link` when the person presses
+/// Continue on the page a one-time sign-in link opens: that page's hidden
+/// fields, form-encoded (empty when the page has no such form: a refused
+/// link).
+pub fn link_continue_body(page: &str) -> String {
+    let Some(start) = page.find(r#"action="/signin/link""#) else {
+        return String::new();
+    };
+    let form = &page[start
+        ..page[start..]
+            .find("</form>")
+            .map_or(page.len(), |end| start + end)];
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for input in form.split("<input").skip(1) {
+        let attribute = |name: &str| {
+            let marker = format!(r#"{name}=""#);
+            let from = input.find(&marker)? + marker.len();
+            let value = &input[from..from + input[from..].find('"')?];
+            Some(
+                value
+                    .replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&#39;", "'")
+                    .replace("&amp;", "&"),
+            )
+        };
+        if let (Some(name), Some(value)) = (attribute("name"), attribute("value")) {
+            body.append_pair(&name, &value);
+        }
+    }
+    body.finish()
 }

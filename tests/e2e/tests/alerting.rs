@@ -20,6 +20,8 @@ use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
+mod console_support;
+
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A minimal real HTTP server answering 200 to every POST and keeping the
@@ -333,7 +335,7 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed_in = browser.get(&signin).send().await.expect("opening the link");
+    let signed_in = console_support::use_link(&console_url, &signin).await;
     assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
     let alert_path = format!("/alerts/{}", alert.alert_id);
     assert_eq!(signed_in.headers()["location"], alert_path.as_str());

@@ -216,7 +216,7 @@ async fn a_leadctl_link_signs_in_once() {
         link.starts_with(&format!("{url}/signin/link?token=")),
         "{link}"
     );
-    let first = client().get(&link).send().await.unwrap();
+    let first = use_link(&url, &link).await;
     assert_eq!(first.status(), 303);
     assert_eq!(first.headers()["location"], "/leads");
     let cookie = first.headers()["set-cookie"]

@@ -81,7 +81,10 @@ pub fn router(state: AppState) -> Router {
         .route("/handover/{id}/apply", post(handover::apply))
         .route("/signin", get(signin::page_handler))
         .route(csrf::SIGNIN_PATH, post(signin::dev_signin))
-        .route("/signin/link", get(signin::link_signin))
+        .route(
+            csrf::LINK_PATH,
+            get(signin::link_page).post(signin::link_signin),
+        )
         .route("/signout", post(signin::signout))
         .route("/lang", post(signin::set_lang))
         .route("/assets/{version}/{name}", get(assets::serve))

@@ -2,7 +2,10 @@
 //!
 //! Development (`LEADWHEEL_DEV_MODE=1`): `/signin` lists the teams' reps,
 //! managers and an admin to pick from. Production: a signed one-time link
-//! (`leadctl console link --as ana`) opens `/signin/link?token=…` once.
+//! (`leadctl console link --as ana`, or in an alert email) opens
+//! `/signin/link?token=…`, which asks to continue; continuing (a POST)
+//! uses the link. Opening it uses nothing, so a mail scanner or a chat
+//! preview fetching the link ahead of the person leaves it for them.
 //! Either starts a session (an HttpOnly, SameSite=Strict cookie).
 
 use axum::Form;
@@ -236,34 +239,72 @@ async fn start_session(
         .into_response()
 }
 
+/// A sign-in link's fields: in the link's query, then in the form that
+/// uses it.
 #[derive(Deserialize)]
-pub struct LinkQuery {
+pub struct LinkFields {
     token: String,
-    lang: Option<String>,
-    next: Option<String>,
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    next: String,
 }
 
-/// A one-time sign-in link.
-pub async fn link_signin(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
-    let lang = q.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
+/// `GET /signin/link`: checks the link (signature, expiry, not used yet)
+/// and asks to continue; uses nothing.
+pub async fn link_page(State(state): State<AppState>, Query(q): Query<LinkFields>) -> Response {
+    let lang = Lang::parse(&q.lang).unwrap_or_default();
     let now = csrf::now_secs();
     let checked = link::verify(&state.key, &q.token, now)
+        .and_then(|claims| state.used_links.check_unused(&claims, now).map(|()| claims));
+    let claims = match checked {
+        Ok(claims) => claims,
+        Err(err) => return link_refused(err, lang),
+    };
+    let role = match claims.role {
+        Role::Manager => i18n::ROLE_MANAGER.get(lang),
+        Role::Admin => i18n::ROLE_ADMIN.get(lang),
+        _ => i18n::ROLE_REP.get(lang),
+    };
+    let next = same_origin_path(Some(&q.next)).unwrap_or("/");
+    let body = html! {
+        h1 { (i18n::SIGN_IN.get(lang)) }
+        p { (i18n::SIGN_IN_AS.get(lang)) " " strong data-user=(claims.sub) { (claims.sub) } " (" (role) ")" }
+        p.muted { (i18n::LINK_CONFIRM_NOTE.get(lang)) }
+        form method="post" action=(csrf::LINK_PATH) {
+            input type="hidden" name=(csrf::FIELD) value=(csrf::signin_token(&state.key, now));
+            input type="hidden" name="token" value=(q.token);
+            input type="hidden" name="next" value=(next);
+            input type="hidden" name="lang" value=(lang.tag());
+            button.primary type="submit" data-action="continue" { (i18n::LINK_CONTINUE.get(lang)) }
+        }
+    };
+    Html(page(None, lang, i18n::SIGN_IN.get(lang), Nav::None, body).into_string()).into_response()
+}
+
+/// `POST /signin/link`: uses the link (once) and starts the session.
+pub async fn link_signin(State(state): State<AppState>, Form(form): Form<LinkFields>) -> Response {
+    let lang = Lang::parse(&form.lang).unwrap_or_default();
+    let now = csrf::now_secs();
+    let checked = link::verify(&state.key, &form.token, now)
         .and_then(|claims| state.used_links.use_once(&claims, now).map(|()| claims));
     let claims = match checked {
         Ok(claims) => claims,
-        Err(err) => {
-            tracing::warn!(error = %err, "sign-in link refused");
-            let body = html! { h1 { (i18n::SIGN_IN.get(lang)) } p.error role="alert" { (i18n::LINK_INVALID.get(lang)) " (" (err) ")" } };
-            return (
-                StatusCode::FORBIDDEN,
-                Html(page(None, lang, i18n::SIGN_IN.get(lang), Nav::None, body).into_string()),
-            )
-                .into_response();
-        }
+        Err(err) => return link_refused(err, lang),
     };
     // Only a path on this console: a link must not send anyone elsewhere.
-    let next = same_origin_path(q.next.as_deref()).unwrap_or("/");
+    let next = same_origin_path(Some(&form.next)).unwrap_or("/");
     start_session(&state, &claims.sub, claims.role, claims.team, lang, next).await
+}
+
+fn link_refused(err: link::LinkError, lang: Lang) -> Response {
+    tracing::warn!(error = %err, "sign-in link refused");
+    let body = html! { h1 { (i18n::SIGN_IN.get(lang)) } p.error role="alert" { (i18n::LINK_INVALID.get(lang)) " (" (err) ")" } };
+    (
+        StatusCode::FORBIDDEN,
+        Html(page(None, lang, i18n::SIGN_IN.get(lang), Nav::None, body).into_string()),
+    )
+        .into_response()
 }
 
 /// Signs out.

@@ -100,6 +100,23 @@ impl Console {
     }
 }
 
+/// Opens a one-time sign-in `link` to the console at `url` as a person
+/// does: the page it opens (which uses nothing), then its Continue button;
+/// the answer to that POST (a 303 with the session cookie when accepted).
+pub async fn use_link(url: &str, link: &str) -> reqwest::Response {
+    let page = client().get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the link's page");
+    let page = page.text().await.unwrap();
+    client()
+        .post(format!("{url}/signin/link"))
+        .header("origin", url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(leadwheel_plumbing::testing::link_continue_body(&page))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// An HTTP client that shows redirects instead of following them.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -68,6 +68,27 @@ pub async fn start(window_ms: i64) -> (System, String) {
     (system, url)
 }
 
+/// Opens a one-time sign-in `link` to the console at `url` as a person
+/// does: the page it opens (which uses nothing), then its Continue button;
+/// the answer to that POST (a 303 with the session cookie when accepted).
+pub async fn use_link(url: &str, link: &str) -> reqwest::Response {
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the link's page");
+    let page = page.text().await.unwrap();
+    client
+        .post(format!("{url}/signin/link"))
+        .header("origin", url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(leadwheel_plumbing::testing::link_continue_body(&page))
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn signup(system: &System, email: &str) -> String {
     let response = reqwest::Client::new()
         .post(system.signup_url())
