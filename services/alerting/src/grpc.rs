@@ -10,9 +10,9 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::alerting::v1::{
-    AcknowledgeAlertRequest, AcknowledgeAlertResponse, Alert as AlertMessage, ListAlertsRequest,
-    ListAlertsResponse, ListRulesRequest, ListRulesResponse, Rule as RuleMessage, SetRuleRequest,
-    SetRuleResponse, SnoozeAlertRequest, SnoozeAlertResponse,
+    AcknowledgeAlertRequest, AcknowledgeAlertResponse, Alert as AlertMessage, GetAlertRequest,
+    GetAlertResponse, ListAlertsRequest, ListAlertsResponse, ListRulesRequest, ListRulesResponse,
+    Rule as RuleMessage, SetRuleRequest, SetRuleResponse, SnoozeAlertRequest, SnoozeAlertResponse,
 };
 use leadwheel_proto::alerting::v1::{
     Delivery as DeliveryMessage, ListDeliveriesRequest, ListDeliveriesResponse, SetContactRequest,
@@ -400,6 +400,19 @@ impl AlertingService for Api {
         Ok(Response::new(
             self.list(&caller, request.into_inner()).await?,
         ))
+    }
+
+    async fn get_alert(
+        &self,
+        request: Request<GetAlertRequest>,
+    ) -> Result<Response<GetAlertResponse>, Status> {
+        let caller = caller_of(&request)?;
+        let request = request.into_inner();
+        check_id("alert_id", &request.alert_id, true)?;
+        let alert = self.ops.get_for(&caller, &request.alert_id).await?;
+        Ok(Response::new(GetAlertResponse {
+            alert: Some(to_message(alert)),
+        }))
     }
 
     async fn acknowledge_alert(

@@ -394,6 +394,43 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
     );
     let acked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(acked["state"], "acknowledged");
+    // And reads it back by its id.
+    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
+        .args([
+            "alerts",
+            "show",
+            &alert.alert_id,
+            "--as",
+            "ana",
+            "-o",
+            "json",
+        ])
+        .env(
+            "LEADWHEEL_ALERTING_URL",
+            format!("http://{}", system.addr("alerting", "grpc")),
+        )
+        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
+        .output()
+        .await
+        .expect("running leadctl");
+    assert!(
+        output.status.success(),
+        "leadctl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (
+            &shown["alert_id"],
+            &shown["state"],
+            &shown["acknowledged_by"]
+        ),
+        (
+            &serde_json::json!(alert.alert_id),
+            &serde_json::json!("acknowledged"),
+            &serde_json::json!("ana")
+        )
+    );
     let listed = ana_alerts
         .list_alerts(ListAlertsRequest::default())
         .await

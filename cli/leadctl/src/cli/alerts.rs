@@ -47,6 +47,14 @@ pub enum AlertsCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Shows one alert (to its recipients, its team's manager and admins).
+    #[command(
+        after_help = "Examples:\n  leadctl alerts show alert_01JD… --as ana\n  leadctl alerts show alert_01JD… -o json"
+    )]
+    Show {
+        /// The alert id.
+        alert: String,
+    },
     /// Acknowledges an alert: it stops escalating and stays until its condition clears.
     #[command(after_help = "Examples:\n  leadctl alerts ack alert_01JD… --as ana")]
     Ack {

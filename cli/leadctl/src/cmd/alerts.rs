@@ -1,10 +1,10 @@
 //! `leadctl alerts …`: list, acknowledge, snooze; the team's rules.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use leadwheel_proto::alerting::v1::{
-    AcknowledgeAlertRequest, Alert, Delivery, ListAlertsRequest, ListDeliveriesRequest,
-    ListRulesRequest, Rule, SetContactRequest, SetRuleRequest, SetTeamWebhookRequest,
-    SnoozeAlertRequest, WatchAlertsRequest,
+    AcknowledgeAlertRequest, Alert, Delivery, GetAlertRequest, ListAlertsRequest,
+    ListDeliveriesRequest, ListRulesRequest, Rule, SetContactRequest, SetRuleRequest,
+    SetTeamWebhookRequest, SnoozeAlertRequest, WatchAlertsRequest,
 };
 use serde::Serialize;
 
@@ -22,6 +22,7 @@ pub async fn run(ctx: &Ctx, command: AlertsCommand) -> Result<()> {
             state,
             limit,
         } => list(ctx, recipient, state, limit).await,
+        AlertsCommand::Show { alert } => show(ctx, alert).await,
         AlertsCommand::Ack { alert } => ack(ctx, alert).await,
         AlertsCommand::Snooze { alert, for_ms } => snooze(ctx, alert, for_ms).await,
         AlertsCommand::Rules(AlertRulesCommand::List { team }) => rules(ctx, team).await,
@@ -369,6 +370,21 @@ pub fn alerts_table(alerts: &[AlertView]) -> String {
         ]);
     }
     table.render()
+}
+
+async fn show(ctx: &Ctx, alert_id: String) -> Result<()> {
+    let mut client = ctx.alerting().await?;
+    let alert = client
+        .get_alert(GetAlertRequest { alert_id })
+        .await
+        .map_err(|s| ctx.fail(Target::Alerting, s))?
+        .into_inner()
+        .alert
+        .map(AlertView::from)
+        .context("alerting answered without the alert")?;
+    emit(ctx.output(), &alert, |a| {
+        alerts_table(std::slice::from_ref(a))
+    })
 }
 
 async fn ack(ctx: &Ctx, alert_id: String) -> Result<()> {

@@ -77,6 +77,11 @@ impl Ops {
         Ok(alert)
     }
 
+    /// `alert_id`, when `caller` may act on it.
+    pub async fn get_for(&self, caller: &Caller, alert_id: &str) -> Result<Alert, Error> {
+        self.visible_alert(caller, alert_id).await
+    }
+
     /// Acknowledges `alert_id` for `caller`. Acknowledging twice is fine
     /// (the first acknowledgement stands); a resolved alert is refused.
     pub async fn acknowledge_for(&self, caller: &Caller, alert_id: &str) -> Result<Alert, Error> {

@@ -11,7 +11,7 @@ use leadwheel_plumbing::bus::{ALERTS_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::{TestDb, eventually, read_events};
 use leadwheel_proto::alerting::v1::{
-    AcknowledgeAlertRequest, Alert, ListAlertsRequest, SnoozeAlertRequest,
+    AcknowledgeAlertRequest, Alert, GetAlertRequest, ListAlertsRequest, SnoozeAlertRequest,
 };
 use leadwheel_proto::events::v1::{
     ActivityLogged, AlertAcknowledged, AlertEscalated, AlertRaised, AlertResolved, AlertSnoozed,
@@ -505,8 +505,47 @@ async fn acknowledge_and_snooze_only_ones_own_and_the_teams(db: TestDb) {
         "alert_id"
     );
 
-    // The rep acknowledges: no escalation any more.
+    // One alert by its id (an alert's link in the console), to the same
+    // people: its rep and the team's manager, not another rep or team.
+    let get = |id: &str| GetAlertRequest {
+        alert_id: id.into(),
+    };
     let mut ana = app.client("ana", Role::Rep).await;
+    let mut maya = app.client("maya", Role::Manager).await;
+    for (who, client) in [("ana", &mut ana), ("maya", &mut maya)] {
+        let got = client
+            .get_alert(get(&first.alert_id))
+            .await
+            .unwrap_or_else(|s| panic!("{who}: {s:?}"))
+            .into_inner()
+            .alert
+            .unwrap();
+        assert_eq!(
+            (got.alert_id.as_str(), got.subject_key.as_str()),
+            (first.alert_id.as_str(), "lead-1"),
+            "{who}"
+        );
+    }
+    for client in [&mut ben, &mut sam] {
+        let denied = client.get_alert(get(&first.alert_id)).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+    }
+    assert_eq!(
+        ana.get_alert(get("alert_nope")).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let empty = ana.get_alert(get("")).await.unwrap_err();
+    assert_eq!(
+        (
+            empty.code(),
+            empty.get_details_bad_request().unwrap().field_violations[0]
+                .field
+                .as_str()
+        ),
+        (Code::InvalidArgument, "alert_id")
+    );
+
+    // The rep acknowledges: no escalation any more.
     let acked = ana
         .acknowledge_alert(ack(&first.alert_id))
         .await
@@ -524,7 +563,6 @@ async fn acknowledge_and_snooze_only_ones_own_and_the_teams(db: TestDb) {
     );
 
     // The manager snoozes the other for an hour; bad snoozes name the field.
-    let mut maya = app.client("maya", Role::Manager).await;
     let team_view = maya
         .list_alerts(ListAlertsRequest::default())
         .await

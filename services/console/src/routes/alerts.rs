@@ -14,7 +14,8 @@ use axum::response::{Html, IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 use http::HeaderMap;
 use leadwheel_proto::alerting::v1::{
-    AcknowledgeAlertRequest, Alert, ListAlertsRequest, SnoozeAlertRequest, WatchAlertsRequest,
+    AcknowledgeAlertRequest, Alert, GetAlertRequest, ListAlertsRequest, SnoozeAlertRequest,
+    WatchAlertsRequest,
 };
 use serde::Deserialize;
 
@@ -30,8 +31,6 @@ use crate::views::{Nav, page};
 
 /// How many alerts one list call reads.
 const PAGE: i32 = 200;
-/// How many pages `/alerts/<id>` looks through for the alert.
-const FIND_PAGES: usize = 10;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -102,33 +101,25 @@ pub async fn list(
     }
 }
 
-/// Looks `alert_id` up among what the user may see (alerting has no
-/// single-alert read; a few pages of the newest are searched).
+/// `alert_id`, asked of alerting as the user: None when there is no such
+/// alert (a refusal, PERMISSION_DENIED, stays an error: a 403).
 async fn find(
     state: &AppState,
     user: &User,
     alert_id: &str,
 ) -> Result<Option<Alert>, tonic::Status> {
-    let mut client = state.upstream.alerting(user);
-    let mut token = String::new();
-    for _ in 0..FIND_PAGES {
-        let answer = client
-            .list_alerts(ListAlertsRequest {
-                page_size: 500,
-                page_token: token,
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        if let Some(found) = answer.alerts.into_iter().find(|a| a.alert_id == alert_id) {
-            return Ok(Some(found));
-        }
-        if answer.next_page_token.is_empty() {
-            break;
-        }
-        token = answer.next_page_token;
+    let answer = state
+        .upstream
+        .alerting(user)
+        .get_alert(GetAlertRequest {
+            alert_id: alert_id.to_string(),
+        })
+        .await;
+    match answer {
+        Ok(answer) => Ok(answer.into_inner().alert),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(status),
     }
-    Ok(None)
 }
 
 /// `GET /alerts/<id>`: one alert (the deep link from a webhook or email).
