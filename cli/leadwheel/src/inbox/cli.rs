@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
+use super::mail;
 use super::store::{self, Channel, Entry};
 use super::utc;
 
@@ -24,7 +25,7 @@ What lands there:
 
 Examples:
   leadwheel inbox                       # the last 20: number, time, email or webhook, to, subject or text
-  leadwheel inbox 7                     # message 7 whole: the raw email, or the webhook's JSON
+  leadwheel inbox 7                     # message 7 whole: the email's headers and text, or the webhook's JSON
   leadwheel inbox --last 0 --json       # every arrival, as JSON
   leadwheel inbox --data-dir /tmp/lw    # the inbox of `leadwheel dev --data-dir /tmp/lw`";
 
@@ -75,8 +76,9 @@ pub fn run(args: &InboxArgs) -> Result<()> {
     Ok(())
 }
 
-/// One message whole: the email as stored, the webhook body pretty-printed
-/// (as JSON: the entry with the body as text).
+/// One message whole: an email's headers and its text, decoded (so a link
+/// in it can be opened as it is), the webhook body pretty-printed (as
+/// JSON: the entry with the body as stored).
 fn whole(entry: &Entry, content: &[u8], json: bool) -> String {
     let text = String::from_utf8_lossy(content).into_owned();
     if json {
@@ -85,7 +87,14 @@ fn whole(entry: &Entry, content: &[u8], json: bool) -> String {
         return serde_json::to_string_pretty(&value).unwrap_or_default() + "\n";
     }
     match entry.channel {
-        Channel::Email => text,
+        Channel::Email => match mail::plain_text(content) {
+            Some(plain) => {
+                let head = text.replace("\r\n", "\n");
+                let head = head.split_once("\n\n").map_or(head.as_str(), |(h, _)| h);
+                format!("{head}\n\n{plain}")
+            }
+            None => text,
+        },
         Channel::Webhook => serde_json::from_slice::<serde_json::Value>(content)
             .ok()
             .and_then(|body| serde_json::to_string_pretty(&body).ok())
