@@ -6,7 +6,7 @@ use leadwheel_wheel_core::{AssignedVia, NoEligible, Rotation};
 
 use crate::error::WheelError;
 use crate::live;
-use crate::store::{self, LeadRow, LedgerRow, OfferRow, RepRow, TeamRow};
+use crate::store::{self, LeadRow, LedgerRow, OfferRow, PooledLead, RepRow, TeamRow};
 use crate::validate;
 
 mod routing;
@@ -119,7 +119,7 @@ pub fn claimed_via(via: Option<AssignedVia>) -> api::ClaimedVia {
 }
 
 /// A pooled lead.
-pub fn pool_lead(lead: &LeadRow) -> api::PoolLead {
+pub fn pool_lead(lead: &PooledLead) -> api::PoolLead {
     api::PoolLead {
         lead: Some(live::summary(&lead.details)),
         team_id: lead.team_id.clone(),

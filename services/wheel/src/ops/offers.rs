@@ -149,7 +149,7 @@ impl Wheel {
         &self,
         caller: &Caller,
         team_id: &str,
-    ) -> Result<Vec<LeadRow>, WheelError> {
+    ) -> Result<Vec<store::PooledLead>, WheelError> {
         let mut team_id = team_id.to_string();
         if !team_id.is_empty() {
             validate::id("team_id", &team_id)?;
@@ -175,7 +175,7 @@ impl Wheel {
                 "only reps, managers and admins read pools".into(),
             ));
         }
-        store::leads_in_state(&mut conn, &team_id, "pooled", 1_000).await
+        store::pooled_leads(&mut conn, &team_id, 1_000).await
     }
 
     /// A lead's routing and offers, for whoever may see the lead.

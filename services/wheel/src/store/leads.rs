@@ -102,6 +102,42 @@ pub async fn leads_in_state(
     rows.iter().map(lead_from_row).collect()
 }
 
+/// A pooled lead as the pool lists it: its details, not its routing.
+#[derive(Clone, Debug)]
+pub struct PooledLead {
+    pub details: LeadDetails,
+    pub team_id: String,
+    pub pooled_at_ms: Option<i64>,
+}
+
+/// `team_id`'s pooled leads (every team's when empty), oldest routed
+/// first: details only, so a large pool is not a parse of every lead's lap.
+pub async fn pooled_leads(
+    conn: &mut AnyConnection,
+    team_id: &str,
+    limit: i64,
+) -> Result<Vec<PooledLead>, WheelError> {
+    let sql = format!(
+        "SELECT {DETAILS_COLUMNS}, team_id, pooled_at_ms FROM wheel_leads \
+         WHERE ($1 = '' OR team_id = $1) AND state = 'pooled' \
+         ORDER BY routed_at_ms, lead_id LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(team_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(PooledLead {
+                details: details_from_row(row)?.0,
+                team_id: row.try_get("team_id")?,
+                pooled_at_ms: row.try_get("pooled_at_ms")?,
+            })
+        })
+        .collect()
+}
+
 /// Inserts a new lead; false when it already exists.
 pub async fn insert_lead(
     conn: &mut AnyConnection,

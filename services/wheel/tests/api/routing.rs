@@ -234,6 +234,18 @@ async fn pass_and_expiry_walk_the_ring_into_the_pool() {
         .unwrap()
         .into_inner();
     assert_eq!(pool.leads.len(), 1);
+    let listed = &pool.leads[0];
+    assert_eq!(
+        (
+            listed.lead.as_ref().map(|l| l.lead_id.as_str()),
+            listed.team_id.as_str()
+        ),
+        (Some("lead-p"), pooled[0].team_id.as_str())
+    );
+    assert_eq!(
+        listed.pooled_at_ms, pooled[0].pooled_at_ms,
+        "pooled when the event says"
+    );
 
     // Someone off the team may not claim from the pool.
     let err = app
