@@ -137,6 +137,7 @@ catalog! {
     TIME_LEFT = "Time left", "剩余时间";
     NO_OFFERS_IN_FLIGHT = "No offers in flight.", "暂无进行中的推送。";
     OFFERS_SHOWN = "Soonest deadlines shown:", "按截止时间最近显示：";
+    POOL_SHOWN = "Longest pooled shown:", "按入池时间最早显示：";
     OFFERS_PER_REP = "each rep's offers are counted in the table above.", "每位销售的推送数见上表。";
     ASSIGN = "Assign", "分配";
     ASSIGN_TO = "Assign to", "分配给";

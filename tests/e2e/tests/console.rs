@@ -353,6 +353,19 @@ async fn reconnects_replay_the_offer_and_the_manager_board_is_live() {
         .await
         .expect("ben passes");
     read_until(&mut live, &format!(r#"data-pool="{lead}""#)).await;
+    // The assign field is typed (one list of the team's reps for every
+    // card): a rep who is not there is refused, naming the field.
+    let unknown = post(
+        &format!("{url}/board/pool/{lead}/assign"),
+        &maya,
+        &maya_csrf,
+        "rep_id=nobody",
+    )
+    .await;
+    let status = unknown.status();
+    let said = unknown.text().await.unwrap();
+    assert!(status.is_client_error(), "{status}: {said}");
+    assert!(said.contains("nobody") || said.contains("rep_id"), "{said}");
     let assigned = post(
         &format!("{url}/board/pool/{lead}/assign"),
         &maya,

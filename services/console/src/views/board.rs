@@ -27,6 +27,15 @@ fn status(rep: &Rep) -> (&'static str, Msg) {
 /// table whatever the number in flight.
 pub const MAX_OFFERS: usize = 100;
 
+/// The most pooled leads the board lists (the longest pooled first), each
+/// with its assign form; the pool page lists them all.
+pub const MAX_POOL: usize = 100;
+
+/// The id of the board's one list of the team's reps, which every pool
+/// card's assign field offers (one list, not one per card: a team of 500
+/// reps would otherwise make each card 500 options long).
+const REPS_LIST_ID: &str = "pool-reps";
+
 /// Everything the board shows.
 pub struct BoardData {
     /// The team's reps.
@@ -86,7 +95,17 @@ pub fn board(team: &str, data: &BoardData, lang: Lang) -> Markup {
             }
             h2 { (i18n::NAV_POOL.get(lang)) }
             @if data.pool.is_empty() { p.muted { (i18n::POOL_EMPTY.get(lang)) } }
-            @for pooled in &data.pool {
+            @if data.pool.len() > MAX_POOL {
+                p.muted data-pool-shown=(MAX_POOL) {
+                    (i18n::POOL_SHOWN.get(lang)) " " (MAX_POOL) " / " (data.pool.len())
+                }
+            }
+            @if !data.pool.is_empty() {
+                datalist id=(REPS_LIST_ID) {
+                    @for rep in &data.reps { option value=(rep.rep_id) { (rep.name) " (" (rep.rep_id) ")" } }
+                }
+            }
+            @for pooled in data.pool.iter().take(MAX_POOL) {
                 @let lead = pooled.lead.clone().unwrap_or_default();
                 @let select_id = format!("assign-{}", lead.lead_id);
                 article.card data-pool=(lead.lead_id) {
@@ -95,9 +114,7 @@ pub fn board(team: &str, data: &BoardData, lang: Lang) -> Markup {
                     form.actions hx-post={ "/board/pool/" (lead.lead_id) "/assign" } hx-target="closest article" hx-swap="outerHTML" {
                         div {
                             label for=(select_id) { (i18n::ASSIGN_TO.get(lang)) }
-                            select id=(select_id) name="rep_id" required {
-                                @for rep in &data.reps { option value=(rep.rep_id) { (rep.name) " (" (rep.rep_id) ")" } }
-                            }
+                            input id=(select_id) name="rep_id" list=(REPS_LIST_ID) required autocomplete="off" maxlength="128";
                         }
                         button.primary type="submit" { (i18n::ASSIGN.get(lang)) }
                     }
@@ -135,6 +152,41 @@ mod tests {
             rep_id: rep_id.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn pool_cards_share_one_rep_list_and_the_longest_pooled_are_listed() {
+        let pooled = |id: &str| PoolLead {
+            lead: Some(leadwheel_proto::wheel::v1::LeadSummary {
+                lead_id: id.into(),
+                ..Default::default()
+            }),
+            team_id: "demo".into(),
+            pooled_at_ms: 1,
+        };
+        let data = BoardData {
+            reps: vec![rep("ana", 0), rep("ben", 0)],
+            offers: vec![],
+            pool: (0..MAX_POOL + 5)
+                .map(|i| pooled(&format!("lead-{i}")))
+                .collect(),
+        };
+        let html = board("demo", &data, Lang::En).into_string();
+        assert_eq!(html.matches("<datalist").count(), 1, "one rep list");
+        assert_eq!(html.matches(r#"<option value="ana""#).count(), 1, "{html}");
+        assert_eq!(html.matches(r#"list="pool-reps""#).count(), MAX_POOL);
+        assert!(
+            html.contains(r#"data-pool="lead-0""#) && !html.contains(r#"data-pool="lead-100""#)
+        );
+        assert!(
+            html.contains(&format!(
+                r#"data-pool-shown="100">Longest pooled shown: 100 / {}"#,
+                MAX_POOL + 5
+            )),
+            "{html}"
+        );
+        let zh = board("demo", &data, Lang::Zh).into_string();
+        assert!(zh.contains("按入池时间最早显示： 100 / 105"), "{zh}");
     }
 
     #[test]
