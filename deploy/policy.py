@@ -162,6 +162,16 @@ def policy(label, docs, model, versions):
     check(f"{label}: every service serves TLS, or none does (one tls.enabled for every port)",
           all(served_tls) or not any(served_tls), str(served_tls))
 
+    # Each NetworkPolicy opens its pods' public ports (signups, the console,
+    # the CSV download) beyond the release; gRPC and admin stay closed.
+    for np in by_kind.get("NetworkPolicy", []):
+        name = np["metadata"]["name"]
+        svc = services.get(name)
+        public = {p["name"] for p in svc["spec"]["ports"]} & {"http", "download"} if svc else set()
+        opened = {p["port"] for rule in np["spec"].get("ingress", []) if "ports" in rule for p in rule["ports"]}
+        check(f"{label}: NetworkPolicy {name} opens its public ports {sorted(public)} and no other",
+              svc is not None and opened - {"admin"} == public, f"opened {sorted(opened)}")
+
     for cm in configmaps:
         bad = [k for k, v in (cm.get("data") or {}).items() if SECRET_NAME.search(k.upper().replace("-", "_")) or SECRET_TEXT.search(v or "")]
         check(f"{label}: ConfigMap {cm['metadata']['name']} holds no secret", not bad, str(bad))
