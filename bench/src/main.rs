@@ -18,7 +18,7 @@ mod stats;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use leadwheel_plumbing::testing::NatsServer;
 use serde_json::json;
@@ -269,6 +269,31 @@ fn machine() -> serde_json::Value {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    // On Ctrl-C or SIGTERM the run is dropped, and with it the nats-server,
+    // the services and the databases it started (their handles stop them
+    // when dropped), instead of leaving them running.
+    tokio::select! {
+        result = run(cli) => result,
+        signal = stop_signal() => bail!("stopped by {signal}; the bench's nats-server and services were stopped"),
+    }
+}
+
+/// The first SIGINT or SIGTERM, by name.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     let sizes = Sizes::from(&cli);
     let backend = match &cli.postgres {
         Some(url) => Backend::Postgres(url.clone()),
