@@ -8,7 +8,7 @@ use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::config::Secret;
 
 mod common;
-use common::{Console, KEY, Options, client, use_link};
+use common::{Console, KEY, Options, client, session_cookie, use_link};
 
 async fn spawn(dev_mode: bool) -> Console {
     Console::spawn(Options {
@@ -159,13 +159,7 @@ async fn probes_assets_and_the_production_sign_in() {
         .await
         .unwrap();
     assert_eq!(again.status(), 403);
-    let cookie = answer.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&answer);
 
     // The wheel is unreachable: the stream is still a 200 event stream,
     // saying so, with a retry, so the browser keeps trying.

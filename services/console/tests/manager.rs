@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 mod common;
-use common::{Console, KEY, Options, client, use_link};
+use common::{Console, KEY, Options, client, session_cookie, use_link};
 
 /// Reporting with fixed answers; it keeps the requests it was asked.
 #[derive(Clone, Default)]
@@ -304,13 +304,7 @@ impl Console {
         let link = format!("{}/signin/link?token={token}&next=/charts", self.url);
         let answer = use_link(&self.url, &link).await;
         assert_eq!(answer.status(), 303);
-        let cookie = answer.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = session_cookie(&answer);
         let page = self.get(&cookie, "/charts").await.1;
         let marker = r#"name="csrf" value=""#;
         let csrf = page[page.find(marker).unwrap() + marker.len()..]

@@ -10,7 +10,7 @@ use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::config::Secret;
 
 mod common;
-use common::{Console, KEY, Options, client, use_link};
+use common::{Console, KEY, Options, client, session_cookie, use_link};
 
 async fn spawn() -> Console {
     Console::spawn(Options::default()).await
@@ -31,13 +31,7 @@ async fn link_in(console: &Console, next: &str) -> (String, String) {
     let link = format!("{}/signin/link?token={token}&next={next}", console.url);
     let answer = use_link(&console.url, &link).await;
     assert_eq!(answer.status(), 303);
-    let cookie = answer.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&answer);
     let location = answer.headers()["location"].to_str().unwrap().to_string();
     (cookie, location)
 }

@@ -101,7 +101,17 @@ async def main():
 asyncio.run(main())
 "#;
 
+/// Every email received, as stored (`<n>.eml`), in order.
 fn mails(dir: &std::path::Path) -> Vec<String> {
+    received(dir, "eml")
+}
+
+/// The decoded plain text of every email received (`<n>.txt`), in order.
+fn mail_texts(dir: &std::path::Path) -> Vec<String> {
+    received(dir, "txt")
+}
+
+fn received(dir: &std::path::Path, extension: &str) -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -110,22 +120,32 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
     files.sort();
     files
         .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .map(|p| {
+            String::from_utf8_lossy(&std::fs::read(p.with_extension(extension)).unwrap())
+                .into_owned()
+        })
         .collect()
 }
 
-/// The decoded plain text of every email received, in order.
-fn mail_texts(dir: &std::path::Path) -> Vec<String> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p| std::fs::read_to_string(p.with_extension("txt")).unwrap())
-        .collect()
+/// Runs `leadctl ARGS -o json` against this system's alerting; its answer.
+async fn leadctl_json(system: &System, args: &[&str]) -> serde_json::Value {
+    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
+        .args(args)
+        .args(["-o", "json"])
+        .env(
+            "LEADWHEEL_ALERTING_URL",
+            format!("http://{}", system.addr("alerting", "grpc")),
+        )
+        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
+        .output()
+        .await
+        .expect("running leadctl");
+    assert!(
+        output.status.success(),
+        "leadctl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -331,21 +351,12 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
         signin.starts_with(&format!("{console_url}/signin/link?token=")),
         "{signin}"
     );
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = console_support::client();
     let signed_in = console_support::use_link(&console_url, &signin).await;
     assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
     let alert_path = format!("/alerts/{}", alert.alert_id);
     assert_eq!(signed_in.headers()["location"], alert_path.as_str());
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = console_support::session_cookie(&signed_in);
     let page = browser
         .get(format!("{console_url}{alert_path}"))
         .header("cookie", &cookie)
@@ -368,57 +379,10 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
         "a sign-in link works once"
     );
 
-    // Ana acknowledges it with leadctl.
-    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
-        .args([
-            "alerts",
-            "ack",
-            &alert.alert_id,
-            "--as",
-            "ana",
-            "-o",
-            "json",
-        ])
-        .env(
-            "LEADWHEEL_ALERTING_URL",
-            format!("http://{}", system.addr("alerting", "grpc")),
-        )
-        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
-        .output()
-        .await
-        .expect("running leadctl");
-    assert!(
-        output.status.success(),
-        "leadctl: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let acked: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Ana acknowledges it with leadctl, and reads it back by its id.
+    let acked = leadctl_json(&system, &["alerts", "ack", &alert.alert_id, "--as", "ana"]).await;
     assert_eq!(acked["state"], "acknowledged");
-    // And reads it back by its id.
-    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
-        .args([
-            "alerts",
-            "show",
-            &alert.alert_id,
-            "--as",
-            "ana",
-            "-o",
-            "json",
-        ])
-        .env(
-            "LEADWHEEL_ALERTING_URL",
-            format!("http://{}", system.addr("alerting", "grpc")),
-        )
-        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
-        .output()
-        .await
-        .expect("running leadctl");
-    assert!(
-        output.status.success(),
-        "leadctl: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let shown = leadctl_json(&system, &["alerts", "show", &alert.alert_id, "--as", "ana"]).await;
     assert_eq!(
         (
             &shown["alert_id"],

@@ -219,13 +219,7 @@ async fn a_leadctl_link_signs_in_once() {
     let first = use_link(&url, &link).await;
     assert_eq!(first.status(), 303);
     assert_eq!(first.headers()["location"], "/leads");
-    let cookie = first.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = session_cookie(&first);
     let page = client()
         .get(format!("{url}/leads"))
         .header("cookie", &cookie)

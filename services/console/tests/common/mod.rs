@@ -117,6 +117,17 @@ pub async fn use_link(url: &str, link: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The session cookie (`name=value`) a sign-in answer sets.
+pub fn session_cookie(answer: &reqwest::Response) -> String {
+    answer.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// An HTTP client that shows redirects instead of following them.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -89,6 +89,17 @@ pub async fn use_link(url: &str, link: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// The session cookie (`name=value`) a sign-in answer sets.
+pub fn session_cookie(answer: &reqwest::Response) -> String {
+    answer.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 pub async fn signup(system: &System, email: &str) -> String {
     let response = reqwest::Client::new()
         .post(system.signup_url())
