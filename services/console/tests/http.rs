@@ -118,12 +118,15 @@ async fn probes_assets_and_the_production_sign_in() {
             .unwrap(),
     );
     assert!(body.contains("token="), "{body}");
-    let cross_site = client()
-        .post(format!("{}/signin/link", console.url))
-        .header("origin", "https://evil.example")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.clone())
-        .send()
+    let continue_from = |origin: &str, body: String| {
+        client()
+            .post(format!("{}/signin/link", console.url))
+            .header("origin", origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let cross_site = continue_from("https://evil.example", body.clone())
         .await
         .unwrap();
     assert_eq!(cross_site.status(), 403);
@@ -132,14 +135,7 @@ async fn probes_assets_and_the_production_sign_in() {
         .filter(|pair| !pair.starts_with("csrf="))
         .collect::<Vec<_>>()
         .join("&");
-    let unsigned = client()
-        .post(format!("{}/signin/link", console.url))
-        .header("origin", &console.url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(without_csrf)
-        .send()
-        .await
-        .unwrap();
+    let unsigned = continue_from(&console.url, without_csrf).await.unwrap();
     assert_eq!(unsigned.status(), 403);
     let answer = use_link(&console.url, &link).await;
     assert_eq!(answer.status(), 303);
@@ -150,14 +146,7 @@ async fn probes_assets_and_the_production_sign_in() {
     );
     // Used once: the link now opens a refusal, and cannot be used again.
     assert_eq!(client().get(&link).send().await.unwrap().status(), 403);
-    let again = client()
-        .post(format!("{}/signin/link", console.url))
-        .header("origin", &console.url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let again = continue_from(&console.url, body).await.unwrap();
     assert_eq!(again.status(), 403);
     let cookie = session_cookie(&answer);
 

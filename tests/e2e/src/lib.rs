@@ -284,6 +284,30 @@ impl System {
         format!("http://{}/v1/signups", self.addr("intake", "http"))
     }
 
+    /// Runs `leadctl -o json ARGS` against `service`'s gRPC (its
+    /// `LEADWHEEL_<SERVICE>_URL`) with the test key, as an operator would;
+    /// its JSON answer (a failure fails the test with leadctl's stderr).
+    pub async fn leadctl_json(&self, service: &str, args: &[&str]) -> serde_json::Value {
+        let output = tokio::process::Command::new(bin_dir().join("leadctl"))
+            .arg("-o")
+            .arg("json")
+            .args(args)
+            .env(
+                format!("LEADWHEEL_{}_URL", service.to_ascii_uppercase()),
+                format!("http://{}", self.addr(service, "grpc")),
+            )
+            .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
+            .output()
+            .await
+            .expect("running leadctl");
+        assert!(
+            output.status.success(),
+            "leadctl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("leadctl's JSON")
+    }
+
     /// A service's log so far.
     pub fn log(&self, service: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(format!("{service}.log"))).unwrap_or_default()

@@ -9,9 +9,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leadwheel_e2e::{System, bin_dir};
+use leadwheel_e2e::System;
 use leadwheel_plumbing::auth::Role;
-use leadwheel_plumbing::testing::{self, eventually};
+use leadwheel_plumbing::testing::eventually;
 use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::alerting::v1::{
     Alert, ListAlertsRequest, Rule, SetContactRequest, SetRuleRequest, SetTeamWebhookRequest,
@@ -125,27 +125,6 @@ fn received(dir: &std::path::Path, extension: &str) -> Vec<String> {
                 .into_owned()
         })
         .collect()
-}
-
-/// Runs `leadctl ARGS -o json` against this system's alerting; its answer.
-async fn leadctl_json(system: &System, args: &[&str]) -> serde_json::Value {
-    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
-        .args(args)
-        .args(["-o", "json"])
-        .env(
-            "LEADWHEEL_ALERTING_URL",
-            format!("http://{}", system.addr("alerting", "grpc")),
-        )
-        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
-        .output()
-        .await
-        .expect("running leadctl");
-    assert!(
-        output.status.success(),
-        "leadctl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[tokio::test]
@@ -380,9 +359,19 @@ async fn an_untouched_claim_is_alerted_by_webhook_and_email_and_acknowledged_wit
     );
 
     // Ana acknowledges it with leadctl, and reads it back by its id.
-    let acked = leadctl_json(&system, &["alerts", "ack", &alert.alert_id, "--as", "ana"]).await;
+    let acked = system
+        .leadctl_json(
+            "alerting",
+            &["alerts", "ack", &alert.alert_id, "--as", "ana"],
+        )
+        .await;
     assert_eq!(acked["state"], "acknowledged");
-    let shown = leadctl_json(&system, &["alerts", "show", &alert.alert_id, "--as", "ana"]).await;
+    let shown = system
+        .leadctl_json(
+            "alerting",
+            &["alerts", "show", &alert.alert_id, "--as", "ana"],
+        )
+        .await;
     assert_eq!(
         (
             &shown["alert_id"],

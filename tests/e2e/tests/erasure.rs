@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use flow::*;
+use leadwheel_e2e::System;
 use leadwheel_e2e::watch::TerminationWatch;
-use leadwheel_e2e::{System, bin_dir};
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{INTAKE_STREAM, StreamSpec, subjects};
-use leadwheel_plumbing::testing::{self, eventually, read_events};
+use leadwheel_plumbing::testing::{eventually, read_events};
 use leadwheel_proto::alerting::v1::alerting_service_client::AlertingServiceClient;
 use leadwheel_proto::alerting::v1::{ListAlertsRequest, Rule, SetRuleRequest};
 use leadwheel_proto::events::v1::LeadCreated;
@@ -184,22 +184,9 @@ async fn an_erased_person_is_in_no_store_and_every_count_stays() {
     .await;
 
     // Erased with leadctl, as an operator does.
-    let output = tokio::process::Command::new(bin_dir().join("leadctl"))
-        .args(["-o", "json", "intake", "erase", EMAIL])
-        .env(
-            "LEADWHEEL_INTAKE_URL",
-            format!("http://{}", system.addr("intake", "grpc")),
-        )
-        .env("LEADWHEEL_JWT_SECRET", testing::TEST_JWT_SECRET)
-        .output()
-        .await
-        .expect("running leadctl");
-    assert!(
-        output.status.success(),
-        "leadctl: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let erased: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let erased = system
+        .leadctl_json("intake", &["intake", "erase", EMAIL])
+        .await;
     assert_eq!(erased["lead_ids"], serde_json::json!([lead_id]));
 
     // Every consumer of the three services took everything, the erasure

@@ -9,7 +9,9 @@
 //!
 //! A link names the role alerting knows the recipient has (the alert's
 //! team's manager, or a rep of a team); for anyone else (an admin, a
-//! second escalation's named person) the email carries the plain link.
+//! second escalation's named person) the email carries the plain link. It
+//! names no team: the console asks the wheel for the person's team when
+//! the link is used, hours later perhaps, as for any link without one.
 
 use leadwheel_plumbing::Store;
 use leadwheel_plumbing::config::Secret;
@@ -57,7 +59,7 @@ impl SigninLinks {
         team_id: &str,
         next: &str,
     ) -> Option<String> {
-        let (role, team) = match directory::console_role(&self.store, user_id, team_id).await {
+        let role = match directory::console_role(&self.store, user_id, team_id).await {
             Ok(found) => found?,
             Err(err) => {
                 tracing::warn!(user_id, error = %err, "reading the recipient's role for a sign-in link failed; sending the plain link");
@@ -68,7 +70,7 @@ impl SigninLinks {
             &self.key,
             user_id,
             role,
-            Some(&team),
+            None,
             self.clock.now_ms() / 1_000,
             self.ttl_secs,
         );

@@ -145,18 +145,16 @@ pub async fn console_role(
     store: &Store,
     user_id: &str,
     team_id: &str,
-) -> Result<Option<(Role, String)>, StoreError> {
+) -> Result<Option<Role>, StoreError> {
     if manages(store, user_id, team_id).await? {
-        return Ok(Some((Role::Manager, team_id.to_string())));
+        return Ok(Some(Role::Manager));
     }
-    let row = sqlx::query("SELECT team_id FROM alerting_reps WHERE rep_id = $1 AND left_at_ms = 0")
-        .bind(user_id)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(match row {
-        Some(row) => Some((Role::Rep, row.try_get("team_id")?)),
-        None => None,
-    })
+    let row =
+        sqlx::query("SELECT 1 AS yes FROM alerting_reps WHERE rep_id = $1 AND left_at_ms = 0")
+            .bind(user_id)
+            .fetch_optional(store.pool())
+            .await?;
+    Ok(row.map(|_| Role::Rep))
 }
 
 /// Records a pipeline stage and its outcome.
