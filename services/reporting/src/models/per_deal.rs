@@ -155,19 +155,43 @@ impl Reader {
     /// when there was none or it was outside `filter` then. Reads only the
     /// deals that changed (an index on the versions' moments), so what
     /// moved in a week costs that week's changes, not every deal.
+    ///
+    /// With `touching`, only the deals that have some version within
+    /// `filter` that could add to that period's forecast (open with its
+    /// close date in the period, or won within it): a deal without one adds
+    /// nothing then or now, so it cannot move that forecast. Read through
+    /// the close-date and won-moment indexes, so comparing with a day far
+    /// back costs the deals of the period, not every deal changed since.
     pub async fn changed_deals(
         &self,
         filter: &Filter,
         since_ms: i64,
         now_ms: i64,
+        touching: Option<&ForecastBounds>,
     ) -> Result<Vec<ChangedDeal>, StoreError> {
-        let (clause, binds) = filter.clause(3);
+        let first_filter_bind = if touching.is_some() { 7 } else { 3 };
+        let (clause, binds) = filter.clause(first_filter_bind);
+        let changed = if touching.is_some() {
+            // The filter's placeholders repeat: the same values, bound once.
+            format!(
+                "touching AS (SELECT opportunity_id FROM reporting_opportunity_history \
+                 WHERE close_date >= $3 AND close_date <= $4{clause} \
+                 UNION SELECT opportunity_id FROM reporting_opportunity_history \
+                 WHERE status = 'won' AND at_ms >= $5 AND at_ms <= $6{clause}), \
+                 changed AS (SELECT t.opportunity_id FROM touching t WHERE EXISTS \
+                 (SELECT 1 FROM reporting_opportunity_history c \
+                 WHERE c.opportunity_id = t.opportunity_id AND c.at_ms > $1 AND c.at_ms <= $2))"
+            )
+        } else {
+            "changed AS (SELECT DISTINCT opportunity_id FROM reporting_opportunity_history \
+             WHERE at_ms > $1 AND at_ms <= $2)"
+                .to_string()
+        };
         let clause = clause
             .replace("team_id", "h.team_id")
             .replace("rep_id", "h.rep_id");
         let sql = format!(
-            "WITH changed AS (SELECT DISTINCT opportunity_id FROM reporting_opportunity_history \
-             WHERE at_ms > $1 AND at_ms <= $2), \
+            "WITH {changed}, \
              picked AS (SELECT h.opportunity_id, \
              MAX(CASE WHEN h.at_ms <= $1 THEN h.version ELSE NULL END) AS then_version, \
              MAX(h.version) AS now_version FROM reporting_opportunity_history h \
@@ -183,6 +207,13 @@ impl Reader {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(since_ms)
             .bind(now_ms);
+        if let Some(bounds) = touching {
+            query = query
+                .bind(bounds.from.clone())
+                .bind(bounds.to.clone())
+                .bind(bounds.start_ms)
+                .bind(bounds.end_ms);
+        }
         for value in binds {
             query = query.bind(value);
         }
@@ -224,6 +255,18 @@ impl Reader {
         }
         Ok(changed)
     }
+}
+
+/// What a deal version must match to add to a forecast period: open with
+/// its close date in `from..=to` (days, `YYYY-MM-DD`), or won at a moment in
+/// `start_ms..=end_ms` (the period's first and last millisecond in the
+/// business time zone).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForecastBounds {
+    pub from: String,
+    pub to: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
 }
 
 /// A deal changed since a moment: as it stood then and now (`None`: no

@@ -24,7 +24,7 @@ use leadwheel_proto::reporting::v1::{
 use super::Reports;
 use super::forecast::quota_kind;
 use crate::error::Error;
-use crate::models::per_deal::{ChangedDeal, DealAsOf};
+use crate::models::per_deal::{ChangedDeal, DealAsOf, ForecastBounds};
 use crate::models::queries::Filter;
 use crate::period::{self, Days};
 
@@ -34,6 +34,21 @@ pub fn end_of_day(date: Date, zone: &TimeZone) -> i64 {
     next.to_zoned(zone.clone())
         .map(|z: Zoned| z.timestamp().as_millisecond() - 1)
         .unwrap_or(i64::MAX)
+}
+
+/// What a deal version must match to add anything to `days`' forecast
+/// (see [`contribution`]).
+fn forecast_bounds(days: &Days, zone: &TimeZone) -> ForecastBounds {
+    let start_ms = days
+        .from
+        .yesterday()
+        .map_or(i64::MIN, |day_before| end_of_day(day_before, zone) + 1);
+    ForecastBounds {
+        from: days.from_key(),
+        to: days.to_key(),
+        start_ms,
+        end_ms: end_of_day(days.to, zone),
+    }
 }
 
 /// What `deal` adds to the forecast of `days`: its amount when won in the
@@ -104,9 +119,10 @@ impl Reports {
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
         let zone = &self.settings.zone;
+        let bounds = forecast_bounds(&days, zone);
         let changed = self
             .reader
-            .changed_deals(&filter, end_of_day(since, zone), now_ms)
+            .changed_deals(&filter, end_of_day(since, zone), now_ms, Some(&bounds))
             .await?;
         let now = self.forecast_now(&filter, &days).await?;
         let mut before = now.clone();

@@ -123,7 +123,7 @@ impl Reports {
         // differ from it.
         let changed = self
             .reader
-            .changed_deals(&filter, snapshot.at_ms, now_ms)
+            .changed_deals(&filter, snapshot.at_ms, now_ms, None)
             .await?;
         let then = self
             .reader

@@ -165,6 +165,126 @@ async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
 
 on_both_backends!(pipeline_as_of_and_forecast_movement);
 
+on_both_backends!(movement_counts_the_deals_that_moved_into_or_out_of_the_period);
+/// The movement reads only the deals with a version that could add to the
+/// period (open with a close date in it, or won in it): a deal whose close
+/// date moved in, one whose moved out, one won in November while expected
+/// in December, and one that never touched December must each come out as
+/// computed by hand.
+async fn movement_counts_the_deals_that_moved_into_or_out_of_the_period(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    let mut s = script::Script::default();
+    s.team("north", "maya", &["ana", "bo"]);
+    // publish_and_wait's sentinel is a call in south.
+    s.team("south", "sue", &["cy"]);
+    let opened = script::at("2026-11-02", 9);
+    let deal = |id: &str, (amount, probability): (i64, i32), close: &str| {
+        script::Opp::new(
+            id,
+            script::ANA,
+            "trial",
+            (amount, "EUR", probability),
+            close,
+        )
+    };
+    // Expected in December at 30% (3,000.00), won on 25 November.
+    let mut won_early = deal("won-early", (10_000_00, 30), "2026-12-20");
+    s.opened(&mut won_early, opened);
+    s.closed(&mut won_early, true, script::at("2026-11-25", 9));
+    // Expected in January at 60% (1,200.00), moved into December.
+    let mut moved_in = deal("moved-in", (2_000_00, 60), "2027-01-15");
+    s.opened(&mut moved_in, opened);
+    s.close_date(&mut moved_in, "2026-12-05", script::at("2026-11-10", 9));
+    // Expected in December at 30% (300.00), moved to February.
+    let mut moved_out = deal("moved-out", (1_000_00, 30), "2026-12-10");
+    s.opened(&mut moved_out, opened);
+    s.close_date(&mut moved_out, "2027-02-01", script::at("2026-11-12", 9));
+    // Changed, but never in December: no move.
+    let mut elsewhere = deal("elsewhere", (4_000_00, 30), "2027-03-01");
+    s.opened(&mut elsewhere, opened);
+    s.close_date(&mut elsewhere, "2027-03-15", script::at("2026-11-12", 9));
+    // In December at 30% (1,500.00) and unchanged: the same then and now.
+    let mut steady = deal("steady", (5_000_00, 30), "2026-12-15");
+    s.opened(&mut steady, opened);
+    publish_and_wait(&app, &s.events).await;
+    let maya = app.client("maya", Role::Manager).await;
+    let movement = |first_day: &str| {
+        let maya = maya.clone();
+        let period = month(first_day);
+        async move {
+            maya.clone()
+                .get_forecast_movement(GetForecastMovementRequest {
+                    team_id: "north".into(),
+                    period,
+                    since: "2026-11-04".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect("GetForecastMovement")
+                .into_inner()
+        }
+    };
+    let moved =
+        |id: &str, (before, after): (i64, i64), stages: (&str, &str), closes: (&str, &str)| {
+            DealMove {
+                opportunity_id: id.into(),
+                team_id: "north".into(),
+                rep_id: "ana".into(),
+                currency: "EUR".into(),
+                before_minor: before,
+                after_minor: after,
+                before_stage: stages.0.into(),
+                after_stage: stages.1.into(),
+                before_close_date: closes.0.into(),
+                after_close_date: closes.1.into(),
+            }
+        };
+
+    // December at the end of 4 November: won-early 3,000.00, moved-out
+    // 300.00, steady 1,500.00; now moved-in 1,200.00 and steady.
+    let december = movement("2026-12-01").await;
+    assert_eq!(december.before, vec![at("EUR", 0, 4_800_00)]);
+    assert_eq!(december.now, vec![at("EUR", 0, 2_700_00)]);
+    assert_eq!(
+        december.deals,
+        vec![
+            moved(
+                "won-early",
+                (3_000_00, 0),
+                ("trial", "won"),
+                ("2026-12-20", "2026-12-20")
+            ),
+            moved(
+                "moved-in",
+                (0, 1_200_00),
+                ("trial", "trial"),
+                ("2027-01-15", "2026-12-05")
+            ),
+            moved(
+                "moved-out",
+                (300_00, 0),
+                ("trial", "trial"),
+                ("2026-12-10", "2027-02-01")
+            ),
+        ]
+    );
+    // November: won-early counts where it was won, though expected later.
+    let november = movement("2026-11-01").await;
+    assert_eq!(november.before, vec![]);
+    assert_eq!(november.now, vec![at("EUR", 10_000_00, 0)]);
+    assert_eq!(
+        november.deals,
+        vec![moved(
+            "won-early",
+            (0, 10_000_00),
+            ("trial", "won"),
+            ("2026-12-20", "2026-12-20")
+        )]
+    );
+    app.stop().await;
+}
+
 /// A database of the release before the day sums (and the other
 /// pre-aggregated tables) had its base tables but empty sums: the first
 /// start after the upgrade derives them once, so the answers are the same.

@@ -278,6 +278,31 @@ impl Script {
         );
     }
 
+    /// A new expected close date, as opportunity publishes it (an amount
+    /// change with the previous close date).
+    pub fn close_date(&mut self, opp: &mut Opp, close: &str, at_ms: i64) {
+        let previous = opp.state.clone();
+        opp.state.expected_close_date = close.into();
+        opp.bump();
+        let payload = OpportunityAmountChanged {
+            opportunity: Some(opp.state.clone()),
+            previous_amount_minor: previous.amount_minor,
+            previous_currency: previous.currency,
+            previous_probability_percent: previous.probability_percent,
+            previous_expected_close_date: previous.expected_close_date,
+            by: opp.state.owner_rep_id.clone(),
+            reason: "moved".into(),
+            at_ms,
+        };
+        let key = opp.state.opportunity_id.clone();
+        self.push(
+            &OPPS_STREAM,
+            subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
+            &key,
+            &payload,
+        );
+    }
+
     pub fn closed(&mut self, opp: &mut Opp, won: bool, at_ms: i64) {
         let from = opp.state.stage.clone();
         let outcome = if won { "won" } else { "lost" };
