@@ -22,6 +22,7 @@ exists) is reported as skipped. Prints ok/FAIL lines and
 """
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -45,10 +46,34 @@ def check(name, ok, detail=""):
     return ok
 
 
+_taken_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no other process holds, outside the kernel's ephemeral range and never handed out twice.
+
+    A port from bind(0) is an ephemeral one: between this check and the service binding it, any outgoing
+    connection (a service to Postgres or NATS) may take it, which once failed a CI run with "Address already
+    in use". Ports below the ephemeral range are only ever taken by a listener that asks for them.
+    """
+    low = 32768
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _taken_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken_ports.add(port)
+        return port
+    raise SystemExit("smoke: no free port below the ephemeral range")
 
 
 def http_status(url, timeout=2):

@@ -167,7 +167,7 @@ impl NatsCluster {
     /// Starts three nodes and waits until JetStream has a meta leader and
     /// an R3 stream can be created (every node in the cluster).
     pub async fn start() -> Result<Self> {
-        let cluster_ports = free_ports(CLUSTER_NODES)?;
+        let cluster_ports = free_ports(CLUSTER_NODES);
         let mut nodes = Vec::with_capacity(CLUSTER_NODES);
         for (i, port) in cluster_ports.iter().enumerate() {
             let routes = cluster_ports
@@ -277,15 +277,37 @@ async fn probe_cluster(urls: &[String], replicas: usize) -> Result<()> {
     Ok(())
 }
 
-/// `n` distinct ports free on 127.0.0.1 now (bound, then released).
-fn free_ports(n: usize) -> Result<Vec<u16>> {
-    let listeners = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    Ok(listeners
+/// `n` distinct ports free on 127.0.0.1 now, for a process that must bind
+/// them itself (so a listener cannot be passed). They are released before
+/// it binds them, so they are drawn below the kernel's ephemeral range: a
+/// port there is never handed to an outgoing connection or a `bind(0)` of
+/// another test meanwhile. All are held until all are chosen, so they differ.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let high = ephemeral_low.max(4096);
+    let low = high / 2;
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ (u64::from(std::process::id()) << 32);
+    let mut listeners = Vec::new();
+    while listeners.len() < n {
+        // xorshift: enough to spread concurrent tests over the range.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let port = low + (seed % u64::from(high - low)) as u16;
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(listener);
+        }
+    }
+    listeners
         .iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<std::io::Result<Vec<_>>>()?)
+        .map(|listener| listener.local_addr().expect("a bound address").port())
+        .collect()
 }
 
 /// The variable that, set to `1`, skips the Postgres runs of tests when

@@ -19,37 +19,12 @@ use crate::{SERVICES, bin_dir};
 /// The banner's last line (`leadwheel dev`'s `banner::LAST_LINE`).
 pub const BANNER_LAST_LINE: &str = "  Ctrl-C stops everything.";
 
-/// `n` distinct free local addresses. The ports are released before
-/// `leadwheel dev` binds them (its children must bind their own, so a
-/// listener cannot be passed), so they are drawn below the kernel's
-/// ephemeral range: a port there is never handed to an outgoing
-/// connection or a `bind(0)` of another test meanwhile. All are held until
-/// all are chosen, so they differ.
+/// `n` distinct free local addresses ([`testing::free_ports`]: `leadwheel dev`'s
+/// children bind their own).
 fn free_addrs(n: usize) -> Vec<SocketAddr> {
-    let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse().ok())
-        .unwrap_or(32768);
-    let high = ephemeral_low.max(4096);
-    let low = high / 2;
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        ^ (u64::from(std::process::id()) << 32);
-    let mut listeners = Vec::new();
-    while listeners.len() < n {
-        // xorshift: enough to spread concurrent tests over the range.
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let port = low + (seed % u64::from(high - low)) as u16;
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
-            listeners.push(listener);
-        }
-    }
-    listeners
-        .iter()
-        .map(|listener| listener.local_addr().expect("a bound address"))
+    testing::free_ports(n)
+        .into_iter()
+        .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
         .collect()
 }
 

@@ -67,10 +67,7 @@ impl Reporting {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    leadwheel_plumbing::testing::free_ports(1)[0]
 }
 
 /// A second database of the same backend as `db` (reporting's own).
