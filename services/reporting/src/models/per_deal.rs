@@ -190,19 +190,26 @@ impl Reader {
         let clause = clause
             .replace("team_id", "h.team_id")
             .replace("rep_id", "h.rep_id");
+        // Driven from the few changed deals: each one's versions then and
+        // now by primary-key lookups, and `CROSS JOIN`, which SQLite keeps
+        // in the order written (Postgres reads it as the inner join it is).
+        // With a plain join, SQLite 3.51 without statistics scanned every
+        // version and probed the changed deals (ten times slower at
+        // 100,000 deals).
         let sql = format!(
             "WITH {changed}, \
-             picked AS (SELECT h.opportunity_id, \
-             MAX(CASE WHEN h.at_ms <= $1 THEN h.version ELSE NULL END) AS then_version, \
-             MAX(h.version) AS now_version FROM reporting_opportunity_history h \
-             JOIN changed c ON c.opportunity_id = h.opportunity_id WHERE h.at_ms <= $2 \
-             GROUP BY h.opportunity_id) \
+             picked AS (SELECT c.opportunity_id, \
+             (SELECT MAX(v.version) FROM reporting_opportunity_history v \
+             WHERE v.opportunity_id = c.opportunity_id AND v.at_ms <= $1) AS then_version, \
+             (SELECT MAX(v.version) FROM reporting_opportunity_history v \
+             WHERE v.opportunity_id = c.opportunity_id AND v.at_ms <= $2) AS now_version \
+             FROM changed c) \
              SELECT p.then_version, p.now_version, h.opportunity_id, h.version, h.at_ms, \
              h.team_id, h.rep_id, h.stage, h.status, h.currency, h.amount_minor, \
              h.weighted_minor, h.close_date FROM picked p \
-             JOIN reporting_opportunity_history h ON h.opportunity_id = p.opportunity_id \
-             AND (h.version = p.then_version OR h.version = p.now_version) \
-             WHERE 1 = 1{clause} ORDER BY h.opportunity_id, h.version"
+             CROSS JOIN reporting_opportunity_history h WHERE h.opportunity_id = p.opportunity_id \
+             AND (h.version = p.then_version OR h.version = p.now_version){clause} \
+             ORDER BY h.opportunity_id, h.version"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(since_ms)
