@@ -14,6 +14,27 @@ use crate::helpers::{Env, spawn_app};
 use crate::sales::{month, publish_and_wait};
 use crate::script;
 
+/// A move of one of ana's EUR deals in north.
+fn ana_moved(
+    id: &str,
+    (before_minor, after_minor): (i64, i64),
+    (before_stage, after_stage): (&str, &str),
+    (before_close_date, after_close_date): (&str, &str),
+) -> DealMove {
+    DealMove {
+        opportunity_id: id.into(),
+        team_id: "north".into(),
+        rep_id: "ana".into(),
+        currency: "EUR".into(),
+        before_minor,
+        after_minor,
+        before_stage: before_stage.into(),
+        after_stage: after_stage.into(),
+        before_close_date: before_close_date.into(),
+        after_close_date: after_close_date.into(),
+    }
+}
+
 fn open(
     (team, rep): (&str, &str),
     stage: &str,
@@ -119,24 +140,10 @@ async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
         movement.now,
         vec![at("EUR", 14_000_00, 4_000_00), at("USD", 0, 1_800_00)]
     );
-    let moved = |id: &str,
-                 (before, after): (i64, i64),
-                 (stage_then, stage_now): (&str, &str),
-                 close: &str| DealMove {
-        opportunity_id: id.into(),
-        team_id: "north".into(),
-        rep_id: "ana".into(),
-        currency: "EUR".into(),
-        before_minor: before,
-        after_minor: after,
-        before_stage: stage_then.into(),
-        after_stage: stage_now.into(),
-        before_close_date: if stage_then.is_empty() {
-            String::new()
-        } else {
-            close.into()
-        },
-        after_close_date: close.into(),
+    let moved = |id: &str, (before, after): (i64, i64), stages: (&str, &str), close: &str| {
+        // A deal opened since has no close date then.
+        let close_then = if stages.0.is_empty() { "" } else { close };
+        ana_moved(id, (before, after), stages, (close_then, close))
     };
     assert_eq!(
         movement.deals,
@@ -225,22 +232,6 @@ async fn movement_counts_the_deals_that_moved_into_or_out_of_the_period(db: Test
                 .into_inner()
         }
     };
-    let moved =
-        |id: &str, (before, after): (i64, i64), stages: (&str, &str), closes: (&str, &str)| {
-            DealMove {
-                opportunity_id: id.into(),
-                team_id: "north".into(),
-                rep_id: "ana".into(),
-                currency: "EUR".into(),
-                before_minor: before,
-                after_minor: after,
-                before_stage: stages.0.into(),
-                after_stage: stages.1.into(),
-                before_close_date: closes.0.into(),
-                after_close_date: closes.1.into(),
-            }
-        };
-
     // December at the end of 4 November: won-early 3,000.00, moved-out
     // 300.00, steady 1,500.00; now moved-in 1,200.00 and steady.
     let december = movement("2026-12-01").await;
@@ -249,19 +240,19 @@ async fn movement_counts_the_deals_that_moved_into_or_out_of_the_period(db: Test
     assert_eq!(
         december.deals,
         vec![
-            moved(
+            ana_moved(
                 "won-early",
                 (3_000_00, 0),
                 ("trial", "won"),
                 ("2026-12-20", "2026-12-20")
             ),
-            moved(
+            ana_moved(
                 "moved-in",
                 (0, 1_200_00),
                 ("trial", "trial"),
                 ("2027-01-15", "2026-12-05")
             ),
-            moved(
+            ana_moved(
                 "moved-out",
                 (300_00, 0),
                 ("trial", "trial"),
@@ -275,7 +266,7 @@ async fn movement_counts_the_deals_that_moved_into_or_out_of_the_period(db: Test
     assert_eq!(november.now, vec![at("EUR", 10_000_00, 0)]);
     assert_eq!(
         november.deals,
-        vec![moved(
+        vec![ana_moved(
             "won-early",
             (0, 10_000_00),
             ("trial", "won"),

@@ -258,24 +258,7 @@ impl Script {
         opp.state.amount_minor = amount_minor;
         opp.state.probability_percent = probability;
         opp.state.probability_overridden = true;
-        opp.bump();
-        let payload = OpportunityAmountChanged {
-            opportunity: Some(opp.state.clone()),
-            previous_amount_minor: previous.amount_minor,
-            previous_currency: previous.currency,
-            previous_probability_percent: previous.probability_percent,
-            previous_expected_close_date: previous.expected_close_date,
-            by: opp.state.owner_rep_id.clone(),
-            reason: "negotiated".into(),
-            at_ms,
-        };
-        let key = opp.state.opportunity_id.clone();
-        self.push(
-            &OPPS_STREAM,
-            subjects::OPPS_OPPORTUNITY_AMOUNT_CHANGED,
-            &key,
-            &payload,
-        );
+        self.amount_changed(opp, previous, "negotiated", at_ms);
     }
 
     /// A new expected close date, as opportunity publishes it (an amount
@@ -283,6 +266,17 @@ impl Script {
     pub fn close_date(&mut self, opp: &mut Opp, close: &str, at_ms: i64) {
         let previous = opp.state.clone();
         opp.state.expected_close_date = close.into();
+        self.amount_changed(opp, previous, "moved", at_ms);
+    }
+
+    /// `opps.opportunity.amount_changed` from `previous` to `opp`'s state.
+    fn amount_changed(
+        &mut self,
+        opp: &mut Opp,
+        previous: OpportunityState,
+        reason: &str,
+        at_ms: i64,
+    ) {
         opp.bump();
         let payload = OpportunityAmountChanged {
             opportunity: Some(opp.state.clone()),
@@ -291,7 +285,7 @@ impl Script {
             previous_probability_percent: previous.probability_percent,
             previous_expected_close_date: previous.expected_close_date,
             by: opp.state.owner_rep_id.clone(),
-            reason: "moved".into(),
+            reason: reason.into(),
             at_ms,
         };
         let key = opp.state.opportunity_id.clone();
