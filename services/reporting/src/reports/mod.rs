@@ -14,6 +14,8 @@ mod since_snapshot;
 mod stages;
 mod wheel;
 
+pub use wheel::percentiles;
+
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_plumbing::Store;

@@ -125,3 +125,121 @@ async fn conversion_time_in_stage_and_stuck_deals(db: TestDb) {
 }
 
 on_both_backends!(conversion_time_in_stage_and_stuck_deals);
+
+on_both_backends!(percentiles_ranked_in_the_store_equal_the_pure_ones);
+/// The store ranks durations per group and returns the rows at the
+/// nearest ranks (`Reader::duration_percentiles`): the same numbers as
+/// sorting every value in Rust (`reports::wheel::percentiles`), for groups
+/// of one, of a few and of many values with repeats, with rows of other
+/// days and metrics left out.
+async fn percentiles_ranked_in_the_store_equal_the_pure_ones(db: TestDb) {
+    use std::collections::BTreeMap;
+
+    use leadwheel_reporting::models::queries::{Filter, Reader};
+    use leadwheel_reporting::reports::percentiles;
+
+    let store = leadwheel_plumbing::Store::connect(&db.url, &leadwheel_reporting::MIGRATOR)
+        .await
+        .expect("connecting to the test database");
+    // (team, rep, stage, values): a fixed pseudo-random spread with repeats.
+    let mut seed: i64 = 7;
+    let mut next = || {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+        (seed % 50) * 60_000
+    };
+    let groups: Vec<(&str, &str, &str, Vec<i64>)> = vec![
+        ("north", "ana", "trial", (0..37).map(|_| next()).collect()),
+        (
+            "north",
+            "ana",
+            "commercial",
+            (0..2).map(|_| next()).collect(),
+        ),
+        ("north", "bo", "trial", vec![next()]),
+        ("south", "cy", "trial", (0..101).map(|_| next()).collect()),
+    ];
+    let mut fact = 0;
+    for (team, rep, stage, values) in &groups {
+        for value in values {
+            fact += 1;
+            // Inside November, and the same value on a day and a metric
+            // the reads must leave out.
+            for (metric, day) in [
+                ("stage_time", "2026-11-15"),
+                ("stage_time", "2026-10-31"),
+                ("time_to_claim", "2026-11-15"),
+            ] {
+                sqlx::query(
+                    "INSERT INTO reporting_durations (metric, fact_key, dim, at_ms, day, \
+                     team_id, rep_id, duration_ms) VALUES ($1, $2, $3, 0, $4, $5, $6, $7)",
+                )
+                .bind(metric)
+                .bind(format!("f{fact}-{day}"))
+                .bind(*stage)
+                .bind(day)
+                .bind(*team)
+                .bind(*rep)
+                .bind(*value)
+                .execute(store.pool())
+                .await
+                .expect("inserting a duration");
+            }
+        }
+    }
+    let reader = Reader::new(store);
+    let everyone = Filter {
+        teams: None,
+        rep: None,
+    };
+    let november = ("2026-11-01", "2026-11-30");
+    let as_proto = |found: leadwheel_reporting::models::queries::GroupPercentiles| Percentiles {
+        count: found.count,
+        median_ms: found.median_ms,
+        p90_ms: found.p90_ms,
+        p99_ms: found.p99_ms,
+    };
+
+    let per_rep = reader
+        .duration_percentiles(
+            &everyone,
+            november,
+            &["stage_time"],
+            &["team_id", "rep_id", "dim"],
+        )
+        .await
+        .expect("per rep");
+    let expected: BTreeMap<Vec<String>, Percentiles> = groups
+        .iter()
+        .map(|(team, rep, stage, values)| {
+            let key = vec![team.to_string(), rep.to_string(), stage.to_string()];
+            (key, percentiles(values.clone()))
+        })
+        .collect();
+    let found: BTreeMap<Vec<String>, Percentiles> = per_rep
+        .into_iter()
+        .map(|(key, found)| (key, as_proto(found)))
+        .collect();
+    assert_eq!(found, expected);
+
+    let per_stage = reader
+        .duration_percentiles(&everyone, november, &["stage_time"], &["dim"])
+        .await
+        .expect("per stage");
+    let mut by_stage: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
+    for (_, _, stage, values) in &groups {
+        by_stage
+            .entry(vec![stage.to_string()])
+            .or_default()
+            .extend(values);
+    }
+    let expected: BTreeMap<Vec<String>, Percentiles> = by_stage
+        .into_iter()
+        .map(|(key, values)| (key, percentiles(values)))
+        .collect();
+    let found: BTreeMap<Vec<String>, Percentiles> = per_stage
+        .into_iter()
+        .map(|(key, found)| (key, as_proto(found)))
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(found[&vec!["trial".to_string()]].count, 139);
+}
