@@ -4,7 +4,7 @@
 //! one row per deal or lead (balance, routes, history) are in
 //! `per_deal.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use leadwheel_plumbing::Store;
 use leadwheel_plumbing::store::StoreError;
@@ -450,76 +450,48 @@ impl Reader {
     }
 }
 
-/// The nearest-rank percentiles of one group of durations.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct GroupPercentiles {
-    pub count: i64,
-    pub median_ms: i64,
-    pub p90_ms: i64,
-    pub p99_ms: i64,
-}
-
-/// The rank (1-based) of the nearest-rank `percent` percentile of `count`
-/// values: the smallest value with at least `percent`% at or below it.
-/// The SQL of [`Reader::duration_percentiles`] computes the same.
-pub fn nearest_rank(percent: i64, count: i64) -> i64 {
-    ((percent * count + 99) / 100).max(1)
+/// One duration of a fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurationRow {
+    pub metric: String,
+    pub dim: String,
+    pub team_id: String,
+    pub rep_id: String,
+    pub duration_ms: i64,
 }
 
 impl Reader {
-    /// The median, p90 and p99 of the durations of `metrics` within
-    /// `filter` on the days `from` to `to`, per group of the columns `by`
-    /// (constant names from the code, e.g. `["team_id", "rep_id", "dim"]`),
-    /// keyed by those columns' values in that order. Exact: the store ranks
-    /// the period's durations per group and returns only the rows at the
-    /// three ranks, so a month of many thousand facts comes back as a few
-    /// rows per group instead of one per fact.
-    pub async fn duration_percentiles(
+    /// Durations of `metrics` within `filter` on the days `from` to `to`.
+    /// One row per fact: percentiles need the values, so this reads the
+    /// period's facts (an index on (metric, day) keeps it to them).
+    pub async fn durations(
         &self,
         filter: &Filter,
-        (from, to): (&str, &str),
+        from: &str,
+        to: &str,
         metrics: &[&str],
-        by: &[&'static str],
-    ) -> Result<BTreeMap<Vec<String>, GroupPercentiles>, StoreError> {
+    ) -> Result<Vec<DurationRow>, StoreError> {
         let PeriodMetrics {
             marks,
             clause,
             binds,
         } = PeriodMetrics::new(filter, from, to, metrics);
-        let keys = by.join(", ");
-        let ranks = [50, 90, 99]
-            .map(|percent| format!("rn = ({percent} * cnt + 99) / 100"))
-            .join(" OR ");
         let sql = format!(
-            "SELECT {keys}, cnt, rn, duration_ms FROM (SELECT {keys}, duration_ms, \
-             ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY duration_ms) AS rn, \
-             COUNT(*) OVER (PARTITION BY {keys}) AS cnt FROM reporting_durations \
-             WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause}) ranked \
-             WHERE {ranks}"
+            "SELECT metric, dim, team_id, rep_id, duration_ms FROM reporting_durations \
+             WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause}"
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
-        let mut groups: BTreeMap<Vec<String>, GroupPercentiles> = BTreeMap::new();
-        for row in &rows {
-            let key = by
-                .iter()
-                .map(|column| row.try_get::<String, _>(*column))
-                .collect::<Result<Vec<_>, _>>()?;
-            let count: i64 = row.try_get("cnt")?;
-            let rank: i64 = row.try_get("rn")?;
-            let value: i64 = row.try_get("duration_ms")?;
-            let group = groups.entry(key).or_default();
-            group.count = count;
-            if rank == nearest_rank(50, count) {
-                group.median_ms = value;
-            }
-            if rank == nearest_rank(90, count) {
-                group.p90_ms = value;
-            }
-            if rank == nearest_rank(99, count) {
-                group.p99_ms = value;
-            }
-        }
-        Ok(groups)
+        rows.iter()
+            .map(|row| {
+                Ok(DurationRow {
+                    metric: row.try_get("metric")?,
+                    dim: row.try_get("dim")?,
+                    team_id: row.try_get("team_id")?,
+                    rep_id: row.try_get("rep_id")?,
+                    duration_ms: row.try_get("duration_ms")?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -14,8 +14,6 @@ mod since_snapshot;
 mod stages;
 mod wheel;
 
-pub use wheel::percentiles;
-
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_plumbing::Store;

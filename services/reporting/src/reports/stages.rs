@@ -12,6 +12,7 @@ use leadwheel_proto::reporting::v1::{
 };
 
 use super::Reports;
+use super::wheel::percentiles;
 use crate::error::Error;
 use crate::period;
 
@@ -84,20 +85,22 @@ impl Reports {
                 }
             }
         }
-        let period = (from.as_str(), to.as_str());
-        let mut per_stage = self
+        let mut per_stage: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut per_rep: BTreeMap<(String, String, String), Vec<i64>> = BTreeMap::new();
+        for row in self
             .reader
-            .duration_percentiles(&filter, period, &["stage_time"], &["dim"])
-            .await?;
-        let per_rep = self
-            .reader
-            .duration_percentiles(
-                &filter,
-                period,
-                &["stage_time"],
-                &["team_id", "rep_id", "dim"],
-            )
-            .await?;
+            .durations(&filter, &from, &to, &["stage_time"])
+            .await?
+        {
+            per_stage
+                .entry(row.dim.clone())
+                .or_default()
+                .push(row.duration_ms);
+            per_rep
+                .entry((row.team_id, row.rep_id, row.dim))
+                .or_default()
+                .push(row.duration_ms);
+        }
         let mut ordered: Vec<StageFlow> = flows.into_values().collect();
         ordered.sort_by_key(|f| position.get(f.stage.as_str()).copied());
         for flow in &mut ordered {
@@ -107,12 +110,9 @@ impl Reports {
             } else {
                 0
             };
-            flow.time_in_stage = Some(
-                per_stage
-                    .remove(std::slice::from_ref(&flow.stage))
-                    .unwrap_or_default()
-                    .into(),
-            );
+            flow.time_in_stage = Some(percentiles(
+                per_stage.remove(&flow.stage).unwrap_or_default(),
+            ));
         }
         let stuck = self
             .reader
@@ -135,14 +135,11 @@ impl Reports {
             stages: ordered,
             reps: per_rep
                 .into_iter()
-                .filter_map(|(key, found)| {
-                    let [team_id, rep_id, stage]: [String; 3] = key.try_into().ok()?;
-                    Some(RepStageTime {
-                        team_id,
-                        rep_id,
-                        stage,
-                        time_in_stage: Some(found.into()),
-                    })
+                .map(|((team_id, rep_id, stage), values)| RepStageTime {
+                    team_id,
+                    rep_id,
+                    stage,
+                    time_in_stage: Some(percentiles(values)),
                 })
                 .collect(),
             won,

@@ -6,7 +6,7 @@
 //! when every rep got the same number, 0 when one got none while another
 //! got some. It is shown beside the counts, which carry the detail.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use leadwheel_plumbing::auth::Caller;
@@ -17,7 +17,7 @@ use leadwheel_proto::reporting::v1::{
 
 use super::Reports;
 use crate::error::Error;
-use crate::models::queries::GroupPercentiles;
+use crate::models::queries::DurationRow;
 use crate::period;
 
 const FAIRNESS_METRICS: [&str; 7] = [
@@ -112,15 +112,17 @@ impl Reports {
             }
             reps.insert((row.team_id, row.rep_id), rep);
         }
-        let mut waits = self
+        let mut waits: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        for row in self
             .reader
-            .duration_percentiles(
-                &filter,
-                (&from, &to),
-                &["time_to_claim"],
-                &["team_id", "rep_id"],
-            )
-            .await?;
+            .durations(&filter, &from, &to, &["time_to_claim"])
+            .await?
+        {
+            waits
+                .entry((row.team_id, row.rep_id))
+                .or_default()
+                .push(row.duration_ms);
+        }
         let leavers = self.reader.leavers().await?;
         let mut looks: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         let reps: Vec<RepFairness> = reps
@@ -134,8 +136,7 @@ impl Reports {
                 } else {
                     0
                 };
-                let group = [key.0.clone(), key.1.clone()];
-                rep.time_to_claim = Some(waits.remove(group.as_slice()).unwrap_or_default().into());
+                rep.time_to_claim = Some(percentiles(waits.remove(&key).unwrap_or_default()));
                 rep.passes.sort_by(|a, b| a.reason.cmp(&b.reason));
                 rep.skips.sort_by(|a, b| a.reason.cmp(&b.reason));
                 if rep.offers > 0 && !rep.left {
@@ -168,70 +169,53 @@ impl Reports {
         let filter = self
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
-        let (from, to) = (days.from_key(), days.to_key());
-        let period = (from.as_str(), to.as_str());
-        let mut found = BTreeMap::new();
-        for by in [
-            &["metric"][..],
-            &["team_id", "metric"],
-            &["team_id", "rep_id", "metric"],
-        ] {
-            found.extend(
-                self.reader
-                    .duration_percentiles(&filter, period, &SPEED_METRICS, by)
-                    .await?,
-            );
-        }
-        // The three metrics of one group (its key without the metric).
-        let speed = |group: &[String]| {
+        let rows = self
+            .reader
+            .durations(&filter, &days.from_key(), &days.to_key(), &SPEED_METRICS)
+            .await?;
+        let speed = |rows: &[&DurationRow]| {
             let of = |metric: &str| {
-                let mut key = group.to_vec();
-                key.push(metric.to_string());
-                Some(found.get(&key).cloned().unwrap_or_default().into())
+                percentiles(
+                    rows.iter()
+                        .filter(|r| r.metric == metric)
+                        .map(|r| r.duration_ms)
+                        .collect(),
+                )
             };
             Speed {
-                system: of("system"),
-                offer_to_claim: of("offer_to_claim"),
-                claim_to_touch: of("claim_to_touch"),
+                system: Some(of("system")),
+                offer_to_claim: Some(of("offer_to_claim")),
+                claim_to_touch: Some(of("claim_to_touch")),
             }
         };
-        let groups = |length: usize| -> BTreeSet<Vec<String>> {
-            found
-                .keys()
-                .filter(|key| key.len() == length)
-                .map(|key| key[..length - 1].to_vec())
-                .collect()
-        };
+        let mut teams: BTreeMap<&str, Vec<&DurationRow>> = BTreeMap::new();
+        let mut reps: BTreeMap<(&str, &str), Vec<&DurationRow>> = BTreeMap::new();
+        for row in &rows {
+            teams.entry(&row.team_id).or_default().push(row);
+            reps.entry((&row.team_id, &row.rep_id))
+                .or_default()
+                .push(row);
+        }
+        let all: Vec<&DurationRow> = rows.iter().collect();
         Ok(GetSpeedToLeadResponse {
             period: Some(days.to_proto()),
-            total: Some(speed(&[])),
-            teams: groups(2)
-                .into_iter()
-                .map(|team| TeamSpeed {
-                    speed: Some(speed(&team)),
-                    team_id: team[0].clone(),
+            total: Some(speed(&all)),
+            teams: teams
+                .iter()
+                .map(|(team, rows)| TeamSpeed {
+                    team_id: team.to_string(),
+                    speed: Some(speed(rows)),
                 })
                 .collect(),
-            reps: groups(3)
-                .into_iter()
-                .map(|rep| RepSpeed {
-                    speed: Some(speed(&rep)),
-                    team_id: rep[0].clone(),
-                    rep_id: rep[1].clone(),
+            reps: reps
+                .iter()
+                .map(|((team, rep), rows)| RepSpeed {
+                    team_id: team.to_string(),
+                    rep_id: rep.to_string(),
+                    speed: Some(speed(rows)),
                 })
                 .collect(),
         })
-    }
-}
-
-impl From<GroupPercentiles> for Percentiles {
-    fn from(found: GroupPercentiles) -> Self {
-        Percentiles {
-            count: found.count,
-            median_ms: found.median_ms,
-            p90_ms: found.p90_ms,
-            p99_ms: found.p99_ms,
-        }
     }
 }
 
