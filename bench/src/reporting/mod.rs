@@ -229,14 +229,14 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
 }
 
 /// The rebuild's phases as the service logs them: waiting for the
-/// streams' reads, folding, the bulk write, deriving and committing, the
+/// streams' reads, folding, the bulk write, deriving, committing and (Postgres) analysing, the
 /// catch-up and switch (each `name=ms` or `"name":ms` in a log line).
 fn rebuild_phases(log: &str) -> Vec<(String, serde_json::Value)> {
     const PHASES: [&str; 5] = [
         "read_wait_ms",
         "fold_ms",
         "write_ms",
-        "derive_and_commit_ms",
+        "derive_commit_and_analyze_ms",
         "catch_up_and_switch_ms",
     ];
     let mut found = Vec::new();
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn the_rebuild_phases_are_read_from_text_and_json_logs() {
         let text = "INFO replayed events written to the fresh tables events=9 rows=20 \
-                    read_wait_ms=12 fold_ms=345 write_ms=6 derive_and_commit_ms=7\n\
+                    read_wait_ms=12 fold_ms=345 write_ms=6 derive_commit_and_analyze_ms=7\n\
                     INFO the rebuilt tables are live catch_up_and_switch_ms=8";
         let json = r#"{"fields":{"read_wait_ms":12,"fold_ms":345,"write_ms":6}}"#;
         let names = |found: Vec<(String, serde_json::Value)>| {
@@ -380,7 +380,7 @@ mod tests {
         };
         assert_eq!(
             names(rebuild_phases(text)),
-            "read_wait=12 fold=345 write=6 derive_and_commit=7 catch_up_and_switch=8"
+            "read_wait=12 fold=345 write=6 derive_commit_and_analyze=7 catch_up_and_switch=8"
         );
         assert_eq!(names(rebuild_phases(json)), "read_wait=12 fold=345 write=6");
     }

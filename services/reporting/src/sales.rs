@@ -225,6 +225,9 @@ pub enum Update {
         item: String,
         /// When it was set.
         set_at_ms: i64,
+        /// The activity that set it (its next follow-up date), or "" when
+        /// set on its own: that activity does not count as doing it.
+        set_by_activity: String,
         /// `YYYY-MM-DD`, or "" when cleared.
         due_date: String,
         /// The owner's team then.
@@ -477,6 +480,7 @@ pub fn updates_of(event: &Incoming) -> Result<Vec<Update>, Rejected> {
                 updates.push(Update::FollowUp {
                     item: item.clone(),
                     set_at_ms: activity.at_ms,
+                    set_by_activity: activity.activity_id.clone(),
                     due_date: activity.next_follow_up_date.clone(),
                     team_id: activity.team_id.clone(),
                     rep_id: activity.owner_rep_id.clone(),
@@ -499,6 +503,7 @@ pub fn updates_of(event: &Incoming) -> Result<Vec<Update>, Rejected> {
             vec![Update::FollowUp {
                 item: item_of(&set.lead_id, &set.opportunity_id),
                 set_at_ms: set.at_ms,
+                set_by_activity: String::new(),
                 due_date: set.date,
                 team_id: set.team_id,
                 rep_id: set.owner_rep_id,
@@ -569,12 +574,14 @@ mod tests {
             Update::FollowUp {
                 item,
                 set_at_ms,
+                set_by_activity,
                 due_date,
                 rep_id,
                 ..
             } => Some((
                 item.as_str(),
                 *set_at_ms,
+                set_by_activity.as_str(),
                 due_date.as_str(),
                 rep_id.as_str(),
             )),
@@ -582,7 +589,7 @@ mod tests {
         });
         assert_eq!(
             follow_up,
-            Some(("opportunity:opp1", 9, "2026-11-20", "ana"))
+            Some(("opportunity:opp1", 9, "a2", "2026-11-20", "ana"))
         );
         assert!(matches!(
             updates.last(),

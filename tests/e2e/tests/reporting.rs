@@ -1,6 +1,7 @@
 //! End-to-end through the real processes: a signup is claimed, converted,
-//! given an amount, moved to trial and won; reporting's pipeline, forecast
-//! against quota and five questions move with it.
+//! given an amount, moved to trial, its close date moved out and back, and
+//! won; reporting's pipeline, forecast against quota, forecast movement and
+//! five questions move with it.
 
 // Money is written as units_cents (10_000_00 is 10,000.00) on purpose.
 #![allow(clippy::inconsistent_digit_grouping)]
@@ -17,8 +18,9 @@ use leadwheel_proto::opportunity::v1::{
 };
 use leadwheel_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
 use leadwheel_proto::reporting::v1::{
-    ForecastLine, GetFiveQuestionsRequest, GetForecastRequest, GetPipelineRequest, Period,
-    PeriodKind, PipelineOpenRow, Quota, QuotaScope, SetQuotasRequest,
+    DealMove, ForecastLine, GetFiveQuestionsRequest, GetForecastMovementRequest,
+    GetForecastRequest, GetPipelineRequest, Period, PeriodKind, PipelineOpenRow, Quota, QuotaScope,
+    SetQuotasRequest,
 };
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
 use leadwheel_proto::wheel::v1::*;
@@ -65,6 +67,17 @@ async fn forecast(reporting: &Reporting) -> Option<ForecastLine> {
         .lines
         .into_iter()
         .find(|l| l.currency == "EUR")
+}
+
+/// The 15th of the month after the one `last_day` (`YYYY-MM-DD`) ends.
+fn day_in_next_month(last_day: &str) -> String {
+    let year: i32 = last_day[..4].parse().expect("a year");
+    let month: u32 = last_day[5..7].parse().expect("a month");
+    if month == 12 {
+        format!("{}-01-15", year + 1)
+    } else {
+        format!("{year}-{:02}-15", month + 1)
+    }
 }
 
 #[tokio::test]
@@ -235,6 +248,65 @@ async fn a_won_deal_moves_pipeline_forecast_and_the_five_questions() {
         ),
         (0, 7_200_00, 3_000, 16_800_00)
     );
+
+    // Ana expects it next month now: it leaves this month's forecast and
+    // shows in next month's movement (the close date carried on the real
+    // opportunity event into reporting's deal history); then back.
+    let next_month = day_in_next_month(&month.to);
+    let set_close_date = |date: &str| SetAmountRequest {
+        opportunity_id: id.clone(),
+        amount_minor: 12_000_00,
+        currency: "EUR".into(),
+        expected_close_date: date.to_string(),
+        reason: "customer's budget".into(),
+        ..Default::default()
+    };
+    opps.set_amount(set_close_date(&next_month))
+        .await
+        .expect("ana moves the close date out");
+    eventually(WAIT, "the deal out of this month's forecast", || {
+        let maya = maya.clone();
+        async move { (forecast(&maya).await?.weighted_open_minor == 0).then_some(()) }
+    })
+    .await;
+    let moved = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "demo".into(),
+            period: Some(Period {
+                kind: PeriodKind::Month as i32,
+                date: next_month.clone(),
+                ..Default::default()
+            }),
+            since: "2020-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("next month's movement")
+        .into_inner();
+    assert_eq!(
+        moved.deals,
+        vec![DealMove {
+            opportunity_id: id.clone(),
+            team_id: "demo".into(),
+            rep_id: "ana".into(),
+            currency: "EUR".into(),
+            before_minor: 0,
+            after_minor: 7_200_00,
+            before_stage: String::new(),
+            after_stage: "trial".into(),
+            before_close_date: String::new(),
+            after_close_date: next_month.clone(),
+        }]
+    );
+    opps.set_amount(set_close_date(&month.to))
+        .await
+        .expect("ana moves the close date back");
+    eventually(WAIT, "the deal back in this month's forecast", || {
+        let maya = maya.clone();
+        async move { (forecast(&maya).await?.weighted_open_minor == 7_200_00).then_some(()) }
+    })
+    .await;
 
     // Won: out of the open pipeline, into won, attainment 50%.
     opps.move_stage(MoveStageRequest {

@@ -224,24 +224,30 @@ impl Applier {
             Update::FollowUp {
                 item,
                 set_at_ms,
+                set_by_activity,
                 due_date,
                 team_id,
                 rep_id,
             } => {
                 // Two follow-ups set on one item in the same millisecond:
-                // the later date is kept, whichever arrives first.
+                // the later date is kept (then the greater setter), whichever
+                // arrives first.
                 sqlx::query(
-                    "INSERT INTO reporting_follow_ups (item, set_at_ms, due_date, team_id, rep_id) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (item, set_at_ms) DO UPDATE SET \
+                    "INSERT INTO reporting_follow_ups \
+                     (item, set_at_ms, due_date, team_id, rep_id, set_by_activity) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (item, set_at_ms) DO UPDATE SET \
                      due_date = excluded.due_date, team_id = excluded.team_id, \
-                     rep_id = excluded.rep_id \
-                     WHERE reporting_follow_ups.due_date < excluded.due_date",
+                     rep_id = excluded.rep_id, set_by_activity = excluded.set_by_activity \
+                     WHERE reporting_follow_ups.due_date < excluded.due_date \
+                     OR (reporting_follow_ups.due_date = excluded.due_date \
+                     AND reporting_follow_ups.set_by_activity < excluded.set_by_activity)",
                 )
                 .bind(item)
                 .bind(set_at_ms)
                 .bind(due_date)
                 .bind(team_id)
                 .bind(rep_id)
+                .bind(set_by_activity)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())

@@ -23,7 +23,8 @@ pub struct FollowUpFact {
     pub rep_id: String,
     /// `YYYY-MM-DD`.
     pub due_date: String,
-    /// The first activity on its item after it was set.
+    /// The first activity on its item at or after the moment it was set,
+    /// other than the activity that set it.
     pub done_at_ms: Option<i64>,
     /// The next follow-up set on its item.
     pub replaced_at_ms: Option<i64>,
@@ -77,9 +78,10 @@ impl Reader {
         let sql = format!(
             "SELECT f.team_id, f.rep_id, f.due_date, \
              (SELECT MIN(t.at_ms) FROM reporting_touches t \
-             WHERE t.item = f.item AND t.at_ms > f.set_at_ms) AS done_at_ms, \
+             WHERE t.item = f.item AND t.at_ms >= f.set_at_ms \
+             AND t.activity_id <> f.set_by_activity) AS done_at_ms, \
              (SELECT MIN(n.set_at_ms) FROM reporting_follow_ups n \
-             WHERE n.item = f.item AND n.set_at_ms > f.set_at_ms) AS replaced_at_ms \
+             WHERE n.item = f.item AND n.set.at_ms >= f.set_at_ms) AS replaced_at_ms \
              FROM reporting_follow_ups f \
              WHERE f.due_date >= $1 AND f.due_date <= $2{clause} ORDER BY f.team_id, f.rep_id"
         );

@@ -106,6 +106,15 @@ struct FollowUpRow {
     due_date: String,
     team_id: String,
     rep_id: String,
+    set_by_activity: String,
+}
+
+impl FollowUpRow {
+    /// Of two follow-ups set on one item in the same millisecond, the one
+    /// kept (as `apply.rs` keeps it): the later date, then the greater setter.
+    fn replaces(&self, old: &FollowUpRow) -> bool {
+        (&self.due_date, &self.set_by_activity) > (&old.due_date, &old.set_by_activity)
+    }
 }
 
 /// The read models (and the reporting consumers' inbox rows) built so far.
@@ -376,6 +385,7 @@ impl Fold {
             Update::FollowUp {
                 item,
                 set_at_ms,
+                set_by_activity,
                 due_date,
                 team_id,
                 rep_id,
@@ -384,9 +394,10 @@ impl Fold {
                     due_date: due_date.clone(),
                     team_id: team_id.clone(),
                     rep_id: rep_id.clone(),
+                    set_by_activity: set_by_activity.clone(),
                 };
                 match self.follow_ups.get_mut(&(item.clone(), *set_at_ms)) {
-                    Some(old) if old.due_date < row.due_date => *old = row,
+                    Some(old) if row.replaces(old) => *old = row,
                     Some(_) => {}
                     None => {
                         self.follow_ups.insert((item.clone(), *set_at_ms), row);
@@ -850,7 +861,14 @@ impl Fold {
             ),
             table(
                 "reporting_follow_ups",
-                &["item", "set_at_ms", "due_date", "team_id", "rep_id"],
+                &[
+                    "item",
+                    "set_at_ms",
+                    "due_date",
+                    "team_id",
+                    "rep_id",
+                    "set_by_activity",
+                ],
                 &self.follow_ups,
                 |(item, set_at_ms), row| {
                     vec![
@@ -859,6 +877,7 @@ impl Fold {
                         Text(&row.due_date),
                         Text(&row.team_id),
                         Text(&row.rep_id),
+                        Text(&row.set_by_activity),
                     ]
                 },
             ),
@@ -1052,12 +1071,14 @@ mod tests {
                 },
             ],
             _ => {
-                // Same item and moment, several dates: the later date wins;
-                // a date always comes with the same owner.
+                // Same item and moment, several dates and setters: the
+                // later date wins, then the greater setter; a date always
+                // comes with the same owner.
                 let due = format!("2026-12-1{b}");
                 vec![Update::FollowUp {
                     item: format!("lead:l{}", a % 2),
                     set_at_ms: 1_780_000_000_000 + i64::from(a),
+                    set_by_activity: ["", "act-1", "act-2"][i % 3].to_string(),
                     due_date: due,
                     team_id: format!("t{b}"),
                     rep_id: format!("r{b}"),

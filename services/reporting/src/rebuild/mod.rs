@@ -277,6 +277,7 @@ impl Rebuilder {
             .await
             .context("deriving the pre-aggregated tables")?;
         tx.commit().await.context("committing the bulk write")?;
+        fresh.analyze().await?;
         let derive_time = written.elapsed().saturating_sub(write_time);
         tracing::info!(
             events = fold.applied(),
@@ -284,7 +285,7 @@ impl Rebuilder {
             read_wait_ms = read_time.as_millis() as u64,
             fold_ms = fold_time.as_millis() as u64,
             write_ms = write_time.as_millis() as u64,
-            derive_and_commit_ms = derive_time.as_millis() as u64,
+            derive_commit_and_analyze_ms = derive_time.as_millis() as u64,
             "replayed events written to the fresh tables"
         );
         drop(fold);

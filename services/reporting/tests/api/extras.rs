@@ -332,6 +332,16 @@ fn follow_ups_script() -> Vec<script::Scripted> {
         "dd",
         &follow_up(("", "dd"), "bo", "2099-01-05", at("2026-11-08", 10)),
     );
+    // His deal de: a follow-up for 11 November set on the 7th and a call
+    // logged in the same millisecond: done on time (the moment is not
+    // finer than a millisecond; only the activity that sets a follow-up is
+    // not its doing).
+    s.event(
+        subjects::OPPS_FOLLOW_UP_SET,
+        "de",
+        &follow_up(("", "de"), "bo", "2026-11-11", at("2026-11-07", 9)),
+    );
+    s.logged(touch("e1", ("", "de"), BO, at("2026-11-07", 9)));
     s.events
 }
 
@@ -341,7 +351,7 @@ async fn check_touches_and_follow_ups(app: &TestApp) {
     // November: ana converted la (2 touches before: a1, a2) and lb (2:
     // b1, b2): 4 touches, 2.00 a lead, median 2. Bo converted lc with none.
     // Follow-ups due in November: ana's la (on time) and lb (late); bo's
-    // dc (overdue); dd's first was replaced.
+    // dc (overdue) and de (on time); dd's first was replaced.
     let expected_conversions = vec![
         ConversionTouches {
             team_id: "north".into(),
@@ -373,8 +383,8 @@ async fn check_touches_and_follow_ups(app: &TestApp) {
         FollowUpRow {
             team_id: "north".into(),
             rep_id: "bo".into(),
-            due: 1,
-            on_time: 0,
+            due: 2,
+            on_time: 1,
             late: 0,
             overdue: 1,
             pending: 0,
