@@ -81,7 +81,7 @@ impl Reader {
              WHERE t.item = f.item AND t.at_ms >= f.set_at_ms \
              AND t.activity_id <> f.set_by_activity) AS done_at_ms, \
              (SELECT MIN(n.set_at_ms) FROM reporting_follow_ups n \
-             WHERE n.item = f.item AND n.set.at_ms >= f.set_at_ms) AS replaced_at_ms \
+             WHERE n.item = f.item AND n.set_at_ms > f.set_at_ms) AS replaced_at_ms \
              FROM reporting_follow_ups f \
              WHERE f.due_date >= $1 AND f.due_date <= $2{clause} ORDER BY f.team_id, f.rep_id"
         );
