@@ -114,6 +114,9 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
         }
     };
     let rebuild_wall = rebuild_started.elapsed().as_secs_f64();
+    // The process's peak resident memory so far: the rebuild's fold holds
+    // the read models in memory, so this is what a rebuild needs.
+    let peak_mib = service.memory().map(|m| m.hwm_mib).unwrap_or(0.0);
     let rebuild_rate = replayed as f64 / (service_ms.max(1) as f64 / 1000.0);
     if plan.seed_by_rebuild {
         progress("reporting: the durable consumers skip what the rebuild applied");
@@ -161,6 +164,10 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
                 service_ms as f64 / 1000.0,
                 rebuild_rate / raw_rate
             ),
+        ),
+        (
+            "reporting peak resident memory (VmHWM after the rebuild)".into(),
+            format!("{peak_mib:.0} MiB"),
         ),
         (
             "rebuild phases (service log)".into(),
@@ -220,6 +227,7 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
             "rebuild_ms": service_ms,
             "rebuild_rate_per_s": round(rebuild_rate),
             "rebuild_ratio_to_raw": round(rebuild_rate / raw_rate),
+            "rebuild_peak_resident_mib": round(peak_mib),
             "rebuild_phases_ms": phases.iter().cloned().collect::<serde_json::Map<_, _>>(),
             "rebuilt_equal": same,
             "reports": report_json,

@@ -10,6 +10,7 @@
 //! daily cell a deal or a count moved out of stays as a row of zeros.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::tz::TimeZone;
 use leadwheel_plumbing::Event;
@@ -48,8 +49,82 @@ pub enum Outcome {
     Malformed(Refused),
 }
 
-type OpenKey = (String, String, String, String, String, String);
-type CellKey = (String, String, String, &'static str, String, String);
+/// A text of few distinct values (a team, a rep, a stage, a day, a
+/// currency...), interned: the fold holds millions of rows naming a few
+/// thousand values, and each row keeps a 4-byte id instead of its own copy
+/// (a `String` is 24 bytes and an allocation). `Name::default()` is "".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+struct Name(u32);
+
+/// The interned texts.
+struct Names {
+    ids: HashMap<Arc<str>, Name>,
+    texts: Vec<Arc<str>>,
+}
+
+impl Names {
+    fn new() -> Self {
+        let mut names = Self {
+            ids: HashMap::new(),
+            texts: Vec::new(),
+        };
+        names.of("");
+        names
+    }
+
+    fn of(&mut self, text: &str) -> Name {
+        if let Some(&name) = self.ids.get(text) {
+            return name;
+        }
+        let name = Name(u32::try_from(self.texts.len()).expect("fewer than 2^32 distinct names"));
+        let text: Arc<str> = Arc::from(text);
+        self.texts.push(Arc::clone(&text));
+        self.ids.insert(text, name);
+        name
+    }
+
+    fn get(&self, name: Name) -> &str {
+        &self.texts[name.0 as usize]
+    }
+}
+
+/// An open-pipeline bucket: team, rep, stage, currency, close date and
+/// forecast category.
+type OpenKey = [Name; 6];
+/// A daily cell: day, team, rep, metric, dim and currency.
+type CellKey = (Name, Name, Name, &'static str, Name, Name);
+
+/// The columns of an opportunity the read models keep (of the event's
+/// whole `OpportunityState`), interned.
+#[derive(Clone, Copy)]
+struct Deal {
+    version: i64,
+    account_id: Name,
+    team_id: Name,
+    rep_id: Name,
+    stage: Name,
+    status: Name,
+    currency: Name,
+    amount_minor: i64,
+    weighted_minor: i64,
+    probability_percent: i64,
+    close_date: Name,
+    stage_entered_at_ms: i64,
+    category: Name,
+}
+
+impl Deal {
+    fn open_key(&self) -> OpenKey {
+        [
+            self.team_id,
+            self.rep_id,
+            self.stage,
+            self.currency,
+            self.close_date,
+            self.category,
+        ]
+    }
+}
 
 struct FactRow {
     event_id: String,
@@ -57,17 +132,30 @@ struct FactRow {
 
 struct CountedRow {
     at_ms: i64,
-    day: String,
-    team_id: String,
-    rep_id: String,
-    dim: String,
-    currency: String,
+    day: Name,
+    team_id: Name,
+    rep_id: Name,
+    dim: Name,
+    currency: Name,
     amount_minor: i64,
+}
+
+impl CountedRow {
+    fn cell(&self, metric: &'static str) -> CellKey {
+        (
+            self.day,
+            self.team_id,
+            self.rep_id,
+            metric,
+            self.dim,
+            self.currency,
+        )
+    }
 }
 
 struct HistoryRow {
     at_ms: i64,
-    state: OpportunityState,
+    deal: Deal,
 }
 
 struct RepRow {
@@ -77,29 +165,29 @@ struct RepRow {
 }
 
 struct DurationRow {
-    dim: String,
+    dim: Name,
     at_ms: i64,
-    day: String,
-    team_id: String,
-    rep_id: String,
+    day: Name,
+    team_id: Name,
+    rep_id: Name,
     duration_ms: i64,
 }
 
 #[derive(Default)]
 struct LeadRow {
-    team_id: String,
-    rep_id: String,
-    via: String,
+    team_id: Name,
+    rep_id: Name,
+    via: Name,
     offer_id: String,
-    assigned_day: String,
+    assigned_day: Name,
     assigned_at_ms: i64,
     first_touch_at_ms: i64,
     converted_at_ms: i64,
     won_at_ms: i64,
-    won_currency: String,
+    won_currency: Name,
     won_minor: i64,
-    routed_by: String,
-    rule_id: String,
+    routed_by: Name,
+    rule_id: Name,
 }
 
 struct FollowUpRow {
@@ -126,7 +214,10 @@ pub struct Fold {
     inbox: HashSet<(&'static str, String)>,
     facts: HashMap<(&'static str, String), FactRow>,
     counters: HashMap<(&'static str, String, String, &'static str), i64>,
-    opportunities: HashMap<String, OpportunityState>,
+    names: Names,
+    /// "open", interned.
+    open_status: Name,
+    opportunities: HashMap<String, Deal>,
     open: HashMap<OpenKey, [i64; 3]>,
     stages: HashMap<String, (i64, i64)>,
     history: HashMap<(String, i64), HistoryRow>,
@@ -146,7 +237,11 @@ impl Fold {
     /// migrations seed: `(stage, position, stale_days)`), taking days in
     /// `zone` and stamping rows with `now_ms`.
     pub fn new(zone: TimeZone, now_ms: i64, stages: Vec<(String, i64, i64)>) -> Self {
+        let mut names = Names::new();
+        let open_status = names.of("open");
         Self {
+            names,
+            open_status,
             zone,
             now_ms,
             inbox: HashSet::new(),
@@ -251,8 +346,29 @@ impl Fold {
             .or_default() += 1;
     }
 
-    fn day(&self, at_ms: i64) -> String {
-        period::day_of(at_ms, &self.zone).to_string()
+    /// The business day of `at_ms`, interned.
+    fn day(&mut self, at_ms: i64) -> Name {
+        let day = period::day_of(at_ms, &self.zone).to_string();
+        self.names.of(&day)
+    }
+
+    fn deal(&mut self, state: &OpportunityState) -> Deal {
+        let names = &mut self.names;
+        Deal {
+            version: state.version,
+            account_id: names.of(&state.account_id),
+            team_id: names.of(&state.team_id),
+            rep_id: names.of(&state.owner_rep_id),
+            stage: names.of(&state.stage),
+            status: names.of(&state.status),
+            currency: names.of(&state.currency),
+            amount_minor: state.amount_minor,
+            weighted_minor: state.weighted_minor,
+            probability_percent: i64::from(state.probability_percent),
+            close_date: names.of(&state.expected_close_date),
+            stage_entered_at_ms: state.stage_entered_at_ms,
+            category: names.of(&state.forecast_category),
+        }
     }
 
     /// `crate::models::apply::Applier::apply`.
@@ -260,12 +376,17 @@ impl Fold {
         match update {
             Update::Opportunity(state) => self.opportunity(state),
             Update::History { state, at_ms } => {
-                self.history
-                    .entry((state.opportunity_id.clone(), state.version))
-                    .or_insert_with(|| HistoryRow {
-                        at_ms: *at_ms,
-                        state: state.clone(),
-                    });
+                let key = (state.opportunity_id.clone(), state.version);
+                if !self.history.contains_key(&key) {
+                    let deal = self.deal(state);
+                    self.history.insert(
+                        key,
+                        HistoryRow {
+                            at_ms: *at_ms,
+                            deal,
+                        },
+                    );
+                }
             }
             Update::Count(count) => self.count(count),
             Update::Team {
@@ -314,11 +435,11 @@ impl Fold {
                 duration_ms,
             } => {
                 let row = DurationRow {
-                    dim: dim.clone(),
+                    dim: self.names.of(dim),
                     at_ms: *at_ms,
                     day: self.day(*at_ms),
-                    team_id: team_id.clone(),
-                    rep_id: rep_id.clone(),
+                    team_id: self.names.of(team_id),
+                    rep_id: self.names.of(rep_id),
                     duration_ms: *duration_ms,
                 };
                 self.duration(metric, key, row, false);
@@ -333,17 +454,18 @@ impl Fold {
                 offer_id,
                 at_ms,
             } => {
-                let day = self.day(*at_ms);
                 let lead = self.leads.entry(lead_id.clone()).or_default();
                 if lead.assigned_at_ms == 0 || lead.assigned_at_ms > *at_ms {
-                    lead.team_id = team_id.clone();
-                    lead.rep_id = rep_id.clone();
-                    lead.via = via.to_string();
+                    let day = period::day_of(*at_ms, &self.zone).to_string();
+                    let names = &mut self.names;
+                    lead.team_id = names.of(team_id);
+                    lead.rep_id = names.of(rep_id);
+                    lead.via = names.of(via);
                     lead.offer_id = offer_id.clone().unwrap_or_default();
-                    lead.assigned_day = day;
+                    lead.assigned_day = names.of(&day);
                     lead.assigned_at_ms = *at_ms;
-                    lead.routed_by = routed_by.clone();
-                    lead.rule_id = rule_id.clone();
+                    lead.routed_by = names.of(routed_by);
+                    lead.rule_id = names.of(rule_id);
                 }
                 self.claim_to_touch(lead_id);
             }
@@ -362,7 +484,7 @@ impl Fold {
                 let lead = self.leads.entry(lead_id.clone()).or_default();
                 if lead.won_at_ms == 0 || lead.won_at_ms > *at_ms {
                     lead.won_at_ms = *at_ms;
-                    lead.won_currency = currency.clone();
+                    lead.won_currency = self.names.of(currency);
                     lead.won_minor = *amount_minor;
                 }
             }
@@ -449,13 +571,15 @@ impl Fold {
         if lead.assigned_at_ms == 0 || lead.first_touch_at_ms == 0 {
             return;
         }
+        let (assigned_at_ms, team_id, rep_id) = (lead.assigned_at_ms, lead.team_id, lead.rep_id);
+        let duration_ms = (lead.first_touch_at_ms - assigned_at_ms).max(0);
         let row = DurationRow {
-            dim: String::new(),
-            at_ms: lead.assigned_at_ms,
-            day: self.day(lead.assigned_at_ms),
-            team_id: lead.team_id.clone(),
-            rep_id: lead.rep_id.clone(),
-            duration_ms: (lead.first_touch_at_ms - lead.assigned_at_ms).max(0),
+            dim: Name::default(),
+            at_ms: assigned_at_ms,
+            day: self.day(assigned_at_ms),
+            team_id,
+            rep_id,
+            duration_ms,
         };
         self.duration("claim_to_touch", lead_id, row, true);
     }
@@ -465,65 +589,54 @@ impl Fold {
             if old.version >= state.version {
                 return;
             }
-            if old.status == "open" {
-                let bucket = open_key(old);
-                let (amount, weighted) = (old.amount_minor, old.weighted_minor);
+            if old.status == self.open_status {
+                let (bucket, amount, weighted) =
+                    (old.open_key(), old.amount_minor, old.weighted_minor);
                 add(
                     self.open.entry(bucket).or_default(),
                     [-1, -amount, -weighted],
                 );
             }
         }
-        if state.status == "open" {
+        let deal = self.deal(state);
+        if deal.status == self.open_status {
             add(
-                self.open.entry(open_key(state)).or_default(),
-                [1, state.amount_minor, state.weighted_minor],
+                self.open.entry(deal.open_key()).or_default(),
+                [1, deal.amount_minor, deal.weighted_minor],
             );
         }
         self.opportunities
-            .insert(state.opportunity_id.clone(), state.clone());
+            .insert(state.opportunity_id.clone(), deal);
         self.stages.entry(state.stage.clone()).or_insert((1000, 0));
     }
 
     fn count(&mut self, count: &Count) {
         let metric = count.metric.as_str();
-        let day = self.day(count.at_ms);
         let key = (metric, count.key.clone());
+        if self
+            .counted
+            .get(&key)
+            .is_some_and(|old| old.at_ms <= count.at_ms)
+        {
+            return;
+        }
         let row = CountedRow {
             at_ms: count.at_ms,
-            day: day.clone(),
-            team_id: count.team_id.clone(),
-            rep_id: count.rep_id.clone(),
-            dim: count.dim.clone(),
-            currency: count.currency.clone(),
+            day: self.day(count.at_ms),
+            team_id: self.names.of(&count.team_id),
+            rep_id: self.names.of(&count.rep_id),
+            dim: self.names.of(&count.dim),
+            currency: self.names.of(&count.currency),
             amount_minor: count.amount_minor,
         };
-        if let Some(old) = self.counted.get_mut(&key) {
-            if old.at_ms <= count.at_ms {
-                return;
-            }
-            // An earlier occurrence arrived late: the count moves to it.
-            let old = std::mem::replace(old, row);
-            let cell = (
-                old.day,
-                old.team_id,
-                old.rep_id,
-                metric,
-                old.dim,
-                old.currency,
+        let cell = row.cell(metric);
+        // An earlier occurrence arrived late: the count moves to it.
+        if let Some(old) = self.counted.insert(key, row) {
+            add(
+                self.daily.entry(old.cell(metric)).or_default(),
+                [-1, -old.amount_minor],
             );
-            add(self.daily.entry(cell).or_default(), [-1, -old.amount_minor]);
-        } else {
-            self.counted.insert(key, row);
         }
-        let cell = (
-            day,
-            count.team_id.clone(),
-            count.rep_id.clone(),
-            metric,
-            count.dim.clone(),
-            count.currency.clone(),
-        );
         add(self.daily.entry(cell).or_default(), [1, count.amount_minor]);
     }
 
@@ -534,20 +647,21 @@ impl Fold {
         ordered.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut changes = crate::open_days::Changes::new();
         for deal in ordered.chunk_by(|a, b| a.0.0 == b.0.0) {
+            let text = |name| self.names.get(name).to_string();
             let versions: Vec<crate::open_days::Version> = deal
                 .iter()
                 .map(|((_, version), row)| {
-                    let s = &row.state;
+                    let d = &row.deal;
                     crate::open_days::Version {
                         version: *version,
                         at_ms: row.at_ms,
-                        team_id: s.team_id.clone(),
-                        rep_id: s.owner_rep_id.clone(),
-                        stage: s.stage.clone(),
-                        status: s.status.clone(),
-                        currency: s.currency.clone(),
-                        amount_minor: s.amount_minor,
-                        weighted_minor: s.weighted_minor,
+                        team_id: text(d.team_id),
+                        rep_id: text(d.rep_id),
+                        stage: text(d.stage),
+                        status: text(d.status),
+                        currency: text(d.currency),
+                        amount_minor: d.amount_minor,
+                        weighted_minor: d.weighted_minor,
                     }
                 })
                 .collect();
@@ -566,6 +680,8 @@ impl Fold {
     pub fn tables(&self) -> Vec<Table<'_>> {
         use Value::{Int, Text};
         let now = self.now_ms;
+        let names = &self.names;
+        let name = move |name: Name| Text(names.get(name));
         vec![
             table(
                 "reporting_counters",
@@ -606,26 +722,26 @@ impl Fold {
                     "category",
                 ],
                 &self.opportunities,
-                |id, s| {
+                move |id, d| {
                     vec![
                         Text(id),
-                        Int(s.version),
-                        Text(&s.account_id),
-                        Text(&s.team_id),
-                        Text(&s.owner_rep_id),
-                        Text(&s.stage),
-                        Text(&s.status),
-                        Text(&s.currency),
-                        Int(s.amount_minor),
-                        Int(s.weighted_minor),
-                        Int(i64::from(s.probability_percent)),
-                        Text(&s.expected_close_date),
-                        Int(s.stage_entered_at_ms),
-                        Text(&s.forecast_category),
+                        Int(d.version),
+                        name(d.account_id),
+                        name(d.team_id),
+                        name(d.rep_id),
+                        name(d.stage),
+                        name(d.status),
+                        name(d.currency),
+                        Int(d.amount_minor),
+                        Int(d.weighted_minor),
+                        Int(d.probability_percent),
+                        name(d.close_date),
+                        Int(d.stage_entered_at_ms),
+                        name(d.category),
                     ]
                 },
             ),
-            table(
+            table_by_text(
                 "reporting_open",
                 &[
                     "team_id",
@@ -639,21 +755,14 @@ impl Fold {
                     "weighted_minor",
                 ],
                 &self.open,
-                |(team, rep, stage, currency, close, category), sums| {
-                    vec![
-                        Text(team),
-                        Text(rep),
-                        Text(stage),
-                        Text(currency),
-                        Text(close),
-                        Text(category),
-                        Int(sums[0]),
-                        Int(sums[1]),
-                        Int(sums[2]),
-                    ]
+                move |key| key.map(|part| names.get(part)),
+                move |key, sums| {
+                    let mut row: Vec<Value<'_>> = key.iter().map(|&part| name(part)).collect();
+                    row.extend([Int(sums[0]), Int(sums[1]), Int(sums[2])]);
+                    row
                 },
             ),
-            table(
+            table_by_text(
                 "reporting_daily",
                 &[
                     "day",
@@ -666,14 +775,24 @@ impl Fold {
                     "amount_minor",
                 ],
                 &self.daily,
-                |(day, team, rep, metric, dim, currency), sums| {
+                move |&(day, team, rep, metric, dim, currency)| {
+                    (
+                        names.get(day),
+                        names.get(team),
+                        names.get(rep),
+                        metric,
+                        names.get(dim),
+                        names.get(currency),
+                    )
+                },
+                move |&(day, team, rep, metric, dim, currency), sums| {
                     vec![
-                        Text(day),
-                        Text(team),
-                        Text(rep),
+                        name(day),
+                        name(team),
+                        name(rep),
                         Text(metric),
-                        Text(dim),
-                        Text(currency),
+                        name(dim),
+                        name(currency),
                         Int(sums[0]),
                         Int(sums[1]),
                     ]
@@ -693,16 +812,16 @@ impl Fold {
                     "amount_minor",
                 ],
                 &self.counted,
-                |(metric, key), row| {
+                move |(metric, key), row| {
                     vec![
                         Text(metric),
                         Text(key),
                         Int(row.at_ms),
-                        Text(&row.day),
-                        Text(&row.team_id),
-                        Text(&row.rep_id),
-                        Text(&row.dim),
-                        Text(&row.currency),
+                        name(row.day),
+                        name(row.team_id),
+                        name(row.rep_id),
+                        name(row.dim),
+                        name(row.currency),
                         Int(row.amount_minor),
                     ]
                 },
@@ -745,15 +864,15 @@ impl Fold {
                     "duration_ms",
                 ],
                 &self.durations,
-                |(metric, key), row| {
+                move |(metric, key), row| {
                     vec![
                         Text(metric),
                         Text(key),
-                        Text(&row.dim),
+                        name(row.dim),
                         Int(row.at_ms),
-                        Text(&row.day),
-                        Text(&row.team_id),
-                        Text(&row.rep_id),
+                        name(row.day),
+                        name(row.team_id),
+                        name(row.rep_id),
                         Int(row.duration_ms),
                     ]
                 },
@@ -777,22 +896,22 @@ impl Fold {
                     "rule_id",
                 ],
                 &self.leads,
-                |id, l| {
+                move |id, l| {
                     vec![
                         Text(id),
-                        Text(&l.team_id),
-                        Text(&l.rep_id),
-                        Text(&l.via),
+                        name(l.team_id),
+                        name(l.rep_id),
+                        name(l.via),
                         Text(&l.offer_id),
-                        Text(&l.assigned_day),
+                        name(l.assigned_day),
                         Int(l.assigned_at_ms),
                         Int(l.first_touch_at_ms),
                         Int(l.converted_at_ms),
                         Int(l.won_at_ms),
-                        Text(&l.won_currency),
+                        name(l.won_currency),
                         Int(l.won_minor),
-                        Text(&l.routed_by),
-                        Text(&l.rule_id),
+                        name(l.routed_by),
+                        name(l.rule_id),
                     ]
                 },
             ),
@@ -835,21 +954,21 @@ impl Fold {
                     "category",
                 ],
                 &self.history,
-                |(id, version), h| {
-                    let s = &h.state;
+                move |(id, version), h| {
+                    let d = &h.deal;
                     vec![
                         Text(id),
                         Int(*version),
                         Int(h.at_ms),
-                        Text(&s.team_id),
-                        Text(&s.owner_rep_id),
-                        Text(&s.stage),
-                        Text(&s.status),
-                        Text(&s.currency),
-                        Int(s.amount_minor),
-                        Int(s.weighted_minor),
-                        Text(&s.expected_close_date),
-                        Text(&s.forecast_category),
+                        name(d.team_id),
+                        name(d.rep_id),
+                        name(d.stage),
+                        name(d.status),
+                        name(d.currency),
+                        Int(d.amount_minor),
+                        Int(d.weighted_minor),
+                        name(d.close_date),
+                        name(d.category),
                     ]
                 },
             ),
@@ -898,20 +1017,32 @@ impl Fold {
     }
 }
 
-fn open_key(state: &OpportunityState) -> OpenKey {
-    (
-        state.team_id.clone(),
-        state.owner_rep_id.clone(),
-        state.stage.clone(),
-        state.currency.clone(),
-        state.expected_close_date.clone(),
-        state.forecast_category.clone(),
-    )
-}
-
 fn add<const N: usize>(sums: &mut [i64; N], deltas: [i64; N]) {
     for (sum, delta) in sums.iter_mut().zip(deltas) {
         *sum += delta;
+    }
+}
+
+/// The rows of `map` made by `row`, sorted by the texts `text` gives of
+/// each key (keys of interned names: their ids are in no useful order).
+fn table_by_text<'a, K: Sync, V: Sync, T: Ord>(
+    name: &'static str,
+    columns: &'static [&'static str],
+    map: &'a HashMap<K, V>,
+    text: impl Fn(&'a K) -> T,
+    row: impl Fn(&'a K, &'a V) -> Vec<Value<'a>> + Send + 'a,
+) -> Table<'a> {
+    let mut sorted: Vec<(T, &'a K, &'a V)> = map
+        .iter()
+        .map(|(key, value)| (text(key), key, value))
+        .collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let entries: Vec<(&'a K, &'a V)> = sorted.into_iter().map(|(_, k, v)| (k, v)).collect();
+    Table {
+        name,
+        columns,
+        len: entries.len(),
+        rows: Box::new(entries.into_iter().map(move |(key, value)| row(key, value))),
     }
 }
 
