@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::Backend;
+use sqlx::Row;
 
 use super::fold::{Fold, Table, Value};
 
@@ -16,11 +17,24 @@ const MAX_PARAMS: usize = 32_766;
 /// Writes every table of `fold` in `tx`, a transaction of a `backend`
 /// store. The fresh store's tables are empty but for the stages its
 /// migrations seed, which the fold started from, so those are replaced.
+///
+/// The tables' secondary indexes are dropped first and made again after
+/// the rows are in: an index built from all its rows at once is sorted
+/// once, where one kept up row by row takes its rows in the order of
+/// another key (the primary key's) and writes its pages at random.
 pub async fn write(tx: &mut Tx, backend: Backend, fold: &Fold) -> Result<u64> {
     sqlx::query("DELETE FROM reporting_stages")
         .execute(&mut **tx)
         .await
         .context("clearing the seeded stages")?;
+    let indexes = secondary_indexes(tx, backend).await?;
+    for index in &indexes {
+        // The name comes from the store's own catalogue.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {}", index.name)))
+            .execute(&mut **tx)
+            .await
+            .with_context(|| format!("dropping the index {} for the bulk write", index.name))?;
+    }
     let mut rows = 0;
     for table in fold.tables() {
         let name = table.name;
@@ -28,7 +42,51 @@ pub async fn write(tx: &mut Tx, backend: Backend, fold: &Fold) -> Result<u64> {
             .await
             .with_context(|| format!("writing the rebuilt {name}"))?;
     }
+    for index in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(index.sql.clone()))
+            .execute(&mut **tx)
+            .await
+            .with_context(|| format!("making the index {} again", index.name))?;
+    }
     Ok(rows)
+}
+
+/// A secondary index of the fresh store: its name and the statement that
+/// makes it.
+struct Index {
+    name: String,
+    sql: String,
+}
+
+/// The fresh store's indexes other than its tables' primary keys.
+async fn secondary_indexes(tx: &mut Tx, backend: Backend) -> Result<Vec<Index>> {
+    let sql = match backend {
+        // Primary keys' automatic indexes have no SQL.
+        Backend::Sqlite => {
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+             ORDER BY name"
+        }
+        // The schema on the connection's search path (the rebuild's);
+        // indexes behind a constraint (the primary keys) stay.
+        Backend::Postgres => {
+            "SELECT CAST(indexname AS TEXT) AS name, indexdef AS sql FROM pg_indexes \
+             WHERE schemaname = current_schema() AND indexname NOT IN \
+             (SELECT conname FROM pg_constraint \
+             WHERE connamespace = CAST(current_schema() AS regnamespace)) ORDER BY indexname"
+        }
+    };
+    let rows = sqlx::query(sql)
+        .fetch_all(&mut **tx)
+        .await
+        .context("listing the fresh store's indexes")?;
+    rows.iter()
+        .map(|row| {
+            Ok(Index {
+                name: row.try_get("name")?,
+                sql: row.try_get("sql")?,
+            })
+        })
+        .collect()
 }
 
 pub(crate) async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> Result<u64> {

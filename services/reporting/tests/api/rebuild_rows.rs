@@ -98,6 +98,30 @@ async fn all_rows(store: &leadwheel_plumbing::Store) -> BTreeMap<&'static str, V
     tables
 }
 
+/// The live store's indexes (name and definition), sorted: the rebuild
+/// drops the fresh tables' secondary indexes for its bulk write and makes
+/// them again, and on Postgres the fresh tables become the live ones.
+async fn indexes(store: &leadwheel_plumbing::Store) -> Vec<(String, String)> {
+    let sql = match store.backend() {
+        leadwheel_plumbing::store::Backend::Sqlite => {
+            "SELECT name, COALESCE(sql, '') AS sql FROM sqlite_master WHERE type = 'index'"
+        }
+        leadwheel_plumbing::store::Backend::Postgres => {
+            "SELECT CAST(indexname AS TEXT) AS name, indexdef AS sql FROM pg_indexes \
+             WHERE schemaname = current_schema()"
+        }
+    };
+    let mut out: Vec<(String, String)> = sqlx::query(sql)
+        .fetch_all(store.pool())
+        .await
+        .expect("listing the indexes")
+        .iter()
+        .map(|row| (row.get("name"), row.get("sql")))
+        .collect();
+    out.sort();
+    out
+}
+
 /// Offers and assignments (funnel facts, durations, lead rows), which the
 /// sales month lacks; event ids of their own.
 fn wheel_facts() -> Vec<Scripted> {
@@ -162,6 +186,13 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
         .await
         .expect("connecting to the test database");
     let built = all_rows(&store).await;
+    let built_indexes = indexes(&store).await;
+    assert!(
+        built_indexes
+            .iter()
+            .any(|(name, _)| name == "reporting_counted_day"),
+        "{built_indexes:?}"
+    );
     for table in [
         "reporting_opportunities",
         "reporting_open",
@@ -223,6 +254,11 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
         assert_eq!(&rebuilt[table], rows, "{table} after the rebuild");
     }
     assert_eq!(all_numbers(&admin).await, numbers);
+    assert_eq!(
+        indexes(&store).await,
+        built_indexes,
+        "the indexes after the rebuild"
+    );
     store.close().await;
     app.stop().await;
 }
