@@ -285,6 +285,35 @@ impl Drop for Switch {
 }
 
 async fn copy_sqlite(conn: &mut PoolConnection<Any>) -> Result<()> {
+    // The live tables' secondary indexes go for the copy and are made
+    // again after it, each sorted once (as in the bulk write): kept up row
+    // by row they took the copy's rows in primary key order and wrote
+    // their own pages at random. Readers (WAL) keep the old tables and
+    // indexes until the commit.
+    let tables = READ_MODELS
+        .iter()
+        .map(|table| format!("'{table}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let indexes: Vec<(String, String)> = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+         AND tbl_name IN ({tables}) ORDER BY name"
+    )))
+    .fetch_all(&mut **conn)
+    .await
+    .context("listing the live indexes")?
+    .iter()
+    .map(|row| Ok((row.try_get("name")?, row.try_get("sql")?)))
+    .collect::<Result<_, sqlx::Error>>()?;
+    let mut remake = Vec::with_capacity(indexes.len());
+    for (name, sql) in &indexes {
+        remake.push(in_schema(sql, "main").with_context(|| format!("the index {name}"))?);
+        // Names come from the store's own catalogue.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX main.{name}")))
+            .execute(&mut **conn)
+            .await
+            .with_context(|| format!("dropping the live index {name} for the copy"))?;
+    }
     for table in READ_MODELS {
         // Table names are the constants above; both files have the same
         // columns in the same order (the same migrations made them).
@@ -298,7 +327,39 @@ async fn copy_sqlite(conn: &mut PoolConnection<Any>) -> Result<()> {
         .await
         .with_context(|| format!("copying {table}"))?;
     }
+    for sql in remake {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut **conn)
+            .await
+            .context("making a live index again")?;
+    }
     replace_inbox(conn, "main.lw_inbox", "fresh.lw_inbox").await
+}
+
+/// A `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ...` statement (as SQLite
+/// keeps it in `sqlite_master`) with its index in `schema`: with the fresh
+/// file attached, both databases have tables of the same names.
+fn in_schema(sql: &str, schema: &str) -> Result<String> {
+    let words = ["CREATE", "UNIQUE", "INDEX", "IF", "NOT", "EXISTS"];
+    let mut rest = sql.trim_start();
+    let mut head = String::new();
+    for word in words {
+        let Some(prefix) = rest.get(..word.len()) else {
+            break;
+        };
+        if prefix.eq_ignore_ascii_case(word)
+            && rest[word.len()..].starts_with(|c: char| c.is_ascii_whitespace())
+        {
+            head.push_str(prefix);
+            head.push(' ');
+            rest = rest[word.len()..].trim_start();
+        }
+    }
+    let upper = head.to_ascii_uppercase();
+    if !upper.starts_with("CREATE ") || !upper.contains("INDEX ") {
+        bail!("not a CREATE INDEX statement: {sql}");
+    }
+    Ok(format!("{head}{schema}.{rest}"))
 }
 
 async fn move_postgres(conn: &mut PoolConnection<Any>, schema: &str) -> Result<()> {
@@ -357,4 +418,26 @@ async fn replace_inbox(
         .context("copying the inbox")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_schema;
+
+    #[test]
+    fn an_index_statement_is_put_in_a_schema() {
+        assert_eq!(
+            in_schema("CREATE INDEX reporting_x\n    ON reporting_t (a)", "main").unwrap(),
+            "CREATE INDEX main.reporting_x\n    ON reporting_t (a)"
+        );
+        assert_eq!(
+            in_schema(
+                "create unique index if not exists x on t (a) WHERE b = 'c'",
+                "main"
+            )
+            .unwrap(),
+            "create unique index if not exists main.x on t (a) WHERE b = 'c'"
+        );
+        assert!(in_schema("CREATE TABLE t (a)", "main").is_err());
+    }
 }

@@ -19,8 +19,9 @@
 //! and an event the replay did not reach is still unacknowledged by them,
 //! so they apply it next.
 //!
-//! The fold holds every folded row in memory until the write: memory grows
-//! with the size of the read models (see `docs/reporting.md`).
+//! The fold holds every folded row in memory until the write (few-valued
+//! texts interned): memory grows with the size of the read models (see
+//! `docs/reporting.md`).
 //!
 //! Quotas and adjustments are not built from events: the switch keeps them.
 
