@@ -203,6 +203,20 @@ impl Store {
         }
     }
 
+    /// Waits for this process's turn to write, for a writer that opens its
+    /// own transaction on a connection of [`Self::pool`] instead of calling
+    /// [`Self::begin`] (one that must attach another file first, say).
+    /// SQLite: the same queue `begin` joins, held until the guard drops,
+    /// so such a writer is not left to SQLite's busy handler against this
+    /// process's other writers (under a steady stream of them it can wait
+    /// out the busy timeout); Postgres: no queue, `None`.
+    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
     /// Checks the store answers, for readiness probes.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

@@ -163,6 +163,10 @@ impl Fresh {
 
     /// Locks the live store's writers out for the switch.
     pub async fn lock_live(&self, live: &Store) -> Result<Switch> {
+        // SQLite: behind this process's writers (the durable consumers),
+        // in their queue; left to SQLite's busy handler against their
+        // steady stream of batches, the lock was seen to time out.
+        let turn = live.write_turn().await;
         let mut conn = live.pool().acquire().await?;
         match &self.place {
             Place::File(path) => {
@@ -192,6 +196,7 @@ impl Fresh {
         Ok(Switch {
             conn: Some(conn),
             sqlite: matches!(self.place, Place::File(_)),
+            _turn: turn,
         })
     }
 
@@ -218,6 +223,8 @@ impl Fresh {
 pub struct Switch {
     conn: Option<PoolConnection<Any>>,
     sqlite: bool,
+    /// This process's turn to write, held to the end of the switch.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Switch {
