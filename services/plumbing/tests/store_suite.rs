@@ -199,3 +199,38 @@ async fn in_memory_sqlite_and_unknown_schemes_are_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("unsupported"), "{err}");
 }
+
+/// A writer outside `begin` (the reporting rebuild's switch) waits in the
+/// same queue as the process's transactions on SQLite: not while one is
+/// open, at once after; in turn before a writer that came later.
+#[tokio::test]
+async fn a_write_turn_queues_with_the_transactions_on_sqlite() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let tx = store.begin().await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(200), store.write_turn()).await;
+    assert!(waiting.is_err(), "a turn while a transaction is open");
+    let turn = store.clone();
+    let turn = tokio::spawn(async move { turn.write_turn().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tx.rollback().await.unwrap();
+    let turn = tokio::time::timeout(Duration::from_secs(5), turn)
+        .await
+        .expect("the turn after the transaction")
+        .unwrap();
+    assert!(turn.is_some(), "SQLite writers queue");
+    let later = tokio::time::timeout(Duration::from_millis(200), store.begin()).await;
+    assert!(later.is_err(), "a transaction while the turn is held");
+    drop(turn);
+    store.begin().await.expect("a transaction after the turn");
+}
+
+#[tokio::test]
+async fn postgres_has_no_write_turn() {
+    on_postgres(|db| async move {
+        let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+        let _tx = store.begin().await.unwrap();
+        assert!(store.write_turn().await.is_none());
+    })
+    .await;
+}

@@ -80,6 +80,14 @@ fn day_in_next_month(last_day: &str) -> String {
     }
 }
 
+/// Waits until team demo's EUR forecast this month weighs `minor` open.
+async fn weighted_open_becomes(reporting: &Reporting, minor: i64, what: &str) {
+    eventually(WAIT, what, || async move {
+        (forecast(reporting).await?.weighted_open_minor == minor).then_some(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_won_deal_moves_pipeline_forecast_and_the_five_questions() {
     let system = System::start().await.expect("system");
@@ -264,11 +272,7 @@ async fn a_won_deal_moves_pipeline_forecast_and_the_five_questions() {
     opps.set_amount(set_close_date(&next_month))
         .await
         .expect("ana moves the close date out");
-    eventually(WAIT, "the deal out of this month's forecast", || {
-        let maya = maya.clone();
-        async move { (forecast(&maya).await?.weighted_open_minor == 0).then_some(()) }
-    })
-    .await;
+    weighted_open_becomes(&maya, 0, "the deal out of this month's forecast").await;
     let moved = maya
         .clone()
         .get_forecast_movement(GetForecastMovementRequest {
@@ -302,11 +306,7 @@ async fn a_won_deal_moves_pipeline_forecast_and_the_five_questions() {
     opps.set_amount(set_close_date(&month.to))
         .await
         .expect("ana moves the close date back");
-    eventually(WAIT, "the deal back in this month's forecast", || {
-        let maya = maya.clone();
-        async move { (forecast(&maya).await?.weighted_open_minor == 7_200_00).then_some(()) }
-    })
-    .await;
+    weighted_open_becomes(&maya, 7_200_00, "the deal back in this month's forecast").await;
 
     // Won: out of the open pipeline, into won, attainment 50%.
     opps.move_stage(MoveStageRequest {

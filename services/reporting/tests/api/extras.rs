@@ -478,3 +478,58 @@ on_both_backends!(
     touches_before_conversion_and_follow_ups,
     follow_ups_do_not_depend_on_order,
 );
+
+/// Migration 0013 on a store written before it: a follow-up set by an
+/// activity (a touch on its item at the same moment) keeps that activity
+/// as its setter; one set on its own keeps none.
+async fn follow_ups_written_before_0013_get_their_setter(db: TestDb) {
+    use leadwheel_reporting::MIGRATOR;
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 13)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    let old = leadwheel_plumbing::Store::connect(&db.url, &before)
+        .await
+        .expect("the store before 0013");
+    for sql in [
+        "INSERT INTO reporting_touches (item, activity_id, at_ms) VALUES \
+         ('lead:la', 'a1', 100), ('lead:la', 'a2', 200), ('lead:lb', 'b1', 300)",
+        "INSERT INTO reporting_follow_ups (item, set_at_ms, due_date, team_id, rep_id) VALUES \
+         ('lead:la', 100, '2026-11-03', 'north', 'ana'), \
+         ('lead:lb', 250, '2026-11-04', 'north', 'ana')",
+    ] {
+        sqlx::query(sql).execute(old.pool()).await.expect(sql);
+    }
+    old.close().await;
+    let store = leadwheel_plumbing::Store::connect(&db.url, &MIGRATOR)
+        .await
+        .expect("migrating to 0013");
+    let setters: Vec<(String, String)> =
+        sqlx::query("SELECT item, set_by_activity FROM reporting_follow_ups ORDER BY item")
+            .fetch_all(store.pool())
+            .await
+            .expect("the follow-ups")
+            .iter()
+            .map(|row| {
+                use sqlx::Row;
+                (row.get("item"), row.get("set_by_activity"))
+            })
+            .collect();
+    assert_eq!(
+        setters,
+        vec![
+            ("lead:la".to_string(), "a1".to_string()),
+            ("lead:lb".to_string(), String::new()),
+        ]
+    );
+    store.close().await;
+}
+
+on_both_backends!(follow_ups_written_before_0013_get_their_setter);
