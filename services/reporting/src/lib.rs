@@ -31,6 +31,7 @@ pub mod error;
 pub mod event_subjects;
 pub mod funnel;
 pub mod grpc;
+pub mod histogram;
 pub mod http;
 pub mod http_query;
 pub mod models;
@@ -189,6 +190,9 @@ pub async fn run_with(
     models::open_days::upkeep(&runtime.store, &settings.zone, clock.now_ms())
         .await
         .context("deriving the pre-aggregated tables")?;
+    models::duration_histograms::upkeep(&runtime.store, clock.now_ms())
+        .await
+        .context("deriving the duration histograms")?;
     let handler = consumer::Handler {
         applier: models::apply::Applier {
             zone: settings.zone.clone(),

@@ -69,6 +69,51 @@ impl Days {
     }
 }
 
+/// A period cut into the whole months it spans (`YYYY-MM`, first and
+/// last) and the days before and after them (`YYYY-MM-DD`, first and last
+/// of each run), for tables kept per day and per month.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonthsAndDays {
+    pub months: Option<(String, String)>,
+    pub days: Vec<(String, String)>,
+}
+
+impl Days {
+    /// This period as whole months and the days around them.
+    pub fn months_and_days(&self) -> MonthsAndDays {
+        let month_key = |d: Date| format!("{:04}-{:02}", d.year(), d.month());
+        let first_whole = if self.from.day() == 1 {
+            self.from
+        } else {
+            self.from.last_of_month().tomorrow().unwrap_or(self.to)
+        };
+        let last_whole = if self.to == self.to.last_of_month() {
+            self.to
+        } else {
+            self.to.first_of_month().yesterday().unwrap_or(self.from)
+        };
+        if first_whole > last_whole {
+            return MonthsAndDays {
+                months: None,
+                days: vec![(self.from_key(), self.to_key())],
+            };
+        }
+        let mut days = Vec::new();
+        if self.from < first_whole {
+            let before = first_whole.yesterday().unwrap_or(self.from);
+            days.push((self.from_key(), before.to_string()));
+        }
+        if last_whole < self.to {
+            let after = last_whole.tomorrow().unwrap_or(self.to);
+            days.push((after.to_string(), self.to_key()));
+        }
+        MonthsAndDays {
+            months: Some((month_key(first_whole), month_key(last_whole))),
+            days,
+        }
+    }
+}
+
 fn add_days(date: Date, days: i32) -> Date {
     date.checked_add(Span::new().days(days)).unwrap_or(date)
 }
@@ -167,6 +212,62 @@ mod tests {
 
     fn date(text: &str) -> Date {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_period_is_cut_into_whole_months_and_the_days_around_them() {
+        let cut = |from: &str, to: &str| {
+            Days {
+                kind: PeriodKind::Custom,
+                from: date(from),
+                to: date(to),
+            }
+            .months_and_days()
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            cut("2026-06-01", "2026-06-30"),
+            MonthsAndDays {
+                months: Some(pair("2026-06", "2026-06")),
+                days: vec![]
+            }
+        );
+        assert_eq!(
+            cut("2026-06-08", "2026-06-14"),
+            MonthsAndDays {
+                months: None,
+                days: vec![pair("2026-06-08", "2026-06-14")]
+            }
+        );
+        assert_eq!(
+            cut("2026-01-15", "2026-04-10"),
+            MonthsAndDays {
+                months: Some(pair("2026-02", "2026-03")),
+                days: vec![
+                    pair("2026-01-15", "2026-01-31"),
+                    pair("2026-04-01", "2026-04-10")
+                ]
+            }
+        );
+        // A week across a month's end, and a year.
+        assert_eq!(
+            cut("2026-06-29", "2026-07-05"),
+            MonthsAndDays {
+                months: None,
+                days: vec![pair("2026-06-29", "2026-07-05")]
+            }
+        );
+        assert_eq!(
+            cut("2026-01-01", "2026-12-31").months,
+            Some(pair("2026-01", "2026-12"))
+        );
+        assert_eq!(
+            cut("2024-02-01", "2024-02-29"),
+            MonthsAndDays {
+                months: Some(pair("2024-02", "2024-02")),
+                days: vec![]
+            }
+        );
     }
 
     fn keys(days: Days) -> (String, String) {

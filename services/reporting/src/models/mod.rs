@@ -5,6 +5,7 @@
 pub mod aggregates;
 pub mod apply;
 pub mod derived;
+pub mod duration_histograms;
 pub mod follow_ups;
 pub mod open_days;
 pub mod per_deal;

@@ -450,51 +450,6 @@ impl Reader {
     }
 }
 
-/// One duration of a fact.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DurationRow {
-    pub metric: String,
-    pub dim: String,
-    pub team_id: String,
-    pub rep_id: String,
-    pub duration_ms: i64,
-}
-
-impl Reader {
-    /// Durations of `metrics` within `filter` on the days `from` to `to`.
-    /// One row per fact: percentiles need the values, so this reads the
-    /// period's facts (an index on (metric, day) keeps it to them).
-    pub async fn durations(
-        &self,
-        filter: &Filter,
-        from: &str,
-        to: &str,
-        metrics: &[&str],
-    ) -> Result<Vec<DurationRow>, StoreError> {
-        let PeriodMetrics {
-            marks,
-            clause,
-            binds,
-        } = PeriodMetrics::new(filter, from, to, metrics);
-        let sql = format!(
-            "SELECT metric, dim, team_id, rep_id, duration_ms FROM reporting_durations \
-             WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause}"
-        );
-        let rows = fetch(&self.store, &sql, &binds).await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DurationRow {
-                    metric: row.try_get("metric")?,
-                    dim: row.try_get("dim")?,
-                    team_id: row.try_get("team_id")?,
-                    rep_id: row.try_get("rep_id")?,
-                    duration_ms: row.try_get("duration_ms")?,
-                })
-            })
-            .collect()
-    }
-}
-
 /// The binds of a query over the days `$1` to `$2` and `metrics`, with
 /// `filter`: `marks` lists the metrics' markers (for `metric IN (…)`),
 /// `clause` is the filter's `AND …` text.

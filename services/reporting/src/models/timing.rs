@@ -9,6 +9,7 @@ use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
 
+use super::duration_histograms::{self, Fact};
 use crate::period;
 
 /// One duration row.
@@ -24,38 +25,80 @@ pub struct Duration<'a> {
 
 /// Writes `d` unless an earlier occurrence of its fact is stored; with
 /// `replace`, writes it whatever is stored (for values derived from
-/// order-tolerant rows).
+/// order-tolerant rows). The day and month histograms
+/// (`duration_histograms.rs`) follow: the old value out, the new one in.
 pub async fn duration(
     tx: &mut Tx,
     zone: &TimeZone,
     d: &Duration<'_>,
     replace: bool,
 ) -> Result<(), StoreError> {
-    let condition = if replace {
-        ""
-    } else {
-        " WHERE reporting_durations.at_ms > excluded.at_ms"
+    let day = period::day_of(d.at_ms, zone).to_string();
+    let stored = sqlx::query(
+        "SELECT dim, at_ms, day, team_id, rep_id, duration_ms FROM reporting_durations \
+         WHERE metric = $1 AND fact_key = $2",
+    )
+    .bind(d.metric)
+    .bind(d.key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let old = match &stored {
+        Some(row) => {
+            let texts: [String; 4] = [
+                row.try_get("dim")?,
+                row.try_get("day")?,
+                row.try_get("team_id")?,
+                row.try_get("rep_id")?,
+            ];
+            let at_ms: i64 = row.try_get("at_ms")?;
+            let duration_ms: i64 = row.try_get("duration_ms")?;
+            let same = texts == [d.dim, day.as_str(), d.team_id, d.rep_id]
+                && at_ms == d.at_ms
+                && duration_ms == d.duration_ms;
+            if same || !(replace || at_ms > d.at_ms) {
+                return Ok(());
+            }
+            Some((texts, duration_ms))
+        }
+        None => None,
     };
-    let sql = format!(
+    sqlx::query(
         "INSERT INTO reporting_durations (metric, fact_key, dim, at_ms, day, team_id, rep_id, \
          duration_ms) VALUES ($1, $2, $8, $3, $4, $5, $6, $7) \
          ON CONFLICT (metric, fact_key) DO UPDATE SET at_ms = excluded.at_ms, dim = excluded.dim, \
          day = excluded.day, team_id = excluded.team_id, rep_id = excluded.rep_id, \
-         duration_ms = excluded.duration_ms{condition}"
-    );
-    // Only the constant condition is pasted in.
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(d.metric)
-        .bind(d.key)
-        .bind(d.at_ms)
-        .bind(period::day_of(d.at_ms, zone).to_string())
-        .bind(d.team_id)
-        .bind(d.rep_id)
-        .bind(d.duration_ms)
-        .bind(d.dim)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+         duration_ms = excluded.duration_ms",
+    )
+    .bind(d.metric)
+    .bind(d.key)
+    .bind(d.at_ms)
+    .bind(&day)
+    .bind(d.team_id)
+    .bind(d.rep_id)
+    .bind(d.duration_ms)
+    .bind(d.dim)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(([dim, old_day, team_id, rep_id], duration_ms)) = &old {
+        let fact = Fact {
+            metric: d.metric,
+            day: old_day,
+            team_id,
+            rep_id,
+            dim,
+            duration_ms: *duration_ms,
+        };
+        duration_histograms::remove(tx, &fact).await?;
+    }
+    let fact = Fact {
+        metric: d.metric,
+        day: &day,
+        team_id: d.team_id,
+        rep_id: d.rep_id,
+        dim: d.dim,
+        duration_ms: d.duration_ms,
+    };
+    duration_histograms::add(tx, &fact).await
 }
 
 /// A lead's first assignment.

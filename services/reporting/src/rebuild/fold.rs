@@ -18,6 +18,7 @@ use leadwheel_proto::events::v1::{AccountChanged, OpportunityState};
 
 use crate::consumer::{Handler, Refused};
 use crate::funnel::{self, Fact};
+use crate::histogram::Histogram;
 use crate::period;
 use crate::sales::{self, Count, Update};
 
@@ -668,6 +669,33 @@ impl Fold {
             crate::open_days::of_history(&versions, &self.zone, &mut changes);
         }
         crate::open_days::without_zeros(changes)
+    }
+
+    /// The folded durations' day histograms
+    /// (`models::duration_histograms`), counted under interned keys first.
+    pub fn duration_cells(&self) -> crate::models::duration_histograms::Cells {
+        let mut by_name: HashMap<(&'static str, Name, Name, Name, Name), Histogram> =
+            HashMap::new();
+        for ((metric, _), row) in &self.durations {
+            by_name
+                .entry((metric, row.day, row.team_id, row.rep_id, row.dim))
+                .or_default()
+                .add(row.duration_ms);
+        }
+        let text = |name| self.names.get(name).to_string();
+        by_name
+            .into_iter()
+            .map(|((metric, day, team, rep, dim), histogram)| {
+                let key = (
+                    metric.to_string(),
+                    text(day),
+                    text(team),
+                    text(rep),
+                    text(dim),
+                );
+                (key, histogram)
+            })
+            .collect()
     }
 
     /// Events applied so far (each consumer's inbox rows).

@@ -30,7 +30,7 @@ use crate::{CONSUMERS, MIGRATOR};
 /// other tables (`reporting_quotas`, `reporting_adjustments`) are set
 /// through the API and kept; a test checks every `reporting_*` table is in
 /// one list or the other.
-pub const READ_MODELS: [&str; 20] = [
+pub const READ_MODELS: [&str; 22] = [
     "reporting_counters",
     "reporting_facts",
     "reporting_opportunities",
@@ -41,6 +41,8 @@ pub const READ_MODELS: [&str; 20] = [
     "reporting_reps",
     "reporting_stages",
     "reporting_durations",
+    "reporting_duration_days",
+    "reporting_duration_months",
     "reporting_leads",
     "reporting_accounts",
     "reporting_opportunity_history",

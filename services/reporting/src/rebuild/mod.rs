@@ -271,6 +271,13 @@ impl Rebuilder {
             crate::models::open_days::write(&mut tx, fresh.store.backend(), &fold.open_changes())
                 .await
                 .context("writing the open pipeline's day sums")?;
+        rows += crate::models::duration_histograms::write(
+            &mut tx,
+            fresh.store.backend(),
+            &fold.duration_cells(),
+        )
+        .await
+        .context("writing the duration histograms")?;
         let write_time = written.elapsed();
         // The other pre-aggregated tables are not folded: recomputed from
         // the base tables just written, in the same transaction.

@@ -12,8 +12,8 @@ use leadwheel_proto::reporting::v1::{
 };
 
 use super::Reports;
-use super::wheel::percentiles;
 use crate::error::Error;
+use crate::histogram::Histogram;
 use crate::period;
 
 /// Most stuck deals listed.
@@ -85,21 +85,21 @@ impl Reports {
                 }
             }
         }
-        let mut per_stage: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-        let mut per_rep: BTreeMap<(String, String, String), Vec<i64>> = BTreeMap::new();
+        let mut per_stage: BTreeMap<String, Histogram> = BTreeMap::new();
+        let mut per_rep: BTreeMap<(String, String, String), Histogram> = BTreeMap::new();
         for row in self
             .reader
-            .durations(&filter, &from, &to, &["stage_time"])
+            .duration_histograms(&filter, &days, &["stage_time"])
             .await?
         {
             per_stage
                 .entry(row.dim.clone())
                 .or_default()
-                .push(row.duration_ms);
+                .merge(&row.histogram);
             per_rep
                 .entry((row.team_id, row.rep_id, row.dim))
                 .or_default()
-                .push(row.duration_ms);
+                .merge(&row.histogram);
         }
         let mut ordered: Vec<StageFlow> = flows.into_values().collect();
         ordered.sort_by_key(|f| position.get(f.stage.as_str()).copied());
@@ -110,9 +110,12 @@ impl Reports {
             } else {
                 0
             };
-            flow.time_in_stage = Some(percentiles(
-                per_stage.remove(&flow.stage).unwrap_or_default(),
-            ));
+            flow.time_in_stage = Some(
+                per_stage
+                    .remove(&flow.stage)
+                    .unwrap_or_default()
+                    .percentiles(),
+            );
         }
         let stuck = self
             .reader
@@ -135,11 +138,11 @@ impl Reports {
             stages: ordered,
             reps: per_rep
                 .into_iter()
-                .map(|((team_id, rep_id, stage), values)| RepStageTime {
+                .map(|((team_id, rep_id, stage), histogram)| RepStageTime {
                     team_id,
                     rep_id,
                     stage,
-                    time_in_stage: Some(percentiles(values)),
+                    time_in_stage: Some(histogram.percentiles()),
                 })
                 .collect(),
             won,

@@ -17,7 +17,7 @@ use leadwheel_proto::reporting::v1::{
 
 use super::Reports;
 use crate::error::Error;
-use crate::models::queries::DurationRow;
+use crate::histogram::Histogram;
 use crate::period;
 
 const FAIRNESS_METRICS: [&str; 7] = [
@@ -112,16 +112,16 @@ impl Reports {
             }
             reps.insert((row.team_id, row.rep_id), rep);
         }
-        let mut waits: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        let mut waits: BTreeMap<(String, String), Histogram> = BTreeMap::new();
         for row in self
             .reader
-            .durations(&filter, &from, &to, &["time_to_claim"])
+            .duration_histograms(&filter, &days, &["time_to_claim"])
             .await?
         {
             waits
                 .entry((row.team_id, row.rep_id))
                 .or_default()
-                .push(row.duration_ms);
+                .merge(&row.histogram);
         }
         let leavers = self.reader.leavers().await?;
         let mut looks: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -136,7 +136,7 @@ impl Reports {
                 } else {
                     0
                 };
-                rep.time_to_claim = Some(percentiles(waits.remove(&key).unwrap_or_default()));
+                rep.time_to_claim = Some(waits.remove(&key).unwrap_or_default().percentiles());
                 rep.passes.sort_by(|a, b| a.reason.cmp(&b.reason));
                 rep.skips.sort_by(|a, b| a.reason.cmp(&b.reason));
                 if rep.offers > 0 && !rep.left {
@@ -169,50 +169,44 @@ impl Reports {
         let filter = self
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
-        let rows = self
+        // Per group (the whole scope, a team, a rep), one histogram per metric.
+        type PerMetric = [Histogram; 3];
+        let mut all = PerMetric::default();
+        let mut teams: BTreeMap<String, PerMetric> = BTreeMap::new();
+        let mut reps: BTreeMap<(String, String), PerMetric> = BTreeMap::new();
+        for row in self
             .reader
-            .durations(&filter, &days.from_key(), &days.to_key(), &SPEED_METRICS)
-            .await?;
-        let speed = |rows: &[&DurationRow]| {
-            let of = |metric: &str| {
-                percentiles(
-                    rows.iter()
-                        .filter(|r| r.metric == metric)
-                        .map(|r| r.duration_ms)
-                        .collect(),
-                )
+            .duration_histograms(&filter, &days, &SPEED_METRICS)
+            .await?
+        {
+            let Some(index) = SPEED_METRICS.iter().position(|m| *m == row.metric) else {
+                continue;
             };
-            Speed {
-                system: Some(of("system")),
-                offer_to_claim: Some(of("offer_to_claim")),
-                claim_to_touch: Some(of("claim_to_touch")),
-            }
-        };
-        let mut teams: BTreeMap<&str, Vec<&DurationRow>> = BTreeMap::new();
-        let mut reps: BTreeMap<(&str, &str), Vec<&DurationRow>> = BTreeMap::new();
-        for row in &rows {
-            teams.entry(&row.team_id).or_default().push(row);
-            reps.entry((&row.team_id, &row.rep_id))
-                .or_default()
-                .push(row);
+            all[index].merge(&row.histogram);
+            teams.entry(row.team_id.clone()).or_default()[index].merge(&row.histogram);
+            reps.entry((row.team_id, row.rep_id)).or_default()[index].merge(&row.histogram);
         }
-        let all: Vec<&DurationRow> = rows.iter().collect();
+        let speed = |metrics: &PerMetric| Speed {
+            system: Some(metrics[0].percentiles()),
+            offer_to_claim: Some(metrics[1].percentiles()),
+            claim_to_touch: Some(metrics[2].percentiles()),
+        };
         Ok(GetSpeedToLeadResponse {
             period: Some(days.to_proto()),
             total: Some(speed(&all)),
             teams: teams
                 .iter()
-                .map(|(team, rows)| TeamSpeed {
-                    team_id: team.to_string(),
-                    speed: Some(speed(rows)),
+                .map(|(team, metrics)| TeamSpeed {
+                    team_id: team.clone(),
+                    speed: Some(speed(metrics)),
                 })
                 .collect(),
             reps: reps
                 .iter()
-                .map(|((team, rep), rows)| RepSpeed {
-                    team_id: team.to_string(),
-                    rep_id: rep.to_string(),
-                    speed: Some(speed(rows)),
+                .map(|((team, rep), metrics)| RepSpeed {
+                    team_id: team.clone(),
+                    rep_id: rep.clone(),
+                    speed: Some(speed(metrics)),
                 })
                 .collect(),
         })

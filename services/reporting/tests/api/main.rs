@@ -12,6 +12,7 @@ mod download;
 mod download_tls;
 mod extras;
 mod helpers;
+mod histograms;
 mod history;
 mod rebuild;
 mod rebuild_rows;

@@ -200,6 +200,8 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
         "reporting_facts",
         "reporting_counters",
         "reporting_durations",
+        "reporting_duration_days",
+        "reporting_duration_months",
         "reporting_touches",
         "reporting_leads",
         "reporting_opportunity_history",
