@@ -31,6 +31,71 @@ pub struct Touched {
     routes: Option<(Leads, Sums<RouteKey>)>,
     tiers: Option<(Deals, Sums<TierKey>)>,
     owners: Option<(Vec<String>, Sums<OwnerKey>)>,
+    conversions: Option<(String, Sums<ConversionKey>)>,
+}
+
+/// A bucket of `reporting_conversion_touches`: the day, team and rep of a
+/// lead's conversion, and the touches logged on the lead up to it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ConversionKey {
+    day: String,
+    team_id: String,
+    rep_id: String,
+    touches: i64,
+}
+
+/// The lead whose touches before conversion `update` may change: its
+/// conversion's count, or a touch logged on it.
+fn converted_lead(update: &Update) -> Option<&str> {
+    match update {
+        Update::Count(count) if count.metric == Metric::Converted => Some(&count.key),
+        Update::ItemTouch { item, .. } => item.strip_prefix("lead:"),
+        _ => None,
+    }
+}
+
+/// A lead's touches before conversion: one lead in its bucket, none
+/// before it is converted. Shared with `derived.rs`.
+pub(super) const CONVERSION_TOUCHES: &str = "CAST((SELECT COUNT(*) FROM reporting_touches t \
+     WHERE t.item = 'lead:' || c.fact_key AND t.at_ms <= c.at_ms) AS BIGINT)";
+
+async fn conversions(tx: &mut Tx, lead_id: &str) -> Result<Sums<ConversionKey>, StoreError> {
+    // Only the constant CONVERSION_TOUCHES is pasted in.
+    let sql = format!(
+        "SELECT c.day, c.team_id, c.rep_id, {CONVERSION_TOUCHES} AS touches \
+         FROM reporting_counted c WHERE c.metric = 'converted' AND c.fact_key = $1"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lead_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut sums = Sums::new();
+    for row in rows {
+        let key = ConversionKey {
+            day: row.try_get("day")?,
+            team_id: row.try_get("team_id")?,
+            rep_id: row.try_get("rep_id")?,
+            touches: row.try_get("touches")?,
+        };
+        add(&mut sums, key, vec![1]);
+    }
+    Ok(sums)
+}
+
+async fn add_conversion(tx: &mut Tx, key: &ConversionKey, delta: &[i64]) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO reporting_conversion_touches (day, team_id, rep_id, touches, leads) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (day, team_id, rep_id, touches) DO UPDATE SET \
+         leads = reporting_conversion_touches.leads + excluded.leads",
+    )
+    .bind(&key.day)
+    .bind(&key.team_id)
+    .bind(&key.rep_id)
+    .bind(key.touches)
+    .bind(delta[0])
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Which leads' routes an update may change.
@@ -68,9 +133,14 @@ fn lock(backend: Backend) -> &'static str {
 /// claimed through `offer_id` was a first look: the assignment and the
 /// first look's count touch different rows.
 async fn lock_offer(tx: &mut Tx, backend: Backend, offer_id: &str) -> Result<(), StoreError> {
+    lock_key(tx, backend, offer_id).await
+}
+
+/// On Postgres, a lock on `key` until the transaction ends.
+async fn lock_key(tx: &mut Tx, backend: Backend, key: &str) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(offer_id)
+            .bind(key)
             .execute(&mut **tx)
             .await?;
     }
@@ -130,6 +200,14 @@ pub async fn before(tx: &mut Tx, backend: Backend, update: &Update) -> Result<To
         )),
         _ => None,
     };
+    if let Some(lead_id) = converted_lead(update) {
+        // A touch and the conversion of one lead come as different rows
+        // (the touch before its lead is converted has no row to lock):
+        // on Postgres they take turns by the lead.
+        lock_key(tx, backend, &format!("conversion:{lead_id}")).await?;
+        let sums = conversions(tx, lead_id).await?;
+        touched.conversions = Some((lead_id.to_string(), sums));
+    }
     if let Some((accounts, deals)) = balance {
         // Accounts before deals, in every update, so two transactions
         // lock them in the same order.
@@ -155,6 +233,12 @@ impl Touched {
             let new = tiers(tx, &deals, "").await?;
             for (key, delta) in difference(old, new) {
                 add_tier(tx, &key, &delta).await?;
+            }
+        }
+        if let Some((lead_id, old)) = self.conversions {
+            let new = conversions(tx, &lead_id).await?;
+            for (key, delta) in difference(old, new) {
+                add_conversion(tx, &key, &delta).await?;
             }
         }
         if let Some((accounts, old)) = self.owners {

@@ -7,11 +7,15 @@
 use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::StoreError;
 
-use super::aggregates::{OWNED, ROUTE};
+use leadwheel_plumbing::Store;
+
+use super::aggregates::{CONVERSION_TOUCHES, OWNED, ROUTE};
+use super::duration_histograms;
 
 /// Recomputes every pre-aggregated table from the base tables in `tx`.
 pub async fn derive_all(tx: &mut Tx) -> Result<(), StoreError> {
     derive_route_daily(tx).await?;
+    derive_conversion_touches(tx).await?;
     derive_balance(tx).await?;
     derive_balance_accounts(tx).await?;
     Ok(())
@@ -78,5 +82,61 @@ pub async fn derive_balance_accounts(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// `reporting_conversion_touches` from the converted leads in
+/// `reporting_counted` and their touches in `reporting_touches`.
+pub async fn derive_conversion_touches(tx: &mut Tx) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reporting_conversion_touches")
+        .execute(&mut **tx)
+        .await?;
+    // Only the constant CONVERSION_TOUCHES expression is pasted in.
+    let sql = format!(
+        "INSERT INTO reporting_conversion_touches (day, team_id, rep_id, touches, leads) \
+         SELECT day, team_id, rep_id, touches, COUNT(*) FROM ( \
+         SELECT c.day, c.team_id, c.rep_id, {CONVERSION_TOUCHES} AS touches \
+         FROM reporting_counted c WHERE c.metric = 'converted') converted \
+         GROUP BY day, team_id, rep_id, touches"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The derivations a database has once, at the first start after the
+/// migration that added their tables (empty in a database upgraded from
+/// before it), each recorded by name in `reporting_upkeep`.
+const ONCE: [&str; 2] = ["duration_histograms", "conversion_touches"];
+
+/// Runs the derivations of [`ONCE`] this database has not had, under the
+/// consumers' batch lock on Postgres (replicas starting together derive
+/// once and no batch applies meanwhile).
+pub async fn upkeep(store: &Store, now_ms: i64) -> anyhow::Result<()> {
+    let mut tx = store.begin().await?;
+    crate::consumer::lock_batches(&mut tx, store.backend()).await?;
+    for name in ONCE {
+        let done = sqlx::query("SELECT 1 AS done FROM reporting_upkeep WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if done.is_some() {
+            continue;
+        }
+        if name == "duration_histograms" {
+            let rows = duration_histograms::derive(&mut tx, store.backend()).await?;
+            tracing::info!(histogram_rows = rows, "derived the duration histograms");
+        } else {
+            derive_conversion_touches(&mut tx).await?;
+            tracing::info!("derived the touches before conversion");
+        }
+        sqlx::query("INSERT INTO reporting_upkeep (name, done_at_ms) VALUES ($1, $2)")
+            .bind(name)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }

@@ -4,14 +4,14 @@
 //! cell's histogram. The consumers move a fact in or out as its duration
 //! row changes (`timing.rs`); a rebuild writes them in bulk from the folded
 //! durations; the first start after the migration that added them derives
-//! them from `reporting_durations`; the reports of percentiles read a
+//! them from `reporting_durations` (`derived::upkeep`); the reports of percentiles read a
 //! period's whole months and the days around them.
 
 use std::collections::BTreeMap;
 
 use futures::TryStreamExt;
+use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::{Backend, StoreError};
-use leadwheel_plumbing::{Store, Tx};
 use sqlx::Row;
 
 use super::queries::{Filter, Reader, fetch};
@@ -241,36 +241,6 @@ pub async fn derive(tx: &mut Tx, backend: Backend) -> anyhow::Result<u64> {
         }
     }
     write(tx, backend, &days).await
-}
-
-/// The name under which [`upkeep`] records that it derived the tables.
-const DERIVED: &str = "duration_histograms";
-
-/// Once per database, at the first start after the migration that added
-/// the histograms: derives them from the durations, under the consumers'
-/// batch lock on Postgres (replicas starting together derive once).
-pub async fn upkeep(store: &Store, now_ms: i64) -> anyhow::Result<()> {
-    let mut tx = store.begin().await?;
-    crate::consumer::lock_batches(&mut tx, store.backend()).await?;
-    let done = sqlx::query("SELECT 1 AS done FROM reporting_upkeep WHERE name = $1")
-        .bind(DERIVED)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if done.is_some() {
-        return Ok(());
-    }
-    let rows = derive(&mut tx, store.backend()).await?;
-    sqlx::query("INSERT INTO reporting_upkeep (name, done_at_ms) VALUES ($1, $2)")
-        .bind(DERIVED)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(
-        histogram_rows = rows,
-        "derived the duration histograms from the durations"
-    );
-    Ok(())
 }
 
 /// One cell's histogram, as a report reads it.

@@ -1,19 +1,22 @@
-//! Reads for the activity report's extras, one row per converted lead or
-//! per follow-up of the period (like `per_deal.rs`, not pre-aggregated
-//! sums): touches before conversion, and each follow-up with the first
-//! activity after it and the next follow-up set on its lead or deal.
+//! Reads for the activity report's extras: touches before conversion
+//! (pre-aggregated sums per rep, day and number of touches), and each
+//! follow-up of the period (one row each, like `per_deal.rs`) with the
+//! first activity after it and the next follow-up set on its lead or deal.
 
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
 
 use super::queries::{Filter, Reader, fetch};
 
-/// A lead converted in the period and the touches logged on it up to then.
+/// Leads converted in the period by one rep with the same number of
+/// touches logged on them up to their conversion.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConvertedLead {
+pub struct ConvertedLeads {
     pub team_id: String,
     pub rep_id: String,
+    /// Touches before conversion, each of these leads.
     pub touches: i64,
+    pub leads: i64,
 }
 
 /// A follow-up due in the period, with what became of it.
@@ -32,33 +35,32 @@ pub struct FollowUpFact {
 
 impl Reader {
     /// Leads converted within `filter` on the days `from` to `to` (by the
-    /// converting rep), each with the activities logged on the lead at or
-    /// before its conversion.
+    /// converting rep), counted per number of touches logged on the lead
+    /// at or before its conversion (`reporting_conversion_touches`, kept
+    /// by `aggregates.rs`).
     pub async fn converted_leads(
         &self,
         filter: &Filter,
         from: &str,
         to: &str,
-    ) -> Result<Vec<ConvertedLead>, StoreError> {
+    ) -> Result<Vec<ConvertedLeads>, StoreError> {
         let (clause, more) = filter.clause(3);
-        let clause = clause
-            .replace("team_id", "c.team_id")
-            .replace("rep_id", "c.rep_id");
         let sql = format!(
-            "SELECT c.team_id, c.rep_id, CAST((SELECT COUNT(*) FROM reporting_touches t \
-             WHERE t.item = 'lead:' || c.fact_key AND t.at_ms <= c.at_ms) AS BIGINT) AS touches \
-             FROM reporting_counted c WHERE c.metric = 'converted' \
-             AND c.day >= $1 AND c.day <= $2{clause} ORDER BY c.team_id, c.rep_id"
+            "SELECT team_id, rep_id, touches, CAST(SUM(leads) AS BIGINT) AS leads \
+             FROM reporting_conversion_touches WHERE day >= $1 AND day <= $2{clause} \
+             GROUP BY team_id, rep_id, touches HAVING SUM(leads) <> 0 \
+             ORDER BY team_id, rep_id, touches"
         );
         let mut binds = vec![from.to_string(), to.to_string()];
         binds.extend(more);
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
             .map(|row| {
-                Ok(ConvertedLead {
+                Ok(ConvertedLeads {
                     team_id: row.try_get("team_id")?,
                     rep_id: row.try_get("rep_id")?,
                     touches: row.try_get("touches")?,
+                    leads: row.try_get("leads")?,
                 })
             })
             .collect()

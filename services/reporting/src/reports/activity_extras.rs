@@ -8,30 +8,42 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_proto::reporting::v1::{ConversionTouches, FollowUpRow};
 
-use super::wheel::percentiles;
-use crate::models::follow_ups::{ConvertedLead, FollowUpFact};
+use crate::models::follow_ups::{ConvertedLeads, FollowUpFact};
 use crate::period;
 
 /// Per rep: leads converted, their touches before conversion in total, on
 /// average (hundredths, rounded down) and the nearest-rank median.
-pub fn conversions(leads: Vec<ConvertedLead>) -> Vec<ConversionTouches> {
-    let mut per: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-    for lead in leads {
-        per.entry((lead.team_id, lead.rep_id))
+pub fn conversions(rows: Vec<ConvertedLeads>) -> Vec<ConversionTouches> {
+    // Per rep, leads per number of touches (in order).
+    let mut per: BTreeMap<(String, String), BTreeMap<i64, i64>> = BTreeMap::new();
+    for row in rows {
+        *per.entry((row.team_id, row.rep_id))
             .or_default()
-            .push(lead.touches);
+            .entry(row.touches)
+            .or_default() += row.leads;
     }
     per.into_iter()
-        .map(|((team_id, rep_id), touches)| {
-            let leads = touches.len() as i64;
-            let total: i64 = touches.iter().sum();
+        .map(|((team_id, rep_id), counts)| {
+            let leads: i64 = counts.values().sum();
+            let total: i64 = counts.iter().map(|(touches, n)| touches * n).sum();
+            // Nearest rank: the smallest count with half the leads at or
+            // below it.
+            let rank = ((50 * leads + 99) / 100).max(1);
+            let mut below = 0;
+            let median = counts
+                .iter()
+                .find_map(|(touches, n)| {
+                    below += n;
+                    (below >= rank).then_some(*touches)
+                })
+                .unwrap_or(0);
             ConversionTouches {
                 team_id,
                 rep_id,
                 leads_converted: leads,
                 touches: total,
                 average_hundredths: if leads > 0 { total * 100 / leads } else { 0 },
-                median: percentiles(touches).median_ms,
+                median,
             }
         })
         .collect()
@@ -162,10 +174,11 @@ mod tests {
 
     #[test]
     fn touches_average_and_median_per_rep() {
-        let lead = |rep: &str, touches| ConvertedLead {
+        let lead = |rep: &str, touches| ConvertedLeads {
             team_id: "north".into(),
             rep_id: rep.into(),
             touches,
+            leads: 1,
         };
         let rows = conversions(vec![
             lead("ana", 1),
@@ -194,5 +207,26 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn counts_of_leads_per_touches_add_up_across_days() {
+        let row = |touches, leads| ConvertedLeads {
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            touches,
+            leads,
+        };
+        // Two days with leads of two touches, one with five.
+        let rows = conversions(vec![row(5, 2), row(2, 3), row(2, 1)]);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.leads_converted, r.touches, r.average_hundredths, r.median))
+                .collect::<Vec<_>>(),
+            vec![(6, 18, 300, 2)]
+        );
+        // Five of five (ranks 1–5 of 10 hold 1; 6–10 hold 9): median 1.
+        let rows = conversions(vec![row(9, 5), row(1, 5)]);
+        assert_eq!(rows[0].median, 1);
     }
 }

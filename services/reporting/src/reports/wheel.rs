@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use leadwheel_plumbing::auth::Caller;
 use leadwheel_proto::reporting::v1::{
     GetFairnessRequest, GetFairnessResponse, GetSpeedToLeadRequest, GetSpeedToLeadResponse,
-    Percentiles, PeriodKind, ReasonCount, RepFairness, RepSpeed, Speed, TeamEvenness, TeamSpeed,
+    PeriodKind, ReasonCount, RepFairness, RepSpeed, Speed, TeamEvenness, TeamSpeed,
 };
 
 use super::Reports;
@@ -31,26 +31,6 @@ const FAIRNESS_METRICS: [&str; 7] = [
 ];
 
 const SPEED_METRICS: [&str; 3] = ["system", "offer_to_claim", "claim_to_touch"];
-
-/// Nearest-rank percentiles of `values` (sorted here).
-pub fn percentiles(mut values: Vec<i64>) -> Percentiles {
-    if values.is_empty() {
-        return Percentiles::default();
-    }
-    values.sort_unstable();
-    let rank = |p: usize| {
-        // Nearest rank: the smallest value with at least p% at or below it.
-        let n = values.len();
-        let index = (p * n).div_ceil(100).max(1) - 1;
-        values[index.min(n - 1)]
-    };
-    Percentiles {
-        count: values.len() as i64,
-        median_ms: rank(50),
-        p90_ms: rank(90),
-        p99_ms: rank(99),
-    }
-}
 
 fn evenness(team_id: &str, first_looks: &[i64]) -> TeamEvenness {
     let min = first_looks.iter().copied().min().unwrap_or(0);
@@ -216,18 +196,6 @@ impl Reports {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let p = percentiles((1..=10).map(|v| v * 1_000).collect());
-        assert_eq!(
-            (p.count, p.median_ms, p.p90_ms, p.p99_ms),
-            (10, 5_000, 9_000, 10_000)
-        );
-        let one = percentiles(vec![7]);
-        assert_eq!((one.median_ms, one.p90_ms, one.p99_ms), (7, 7, 7));
-        assert_eq!(percentiles(vec![]), Percentiles::default());
-    }
 
     #[test]
     fn evenness_is_min_over_max() {

@@ -53,6 +53,11 @@ const TABLES: &[Table] = &[
         counters: &["deals", "amount_minor", "weighted_minor"],
     },
     Table {
+        name: "reporting_conversion_touches",
+        keys: &["day", "team_id", "rep_id", "touches"],
+        counters: &["leads"],
+    },
+    Table {
         name: "reporting_open_monthly",
         keys: &["month", "team_id", "rep_id", "stage", "currency"],
         counters: &["deals", "amount_minor", "weighted_minor"],
@@ -81,7 +86,12 @@ async fn rows(conn: &mut sqlx::AnyConnection, table: &Table) -> Vec<String> {
             let mut cells: Vec<String> = table
                 .keys
                 .iter()
-                .map(|k| row.try_get::<String, _>(*k).expect("a key"))
+                .map(|k| {
+                    // Text keys, and the touches before conversion.
+                    row.try_get::<String, _>(*k)
+                        .or_else(|_| row.try_get::<i64, _>(*k).map(|n| n.to_string()))
+                        .expect("a key")
+                })
                 .collect();
             cells.extend(
                 table

@@ -533,3 +533,68 @@ async fn follow_ups_written_before_0013_get_their_setter(db: TestDb) {
 }
 
 on_both_backends!(follow_ups_written_before_0013_get_their_setter);
+
+/// Migration 0015 on a store written before it: the touches before
+/// conversion of the leads converted then are summed at the first start.
+async fn conversions_written_before_0015_get_their_touches(db: TestDb) {
+    use leadwheel_reporting::MIGRATOR;
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < 15)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    let old = leadwheel_plumbing::Store::connect(&db.url, &before)
+        .await
+        .expect("the store before 0015");
+    for sql in [
+        // la: two touches by its conversion (one after it does not
+        // count); lb: none; lc: two, converted by bo.
+        "INSERT INTO reporting_touches (item, activity_id, at_ms) VALUES \
+         ('lead:la', 'a1', 100), ('lead:la', 'a2', 200), ('lead:la', 'a3', 900), \
+         ('lead:lc', 'c1', 100), ('lead:lc', 'c2', 150)",
+        "INSERT INTO reporting_counted (metric, fact_key, at_ms, day, team_id, rep_id, dim, \
+         currency, amount_minor) VALUES \
+         ('converted', 'la', 500, '2026-11-03', 'north', 'ana', '', '', 0), \
+         ('converted', 'lb', 600, '2026-11-03', 'north', 'ana', '', '', 0), \
+         ('converted', 'lc', 700, '2026-11-03', 'north', 'bo', '', '', 0)",
+    ] {
+        sqlx::query(sql).execute(old.pool()).await.expect(sql);
+    }
+    old.close().await;
+    let store = leadwheel_plumbing::Store::connect(&db.url, &MIGRATOR)
+        .await
+        .expect("migrating to 0015");
+    leadwheel_reporting::models::derived::upkeep(&store, 1_000)
+        .await
+        .expect("upkeep");
+    let sums: Vec<(String, i64, i64)> = sqlx::query(
+        "SELECT rep_id, touches, leads FROM reporting_conversion_touches \
+         ORDER BY rep_id, touches",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("the sums")
+    .iter()
+    .map(|row| {
+        use sqlx::Row;
+        (row.get("rep_id"), row.get("touches"), row.get("leads"))
+    })
+    .collect();
+    assert_eq!(
+        sums,
+        vec![
+            ("ana".to_string(), 0, 1),
+            ("ana".to_string(), 2, 1),
+            ("bo".to_string(), 2, 1),
+        ]
+    );
+    store.close().await;
+}
+
+on_both_backends!(conversions_written_before_0015_get_their_touches);

@@ -57,7 +57,8 @@ async fn rows(store: &leadwheel_plumbing::Store, table: &str) -> Vec<Vec<String>
 
 /// The pre-aggregated tables the rebuild derives from the base tables
 /// (`models::derived`), with their count columns.
-const DERIVED: [(&str, &[&str]); 5] = [
+const DERIVED: [(&str, &[&str]); 6] = [
+    ("reporting_conversion_touches", &["leads"]),
     (
         "reporting_route_daily",
         &["leads", "converted", "won", "won_minor"],
