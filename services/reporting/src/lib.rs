@@ -190,7 +190,7 @@ pub async fn run_with(
     models::open_days::upkeep(&runtime.store, &settings.zone, clock.now_ms())
         .await
         .context("deriving the pre-aggregated tables")?;
-    models::derived::upkeep(&runtime.store, clock.now_ms())
+    models::derived::upkeep(&runtime.store, &settings.zone, clock.now_ms())
         .await
         .context("deriving the tables added since this database was made")?;
     let handler = consumer::Handler {

@@ -18,11 +18,16 @@
 
 use std::collections::BTreeMap;
 
+use futures::TryStreamExt;
+use jiff::tz::TimeZone;
+
 use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::{Backend, StoreError};
 use sqlx::Row;
 
+use super::follow_ups::{self, FOLLOW_UP_FACTS};
 use super::timing;
+use crate::reports::activity_extras::{self, KeptOutcome};
 use crate::sales::{Metric, Update};
 
 /// The rows an update may change, with their contributions before it.
@@ -32,6 +37,82 @@ pub struct Touched {
     tiers: Option<(Deals, Sums<TierKey>)>,
     owners: Option<(Vec<String>, Sums<OwnerKey>)>,
     conversions: Option<(String, Sums<ConversionKey>)>,
+    follow_ups: Option<(String, Sums<FollowUpKey>)>,
+}
+
+/// A bucket of `reporting_follow_up_daily`: a follow-up's due day, owner
+/// when set, and kept outcome.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct FollowUpKey {
+    due_date: String,
+    team_id: String,
+    rep_id: String,
+    outcome: KeptOutcome,
+}
+
+/// The item whose follow-ups' outcomes `update` may change: a touch on it
+/// (may do one) or a new follow-up on it (may replace one).
+fn follow_up_item(update: &Update) -> Option<&str> {
+    match update {
+        Update::ItemTouch { item, .. } | Update::FollowUp { item, .. } => Some(item),
+        _ => None,
+    }
+}
+
+/// The buckets of the follow-ups matched by `condition` (on `f`, with
+/// `binds`), cleared ones (no due day) left out. Shared with `derived.rs`.
+pub(super) async fn follow_up_sums(
+    tx: &mut Tx,
+    zone: &TimeZone,
+    condition: &str,
+    binds: &[&str],
+) -> Result<Sums<FollowUpKey>, StoreError> {
+    // Only constant text is pasted in: FOLLOW_UP_FACTS and the condition.
+    let sql = format!("{FOLLOW_UP_FACTS} {condition}");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for bind in binds {
+        query = query.bind(*bind);
+    }
+    let mut sums = Sums::new();
+    let mut rows = query.fetch(&mut **tx);
+    while let Some(row) = rows.try_next().await? {
+        let fact = follow_ups::fact_of(&row)?;
+        if fact.due_date.is_empty() {
+            continue;
+        }
+        let outcome = activity_extras::kept_outcome(&fact, zone);
+        let key = FollowUpKey {
+            due_date: fact.due_date,
+            team_id: fact.team_id,
+            rep_id: fact.rep_id,
+            outcome,
+        };
+        add(&mut sums, key, vec![1]);
+    }
+    Ok(sums)
+}
+
+/// Adds `delta` to the follow-up buckets.
+pub(super) async fn add_follow_ups(
+    tx: &mut Tx,
+    changes: Vec<(FollowUpKey, Vec<i64>)>,
+) -> Result<(), StoreError> {
+    for (key, delta) in changes {
+        sqlx::query(
+            "INSERT INTO reporting_follow_up_daily (due_date, team_id, rep_id, outcome, \
+             follow_ups) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (due_date, team_id, rep_id, outcome) DO UPDATE SET \
+             follow_ups = reporting_follow_up_daily.follow_ups + excluded.follow_ups",
+        )
+        .bind(&key.due_date)
+        .bind(&key.team_id)
+        .bind(&key.rep_id)
+        .bind(key.outcome.as_str())
+        .bind(delta[0])
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A bucket of `reporting_conversion_touches`: the day, team and rep of a
@@ -148,7 +229,12 @@ async fn lock_key(tx: &mut Tx, backend: Backend, key: &str) -> Result<(), StoreE
 }
 
 /// Reads the contributions `update` may change, before it is applied.
-pub async fn before(tx: &mut Tx, backend: Backend, update: &Update) -> Result<Touched, StoreError> {
+pub async fn before(
+    tx: &mut Tx,
+    backend: Backend,
+    zone: &TimeZone,
+    update: &Update,
+) -> Result<Touched, StoreError> {
     let mut touched = Touched::default();
     let leads = match update {
         Update::Assigned {
@@ -208,6 +294,13 @@ pub async fn before(tx: &mut Tx, backend: Backend, update: &Update) -> Result<To
         let sums = conversions(tx, lead_id).await?;
         touched.conversions = Some((lead_id.to_string(), sums));
     }
+    if let Some(item) = follow_up_item(update) {
+        // A touch and a new follow-up on one item are different rows: on
+        // Postgres they take turns by the item.
+        lock_key(tx, backend, &format!("follow_ups:{item}")).await?;
+        let sums = follow_up_sums(tx, zone, "WHERE f.item = $1", &[item]).await?;
+        touched.follow_ups = Some((item.to_string(), sums));
+    }
     if let Some((accounts, deals)) = balance {
         // Accounts before deals, in every update, so two transactions
         // lock them in the same order.
@@ -222,7 +315,11 @@ pub async fn before(tx: &mut Tx, backend: Backend, update: &Update) -> Result<To
 impl Touched {
     /// Reads the contributions again after the update and adds the
     /// difference to the aggregate tables.
-    pub async fn after(self, tx: &mut Tx) -> Result<(), StoreError> {
+    pub async fn after(self, tx: &mut Tx, zone: &TimeZone) -> Result<(), StoreError> {
+        if let Some((item, old)) = self.follow_ups {
+            let new = follow_up_sums(tx, zone, "WHERE f.item = $1", &[&item]).await?;
+            add_follow_ups(tx, difference(old, new)).await?;
+        }
         if let Some((leads, old)) = self.routes {
             let new = routes(tx, &leads, "").await?;
             for (key, delta) in difference(old, new) {

@@ -36,9 +36,9 @@ impl Applier {
     /// Applies one update in `tx`, and keeps the pre-aggregated read
     /// models in step with the rows it changes (`aggregates.rs`).
     pub async fn apply(&self, tx: &mut Tx, update: &Update) -> Result<(), StoreError> {
-        let touched = aggregates::before(tx, self.backend, update).await?;
+        let touched = aggregates::before(tx, self.backend, &self.zone, update).await?;
         self.apply_base(tx, update).await?;
-        touched.after(tx).await
+        touched.after(tx, &self.zone).await
     }
 
     async fn apply_base(&self, tx: &mut Tx, update: &Update) -> Result<(), StoreError> {

@@ -7,15 +7,17 @@
 use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::StoreError;
 
+use jiff::tz::TimeZone;
 use leadwheel_plumbing::Store;
 
-use super::aggregates::{CONVERSION_TOUCHES, OWNED, ROUTE};
+use super::aggregates::{self, CONVERSION_TOUCHES, OWNED, ROUTE};
 use super::duration_histograms;
 
 /// Recomputes every pre-aggregated table from the base tables in `tx`.
-pub async fn derive_all(tx: &mut Tx) -> Result<(), StoreError> {
+pub async fn derive_all(tx: &mut Tx, zone: &TimeZone) -> Result<(), StoreError> {
     derive_route_daily(tx).await?;
     derive_conversion_touches(tx).await?;
+    derive_follow_ups(tx, zone).await?;
     derive_balance(tx).await?;
     derive_balance_accounts(tx).await?;
     Ok(())
@@ -105,15 +107,30 @@ pub async fn derive_conversion_touches(tx: &mut Tx) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// `reporting_follow_up_daily` from `reporting_follow_ups` and the
+/// touches on their items (each follow-up judged in the business time
+/// zone, as the consumers do).
+pub async fn derive_follow_ups(tx: &mut Tx, zone: &TimeZone) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reporting_follow_up_daily")
+        .execute(&mut **tx)
+        .await?;
+    let sums = aggregates::follow_up_sums(tx, zone, "", &[]).await?;
+    aggregates::add_follow_ups(tx, sums.into_iter().collect()).await
+}
+
 /// The derivations a database has once, at the first start after the
 /// migration that added their tables (empty in a database upgraded from
 /// before it), each recorded by name in `reporting_upkeep`.
-const ONCE: [&str; 2] = ["duration_histograms", "conversion_touches"];
+const ONCE: [&str; 3] = [
+    "duration_histograms",
+    "conversion_touches",
+    "follow_up_outcomes",
+];
 
 /// Runs the derivations of [`ONCE`] this database has not had, under the
 /// consumers' batch lock on Postgres (replicas starting together derive
 /// once and no batch applies meanwhile).
-pub async fn upkeep(store: &Store, now_ms: i64) -> anyhow::Result<()> {
+pub async fn upkeep(store: &Store, zone: &TimeZone, now_ms: i64) -> anyhow::Result<()> {
     let mut tx = store.begin().await?;
     crate::consumer::lock_batches(&mut tx, store.backend()).await?;
     for name in ONCE {
@@ -124,13 +141,17 @@ pub async fn upkeep(store: &Store, now_ms: i64) -> anyhow::Result<()> {
         if done.is_some() {
             continue;
         }
-        if name == "duration_histograms" {
-            let rows = duration_histograms::derive(&mut tx, store.backend()).await?;
-            tracing::info!(histogram_rows = rows, "derived the duration histograms");
-        } else {
-            derive_conversion_touches(&mut tx).await?;
-            tracing::info!("derived the touches before conversion");
+        match name {
+            "duration_histograms" => {
+                duration_histograms::derive(&mut tx, store.backend()).await?;
+            }
+            "conversion_touches" => derive_conversion_touches(&mut tx).await?,
+            _ => derive_follow_ups(&mut tx, zone).await?,
         }
+        tracing::info!(
+            derived = name,
+            "derived a table added since this database was made"
+        );
         sqlx::query("INSERT INTO reporting_upkeep (name, done_at_ms) VALUES ($1, $2)")
             .bind(name)
             .bind(now_ms)

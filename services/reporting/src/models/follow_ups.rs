@@ -1,10 +1,10 @@
-//! Reads for the activity report's extras: touches before conversion
-//! (pre-aggregated sums per rep, day and number of touches), and each
-//! follow-up of the period (one row each, like `per_deal.rs`) with the
-//! first activity after it and the next follow-up set on its lead or deal.
+//! Reads for the activity report's extras, both pre-aggregated (kept by
+//! `aggregates.rs`): touches before conversion (leads per rep, day and
+//! number of touches) and follow-ups (per rep, due day and outcome).
 
 use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::queries::{Filter, Reader, fetch};
 
@@ -19,7 +19,19 @@ pub struct ConvertedLeads {
     pub leads: i64,
 }
 
-/// A follow-up due in the period, with what became of it.
+/// Follow-ups of one rep due on one day with the same kept outcome
+/// (`on_time`, `late`, `replaced`, `open`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FollowUpCount {
+    pub team_id: String,
+    pub rep_id: String,
+    /// `YYYY-MM-DD`.
+    pub due_date: String,
+    pub outcome: String,
+    pub follow_ups: i64,
+}
+
+/// A follow-up, with what became of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowUpFact {
     pub team_id: String,
@@ -66,40 +78,58 @@ impl Reader {
             .collect()
     }
 
-    /// Follow-ups within `filter` due on the days `from` to `to`.
+    /// Follow-ups within `filter` due on the days `from` to `to`, counted
+    /// per due day and kept outcome (`reporting_follow_up_daily`, kept by
+    /// `aggregates.rs`).
     pub async fn follow_ups(
         &self,
         filter: &Filter,
         from: &str,
         to: &str,
-    ) -> Result<Vec<FollowUpFact>, StoreError> {
+    ) -> Result<Vec<FollowUpCount>, StoreError> {
         let (clause, more) = filter.clause(3);
-        let clause = clause
-            .replace("team_id", "f.team_id")
-            .replace("rep_id", "f.rep_id");
         let sql = format!(
-            "SELECT f.team_id, f.rep_id, f.due_date, \
-             (SELECT MIN(t.at_ms) FROM reporting_touches t \
-             WHERE t.item = f.item AND t.at_ms >= f.set_at_ms \
-             AND t.activity_id <> f.set_by_activity) AS done_at_ms, \
-             (SELECT MIN(n.set_at_ms) FROM reporting_follow_ups n \
-             WHERE n.item = f.item AND n.set_at_ms > f.set_at_ms) AS replaced_at_ms \
-             FROM reporting_follow_ups f \
-             WHERE f.due_date >= $1 AND f.due_date <= $2{clause} ORDER BY f.team_id, f.rep_id"
+            "SELECT team_id, rep_id, due_date, outcome, \
+             CAST(SUM(follow_ups) AS BIGINT) AS follow_ups FROM reporting_follow_up_daily \
+             WHERE due_date >= $1 AND due_date <= $2{clause} \
+             GROUP BY team_id, rep_id, due_date, outcome HAVING SUM(follow_ups) <> 0 \
+             ORDER BY team_id, rep_id, due_date, outcome"
         );
         let mut binds = vec![from.to_string(), to.to_string()];
         binds.extend(more);
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
             .map(|row| {
-                Ok(FollowUpFact {
+                Ok(FollowUpCount {
                     team_id: row.try_get("team_id")?,
                     rep_id: row.try_get("rep_id")?,
                     due_date: row.try_get("due_date")?,
-                    done_at_ms: row.try_get("done_at_ms")?,
-                    replaced_at_ms: row.try_get("replaced_at_ms")?,
+                    outcome: row.try_get("outcome")?,
+                    follow_ups: row.try_get("follow_ups")?,
                 })
             })
             .collect()
     }
+}
+
+/// Every follow-up with what became of it: the first activity on its item
+/// at or after the moment it was set (other than the one that set it) and
+/// the next follow-up set on its item. Followed by a `WHERE` on `f`.
+pub(super) const FOLLOW_UP_FACTS: &str = "SELECT f.team_id, f.rep_id, f.due_date, \
+     (SELECT MIN(t.at_ms) FROM reporting_touches t \
+     WHERE t.item = f.item AND t.at_ms >= f.set_at_ms \
+     AND t.activity_id <> f.set_by_activity) AS done_at_ms, \
+     (SELECT MIN(n.set_at_ms) FROM reporting_follow_ups n \
+     WHERE n.item = f.item AND n.set_at_ms > f.set_at_ms) AS replaced_at_ms \
+     FROM reporting_follow_ups f";
+
+/// A row of [`FOLLOW_UP_FACTS`].
+pub(super) fn fact_of(row: &AnyRow) -> Result<FollowUpFact, sqlx::Error> {
+    Ok(FollowUpFact {
+        team_id: row.try_get("team_id")?,
+        rep_id: row.try_get("rep_id")?,
+        due_date: row.try_get("due_date")?,
+        done_at_ms: row.try_get("done_at_ms")?,
+        replaced_at_ms: row.try_get("replaced_at_ms")?,
+    })
 }

@@ -199,7 +199,7 @@ pub async fn upkeep(store: &Store, zone: &TimeZone, now_ms: i64) -> anyhow::Resu
         return Ok(());
     }
     let rows = derive(&mut tx, store.backend(), zone).await?;
-    super::derived::derive_all(&mut tx).await?;
+    super::derived::derive_all(&mut tx, zone).await?;
     sqlx::query("INSERT INTO reporting_upkeep (name, done_at_ms) VALUES ($1, $2)")
         .bind(DERIVED)
         .bind(now_ms)

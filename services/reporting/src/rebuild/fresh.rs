@@ -30,7 +30,7 @@ use crate::{CONSUMERS, MIGRATOR};
 /// other tables (`reporting_quotas`, `reporting_adjustments`) are set
 /// through the API and kept; a test checks every `reporting_*` table is in
 /// one list or the other.
-pub const READ_MODELS: [&str; 23] = [
+pub const READ_MODELS: [&str; 24] = [
     "reporting_counters",
     "reporting_facts",
     "reporting_opportunities",
@@ -50,6 +50,7 @@ pub const READ_MODELS: [&str; 23] = [
     "reporting_follow_ups",
     "reporting_route_daily",
     "reporting_conversion_touches",
+    "reporting_follow_up_daily",
     "reporting_balance",
     "reporting_balance_accounts",
     "reporting_open_daily",

@@ -281,7 +281,7 @@ impl Rebuilder {
         let write_time = written.elapsed();
         // The other pre-aggregated tables are not folded: recomputed from
         // the base tables just written, in the same transaction.
-        crate::models::derived::derive_all(&mut tx)
+        crate::models::derived::derive_all(&mut tx, &self.handler.applier.zone)
             .await
             .context("deriving the pre-aggregated tables")?;
         tx.commit().await.context("committing the bulk write")?;

@@ -80,7 +80,7 @@ impl Reports {
         let follow_ups = self.reader.follow_ups(&filter, &from, &to).await?;
         Ok(GetActivityResponse {
             conversions: activity_extras::conversions(converted),
-            follow_ups: activity_extras::follow_ups(&follow_ups, &self.settings.zone, today),
+            follow_ups: activity_extras::follow_ups(&follow_ups, today),
             period: Some(days.to_proto()),
             rows: buckets.into_values().collect(),
             by_stage: stages

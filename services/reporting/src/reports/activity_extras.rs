@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_proto::reporting::v1::{ConversionTouches, FollowUpRow};
 
-use crate::models::follow_ups::{ConvertedLeads, FollowUpFact};
+use crate::models::follow_ups::{ConvertedLeads, FollowUpCount, FollowUpFact};
 use crate::period;
 
 /// Per rep: leads converted, their touches before conversion in total, on
@@ -64,45 +64,95 @@ pub enum FollowUpOutcome {
     Replaced,
 }
 
-/// The outcome of `fact`: done by the first activity after it was set,
-/// unless a newer follow-up came first (an activity that sets the next
-/// follow-up does the current one: the same moment counts as done).
+/// The outcome of `fact` seen on `today`: done by the first activity
+/// after it was set, unless a newer follow-up came first (an activity that
+/// sets the next follow-up does the current one: the same moment counts as
+/// done). The report applies it in two steps: [`kept_outcome`] as facts
+/// arrive (`reporting_follow_up_daily`), [`seen_on`] when it is read.
+#[cfg(test)]
 pub fn outcome(fact: &FollowUpFact, zone: &TimeZone, today: Date) -> FollowUpOutcome {
+    seen_on(kept_outcome(fact, zone), &fact.due_date, today)
+}
+
+/// A kept outcome of a follow-up due on `due_date`, seen on `today`.
+pub fn seen_on(kept: KeptOutcome, due_date: &str, today: Date) -> FollowUpOutcome {
+    match kept {
+        KeptOutcome::OnTime => FollowUpOutcome::OnTime,
+        KeptOutcome::Late => FollowUpOutcome::Late,
+        KeptOutcome::Replaced => FollowUpOutcome::Replaced,
+        KeptOutcome::Open if today.to_string().as_str() > due_date => FollowUpOutcome::Overdue,
+        KeptOutcome::Open => FollowUpOutcome::Pending,
+    }
+}
+
+/// The outcome as kept in `reporting_follow_up_daily`: the same, except
+/// that overdue and pending (which depend on today) are both open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum KeptOutcome {
+    OnTime,
+    Late,
+    Replaced,
+    Open,
+}
+
+impl KeptOutcome {
+    /// Every kept outcome.
+    pub const ALL: [KeptOutcome; 4] = [Self::OnTime, Self::Late, Self::Replaced, Self::Open];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnTime => "on_time",
+            Self::Late => "late",
+            Self::Replaced => "replaced",
+            Self::Open => "open",
+        }
+    }
+}
+
+/// [`outcome`] without today.
+pub fn kept_outcome(fact: &FollowUpFact, zone: &TimeZone) -> KeptOutcome {
     let due = fact.due_date.as_str();
     let done = match (fact.done_at_ms, fact.replaced_at_ms) {
         (Some(done), Some(replaced)) if done > replaced => None,
         (done, _) => done,
     };
     match done {
-        Some(at) if period::day_of(at, zone).to_string().as_str() <= due => FollowUpOutcome::OnTime,
-        Some(_) => FollowUpOutcome::Late,
-        None if fact.replaced_at_ms.is_some() => FollowUpOutcome::Replaced,
-        None if today.to_string().as_str() > due => FollowUpOutcome::Overdue,
-        None => FollowUpOutcome::Pending,
+        Some(at) if period::day_of(at, zone).to_string().as_str() <= due => KeptOutcome::OnTime,
+        Some(_) => KeptOutcome::Late,
+        None if fact.replaced_at_ms.is_some() => KeptOutcome::Replaced,
+        None => KeptOutcome::Open,
     }
 }
 
-/// Per rep: the follow-ups due in the period by outcome.
-pub fn follow_ups(facts: &[FollowUpFact], zone: &TimeZone, today: Date) -> Vec<FollowUpRow> {
+/// Per rep: the follow-ups due in the period by outcome, from the kept
+/// counts per due day and outcome, seen on `today`.
+pub fn follow_ups(counts: &[FollowUpCount], today: Date) -> Vec<FollowUpRow> {
     let mut per: BTreeMap<(String, String), FollowUpRow> = BTreeMap::new();
-    for fact in facts {
-        let outcome = outcome(fact, zone, today);
+    for count in counts {
+        let Some(kept) = KeptOutcome::ALL
+            .into_iter()
+            .find(|k| k.as_str() == count.outcome)
+        else {
+            continue;
+        };
+        let outcome = seen_on(kept, &count.due_date, today);
         if outcome == FollowUpOutcome::Replaced {
             continue;
         }
         let row = per
-            .entry((fact.team_id.clone(), fact.rep_id.clone()))
+            .entry((count.team_id.clone(), count.rep_id.clone()))
             .or_insert_with(|| FollowUpRow {
-                team_id: fact.team_id.clone(),
-                rep_id: fact.rep_id.clone(),
+                team_id: count.team_id.clone(),
+                rep_id: count.rep_id.clone(),
                 ..Default::default()
             });
-        row.due += 1;
+        let n = count.follow_ups;
+        row.due += n;
         match outcome {
-            FollowUpOutcome::OnTime => row.on_time += 1,
-            FollowUpOutcome::Late => row.late += 1,
-            FollowUpOutcome::Overdue => row.overdue += 1,
-            FollowUpOutcome::Pending => row.pending += 1,
+            FollowUpOutcome::OnTime => row.on_time += n,
+            FollowUpOutcome::Late => row.late += n,
+            FollowUpOutcome::Overdue => row.overdue += n,
+            FollowUpOutcome::Pending => row.pending += n,
             FollowUpOutcome::Replaced => {}
         }
     }
@@ -228,5 +278,39 @@ mod tests {
         // Five of five (ranks 1–5 of 10 hold 1; 6–10 hold 9): median 1.
         let rows = conversions(vec![row(9, 5), row(1, 5)]);
         assert_eq!(rows[0].median, 1);
+    }
+
+    #[test]
+    fn kept_counts_are_told_overdue_or_pending_by_today() {
+        let count = |due: &str, outcome: &str, n| FollowUpCount {
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            due_date: due.into(),
+            outcome: outcome.into(),
+            follow_ups: n,
+        };
+        let today: Date = "2026-11-10".parse().unwrap();
+        let rows = follow_ups(
+            &[
+                count("2026-11-09", "open", 2),
+                count("2026-11-10", "open", 3),
+                count("2026-11-09", "on_time", 4),
+                count("2026-11-09", "late", 1),
+                count("2026-11-09", "replaced", 7),
+            ],
+            today,
+        );
+        assert_eq!(
+            rows,
+            vec![FollowUpRow {
+                team_id: "north".into(),
+                rep_id: "ana".into(),
+                due: 10,
+                on_time: 4,
+                late: 1,
+                overdue: 2,
+                pending: 3,
+            }]
+        );
     }
 }

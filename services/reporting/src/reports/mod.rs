@@ -3,7 +3,7 @@
 //! The gRPC layer only parses the caller and converts.
 
 mod activity;
-mod activity_extras;
+pub(crate) mod activity_extras;
 mod balance;
 mod five;
 mod forecast;

@@ -11,6 +11,7 @@ use leadwheel_plumbing::testing::{TestDb, wait_consumer_done};
 use leadwheel_proto::reporting::v1::GetRoutingOutcomeRequest;
 use sqlx::Row;
 
+use crate::extras::follow_ups_script;
 use crate::helpers::{Env, spawn_app};
 use crate::sales::{month, publish_and_wait, shuffled};
 use crate::script::{self, Scripted};
@@ -56,6 +57,11 @@ const TABLES: &[Table] = &[
         name: "reporting_conversion_touches",
         keys: &["day", "team_id", "rep_id", "touches"],
         counters: &["leads"],
+    },
+    Table {
+        name: "reporting_follow_up_daily",
+        keys: &["due_date", "team_id", "rep_id", "outcome"],
+        counters: &["follow_ups"],
     },
     Table {
         name: "reporting_open_monthly",
@@ -104,11 +110,18 @@ async fn rows(conn: &mut sqlx::AnyConnection, table: &Table) -> Vec<String> {
         .collect()
 }
 
-/// The scripted month and the leads to revenue, with event ids of their own.
+/// The scripted month, the leads to revenue and the follow-ups, with event
+/// ids of their own.
 fn month_and_leads() -> Vec<Scripted> {
     let mut events = script::november();
     events.extend(leads_to_revenue().into_iter().map(|mut event| {
         event.id = format!("leads-{}", event.id);
+        event.msg_id = event.id.clone();
+        event
+    }));
+    // Follow-ups on time, late, overdue, replaced and pending.
+    events.extend(follow_ups_script().into_iter().map(|mut event| {
+        event.id = format!("follow-ups-{}", event.id);
         event.msg_id = event.id.clone();
         event
     }));
@@ -155,7 +168,7 @@ async fn incremental_aggregates_equal_derived(db: TestDb) {
         assert!(!kept.is_empty(), "{} is empty", table.name);
         incremental.push(kept);
     }
-    leadwheel_reporting::models::derived::derive_all(&mut tx)
+    leadwheel_reporting::models::derived::derive_all(&mut tx, &jiff::tz::TimeZone::UTC)
         .await
         .expect("deriving the aggregates");
     leadwheel_reporting::models::open_days::derive(

@@ -282,7 +282,7 @@ fn follow_up((lead, opportunity): (&str, &str), rep: &str, date: &str, at_ms: i6
 
 /// Leads converted with touches before, and follow-ups on time, late,
 /// overdue, replaced and pending, in November 2026.
-fn follow_ups_script() -> Vec<script::Scripted> {
+pub fn follow_ups_script() -> Vec<script::Scripted> {
     let mut s = Script::default();
     s.team("north", "maya", &["ana", "bo"]);
     // Lead la (ana): a follow-up for 3 November set on the 2nd, calls on
@@ -534,9 +534,10 @@ async fn follow_ups_written_before_0013_get_their_setter(db: TestDb) {
 
 on_both_backends!(follow_ups_written_before_0013_get_their_setter);
 
-/// Migration 0015 on a store written before it: the touches before
-/// conversion of the leads converted then are summed at the first start.
-async fn conversions_written_before_0015_get_their_touches(db: TestDb) {
+/// Migrations 0015 and 0016 on a store written before them: the touches
+/// before conversion of the leads converted then, and the outcomes of the
+/// follow-ups set then, are summed at the first start.
+async fn stores_written_before_0015_get_their_new_sums(db: TestDb) {
     use leadwheel_reporting::MIGRATOR;
     let before = sqlx::migrate::Migrator {
         migrations: std::borrow::Cow::Owned(
@@ -563,6 +564,9 @@ async fn conversions_written_before_0015_get_their_touches(db: TestDb) {
          ('converted', 'la', 500, '2026-11-03', 'north', 'ana', '', '', 0), \
          ('converted', 'lb', 600, '2026-11-03', 'north', 'ana', '', '', 0), \
          ('converted', 'lc', 700, '2026-11-03', 'north', 'bo', '', '', 0)",
+        // A follow-up on la set at 150, done by a2 at 200: on time.
+        "INSERT INTO reporting_follow_ups (item, set_at_ms, due_date, team_id, rep_id, \
+         set_by_activity) VALUES ('lead:la', 150, '2026-11-03', 'north', 'ana', '')",
     ] {
         sqlx::query(sql).execute(old.pool()).await.expect(sql);
     }
@@ -570,7 +574,7 @@ async fn conversions_written_before_0015_get_their_touches(db: TestDb) {
     let store = leadwheel_plumbing::Store::connect(&db.url, &MIGRATOR)
         .await
         .expect("migrating to 0015");
-    leadwheel_reporting::models::derived::upkeep(&store, 1_000)
+    leadwheel_reporting::models::derived::upkeep(&store, &jiff::tz::TimeZone::UTC, 1_000)
         .await
         .expect("upkeep");
     let sums: Vec<(String, i64, i64)> = sqlx::query(
@@ -594,7 +598,26 @@ async fn conversions_written_before_0015_get_their_touches(db: TestDb) {
             ("bo".to_string(), 2, 1),
         ]
     );
+    let outcomes: Vec<(String, String, i64)> =
+        sqlx::query("SELECT due_date, outcome, follow_ups FROM reporting_follow_up_daily")
+            .fetch_all(store.pool())
+            .await
+            .expect("the follow-ups")
+            .iter()
+            .map(|row| {
+                use sqlx::Row;
+                (
+                    row.get("due_date"),
+                    row.get("outcome"),
+                    row.get("follow_ups"),
+                )
+            })
+            .collect();
+    assert_eq!(
+        outcomes,
+        vec![("2026-11-03".to_string(), "on_time".to_string(), 1)]
+    );
     store.close().await;
 }
 
-on_both_backends!(conversions_written_before_0015_get_their_touches);
+on_both_backends!(stores_written_before_0015_get_their_new_sums);

@@ -168,7 +168,7 @@ async fn durations_written_before_0014_get_their_histograms(db: TestDb) {
     let store = Store::connect(&db.url, &MIGRATOR)
         .await
         .expect("migrating to 0014");
-    leadwheel_reporting::models::derived::upkeep(&store, 1_000)
+    leadwheel_reporting::models::derived::upkeep(&store, &TimeZone::UTC, 1_000)
         .await
         .expect("upkeep");
     let (day, month) = ("reporting_duration_days", "reporting_duration_months");
@@ -186,7 +186,7 @@ async fn durations_written_before_0014_get_their_histograms(db: TestDb) {
         .execute(store.pool())
         .await
         .expect("delete");
-    leadwheel_reporting::models::derived::upkeep(&store, 2_000)
+    leadwheel_reporting::models::derived::upkeep(&store, &TimeZone::UTC, 2_000)
         .await
         .expect("upkeep again");
     let mut tx = store.begin().await.expect("begin");

@@ -57,8 +57,9 @@ async fn rows(store: &leadwheel_plumbing::Store, table: &str) -> Vec<Vec<String>
 
 /// The pre-aggregated tables the rebuild derives from the base tables
 /// (`models::derived`), with their count columns.
-const DERIVED: [(&str, &[&str]); 6] = [
+const DERIVED: [(&str, &[&str]); 7] = [
     ("reporting_conversion_touches", &["leads"]),
+    ("reporting_follow_up_daily", &["follow_ups"]),
     (
         "reporting_route_daily",
         &["leads", "converted", "won", "won_minor"],
@@ -172,6 +173,15 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
     let app = spawn_app(&env).await;
     let mut events = script::november();
     events.extend(wheel_facts());
+    events.extend(
+        crate::extras::follow_ups_script()
+            .into_iter()
+            .map(|mut event| {
+                event.id = format!("follow-ups-{}", event.id);
+                event.msg_id = event.id.clone();
+                event
+            }),
+    );
     let mut mixed = shuffled(&events);
     mixed.extend(events.iter().rev().map(Scripted::redelivered));
     mixed.extend(events.iter().rev().map(Scripted::announced_again));
@@ -203,6 +213,8 @@ async fn rebuilt_rows_equal_incremental_rows(db: TestDb) {
         "reporting_durations",
         "reporting_duration_days",
         "reporting_duration_months",
+        "reporting_conversion_touches",
+        "reporting_follow_up_daily",
         "reporting_touches",
         "reporting_leads",
         "reporting_opportunity_history",
