@@ -2,7 +2,7 @@
 //! teams and reps (wheel), leads created (intake), offered, claimed and
 //! assigned (wheel), converted into opportunities that move through the
 //! stages, change amount and close won or lost, accounts, and activities
-//! (opportunity). Same sizes, same events, every run: no randomness beyond
+//! (opportunity), one in four setting the next follow-up. Same sizes, same events, every run: no randomness beyond
 //! a fixed-seed generator.
 
 use leadwheel_plumbing::bus::subjects;
@@ -341,6 +341,14 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
         let id = format!("act-{n:09}");
         let at = converted_at - DAY_MS + dice.below(40 * DAY_MS as u64) as i64;
         let on_lead = at < *converted_at;
+        // One activity in four sets the next follow-up, one to seven days on.
+        let next_follow_up_date = if n % 4 == 0 {
+            jiff::Timestamp::from_millisecond(at + (1 + dice.below(7) as i64) * DAY_MS)
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date().to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         push(
             &mut out,
             subjects::OPPS_ACTIVITY_LOGGED,
@@ -361,6 +369,7 @@ pub fn year(sizes: &Sizes) -> Vec<Planned> {
                     0
                 },
                 has_recording: kind == "call" && n % 3 == 0,
+                next_follow_up_date,
                 stage: if on_lead {
                     "lead".into()
                 } else {
