@@ -187,9 +187,6 @@ pub async fn run_with(
 ) -> Result<()> {
     let rebuild_batch = rebuild_batch(&config)?;
     let runtime = Runtime::start(config, &MIGRATOR, None).await?;
-    models::open_days::upkeep(&runtime.store, &settings.zone, clock.now_ms())
-        .await
-        .context("deriving the pre-aggregated tables")?;
     models::derived::upkeep(&runtime.store, &settings.zone, clock.now_ms())
         .await
         .context("deriving the tables added since this database was made")?;

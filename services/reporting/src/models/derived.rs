@@ -11,7 +11,7 @@ use jiff::tz::TimeZone;
 use leadwheel_plumbing::Store;
 
 use super::aggregates::{self, CONVERSION_TOUCHES, OWNED, ROUTE};
-use super::duration_histograms;
+use super::{duration_histograms, open_days};
 
 /// Recomputes every pre-aggregated table from the base tables in `tx`.
 pub async fn derive_all(tx: &mut Tx, zone: &TimeZone) -> Result<(), StoreError> {
@@ -121,7 +121,10 @@ pub async fn derive_follow_ups(tx: &mut Tx, zone: &TimeZone) -> Result<(), Store
 /// The derivations a database has once, at the first start after the
 /// migration that added their tables (empty in a database upgraded from
 /// before it), each recorded by name in `reporting_upkeep`.
-const ONCE: [&str; 3] = [
+const ONCE: [&str; 4] = [
+    // Migration 0010: the open pipeline's day and month sums and the
+    // pre-aggregated tables of the time.
+    "open_days+aggregates",
     "duration_histograms",
     "conversion_touches",
     "follow_up_outcomes",
@@ -142,6 +145,10 @@ pub async fn upkeep(store: &Store, zone: &TimeZone, now_ms: i64) -> anyhow::Resu
             continue;
         }
         match name {
+            "open_days+aggregates" => {
+                open_days::derive(&mut tx, store.backend(), zone).await?;
+                derive_all(&mut tx, zone).await?;
+            }
             "duration_histograms" => {
                 duration_histograms::derive(&mut tx, store.backend()).await?;
             }

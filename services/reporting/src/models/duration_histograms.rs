@@ -14,7 +14,7 @@ use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::{Backend, StoreError};
 use sqlx::Row;
 
-use super::queries::{Filter, Reader, fetch};
+use super::queries::{Filter, PeriodMetrics, Reader, fetch};
 use crate::histogram::{Corrupt, Histogram};
 use crate::period::Days;
 use crate::rebuild::bulk;
@@ -274,21 +274,15 @@ impl Reader {
         }
         let mut out = Vec::new();
         for (table, column, first, last) in ranges {
-            let mut binds = vec![first.clone(), last.clone()];
-            let marks: Vec<String> = metrics
-                .iter()
-                .map(|metric| {
-                    binds.push(metric.to_string());
-                    format!("${}", binds.len())
-                })
-                .collect();
-            let (clause, more) = filter.clause(binds.len() + 1);
-            binds.extend(more);
+            let PeriodMetrics {
+                marks,
+                clause,
+                binds,
+            } = PeriodMetrics::new(filter, first, last, metrics);
             // Table and column names are constants, the rest `$n` markers.
             let sql = format!(
                 "SELECT metric, team_id, rep_id, dim, histogram FROM {table} \
-                 WHERE {column} >= $1 AND {column} <= $2 AND metric IN ({}){clause}",
-                marks.join(", ")
+                 WHERE {column} >= $1 AND {column} <= $2 AND metric IN ({marks}){clause}"
             );
             for row in fetch(&self.store, &sql, &binds).await? {
                 let text: String = row.try_get("histogram")?;

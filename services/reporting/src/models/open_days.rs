@@ -1,13 +1,14 @@
 //! The open pipeline's changes per day and per month (`crate::open_days`)
 //! in the store: kept with each deal version the consumers insert, written
 //! in bulk by a rebuild, recomputed from the history once after the
-//! upgrade that added them, and summed for the pipeline "as of" a day.
+//! upgrade that added them (`derived::upkeep`), and summed for the
+//! pipeline "as of" a day.
 
 use futures::TryStreamExt;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use leadwheel_plumbing::Tx;
 use leadwheel_plumbing::store::{Backend, StoreError};
-use leadwheel_plumbing::{Store, Tx};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -178,39 +179,6 @@ pub async fn derive(tx: &mut Tx, backend: Backend, zone: &TimeZone) -> anyhow::R
     drop(rows);
     open_days::of_history(&deal, zone, &mut daily);
     write(tx, backend, &open_days::without_zeros(daily)).await
-}
-
-/// The name under which [`upkeep`] records that it derived the tables.
-const DERIVED: &str = "open_days+aggregates";
-
-/// Once per database, at the first start after the migration that added
-/// the day and month sums (and the other pre-aggregated tables, which an
-/// upgraded database had empty too): derives them from their base tables,
-/// under the consumers' batch lock on Postgres, so replicas starting
-/// together derive once and no batch applies meanwhile.
-pub async fn upkeep(store: &Store, zone: &TimeZone, now_ms: i64) -> anyhow::Result<()> {
-    let mut tx = store.begin().await?;
-    crate::consumer::lock_batches(&mut tx, store.backend()).await?;
-    let done = sqlx::query("SELECT 1 AS done FROM reporting_upkeep WHERE name = $1")
-        .bind(DERIVED)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if done.is_some() {
-        return Ok(());
-    }
-    let rows = derive(&mut tx, store.backend(), zone).await?;
-    super::derived::derive_all(&mut tx, zone).await?;
-    sqlx::query("INSERT INTO reporting_upkeep (name, done_at_ms) VALUES ($1, $2)")
-        .bind(DERIVED)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(
-        open_day_rows = rows,
-        "derived the pre-aggregated tables from their base tables"
-    );
-    Ok(())
 }
 
 impl Reader {

@@ -453,14 +453,14 @@ impl Reader {
 /// The binds of a query over the days `$1` to `$2` and `metrics`, with
 /// `filter`: `marks` lists the metrics' markers (for `metric IN (…)`),
 /// `clause` is the filter's `AND …` text.
-struct PeriodMetrics {
-    marks: String,
-    clause: String,
-    binds: Vec<String>,
+pub(super) struct PeriodMetrics {
+    pub(super) marks: String,
+    pub(super) clause: String,
+    pub(super) binds: Vec<String>,
 }
 
 impl PeriodMetrics {
-    fn new(filter: &Filter, from: &str, to: &str, metrics: &[&str]) -> Self {
+    pub(super) fn new(filter: &Filter, from: &str, to: &str, metrics: &[&str]) -> Self {
         let mut binds = vec![from.to_string(), to.to_string()];
         let marks: Vec<String> = metrics
             .iter()

@@ -484,20 +484,7 @@ on_both_backends!(
 /// as its setter; one set on its own keeps none.
 async fn follow_ups_written_before_0013_get_their_setter(db: TestDb) {
     use leadwheel_reporting::MIGRATOR;
-    let before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(
-            MIGRATOR
-                .migrations
-                .iter()
-                .filter(|m| m.version < 13)
-                .cloned()
-                .collect(),
-        ),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    let old = leadwheel_plumbing::Store::connect(&db.url, &before)
-        .await
-        .expect("the store before 0013");
+    let old = crate::helpers::store_before(&db.url, 13).await;
     for sql in [
         "INSERT INTO reporting_touches (item, activity_id, at_ms) VALUES \
          ('lead:la', 'a1', 100), ('lead:la', 'a2', 200), ('lead:lb', 'b1', 300)",
@@ -539,20 +526,7 @@ on_both_backends!(follow_ups_written_before_0013_get_their_setter);
 /// follow-ups set then, are summed at the first start.
 async fn stores_written_before_0015_get_their_new_sums(db: TestDb) {
     use leadwheel_reporting::MIGRATOR;
-    let before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(
-            MIGRATOR
-                .migrations
-                .iter()
-                .filter(|m| m.version < 15)
-                .cloned()
-                .collect(),
-        ),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    let old = leadwheel_plumbing::Store::connect(&db.url, &before)
-        .await
-        .expect("the store before 0015");
+    let old = crate::helpers::store_before(&db.url, 15).await;
     for sql in [
         // la: two touches by its conversion (one after it does not
         // count); lb: none; lc: two, converted by bo.

@@ -132,3 +132,22 @@ impl TestApp {
             .expect("publishing garbage");
     }
 }
+
+/// A store at `url` migrated only up to the migrations before `version`:
+/// for tests of what a later migration does to rows written before it.
+pub async fn store_before(url: &str, version: i64) -> leadwheel_plumbing::Store {
+    let before = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(
+            leadwheel_reporting::MIGRATOR
+                .migrations
+                .iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        ),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    leadwheel_plumbing::Store::connect(url, &before)
+        .await
+        .expect("a store before the migration")
+}

@@ -140,20 +140,7 @@ async fn facts_move_in_and_out_of_their_day_and_month(db: TestDb) {
 /// A store with durations written before migration 0014 gets their
 /// histograms at the service's first start after it, once.
 async fn durations_written_before_0014_get_their_histograms(db: TestDb) {
-    let before = sqlx::migrate::Migrator {
-        migrations: std::borrow::Cow::Owned(
-            MIGRATOR
-                .migrations
-                .iter()
-                .filter(|m| m.version < 14)
-                .cloned()
-                .collect(),
-        ),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    let old = Store::connect(&db.url, &before)
-        .await
-        .expect("the store before 0014");
+    let old = crate::helpers::store_before(&db.url, 14).await;
     sqlx::query(
         "INSERT INTO reporting_durations (metric, fact_key, dim, at_ms, day, team_id, rep_id, \
          duration_ms) VALUES \
