@@ -32,24 +32,24 @@ impl Reports {
         let filter = self
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
+        let (from, to) = (days.from_key(), days.to_key());
         let rows = self
             .reader
-            .per_day(
-                &filter,
-                &days.from_key(),
-                &days.to_key(),
-                &["activity", "call_recorded", "touch_stage"],
-            )
+            .per_day(&filter, &from, &to, &["activity", "call_recorded"])
             .await?;
-        let mut buckets: BTreeMap<(String, String, String), ActivityRow> = BTreeMap::new();
+        // By stage over the whole period: summed in the store, not per day.
         let mut stages: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        for row in self
+            .reader
+            .daily(&filter, &from, &to, &["touch_stage"])
+            .await?
+        {
+            *stages
+                .entry((row.team_id, row.rep_id, row.dim))
+                .or_default() += row.events;
+        }
+        let mut buckets: BTreeMap<(String, String, String), ActivityRow> = BTreeMap::new();
         for row in rows {
-            if row.metric == "touch_stage" {
-                *stages
-                    .entry((row.team_id, row.rep_id, row.dim))
-                    .or_default() += row.events;
-                continue;
-            }
             let from = match row.day.parse::<Date>() {
                 Ok(day) => period::of_kind(bucket, day).from_key(),
                 Err(_) => row.day.clone(),
@@ -75,7 +75,6 @@ impl Reports {
                 _ => {}
             }
         }
-        let (from, to) = (days.from_key(), days.to_key());
         let converted = self.reader.converted_leads(&filter, &from, &to).await?;
         let follow_ups = self.reader.follow_ups(&filter, &from, &to).await?;
         Ok(GetActivityResponse {
