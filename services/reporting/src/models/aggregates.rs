@@ -214,14 +214,9 @@ fn lock(backend: Backend) -> &'static str {
 /// claimed through `offer_id` was a first look: the assignment and the
 /// first look's count touch different rows.
 async fn lock_offer(tx: &mut Tx, backend: Backend, offer_id: &str) -> Result<(), StoreError> {
-    lock_key(tx, backend, offer_id).await
-}
-
-/// On Postgres, a lock on `key` until the transaction ends.
-async fn lock_key(tx: &mut Tx, backend: Backend, key: &str) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-            .bind(key)
+            .bind(offer_id)
             .execute(&mut **tx)
             .await?;
     }
@@ -287,17 +282,13 @@ pub async fn before(
         _ => None,
     };
     if let Some(lead_id) = converted_lead(update) {
-        // A touch and the conversion of one lead come as different rows
-        // (the touch before its lead is converted has no row to lock):
-        // on Postgres they take turns by the lead.
-        lock_key(tx, backend, &format!("conversion:{lead_id}")).await?;
+        // No row lock: on Postgres every consumer batch holds the batch
+        // lock (`consumer::lock_batches`), so no two apply at once.
         let sums = conversions(tx, lead_id).await?;
         touched.conversions = Some((lead_id.to_string(), sums));
     }
     if let Some(item) = follow_up_item(update) {
-        // A touch and a new follow-up on one item are different rows: on
-        // Postgres they take turns by the item.
-        lock_key(tx, backend, &format!("follow_ups:{item}")).await?;
+        // No row lock, as for the conversions above.
         let sums = follow_up_sums(tx, zone, "WHERE f.item = $1", &[item]).await?;
         touched.follow_ups = Some((item.to_string(), sums));
     }
