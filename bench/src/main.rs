@@ -7,6 +7,7 @@
 //! to the baseline. See docs/benchmarks.md.
 
 mod alerting;
+mod claim_sweep;
 mod console;
 mod harness;
 mod intake;
@@ -38,6 +39,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench all                             # the full sizes of docs/benchmarks.md\n  \
       leadwheel-bench offer-latency --rate 1000 --duration 20s\n  \
       leadwheel-bench claims --concurrency 32 --count 20000\n  \
+      leadwheel-bench claim-sweep --rates 1000,2000,4000,8000 --duration 10s\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
@@ -83,6 +85,11 @@ struct Cli {
     /// offer-latency: how long to publish (e.g. 20s); baseline: pipelined phase.
     #[arg(long, global = true, value_parser = parse_duration)]
     duration: Option<Duration>,
+
+    /// claim-sweep: claim rates per second, one step each, in order
+    /// [default: 1000,2000,4000,8000; quick 1000,2000].
+    #[arg(long, global = true, value_delimiter = ',')]
+    rates: Vec<u32>,
 
     /// claims: concurrent gRPC clients.
     #[arg(long, global = true)]
@@ -165,6 +172,9 @@ enum Scenario {
     OfferLatency,
     /// Claim RPC throughput and latency with concurrent clients.
     Claims,
+    /// Claims in open loop at rising constant rates (`--rates`), each for
+    /// `--duration` [default 10 s, quick 3 s], latency from the scheduled send.
+    ClaimSweep,
     /// Expiry lateness and wheel memory with many offers open.
     Expiry,
     /// Signed signups into intake (SQLite): a burst for throughput, then
@@ -370,6 +380,24 @@ async fn run(cli: Cli) -> Result<()> {
             cli.reps.unwrap_or(50),
         )
         .await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+    if run(Scenario::ClaimSweep) {
+        let rates = if !cli.rates.is_empty() {
+            cli.rates.clone()
+        } else if cli.quick {
+            vec![1000, 2000]
+        } else {
+            vec![1000, 2000, 4000, 8000]
+        };
+        let step = cli.duration.unwrap_or(if cli.quick {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(10)
+        });
+        let section =
+            claim_sweep::claim_sweep(&ctx, &base, &rates, step, cli.reps.unwrap_or(50)).await?;
         say(report::table(&section));
         sections.push(section);
     }

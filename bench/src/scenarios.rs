@@ -35,7 +35,7 @@ pub struct Ctx {
 
 impl Ctx {
     /// A fresh wheel (fresh store, fresh intake and wheel streams).
-    async fn fresh_wheel(&self) -> Result<Wheel> {
+    pub(crate) async fn fresh_wheel(&self) -> Result<Wheel> {
         harness::reset_streams(&self.bus).await;
         let wheel = Wheel::start(
             &self.wheel_bin,
@@ -49,7 +49,7 @@ impl Ctx {
     }
 }
 
-fn progress(message: impl AsRef<str>) {
+pub(crate) fn progress(message: impl AsRef<str>) {
     eprintln!("  .. {}", message.as_ref());
 }
 
@@ -405,7 +405,7 @@ pub async fn offer_latency(
 
 /// Publishes `count` leads as fast as the wheel takes them and waits for
 /// each lead's first offer; returns (lead, rep) pairs and the time taken.
-async fn open_offers(
+pub(crate) async fn open_offers(
     ctx: &Ctx,
     rx: &mut mpsc::UnboundedReceiver<Received>,
     count: usize,

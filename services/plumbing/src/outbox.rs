@@ -32,6 +32,9 @@ use crate::{ids, telemetry};
 
 /// Rows published per relay pass.
 const BATCH: i64 = 256;
+/// Rows per INSERT at most (6 parameters each: well inside SQLite's
+/// 32,766 and Postgres's 65,535 bound parameters).
+const ROWS_PER_INSERT: usize = 1_000;
 
 /// Handle for writing events into the outbox and waking the relay.
 #[derive(Clone, Debug)]
@@ -66,20 +69,48 @@ impl Outbox {
     /// Writes every draft as a pending event in one statement on `conn`
     /// (inside the transaction making the state change), in order; returns
     /// the event ids. One round trip for a transition's several events.
+    /// The current span's trace context goes with each.
     pub async fn enqueue_all(
         &self,
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        if drafts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let now = now_ms();
         let traceparent = telemetry::current_traceparent();
+        let traced = drafts
+            .into_iter()
+            .map(|draft| (draft, traceparent.clone()))
+            .collect();
+        self.enqueue_traced(conn, traced).await
+    }
+
+    /// As [`Self::enqueue_all`], each draft with the trace context it was
+    /// made in (a writer that gathers the events of many transitions, each
+    /// in its own trace, writes them together at the end).
+    pub async fn enqueue_traced(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        drafts: Vec<(EventDraft, Option<String>)>,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(drafts.len());
+        let mut drafts = drafts.into_iter().peekable();
+        while drafts.peek().is_some() {
+            let chunk: Vec<_> = drafts.by_ref().take(ROWS_PER_INSERT).collect();
+            ids.extend(self.insert_rows(conn, chunk, now).await?);
+        }
+        Ok(ids)
+    }
+
+    async fn insert_rows(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        drafts: Vec<(EventDraft, Option<String>)>,
+        now: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
         let mut ids = Vec::with_capacity(drafts.len());
         let mut rows = Vec::with_capacity(drafts.len());
         let mut values = Vec::with_capacity(drafts.len());
-        for (n, draft) in drafts.into_iter().enumerate() {
+        for (n, (draft, traceparent)) in drafts.into_iter().enumerate() {
             let id = ids::new_id();
             let envelope = Envelope {
                 id: id.clone(),
@@ -104,6 +135,7 @@ impl Outbox {
                 draft.subject,
                 envelope.encode_to_vec(),
                 envelope.key,
+                traceparent,
             ));
             ids.push(id);
         }
@@ -113,12 +145,12 @@ impl Outbox {
             values.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, subject, envelope, key) in rows {
+        for (id, subject, envelope, key, traceparent) in rows {
             query = query
                 .bind(id)
                 .bind(subject)
                 .bind(envelope)
-                .bind(traceparent.clone())
+                .bind(traceparent)
                 .bind(now)
                 .bind(key);
         }

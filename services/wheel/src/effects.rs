@@ -3,11 +3,15 @@
 //! the lead's version), ledger rows, outbox events and the live pushes to
 //! send after commit. Any conditional update that finds zero rows means
 //! another writer won: the whole transaction is abandoned with `Conflict`.
+//!
+//! Ledger lines and events are unconditional inserts, so they are gathered
+//! in a [`Deferred`] and written together before the commit: one statement
+//! each per transition, or per batch when the writer applies many.
 
 use leadwheel_plumbing::Contract;
 use leadwheel_plumbing::bus::EventDraft;
-use leadwheel_plumbing::ids;
 use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::{ids, telemetry};
 use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase, TeamChoice};
 use sqlx::AnyConnection;
@@ -16,10 +20,33 @@ use crate::error::WheelError;
 use crate::live::{self, Push};
 use crate::store::{self, LeadRow, OfferRow, PendingLedger, TeamRow};
 
+/// Ledger lines and events of one or more transitions, to be written
+/// ([`Deferred::flush`]) in the same transaction before it commits.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    ledger: Vec<(String, i64, PendingLedger)>,
+    /// Each event with the trace context of the transition that made it.
+    events: Vec<(EventDraft, Option<String>)>,
+}
+
+impl Deferred {
+    /// Writes what was gathered: the ledger lines, then the events.
+    pub async fn flush(self, outbox: &Outbox, conn: &mut AnyConnection) -> Result<(), WheelError> {
+        if !self.ledger.is_empty() {
+            store::insert_ledger_lines(conn, self.ledger).await?;
+        }
+        if !self.events.is_empty() {
+            outbox.enqueue_traced(conn, self.events).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes `decision` for `lead` (read at `lead.version`) and `team` (read at
-/// `team.rotation_version`); returns the live pushes to send after commit.
+/// `team.rotation_version`), its ledger lines and events gathered in
+/// `deferred`; returns the live pushes to send after commit.
 pub async fn write_decision(
-    outbox: &Outbox,
+    deferred: &mut Deferred,
     conn: &mut AnyConnection,
     team: &TeamRow,
     lead: &LeadRow,
@@ -54,9 +81,18 @@ pub async fn write_decision(
         events,
         ..
     } = writer;
-    // A transition's ledger lines and events go in one statement each.
-    store::insert_ledger_many(conn, lead_id, now, ledger).await?;
-    outbox.enqueue_all(conn, events).await?;
+    deferred.ledger.extend(
+        ledger
+            .into_iter()
+            .map(|line| (lead_id.to_string(), now, line)),
+    );
+    // The transition's own trace (the caller runs it in the lead's span).
+    let traceparent = telemetry::current_traceparent();
+    deferred.events.extend(
+        events
+            .into_iter()
+            .map(|event| (event, traceparent.clone())),
+    );
     let mut routing = decision.lead;
     routing.team_id = team.team_id.clone();
     if !store::update_lead(conn, lead.version, &routing, now).await? {

@@ -22,8 +22,9 @@ use crate::store;
 
 /// Offers expired per pass before checking the clock again.
 const BATCH: i64 = 500;
-/// Most expiries committed in one transaction.
-const EXPIRE_CHUNK: usize = 64;
+/// Most expiries handed to the writer at once (it commits them in
+/// batches with whatever else is queued).
+const EXPIRE_CHUNK: usize = 256;
 /// Longest sleep between checks, so deadlines written by other replicas
 /// are seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(250);
@@ -110,8 +111,8 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
     let full = due.len() as i64 == BATCH;
     let started = std::time::Instant::now();
     let oldest = due.first().map(|d| now - d.2).unwrap_or(0);
-    // Due offers expire in deadline order, a chunk per transaction: one
-    // commit serves a chunk when many deadlines fall together.
+    // Due offers expire in deadline order, a chunk at a time through the
+    // writer: one commit serves many when deadlines fall together.
     for chunk in due.chunks(EXPIRE_CHUNK) {
         if cancel.is_cancelled() {
             return Ok(false);
@@ -125,7 +126,7 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
                 (lead_id.clone(), input)
             })
             .collect();
-        let outcomes = engine.apply_many(inputs, SYSTEM).await?;
+        let outcomes = engine.submit_all(inputs, SYSTEM).await;
         for ((lead_id, offer_no, deadline), outcome) in chunk.iter().zip(outcomes) {
             match outcome {
                 Ok(Outcome::Transition(_)) => {

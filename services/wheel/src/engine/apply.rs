@@ -1,10 +1,11 @@
-//! Applying inputs in transactions of their own: one lead with retries on
-//! lost races ([`Engine::apply`]), or a chunk of leads under one commit
-//! ([`Engine::apply_many`], the timer loop's expiries).
+//! Applying inputs: one lead in a transaction of its own with retries on
+//! lost races ([`Engine::apply`]), or the writer's batch of leads under
+//! one commit ([`Engine::apply_chunk`], see [`super::writer`]).
 
 use leadwheel_wheel_core::{Decision, Input};
 
 use super::{Engine, Outcome, Refusal, SYSTEM};
+use crate::effects::Deferred;
 use crate::error::WheelError;
 use crate::store;
 
@@ -52,70 +53,34 @@ impl Engine {
         Err(WheelError::Conflict(lead_id.to_string()))
     }
 
-    /// Applies each `(lead, input)` in one transaction and returns each
-    /// one's outcome in order. Under load one commit serves many
-    /// transitions (the timer loop expires offers this way). A refused
-    /// input writes nothing, so it is simply reported; a transition that
-    /// fails while writing (a lost race) voids the shared transaction, and
-    /// the chunk is then redone with a savepoint per transition so only
-    /// that one is rolled back. The timer finds a still-open offer again on
-    /// its next pass.
-    pub async fn apply_many(
+    /// One transaction over `inputs` (lead, input, actor), the writer's
+    /// batch. A refused input writes nothing and is simply reported; at
+    /// the first transition that fails (a lost race, a store error) the
+    /// whole transaction is dropped and `None` returned, nothing committed
+    /// (the writer then redoes each input alone).
+    pub(super) async fn apply_chunk(
         &self,
-        inputs: Vec<(String, Input)>,
-        actor: &str,
-    ) -> Result<Vec<Result<Outcome<Decision>, WheelError>>, WheelError> {
-        match self.apply_chunk(&inputs, actor, false).await? {
-            Some(outcomes) => Ok(outcomes),
-            None => Ok(self
-                .apply_chunk(&inputs, actor, true)
-                .await?
-                .expect("with savepoints a chunk always completes")),
-        }
-    }
-
-    /// One transaction over `inputs`. Without savepoints it gives up
-    /// (`None`, nothing committed) at the first transition that fails (a
-    /// refusal is not a failure); with them, that transition alone is
-    /// rolled back.
-    async fn apply_chunk(
-        &self,
-        inputs: &[(String, Input)],
-        actor: &str,
-        savepoints: bool,
+        inputs: &[(String, Input, String)],
     ) -> Result<Option<Vec<Result<Outcome<Decision>, WheelError>>>, WheelError> {
         let mut tx = self.begin().await?;
         let mut outcomes = Vec::with_capacity(inputs.len());
         let mut pushes = Vec::new();
-        for (lead_id, input) in inputs {
-            if savepoints {
-                store::savepoint(&mut tx).await?;
-            }
-            let outcome = match self.decide(&mut tx, lead_id, input.clone()).await {
-                Ok(Outcome::Transition(planned)) => {
-                    match self.write(&mut tx, &planned, actor).await {
-                        Ok(more) => {
-                            pushes.extend(more);
-                            Ok(Outcome::Transition(planned.decision))
-                        }
-                        Err(err) => Err(err),
+        // The batch's ledger lines and events: one INSERT each at the end.
+        let mut deferred = Deferred::default();
+        for (lead_id, input, actor) in inputs {
+            match self.decide(&mut tx, lead_id, input.clone()).await? {
+                Outcome::Transition(planned) => {
+                    match self.write(&mut tx, &planned, actor, &mut deferred).await {
+                        Ok(more) => pushes.extend(more),
+                        Err(_) => return Ok(None),
                     }
+                    outcomes.push(Ok(Outcome::Transition(planned.decision)));
                 }
-                Ok(Outcome::Refused(refusal)) => Ok(Outcome::Refused(refusal)),
-                Err(err) => Err(err),
-            };
-            match outcome {
-                Ok(outcome) => outcomes.push(Ok(outcome)),
-                Err(err) if savepoints => {
-                    store::rollback_to_savepoint(&mut tx).await?;
-                    outcomes.push(Err(err));
-                }
-                // Dropping the transaction rolls the whole chunk back.
-                Err(_) => return Ok(None),
+                Outcome::Refused(refusal) => outcomes.push(Ok(Outcome::Refused(refusal))),
             }
-            if savepoints {
-                store::release_savepoint(&mut tx).await?;
-            }
+        }
+        if deferred.flush(&self.outbox, &mut tx).await.is_err() {
+            return Ok(None);
         }
         self.commit(tx, pushes).await?;
         Ok(Some(outcomes))

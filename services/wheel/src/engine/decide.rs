@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use tracing::Instrument;
 
 use super::Engine;
-use crate::effects::write_decision;
+use crate::effects::{Deferred, write_decision};
 use crate::error::WheelError;
 use crate::live::Push;
 use crate::store::{self, LeadRow, Roster, TeamEligibility, TeamRow};
@@ -134,13 +134,16 @@ impl Engine {
         }
     }
 
-    /// Step two: writes `planned` in the caller's transaction. A lost race
-    /// fails with `Conflict`, after which the transaction must be dropped.
+    /// Step two: writes `planned` in the caller's transaction, its ledger
+    /// lines and events gathered in `deferred` (flushed by the caller
+    /// before commit). A lost race fails with `Conflict`, after which the
+    /// transaction must be dropped.
     pub async fn write(
         &self,
         conn: &mut AnyConnection,
         planned: &Planned,
         actor: &str,
+        deferred: &mut Deferred,
     ) -> Result<Vec<Push>, WheelError> {
         let Planned {
             team,
@@ -154,7 +157,7 @@ impl Engine {
         let span = tracing::info_span!("transition", lead_id, actor);
         telemetry::set_parent(&span, lead.traceparent.as_deref());
         write_decision(
-            &self.outbox,
+            deferred,
             conn,
             team,
             lead,
@@ -179,7 +182,9 @@ impl Engine {
             Outcome::Transition(planned) => planned,
             Outcome::Refused(refusal) => return Ok(Outcome::Refused(refusal)),
         };
-        let pushes = self.write(conn, &planned, actor).await?;
+        let mut deferred = Deferred::default();
+        let pushes = self.write(conn, &planned, actor, &mut deferred).await?;
+        deferred.flush(&self.outbox, conn).await?;
         Ok(Outcome::Transition((planned.decision, pushes)))
     }
 }

@@ -8,7 +8,9 @@
 //! The engine owns the store, the outbox, the bus and the clock: every
 //! transaction of the service is opened here ([`Engine::begin`]) and every
 //! commit wakes the relay, the timers and the live pushes
-//! ([`Engine::commit`]).
+//! ([`Engine::commit`]). Claims, passes, manager actions and expiries go
+//! through one writer task that commits them in batches
+//! ([`Engine::submit`], see `writer`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,8 +28,10 @@ use crate::store::{LedgerEntry, Roster};
 mod apply;
 mod decide;
 mod route;
+mod writer;
 
 pub use decide::{Outcome, Planned, Refusal};
+pub use writer::Applied;
 
 /// A pooled read connection.
 pub type ReadConn = sqlx::pool::PoolConnection<sqlx::Any>;
@@ -46,6 +50,8 @@ pub struct Engine {
     timers: Arc<Notify>,
     /// Team rosters as last read, by roster version.
     rosters: RosterCache,
+    /// The writer's queue, once it runs ([`Engine::run_writer`]).
+    writer: writer::Queue,
 }
 
 impl Engine {
@@ -58,6 +64,7 @@ impl Engine {
             clock,
             timers: Arc::new(Notify::new()),
             rosters: RosterCache::default(),
+            writer: writer::Queue::default(),
         }
     }
 

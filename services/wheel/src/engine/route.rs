@@ -10,7 +10,7 @@ use leadwheel_wheel_core::{
 use sqlx::AnyConnection;
 
 use super::{Engine, SYSTEM, entry};
-use crate::effects::write_decision;
+use crate::effects::{Deferred, write_decision};
 use crate::erasure;
 use crate::error::WheelError;
 use crate::live::Push;
@@ -147,7 +147,11 @@ impl Engine {
             now,
             &eligibility,
         );
-        write_decision(&self.outbox, conn, &team, &waiting, decision, now, SYSTEM).await
+        let mut deferred = Deferred::default();
+        let pushes =
+            write_decision(&mut deferred, conn, &team, &waiting, decision, now, SYSTEM).await?;
+        deferred.flush(&self.outbox, conn).await?;
+        Ok(pushes)
     }
 
     /// Routes every lead waiting for `team_id` (and, for the default team,
@@ -160,6 +164,7 @@ impl Engine {
             waiting.extend(orphans.into_iter().filter(|l| l.team_id.is_empty()));
         }
         let mut pushes = Vec::new();
+        let mut deferred = Deferred::default();
         let now = self.now();
         for mut lead in waiting {
             let Some((team, eligibility)) = self
@@ -179,12 +184,14 @@ impl Engine {
                 &eligibility,
             ) {
                 Ok(decision) => pushes.extend(
-                    write_decision(&self.outbox, conn, &team, &lead, decision, now, SYSTEM).await?,
+                    write_decision(&mut deferred, conn, &team, &lead, decision, now, SYSTEM)
+                        .await?,
                 ),
                 Err(RouteError::WrongPhase { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
         }
+        deferred.flush(&self.outbox, conn).await?;
         Ok(pushes)
     }
 }

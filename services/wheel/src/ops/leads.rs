@@ -36,7 +36,7 @@ impl Wheel {
             }
         }
         engine
-            .apply(lead_id, input.clone(), &caller.subject)
+            .submit(lead_id, input.clone(), &caller.subject)
             .await?
             .into_result()?;
         tracing::info!(lead_id, action = ?input, by = %caller.subject, reason, "manager acted on a lead");

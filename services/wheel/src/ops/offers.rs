@@ -110,7 +110,7 @@ impl Wheel {
         };
         let decision = self
             .engine
-            .apply(lead_id, input, &caller.subject)
+            .submit(lead_id, input, &caller.subject)
             .await?
             .into_result()?;
         let via = decision.effects.iter().find_map(|effect| match effect {
@@ -136,7 +136,7 @@ impl Wheel {
             reason: reason.to_string(),
         };
         self.engine
-            .apply(lead_id, input, &caller.subject)
+            .submit(lead_id, input, &caller.subject)
             .await?
             .into_result()?;
         tracing::info!(lead_id, rep_id, reason, "offer passed");

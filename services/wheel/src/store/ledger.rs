@@ -67,47 +67,49 @@ pub struct PendingLedger {
     pub detail: String,
 }
 
-/// Writes a transition's ledger lines for `lead_id` in one statement, in order.
-pub async fn insert_ledger_many(
+/// Ledger lines per INSERT at most (7 parameters each).
+const LINES_PER_INSERT: usize = 1_000;
+
+/// Writes ledger lines, each with its lead and time, in as few statements
+/// as the parameter limits allow, in order (one transition's lines, or a
+/// whole batch's).
+pub async fn insert_ledger_lines(
     conn: &mut AnyConnection,
-    lead_id: &str,
-    at_ms: i64,
-    lines: Vec<PendingLedger>,
+    lines: Vec<(String, i64, PendingLedger)>,
 ) -> Result<(), WheelError> {
-    if lines.is_empty() {
-        return Ok(());
+    for chunk in lines.chunks(LINES_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                let at = n * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    at + 1,
+                    at + 2,
+                    at + 3,
+                    at + 4,
+                    at + 5,
+                    at + 6,
+                    at + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO wheel_ledger (entry_id, lead_id, at_ms, kind, rep_id, offer_no, detail) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (lead_id, at_ms, line) in chunk {
+            query = query
+                .bind(leadwheel_plumbing::ids::new_id())
+                .bind(lead_id.as_str())
+                .bind(*at_ms)
+                .bind(line.kind.as_str())
+                .bind(line.rep_id.as_deref())
+                .bind(line.offer_no)
+                .bind(line.detail.as_str());
+        }
+        query.execute(&mut *conn).await?;
     }
-    let values: Vec<String> = (0..lines.len())
-        .map(|n| {
-            let at = n * 7;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                at + 1,
-                at + 2,
-                at + 3,
-                at + 4,
-                at + 5,
-                at + 6,
-                at + 7
-            )
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO wheel_ledger (entry_id, lead_id, at_ms, kind, rep_id, offer_no, detail) VALUES {}",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for line in lines {
-        query = query
-            .bind(leadwheel_plumbing::ids::new_id())
-            .bind(lead_id)
-            .bind(at_ms)
-            .bind(line.kind)
-            .bind(line.rep_id)
-            .bind(line.offer_no)
-            .bind(line.detail);
-    }
-    query.execute(&mut *conn).await?;
     Ok(())
 }
 
