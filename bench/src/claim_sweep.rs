@@ -160,8 +160,11 @@ fn section(base: &Baseline, rates: &[u32], duration: Duration, steps: &[Step]) -
         let errors = if step.errors.is_empty() {
             "no errors".to_string()
         } else {
-            let mut errors: Vec<String> =
-                step.errors.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+            let mut errors: Vec<String> = step
+                .errors
+                .iter()
+                .map(|(c, n)| format!("{c}: {n}"))
+                .collect();
             errors.sort();
             errors.join(", ")
         };

@@ -88,11 +88,9 @@ pub async fn write_decision(
     );
     // The transition's own trace (the caller runs it in the lead's span).
     let traceparent = telemetry::current_traceparent();
-    deferred.events.extend(
-        events
-            .into_iter()
-            .map(|event| (event, traceparent.clone())),
-    );
+    deferred
+        .events
+        .extend(events.into_iter().map(|event| (event, traceparent.clone())));
     let mut routing = decision.lead;
     routing.team_id = team.team_id.clone();
     if !store::update_lead(conn, lead.version, &routing, now).await? {

@@ -57,7 +57,7 @@ impl Engine {
     /// batch. A refused input writes nothing and is simply reported; at
     /// the first transition that fails (a lost race, a store error) the
     /// whole transaction is dropped and `None` returned, nothing committed
-    /// (the writer then redoes each input alone).
+    /// (the writer then redoes the batch with savepoints).
     pub(super) async fn apply_chunk(
         &self,
         inputs: &[(String, Input, String)],
@@ -84,6 +84,39 @@ impl Engine {
         }
         self.commit(tx, pushes).await?;
         Ok(Some(outcomes))
+    }
+
+    /// As [`Self::apply_chunk`], with a savepoint per input so that one
+    /// failing transition is rolled back alone and reported, while the
+    /// others commit. Each transition writes its own ledger lines and
+    /// events inside its savepoint.
+    pub(super) async fn apply_chunk_with_savepoints(
+        &self,
+        inputs: &[(String, Input, String)],
+    ) -> Result<Vec<Result<Outcome<Decision>, WheelError>>, WheelError> {
+        let mut tx = self.begin().await?;
+        let mut outcomes = Vec::with_capacity(inputs.len());
+        let mut pushes = Vec::new();
+        for (lead_id, input, actor) in inputs {
+            store::savepoint(&mut tx).await?;
+            match self
+                .transition(&mut tx, lead_id, input.clone(), actor)
+                .await
+            {
+                Ok(Outcome::Transition((decision, more))) => {
+                    pushes.extend(more);
+                    outcomes.push(Ok(Outcome::Transition(decision)));
+                }
+                Ok(Outcome::Refused(refusal)) => outcomes.push(Ok(Outcome::Refused(refusal))),
+                Err(err) => {
+                    store::rollback_to_savepoint(&mut tx).await?;
+                    outcomes.push(Err(err));
+                }
+            }
+            store::release_savepoint(&mut tx).await?;
+        }
+        self.commit(tx, pushes).await?;
+        Ok(outcomes)
     }
 
     /// Offers every waiting lead of `team_id` (all teams when empty) again,

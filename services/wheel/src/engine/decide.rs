@@ -156,17 +156,9 @@ impl Engine {
         let lead_id = lead.details.lead_id.as_str();
         let span = tracing::info_span!("transition", lead_id, actor);
         telemetry::set_parent(&span, lead.traceparent.as_deref());
-        write_decision(
-            deferred,
-            conn,
-            team,
-            lead,
-            decision.clone(),
-            *now,
-            actor,
-        )
-        .instrument(span)
-        .await
+        write_decision(deferred, conn, team, lead, decision.clone(), *now, actor)
+            .instrument(span)
+            .await
     }
 
     /// Both steps of one transition of `lead_id` inside `conn` (the

@@ -8,8 +8,8 @@
 //! The engine owns the store, the outbox, the bus and the clock: every
 //! transaction of the service is opened here ([`Engine::begin`]) and every
 //! commit wakes the relay, the timers and the live pushes
-//! ([`Engine::commit`]). Claims, passes, manager actions and expiries go
-//! through one writer task that commits them in batches
+//! ([`Engine::commit`]). On SQLite, claims, passes, manager actions and
+//! expiries go through one writer task that commits them in batches
 //! ([`Engine::submit`], see `writer`).
 
 use std::collections::HashMap;

@@ -1,21 +1,32 @@
-//! Group commit: one writer task takes transitions (claims, passes,
-//! manager actions, expiries) from a bounded queue and applies what has
-//! queued up in one transaction, so concurrent callers share a commit, a
-//! turn at the store's write gate and the wake-up of the relay instead of
-//! each paying for their own. Nobody hears back before the commit: a
-//! reply (and the live push) is sent only once the batch is durable.
+//! Group commit on SQLite: one writer task takes transitions (claims,
+//! passes, manager actions, expiries) from a bounded queue and applies
+//! what has queued up in one transaction, so concurrent callers share a
+//! commit, a turn at the store's write gate and the wake-up of the relay
+//! instead of each paying for their own. Nobody hears back before the
+//! commit: a reply (and the live push) is sent only once the batch is
+//! durable.
+//!
+//! Not on Postgres, where several replicas share the store: a batch holds
+//! its row locks (the team's rotation row above all) until it commits, so
+//! the replicas' batches would wait on each other and mostly lose their
+//! races (measured: the three-replica test stopped settling). There each
+//! transition keeps its own transaction, in parallel, and the timers'
+//! expiries go in chunks of [`PG_EXPIRY_CHUNK`]. One writer per team
+//! shard, held by a lease, is what would let Postgres batch too.
 //!
 //! Batching is natural: the writer takes what is waiting when it is free
 //! (up to [`MAX_BATCH`]), so a lone claim is applied at once and a burst
 //! is applied in a few large transactions. A batch whose shared
 //! transaction fails (a lost race with another writer or replica, a store
-//! error) is redone one command at a time, each in its own transaction
-//! with the usual retries, so one command's failure is only its own.
+//! error) is redone in one transaction with a savepoint per command, and
+//! a command that lost a race there is tried again alone with the usual
+//! retries, so one command's failure is only its own.
 
 use std::sync::Arc;
 use std::sync::LazyLock;
 
 use leadwheel_plumbing::metrics;
+use leadwheel_plumbing::store::Backend;
 use leadwheel_wheel_core::{Decision, Input};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +39,8 @@ use crate::error::WheelError;
 pub const QUEUE: usize = 8_192;
 /// Most commands applied in one transaction.
 pub const MAX_BATCH: usize = 256;
+/// On Postgres, most expiries in one transaction (see the module's text).
+pub const PG_EXPIRY_CHUNK: usize = 64;
 
 static BATCH_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
     let histogram = Histogram::new(exponential_buckets(1.0, 2.0, 10));
@@ -77,8 +90,20 @@ impl Engine {
     }
 
     /// Applies every `(lead, input)` through the writer and returns each
-    /// outcome in order (the timer loop's expiries).
+    /// outcome in order (the timer loop's expiries); without a running
+    /// writer, in chunks of [`PG_EXPIRY_CHUNK`] per transaction.
     pub async fn submit_all(&self, inputs: Vec<(String, Input)>, actor: &str) -> Vec<Applied> {
+        if self.writer.get().is_none() {
+            let mut outcomes = Vec::with_capacity(inputs.len());
+            for chunk in inputs.chunks(PG_EXPIRY_CHUNK) {
+                let chunk: Vec<(String, Input, String)> = chunk
+                    .iter()
+                    .map(|(lead_id, input)| (lead_id.clone(), input.clone(), actor.to_string()))
+                    .collect();
+                outcomes.extend(self.apply_batch(&chunk).await);
+            }
+            return outcomes;
+        }
         let pending = inputs
             .into_iter()
             .map(|(lead_id, input)| async move { self.submit(&lead_id, input, actor).await });
@@ -86,8 +111,12 @@ impl Engine {
     }
 
     /// The writer: runs until `cancel` fires, then applies what is still
-    /// queued and stops. Call once per engine.
+    /// queued and stops. Call once per engine; on Postgres it returns at
+    /// once and every transition keeps its own transaction.
     pub async fn run_writer(self, cancel: CancellationToken) {
+        if self.store.backend() != Backend::Sqlite {
+            return;
+        }
         let (sender, mut queue) = mpsc::channel(QUEUE);
         if self.writer.set(sender).is_err() {
             tracing::error!("the wheel's writer was started twice");
@@ -128,23 +157,39 @@ impl Engine {
             .iter()
             .map(|c| (c.lead_id.clone(), c.input.clone(), c.actor.clone()))
             .collect();
-        match self.apply_chunk(&inputs).await {
-            Ok(Some(outcomes)) => {
-                for (command, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = command.reply.send(outcome);
-                }
-            }
-            // The shared transaction failed: nothing of it was committed.
-            // Each command is redone alone, with the usual retries.
-            Ok(None) | Err(_) => {
-                for command in batch {
-                    let outcome = self
-                        .apply(&command.lead_id, command.input, &command.actor)
-                        .await;
-                    let _ = command.reply.send(outcome);
-                }
-            }
+        let outcomes = self.apply_batch(&inputs).await;
+        for (command, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = command.reply.send(outcome);
         }
+    }
+
+    /// Applies `inputs` in one transaction if it can; if that fails (and
+    /// nothing of it committed), in one transaction with a savepoint each,
+    /// so only the losers of a race fail; those are tried again alone with
+    /// the usual retries.
+    async fn apply_batch(&self, inputs: &[(String, Input, String)]) -> Vec<Applied> {
+        // None: to be redone alone.
+        let outcomes: Vec<Option<Applied>> = match self.apply_chunk(inputs).await {
+            Ok(Some(outcomes)) => outcomes.into_iter().map(Some).collect(),
+            Ok(None) | Err(_) => match self.apply_chunk_with_savepoints(inputs).await {
+                Ok(outcomes) => outcomes
+                    .into_iter()
+                    .map(|outcome| match outcome {
+                        Err(WheelError::Conflict(_)) => None,
+                        other => Some(other),
+                    })
+                    .collect(),
+                Err(_) => inputs.iter().map(|_| None).collect(),
+            },
+        };
+        let mut applied = Vec::with_capacity(inputs.len());
+        for ((lead_id, input, actor), outcome) in inputs.iter().zip(outcomes) {
+            applied.push(match outcome {
+                Some(outcome) => outcome,
+                None => self.apply(lead_id, input.clone(), actor).await,
+            });
+        }
+        applied
     }
 }
 

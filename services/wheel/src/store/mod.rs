@@ -29,6 +29,31 @@ pub use reps::*;
 pub use routing::*;
 pub use teams::*;
 
+/// Marks a point inside the caller's transaction that
+/// [`rollback_to_savepoint`] returns to (one transition of a chunk).
+pub async fn savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Undoes what the transaction did since [`savepoint`].
+pub async fn rollback_to_savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("ROLLBACK TO SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Keeps what the transaction did since [`savepoint`].
+pub async fn release_savepoint(conn: &mut sqlx::AnyConnection) -> Result<(), WheelError> {
+    sqlx::query("RELEASE SAVEPOINT lw_transition")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// The stored name of a phase.
 pub fn state_name(phase: &Phase) -> &'static str {
     phase_name(phase)

@@ -85,3 +85,88 @@ async fn fifty_claimers_sqlite() {
 async fn fifty_claimers_postgres() {
     on_postgres(|db| async move { fifty_claimers_one_winner(spawn_app_on(db).await).await }).await;
 }
+
+/// Forty reps claim forty different leads at the same moment, each with
+/// a pass racing the claim on a lead offered to a rep who also claims it:
+/// on SQLite these share the writer's transactions. Every claim is
+/// answered for its own lead, every lead ends assigned to the rep it was
+/// offered to, and each assignment is published once (and a pass that
+/// came after its claim in the same batch is refused, not applied).
+async fn many_claims_at_once_each_answered(app: TestApp) {
+    let reps: Vec<String> = (0..40).map(|i| format!("rep{i:02}")).collect();
+    let rep_refs: Vec<&str> = reps.iter().map(String::as_str).collect();
+    app.team(&rep_refs, 3_600_000).await;
+    let leads: Vec<String> = (0..40).map(|i| format!("batch-{i:02}")).collect();
+    for lead in &leads {
+        app.new_lead(lead).await;
+    }
+    let mut offered = Vec::new();
+    for lead in &leads {
+        offered.push((lead.clone(), app.offered_to(lead).await));
+    }
+    let mut tasks = Vec::new();
+    for (lead_id, rep) in offered.clone() {
+        let mut claimer = app.rep(&rep).await;
+        let mut passer = app.rep(&rep).await;
+        tasks.push(tokio::spawn(async move {
+            let claim = claimer.claim(ClaimRequest {
+                lead_id: lead_id.clone(),
+                rep_id: rep.clone(),
+            });
+            let pass = passer.pass(PassRequest {
+                lead_id: lead_id.clone(),
+                rep_id: rep.clone(),
+                reason: "busy".into(),
+            });
+            let (claimed, passed) = tokio::join!(claim, pass);
+            (lead_id, rep, claimed.is_ok(), passed.is_ok())
+        }));
+    }
+    let mut claimed_leads = Vec::new();
+    for task in tasks {
+        let (lead_id, rep, claimed, passed) = task.await.unwrap();
+        assert!(
+            claimed != passed,
+            "{lead_id}: exactly one of the claim and the pass applies (claimed {claimed}, passed {passed})"
+        );
+        if claimed {
+            let routing = app.wait_state(&lead_id, LeadState::Assigned).await;
+            assert_eq!(routing.owner_rep_id, rep, "{lead_id} owned by its claimer");
+            claimed_leads.push(lead_id);
+        } else {
+            // Passed: offered to the next rep, never owned by this one.
+            let next = app.offered_to(&lead_id).await;
+            assert_ne!(next, rep, "{lead_id} passed by {rep}, offered on");
+        }
+    }
+    assert!(!claimed_leads.is_empty(), "some claims won their race");
+    let assigned: Vec<leadwheel_proto::events::v1::LeadAssigned> =
+        leadwheel_plumbing::testing::eventually(
+            Duration::from_secs(10),
+            "one lead.assigned per claimed lead",
+            || async {
+                let events: Vec<leadwheel_proto::events::v1::LeadAssigned> = app
+                    .wheel_events(leadwheel_plumbing::bus::subjects::LEAD_ASSIGNED)
+                    .await;
+                (events.len() >= claimed_leads.len()).then_some(events)
+            },
+        )
+        .await;
+    let mut published: Vec<String> = assigned.into_iter().map(|e| e.lead_id).collect();
+    published.sort();
+    claimed_leads.sort();
+    assert_eq!(published, claimed_leads, "each claimed lead published once");
+}
+
+#[tokio::test]
+async fn many_claims_at_once_sqlite() {
+    many_claims_at_once_each_answered(spawn_app_on(TestDb::sqlite()).await).await;
+}
+
+#[tokio::test]
+async fn many_claims_at_once_postgres() {
+    on_postgres(
+        |db| async move { many_claims_at_once_each_answered(spawn_app_on(db).await).await },
+    )
+    .await;
+}
