@@ -32,9 +32,12 @@ use crate::{ids, telemetry};
 
 /// Rows published per relay pass.
 const BATCH: i64 = 256;
-/// Rows per INSERT at most (6 parameters each: well inside SQLite's
-/// 32,766 and Postgres's 65,535 bound parameters).
-const ROWS_PER_INSERT: usize = 1_000;
+/// Rows per INSERT at most. Kept small: sqlx's SQLite driver looks each
+/// parameter up by name, which grows with the square of a statement's
+/// parameters (thousands of them took a fifth of the wheel's time in a
+/// profile), and few distinct statement texts stay in the
+/// prepared-statement cache.
+const ROWS_PER_INSERT: usize = 32;
 
 /// Handle for writing events into the outbox and waking the relay.
 #[derive(Clone, Debug)]
