@@ -19,7 +19,7 @@ use leadwheel_plumbing::config::Secret;
 use leadwheel_plumbing::{ids, now_ms};
 use leadwheel_proto::events::v1::{Envelope, LeadCreated, OfferClosed, OfferOpened};
 use leadwheel_proto::wheel::v1::wheel_service_client::WheelServiceClient;
-use leadwheel_proto::wheel::v1::{Team, TeamPolicy, UpsertTeamRequest};
+use leadwheel_proto::wheel::v1::{OfferState, OfferUpdate, Team, TeamPolicy, UpsertTeamRequest};
 use prost::Message;
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -543,6 +543,34 @@ pub async fn listen_offers(bus: &Bus) -> Result<mpsc::UnboundedReceiver<Received
         }
     });
     Ok(rx)
+}
+
+/// Subscribes (core NATS) to every rep's live offer pushes
+/// (`live.rep.*.offers`, what a rep's console or `leadctl watch` shows)
+/// and collects (lead, receive time) of each push of a newly opened first
+/// offer; the subscription is live on the server when this returns.
+pub async fn listen_live_first_offers(
+    bus: &Bus,
+) -> Result<std::sync::Arc<std::sync::Mutex<Vec<(String, Instant)>>>> {
+    let mut subscriber = bus.client.subscribe("live.rep.*.offers").await?;
+    bus.client.flush().await?;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = seen.clone();
+    tokio::spawn(async move {
+        while let Some(message) = subscriber.next().await {
+            let at = Instant::now();
+            let Ok(update) = OfferUpdate::decode(message.payload.as_ref()) else {
+                continue;
+            };
+            if let Some(offer) = update.offer
+                && offer.state == OfferState::Open as i32
+                && offer.step == 1
+            {
+                out.lock().expect("live pushes").push((offer.lead_id, at));
+            }
+        }
+    });
+    Ok(seen)
 }
 
 /// Waits for every ack in `acks`; returns how many failed.

@@ -11,6 +11,7 @@ mod claim_sweep;
 mod console;
 mod harness;
 mod intake;
+mod mixed;
 mod report;
 mod reporting;
 mod scenarios;
@@ -40,6 +41,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench offer-latency --rate 1000 --duration 20s\n  \
       leadwheel-bench claims --concurrency 32 --count 20000\n  \
       leadwheel-bench claim-sweep --rates 1000,2000,4000,8000 --duration 10s\n  \
+      leadwheel-bench mixed --rate 200 --duration 60s --window 10s\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
@@ -177,13 +179,18 @@ enum Scenario {
     ClaimSweep,
     /// Expiry lateness and wheel memory with many offers open.
     Expiry,
+    /// Leads at `--rate` [default 200/s] for `--duration` [default 60 s,
+    /// quick 10 s] while reps claim (40%), pass (20%) or ignore (40%) each
+    /// offer, with `--window` [default 10 s, quick 3 s] windows, capacity
+    /// caps and schedules on (not part of `all`).
+    Mixed,
     /// Signed signups into intake (SQLite): a burst for throughput, then
     /// `--rate` (default 1000) per second for latency.
     Intake,
     /// Alerting with many timers armed: `--rate` (default 1000) opportunity
     /// events/s, `--due-rate` timers falling due/s (not part of `all`).
     Alerting,
-    /// Every scenario above but alerting, in that order.
+    /// Every scenario above but mixed and alerting, in that order.
     All,
     /// The web console with `--reps` (default 1,000) reps signed in, one
     /// live-offer stream each: signup → offer card on the rep's stream at
@@ -398,6 +405,27 @@ async fn run(cli: Cli) -> Result<()> {
         });
         let section =
             claim_sweep::claim_sweep(&ctx, &base, &rates, step, cli.reps.unwrap_or(50)).await?;
+        say(report::table(&section));
+        sections.push(section);
+    }
+    if cli.command == Scenario::Mixed {
+        let section = mixed::mixed(
+            &ctx,
+            &base,
+            cli.rate.unwrap_or(200),
+            cli.duration.unwrap_or(if cli.quick {
+                Duration::from_secs(10)
+            } else {
+                Duration::from_secs(60)
+            }),
+            cli.window.unwrap_or(if cli.quick {
+                Duration::from_secs(3)
+            } else {
+                Duration::from_secs(10)
+            }),
+            cli.reps.unwrap_or(50),
+        )
+        .await?;
         say(report::table(&section));
         sections.push(section);
     }

@@ -212,6 +212,7 @@ pub async fn offer_latency(
     let wheel = ctx.fresh_wheel().await?;
     wheel.seed_team("bench", reps, 600_000).await?;
     let mut rx = harness::listen_offers(&ctx.bus).await?;
+    let live = harness::listen_live_first_offers(&ctx.bus).await?;
 
     // Warm-up: 100 leads, excluded from the figures.
     let mut acks = harness::Acks::new();
@@ -301,6 +302,16 @@ pub async fn offer_latency(
     let memory = wheel.memory().unwrap_or_default();
     wheel.stop().await;
 
+    // The live pushes, as the rep's screen gets them (sent by the wheel
+    // right after commit, not through the outbox relay).
+    let mut pushed = Samples::with_capacity(total);
+    for (lead_id, at) in live.lock().expect("live pushes").iter() {
+        if let Some(&i) = index.get(lead_id) {
+            pushed.push(at.saturating_duration_since(sent[i].0));
+        }
+    }
+    let pushed_count = pushed.len();
+    let pushed_summary = pushed.summary();
     let mut e2e = Samples::with_capacity(total);
     let mut to_commit = Samples::with_capacity(total);
     let mut relay = Samples::with_capacity(total);
@@ -365,6 +376,10 @@ pub async fn offer_latency(
                 relay_summary.cell(),
             ),
             (
+                "event → live push to the rep received".into(),
+                format!("{} ({pushed_count} pushes)", pushed_summary.cell()),
+            ),
+            (
                 "wheel CPU".into(),
                 format!("{:.2} cores busy ({cpu:.1} s over {span:.1} s)", cpu / span),
             ),
@@ -392,6 +407,7 @@ pub async fn offer_latency(
             "event_to_offer_received": e2e_summary.json(),
             "event_to_offer_committed": commit_summary.json(),
             "committed_to_received": relay_summary.json(),
+            "event_to_live_push_received": pushed_summary.json(),
             "wheel_cpu_cores": round(cpu / span),
             "wheel_rss_mib": round(memory.rss_mib),
             "ratio_p99_to_baseline_sequential_ack_p99": round(e2e_summary.p99 / base.sequential_ack.p99.max(1e-3)),

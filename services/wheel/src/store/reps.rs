@@ -65,27 +65,45 @@ pub async fn team_roster(
 }
 
 /// The load (open offers plus leads in work) of each rep with a capacity
-/// cap: the others are never skipped for capacity, and counting for every
-/// member on every transition would be the dearest part of a decision.
+/// cap: the others are never skipped for capacity. Two grouped queries
+/// whatever the number of capped reps (one query per capped rep was the
+/// dearest part of a decision in a team where everyone has a cap).
 pub async fn count_load<'a>(
     conn: &mut AnyConnection,
     capped: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, i64>, WheelError> {
-    let mut loads = HashMap::new();
-    for rep in capped {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM wheel_offers WHERE rep_id = $1 AND state = 'open') AS open_offers, \
-                    (SELECT COUNT(*) FROM wheel_leads WHERE owner_rep_id = $1 AND work_closed_at_ms IS NULL) AS assigned_leads",
-        )
-        .bind(rep)
-        .fetch_one(&mut *conn)
-        .await?;
-        let open: i64 = row.try_get("open_offers")?;
-        let assigned: i64 = row.try_get("assigned_leads")?;
-        loads.insert(rep.to_string(), open + assigned);
+    let capped: Vec<&str> = capped.collect();
+    let mut loads: HashMap<String, i64> = capped.iter().map(|rep| (rep.to_string(), 0)).collect();
+    for chunk in capped.chunks(REPS_PER_QUERY) {
+        let list = (1..=chunk.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let offers = format!(
+            "SELECT rep_id AS rep, COUNT(*) AS n FROM wheel_offers \
+             WHERE state = 'open' AND rep_id IN ({list}) GROUP BY rep_id"
+        );
+        let work = format!(
+            "SELECT owner_rep_id AS rep, COUNT(*) AS n FROM wheel_leads \
+             WHERE work_closed_at_ms IS NULL AND owner_rep_id IN ({list}) GROUP BY owner_rep_id"
+        );
+        for sql in [offers, work] {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for rep in chunk {
+                query = query.bind(*rep);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let rep: String = row.try_get("rep")?;
+                let n: i64 = row.try_get("n")?;
+                *loads.entry(rep).or_default() += n;
+            }
+        }
     }
     Ok(loads)
 }
+
+/// Capped reps per load query at most (a bound on its parameters).
+const REPS_PER_QUERY: usize = 500;
 
 /// Marks the roster of `rep_id`'s team changed, so every replica reloads it.
 pub(super) async fn bump_roster_of(
