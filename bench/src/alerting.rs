@@ -491,12 +491,7 @@ pub async fn alerting(
         "ms",
     );
     if seen < due_count {
-        lateness.met = false;
-        lateness.note = format!(
-            "{}; {} due timers never fired",
-            lateness.note,
-            due_count - seen
-        );
+        lateness = lateness.missed_because(format!("{} due timers never fired", due_count - seen));
     }
     let rows = vec![
         (

@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::harness;
-use crate::report::{Check, Section};
+use crate::report::{Check, Section, error_counts};
 use crate::scenarios::{Baseline, Ctx, open_offers, progress};
 use crate::stats::{Samples, Summary, round};
 
@@ -157,21 +157,11 @@ fn section(base: &Baseline, rates: &[u32], duration: Duration, steps: &[Step]) -
         ),
     )];
     for step in steps {
-        let errors = if step.errors.is_empty() {
-            "no errors".to_string()
-        } else {
-            let mut errors: Vec<String> = step
-                .errors
-                .iter()
-                .map(|(c, n)| format!("{c}: {n}"))
-                .collect();
-            errors.sort();
-            errors.join(", ")
-        };
+        let errors = error_counts(&step.errors);
         rows.push((
             format!("{}/s", step.rate),
             format!(
-                "{:.0}/s achieved ({} of {} ok, {errors}); p50/p90/p99/max {}; wheel {:.2} cores; offers opened at {:.0}/s before{}",
+                "{:.0}/s achieved ({} of {} ok, errors: {errors}); p50/p90/p99/max {}; wheel {:.2} cores; offers opened at {:.0}/s before{}",
                 step.achieved,
                 step.ok,
                 step.sent,

@@ -496,6 +496,47 @@ pub async fn publish_lead(
     publish_envelope(bus, subjects::LEAD_CREATED, &envelope).await
 }
 
+/// What [`publish_leads_at`] did: each lead's scheduled send (monotonic)
+/// and the wall-clock ms it was actually sent, how long publishing took,
+/// and how many publishes JetStream did not ack.
+pub struct Published {
+    pub sent: Vec<(Instant, i64)>,
+    pub elapsed: Duration,
+    pub failures: usize,
+}
+
+/// Publishes `lead_ids` for team `team_id` at a constant `rate` per
+/// second in the background (open loop: a late publish does not delay the
+/// schedule of the next one).
+pub fn publish_leads_at(
+    bus: &Bus,
+    lead_ids: Vec<String>,
+    rate: u32,
+    team_id: &str,
+) -> tokio::task::JoinHandle<Result<Published>> {
+    let bus = bus.clone();
+    let team_id = team_id.to_string();
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut sent = Vec::with_capacity(lead_ids.len());
+        let mut acks = Acks::new();
+        for (n, lead_id) in lead_ids.iter().enumerate() {
+            let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+            tokio::time::sleep_until(due).await;
+            sent.push((due.into_std(), now_ms()));
+            acks.push(publish_lead(&bus, lead_id, n, &team_id).await?)
+                .await;
+        }
+        let elapsed = start.elapsed();
+        let failures = acks.finish().await;
+        Ok(Published {
+            sent,
+            elapsed,
+            failures,
+        })
+    })
+}
+
 /// A wheel offer event as the bench received it.
 #[derive(Clone, Debug)]
 pub enum OfferEvent {

@@ -66,6 +66,13 @@ impl Check {
         }
     }
 
+    /// Marks the check missed whatever its figure, saying why.
+    pub fn missed_because(mut self, why: String) -> Self {
+        self.met = false;
+        self.note = format!("{}; {why}", self.note);
+        self
+    }
+
     /// As JSON.
     pub fn json(&self) -> Value {
         serde_json::json!({
@@ -99,6 +106,20 @@ pub fn table(section: &Section) -> String {
         ));
     }
     out
+}
+
+/// Error counts by gRPC code as a table cell ("none" when there were none).
+pub fn error_counts(errors: &std::collections::HashMap<String, usize>) -> String {
+    let mut text: Vec<String> = errors
+        .iter()
+        .map(|(code, n)| format!("{code}: {n}"))
+        .collect();
+    text.sort();
+    if text.is_empty() {
+        "none".into()
+    } else {
+        text.join(", ")
+    }
 }
 
 #[cfg(test)]

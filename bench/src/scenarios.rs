@@ -13,7 +13,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use leadwheel_plumbing::auth::Role;
 use leadwheel_plumbing::bus::{Bus, INTAKE_STREAM, subjects};
-use leadwheel_plumbing::{ids, now_ms};
+use leadwheel_plumbing::ids;
 use leadwheel_proto::events::v1::OfferOutcome;
 use leadwheel_proto::wheel::v1::ClaimRequest;
 use prost::Message;
@@ -248,24 +248,8 @@ pub async fn offer_latency(
     ));
 
     let cpu_before = wheel.cpu_seconds();
-    let bus = ctx.bus.clone();
-    let generator = tokio::spawn(async move {
-        let start = tokio::time::Instant::now();
-        let mut sent: Vec<(Instant, i64)> = Vec::with_capacity(lead_ids.len());
-        let mut acks = harness::Acks::new();
-        for (n, lead_id) in lead_ids.iter().enumerate() {
-            let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
-            if due > tokio::time::Instant::now() {
-                tokio::time::sleep_until(due).await;
-            }
-            sent.push((Instant::now(), now_ms()));
-            acks.push(harness::publish_lead(&bus, lead_id, n, "bench").await?)
-                .await;
-        }
-        let publish_elapsed = start.elapsed();
-        let failed = acks.finish().await;
-        anyhow::Ok((sent, publish_elapsed, failed))
-    });
+    // Latency counts from each lead's scheduled send.
+    let generator = harness::publish_leads_at(&ctx.bus, lead_ids, rate, "bench");
 
     // (receive instant, receive ms, opened_at_ms)
     let mut received: Vec<Option<(Instant, i64, i64)>> = vec![None; total];
@@ -298,7 +282,11 @@ pub async fn offer_latency(
         }
     }
     let cpu = wheel.cpu_seconds() - cpu_before;
-    let (sent, publish_elapsed, ack_failures) = generator.await??;
+    let harness::Published {
+        sent,
+        elapsed: publish_elapsed,
+        failures: ack_failures,
+    } = generator.await??;
     let memory = wheel.memory().unwrap_or_default();
     wheel.stop().await;
 
@@ -344,11 +332,9 @@ pub async fn offer_latency(
         "ms",
     );
     if achieved_offers < 0.95 * rate as f64 || lost > 0 {
-        latency_check.met = false;
-        latency_check.note = format!(
-            "{}; the wheel kept up with only {achieved_offers:.0} offers/s of {rate}/s, {lost} offers missing",
-            latency_check.note
-        );
+        latency_check = latency_check.missed_because(format!(
+            "the wheel kept up with only {achieved_offers:.0} offers/s of {rate}/s, {lost} offers missing"
+        ));
     }
     Ok(Section {
         name: "offer-latency (lead event → wheel.offer.opened)",
@@ -554,8 +540,6 @@ pub async fn claims(
     let ok = latencies.len();
     let rate = ok as f64 / elapsed;
     let summary = latencies.summary();
-    let mut errors_text: Vec<String> = errors.iter().map(|(c, n)| format!("{c}: {n}")).collect();
-    errors_text.sort();
     Ok(Section {
         name: "claims (Claim RPC, offered rep, own token)",
         rows: vec![
@@ -568,14 +552,7 @@ pub async fn claims(
             ),
             (
                 "claims".into(),
-                format!(
-                    "{ok} ok, errors: {}",
-                    if errors_text.is_empty() {
-                        "none".into()
-                    } else {
-                        errors_text.join(", ")
-                    }
-                ),
+                format!("{ok} ok, errors: {}", crate::report::error_counts(&errors)),
             ),
             (
                 "throughput".into(),
