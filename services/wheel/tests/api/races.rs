@@ -170,3 +170,74 @@ async fn many_claims_at_once_postgres() {
     )
     .await;
 }
+
+/// A claim that fails inside a shared batch (its lead's stored routing is
+/// unreadable) fails alone: the claims queued with it are still applied
+/// and answered, and the broken lead is left as it was.
+async fn a_failing_claim_fails_alone(app: TestApp) {
+    let reps: Vec<String> = (0..20).map(|i| format!("rep{i:02}")).collect();
+    let rep_refs: Vec<&str> = reps.iter().map(String::as_str).collect();
+    app.team(&rep_refs, 3_600_000).await;
+    let leads: Vec<String> = (0..20).map(|i| format!("alone-{i:02}")).collect();
+    for lead in &leads {
+        app.new_lead(lead).await;
+    }
+    let mut offered = Vec::new();
+    for lead in &leads {
+        offered.push((lead.clone(), app.offered_to(lead).await));
+    }
+    let broken = offered[7].0.clone();
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query("UPDATE wheel_leads SET routing = 'not json' WHERE lead_id = $1")
+            .bind(&broken)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for (lead_id, rep) in offered.clone() {
+        let mut client = app.rep(&rep).await;
+        tasks.push(tokio::spawn(async move {
+            let outcome = client
+                .claim(ClaimRequest {
+                    lead_id: lead_id.clone(),
+                    rep_id: rep.clone(),
+                })
+                .await;
+            (lead_id, rep, outcome.map(|_| ()))
+        }));
+    }
+    for task in tasks {
+        let (lead_id, rep, outcome) = task.await.unwrap();
+        if lead_id == broken {
+            let status = outcome.expect_err("the broken lead's claim fails");
+            assert_eq!(status.code(), Code::Internal, "{status:?}");
+        } else {
+            outcome.unwrap_or_else(|status| panic!("{lead_id}: {status:?}"));
+            let routing = app.wait_state(&lead_id, LeadState::Assigned).await;
+            assert_eq!(routing.owner_rep_id, rep);
+        }
+    }
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    let (state, routing): (String, String) =
+        sqlx::query_as("SELECT state, routing FROM wheel_leads WHERE lead_id = $1")
+            .bind(&broken)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), routing.as_str()), ("offered", "not json"));
+}
+
+#[tokio::test]
+async fn a_failing_claim_fails_alone_sqlite() {
+    a_failing_claim_fails_alone(spawn_app_on(TestDb::sqlite()).await).await;
+}
+
+#[tokio::test]
+async fn a_failing_claim_fails_alone_postgres() {
+    on_postgres(|db| async move { a_failing_claim_fails_alone(spawn_app_on(db).await).await })
+        .await;
+}
