@@ -122,9 +122,11 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
     // applied; reports are timed once they are idle (asked of JetStream:
     // after a rebuild the service's progress is the rebuild's own).
     progress("reporting: the durable consumers skip what the rebuild applied");
+    let waiting = Instant::now();
     wait_durables_idle(ctx)
         .await
         .with_context(|| service.log_tail(30))?;
+    let durables_idle_after = waiting.elapsed();
     let after = queries::answers(&mut client).await?;
     // Without an incremental build there is nothing to compare with.
     let same = before.is_none_or(|before| before == after);
@@ -177,6 +179,13 @@ pub async fn reporting(ctx: &Ctx, plan: &Plan) -> Result<Section> {
                 .map(|(name, ms)| format!("{name} {ms} ms"))
                 .collect::<Vec<_>>()
                 .join(", "),
+        ),
+        (
+            "durable consumers idle after the rebuild".into(),
+            format!(
+                "{:.1} s after it finished",
+                durables_idle_after.as_secs_f64()
+            ),
         ),
         (
             "rebuilt answers equal the built ones".into(),

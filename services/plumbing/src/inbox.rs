@@ -106,6 +106,19 @@ pub async fn record(tx: &mut Tx, consumer: &str, event_id: &str) -> Result<bool,
     Ok(result.rows_affected() == 1)
 }
 
+/// The durable consumer's settings, delivering from `deliver_policy`.
+fn consumer_config(spec: &ConsumerSpec, deliver_policy: DeliverPolicy) -> pull::Config {
+    pull::Config {
+        durable_name: Some(spec.durable.clone()),
+        filter_subjects: spec.filter_subjects.clone(),
+        ack_policy: AckPolicy::Explicit,
+        deliver_policy,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: 10_000,
+        ..Default::default()
+    }
+}
+
 async fn consumer(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer> {
     bus.ensure_stream(spec.stream).await?;
     let stream = bus
@@ -113,21 +126,70 @@ async fn consumer(bus: &Bus, spec: &ConsumerSpec) -> Result<PullConsumer> {
         .get_stream(spec.stream.name)
         .await
         .with_context(|| format!("opening stream {}", spec.stream.name))?;
-    let config = pull::Config {
-        durable_name: Some(spec.durable.clone()),
-        filter_subjects: spec.filter_subjects.clone(),
-        ack_policy: AckPolicy::Explicit,
-        deliver_policy: DeliverPolicy::All,
-        ack_wait: Duration::from_secs(30),
-        max_ack_pending: 10_000,
-        ..Default::default()
+    // A consumer moved past events its service already holds (see
+    // [`restart_consumer_after`]) keeps where it starts: the server refuses
+    // to change it, and starting over would only skip those events again.
+    // When its settings cannot be read (none yet, or an error) it starts
+    // at the stream's first event; an error shows again at the create.
+    let deliver_policy = match stream.consumer_info(&spec.durable).await {
+        Ok(info) => info.config.deliver_policy,
+        Err(_) => DeliverPolicy::All,
     };
     // Create-or-update, so a consumer whose filter subjects grew in a new
     // release starts receiving the new subjects.
     stream
-        .create_consumer(config)
+        .create_consumer(consumer_config(spec, deliver_policy))
         .await
         .with_context(|| format!("creating consumer {}", spec.durable))
+}
+
+/// Makes `spec`'s durable consumer deliver from the first event after
+/// stream sequence `applied_through`, for a service whose store already
+/// holds every event up to it (reporting after a rebuild): the consumer is
+/// deleted and created again starting there, as the server cannot move a
+/// consumer's start. Events past `applied_through` that the old consumer
+/// had delivered are delivered again, and the inbox skips what was
+/// applied; a consumer loop that recreated the old consumer in between
+/// (its pulls fail when it is deleted) is replaced again.
+pub async fn restart_consumer_after(
+    bus: &Bus,
+    spec: &ConsumerSpec,
+    applied_through: u64,
+) -> Result<()> {
+    let stream = bus
+        .jetstream
+        .get_stream(spec.stream.name)
+        .await
+        .with_context(|| format!("opening stream {}", spec.stream.name))?;
+    let deliver_policy = DeliverPolicy::ByStartSequence {
+        start_sequence: applied_through + 1,
+    };
+    let mut last_error = None;
+    for _ in 0..10 {
+        if let Err(err) = stream.delete_consumer(&spec.durable).await {
+            // Absent already is what deleting is for.
+            if stream.consumer_info(&spec.durable).await.is_ok() {
+                last_error = Some(anyhow::Error::new(err));
+                continue;
+            }
+        }
+        match stream
+            .create_consumer(consumer_config(spec, deliver_policy))
+            .await
+        {
+            Ok(consumer) => {
+                if consumer.cached_info().config.deliver_policy == deliver_policy {
+                    tracing::info!(consumer = %spec.durable, start_sequence = applied_through + 1, "durable consumer moved past the events already applied");
+                    return Ok(());
+                }
+            }
+            Err(err) => last_error = Some(anyhow::Error::new(err)),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Err(last_error
+        .unwrap_or_else(|| anyhow::anyhow!("recreated with another start by a consumer loop")))
+    .with_context(|| format!("moving consumer {}", spec.durable))
 }
 
 /// Runs `handler` over `spec`'s events until `cancel` fires. Reconnects and

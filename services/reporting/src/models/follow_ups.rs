@@ -19,14 +19,14 @@ pub struct ConvertedLeads {
     pub leads: i64,
 }
 
-/// Follow-ups of one rep due on one day with the same kept outcome
-/// (`on_time`, `late`, `replaced`, `open`).
+/// Follow-ups of one rep with the same kept outcome (`on_time`, `late`,
+/// `replaced`, `open`), due before the day the report is read or not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FollowUpCount {
     pub team_id: String,
     pub rep_id: String,
-    /// `YYYY-MM-DD`.
-    pub due_date: String,
+    /// Due before the day read: an open one is overdue.
+    pub due_before_today: bool,
     pub outcome: String,
     pub follow_ups: i64,
 }
@@ -79,23 +79,26 @@ impl Reader {
     }
 
     /// Follow-ups within `filter` due on the days `from` to `to`, counted
-    /// per due day and kept outcome (`reporting_follow_up_daily`, kept by
-    /// `aggregates.rs`).
+    /// per kept outcome and whether they were due before `today`
+    /// (`reporting_follow_up_daily`, kept by `aggregates.rs`): summed in
+    /// the store, a few rows per rep whatever the period's length.
     pub async fn follow_ups(
         &self,
         filter: &Filter,
         from: &str,
         to: &str,
+        today: &str,
     ) -> Result<Vec<FollowUpCount>, StoreError> {
-        let (clause, more) = filter.clause(3);
+        let (clause, more) = filter.clause(4);
         let sql = format!(
-            "SELECT team_id, rep_id, due_date, outcome, \
+            "SELECT team_id, rep_id, outcome, \
+             CASE WHEN due_date < $3 THEN 1 ELSE 0 END AS due_before_today, \
              CAST(SUM(follow_ups) AS BIGINT) AS follow_ups FROM reporting_follow_up_daily \
              WHERE due_date >= $1 AND due_date <= $2{clause} \
-             GROUP BY team_id, rep_id, due_date, outcome HAVING SUM(follow_ups) <> 0 \
-             ORDER BY team_id, rep_id, due_date, outcome"
+             GROUP BY team_id, rep_id, outcome, due_before_today \
+             HAVING SUM(follow_ups) <> 0 ORDER BY team_id, rep_id, outcome"
         );
-        let mut binds = vec![from.to_string(), to.to_string()];
+        let mut binds = vec![from.to_string(), to.to_string(), today.to_string()];
         binds.extend(more);
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
@@ -103,7 +106,7 @@ impl Reader {
                 Ok(FollowUpCount {
                     team_id: row.try_get("team_id")?,
                     rep_id: row.try_get("rep_id")?,
-                    due_date: row.try_get("due_date")?,
+                    due_before_today: row.try_get::<i32, _>("due_before_today")? == 1,
                     outcome: row.try_get("outcome")?,
                     follow_ups: row.try_get("follow_ups")?,
                 })

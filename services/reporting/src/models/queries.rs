@@ -387,16 +387,19 @@ pub fn stuck_sql(team: bool, rep: bool) -> String {
     sql
 }
 
-/// A counter on one day.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DayRow {
+/// One rep's activities on one day, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivityDay {
     pub day: String,
     pub team_id: String,
     pub rep_id: String,
-    pub metric: String,
-    pub dim: String,
-    pub events: i64,
-    pub amount_minor: i64,
+    pub calls: i64,
+    pub call_seconds: i64,
+    pub calls_recorded: i64,
+    pub emails: i64,
+    pub visits: i64,
+    pub meetings: i64,
+    pub notes: i64,
 }
 
 /// An open deal stuck in its stage.
@@ -413,37 +416,53 @@ pub struct StuckRow {
 }
 
 impl Reader {
-    /// Counters of `metrics` within `filter`, per day from `from` to `to`
-    /// (currencies summed: for counts, not money).
-    pub async fn per_day(
+    /// Each rep's activities per day from `from` to `to` within `filter`,
+    /// one row per rep and day with a column per kind (summed in the
+    /// store: a sixth of the rows a row per kind would be).
+    pub async fn activity_days(
         &self,
         filter: &Filter,
         from: &str,
         to: &str,
-        metrics: &[&str],
-    ) -> Result<Vec<DayRow>, StoreError> {
+    ) -> Result<Vec<ActivityDay>, StoreError> {
         let PeriodMetrics {
             marks,
             clause,
             binds,
-        } = PeriodMetrics::new(filter, from, to, metrics);
+        } = PeriodMetrics::new(filter, from, to, &["activity", "call_recorded"]);
+        let kind = |column: &str, dim: &str, value: &str| {
+            format!(
+                "CAST(SUM(CASE WHEN metric = 'activity' AND dim = '{dim}' THEN {value} ELSE 0 END) \
+                 AS BIGINT) AS {column}"
+            )
+        };
         let sql = format!(
-            "SELECT day, team_id, rep_id, metric, dim, CAST(SUM(events) AS BIGINT) AS events, \
-             CAST(SUM(amount_minor) AS BIGINT) AS amount_minor FROM reporting_daily \
+            "SELECT day, team_id, rep_id, {}, {}, {}, {}, {}, {}, \
+             CAST(SUM(CASE WHEN metric = 'call_recorded' THEN events ELSE 0 END) AS BIGINT) \
+             AS calls_recorded FROM reporting_daily \
              WHERE day >= $1 AND day <= $2 AND metric IN ({marks}){clause} \
-             GROUP BY day, team_id, rep_id, metric, dim ORDER BY day, team_id, rep_id"
+             GROUP BY day, team_id, rep_id ORDER BY day, team_id, rep_id",
+            kind("calls", "call", "events"),
+            kind("call_seconds", "call", "amount_minor"),
+            kind("emails", "email", "events"),
+            kind("visits", "visit", "events"),
+            kind("meetings", "meeting", "events"),
+            kind("notes", "note", "events"),
         );
         let rows = fetch(&self.store, &sql, &binds).await?;
         rows.iter()
             .map(|row| {
-                Ok(DayRow {
+                Ok(ActivityDay {
                     day: row.try_get("day")?,
                     team_id: row.try_get("team_id")?,
                     rep_id: row.try_get("rep_id")?,
-                    metric: row.try_get("metric")?,
-                    dim: row.try_get("dim")?,
-                    events: row.try_get("events")?,
-                    amount_minor: row.try_get("amount_minor")?,
+                    calls: row.try_get("calls")?,
+                    call_seconds: row.try_get("call_seconds")?,
+                    calls_recorded: row.try_get("calls_recorded")?,
+                    emails: row.try_get("emails")?,
+                    visits: row.try_get("visits")?,
+                    meetings: row.try_get("meetings")?,
+                    notes: row.try_get("notes")?,
                 })
             })
             .collect()

@@ -303,6 +303,7 @@ impl Rebuilder {
         let switch = fresh.lock_live(&self.live).await?;
         // The durable consumers cannot commit now: what they applied was in
         // the streams before this point, and the replay reaches it here.
+        let mut applied_through = Vec::with_capacity(replays.len());
         for (index, replay) in replays.iter_mut().enumerate() {
             let end = replay.stream_end(&self.bus).await?;
             replay
@@ -314,13 +315,34 @@ impl Rebuilder {
                     |applied, seq, pending| self.advance(index, applied, seq, pending),
                 )
                 .await?;
+            // Every event of the stream up to `end` was delivered (a fetch
+            // can go past it; then up to the last one read).
+            applied_through.push(end.max(replay.last_sequence()));
         }
         switch.replace(fresh).await?;
         tracing::info!(
             catch_up_and_switch_ms = switching.elapsed().as_millis() as u64,
             "the rebuilt tables are live"
         );
+        self.move_durable_consumers(&applied_through).await;
         Ok(())
+    }
+
+    /// Moves the durable consumers past what the live tables now hold, so
+    /// they do not read every replayed event again to skip it (millions
+    /// after a large history, while new events wait behind them). Only
+    /// after the switch committed: had it failed, the consumers must still
+    /// deliver those events. Failing here costs time, not data: a consumer
+    /// left where it was skips the replayed events through the inbox.
+    async fn move_durable_consumers(&self, applied_through: &[u64]) {
+        let specs = crate::consumer_specs();
+        for (spec, through) in specs.iter().zip(applied_through) {
+            if let Err(err) =
+                leadwheel_plumbing::inbox::restart_consumer_after(&self.bus, spec, *through).await
+            {
+                tracing::warn!(consumer = %spec.durable, error = %format!("{err:#}"), "could not move the durable consumer past the replayed events; it will skip them one by one");
+            }
+        }
     }
 
     /// Reads the streams (each on its own task, so the three fetch at

@@ -78,6 +78,11 @@ impl Replay {
         })
     }
 
+    /// The stream sequence of the last message read.
+    pub fn last_sequence(&self) -> u64 {
+        self.last_sequence
+    }
+
     /// The last sequence of the stream now.
     pub async fn stream_end(&mut self, bus: &Bus) -> Result<u64> {
         let mut handle = bus

@@ -33,10 +33,7 @@ impl Reports {
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
         let (from, to) = (days.from_key(), days.to_key());
-        let rows = self
-            .reader
-            .per_day(&filter, &from, &to, &["activity", "call_recorded"])
-            .await?;
+        let days_of_reps = self.reader.activity_days(&filter, &from, &to).await?;
         // By stage over the whole period: summed in the store, not per day.
         let mut stages: BTreeMap<(String, String, String), i64> = BTreeMap::new();
         for row in self
@@ -49,37 +46,35 @@ impl Reports {
                 .or_default() += row.events;
         }
         let mut buckets: BTreeMap<(String, String, String), ActivityRow> = BTreeMap::new();
-        for row in rows {
-            let from = match row.day.parse::<Date>() {
-                Ok(day) => period::of_kind(bucket, day).from_key(),
-                Err(_) => row.day.clone(),
+        for day in days_of_reps {
+            let from = match day.day.parse::<Date>() {
+                Ok(date) => period::of_kind(bucket, date).from_key(),
+                Err(_) => day.day.clone(),
             };
             let entry = buckets
-                .entry((row.team_id.clone(), row.rep_id.clone(), from.clone()))
+                .entry((day.team_id.clone(), day.rep_id.clone(), from.clone()))
                 .or_insert_with(|| ActivityRow {
-                    team_id: row.team_id.clone(),
-                    rep_id: row.rep_id.clone(),
+                    team_id: day.team_id,
+                    rep_id: day.rep_id,
                     from,
                     ..Default::default()
                 });
-            match (row.metric.as_str(), row.dim.as_str()) {
-                ("call_recorded", _) => entry.calls_recorded += row.events,
-                ("activity", "call") => {
-                    entry.calls += row.events;
-                    entry.call_seconds += row.amount_minor;
-                }
-                ("activity", "email") => entry.emails += row.events,
-                ("activity", "visit") => entry.visits += row.events,
-                ("activity", "meeting") => entry.meetings += row.events,
-                ("activity", "note") => entry.notes += row.events,
-                _ => {}
-            }
+            entry.calls += day.calls;
+            entry.call_seconds += day.call_seconds;
+            entry.calls_recorded += day.calls_recorded;
+            entry.emails += day.emails;
+            entry.visits += day.visits;
+            entry.meetings += day.meetings;
+            entry.notes += day.notes;
         }
         let converted = self.reader.converted_leads(&filter, &from, &to).await?;
-        let follow_ups = self.reader.follow_ups(&filter, &from, &to).await?;
+        let follow_ups = self
+            .reader
+            .follow_ups(&filter, &from, &to, &today.to_string())
+            .await?;
         Ok(GetActivityResponse {
             conversions: activity_extras::conversions(converted),
-            follow_ups: activity_extras::follow_ups(&follow_ups, today),
+            follow_ups: activity_extras::follow_ups(&follow_ups),
             period: Some(days.to_proto()),
             rows: buckets.into_values().collect(),
             by_stage: stages

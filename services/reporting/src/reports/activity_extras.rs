@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use leadwheel_proto::reporting::v1::{ConversionTouches, FollowUpRow};
 
@@ -70,17 +69,18 @@ pub enum FollowUpOutcome {
 /// done). The report applies it in two steps: [`kept_outcome`] as facts
 /// arrive (`reporting_follow_up_daily`), [`seen_on`] when it is read.
 #[cfg(test)]
-pub fn outcome(fact: &FollowUpFact, zone: &TimeZone, today: Date) -> FollowUpOutcome {
-    seen_on(kept_outcome(fact, zone), &fact.due_date, today)
+pub fn outcome(fact: &FollowUpFact, zone: &TimeZone, today: jiff::civil::Date) -> FollowUpOutcome {
+    let due_before_today = today.to_string().as_str() > fact.due_date.as_str();
+    seen_on(kept_outcome(fact, zone), due_before_today)
 }
 
-/// A kept outcome of a follow-up due on `due_date`, seen on `today`.
-pub fn seen_on(kept: KeptOutcome, due_date: &str, today: Date) -> FollowUpOutcome {
+/// A kept outcome of a follow-up, seen on a day after its due day or not.
+pub fn seen_on(kept: KeptOutcome, due_before_today: bool) -> FollowUpOutcome {
     match kept {
         KeptOutcome::OnTime => FollowUpOutcome::OnTime,
         KeptOutcome::Late => FollowUpOutcome::Late,
         KeptOutcome::Replaced => FollowUpOutcome::Replaced,
-        KeptOutcome::Open if today.to_string().as_str() > due_date => FollowUpOutcome::Overdue,
+        KeptOutcome::Open if due_before_today => FollowUpOutcome::Overdue,
         KeptOutcome::Open => FollowUpOutcome::Pending,
     }
 }
@@ -126,7 +126,7 @@ pub fn kept_outcome(fact: &FollowUpFact, zone: &TimeZone) -> KeptOutcome {
 
 /// Per rep: the follow-ups due in the period by outcome, from the kept
 /// counts per due day and outcome, seen on `today`.
-pub fn follow_ups(counts: &[FollowUpCount], today: Date) -> Vec<FollowUpRow> {
+pub fn follow_ups(counts: &[FollowUpCount]) -> Vec<FollowUpRow> {
     let mut per: BTreeMap<(String, String), FollowUpRow> = BTreeMap::new();
     for count in counts {
         let Some(kept) = KeptOutcome::ALL
@@ -135,7 +135,7 @@ pub fn follow_ups(counts: &[FollowUpCount], today: Date) -> Vec<FollowUpRow> {
         else {
             continue;
         };
-        let outcome = seen_on(kept, &count.due_date, today);
+        let outcome = seen_on(kept, count.due_before_today);
         if outcome == FollowUpOutcome::Replaced {
             continue;
         }
@@ -161,6 +161,8 @@ pub fn follow_ups(counts: &[FollowUpCount], today: Date) -> Vec<FollowUpRow> {
 
 #[cfg(test)]
 mod tests {
+    use jiff::civil::Date;
+
     use super::*;
 
     const DAY: i64 = 86_400_000;
@@ -282,31 +284,28 @@ mod tests {
 
     #[test]
     fn kept_counts_are_told_overdue_or_pending_by_today() {
-        let count = |due: &str, outcome: &str, n| FollowUpCount {
+        let count = |due_before_today, outcome: &str, n| FollowUpCount {
             team_id: "north".into(),
             rep_id: "ana".into(),
-            due_date: due.into(),
+            due_before_today,
             outcome: outcome.into(),
             follow_ups: n,
         };
-        let today: Date = "2026-11-10".parse().unwrap();
-        let rows = follow_ups(
-            &[
-                count("2026-11-09", "open", 2),
-                count("2026-11-10", "open", 3),
-                count("2026-11-09", "on_time", 4),
-                count("2026-11-09", "late", 1),
-                count("2026-11-09", "replaced", 7),
-            ],
-            today,
-        );
+        let rows = follow_ups(&[
+            count(true, "open", 2),
+            count(false, "open", 3),
+            count(true, "on_time", 4),
+            count(false, "on_time", 1),
+            count(true, "late", 1),
+            count(true, "replaced", 7),
+        ]);
         assert_eq!(
             rows,
             vec![FollowUpRow {
                 team_id: "north".into(),
                 rep_id: "ana".into(),
-                due: 10,
-                on_time: 4,
+                due: 11,
+                on_time: 5,
                 late: 1,
                 overdue: 2,
                 pending: 3,

@@ -242,3 +242,105 @@ async fn rebuild_equals_incremental(db: TestDb) {
 }
 
 on_both_backends!(rebuild_equals_incremental);
+
+/// Where each durable consumer starts, and each stream's last sequence.
+async fn consumer_starts(
+    nats_url: &str,
+) -> Vec<(
+    &'static str,
+    async_nats::jetstream::consumer::DeliverPolicy,
+    u64,
+)> {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connecting to NATS");
+    let jetstream = async_nats::jetstream::new(client);
+    let mut starts = Vec::new();
+    for (durable, spec) in leadwheel_reporting::CONSUMERS {
+        let mut stream = jetstream.get_stream(spec.name).await.expect("a stream");
+        let last = stream
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence;
+        let info = stream.consumer_info(durable).await.expect("consumer info");
+        starts.push((durable, info.config.deliver_policy, last));
+    }
+    starts
+}
+
+/// After a rebuild the durable consumers start past the events the live
+/// tables now hold (a consumer that lagged behind the replay does not read
+/// them all again to skip them); they go on applying new events, also
+/// after a restart, and nothing counts twice.
+async fn a_rebuild_moves_the_durable_consumers_past_the_replay(db: TestDb) {
+    use async_nats::jetstream::consumer::DeliverPolicy;
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    publish_and_wait(&app, &script::november()).await;
+    let admin = app.client("root", Role::Admin).await;
+    let built = all_numbers(&admin).await;
+    for (durable, policy, _) in consumer_starts(&app.nats_url).await {
+        assert_eq!(policy, DeliverPolicy::All, "{durable} before any rebuild");
+    }
+    admin
+        .clone()
+        .rebuild(RebuildRequest {})
+        .await
+        .expect("Rebuild");
+    eventually(WAIT * 4, "the rebuild done", || {
+        let admin = admin.clone();
+        async move {
+            let status = progress(&admin).await;
+            assert_ne!(status.state, "failed", "{}", status.error);
+            (status.state == "done").then_some(())
+        }
+    })
+    .await;
+    // Nothing was published during the rebuild: each consumer starts right
+    // after its stream's last event.
+    for (durable, policy, last) in consumer_starts(&app.nats_url).await {
+        assert_eq!(
+            policy,
+            DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1
+            },
+            "{durable} after the rebuild"
+        );
+    }
+    assert_eq!(all_numbers(&admin).await, built, "rebuilt numbers");
+
+    // New events reach the moved consumers, once each.
+    script::publish_all(&app.nats_url, &december_calls(3)).await;
+    eventually(WAIT, "the calls after the rebuild counted", || {
+        let admin = admin.clone();
+        async move { (december_week_calls(&admin).await == 4).then_some(()) }
+    })
+    .await;
+    let moved = consumer_starts(&app.nats_url).await;
+    app.stop().await;
+
+    // A restarted service keeps the consumers' start (the server would
+    // refuse to change it) and goes on from where they were.
+    let app = spawn_app(&env).await;
+    let admin = app.client("root", Role::Admin).await;
+    let mut later = Script::default();
+    later.activity("after-restart", "call", CY, at("2026-12-03", 11));
+    script::publish_all(&app.nats_url, &rename(later.events, "restart")).await;
+    eventually(WAIT, "the call after the restart counted", || {
+        let admin = admin.clone();
+        async move { (december_week_calls(&admin).await == 5).then_some(()) }
+    })
+    .await;
+    for ((durable, policy, _), (_, before, _)) in
+        consumer_starts(&app.nats_url).await.into_iter().zip(moved)
+    {
+        assert_eq!(policy, before, "{durable} after a restart");
+    }
+    wait_consumer_done(&app.nats_url, &OPPS_STREAM, "reporting-opps").await;
+    assert_eq!(december_week_calls(&admin).await, 5, "each call once");
+    app.stop().await;
+}
+
+on_both_backends!(a_rebuild_moves_the_durable_consumers_past_the_replay);
