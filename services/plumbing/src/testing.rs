@@ -277,11 +277,45 @@ async fn probe_cluster(urls: &[String], replicas: usize) -> Result<()> {
     Ok(())
 }
 
+/// Lock files of the ports this process reserved, held until it exits.
+static RESERVED_PORTS: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+
+/// Reserves `port` for this process: an exclusive lock on
+/// `<temp dir>/leadwheel-test-ports/<port>.lock`, held until the process
+/// exits (the kernel drops it then, also after a crash). False when another
+/// process, or an earlier call of this one, holds it. When the lock file
+/// cannot be made, the port is taken unreserved, as before.
+fn reserve_port(port: u16) -> bool {
+    let dir = std::env::temp_dir().join("leadwheel-test-ports");
+    let file = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{port}.lock")))
+    });
+    let Ok(file) = file else { return true };
+    match file.try_lock() {
+        Ok(()) => {
+            RESERVED_PORTS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(file);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// `n` distinct ports free on 127.0.0.1 now, for a process that must bind
 /// them itself (so a listener cannot be passed). They are released before
 /// it binds them, so they are drawn below the kernel's ephemeral range: a
 /// port there is never handed to an outgoing connection or a `bind(0)` of
 /// another test meanwhile. All are held until all are chosen, so they differ.
+/// Each is also reserved for the life of the calling process by a lock on
+/// a file named after it ([`reserve_port`]): another test process drawing
+/// the same port while this one has released it but its child has not yet
+/// bound it (seen as "Address already in use" in CI) skips it instead.
 pub fn free_ports(n: usize) -> Vec<u16> {
     let ephemeral_low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -300,6 +334,9 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let port = low + (seed % u64::from(high - low)) as u16;
+        if !reserve_port(port) {
+            continue;
+        }
         if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
             listeners.push(listener);
         }
@@ -985,4 +1022,21 @@ pub fn link_continue_body(page: &str) -> String {
         }
     }
     body.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two draws never share a port, though the first released its ports
+    /// before the second: 1,000 each out of ~16,000 would share about 60
+    /// without the reservation.
+    #[test]
+    fn ports_drawn_are_not_drawn_again_while_the_process_lives() {
+        let first: std::collections::HashSet<u16> = free_ports(1000).into_iter().collect();
+        let second = free_ports(1000);
+        assert_eq!(first.len(), 1000);
+        let shared: Vec<u16> = second.into_iter().filter(|p| first.contains(p)).collect();
+        assert!(shared.is_empty(), "drawn twice: {shared:?}");
+    }
 }
