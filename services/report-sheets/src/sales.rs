@@ -234,5 +234,25 @@ pub fn movement_sheet(r: &GetForecastMovementResponse) -> Sheet {
             d.after_close_date.clone(),
         ]);
     }
+    // Say when the limit cut the list, so the deals above are not read as
+    // all that moved.
+    let listed = r.deals.len() as i64;
+    if r.deals_moved > listed {
+        sheet.row(vec![
+            format!(
+                "{} more deals moved (the {listed} largest are listed)",
+                r.deals_moved - listed
+            ),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
     sheet
 }

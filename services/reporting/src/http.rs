@@ -193,6 +193,7 @@ async fn sheet(
                 rep_id,
                 period,
                 since: q.get("since"),
+                limit: q.int("limit")?,
             };
             sheets::movement_sheet(&reports.movement(caller, &request, today, now).await?)
         }

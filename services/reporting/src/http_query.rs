@@ -2,7 +2,7 @@
 //! pure, so every rule is tested here. Parameters:
 //! `team`, `rep`, `period` (`day|week|month|quarter|year`), `date`,
 //! `from` and `to` (a custom period, both days included), and per report
-//! `as_of` (pipeline), `since` (movement), `intent_stage` (five), `by`
+//! `as_of` (pipeline), `since` and `limit` (movement), `intent_stage` (five), `by`
 //! (`day|week`, activity) and `max_share` (a whole percentage, balance).
 //! An unknown parameter, a repeated one or a value over
 //! [`MAX_VALUE_LEN`] bytes is refused, naming it.
@@ -29,7 +29,7 @@ const COMMON: [&str; 6] = ["team", "rep", "period", "date", "from", "to"];
 fn extra(report: &str) -> &'static [&'static str] {
     match report {
         "pipeline" => &["as_of"],
-        "movement" => &["since"],
+        "movement" => &["since", "limit"],
         "five" => &["intent_stage"],
         "activity" => &["by"],
         "balance" => &["max_share"],
@@ -78,6 +78,17 @@ impl Query {
     /// A parameter's value, "" when not given.
     pub fn get(&self, name: &str) -> String {
         self.values.get(name).cloned().unwrap_or_default()
+    }
+
+    /// A whole-number parameter, 0 when not given (the report checks its
+    /// range and names it).
+    pub fn int(&self, name: &'static str) -> Result<i32, Error> {
+        let text = self.get(name);
+        if text.is_empty() {
+            return Ok(0);
+        }
+        text.parse::<i32>()
+            .map_err(|_| Error::invalid(name, format!("{text:?} is not a whole number")))
     }
 
     /// The period asked for (None: the report's default).

@@ -71,7 +71,7 @@ pub enum ReportCommand {
     Routes(ReportArgs),
     /// How a period's forecast (default this month) moved since last week's snapshot (or a past day), and the deals that moved it.
     #[command(
-        after_help = "Without --since, \"then\" is the latest weekly snapshot the service stored (its day is shown). Each deal is read as it stood then, with the probability in force then.\n\nExamples:\n  leadctl report movement --team demo\n  leadctl report movement --team demo --period quarter --since 2026-10-01"
+        after_help = "Without --since, \"then\" is the latest weekly snapshot the service stored (its day is shown). Each deal is read as it stood then, with the probability in force then.\n\nExamples:\n  leadctl report movement --team demo\n  leadctl report movement --team demo --period quarter --since 2026-10-01\n  leadctl report movement --team demo --limit 20 -o csv"
     )]
     Movement {
         #[command(flatten)]
@@ -79,6 +79,9 @@ pub enum ReportCommand {
         /// Compare with the end of this day (YYYY-MM-DD), from the deals' history; default: the latest weekly snapshot.
         #[arg(long)]
         since: Option<String>,
+        /// List at most this many deals, largest change first (1 to 1000; default 100). The totals count every deal.
+        #[arg(long)]
+        limit: Option<i32>,
     },
     /// Admins: replay every stream from the start into fresh read models, showing progress, then switch over to them at once.
     #[command(

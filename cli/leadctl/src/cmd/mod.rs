@@ -69,9 +69,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Report(ReportCommand::Balance(args)) => report::stages::balance(ctx, args).await,
         Command::Report(ReportCommand::Routes(args)) => report::wheel::routes(ctx, args).await,
         Command::Report(ReportCommand::Rebuild) => report::quota::rebuild(ctx).await,
-        Command::Report(ReportCommand::Movement { report, since }) => {
-            report::sales::movement(ctx, report, since).await
-        }
+        Command::Report(ReportCommand::Movement {
+            report,
+            since,
+            limit,
+        }) => report::sales::movement(ctx, report, since, limit).await,
         Command::Report(ReportCommand::Activity { report, by }) => {
             report::stages::activity(ctx, report, by).await
         }

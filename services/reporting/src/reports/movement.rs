@@ -108,6 +108,7 @@ impl Reports {
                 .movement_since_snapshot(caller, request, days, now_ms)
                 .await;
         }
+        let limit = deals_limit(request.limit)?;
         let since = period::parse_date("since", &request.since)?;
         if since >= today {
             return Err(Error::invalid(
@@ -131,13 +132,14 @@ impl Reports {
             add_parts(&mut before, deal.then.as_ref(), &days, zone, 1);
         }
         let mut deals = moves(&changed, &days, zone);
-        sort_moves(&mut deals);
+        let deals_moved = keep_largest(&mut deals, limit);
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
             since: since.to_string(),
             before: forecast_lines(before),
             now: forecast_lines(now),
             deals,
+            deals_moved,
             ..Default::default()
         })
     }
@@ -264,19 +266,85 @@ pub(super) fn deal_move(
     }
 }
 
-/// Largest change first, then by deal.
-pub(super) fn sort_moves(deals: &mut [DealMove]) {
-    deals.sort_by(|a, b| {
+/// Deals a movement lists when the request does not say.
+pub const DEFAULT_DEALS_LISTED: usize = 100;
+/// The most deals a movement lists.
+pub const MAX_DEALS_LISTED: usize = 1_000;
+
+/// The request's `limit` on the deals listed (0: the default).
+pub(super) fn deals_limit(limit: i32) -> Result<usize, Error> {
+    match usize::try_from(limit) {
+        Ok(0) => Ok(DEFAULT_DEALS_LISTED),
+        Ok(limit) if limit <= MAX_DEALS_LISTED => Ok(limit),
+        _ => Err(Error::invalid(
+            "limit",
+            format!("between 1 and {MAX_DEALS_LISTED}, or 0 for {DEFAULT_DEALS_LISTED}"),
+        )),
+    }
+}
+
+/// Keeps the `limit` largest moves of `deals`, largest change first, then
+/// by deal; returns how many there were in all.
+pub(super) fn keep_largest(deals: &mut Vec<DealMove>, limit: usize) -> i64 {
+    let moved = deals.len() as i64;
+    let order = |a: &DealMove, b: &DealMove| {
         (b.after_minor - b.before_minor)
             .abs()
             .cmp(&(a.after_minor - a.before_minor).abs())
             .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
-    });
+    };
+    if deals.len() > limit && limit > 0 {
+        // Only the kept ones need sorting.
+        deals.select_nth_unstable_by(limit - 1, order);
+    }
+    deals.truncate(limit);
+    deals.sort_by(order);
+    moved
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn moved(id: &str, before_minor: i64, after_minor: i64) -> DealMove {
+        DealMove {
+            opportunity_id: id.into(),
+            before_minor,
+            after_minor,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_largest_moves_are_kept_in_order() {
+        let all = vec![
+            moved("a", 0, 5),
+            moved("b", 100, 0),
+            moved("c", 10, 30),
+            moved("d", 0, 100),
+            moved("e", 7, 8),
+        ];
+        let mut deals = all.clone();
+        assert_eq!(keep_largest(&mut deals, 3), 5);
+        let ids: Vec<&str> = deals.iter().map(|d| d.opportunity_id.as_str()).collect();
+        // Ties by size are ordered by deal.
+        assert_eq!(ids, ["b", "d", "c"]);
+        let mut deals = all.clone();
+        assert_eq!(keep_largest(&mut deals, 10), 5);
+        let ids: Vec<&str> = deals.iter().map(|d| d.opportunity_id.as_str()).collect();
+        assert_eq!(ids, ["b", "d", "c", "a", "e"]);
+    }
+
+    #[test]
+    fn the_limit_is_checked() {
+        assert_eq!(deals_limit(0).unwrap(), DEFAULT_DEALS_LISTED);
+        assert_eq!(deals_limit(1).unwrap(), 1);
+        assert_eq!(deals_limit(1000).unwrap(), 1000);
+        for bad in [-1, 1001] {
+            let err = deals_limit(bad).unwrap_err().to_string();
+            assert!(err.contains("limit"), "{err}");
+        }
+    }
 
     #[test]
     fn a_day_ends_at_midnight_in_the_business_time_zone() {

@@ -13,7 +13,7 @@ use leadwheel_proto::reporting::v1::{
 
 use super::Reports;
 use super::forecast::quota_kind;
-use super::movement::{Side, contribution, deal_move, forecast_lines, sort_moves};
+use super::movement::{Side, contribution, deal_move, deals_limit, forecast_lines, keep_largest};
 use crate::error::Error;
 use crate::models::per_deal::ChangedDeal;
 use crate::models::snapshots::SnapshotTotal;
@@ -105,6 +105,7 @@ impl Reports {
                 "a forecast is for a month, a quarter or a year",
             )
         })?;
+        let limit = deals_limit(request.limit)?;
         let filter = self
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
@@ -130,7 +131,7 @@ impl Reports {
             .snapshot_deals_changed(&snapshot.day, &filter, snapshot.at_ms, now_ms)
             .await?;
         let mut deals = moves(&then, &changed, &days, zone);
-        sort_moves(&mut deals);
+        let deals_moved = keep_largest(&mut deals, limit);
         let now = self.forecast_now(&filter, &days).await?;
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
@@ -141,6 +142,7 @@ impl Reports {
             from_snapshot: true,
             snapshot_at_ms: snapshot.at_ms,
             snapshot_taken_at_ms: snapshot.taken_at_ms,
+            deals_moved,
         })
     }
 }

@@ -119,7 +119,21 @@ async fn csv_download_over_http(db: TestDb) {
     assert!(body.contains(",ana,") && !body.contains("@bo"), "{body}");
 
     // Refusals, as JSON naming what is wrong.
-    let cases: [(&str, Option<&str>, StatusCode, &str, &str); 11] = [
+    let cases: [(&str, Option<&str>, StatusCode, &str, &str); 13] = [
+        (
+            "/v1/reports/movement.csv?team=north&since=2026-11-01&limit=lots",
+            Some(&maya),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "limit",
+        ),
+        (
+            "/v1/reports/movement.csv?team=north&since=2026-11-01&limit=5000",
+            Some(&maya),
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+            "limit",
+        ),
         (
             "/v1/reports/pipeline.csv",
             None,

@@ -157,6 +157,23 @@ async fn pipeline_as_of_and_forecast_movement(db: TestDb) {
             moved("opp6", (0, 4_000_00), ("", "won"), "2026-11-30"),
         ]
     );
+    assert_eq!(movement.deals_moved, 2);
+    // With a limit of one: the largest move, and the same totals.
+    let first = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "north".into(),
+            period: month("2026-11-01"),
+            since: "2026-11-04".into(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("GetForecastMovement with a limit")
+        .into_inner();
+    assert_eq!(first.deals, movement.deals[..1]);
+    assert_eq!(first.deals_moved, 2);
+    assert_eq!((first.before, first.now), (movement.before, movement.now));
     let bad = maya
         .clone()
         .get_forecast_movement(GetForecastMovementRequest {

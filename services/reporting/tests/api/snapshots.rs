@@ -244,8 +244,38 @@ async fn weekly_snapshot_is_the_movement_s_default(db: TestDb) {
         from_snapshot: true,
         snapshot_at_ms: t,
         snapshot_taken_at_ms: taken[0].1,
+        deals_moved: 3,
     };
     assert_eq!(got, expected);
+    // A limit lists the largest moves only; the totals still count all.
+    let limited = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "north".into(),
+            period: Some(this_month.clone()),
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("a limited movement")
+        .into_inner();
+    assert_eq!(limited.deals, expected.deals[..2]);
+    assert_eq!(limited.deals_moved, 3);
+    assert_eq!(
+        (&limited.before, &limited.now),
+        (&expected.before, &expected.now)
+    );
+    let refused = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            period: Some(this_month.clone()),
+            limit: 1001,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a limit over 1,000");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("limit"), "{}", refused.message());
     // A rep's movement reads the same snapshot, their deals only.
     let ana = app.client("ana", Role::Rep).await;
     let own = ana

@@ -170,7 +170,12 @@ fn money_json(m: &Money) -> Value {
     json!({"currency": m.currency, "amount_minor": m.amount_minor})
 }
 
-pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Result<()> {
+pub async fn movement(
+    ctx: &Ctx,
+    args: ReportArgs,
+    since: Option<String>,
+    limit: Option<i32>,
+) -> Result<()> {
     let response = ctx
         .reporting()
         .await?
@@ -179,6 +184,7 @@ pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Res
             rep_id: args.rep.unwrap_or_default(),
             period: period(&args.period),
             since: since.unwrap_or_default(),
+            limit: limit.unwrap_or_default(),
         })
         .await
         .map_err(|s| ctx.fail(Target::Reporting, s))?
@@ -199,6 +205,7 @@ pub async fn movement(ctx: &Ctx, args: ReportArgs, since: Option<String>) -> Res
         "snapshot_taken_at_ms": response.from_snapshot.then_some(response.snapshot_taken_at_ms),
         "before": at(&response.before),
         "now": at(&response.now),
+        "deals_moved": response.deals_moved,
         "deals": response.deals.iter().map(|d| json!({
             "opportunity_id": d.opportunity_id, "team_id": d.team_id, "rep_id": d.rep_id,
             "currency": d.currency, "before_minor": d.before_minor, "after_minor": d.after_minor,
