@@ -200,6 +200,46 @@ async fn in_memory_sqlite_and_unknown_schemes_are_refused() {
     assert!(err.to_string().contains("unsupported"), "{err}");
 }
 
+/// A scratch SQLite file keeps a rollback journal, not a write-ahead log
+/// (one write per page for a huge transaction), and a rollback still
+/// undoes; a usual store is in WAL mode.
+#[tokio::test]
+async fn a_scratch_sqlite_file_has_no_write_ahead_log_and_still_rolls_back() {
+    let journal_mode = |store: Store| async move {
+        let row = sqlx::query("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        sqlx::Row::try_get::<String, _>(&row, 0).unwrap()
+    };
+    let usual = TestDb::sqlite();
+    let store = Store::connect(&usual.url, &NO_MIGRATIONS).await.unwrap();
+    assert_eq!(journal_mode(store).await, "wal");
+
+    let scratch = TestDb::sqlite();
+    let store = Store::connect_scratch(&scratch.url, &NO_MIGRATIONS)
+        .await
+        .unwrap();
+    assert_eq!(journal_mode(store.clone()).await, "delete");
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("CREATE TABLE kept (n INTEGER)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("INSERT INTO kept (n) VALUES (1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let rows = sqlx::query("SELECT n FROM kept")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(rows.is_empty(), "the rollback undid the insert");
+}
+
 /// A writer outside `begin` (the reporting rebuild's switch) waits in the
 /// same queue as the process's transactions on SQLite: not while one is
 /// open, at once after; in turn before a writer that came later.

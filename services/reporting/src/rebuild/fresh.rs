@@ -94,7 +94,7 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 fn remove_sqlite_files(path: &str) {
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
         let file = format!("{path}{suffix}");
         if let Err(err) = std::fs::remove_file(&file)
             && err.kind() != std::io::ErrorKind::NotFound
@@ -114,7 +114,8 @@ impl Fresh {
                     sqlite_path(live_url).context("the live store's URL names no SQLite file")?;
                 let path = format!("{live_path}.rebuild");
                 remove_sqlite_files(&path);
-                let store = Store::connect(&format!("sqlite://{path}"), &MIGRATOR)
+                // Thrown away unless the switch copies it in: no log.
+                let store = Store::connect_scratch(&format!("sqlite://{path}"), &MIGRATOR)
                     .await
                     .context("creating the rebuild's SQLite file")?;
                 Ok(Self {
