@@ -15,11 +15,27 @@ use super::{duration_histograms, open_days};
 
 /// Recomputes every pre-aggregated table from the base tables in `tx`.
 pub async fn derive_all(tx: &mut Tx, zone: &TimeZone) -> Result<(), StoreError> {
+    // Each step's time is logged: at a large history they take minutes,
+    // and which one does is what to work on.
+    let mut step = std::time::Instant::now();
+    let mut took = |name: &str| {
+        tracing::info!(
+            table = name,
+            ms = step.elapsed().as_millis() as u64,
+            "derived"
+        );
+        step = std::time::Instant::now();
+    };
     derive_route_daily(tx).await?;
+    took("reporting_route_daily");
     derive_conversion_touches(tx).await?;
+    took("reporting_conversion_touches");
     derive_follow_ups(tx, zone).await?;
+    took("reporting_follow_up_daily");
     derive_balance(tx).await?;
+    took("reporting_balance");
     derive_balance_accounts(tx).await?;
+    took("reporting_balance_accounts");
     Ok(())
 }
 

@@ -36,18 +36,33 @@ pub async fn write(tx: &mut Tx, backend: Backend, fold: &Fold) -> Result<u64> {
             .with_context(|| format!("dropping the index {} for the bulk write", index.name))?;
     }
     let mut rows = 0;
+    // Each table's time is logged: which one dominates is what to work on.
     for table in fold.tables() {
         let name = table.name;
-        rows += insert(tx, backend, table)
+        let started = std::time::Instant::now();
+        let written = insert(tx, backend, table)
             .await
             .with_context(|| format!("writing the rebuilt {name}"))?;
+        tracing::info!(
+            table = name,
+            rows = written,
+            ms = started.elapsed().as_millis() as u64,
+            "written"
+        );
+        rows += written;
     }
+    let started = std::time::Instant::now();
     for index in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(index.sql.clone()))
             .execute(&mut **tx)
             .await
             .with_context(|| format!("making the index {} again", index.name))?;
     }
+    tracing::info!(
+        indexes = indexes.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "secondary indexes made again"
+    );
     Ok(rows)
 }
 
