@@ -105,6 +105,14 @@ fn var(name: &str) -> String {
     format!("LEADWHEEL_ALERTING_{name}")
 }
 
+/// The business time zone, `LEADWHEEL_ALERTING_TIME_ZONE` (an IANA name,
+/// default UTC); an unknown name stops the start, naming the variable.
+pub fn time_zone_from_env() -> Result<jiff::tz::TimeZone> {
+    let name = env_or(&var("TIME_ZONE"), "UTC");
+    jiff::tz::TimeZone::get(name.trim())
+        .map_err(|_| anyhow::anyhow!("{}: unknown time zone {name:?}", var("TIME_ZONE")))
+}
+
 impl DeliveryConfig {
     /// Reads the settings from the environment.
     pub fn from_env() -> Result<Self> {

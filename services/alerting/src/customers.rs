@@ -164,7 +164,7 @@ pub async fn task_created(
     tx: &mut Tx,
     e: &HandoverTaskCreated,
 ) -> Result<bool, StoreError> {
-    let Some(due) = crate::watch::end_of_date_ms(&e.due_date) else {
+    let Some(due) = crate::watch::end_of_date_ms(&e.due_date, &ops.zone) else {
         return Ok(false);
     };
     accounts::add_task(tx, &e.task_id, &e.handover_id, &e.account_id, &e.lead_id).await?;

@@ -1,8 +1,9 @@
 //! Forecast below quota (rule 7), the pure part: the periods a team's check
 //! falls in, when the check is due, and which forecast lines alert.
 //!
-//! Periods are calendar months, quarters and years in UTC, as reporting
-//! resolves them. The check of a period is due at `check_at_percent` of its
+//! Periods are calendar months, quarters and years in the business time
+//! zone (`LEADWHEEL_ALERTING_TIME_ZONE`, default UTC; set it to reporting's
+//! `LEADWHEEL_REPORTING_TIME_ZONE`, which resolves them the same way). The check of a period is due at `check_at_percent` of its
 //! length (50: half-way). A line alerts when it has a quota and its
 //! forecast (won + weighted open, reporting's `forecast_bp`) is below
 //! `threshold_percent` of it.
@@ -15,7 +16,8 @@ use leadwheel_proto::reporting::v1::{ForecastLine, GetForecastResponse};
 /// The period kinds the rule accepts.
 pub const PERIODS: [&str; 3] = ["month", "quarter", "year"];
 
-/// One period: its first day and the day after its last, in UTC.
+/// One period: its first day and the day after its last, in the business
+/// time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Period {
     /// The first day.
@@ -33,19 +35,20 @@ fn months_of(kind: &str) -> Option<i8> {
     }
 }
 
-fn midnight_ms(date: Date) -> i64 {
-    date.to_zoned(TimeZone::UTC)
+fn midnight_ms(date: Date, zone: &TimeZone) -> i64 {
+    date.to_zoned(zone.clone())
         .map(|z| z.timestamp().as_millisecond())
         .unwrap_or(i64::MAX)
 }
 
 impl Period {
-    /// The `kind` period holding the instant `at_ms` (None: unknown kind).
-    pub fn containing(kind: &str, at_ms: i64) -> Option<Self> {
+    /// The `kind` period holding the instant `at_ms` in `zone` (None:
+    /// unknown kind).
+    pub fn containing(kind: &str, at_ms: i64, zone: &TimeZone) -> Option<Self> {
         let months = months_of(kind)?;
         let day = Timestamp::from_millisecond(at_ms)
             .ok()?
-            .to_zoned(TimeZone::UTC)
+            .to_zoned(zone.clone())
             .date();
         let month = (day.month() - 1) / months * months + 1;
         let from = Date::new(day.year(), month, 1).ok()?;
@@ -54,14 +57,14 @@ impl Period {
     }
 
     /// When this period's check is due: `percent` of the way through it.
-    pub fn check_at_ms(&self, percent: i64) -> i64 {
-        let (start, end) = (midnight_ms(self.from), midnight_ms(self.next));
+    pub fn check_at_ms(&self, percent: i64, zone: &TimeZone) -> i64 {
+        let (start, end) = (midnight_ms(self.from, zone), midnight_ms(self.next, zone));
         start + (end - start) * percent / 100
     }
 
     /// The period after this one.
-    pub fn following(&self, kind: &str) -> Option<Self> {
-        Self::containing(kind, midnight_ms(self.next))
+    pub fn following(&self, kind: &str, zone: &TimeZone) -> Option<Self> {
+        Self::containing(kind, midnight_ms(self.next, zone), zone)
     }
 
     /// "YYYY-MM-DD" of its first day (what reporting is asked about, and
@@ -73,14 +76,14 @@ impl Period {
 
 /// The next check strictly after `now_ms`: this period's if its check point
 /// is still ahead, else the next period's.
-pub fn next_check(kind: &str, percent: i64, now_ms: i64) -> Option<(Period, i64)> {
-    let period = Period::containing(kind, now_ms)?;
-    let at = period.check_at_ms(percent);
+pub fn next_check(kind: &str, percent: i64, now_ms: i64, zone: &TimeZone) -> Option<(Period, i64)> {
+    let period = Period::containing(kind, now_ms, zone)?;
+    let at = period.check_at_ms(percent, zone);
     if at > now_ms {
         return Some((period, at));
     }
-    let next = period.following(kind)?;
-    Some((next, next.check_at_ms(percent)))
+    let next = period.following(kind, zone)?;
+    Some((next, next.check_at_ms(percent, zone)))
 }
 
 /// One forecast line below the threshold: one alert.
@@ -215,36 +218,52 @@ mod tests {
     #[test]
     fn periods_are_calendar_months_quarters_and_years() {
         let at = ms("2026-05-20T10:00:00Z");
-        let m = Period::containing("month", at).unwrap();
+        let m = Period::containing("month", at, &TimeZone::UTC).unwrap();
         assert_eq!(
             (m.from.to_string(), m.next.to_string()),
             ("2026-05-01".into(), "2026-06-01".into())
         );
-        let q = Period::containing("quarter", at).unwrap();
+        let q = Period::containing("quarter", at, &TimeZone::UTC).unwrap();
         assert_eq!(
             (q.from.to_string(), q.next.to_string()),
             ("2026-04-01".into(), "2026-07-01".into())
         );
-        let y = Period::containing("year", at).unwrap();
+        let y = Period::containing("year", at, &TimeZone::UTC).unwrap();
         assert_eq!(
             (y.from.to_string(), y.next.to_string()),
             ("2026-01-01".into(), "2027-01-01".into())
         );
-        let dec = Period::containing("quarter", ms("2026-12-31T23:59:59Z")).unwrap();
+        let dec =
+            Period::containing("quarter", ms("2026-12-31T23:59:59Z"), &TimeZone::UTC).unwrap();
         assert_eq!(dec.next.to_string(), "2027-01-01");
-        assert!(Period::containing("week", at).is_none());
+        assert!(Period::containing("week", at, &TimeZone::UTC).is_none());
     }
 
     #[test]
     fn the_check_is_due_part_way_and_moves_to_the_next_period_once_passed() {
         // April has 30 days: half-way is the 16th at 00:00.
-        let (p, at) = next_check("month", 50, ms("2026-04-02T00:00:00Z")).unwrap();
+        let (p, at) = next_check("month", 50, ms("2026-04-02T00:00:00Z"), &TimeZone::UTC).unwrap();
         assert_eq!(p.from_str(), "2026-04-01");
         assert_eq!(at, ms("2026-04-16T00:00:00Z"));
         // At the check point itself, the next one is May's.
-        let (p, at) = next_check("month", 50, at).unwrap();
+        let (p, at) = next_check("month", 50, at, &TimeZone::UTC).unwrap();
         assert_eq!(p.from_str(), "2026-05-01");
         assert_eq!(at, ms("2026-05-16T12:00:00Z"));
+    }
+
+    #[test]
+    fn periods_and_check_points_are_in_the_business_time_zone() {
+        let shanghai = TimeZone::get("Asia/Shanghai").unwrap();
+        // 30 April 20:00 UTC is 1 May 04:00 in Shanghai: May's period.
+        let (p, at) = next_check("month", 50, ms("2026-04-30T20:00:00Z"), &shanghai).unwrap();
+        assert_eq!(p.from_str(), "2026-05-01");
+        // Half-way through May there: the 16th at 12:00 local, 04:00 UTC.
+        assert_eq!(at, ms("2026-05-16T04:00:00Z"));
+        // In UTC the same instant is still in April.
+        let april = Period::containing("month", ms("2026-04-30T20:00:00Z"), &TimeZone::UTC);
+        assert_eq!(april.unwrap().from_str(), "2026-04-01");
+        let may = Period::containing("month", ms("2026-04-30T20:00:00Z"), &shanghai);
+        assert_eq!(may.unwrap().from_str(), "2026-05-01");
     }
 
     fn line(currency: &str, quota: i64, forecast: i64) -> ForecastLine {

@@ -77,6 +77,12 @@ pub struct Settings {
     /// Reporting's gRPC URL, asked for forecasts
     /// (`LEADWHEEL_ALERTING_REPORTING_URL`).
     pub reporting_url: String,
+    /// The business time zone (`LEADWHEEL_ALERTING_TIME_ZONE`, an IANA
+    /// name, default UTC): a follow-up or handover task is overdue after
+    /// the end of its due date there, and forecast periods are its
+    /// calendar months, quarters and years. Set it to reporting's
+    /// `LEADWHEEL_REPORTING_TIME_ZONE`, so both judge a day alike.
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl Default for Settings {
@@ -85,6 +91,7 @@ impl Default for Settings {
             clock: Arc::new(SystemClock),
             delivery: config::DeliveryConfig::default(),
             reporting_url: config::default_reporting_url(),
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 }
@@ -96,6 +103,7 @@ impl Settings {
             clock: Arc::new(SystemClock),
             delivery: config::DeliveryConfig::from_env()?,
             reporting_url: config::reporting_url_from_env(),
+            zone: config::time_zone_from_env()?,
         })
     }
 }
@@ -142,6 +150,7 @@ pub async fn run_with(
         settings.clock.clone(),
     );
     ops.email_enabled = email.is_some();
+    ops.zone = settings.zone.clone();
     ops.reporting = Some(ops::forecast::Reporting::new(
         &settings.reporting_url,
         runtime.auth.clone(),

@@ -22,6 +22,8 @@
 //! field it needs, is refused as permanent (terminated and logged); a
 //! subject outside the filter is refused the same way.
 
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::contracts::{AccountCreated, AccountOwnerChanged, AccountUpdated};
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
@@ -111,24 +113,21 @@ fn required(value: &str, what: &str, subject: &str) -> Result<(), HandlerError> 
     Ok(())
 }
 
-/// Epoch ms at the end of `date` ("YYYY-MM-DD", UTC); None when malformed.
-pub fn end_of_date_ms(date: &str) -> Option<i64> {
+/// Epoch ms at the end of `date` ("YYYY-MM-DD") in `zone` (the business
+/// time zone): the first instant of the next day there. None when
+/// malformed.
+pub fn end_of_date_ms(date: &str, zone: &TimeZone) -> Option<i64> {
     let mut parts = date.split('-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return None;
-    }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days + 1) * 86_400_000)
+    };
+    let day = Date::new(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?).ok()?;
+    let next = day.tomorrow().ok()?;
+    next.to_zoned(zone.clone())
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
 }
 
 impl OppsHandler {
@@ -423,7 +422,7 @@ impl OppsHandler {
         team_id: &str,
         date: &str,
     ) -> Result<(), HandlerError> {
-        let Some(due) = end_of_date_ms(date) else {
+        let Some(due) = end_of_date_ms(date, &self.ops.zone) else {
             return Err(HandlerError::Permanent(anyhow::anyhow!(
                 "follow-up date {date:?} is not YYYY-MM-DD"
             )));
@@ -539,10 +538,19 @@ mod tests {
 
     #[test]
     fn a_date_ends_at_the_next_utc_midnight() {
-        assert_eq!(end_of_date_ms("1970-01-01"), Some(86_400_000));
+        let utc = &TimeZone::UTC;
+        assert_eq!(end_of_date_ms("1970-01-01", utc), Some(86_400_000));
         // 2026-03-01T00:00:00Z = 1772323200 s.
-        assert_eq!(end_of_date_ms("2026-02-28"), Some(1_772_323_200_000));
-        assert_eq!(end_of_date_ms("2026-13-01"), None);
-        assert_eq!(end_of_date_ms("soon"), None);
+        assert_eq!(end_of_date_ms("2026-02-28", utc), Some(1_772_323_200_000));
+        assert_eq!(end_of_date_ms("2026-13-01", utc), None);
+        assert_eq!(end_of_date_ms("2026-02-30", utc), None);
+        assert_eq!(end_of_date_ms("2026-02-28-01", utc), None);
+        assert_eq!(end_of_date_ms("soon", utc), None);
+        // The end of 28 February in Shanghai (UTC+8) is 8 hours earlier.
+        let shanghai = &TimeZone::get("Asia/Shanghai").unwrap();
+        assert_eq!(
+            end_of_date_ms("2026-02-28", shanghai),
+            Some(1_772_323_200_000 - 8 * 3_600_000)
+        );
     }
 }

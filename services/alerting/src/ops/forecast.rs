@@ -134,7 +134,8 @@ impl Ops {
             return Ok(());
         }
         let now = self.now_ms();
-        let Some((period, due)) = next_check(&rule.period, rule.check_at_percent, now) else {
+        let Some((period, due)) = next_check(&rule.period, rule.check_at_percent, now, &self.zone)
+        else {
             tracing::error!(team_id, period = %rule.period, "forecast rule with an unknown period; not armed");
             return Ok(());
         };

@@ -111,6 +111,8 @@ pub struct Ops {
     pub email_enabled: bool,
     /// Reporting's API, for forecast checks (None: every check retries).
     pub reporting: Option<forecast::Reporting>,
+    /// The business time zone: where a due date ends and a period starts.
+    pub zone: jiff::tz::TimeZone,
 }
 
 impl Ops {
@@ -124,6 +126,7 @@ impl Ops {
             wakers: Wakers::default(),
             email_enabled: false,
             reporting: None,
+            zone: jiff::tz::TimeZone::UTC,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use leadwheel_alerting::Clock;
+use leadwheel_alerting::{Clock, ManualClock, Settings};
 use leadwheel_plumbing::Role;
 use leadwheel_plumbing::bus::{ALERTS_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
@@ -21,7 +21,7 @@ use leadwheel_proto::events::v1::{
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Fixture, TestApp, WAIT, spawn_app_at, team};
+use crate::helpers::{Env, Fixture, Tables, TestApp, WAIT, spawn_app_at, spawn_app_with, team};
 
 const HOUR: Duration = Duration::from_secs(3_600);
 const DAY: Duration = Duration::from_secs(86_400);
@@ -440,6 +440,42 @@ async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
     assert_eq!(resolved.resolved_reason, "activity_logged");
     tables
         .wait_timer(key, 1_772_323_200_000 + 10 * 86_400_000)
+        .await;
+    tables.close().await;
+    app.stop().await;
+}
+
+on_both_backends!(a_follow_up_is_overdue_at_the_end_of_its_day_in_the_business_time_zone);
+/// With the business time zone set to Shanghai (UTC+8), a follow-up dated
+/// 2026-03-02 is overdue at midnight there: 16:00 UTC that day, not 8
+/// hours later at midnight UTC.
+async fn a_follow_up_is_overdue_at_the_end_of_its_day_in_the_business_time_zone(db: TestDb) {
+    let env = Env::new(db);
+    let clock = ManualClock::new(1_772_323_200_000);
+    let settings = Settings {
+        clock: std::sync::Arc::new(clock.clone()),
+        zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap(),
+        ..Settings::default()
+    };
+    let app = spawn_app_with(&env, settings).await;
+    let tables = Tables::open(&env).await;
+    team(&app, "north", "maya", &["ana"]).await;
+    tables.wait_team("north", "maya").await;
+    let set = FollowUpSet {
+        lead_id: "lead-1".into(),
+        owner_rep_id: "ana".into(),
+        team_id: "north".into(),
+        date: "2026-03-02".into(),
+        by: "ana".into(),
+        ..Default::default()
+    };
+    app.opps(subjects::OPPS_FOLLOW_UP_SET, "lead-1", &set).await;
+    // 2026-03-03T00:00:00+08:00.
+    tables
+        .wait_timer(
+            "rule:follow_up_overdue:lead-1",
+            1_772_323_200_000 + 86_400_000 + 16 * 3_600_000,
+        )
         .await;
     tables.close().await;
     app.stop().await;
