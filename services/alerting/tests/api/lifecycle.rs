@@ -396,6 +396,19 @@ async fn stuck_in_stage_fires_per_stage_and_resolves_when_the_deal_moves(db: Tes
     app.stop().await;
 }
 
+/// Ana sets lead-1's next follow-up (team north) to `date`.
+async fn set_ana_s_follow_up(app: &TestApp, date: &str) {
+    let set = FollowUpSet {
+        lead_id: "lead-1".into(),
+        owner_rep_id: "ana".into(),
+        team_id: "north".into(),
+        date: date.into(),
+        by: "ana".into(),
+        ..Default::default()
+    };
+    app.opps(subjects::OPPS_FOLLOW_UP_SET, "lead-1", &set).await;
+}
+
 on_both_backends!(follow_up_overdue_goes_to_the_rep_then_the_manager);
 async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
     // 2026-03-01T00:00:00Z: the follow-up of 2026-03-02 is due at 03-03 00:00.
@@ -405,15 +418,7 @@ async fn follow_up_overdue_goes_to_the_rep_then_the_manager(db: TestDb) {
         app,
         tables,
     } = Fixture::north(db, 1_772_323_200_000).await;
-    let set = FollowUpSet {
-        lead_id: "lead-1".into(),
-        owner_rep_id: "ana".into(),
-        team_id: "north".into(),
-        date: "2026-03-02".into(),
-        by: "ana".into(),
-        ..Default::default()
-    };
-    app.opps(subjects::OPPS_FOLLOW_UP_SET, "lead-1", &set).await;
+    set_ana_s_follow_up(&app, "2026-03-02").await;
     let key = "rule:follow_up_overdue:lead-1";
     tables
         .wait_timer(key, 1_772_323_200_000 + 2 * 86_400_000)
@@ -461,15 +466,7 @@ async fn a_follow_up_is_overdue_at_the_end_of_its_day_in_the_business_time_zone(
     let tables = Tables::open(&env).await;
     team(&app, "north", "maya", &["ana"]).await;
     tables.wait_team("north", "maya").await;
-    let set = FollowUpSet {
-        lead_id: "lead-1".into(),
-        owner_rep_id: "ana".into(),
-        team_id: "north".into(),
-        date: "2026-03-02".into(),
-        by: "ana".into(),
-        ..Default::default()
-    };
-    app.opps(subjects::OPPS_FOLLOW_UP_SET, "lead-1", &set).await;
+    set_ana_s_follow_up(&app, "2026-03-02").await;
     // 2026-03-03T00:00:00+08:00.
     tables
         .wait_timer(
