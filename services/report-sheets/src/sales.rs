@@ -256,3 +256,42 @@ pub fn movement_sheet(r: &GetForecastMovementResponse) -> Sheet {
     }
     sheet
 }
+
+#[cfg(test)]
+mod tests {
+    use leadwheel_proto::reporting::v1::DealMove;
+
+    use super::*;
+
+    fn moved(id: &str) -> DealMove {
+        DealMove {
+            opportunity_id: id.into(),
+            currency: "EUR".into(),
+            after_minor: 100,
+            ..Default::default()
+        }
+    }
+
+    /// The sheet says when the limit cut the list, and says nothing more
+    /// when every deal that moved is listed.
+    #[test]
+    fn a_cut_movement_list_says_how_many_more_moved() {
+        let all = GetForecastMovementResponse {
+            deals: vec![moved("d1"), moved("d2")],
+            deals_moved: 2,
+            ..Default::default()
+        };
+        let sheet = movement_sheet(&all);
+        assert_eq!(sheet.rows.len(), 2);
+        let cut = GetForecastMovementResponse {
+            deals_moved: 7,
+            ..all
+        };
+        let sheet = movement_sheet(&cut);
+        assert_eq!(sheet.rows.len(), 3);
+        assert_eq!(
+            sheet.rows[2][0],
+            "5 more deals moved (the 2 largest are listed)"
+        );
+    }
+}

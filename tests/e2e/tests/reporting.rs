@@ -303,6 +303,7 @@ async fn a_won_deal_moves_pipeline_forecast_and_the_five_questions() {
             after_close_date: next_month.clone(),
         }]
     );
+    assert_eq!(moved.deals_moved, 1, "every deal that moved is listed");
     opps.set_amount(set_close_date(&month.to))
         .await
         .expect("ana moves the close date back");

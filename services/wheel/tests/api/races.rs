@@ -86,6 +86,26 @@ async fn fifty_claimers_postgres() {
     on_postgres(|db| async move { fifty_claimers_one_winner(spawn_app_on(db).await).await }).await;
 }
 
+/// A team of `n` reps (`rep00` …) with an hour's window and `n` new leads
+/// (`<prefix>-00` …), each with the rep it was first offered to.
+async fn offered_leads(app: &TestApp, n: usize, prefix: &str) -> Vec<(String, String)> {
+    let reps: Vec<String> = (0..n).map(|i| format!("rep{i:02}")).collect();
+    let rep_refs: Vec<&str> = reps.iter().map(String::as_str).collect();
+    app.team(&rep_refs, 3_600_000).await;
+    let mut offered = Vec::new();
+    for i in 0..n {
+        let lead = format!("{prefix}-{i:02}");
+        app.new_lead(&lead).await;
+        offered.push(lead);
+    }
+    let mut with_reps = Vec::new();
+    for lead in offered {
+        let rep = app.offered_to(&lead).await;
+        with_reps.push((lead, rep));
+    }
+    with_reps
+}
+
 /// Forty reps claim forty different leads at the same moment, each with
 /// a pass racing the claim on a lead offered to a rep who also claims it:
 /// on SQLite these share the writer's transactions. Every claim is
@@ -93,17 +113,7 @@ async fn fifty_claimers_postgres() {
 /// offered to, and each assignment is published once (and a pass that
 /// came after its claim in the same batch is refused, not applied).
 async fn many_claims_at_once_each_answered(app: TestApp) {
-    let reps: Vec<String> = (0..40).map(|i| format!("rep{i:02}")).collect();
-    let rep_refs: Vec<&str> = reps.iter().map(String::as_str).collect();
-    app.team(&rep_refs, 3_600_000).await;
-    let leads: Vec<String> = (0..40).map(|i| format!("batch-{i:02}")).collect();
-    for lead in &leads {
-        app.new_lead(lead).await;
-    }
-    let mut offered = Vec::new();
-    for lead in &leads {
-        offered.push((lead.clone(), app.offered_to(lead).await));
-    }
+    let offered = offered_leads(&app, 40, "batch").await;
     let mut tasks = Vec::new();
     for (lead_id, rep) in offered.clone() {
         let mut claimer = app.rep(&rep).await;
@@ -175,17 +185,7 @@ async fn many_claims_at_once_postgres() {
 /// unreadable) fails alone: the claims queued with it are still applied
 /// and answered, and the broken lead is left as it was.
 async fn a_failing_claim_fails_alone(app: TestApp) {
-    let reps: Vec<String> = (0..20).map(|i| format!("rep{i:02}")).collect();
-    let rep_refs: Vec<&str> = reps.iter().map(String::as_str).collect();
-    app.team(&rep_refs, 3_600_000).await;
-    let leads: Vec<String> = (0..20).map(|i| format!("alone-{i:02}")).collect();
-    for lead in &leads {
-        app.new_lead(lead).await;
-    }
-    let mut offered = Vec::new();
-    for lead in &leads {
-        offered.push((lead.clone(), app.offered_to(lead).await));
-    }
+    let offered = offered_leads(&app, 20, "alone").await;
     let broken = offered[7].0.clone();
     {
         use sqlx::Connection;
