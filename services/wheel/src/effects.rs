@@ -13,7 +13,9 @@ use leadwheel_plumbing::bus::EventDraft;
 use leadwheel_plumbing::outbox::Outbox;
 use leadwheel_plumbing::{ids, telemetry};
 use leadwheel_proto::events::v1 as events;
-use leadwheel_wheel_core::{AssignedVia, Decision, Effect, OfferOutcome, Phase, TeamChoice};
+use leadwheel_wheel_core::{
+    AssignedVia, Decision, Effect, LeadRouting, OfferOutcome, Phase, RotationState, TeamChoice,
+};
 use sqlx::AnyConnection;
 
 use crate::error::WheelError;
@@ -42,12 +44,113 @@ impl Deferred {
     }
 }
 
+/// Where a decision's writes go: straight into the caller's transaction
+/// (`AnyConnection`), or staged in memory for the writer's batch and
+/// written in a few statements before its commit (`crate::engine`'s
+/// staged batch). Each call is one of the conditional writes a transition
+/// makes; a `false` or `None` means another transition won the race.
+pub trait Sink: Send {
+    fn insert_offer(
+        &mut self,
+        offer: &OfferRow,
+    ) -> impl Future<Output = Result<(), WheelError>> + Send;
+
+    /// Closes the lead's open offer `offer_no`; None when it was not open.
+    fn close_offer(
+        &mut self,
+        lead_id: &str,
+        offer_no: i64,
+        state: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<OfferRow>, WheelError>> + Send;
+
+    /// Counts an expiry against `rep_id` (or resets the count); the new count.
+    fn record_response(
+        &mut self,
+        rep_id: &str,
+        expired: bool,
+    ) -> impl Future<Output = Result<i64, WheelError>> + Send;
+
+    /// Sets a rep's availability (the circuit breaker); false when unknown.
+    fn set_availability(
+        &mut self,
+        rep_id: &str,
+        availability: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, WheelError>> + Send;
+
+    /// The team's new rotation if it is still at `from_version`.
+    fn move_rotation(
+        &mut self,
+        team_id: &str,
+        from_version: i64,
+        rotation: &RotationState,
+    ) -> impl Future<Output = Result<bool, WheelError>> + Send;
+
+    /// The lead's new routing state if it is still at `expected_version`.
+    fn update_lead(
+        &mut self,
+        expected_version: i64,
+        routing: &LeadRouting,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, WheelError>> + Send;
+}
+
+impl Sink for AnyConnection {
+    async fn insert_offer(&mut self, offer: &OfferRow) -> Result<(), WheelError> {
+        store::insert_offer(self, offer).await
+    }
+
+    async fn close_offer(
+        &mut self,
+        lead_id: &str,
+        offer_no: i64,
+        state: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<Option<OfferRow>, WheelError> {
+        store::close_offer(self, lead_id, offer_no, state, reason, now).await
+    }
+
+    async fn record_response(&mut self, rep_id: &str, expired: bool) -> Result<i64, WheelError> {
+        store::record_response(self, rep_id, expired).await
+    }
+
+    async fn set_availability(
+        &mut self,
+        rep_id: &str,
+        availability: &str,
+        now: i64,
+    ) -> Result<bool, WheelError> {
+        store::set_availability(self, rep_id, availability, now).await
+    }
+
+    async fn move_rotation(
+        &mut self,
+        team_id: &str,
+        from_version: i64,
+        rotation: &RotationState,
+    ) -> Result<bool, WheelError> {
+        store::move_rotation(self, team_id, from_version, rotation).await
+    }
+
+    async fn update_lead(
+        &mut self,
+        expected_version: i64,
+        routing: &LeadRouting,
+        now: i64,
+    ) -> Result<bool, WheelError> {
+        store::update_lead(self, expected_version, routing, now).await
+    }
+}
+
 /// Writes `decision` for `lead` (read at `lead.version`) and `team` (read at
 /// `team.rotation_version`), its ledger lines and events gathered in
 /// `deferred`; returns the live pushes to send after commit.
-pub async fn write_decision(
+pub async fn write_decision<S: Sink>(
     deferred: &mut Deferred,
-    conn: &mut AnyConnection,
+    conn: &mut S,
     team: &TeamRow,
     lead: &LeadRow,
     decision: Decision,
@@ -56,7 +159,9 @@ pub async fn write_decision(
 ) -> Result<Vec<Push>, WheelError> {
     let lead_id = lead.details.lead_id.as_str();
     if let Some(rotation) = &decision.rotation
-        && !store::move_rotation(conn, &team.team_id, team.rotation_version, rotation).await?
+        && !conn
+            .move_rotation(&team.team_id, team.rotation_version, rotation)
+            .await?
     {
         return Err(WheelError::Conflict(lead_id.to_string()));
     }
@@ -93,7 +198,7 @@ pub async fn write_decision(
         .extend(events.into_iter().map(|event| (event, traceparent.clone())));
     let mut routing = decision.lead;
     routing.team_id = team.team_id.clone();
-    if !store::update_lead(conn, lead.version, &routing, now).await? {
+    if !conn.update_lead(lead.version, &routing, now).await? {
         return Err(WheelError::Conflict(lead_id.to_string()));
     }
     Ok(pushes)
@@ -113,8 +218,8 @@ fn routed_by(choice: Option<&TeamChoice>) -> (&'static str, String, i64) {
     }
 }
 
-struct Writer<'a> {
-    conn: &'a mut AnyConnection,
+struct Writer<'a, S> {
+    conn: &'a mut S,
     team: &'a TeamRow,
     lead: &'a LeadRow,
     now: i64,
@@ -129,7 +234,7 @@ struct Writer<'a> {
     events: Vec<EventDraft>,
 }
 
-impl Writer<'_> {
+impl<S: Sink> Writer<'_, S> {
     fn lead_id(&self) -> &str {
         &self.lead.details.lead_id
     }
@@ -187,7 +292,7 @@ impl Writer<'_> {
                     closed_at_ms: None,
                     reason: None,
                 };
-                store::insert_offer(self.conn, &offer).await?;
+                self.conn.insert_offer(&offer).await?;
                 let detail = format!(
                     "window_ms={} first_look={first_look} lap={}",
                     deadline - now,
@@ -222,16 +327,17 @@ impl Writer<'_> {
                 outcome,
                 reason,
             } => {
-                let closed = store::close_offer(
-                    self.conn,
-                    &lead_id,
-                    *offer_no as i64,
-                    outcome.as_str(),
-                    reason.as_deref(),
-                    now,
-                )
-                .await?
-                .ok_or_else(|| WheelError::Conflict(lead_id.clone()))?;
+                let closed = self
+                    .conn
+                    .close_offer(
+                        &lead_id,
+                        *offer_no as i64,
+                        outcome.as_str(),
+                        reason.as_deref(),
+                        now,
+                    )
+                    .await?
+                    .ok_or_else(|| WheelError::Conflict(lead_id.clone()))?;
                 if *outcome == OfferOutcome::Claimed {
                     self.claimed_offer_id = Some(closed.offer_id.clone());
                 }
@@ -264,7 +370,7 @@ impl Writer<'_> {
                 match outcome {
                     OfferOutcome::Expired => self.count_expiry(rep).await?,
                     OfferOutcome::Claimed | OfferOutcome::Passed => {
-                        store::record_response(self.conn, rep, false).await?;
+                        self.conn.record_response(rep, false).await?;
                     }
                     OfferOutcome::Withdrawn => {}
                 }
@@ -389,12 +495,12 @@ impl Writer<'_> {
     /// rep is set away, and they and their manager are told (an event that
     /// alerting turns into notices).
     async fn count_expiry(&mut self, rep: &str) -> Result<(), WheelError> {
-        let in_a_row = store::record_response(self.conn, rep, true).await?;
+        let in_a_row = self.conn.record_response(rep, true).await?;
         let limit = self.team.policy.breaker_expiries();
         if limit <= 0 || in_a_row < limit {
             return Ok(());
         }
-        if !store::set_availability(self.conn, rep, "away", self.now).await? {
+        if !self.conn.set_availability(rep, "away", self.now).await? {
             return Ok(());
         }
         let reason = format!("{in_a_row} offers in a row expired");

@@ -70,7 +70,7 @@ impl Engine {
         for (lead_id, input, actor) in inputs {
             match self.decide(&mut tx, lead_id, input.clone()).await? {
                 Outcome::Transition(planned) => {
-                    match self.write(&mut tx, &planned, actor, &mut deferred).await {
+                    match self.write(&mut *tx, &planned, actor, &mut deferred).await {
                         Ok(more) => pushes.extend(more),
                         Err(_) => return Ok(None),
                     }

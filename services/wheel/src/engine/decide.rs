@@ -12,7 +12,7 @@ use sqlx::AnyConnection;
 use tracing::Instrument;
 
 use super::Engine;
-use crate::effects::{Deferred, write_decision};
+use crate::effects::{Deferred, Sink, write_decision};
 use crate::error::WheelError;
 use crate::live::Push;
 use crate::store::{self, LeadRow, Roster, TeamEligibility, TeamRow};
@@ -81,21 +81,29 @@ impl Engine {
         let Some(mut team) = store::load_team_row(conn, team_id).await? else {
             return Ok(None);
         };
-        let roster = match self.rosters.get(team_id, team.roster_version) {
-            Some(roster) => roster,
-            None => {
-                let roster = Arc::new(Roster::new(store::team_roster(conn, team_id).await?));
-                self.rosters
-                    .put(team_id, team.roster_version, roster.clone());
-                roster
-            }
-        };
+        let roster = self.roster(conn, team_id, team.roster_version).await?;
         for (rep_id, rank) in &roster.ring {
             team.ring.push(rep_id.clone());
             team.ranks.insert(rep_id.clone(), *rank);
         }
         let loads = store::count_load(conn, roster.capped()).await?;
         Ok(Some((team, TeamEligibility::new(roster, loads, country))))
+    }
+
+    /// `team_id`'s members at `roster_version`: kept from an earlier read
+    /// while the version holds, read again after a change.
+    pub(super) async fn roster(
+        &self,
+        conn: &mut AnyConnection,
+        team_id: &str,
+        roster_version: i64,
+    ) -> Result<Arc<Roster>, WheelError> {
+        if let Some(roster) = self.rosters.get(team_id, roster_version) {
+            return Ok(roster);
+        }
+        let roster = Arc::new(Roster::new(store::team_roster(conn, team_id).await?));
+        self.rosters.put(team_id, roster_version, roster.clone());
+        Ok(roster)
     }
 
     /// Step one: what `input` would do to `lead_id` now, read on `conn`.
@@ -114,6 +122,17 @@ impl Engine {
         else {
             return Ok(Outcome::Refused(Refusal::NoTeam(lead_id.to_string())));
         };
+        Ok(self.plan(lead, team, &eligibility, input))
+    }
+
+    /// What the core decides for `input` on `lead` in `team` now.
+    pub(super) fn plan(
+        &self,
+        lead: LeadRow,
+        team: TeamRow,
+        eligibility: &TeamEligibility,
+        input: Input,
+    ) -> Outcome<Planned> {
         let now = self.now();
         let config = lead.config_in(&team);
         match step(
@@ -122,15 +141,15 @@ impl Engine {
             &lead.routing,
             input,
             now,
-            &eligibility,
+            eligibility,
         ) {
-            Ok(decision) => Ok(Outcome::Transition(Planned {
+            Ok(decision) => Outcome::Transition(Planned {
                 team,
                 lead,
                 decision,
                 now,
-            })),
-            Err(route) => Ok(Outcome::Refused(route.into())),
+            }),
+            Err(route) => Outcome::Refused(route.into()),
         }
     }
 
@@ -138,9 +157,9 @@ impl Engine {
     /// lines and events gathered in `deferred` (flushed by the caller
     /// before commit). A lost race fails with `Conflict`, after which the
     /// transaction must be dropped.
-    pub async fn write(
+    pub async fn write<S: Sink>(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut S,
         planned: &Planned,
         actor: &str,
         deferred: &mut Deferred,

@@ -28,6 +28,7 @@ use crate::store::{LedgerEntry, Roster};
 mod apply;
 mod decide;
 mod route;
+mod staged;
 mod writer;
 
 pub use decide::{Outcome, Planned, Refusal};

@@ -169,7 +169,15 @@ impl Engine {
     /// the usual retries.
     async fn apply_batch(&self, inputs: &[(String, Input, String)]) -> Vec<Applied> {
         // None: to be redone alone.
-        let outcomes: Vec<Option<Applied>> = match self.apply_chunk(inputs).await {
+        // On SQLite the batch is staged in memory and written in a few
+        // statements; on Postgres (the timers' chunks) each transition
+        // writes its own.
+        let first = if self.store.backend() == Backend::Sqlite {
+            self.apply_staged(inputs).await
+        } else {
+            self.apply_chunk(inputs).await
+        };
+        let outcomes: Vec<Option<Applied>> = match first {
             Ok(Some(outcomes)) => outcomes.into_iter().map(Some).collect(),
             Ok(None) | Err(_) => match self.apply_chunk_with_savepoints(inputs).await {
                 Ok(outcomes) => outcomes

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::WheelError;
 
+pub mod batch;
 mod erasure;
 mod leads;
 mod ledger;

@@ -47,7 +47,7 @@ pub async fn close_offer(
     row.as_ref().map(offer_from_row).transpose()
 }
 
-fn offer_from_row(row: &AnyRow) -> Result<OfferRow, WheelError> {
+pub(super) fn offer_from_row(row: &AnyRow) -> Result<OfferRow, WheelError> {
     Ok(OfferRow {
         offer_id: row.try_get("offer_id")?,
         lead_id: row.try_get("lead_id")?,
@@ -62,7 +62,7 @@ fn offer_from_row(row: &AnyRow) -> Result<OfferRow, WheelError> {
     })
 }
 
-const OFFER_COLUMNS: &str = "offer_id, lead_id, offer_no, team_id, rep_id, state, opened_at_ms, deadline_ms, closed_at_ms, reason";
+pub(super) const OFFER_COLUMNS: &str = "offer_id, lead_id, offer_no, team_id, rep_id, state, opened_at_ms, deadline_ms, closed_at_ms, reason";
 
 pub async fn offers_of_lead(
     conn: &mut AnyConnection,

@@ -2,6 +2,7 @@
 //! gRPC, against a real nats-server and a real database.
 
 mod bad_input;
+mod batches;
 mod duplicates;
 mod erasure;
 mod expiry_race;
