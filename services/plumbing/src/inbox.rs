@@ -90,6 +90,28 @@ pub trait EventHandler: Send + Sync + 'static {
 
     /// Called after the transaction committed (e.g. to wake a timer loop).
     fn after_commit(&self, _event: &Event) {}
+
+    /// Whether [`Self::handle_all`] applies a batch at once (checked per
+    /// batch; the default handles each event on its own).
+    fn handles_all(&self) -> bool {
+        false
+    }
+
+    /// Applies every event of a batch inside `tx` at once, after the
+    /// inbox recorded them (`events` are the ones not seen before, in
+    /// order). An error drops the whole transaction, and the batch is
+    /// applied again one event at a time through [`Self::handle`], each in
+    /// its own savepoint, so one bad event fails alone. Only called when
+    /// [`Self::handles_all`] says so.
+    fn handle_all(
+        &self,
+        _tx: &mut Tx,
+        _events: &[&Event],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        std::future::ready(Err(HandlerError::Transient(anyhow::anyhow!(
+            "this handler applies events one at a time"
+        ))))
+    }
 }
 
 /// Records `event_id` for `consumer`; false when it was already processed.
@@ -105,6 +127,40 @@ pub async fn record(tx: &mut Tx, consumer: &str, event_id: &str) -> Result<bool,
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Records every id of `event_ids` for `consumer` in one statement per
+/// [`RECORD_CHUNK`]; returns those not recorded before.
+pub async fn record_all(
+    tx: &mut Tx,
+    consumer: &str,
+    event_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let now = now_ms();
+    let mut fresh = std::collections::HashSet::with_capacity(event_ids.len());
+    for chunk in event_ids.chunks(RECORD_CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|n| format!("($1, ${}, $2)", n + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO lw_inbox (consumer, event_id, processed_at_ms) VALUES {} \
+             ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(consumer)
+            .bind(now);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        let recorded: Vec<String> = query.fetch_all(&mut **tx).await?;
+        fresh.extend(recorded);
+    }
+    Ok(fresh)
+}
+
+/// Event ids per inbox INSERT at most (sqlx's SQLite driver looks each
+/// parameter up by name, at a cost growing with the square of their number).
+const RECORD_CHUNK: usize = 64;
 
 /// The durable consumer's settings, delivering from `deliver_policy`.
 fn consumer_config(spec: &ConsumerSpec, deliver_policy: DeliverPolicy) -> pull::Config {
@@ -322,7 +378,16 @@ async fn apply_batch<H: EventHandler>(
 ) {
     let savepoints = events.len() > 1;
     let mut outcomes: Vec<Result<bool, HandlerError>> = Vec::with_capacity(events.len());
+    let at_once = if savepoints && handler.handles_all() {
+        apply_all_at_once(store, spec, handler, &events).await
+    } else {
+        None
+    };
     let committed = async {
+        if let Some(at_once) = at_once {
+            outcomes = at_once.into_iter().map(Ok).collect();
+            return Ok::<bool, sqlx::Error>(true);
+        }
         let mut tx = store.begin().await?;
         handler.begin_batch(&mut tx).await?;
         for (_, event) in &events {
@@ -395,6 +460,47 @@ async fn apply_batch<H: EventHandler>(
     }
     if any_applied {
         outbox.notify();
+    }
+}
+
+/// Applies `events` through the handler's [`EventHandler::handle_all`] in
+/// one transaction: each event's outcome (true: applied, false: seen
+/// before) once committed, or None when it failed and nothing committed.
+async fn apply_all_at_once<H: EventHandler>(
+    store: &Store,
+    spec: &ConsumerSpec,
+    handler: &H,
+    events: &[(NatsMessage, Event)],
+) -> Option<Vec<bool>> {
+    let attempt = async {
+        let mut tx = store.begin().await?;
+        handler.begin_batch(&mut tx).await?;
+        let ids: Vec<&str> = events.iter().map(|(_, e)| e.envelope.id.as_str()).collect();
+        let fresh = record_all(&mut tx, &spec.durable, &ids).await?;
+        // The first delivery of each new id (a batch may hold one twice).
+        let mut seen = std::collections::HashSet::new();
+        let applied: Vec<bool> = events
+            .iter()
+            .map(|(_, e)| fresh.contains(&e.envelope.id) && seen.insert(e.envelope.id.as_str()))
+            .collect();
+        let new: Vec<&Event> = events
+            .iter()
+            .zip(&applied)
+            .filter(|(_, applied)| **applied)
+            .map(|((_, event), _)| event)
+            .collect();
+        if !new.is_empty() {
+            handler.handle_all(&mut tx, &new).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, HandlerError>(applied)
+    };
+    match attempt.await {
+        Ok(applied) => Some(applied),
+        Err(err) => {
+            tracing::debug!(consumer = %spec.durable, error = %format!("{err:#}"), "applying the batch at once failed; one event at a time");
+            None
+        }
     }
 }
 

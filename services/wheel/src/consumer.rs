@@ -51,6 +51,46 @@ impl EventHandler for LeadCreatedHandler {
         Ok(())
     }
 
+    /// On SQLite a batch of new leads is routed at once, staged in memory
+    /// (see `Engine::route_new_all`); on Postgres, where replicas share
+    /// the teams' rotations, one lead at a time.
+    fn handles_all(&self) -> bool {
+        self.engine.batches()
+    }
+
+    async fn handle_all(&self, tx: &mut Tx, events: &[&Event]) -> Result<(), HandlerError> {
+        let mut leads = Vec::with_capacity(events.len());
+        let mut routed = Vec::with_capacity(events.len());
+        for event in events {
+            self.pending.reset(&event.envelope.id);
+            if !event.is::<LeadCreated>() {
+                continue;
+            }
+            let created = event.decode_as::<LeadCreated>()?;
+            if created.lead_id.is_empty() {
+                return Err(HandlerError::Permanent(anyhow::anyhow!(
+                    "lead.created without a lead_id"
+                )));
+            }
+            // Each lead joins the trace its event came with, as a span of
+            // its own (the one-at-a-time path's consume span).
+            let span = tracing::info_span!("consume", lead_id = %created.lead_id, event_id = %event.envelope.id);
+            telemetry::set_parent(&span, event.traceparent.as_deref());
+            let traceparent = span.in_scope(telemetry::current_traceparent);
+            leads.push((created, traceparent));
+            routed.push(event.envelope.id.as_str());
+        }
+        let pushes = self
+            .engine
+            .route_new_all(tx, &leads)
+            .await
+            .map_err(|err| HandlerError::Transient(err.into()))?;
+        for (event_id, pushes) in routed.into_iter().zip(pushes) {
+            self.pending.hold(event_id, pushes);
+        }
+        Ok(())
+    }
+
     fn after_commit(&self, event: &Event) {
         let pushes = self.pending.take(&event.envelope.id);
         self.engine.after_event_commit(pushes);

@@ -32,6 +32,17 @@ pub struct Deferred {
 }
 
 impl Deferred {
+    /// A ledger line of `lead_id` with no rep, written at the flush.
+    pub fn ledger(&mut self, lead_id: &str, at_ms: i64, kind: &str, detail: String) {
+        let line = PendingLedger {
+            kind: kind.to_string(),
+            rep_id: None,
+            offer_no: None,
+            detail,
+        };
+        self.ledger.push((lead_id.to_string(), at_ms, line));
+    }
+
     /// Writes what was gathered: the ledger lines, then the events.
     pub async fn flush(self, outbox: &Outbox, conn: &mut AnyConnection) -> Result<(), WheelError> {
         if !self.ledger.is_empty() {

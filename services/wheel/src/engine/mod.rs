@@ -84,6 +84,12 @@ impl Engine {
         &self.timers
     }
 
+    /// Whether transitions are applied in batches staged in memory (on
+    /// SQLite, where this process is the store's only writer).
+    pub fn batches(&self) -> bool {
+        self.store.backend() == leadwheel_plumbing::store::Backend::Sqlite
+    }
+
     /// A pooled connection for reads outside any transaction.
     pub async fn read(&self) -> Result<ReadConn, WheelError> {
         Ok(self.store.pool().acquire().await?)

@@ -53,7 +53,8 @@ struct StagedTeam {
 
 /// The batch's reads and staged writes.
 pub(super) struct Staged<'c> {
-    conn: &'c mut AnyConnection,
+    /// The batch's transaction, for reads the staging does not cover.
+    pub(super) conn: &'c mut AnyConnection,
     leads: HashMap<String, StagedLead>,
     /// None: no such team.
     teams: HashMap<String, Option<StagedTeam>>,
@@ -102,9 +103,34 @@ impl<'c> Staged<'c> {
         })
     }
 
+    /// Nothing read yet: for new leads, added as they are stored.
+    pub(super) fn empty(conn: &'c mut AnyConnection) -> Self {
+        Self {
+            conn,
+            leads: HashMap::new(),
+            teams: HashMap::new(),
+            open: HashMap::new(),
+            opened: Vec::new(),
+            closed: Vec::new(),
+            expiries: HashMap::new(),
+            expiries_changed: BTreeSet::new(),
+            load_changes: HashMap::new(),
+        }
+    }
+
+    /// A lead the batch has just inserted (waiting, version 0, no offers).
+    pub(super) fn add_new_lead(&mut self, row: LeadRow) {
+        let lead = StagedLead {
+            row,
+            work_open: true,
+            update: None,
+        };
+        self.leads.insert(lead.row.details.lead_id.clone(), lead);
+    }
+
     /// `team_id` as the batch left it, with what to judge `country`'s lead
     /// on; read on first use.
-    async fn team(
+    pub(super) async fn team(
         &mut self,
         engine: &Engine,
         team_id: &str,
@@ -164,7 +190,7 @@ impl<'c> Staged<'c> {
     /// Writes what the batch staged; a conditional write that finds the
     /// store other than read fails with `Conflict` (the caller drops the
     /// transaction).
-    async fn flush(self) -> Result<(), WheelError> {
+    pub(super) async fn flush(self) -> Result<(), WheelError> {
         let conflict = |what: &str| WheelError::Conflict(format!("the batch's {what} changed"));
         batch::insert_offers(self.conn, &self.opened).await?;
         if batch::close_offers(self.conn, &self.closed).await? != self.closed.len() as u64 {

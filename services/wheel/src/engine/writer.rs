@@ -172,7 +172,7 @@ impl Engine {
         // On SQLite the batch is staged in memory and written in a few
         // statements; on Postgres (the timers' chunks) each transition
         // writes its own.
-        let first = if self.store.backend() == Backend::Sqlite {
+        let first = if self.batches() {
             self.apply_staged(inputs).await
         } else {
             self.apply_chunk(inputs).await

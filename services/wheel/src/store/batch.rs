@@ -283,3 +283,99 @@ pub async fn move_rotation_by(
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// The ids of `lead_ids` whose person was erased before their lead came.
+pub async fn erased_among(
+    conn: &mut AnyConnection,
+    lead_ids: &[&str],
+) -> Result<std::collections::HashSet<String>, WheelError> {
+    let mut erased = std::collections::HashSet::new();
+    for chunk in lead_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT lead_id FROM wheel_erased_leads WHERE lead_id IN ({})",
+            list(chunk.len())
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for lead_id in chunk {
+            query = query.bind(*lead_id);
+        }
+        let found: Vec<String> = query.fetch_all(&mut *conn).await?;
+        erased.extend(found);
+    }
+    Ok(erased)
+}
+
+/// Inserts new leads (waiting, version 0); returns the ids inserted (a
+/// lead already stored is left alone, as is the second of an id listed
+/// twice).
+pub async fn insert_leads(
+    conn: &mut AnyConnection,
+    leads: &[(&LeadDetails, &LeadRow)],
+    now: i64,
+) -> Result<std::collections::HashSet<String>, WheelError> {
+    let mut inserted = std::collections::HashSet::new();
+    for chunk in leads.chunks(ROWS_PER_STATEMENT) {
+        // Each row: the lead's 16 values with its owner (none) and version
+        // (0) written in.
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                let p = |col: usize| format!("${}", n * 16 + col);
+                format!(
+                    "({}, {}, {}, NULL, {}, 0, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10),
+                    p(11),
+                    p(12),
+                    p(13),
+                    p(14),
+                    p(14),
+                    p(15),
+                    p(16)
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO wheel_leads (lead_id, team_id, state, owner_rep_id, routing, version, name, company, email, \
+               domain, tier, score, source, traceparent, lead_created_at_ms, routed_at_ms, updated_at_ms, country, \
+               routed_by) \
+             VALUES {} ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+        for (details, row) in chunk {
+            let routing = serde_json::to_string(&row.routing).expect("routing serializes");
+            let routed_by = row
+                .routed_by
+                .as_ref()
+                .map(|choice| serde_json::to_string(choice).expect("choice serializes"));
+            query = query
+                .bind(details.lead_id.clone())
+                .bind(row.team_id.clone())
+                .bind(row.state.clone())
+                .bind(routing)
+                .bind(details.name.clone())
+                .bind(details.company.clone())
+                .bind(details.email.clone())
+                .bind(details.domain.clone())
+                .bind(details.tier.clone())
+                .bind(details.score)
+                .bind(details.source.clone())
+                .bind(row.traceparent.clone())
+                .bind(details.lead_created_at_ms)
+                .bind(now)
+                .bind(row.country.clone())
+                .bind(routed_by);
+        }
+        let ids: Vec<String> = query.fetch_all(&mut *conn).await?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}

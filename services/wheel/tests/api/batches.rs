@@ -1,15 +1,18 @@
 //! Transitions that share a transaction: offers lapsing together are
-//! expired in one batch of the writer (on SQLite staged in memory and
-//! written at the end), so each decision of the batch must see what the
-//! batch's earlier ones did: a rep's new load, a rep set away. On
-//! Postgres the same inputs run a transaction per chunk; the outcomes
-//! must be the same.
+//! expired in one batch of the writer, and new leads waiting in the
+//! stream are routed in one batch of the inbox (on SQLite both staged in
+//! memory and written at the end), so each decision of a batch must see
+//! what the batch's earlier ones did: a rep's new load, a rep set away,
+//! the rotation's turn. On Postgres the same inputs run a transaction per
+//! chunk or per lead; the outcomes must be the same.
 
+use leadwheel_plumbing::bus::{INTAKE_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
-use leadwheel_plumbing::testing::TestDb;
+use leadwheel_plumbing::testing::{self, TestDb};
+use leadwheel_proto::events::v1::LeadCreated;
 use leadwheel_proto::wheel::v1::*;
 
-use crate::helpers::{TestApp, spawn_app_with_clock};
+use crate::helpers::{TestApp, spawn_app_on, spawn_app_with_clock};
 use crate::support::{self, manager, no_breaker, open_offer, routing_when};
 
 async fn reps(app: &TestApp) -> Vec<Rep> {
@@ -126,7 +129,61 @@ async fn a_rep_set_away_in_a_batch_is_skipped_by_its_later_decisions(db: TestDb)
     );
 }
 
+/// New leads waiting in the stream while the wheel is down are consumed
+/// in batches when it starts (on SQLite routed together, staged): each
+/// takes the next rep in turn, as one at a time would. A malformed event
+/// among them fails alone: the leads around it are still routed, in turn.
+async fn leads_arriving_together_take_turns_and_a_bad_one_fails_alone(db: TestDb) {
+    let mut app = spawn_app_on(db).await;
+    let ring = ["ana", "ben", "cy", "dee"];
+    support::upsert(
+        &app,
+        support::team("demo", "maya", &ring, 600_000, Some(no_breaker())),
+    )
+    .await;
+    app.stop().await;
+    let first: Vec<String> = (0..12).map(|i| format!("turn-{i:02}")).collect();
+    for lead in &first {
+        app.new_lead(lead).await;
+    }
+    app.start().await;
+    for (i, lead) in first.iter().enumerate() {
+        assert_eq!(app.offered_to(lead).await, ring[i % 4], "{lead} in turn");
+    }
+
+    app.stop().await;
+    let second: Vec<String> = (0..6).map(|i| format!("more-{i:02}")).collect();
+    for (i, lead) in second.iter().enumerate() {
+        if i == 3 {
+            let nameless = LeadCreated {
+                lead_id: String::new(),
+                email: "nobody@example.com".into(),
+                ..Default::default()
+            };
+            testing::publish_event(
+                &app.nats.url(),
+                &INTAKE_STREAM,
+                subjects::LEAD_CREATED,
+                "nameless",
+                &nameless,
+            )
+            .await
+            .unwrap();
+        }
+        app.new_lead(lead).await;
+    }
+    app.start().await;
+    for (i, lead) in second.iter().enumerate() {
+        assert_eq!(
+            app.offered_to(lead).await,
+            ring[(first.len() + i) % 4],
+            "{lead} in turn after a bad event"
+        );
+    }
+}
+
 on_both_backends!(
     capacity_holds_when_offers_lapse_together,
     a_rep_set_away_in_a_batch_is_skipped_by_its_later_decisions,
+    leads_arriving_together_take_turns_and_a_bad_one_fails_alone,
 );
