@@ -22,7 +22,9 @@ use async_nats::jetstream;
 use leadwheel_proto::events::v1::Envelope;
 use prost::Message;
 use sqlx::Row;
-use tokio::sync::Notify;
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::EventDraft;
@@ -39,21 +41,57 @@ const BATCH: i64 = 256;
 /// prepared-statement cache.
 const ROWS_PER_INSERT: usize = 32;
 
+/// Transactions' events handed to the relay after their commit at most
+/// (beyond it the relay's poll publishes them, as for any other writer).
+const HANDOVER_QUEUE: usize = 1_024;
+
 /// Handle for writing events into the outbox and waking the relay.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     source: &'static str,
     wake: Arc<Notify>,
     relay_failures: Arc<AtomicU64>,
+    /// Events the relay published as handed over (not read back).
+    handed_published: Arc<AtomicU64>,
+    /// Committed events handed straight to the relay ([`Outbox::publish_committed`]).
+    handover: mpsc::Sender<Vec<PendingRow>>,
+    /// Taken by the relay when it starts.
+    handed: Arc<Mutex<Option<mpsc::Receiver<Vec<PendingRow>>>>>,
+}
+
+/// The events one or more transactions wrote to the outbox, kept in
+/// memory so that once they commit the relay can publish them without
+/// reading them back ([`Outbox::publish_committed`]).
+#[derive(Debug, Default)]
+pub struct Written(Vec<PendingRow>);
+
+impl Written {
+    /// Adds what another transaction wrote (in commit order).
+    pub fn append(&mut self, mut other: Written) {
+        self.0.append(&mut other.0);
+    }
+
+    /// How many events.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Outbox {
     /// An outbox for events published by `source` (the service name).
     pub fn new(source: &'static str) -> Self {
+        let (handover, handed) = mpsc::channel(HANDOVER_QUEUE);
         Self {
             source,
             wake: Arc::new(Notify::new()),
             relay_failures: Arc::default(),
+            handed_published: Arc::default(),
+            handover,
+            handed: Arc::new(Mutex::new(Some(handed))),
         }
     }
 
@@ -94,14 +132,40 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<(EventDraft, Option<String>)>,
     ) -> Result<Vec<String>, sqlx::Error> {
+        let written = self.enqueue_written(conn, drafts).await?;
+        Ok(written.0.into_iter().map(|row| row.id).collect())
+    }
+
+    /// As [`Self::enqueue_traced`], keeping the events in memory: hand
+    /// them to [`Self::publish_committed`] once the transaction commits
+    /// and the relay publishes them at once, without reading them back.
+    pub async fn enqueue_written(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        drafts: Vec<(EventDraft, Option<String>)>,
+    ) -> Result<Written, sqlx::Error> {
         let now = now_ms();
-        let mut ids = Vec::with_capacity(drafts.len());
+        let mut written = Vec::with_capacity(drafts.len());
         let mut drafts = drafts.into_iter().peekable();
         while drafts.peek().is_some() {
             let chunk: Vec<_> = drafts.by_ref().take(ROWS_PER_INSERT).collect();
-            ids.extend(self.insert_rows(conn, chunk, now).await?);
+            written.extend(self.insert_rows(conn, chunk, now).await?);
         }
-        Ok(ids)
+        Ok(Written(written))
+    }
+
+    /// Hands the events of a committed transaction to the relay, which
+    /// publishes them in the order handed (commit order), many acks in
+    /// flight, and marks them sent. They are in the store already: if the
+    /// relay is busy past its queue, or publishing fails, its poll
+    /// publishes them like any other pending row.
+    pub fn publish_committed(&self, written: Written) {
+        if written.0.is_empty() {
+            return;
+        }
+        if self.handover.try_send(written.0).is_err() {
+            self.notify();
+        }
     }
 
     async fn insert_rows(
@@ -109,8 +173,7 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<(EventDraft, Option<String>)>,
         now: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        let mut ids = Vec::with_capacity(drafts.len());
+    ) -> Result<Vec<PendingRow>, sqlx::Error> {
         let mut rows = Vec::with_capacity(drafts.len());
         let mut values = Vec::with_capacity(drafts.len());
         for (n, (draft, traceparent)) in drafts.into_iter().enumerate() {
@@ -140,7 +203,6 @@ impl Outbox {
                 envelope.key,
                 traceparent,
             ));
-            ids.push(id);
         }
         let sql = format!(
             "INSERT INTO lw_outbox (id, subject, envelope, traceparent, created_at_ms, entity_key) \
@@ -148,17 +210,26 @@ impl Outbox {
             values.join(", ")
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (id, subject, envelope, key, traceparent) in rows {
+        for (id, subject, envelope, key, traceparent) in &rows {
             query = query
-                .bind(id)
-                .bind(subject)
-                .bind(envelope)
-                .bind(traceparent)
+                .bind(id.as_str())
+                .bind(subject.as_str())
+                .bind(envelope.as_slice())
+                .bind(traceparent.as_deref())
                 .bind(now)
-                .bind(key);
+                .bind(key.as_str());
         }
         query.execute(&mut *conn).await?;
-        Ok(ids)
+        Ok(rows
+            .into_iter()
+            .map(|(id, subject, envelope, _, traceparent)| PendingRow {
+                id,
+                subject,
+                envelope,
+                traceparent,
+                created_at_ms: now,
+            })
+            .collect())
     }
 
     /// Wakes the relay; call after the transaction that enqueued commits.
@@ -171,8 +242,15 @@ impl Outbox {
     pub fn relay_failures(&self) -> u64 {
         self.relay_failures.load(Ordering::Relaxed)
     }
+
+    /// How many events the relay published as handed over after their
+    /// commit ([`Self::publish_committed`]) rather than read back.
+    pub fn handed_published(&self) -> u64 {
+        self.handed_published.load(Ordering::Relaxed)
+    }
 }
 
+#[derive(Debug)]
 struct PendingRow {
     id: String,
     subject: String,
@@ -182,7 +260,10 @@ struct PendingRow {
 }
 
 /// Publishes pending outbox rows until `cancel` fires, then flushes what is
-/// left (bounded by `final_flush`) and returns.
+/// left (bounded by `final_flush`) and returns. Events handed over after
+/// their commit ([`Outbox::publish_committed`]) are published at once;
+/// the rest (other writers, other replicas, what a failure or a restart
+/// left) when woken ([`Outbox::notify`]) and every 500 ms.
 pub async fn run_relay(
     store: Store,
     jetstream: jetstream::Context,
@@ -190,8 +271,12 @@ pub async fn run_relay(
     cancel: CancellationToken,
     final_flush: Duration,
 ) {
+    let mut handed = outbox.handed.lock().expect("outbox handover").take();
     let mut backoff = Duration::from_millis(200);
     loop {
+        // What was handed over first: the poll below would find it pending
+        // and publish it twice.
+        publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
         match flush(&store, &jetstream).await {
             Ok(_) => backoff = Duration::from_millis(200),
             Err(err) => {
@@ -205,14 +290,37 @@ pub async fn run_relay(
                 continue;
             }
         }
-        tokio::select! {
-            _ = outbox.wake.notified() => {}
-            // Other replicas may have written rows; poll now and then.
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = cancel.cancelled() => break,
+        // Other replicas may have written rows: poll now and then.
+        let poll = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(poll);
+        loop {
+            tokio::select! {
+                rows = next_handed(handed.as_mut()) => {
+                    let mut rows = rows;
+                    if let Some(handed) = handed.as_mut() {
+                        while rows.len() < BATCH as usize * 16 {
+                            match handed.try_recv() {
+                                Ok(more) => rows.extend(more),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    publish_handed_rows(&store, &jetstream, &outbox, rows).await;
+                }
+                _ = outbox.wake.notified() => break,
+                _ = &mut poll => break,
+                _ = cancel.cancelled() => break,
+            }
+        }
+        if cancel.is_cancelled() {
+            break;
         }
     }
-    match tokio::time::timeout(final_flush, flush(&store, &jetstream)).await {
+    let last = async {
+        publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
+        flush(&store, &jetstream).await
+    };
+    match tokio::time::timeout(final_flush, last).await {
         Ok(Ok(sent)) => tracing::info!(sent, "outbox flushed at shutdown"),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "outbox not fully flushed at shutdown; pending events go out at next start")
@@ -220,6 +328,53 @@ pub async fn run_relay(
         Err(_) => tracing::warn!(
             "outbox flush timed out at shutdown; pending events go out at next start"
         ),
+    }
+}
+
+/// The next events handed over; never, without a handover.
+async fn next_handed(handed: Option<&mut mpsc::Receiver<Vec<PendingRow>>>) -> Vec<PendingRow> {
+    match handed {
+        Some(handed) => match handed.recv().await {
+            Some(rows) => rows,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Publishes whatever has been handed over and not yet published.
+async fn publish_handed(
+    store: &Store,
+    jetstream: &jetstream::Context,
+    outbox: &Outbox,
+    handed: Option<&mut mpsc::Receiver<Vec<PendingRow>>>,
+) {
+    let Some(handed) = handed else { return };
+    let mut rows = Vec::new();
+    while let Ok(more) = handed.try_recv() {
+        rows.extend(more);
+    }
+    if !rows.is_empty() {
+        publish_handed_rows(store, jetstream, outbox, rows).await;
+    }
+}
+
+async fn publish_handed_rows(
+    store: &Store,
+    jetstream: &jetstream::Context,
+    outbox: &Outbox,
+    rows: Vec<PendingRow>,
+) {
+    match publish_rows(store, jetstream, rows).await {
+        Ok(sent) => {
+            outbox
+                .handed_published
+                .fetch_add(sent as u64, Ordering::Relaxed);
+        }
+        Err(err) => {
+            outbox.relay_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "publishing committed events failed; the relay's poll retries them");
+        }
     }
 }
 
@@ -251,49 +406,64 @@ pub async fn flush(store: &Store, jetstream: &jetstream::Context) -> Result<usiz
             })
             .collect::<Result<_, _>>()?;
         let count = rows.len();
-
-        // Publish the whole batch, then wait for the acks: one round trip of
-        // latency per batch instead of per event.
-        let mut acks = Vec::with_capacity(count);
-        for row in &rows {
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", row.id.as_str());
-            if let Some(tp) = &row.traceparent {
-                headers.insert(telemetry::TRACEPARENT, tp.as_str());
-            }
-            let ack = jetstream
-                .publish_with_headers(row.subject.clone(), headers, row.envelope.clone().into())
-                .await?;
-            acks.push(ack);
-        }
-        let mut sent_ids = Vec::with_capacity(count);
-        let mut first_error = None;
-        for (row, ack) in rows.iter().zip(acks) {
-            match ack.await {
-                Ok(_) => {
-                    sent_ids.push(row.id.as_str());
-                    PLUMBING
-                        .events_published
-                        .get_or_create(&labels(&[("subject", &row.subject)]))
-                        .inc();
-                    let lag = (now_ms() - row.created_at_ms).max(0) as f64 / 1000.0;
-                    PLUMBING.outbox_publish_lag.observe(lag);
-                }
-                Err(err) => {
-                    first_error.get_or_insert(err);
-                }
-            }
-        }
-        mark_sent(store, &sent_ids).await?;
-        total += sent_ids.len();
-        if let Some(err) = first_error {
-            return Err(err.into());
-        }
+        total += publish_rows(store, jetstream, rows).await?;
         if (count as i64) < BATCH {
             return Ok(total);
         }
     }
 }
+
+/// Publishes `rows` in order, then waits for the acks (one round trip of
+/// latency for the lot instead of one per event), marks the acked ones
+/// sent and returns how many; the first failure is returned after the
+/// others are marked (the unacked stay pending for the next pass).
+async fn publish_rows(
+    store: &Store,
+    jetstream: &jetstream::Context,
+    rows: Vec<PendingRow>,
+) -> Result<usize> {
+    let count = rows.len();
+    let mut acks = Vec::with_capacity(count);
+    for row in &rows {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", row.id.as_str());
+        if let Some(tp) = &row.traceparent {
+            headers.insert(telemetry::TRACEPARENT, tp.as_str());
+        }
+        let ack = jetstream
+            .publish_with_headers(row.subject.clone(), headers, row.envelope.clone().into())
+            .await?;
+        acks.push(ack);
+    }
+    let mut sent_ids = Vec::with_capacity(count);
+    let mut first_error = None;
+    for (row, ack) in rows.iter().zip(acks) {
+        match ack.await {
+            Ok(_) => {
+                sent_ids.push(row.id.as_str());
+                PLUMBING
+                    .events_published
+                    .get_or_create(&labels(&[("subject", &row.subject)]))
+                    .inc();
+                let lag = (now_ms() - row.created_at_ms).max(0) as f64 / 1000.0;
+                PLUMBING.outbox_publish_lag.observe(lag);
+            }
+            Err(err) => {
+                first_error.get_or_insert(err);
+            }
+        }
+    }
+    for chunk in sent_ids.chunks(MARK_CHUNK) {
+        mark_sent(store, chunk).await?;
+    }
+    if let Some(err) = first_error {
+        return Err(err.into());
+    }
+    Ok(sent_ids.len())
+}
+
+/// Ids marked sent per statement at most (a bound on its parameters).
+const MARK_CHUNK: usize = 500;
 
 async fn mark_sent(store: &Store, ids: &[&str]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {

@@ -188,6 +188,96 @@ async fn store_suite_postgres() {
     on_postgres(|db| suite(db, Backend::Postgres)).await;
 }
 
+/// Events handed to the relay after their commit are published from
+/// memory, in commit order, and marked sent; handed over while NATS is
+/// down they stay pending and the relay's poll publishes them once it is
+/// back, each once.
+async fn committed_events_are_published_as_handed_over(db: TestDb) {
+    testing::init_test_logs();
+    let mut nats = NatsServer::start().unwrap();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config(&nats, &db)).await.unwrap();
+    bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
+    let box_ = Outbox::new("intake");
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(outbox::run_relay(
+        store.clone(),
+        bus.jetstream.clone(),
+        box_.clone(),
+        stop.clone(),
+        Duration::from_secs(5),
+    ));
+    let commit = |keys: Vec<String>| {
+        let (store, box_) = (store.clone(), box_.clone());
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            let drafts = keys
+                .iter()
+                .map(|key| {
+                    let payload = LeadCreated {
+                        lead_id: key.clone(),
+                        ..Default::default()
+                    };
+                    (EventDraft::new("intake.lead.created", key, &payload), None)
+                })
+                .collect();
+            let written = box_.enqueue_written(&mut tx, drafts).await.unwrap();
+            tx.commit().await.unwrap();
+            box_.publish_committed(written);
+        }
+    };
+    let keys: Vec<String> = (0..6).map(|i| format!("handed-{i}")).collect();
+    commit(keys[..4].to_vec()).await;
+    commit(keys[4..].to_vec()).await;
+    testing::eventually(Duration::from_secs(10), "six events published", || async {
+        (box_.handed_published() == 6 && outbox::pending_count(&store).await.ok()? == 0)
+            .then_some(())
+    })
+    .await;
+    let published: Vec<String> = testing::read_envelopes(&nats.url(), &INTAKE_STREAM, "")
+        .await
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(published, keys, "published once each, in commit order");
+
+    nats.kill();
+    let down: Vec<String> = (0..3).map(|i| format!("down-{i}")).collect();
+    commit(down.clone()).await;
+    testing::eventually(
+        Duration::from_secs(30),
+        "the handed-over publish to fail",
+        || async { (box_.relay_failures() > 0).then_some(()) },
+    )
+    .await;
+    assert_eq!(outbox::pending_count(&store).await.unwrap(), 3);
+    nats.restart().unwrap();
+    testing::eventually(
+        Duration::from_secs(30),
+        "the poll to publish what the failed handover left",
+        || async { (outbox::pending_count(&store).await.ok()? == 0).then_some(()) },
+    )
+    .await;
+    stop.cancel();
+    relay.await.unwrap();
+    let published: Vec<String> = testing::read_envelopes(&nats.url(), &INTAKE_STREAM, "")
+        .await
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(published, [keys, down].concat());
+}
+
+#[tokio::test]
+async fn committed_events_are_published_as_handed_over_sqlite() {
+    committed_events_are_published_as_handed_over(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn committed_events_are_published_as_handed_over_postgres() {
+    on_postgres(committed_events_are_published_as_handed_over).await;
+}
+
 #[tokio::test]
 async fn in_memory_sqlite_and_unknown_schemes_are_refused() {
     let err = Store::connect("sqlite::memory:", &NO_MIGRATIONS)

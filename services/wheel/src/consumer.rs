@@ -80,19 +80,22 @@ impl EventHandler for LeadCreatedHandler {
             leads.push((created, traceparent));
             routed.push(event.envelope.id.as_str());
         }
-        let pushes = self
+        let (pushes, mut written) = self
             .engine
             .route_new_all(tx, &leads)
             .await
             .map_err(|err| HandlerError::Transient(err.into()))?;
+        // The batch's events go to the relay with its first event's commit
+        // (they all commit together).
         for (event_id, pushes) in routed.into_iter().zip(pushes) {
-            self.pending.hold(event_id, pushes);
+            self.pending
+                .hold_with_events(event_id, pushes, std::mem::take(&mut written));
         }
         Ok(())
     }
 
     fn after_commit(&self, event: &Event) {
-        let pushes = self.pending.take(&event.envelope.id);
-        self.engine.after_event_commit(pushes);
+        let (pushes, written) = self.pending.take(&event.envelope.id);
+        self.engine.after_event_commit(pushes, written);
     }
 }

@@ -10,7 +10,7 @@
 
 use leadwheel_plumbing::Contract;
 use leadwheel_plumbing::bus::EventDraft;
-use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::outbox::{Outbox, Written};
 use leadwheel_plumbing::{ids, telemetry};
 use leadwheel_proto::events::v1 as events;
 use leadwheel_wheel_core::{
@@ -43,15 +43,21 @@ impl Deferred {
         self.ledger.push((lead_id.to_string(), at_ms, line));
     }
 
-    /// Writes what was gathered: the ledger lines, then the events.
-    pub async fn flush(self, outbox: &Outbox, conn: &mut AnyConnection) -> Result<(), WheelError> {
+    /// Writes what was gathered: the ledger lines, then the events, which
+    /// it returns for the relay to publish once the transaction commits
+    /// (callers that drop them wake the relay instead).
+    pub async fn flush(
+        self,
+        outbox: &Outbox,
+        conn: &mut AnyConnection,
+    ) -> Result<Written, WheelError> {
         if !self.ledger.is_empty() {
             store::insert_ledger_lines(conn, self.ledger).await?;
         }
-        if !self.events.is_empty() {
-            outbox.enqueue_traced(conn, self.events).await?;
+        if self.events.is_empty() {
+            return Ok(Written::default());
         }
-        Ok(())
+        Ok(outbox.enqueue_written(conn, self.events).await?)
     }
 }
 

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use leadwheel_plumbing::outbox::Written;
+
 use leadwheel_plumbing::Bus;
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_proto::wheel::v1::{LeadSummary, Offer, OfferState, OfferUpdate};
@@ -21,10 +23,11 @@ pub struct Push {
 }
 
 /// Pushes built while consuming events, by event id, until the inbox's
-/// transaction holding the event commits. A rolled-back event's entry is
+/// transaction holding the event commits; with them, the events a batch
+/// routed at once wrote, for the relay. A rolled-back event's entry is
 /// replaced when the event is handled again, so this holds about a batch.
 #[derive(Debug, Default)]
-pub struct PendingPushes(Mutex<HashMap<String, Vec<Push>>>);
+pub struct PendingPushes(Mutex<HashMap<String, (Vec<Push>, Written)>>);
 
 impl PendingPushes {
     /// Forgets what an earlier, rolled-back attempt at `event_id` left.
@@ -34,14 +37,19 @@ impl PendingPushes {
 
     /// Keeps `pushes` until `event_id` commits.
     pub fn hold(&self, event_id: &str, pushes: Vec<Push>) {
-        if !pushes.is_empty() {
+        self.hold_with_events(event_id, pushes, Written::default());
+    }
+
+    /// Keeps `pushes` and the events `written` until `event_id` commits.
+    pub fn hold_with_events(&self, event_id: &str, pushes: Vec<Push>, written: Written) {
+        if !pushes.is_empty() || !written.is_empty() {
             let mut pending = self.0.lock().expect("pending pushes");
-            pending.insert(event_id.to_string(), pushes);
+            pending.insert(event_id.to_string(), (pushes, written));
         }
     }
 
-    /// The pushes of a committed event.
-    pub fn take(&self, event_id: &str) -> Vec<Push> {
+    /// The pushes and events of a committed event.
+    pub fn take(&self, event_id: &str) -> (Vec<Push>, Written) {
         let mut pending = self.0.lock().expect("pending pushes");
         pending.remove(event_id).unwrap_or_default()
     }

@@ -189,8 +189,8 @@ impl EventHandler for WorkHandler {
     }
 
     fn after_commit(&self, event: &Event) {
-        let pushes = self.pending.take(&event.envelope.id);
-        self.engine.after_event_commit(pushes);
+        let (pushes, written) = self.pending.take(&event.envelope.id);
+        self.engine.after_event_commit(pushes, written);
     }
 }
 

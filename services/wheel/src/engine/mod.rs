@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use leadwheel_plumbing::clock::SharedClock;
-use leadwheel_plumbing::outbox::Outbox;
+use leadwheel_plumbing::outbox::{Outbox, Written};
 use leadwheel_plumbing::{Bus, EventDraft, Store, Tx};
 use sqlx::AnyConnection;
 use tokio::sync::Notify;
@@ -107,6 +107,21 @@ impl Engine {
         Ok(())
     }
 
+    /// Commits `tx`, then hands the events it wrote (`written`) straight
+    /// to the relay, wakes the timers and sends `pushes`.
+    pub async fn commit_written(
+        &self,
+        tx: Tx,
+        pushes: Vec<Push>,
+        written: Written,
+    ) -> Result<(), WheelError> {
+        tx.commit().await?;
+        self.outbox.publish_committed(written);
+        self.timers.notify_one();
+        live::send(&self.bus, self.now(), pushes).await;
+        Ok(())
+    }
+
     /// Records `draft` in the outbox inside the caller's transaction.
     pub async fn emit(
         &self,
@@ -140,7 +155,8 @@ impl Engine {
     /// woken the outbox relay): wake the timer loop, since a new deadline
     /// may be the earliest, and send the live pushes without blocking the
     /// consumer.
-    pub fn after_event_commit(&self, pushes: Vec<Push>) {
+    pub fn after_event_commit(&self, pushes: Vec<Push>, written: Written) {
+        self.outbox.publish_committed(written);
         self.timers.notify_one();
         if !pushes.is_empty() {
             let bus = self.bus.clone();

@@ -17,6 +17,7 @@ use crate::erasure;
 use crate::error::WheelError;
 use crate::live::Push;
 use crate::store::{self, LeadDetails, LeadRow, TeamEligibility, TeamRow};
+use leadwheel_plumbing::outbox::Written;
 
 impl Engine {
     /// Routes a newly created lead inside the caller's transaction.
@@ -62,12 +63,13 @@ impl Engine {
     /// inserted in a few statements, their first offers decided in order
     /// on the rotation as the batch's earlier leads left it and written
     /// together. Returns each lead's pushes, in order (a lead already
-    /// known gets none and is left alone).
+    /// known gets none and is left alone), and the events written, for
+    /// the relay once the caller commits.
     pub async fn route_new_all(
         &self,
         tx: &mut Tx,
         leads: &[(events::LeadCreated, Option<String>)],
-    ) -> Result<Vec<Vec<Push>>, WheelError> {
+    ) -> Result<(Vec<Vec<Push>>, Written), WheelError> {
         let now = self.now();
         let conn: &mut AnyConnection = tx;
         let rules = store::current_rules(conn).await?.rules;
@@ -126,8 +128,8 @@ impl Engine {
             );
         }
         staged.flush().await?;
-        deferred.flush(&self.outbox, tx).await?;
-        Ok(pushes)
+        let written = deferred.flush(&self.outbox, tx).await?;
+        Ok((pushes, written))
     }
 
     /// Routes every lead waiting for `team_id` (and, for the default team,

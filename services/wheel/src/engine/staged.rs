@@ -436,10 +436,13 @@ impl Engine {
                 Outcome::Refused(refusal) => outcomes.push(Ok(Outcome::Refused(refusal))),
             }
         }
-        if staged.flush().await.is_err() || deferred.flush(&self.outbox, &mut tx).await.is_err() {
+        if staged.flush().await.is_err() {
             return Ok(None);
         }
-        self.commit(tx, pushes).await?;
+        let Ok(written) = deferred.flush(&self.outbox, &mut tx).await else {
+            return Ok(None);
+        };
+        self.commit_written(tx, pushes, written).await?;
         Ok(Some(outcomes))
     }
 }
