@@ -137,7 +137,7 @@ pub async fn record_all(
 ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
     let now = now_ms();
     let mut fresh = std::collections::HashSet::with_capacity(event_ids.len());
-    for chunk in event_ids.chunks(RECORD_CHUNK) {
+    for chunk in crate::store::statement_chunks(event_ids, RECORD_CHUNK) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|n| format!("($1, ${}, $2)", n + 3))
             .collect();

@@ -146,9 +146,13 @@ impl Outbox {
     ) -> Result<Written, sqlx::Error> {
         let now = now_ms();
         let mut written = Vec::with_capacity(drafts.len());
-        let mut drafts = drafts.into_iter().peekable();
-        while drafts.peek().is_some() {
-            let chunk: Vec<_> = drafts.by_ref().take(ROWS_PER_INSERT).collect();
+        let sizes: Vec<usize> = crate::store::statement_chunks(&drafts, ROWS_PER_INSERT)
+            .iter()
+            .map(|chunk| chunk.len())
+            .collect();
+        let mut drafts = drafts.into_iter();
+        for size in sizes {
+            let chunk: Vec<_> = drafts.by_ref().take(size).collect();
             written.extend(self.insert_rows(conn, chunk, now).await?);
         }
         Ok(Written(written))
@@ -453,7 +457,7 @@ async fn publish_rows(
             }
         }
     }
-    for chunk in sent_ids.chunks(MARK_CHUNK) {
+    for chunk in crate::store::statement_chunks(&sent_ids, MARK_CHUNK) {
         mark_sent(store, chunk).await?;
     }
     if let Some(err) = first_error {
@@ -463,7 +467,7 @@ async fn publish_rows(
 }
 
 /// Ids marked sent per statement at most (a bound on its parameters).
-const MARK_CHUNK: usize = 500;
+const MARK_CHUNK: usize = 256;
 
 async fn mark_sent(store: &Store, ids: &[&str]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {

@@ -304,3 +304,41 @@ impl From<StoreError> for tonic::Status {
         }
     }
 }
+
+/// Splits `items` into runs of `max` (a power of two) and then of halving
+/// powers of two, for multi-row statements: whatever the count, a
+/// statement kind takes at most log2(max) + 1 distinct texts, so each is
+/// prepared once and stays in the connection's statement cache (chunks of
+/// any size made one text per size, more than the cache holds).
+pub fn statement_chunks<T>(items: &[T], max: usize) -> Vec<&[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut chunks = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let size = if rest.len() >= max {
+            max
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, tail) = rest.split_at(size);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::statement_chunks;
+
+    #[test]
+    fn chunks_are_powers_of_two_in_order() {
+        let items: Vec<u32> = (0..77).collect();
+        let chunks = statement_chunks(&items, 32);
+        let sizes: Vec<usize> = chunks.iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [32, 32, 8, 4, 1]);
+        assert_eq!(chunks.concat(), items);
+        assert!(statement_chunks::<u32>(&[], 32).is_empty());
+        assert_eq!(statement_chunks(&items[..31], 32).len(), 5);
+    }
+}

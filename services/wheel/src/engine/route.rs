@@ -43,7 +43,8 @@ impl Engine {
             None => None,
         };
         let erased = store::is_erased(conn, &created.lead_id).await?;
-        let arrival = Arrival::new(created, choice, team, erased, traceparent, now);
+        let team_id = team.as_ref().map(|(t, _)| t.team_id.clone());
+        let arrival = Arrival::new(created, choice, team_id, erased, traceparent, now);
         if !store::insert_lead(conn, &arrival.details, &arrival.waiting, now).await? {
             tracing::debug!(lead_id = %created.lead_id, "lead already routed");
             return Ok(Vec::new());
@@ -51,7 +52,7 @@ impl Engine {
         let owner_hint = account_owner(conn, created).await?;
         let mut deferred = Deferred::default();
         let pushes = arrival
-            .start(&mut deferred, conn, created, owner_hint, now)
+            .start(&mut deferred, conn, team, created, owner_hint, now)
             .await?;
         deferred.flush(&self.outbox, conn).await?;
         Ok(pushes)
@@ -80,15 +81,15 @@ impl Engine {
         let mut arrivals = Vec::with_capacity(leads.len());
         for (created, traceparent) in leads {
             let choice = choose_team(&rules, &lead_attributes(created), fallback.as_deref());
-            let team = match choice.team_id() {
-                Some(team_id) => staged.team(self, team_id, &created.country).await?,
-                None => None,
+            let team_id = match choice.team_id() {
+                Some(team_id) if staged.has_team(self, team_id).await? => Some(team_id.to_string()),
+                _ => None,
             };
             let erased = erased.contains(&created.lead_id);
             arrivals.push(Arrival::new(
                 created,
                 choice,
-                team,
+                team_id,
                 erased,
                 traceparent.clone(),
                 now,
@@ -107,23 +108,15 @@ impl Engine {
                 continue;
             }
             staged.add_new_lead(arrival.waiting.clone());
-            // A team's next decision in the batch sees the rotation and
-            // loads as this lead's offer leaves them.
-            let arrival = match &arrival.team {
-                Some((team, _)) => {
-                    let team_id = team.team_id.clone();
-                    let fresh = staged.team(self, &team_id, &created.country).await?;
-                    Arrival {
-                        team: fresh,
-                        ..arrival
-                    }
-                }
-                None => arrival,
+            // The team as the batch's earlier leads left its rotation and loads.
+            let team = match &arrival.team_id {
+                Some(team_id) => staged.team(self, team_id, &created.country).await?,
+                None => None,
             };
             let owner_hint = account_owner(staged.conn, created).await?;
             pushes.push(
                 arrival
-                    .start(&mut deferred, &mut staged, created, owner_hint, now)
+                    .start(&mut deferred, &mut staged, team, created, owner_hint, now)
                     .await?,
             );
         }
@@ -215,14 +208,15 @@ struct Arrival {
     details: LeadDetails,
     waiting: LeadRow,
     choice: TeamChoice,
-    team: Option<(TeamRow, TeamEligibility)>,
+    /// The chosen team, when it exists.
+    team_id: Option<String>,
 }
 
 impl Arrival {
     fn new(
         created: &events::LeadCreated,
         choice: TeamChoice,
-        team: Option<(TeamRow, TeamEligibility)>,
+        team_id: Option<String>,
         erased: bool,
         traceparent: Option<String>,
         now: i64,
@@ -245,17 +239,13 @@ impl Arrival {
         } else {
             (details, choice)
         };
-        let team_id = team
-            .as_ref()
-            .map(|(t, _)| t.team_id.clone())
-            .unwrap_or_default();
         let waiting = LeadRow {
-            team_id: team_id.clone(),
+            team_id: team_id.clone().unwrap_or_default(),
             state: "waiting".into(),
             owner_rep_id: None,
             routing: LeadRouting {
                 lead_id: created.lead_id.clone(),
-                team_id,
+                team_id: team_id.clone().unwrap_or_default(),
                 phase: Phase::Waiting { since: now },
                 lap_order: Vec::new(),
                 position: 0,
@@ -272,13 +262,13 @@ impl Arrival {
             country: created.country.clone(),
             // A lead that waits for a team to exist is routed to the oldest
             // team once one does; no choice of rules is kept for it.
-            routed_by: team.is_some().then(|| choice.clone()),
+            routed_by: team_id.is_some().then(|| choice.clone()),
         };
         Self {
             details,
             waiting,
             choice,
-            team,
+            team_id,
         }
     }
 
@@ -288,6 +278,7 @@ impl Arrival {
         self,
         deferred: &mut Deferred,
         sink: &mut S,
+        team: Option<(TeamRow, TeamEligibility)>,
         created: &events::LeadCreated,
         owner_hint: Option<String>,
         now: i64,
@@ -298,7 +289,7 @@ impl Arrival {
             created.tier, created.score, created.source
         );
         deferred.ledger(lead_id, now, "received", detail);
-        let Some((team, eligibility)) = self.team else {
+        let Some((team, eligibility)) = team else {
             deferred.ledger(lead_id, now, "waiting", "no team exists yet".into());
             tracing::warn!(lead_id, "no team to route to; the lead waits for one");
             return Ok(Vec::new());

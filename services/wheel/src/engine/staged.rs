@@ -128,6 +128,19 @@ impl<'c> Staged<'c> {
         self.leads.insert(lead.row.details.lead_id.clone(), lead);
     }
 
+    /// Whether `team_id` exists (read on first use, as [`Self::team`]).
+    pub(super) async fn has_team(
+        &mut self,
+        engine: &Engine,
+        team_id: &str,
+    ) -> Result<bool, WheelError> {
+        if !self.teams.contains_key(team_id) {
+            let team = self.read_team(engine, team_id).await?;
+            self.teams.insert(team_id.to_string(), team);
+        }
+        Ok(matches!(self.teams.get(team_id), Some(Some(_))))
+    }
+
     /// `team_id` as the batch left it, with what to judge `country`'s lead
     /// on; read on first use.
     pub(super) async fn team(
@@ -136,9 +149,8 @@ impl<'c> Staged<'c> {
         team_id: &str,
         country: &str,
     ) -> Result<Option<(TeamRow, TeamEligibility)>, WheelError> {
-        if !self.teams.contains_key(team_id) {
-            let team = self.read_team(engine, team_id).await?;
-            self.teams.insert(team_id.to_string(), team);
+        if !self.has_team(engine, team_id).await? {
+            return Ok(None);
         }
         let Some(Some(team)) = self.teams.get(team_id) else {
             return Ok(None);

@@ -1,10 +1,12 @@
 //! The writer's batch statements (SQLite): many leads read, and their
 //! staged changes written, in a few statements each instead of several
 //! per transition (see `crate::engine`'s staged batch). Statements carry
-//! at most [`ROWS_PER_STATEMENT`] rows: sqlx's SQLite driver looks each
+//! at most [`ROWS_PER_STATEMENT`] rows (sqlx's SQLite driver looks each
 //! parameter up by name at a cost that grows with the square of a
-//! statement's parameters.
+//! statement's parameters), in runs of powers of two so each kind has few
+//! texts ([`statement_chunks`]).
 
+use leadwheel_plumbing::store::statement_chunks;
 use sqlx::{AnyConnection, Row};
 
 use super::leads::{LEAD_COLUMNS, lead_from_row};
@@ -47,7 +49,7 @@ pub async fn load_leads(
     lead_ids: &[&str],
 ) -> Result<Vec<BatchLead>, WheelError> {
     let mut leads = Vec::with_capacity(lead_ids.len());
-    for chunk in lead_ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT {LEAD_COLUMNS}, work_closed_at_ms FROM wheel_leads WHERE lead_id IN ({})",
             list(chunk.len())
@@ -73,7 +75,7 @@ pub async fn open_offers_of_leads(
     lead_ids: &[&str],
 ) -> Result<Vec<OfferRow>, WheelError> {
     let mut offers = Vec::new();
-    for chunk in lead_ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT {} FROM wheel_offers WHERE state = 'open' AND lead_id IN ({})",
             super::offers::OFFER_COLUMNS,
@@ -123,7 +125,7 @@ pub async fn set_expiry_counts(
     conn: &mut AnyConnection,
     counts: &[(String, i64)],
 ) -> Result<(), WheelError> {
-    for chunk in counts.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(counts, ROWS_PER_STATEMENT) {
         let sql = format!(
             "WITH v(rep_id, n) AS (VALUES {}) \
              UPDATE wheel_reps SET consecutive_expiries = v.n FROM v WHERE wheel_reps.rep_id = v.rep_id",
@@ -143,7 +145,7 @@ pub async fn insert_offers(
     conn: &mut AnyConnection,
     offers: &[OfferRow],
 ) -> Result<(), WheelError> {
-    for chunk in offers.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(offers, ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO wheel_offers (offer_id, lead_id, offer_no, team_id, rep_id, state, opened_at_ms, deadline_ms) \
              VALUES {}",
@@ -173,7 +175,7 @@ pub async fn close_offers(
     closed: &[OfferRow],
 ) -> Result<u64, WheelError> {
     let mut changed = 0;
-    for chunk in closed.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(closed, ROWS_PER_STATEMENT) {
         let sql = format!(
             "WITH v(offer_id, state, reason, closed_at_ms) AS (VALUES {}) \
              UPDATE wheel_offers SET state = v.state, reason = v.reason, closed_at_ms = v.closed_at_ms \
@@ -219,7 +221,7 @@ pub async fn update_leads(
     updates: &[LeadUpdate],
 ) -> Result<u64, WheelError> {
     let mut changed = 0;
-    for chunk in updates.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(updates, ROWS_PER_STATEMENT) {
         let sql = format!(
             "WITH v(lead_id, expected, n, team_id, state, owner, routing, updated_at, pooled_at, assigned_at, \
                clear_work, escalate_at) AS (VALUES {}) \
@@ -290,7 +292,7 @@ pub async fn erased_among(
     lead_ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, WheelError> {
     let mut erased = std::collections::HashSet::new();
-    for chunk in lead_ids.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
         let sql = format!(
             "SELECT lead_id FROM wheel_erased_leads WHERE lead_id IN ({})",
             list(chunk.len())
@@ -314,7 +316,7 @@ pub async fn insert_leads(
     now: i64,
 ) -> Result<std::collections::HashSet<String>, WheelError> {
     let mut inserted = std::collections::HashSet::new();
-    for chunk in leads.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(leads, ROWS_PER_STATEMENT) {
         // Each row: the lead's 16 values with its owner (none) and version
         // (0) written in.
         let rows: Vec<String> = (0..chunk.len())

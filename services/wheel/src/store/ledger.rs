@@ -81,7 +81,7 @@ pub async fn insert_ledger_lines(
     conn: &mut AnyConnection,
     lines: Vec<(String, i64, PendingLedger)>,
 ) -> Result<(), WheelError> {
-    for chunk in lines.chunks(LINES_PER_INSERT) {
+    for chunk in leadwheel_plumbing::store::statement_chunks(&lines, LINES_PER_INSERT) {
         let values: Vec<String> = (0..chunk.len())
             .map(|n| {
                 let at = n * 7;
