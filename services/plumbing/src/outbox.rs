@@ -22,6 +22,7 @@ use async_nats::jetstream;
 use leadwheel_proto::events::v1::Envelope;
 use prost::Message;
 use sqlx::Row;
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use tokio::sync::{Notify, mpsc};
@@ -55,29 +56,61 @@ pub struct Outbox {
     handed_published: Arc<AtomicU64>,
     /// Committed events handed straight to the relay ([`Outbox::publish_committed`]).
     handover: mpsc::Sender<Vec<PendingRow>>,
+    /// Ids of events written for a handover and not yet published by it:
+    /// the poll leaves them alone (publishing them too would send each
+    /// twice when a poll runs between a commit and its handover).
+    in_hand: InHand,
     /// Taken by the relay when it starts.
     handed: Arc<Mutex<Option<mpsc::Receiver<Vec<PendingRow>>>>>,
 }
 
+/// Ids of events a handover will publish.
+type InHand = Arc<Mutex<HashSet<String>>>;
+
 /// The events one or more transactions wrote to the outbox, kept in
 /// memory so that once they commit the relay can publish them without
-/// reading them back ([`Outbox::publish_committed`]).
+/// reading them back ([`Outbox::publish_committed`]). Dropped instead (a
+/// rollback, an error), they are left to the relay's poll.
 #[derive(Debug, Default)]
-pub struct Written(Vec<PendingRow>);
+pub struct Written {
+    rows: Vec<PendingRow>,
+    in_hand: Option<InHand>,
+}
 
 impl Written {
     /// Adds what another transaction wrote (in commit order).
     pub fn append(&mut self, mut other: Written) {
-        self.0.append(&mut other.0);
+        self.rows.append(&mut other.rows);
+        if self.in_hand.is_none() {
+            self.in_hand = other.in_hand.take();
+        }
     }
 
     /// How many events.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.rows.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.rows.is_empty()
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if let Some(in_hand) = &self.in_hand
+            && !self.rows.is_empty()
+        {
+            release(in_hand, &self.rows);
+        }
+    }
+}
+
+/// Gives `rows` back to the relay's poll.
+fn release(in_hand: &InHand, rows: &[PendingRow]) {
+    let mut in_hand = in_hand.lock().expect("outbox in hand");
+    for row in rows {
+        in_hand.remove(&row.id);
     }
 }
 
@@ -91,6 +124,7 @@ impl Outbox {
             relay_failures: Arc::default(),
             handed_published: Arc::default(),
             handover,
+            in_hand: Arc::default(),
             handed: Arc::new(Mutex::new(Some(handed))),
         }
     }
@@ -132,8 +166,13 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<(EventDraft, Option<String>)>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let written = self.enqueue_written(conn, drafts).await?;
-        Ok(written.0.into_iter().map(|row| row.id).collect())
+        let mut written = self.enqueue_written(conn, drafts).await?;
+        let rows = std::mem::take(&mut written.rows);
+        // Not handed over: the caller wakes the relay after its commit.
+        if let Some(in_hand) = &written.in_hand {
+            release(in_hand, &rows);
+        }
+        Ok(rows.into_iter().map(|row| row.id).collect())
     }
 
     /// As [`Self::enqueue_traced`], keeping the events in memory: hand
@@ -155,7 +194,15 @@ impl Outbox {
             let chunk: Vec<_> = drafts.by_ref().take(size).collect();
             written.extend(self.insert_rows(conn, chunk, now).await?);
         }
-        Ok(Written(written))
+        let in_hand = self.in_hand.clone();
+        in_hand
+            .lock()
+            .expect("outbox in hand")
+            .extend(written.iter().map(|row| row.id.clone()));
+        Ok(Written {
+            rows: written,
+            in_hand: Some(in_hand),
+        })
     }
 
     /// Hands the events of a committed transaction to the relay, which
@@ -163,11 +210,19 @@ impl Outbox {
     /// flight, and marks them sent. They are in the store already: if the
     /// relay is busy past its queue, or publishing fails, its poll
     /// publishes them like any other pending row.
-    pub fn publish_committed(&self, written: Written) {
-        if written.0.is_empty() {
+    pub fn publish_committed(&self, mut written: Written) {
+        if written.rows.is_empty() {
             return;
         }
-        if self.handover.try_send(written.0).is_err() {
+        let rows = std::mem::take(&mut written.rows);
+        if let Err(full) = self.handover.try_send(rows) {
+            // The relay is behind: its poll takes them.
+            let rows = match full {
+                mpsc::error::TrySendError::Full(rows) | mpsc::error::TrySendError::Closed(rows) => {
+                    rows
+                }
+            };
+            release(&self.in_hand, &rows);
             self.notify();
         }
     }
@@ -281,7 +336,7 @@ pub async fn run_relay(
         // What was handed over first: the poll below would find it pending
         // and publish it twice.
         publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
-        match flush(&store, &jetstream).await {
+        match flush_pending(&store, &jetstream, Some(&outbox.in_hand)).await {
             Ok(_) => backoff = Duration::from_millis(200),
             Err(err) => {
                 outbox.relay_failures.fetch_add(1, Ordering::Relaxed);
@@ -322,7 +377,7 @@ pub async fn run_relay(
     }
     let last = async {
         publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
-        flush(&store, &jetstream).await
+        flush_pending(&store, &jetstream, Some(&outbox.in_hand)).await
     };
     match tokio::time::timeout(final_flush, last).await {
         Ok(Ok(sent)) => tracing::info!(sent, "outbox flushed at shutdown"),
@@ -369,7 +424,16 @@ async fn publish_handed_rows(
     outbox: &Outbox,
     rows: Vec<PendingRow>,
 ) {
-    match publish_rows(store, jetstream, rows).await {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let published = publish_rows(store, jetstream, rows).await;
+    // Published and marked, or left pending for the poll to retry.
+    {
+        let mut in_hand = outbox.in_hand.lock().expect("outbox in hand");
+        for id in &ids {
+            in_hand.remove(id);
+        }
+    }
+    match published {
         Ok(sent) => {
             outbox
                 .handed_published
@@ -384,20 +448,34 @@ async fn publish_handed_rows(
 
 /// Publishes every pending row; returns how many were sent.
 pub async fn flush(store: &Store, jetstream: &jetstream::Context) -> Result<usize> {
+    flush_pending(store, jetstream, None).await
+}
+
+/// As [`flush`], leaving alone the rows a handover will publish.
+async fn flush_pending(
+    store: &Store,
+    jetstream: &jetstream::Context,
+    in_hand: Option<&InHand>,
+) -> Result<usize> {
     let mut total = 0;
+    // Paged by id, so rows left alone are not read again.
+    let mut after = String::new();
     loop {
         let rows = sqlx::query(
             "SELECT id, subject, envelope, traceparent, created_at_ms FROM lw_outbox \
-             WHERE sent_at_ms IS NULL ORDER BY id LIMIT $1",
+             WHERE sent_at_ms IS NULL AND id > $2 ORDER BY id LIMIT $1",
         )
         .bind(BATCH)
+        .bind(after.as_str())
         .fetch_all(store.pool())
         .await?;
-        PLUMBING.outbox_pending.set(rows.len() as i64);
+        if after.is_empty() {
+            PLUMBING.outbox_pending.set(rows.len() as i64);
+        }
         if rows.is_empty() {
             return Ok(total);
         }
-        let rows: Vec<PendingRow> = rows
+        let mut pending: Vec<PendingRow> = rows
             .iter()
             .map(|row| -> Result<PendingRow, sqlx::Error> {
                 Ok(PendingRow {
@@ -409,8 +487,13 @@ pub async fn flush(store: &Store, jetstream: &jetstream::Context) -> Result<usiz
                 })
             })
             .collect::<Result<_, _>>()?;
-        let count = rows.len();
-        total += publish_rows(store, jetstream, rows).await?;
+        let count = pending.len();
+        after = pending.last().map(|row| row.id.clone()).unwrap_or_default();
+        if let Some(in_hand) = in_hand {
+            let in_hand = in_hand.lock().expect("outbox in hand");
+            pending.retain(|row| !in_hand.contains(&row.id));
+        }
+        total += publish_rows(store, jetstream, pending).await?;
         if (count as i64) < BATCH {
             return Ok(total);
         }

@@ -223,9 +223,18 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
                 .collect();
             let written = box_.enqueue_written(&mut tx, drafts).await.unwrap();
             tx.commit().await.unwrap();
+            // A poll woken between the commit and the handover must leave
+            // the events to the handover (or they go out twice).
+            box_.notify();
+            tokio::time::sleep(Duration::from_millis(50)).await;
             box_.publish_committed(written);
         }
     };
+    // Every publish as sent (JetStream's stream keeps one copy of a
+    // duplicate; a plain subscriber sees each).
+    let client = testing::connect(&nats.url()).await.unwrap();
+    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
+    client.flush().await.unwrap();
     let keys: Vec<String> = (0..6).map(|i| format!("handed-{i}")).collect();
     commit(keys[..4].to_vec()).await;
     commit(keys[4..].to_vec()).await;
@@ -239,7 +248,19 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
         .into_iter()
         .map(|e| e.key)
         .collect();
-    assert_eq!(published, keys, "published once each, in commit order");
+    assert_eq!(published, keys, "in the stream once each, in commit order");
+    let mut sent = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(
+        Duration::from_millis(500),
+        futures::StreamExt::next(&mut raw),
+    )
+    .await
+    {
+        let envelope =
+            leadwheel_proto::events::v1::Envelope::decode(message.payload.as_ref()).unwrap();
+        sent.push(envelope.key);
+    }
+    assert_eq!(sent, keys, "each published once, in commit order");
 
     nats.kill();
     let down: Vec<String> = (0..3).map(|i| format!("down-{i}")).collect();
