@@ -325,10 +325,11 @@ pub async fn offer_latency(
     let relay_summary = relay.summary();
     let lost = total - got;
 
+    // Issue 16's target (issue 2 asked for 10 ms).
     let mut latency_check = Check::at_most(
-        &format!("lead event → offer opened p99 ≤ 10 ms at {rate} leads/s"),
+        &format!("lead event → offer opened p99 ≤ 5 ms at {rate} leads/s"),
         e2e_summary.p99,
-        10.0,
+        5.0,
         "ms",
     );
     if achieved_offers < 0.95 * rate as f64 || lost > 0 {
@@ -743,10 +744,11 @@ pub async fn expiry(
     let committed_summary = committed.summary();
     let open_time = all_open_after.map(|d| d.as_secs_f64());
     let absorb = open_time.map(|t| open as f64 / t);
+    // Issue 16's target (issue 2 asked for 50 ms).
     let mut lateness = Check::at_most(
-        &format!("expiry lateness p99 ≤ 50 ms with {open} offers open"),
+        &format!("expiry lateness p99 ≤ 20 ms with {open} offers open"),
         next_summary.p99,
-        50.0,
+        20.0,
         "ms",
     );
     if (peak_open as usize) < open {
