@@ -40,6 +40,31 @@ async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
     id
 }
 
+/// With NATS down and `pending` events written: waits until the relay has
+/// tried and failed (so the events were kept through a real failed
+/// publish), checks they are all still pending, brings NATS back and waits
+/// until the relay has published them.
+async fn through_the_outage(nats: &mut NatsServer, store: &Store, outbox: &Outbox, pending: i64) {
+    testing::eventually(
+        Duration::from_secs(30),
+        "the relay to fail while NATS is down",
+        || async { (outbox.relay_failures() > 0).then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        outbox::pending_count(store).await.unwrap(),
+        pending,
+        "a failed publish marked rows sent"
+    );
+    nats.restart().unwrap();
+    testing::eventually(
+        Duration::from_secs(30),
+        "the relay to publish after NATS returns",
+        || async { (outbox::pending_count(store).await.ok()? == 0).then_some(()) },
+    )
+    .await;
+}
+
 async fn suite(db: TestDb, backend: Backend) {
     testing::init_test_logs();
     let mut nats = NatsServer::start().unwrap();
@@ -114,26 +139,7 @@ async fn suite(db: TestDb, backend: Backend) {
     for i in 0..5 {
         while_down.push(enqueue(&store, &box_, &format!("down-{i}")).await);
     }
-    // NATS comes back only after the relay has tried and failed, so the
-    // rows below were kept through a real failed publish.
-    testing::eventually(
-        Duration::from_secs(30),
-        "the relay to fail while NATS is down",
-        || async { (box_.relay_failures() > 0).then_some(()) },
-    )
-    .await;
-    assert_eq!(
-        outbox::pending_count(&store).await.unwrap(),
-        5,
-        "a failed publish marked rows sent"
-    );
-    nats.restart().unwrap();
-    testing::eventually(
-        Duration::from_secs(30),
-        "the relay to publish after NATS returns",
-        || async { (outbox::pending_count(&store).await.ok()? == 0).then_some(()) },
-    )
-    .await;
+    through_the_outage(&mut nats, &store, &box_, 5).await;
     stop.cancel();
     relay.await.unwrap();
     let ids: Vec<String> = testing::read_envelopes(&nats.url(), &INTAKE_STREAM, "")
@@ -265,20 +271,7 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
     nats.kill();
     let down: Vec<String> = (0..3).map(|i| format!("down-{i}")).collect();
     commit(down.clone()).await;
-    testing::eventually(
-        Duration::from_secs(30),
-        "the handed-over publish to fail",
-        || async { (box_.relay_failures() > 0).then_some(()) },
-    )
-    .await;
-    assert_eq!(outbox::pending_count(&store).await.unwrap(), 3);
-    nats.restart().unwrap();
-    testing::eventually(
-        Duration::from_secs(30),
-        "the poll to publish what the failed handover left",
-        || async { (outbox::pending_count(&store).await.ok()? == 0).then_some(()) },
-    )
-    .await;
+    through_the_outage(&mut nats, &store, &box_, 3).await;
     stop.cancel();
     relay.await.unwrap();
     let published: Vec<String> = testing::read_envelopes(&nats.url(), &INTAKE_STREAM, "")

@@ -7,6 +7,7 @@
 //! texts ([`statement_chunks`]).
 
 use leadwheel_plumbing::store::statement_chunks;
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::leads::{LEAD_COLUMNS, lead_from_row};
@@ -43,30 +44,43 @@ pub struct BatchLead {
     pub work_open: bool,
 }
 
+/// The rows `select` (a statement ending in `IN (` and the list) finds
+/// for `ids`, in statements of at most [`ROWS_PER_STATEMENT`] ids.
+async fn rows_with_ids(
+    conn: &mut AnyConnection,
+    select: &str,
+    ids: &[&str],
+) -> Result<Vec<AnyRow>, WheelError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in statement_chunks(ids, ROWS_PER_STATEMENT) {
+        // Only constant column lists and placeholders are pasted in.
+        let sql = format!("{select} IN ({})", list(chunk.len()));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        rows.extend(query.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// The leads of `lead_ids` that exist.
 pub async fn load_leads(
     conn: &mut AnyConnection,
     lead_ids: &[&str],
 ) -> Result<Vec<BatchLead>, WheelError> {
-    let mut leads = Vec::with_capacity(lead_ids.len());
-    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT {LEAD_COLUMNS}, work_closed_at_ms FROM wheel_leads WHERE lead_id IN ({})",
-            list(chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for lead_id in chunk {
-            query = query.bind(*lead_id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
+    let select = format!("SELECT {LEAD_COLUMNS}, work_closed_at_ms FROM wheel_leads WHERE lead_id");
+    rows_with_ids(conn, &select, lead_ids)
+        .await?
+        .iter()
+        .map(|row| {
             let work_closed: Option<i64> = row.try_get("work_closed_at_ms")?;
-            leads.push(BatchLead {
-                row: lead_from_row(&row)?,
+            Ok(BatchLead {
+                row: lead_from_row(row)?,
                 work_open: work_closed.is_none(),
-            });
-        }
-    }
-    Ok(leads)
+            })
+        })
+        .collect()
 }
 
 /// The open offers of `lead_ids`.
@@ -74,22 +88,15 @@ pub async fn open_offers_of_leads(
     conn: &mut AnyConnection,
     lead_ids: &[&str],
 ) -> Result<Vec<OfferRow>, WheelError> {
-    let mut offers = Vec::new();
-    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT {} FROM wheel_offers WHERE state = 'open' AND lead_id IN ({})",
-            super::offers::OFFER_COLUMNS,
-            list(chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for lead_id in chunk {
-            query = query.bind(*lead_id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            offers.push(super::offers::offer_from_row(&row)?);
-        }
-    }
-    Ok(offers)
+    let select = format!(
+        "SELECT {} FROM wheel_offers WHERE state = 'open' AND lead_id",
+        super::offers::OFFER_COLUMNS
+    );
+    rows_with_ids(conn, &select, lead_ids)
+        .await?
+        .iter()
+        .map(super::offers::offer_from_row)
+        .collect()
 }
 
 /// Each member of `team_id` with their count of expiries in a row.
@@ -291,20 +298,12 @@ pub async fn erased_among(
     conn: &mut AnyConnection,
     lead_ids: &[&str],
 ) -> Result<std::collections::HashSet<String>, WheelError> {
-    let mut erased = std::collections::HashSet::new();
-    for chunk in statement_chunks(lead_ids, ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT lead_id FROM wheel_erased_leads WHERE lead_id IN ({})",
-            list(chunk.len())
-        );
-        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
-        for lead_id in chunk {
-            query = query.bind(*lead_id);
-        }
-        let found: Vec<String> = query.fetch_all(&mut *conn).await?;
-        erased.extend(found);
-    }
-    Ok(erased)
+    let select = "SELECT lead_id FROM wheel_erased_leads WHERE lead_id";
+    rows_with_ids(conn, select, lead_ids)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get("lead_id")?))
+        .collect()
 }
 
 /// Inserts new leads (waiting, version 0); returns the ids inserted (a

@@ -12,18 +12,8 @@ use leadwheel_plumbing::testing::{self, TestDb};
 use leadwheel_proto::events::v1::LeadCreated;
 use leadwheel_proto::wheel::v1::*;
 
-use crate::helpers::{TestApp, spawn_app_on, spawn_app_with_clock};
-use crate::support::{self, manager, no_breaker, open_offer, routing_when};
-
-async fn reps(app: &TestApp) -> Vec<Rep> {
-    app.admin()
-        .await
-        .list_reps(ListRepsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .reps
-}
+use crate::helpers::{spawn_app_on, spawn_app_with_clock};
+use crate::support::{self, manager, no_breaker, open_offer, reps, routing_when};
 
 /// Six reps capped at one lead each hold one offer each; all six offers
 /// lapse at the same moment. Each expiry frees its rep and offers the

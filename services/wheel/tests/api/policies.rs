@@ -31,13 +31,8 @@ async fn kinds(app: &TestApp, lead_id: &str) -> Vec<(String, String)> {
 }
 
 async fn rep(app: &TestApp, rep_id: &str) -> Rep {
-    app.admin()
+    support::reps(app)
         .await
-        .list_reps(ListRepsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .reps
         .into_iter()
         .find(|r| r.rep_id == rep_id)
         .unwrap_or_else(|| panic!("rep {rep_id} listed"))

@@ -191,3 +191,14 @@ pub fn refused<T: std::fmt::Debug>(
         );
     }
 }
+
+/// Every rep with their live counts, as an admin lists them.
+pub async fn reps(app: &TestApp) -> Vec<Rep> {
+    app.admin()
+        .await
+        .list_reps(ListRepsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .reps
+}

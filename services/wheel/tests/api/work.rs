@@ -27,13 +27,8 @@ async fn publish(app: &TestApp, subject: &str, key: &str, payload: &impl Message
 }
 
 async fn rep(app: &TestApp, rep_id: &str) -> Option<Rep> {
-    app.admin()
+    crate::support::reps(app)
         .await
-        .list_reps(ListRepsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .reps
         .into_iter()
         .find(|r| r.rep_id == rep_id)
 }
