@@ -366,9 +366,11 @@ fn event_span(spec: &ConsumerSpec, event: &Event) -> tracing::Span {
 }
 
 /// Applies `events` in one transaction, each inside its own savepoint so a
-/// failing event is rolled back alone; commits; then acks, naks or
-/// terminates each. When the transaction cannot begin or commit, nothing
-/// was applied and every event is retried.
+/// failing event is rolled back alone (or, for a handler that applies
+/// batches at once, in one call first, and one at a time only if that
+/// failed); commits; then acks, naks or terminates each. When the
+/// transaction cannot begin or commit, nothing was applied and every
+/// event is retried.
 async fn apply_batch<H: EventHandler>(
     store: &Store,
     outbox: &Outbox,

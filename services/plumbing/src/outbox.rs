@@ -78,19 +78,7 @@ pub struct Written {
 }
 
 impl Written {
-    /// Adds what another transaction wrote (in commit order).
-    pub fn append(&mut self, mut other: Written) {
-        self.rows.append(&mut other.rows);
-        if self.in_hand.is_none() {
-            self.in_hand = other.in_hand.take();
-        }
-    }
-
-    /// How many events.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
+    /// Whether the transaction wrote no event.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -166,12 +154,7 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<(EventDraft, Option<String>)>,
     ) -> Result<Vec<String>, sqlx::Error> {
-        let mut written = self.enqueue_written(conn, drafts).await?;
-        let rows = std::mem::take(&mut written.rows);
-        // Not handed over: the caller wakes the relay after its commit.
-        if let Some(in_hand) = &written.in_hand {
-            release(in_hand, &rows);
-        }
+        let rows = self.write_rows(conn, drafts).await?;
         Ok(rows.into_iter().map(|row| row.id).collect())
     }
 
@@ -183,6 +166,24 @@ impl Outbox {
         conn: &mut sqlx::AnyConnection,
         drafts: Vec<(EventDraft, Option<String>)>,
     ) -> Result<Written, sqlx::Error> {
+        let rows = self.write_rows(conn, drafts).await?;
+        self.in_hand
+            .lock()
+            .expect("outbox in hand")
+            .extend(rows.iter().map(|row| row.id.clone()));
+        Ok(Written {
+            rows,
+            in_hand: Some(self.in_hand.clone()),
+        })
+    }
+
+    /// Inserts the drafts' rows, each with the trace context it was made
+    /// in, in statements of at most [`ROWS_PER_INSERT`] rows.
+    async fn write_rows(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        drafts: Vec<(EventDraft, Option<String>)>,
+    ) -> Result<Vec<PendingRow>, sqlx::Error> {
         let now = now_ms();
         let mut written = Vec::with_capacity(drafts.len());
         let sizes: Vec<usize> = crate::store::statement_chunks(&drafts, ROWS_PER_INSERT)
@@ -194,15 +195,7 @@ impl Outbox {
             let chunk: Vec<_> = drafts.by_ref().take(size).collect();
             written.extend(self.insert_rows(conn, chunk, now).await?);
         }
-        let in_hand = self.in_hand.clone();
-        in_hand
-            .lock()
-            .expect("outbox in hand")
-            .extend(written.iter().map(|row| row.id.clone()));
-        Ok(Written {
-            rows: written,
-            in_hand: Some(in_hand),
-        })
+        Ok(written)
     }
 
     /// Hands the events of a committed transaction to the relay, which

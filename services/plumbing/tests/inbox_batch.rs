@@ -1,9 +1,12 @@
 //! The inbox consumer applies events already waiting in one transaction,
 //! each in its own savepoint: an event that fails is rolled back alone
 //! (retried when transient, terminated when permanent) while the others
-//! commit exactly once. Run against SQLite and Postgres.
+//! commit exactly once; a handler that applies a batch at once falls back
+//! to one event at a time when the batch fails. Run against SQLite and
+//! Postgres.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,3 +166,157 @@ async fn a_failing_event_is_rolled_back_alone(db: TestDb) {
 }
 
 on_both_backends!(a_failing_event_is_rolled_back_alone);
+
+/// Applies a whole batch at once ([`EventHandler::handle_all`]), writing a
+/// marker per event, and fails the batch (after writing) when it holds
+/// `poison`; one at a time, `poison` fails for good. Counts both paths.
+struct AtOnce {
+    outbox: Outbox,
+    poison: &'static str,
+    one_at_a_time: Arc<AtomicUsize>,
+    at_once: Arc<AtomicUsize>,
+}
+
+impl AtOnce {
+    async fn mark(&self, tx: &mut Tx, key: &str) -> Result<(), HandlerError> {
+        let marker = LeadCreated {
+            lead_id: key.into(),
+            ..Default::default()
+        };
+        self.outbox
+            .enqueue(tx, EventDraft::new("test.applied", key, &marker))
+            .await
+            .map_err(|err| HandlerError::Transient(err.into()))?;
+        Ok(())
+    }
+}
+
+impl EventHandler for AtOnce {
+    async fn handle(&self, tx: &mut Tx, event: &Event) -> Result<(), HandlerError> {
+        self.one_at_a_time.fetch_add(1, Ordering::SeqCst);
+        if event.envelope.key == self.poison {
+            return Err(HandlerError::Permanent(anyhow::anyhow!("never")));
+        }
+        self.mark(tx, &event.envelope.key).await
+    }
+
+    fn handles_all(&self) -> bool {
+        true
+    }
+
+    async fn handle_all(&self, tx: &mut Tx, events: &[&Event]) -> Result<(), HandlerError> {
+        for event in events {
+            self.mark(tx, &event.envelope.key).await?;
+        }
+        if events.iter().any(|e| e.envelope.key == self.poison) {
+            return Err(HandlerError::Permanent(anyhow::anyhow!("poisoned batch")));
+        }
+        self.at_once.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+async fn publish_keys(nats: &NatsServer, keys: &[&str]) {
+    for key in keys {
+        let payload = LeadCreated {
+            lead_id: key.to_string(),
+            ..Default::default()
+        };
+        testing::publish_event(
+            &nats.url(),
+            &INTAKE_STREAM,
+            "intake.lead.created",
+            key,
+            &payload,
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Events waiting together go to a handler that applies batches at once in
+/// one call, each applied once and recorded; a batch that fails there
+/// (a poisoned event) is applied again one event at a time, the poisoned
+/// one terminated alone and nothing of the failed attempt kept.
+async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
+    testing::init_test_logs();
+    let nats = NatsServer::start().unwrap();
+    let config = testing::service_config("intake", &nats.url(), &db.url);
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config).await.unwrap();
+    let one_at_a_time = Arc::new(AtomicUsize::new(0));
+    let at_once = Arc::new(AtomicUsize::new(0));
+    let run = |keys_before: Vec<&'static str>| {
+        let (bus, store, nats_url) = (bus.clone(), store.clone(), nats.url());
+        let (one_at_a_time, at_once) = (one_at_a_time.clone(), at_once.clone());
+        async move {
+            let outbox = Outbox::new("test");
+            let handler = AtOnce {
+                outbox: outbox.clone(),
+                poison: "b2",
+                one_at_a_time,
+                at_once,
+            };
+            let cancel = CancellationToken::new();
+            let consumer = tokio::spawn(inbox::run_consumer(
+                bus,
+                store.clone(),
+                outbox,
+                ConsumerSpec {
+                    durable: "test-at-once".into(),
+                    stream: &INTAKE_STREAM,
+                    filter_subjects: vec![],
+                },
+                handler,
+                cancel.clone(),
+            ));
+            testing::eventually(Duration::from_secs(20), "the events applied", || {
+                let store = store.clone();
+                let keys_before = keys_before.clone();
+                async move {
+                    let applied = markers(&store).await;
+                    keys_before
+                        .iter()
+                        .all(|k| applied.iter().any(|a| a == k))
+                        .then_some(())
+                }
+            })
+            .await;
+            testing::wait_consumer_done(&nats_url, &INTAKE_STREAM, "test-at-once").await;
+            cancel.cancel();
+            consumer.await.unwrap();
+        }
+    };
+
+    // Waiting before the consumer starts, so they arrive together.
+    publish_keys(&nats, &["a0", "a1", "a2", "a3", "a4", "a5"]).await;
+    run(vec!["a0", "a1", "a2", "a3", "a4", "a5"]).await;
+    assert!(at_once.load(Ordering::SeqCst) >= 1, "applied at once");
+    assert_eq!(
+        one_at_a_time.load(Ordering::SeqCst),
+        0,
+        "never one at a time"
+    );
+
+    publish_keys(&nats, &["b0", "b1", "b2", "b3"]).await;
+    run(vec!["b0", "b1", "b3"]).await;
+    assert!(
+        one_at_a_time.load(Ordering::SeqCst) >= 4,
+        "the poisoned batch applied again one event at a time"
+    );
+    let mut applied = markers(&store).await;
+    applied.sort();
+    assert_eq!(
+        applied,
+        ["a0", "a1", "a2", "a3", "a4", "a5", "b0", "b1", "b3"],
+        "each once, the poisoned event never, nothing of the failed batch"
+    );
+    let inbox_rows: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM lw_inbox WHERE consumer = 'test-at-once'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(inbox_rows, 9, "the terminated event is not recorded");
+}
+
+on_both_backends!(a_batch_applied_at_once_falls_back_one_at_a_time);

@@ -282,6 +282,88 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
     assert_eq!(published, [keys, down].concat());
 }
 
+/// The events a handover cannot deliver go to the relay's poll, once
+/// each: written for a handover but dropped after the commit (a caller
+/// that stopped on the way), and handed over when the relay's queue is
+/// full (more than `HANDOVER_QUEUE`, 1,024, transactions before the relay
+/// takes any).
+async fn a_handover_that_cannot_be_made_is_left_to_the_poll(db: TestDb) {
+    testing::init_test_logs();
+    let nats = NatsServer::start().unwrap();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config(&nats, &db)).await.unwrap();
+    bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
+    let client = testing::connect(&nats.url()).await.unwrap();
+    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
+    client.flush().await.unwrap();
+    let box_ = Outbox::new("intake");
+    let write = |key: String| {
+        let (store, box_) = (store.clone(), box_.clone());
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            let payload = LeadCreated {
+                lead_id: key.clone(),
+                ..Default::default()
+            };
+            let draft = (EventDraft::new("intake.lead.created", &key, &payload), None);
+            let written = box_.enqueue_written(&mut tx, vec![draft]).await.unwrap();
+            tx.commit().await.unwrap();
+            written
+        }
+    };
+    // Before any relay runs: one dropped after its commit, then more
+    // handovers than the queue holds.
+    drop(write("dropped".into()).await);
+    let queued: Vec<String> = (0..1_025).map(|i| format!("queued-{i:04}")).collect();
+    for key in &queued {
+        box_.publish_committed(write(key.clone()).await);
+    }
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(outbox::run_relay(
+        store.clone(),
+        bus.jetstream.clone(),
+        box_.clone(),
+        stop.clone(),
+        Duration::from_secs(5),
+    ));
+    testing::eventually(Duration::from_secs(30), "every event published", || async {
+        (outbox::pending_count(&store).await.ok()? == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        box_.handed_published(),
+        1_024,
+        "the queue's worth by handover"
+    );
+    let mut sent = Vec::new();
+    while let Ok(Some(message)) = tokio::time::timeout(
+        Duration::from_millis(500),
+        futures::StreamExt::next(&mut raw),
+    )
+    .await
+    {
+        let envelope =
+            leadwheel_proto::events::v1::Envelope::decode(message.payload.as_ref()).unwrap();
+        sent.push(envelope.key);
+    }
+    sent.sort();
+    let mut expected = [vec!["dropped".to_string()], queued].concat();
+    expected.sort();
+    assert_eq!(sent, expected, "each published once");
+    stop.cancel();
+    relay.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_handover_that_cannot_be_made_is_left_to_the_poll_sqlite() {
+    a_handover_that_cannot_be_made_is_left_to_the_poll(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_handover_that_cannot_be_made_is_left_to_the_poll_postgres() {
+    on_postgres(a_handover_that_cannot_be_made_is_left_to_the_poll).await;
+}
+
 #[tokio::test]
 async fn committed_events_are_published_as_handed_over_sqlite() {
     committed_events_are_published_as_handed_over(TestDb::sqlite()).await;

@@ -43,19 +43,27 @@ impl Deferred {
         self.ledger.push((lead_id.to_string(), at_ms, line));
     }
 
-    /// Writes what was gathered: the ledger lines, then the events, which
-    /// it returns for the relay to publish once the transaction commits
-    /// (callers that drop them wake the relay instead).
-    pub async fn flush(
+    /// Writes what was gathered: the ledger lines, then the events (the
+    /// caller wakes the relay after its commit).
+    pub async fn flush(self, outbox: &Outbox, conn: &mut AnyConnection) -> Result<(), WheelError> {
+        if !self.ledger.is_empty() {
+            store::insert_ledger_lines(conn, self.ledger).await?;
+        }
+        if !self.events.is_empty() {
+            outbox.enqueue_traced(conn, self.events).await?;
+        }
+        Ok(())
+    }
+
+    /// As [`Self::flush`], returning the events for the caller to hand to
+    /// the relay once its transaction commits (`Outbox::publish_committed`).
+    pub async fn flush_written(
         self,
         outbox: &Outbox,
         conn: &mut AnyConnection,
     ) -> Result<Written, WheelError> {
         if !self.ledger.is_empty() {
             store::insert_ledger_lines(conn, self.ledger).await?;
-        }
-        if self.events.is_empty() {
-            return Ok(Written::default());
         }
         Ok(outbox.enqueue_written(conn, self.events).await?)
     }

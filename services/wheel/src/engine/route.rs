@@ -121,7 +121,7 @@ impl Engine {
             );
         }
         staged.flush().await?;
-        let written = deferred.flush(&self.outbox, tx).await?;
+        let written = deferred.flush_written(&self.outbox, tx).await?;
         Ok((pushes, written))
     }
 

@@ -77,30 +77,22 @@ impl<'c> Staged<'c> {
         ids.dedup();
         let leads = batch::load_leads(conn, &ids).await?;
         let open = batch::open_offers_of_leads(conn, &ids).await?;
-        Ok(Self {
-            leads: leads
-                .into_iter()
-                .map(|BatchLead { row, work_open }| {
-                    let staged = StagedLead {
-                        row,
-                        work_open,
-                        update: None,
-                    };
-                    (staged.row.details.lead_id.clone(), staged)
-                })
-                .collect(),
-            teams: HashMap::new(),
-            open: open
-                .into_iter()
-                .map(|offer| ((offer.lead_id.clone(), offer.offer_no), offer))
-                .collect(),
-            opened: Vec::new(),
-            closed: Vec::new(),
-            expiries: HashMap::new(),
-            expiries_changed: BTreeSet::new(),
-            load_changes: HashMap::new(),
-            conn,
-        })
+        let mut staged = Self::empty(conn);
+        for BatchLead { row, work_open } in leads {
+            staged.leads.insert(
+                row.details.lead_id.clone(),
+                StagedLead {
+                    row,
+                    work_open,
+                    update: None,
+                },
+            );
+        }
+        staged.open = open
+            .into_iter()
+            .map(|offer| ((offer.lead_id.clone(), offer.offer_no), offer))
+            .collect();
+        Ok(staged)
     }
 
     /// Nothing read yet: for new leads, added as they are stored.
@@ -451,7 +443,7 @@ impl Engine {
         if staged.flush().await.is_err() {
             return Ok(None);
         }
-        let Ok(written) = deferred.flush(&self.outbox, &mut tx).await else {
+        let Ok(written) = deferred.flush_written(&self.outbox, &mut tx).await else {
             return Ok(None);
         };
         self.commit_written(tx, pushes, written).await?;
