@@ -3,12 +3,14 @@
 //! (since the latest weekly snapshot by default: `since_snapshot.rs`).
 //!
 //! The pipeline as of a day sums the day and month changes of
-//! `models/open_days.rs`. The movement reads only the deals with a version
-//! after the moment asked (each one's version in force then and now from
+//! `models/open_days.rs`. The movement since a day is computed in the store
+//! over the deals that could add to the period and have a version after
+//! that day (each one's version in force then and now from
 //! `reporting_opportunity_history`, so a probability changed later does not
-//! rewrite what was forecast before); "now" is the forecast report's sums,
-//! and "before" is now minus what those deals changed (every other deal
-//! adds the same then and now).
+//! rewrite what was forecast before: `Reader::forecast_moves`); "now" is
+//! the forecast report's sums, and "before" is now plus what those deals
+//! added then minus what they add now (every other deal adds the same then
+//! and now).
 
 use std::collections::BTreeMap;
 
@@ -24,7 +26,7 @@ use leadwheel_proto::reporting::v1::{
 use super::Reports;
 use super::forecast::quota_kind;
 use crate::error::Error;
-use crate::models::per_deal::{ChangedDeal, DealAsOf, ForecastBounds};
+use crate::models::per_deal::{DealAsOf, DealSide, ForecastBounds};
 use crate::models::queries::Filter;
 use crate::period::{self, Days};
 
@@ -121,18 +123,30 @@ impl Reports {
             .await?;
         let zone = &self.settings.zone;
         let bounds = forecast_bounds(&days, zone);
-        let changed = self
+        let moves = self
             .reader
-            .changed_deals(&filter, end_of_day(since, zone), now_ms, Some(&bounds))
+            .forecast_moves(&filter, (end_of_day(since, zone), now_ms), &bounds, limit)
             .await?;
         let now = self.forecast_now(&filter, &days).await?;
         let mut before = now.clone();
-        for deal in &changed {
-            add_parts(&mut before, deal.now.as_ref(), &days, zone, -1);
-            add_parts(&mut before, deal.then.as_ref(), &days, zone, 1);
+        for (currency, (won_minor, weighted_minor)) in moves.then_minus_now {
+            let line = before.entry(currency).or_default();
+            line.0 += won_minor;
+            line.1 += weighted_minor;
         }
-        let mut deals = moves(&changed, &days, zone);
-        let deals_moved = keep_largest(&mut deals, limit);
+        let deals = moves
+            .largest
+            .iter()
+            .map(|deal| {
+                deal_move(
+                    &deal.opportunity_id,
+                    (deal.before_minor, deal.after_minor),
+                    deal.then.as_ref().map(Side::from),
+                    deal.now.as_ref().map(Side::from),
+                )
+            })
+            .collect();
+        let deals_moved = moves.deals_moved;
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
             since: since.to_string(),
@@ -166,27 +180,6 @@ impl Reports {
 /// Per currency: won and weighted open value.
 pub(super) type PerCurrency = BTreeMap<String, (i64, i64)>;
 
-/// Adds `sign` × what `deal` adds to `days`' forecast to `per`.
-pub(super) fn add_parts(
-    per: &mut PerCurrency,
-    deal: Option<&DealAsOf>,
-    days: &Days,
-    zone: &TimeZone,
-    sign: i64,
-) {
-    let Some(deal) = deal else { return };
-    let value = contribution(deal, days, zone);
-    if value == 0 {
-        return;
-    }
-    let line = per.entry(deal.currency.clone()).or_default();
-    if deal.status == "won" {
-        line.0 += sign * value;
-    } else {
-        line.1 += sign * value;
-    }
-}
-
 /// The forecast lines of `per`, the currencies with nothing left out.
 pub(super) fn forecast_lines(per: PerCurrency) -> Vec<ForecastAt> {
     per.into_iter()
@@ -196,27 +189,6 @@ pub(super) fn forecast_lines(per: PerCurrency) -> Vec<ForecastAt> {
             won_minor,
             weighted_open_minor,
             forecast_minor: won_minor + weighted_open_minor,
-        })
-        .collect()
-}
-
-/// The changed deals whose contribution to `days` differs then and now.
-fn moves(changed: &[ChangedDeal], days: &Days, zone: &TimeZone) -> Vec<DealMove> {
-    changed
-        .iter()
-        .filter_map(|deal| {
-            let (old, new) = (deal.then.as_ref(), deal.now.as_ref());
-            let before_minor = old.map(|d| contribution(d, days, zone)).unwrap_or(0);
-            let after_minor = new.map(|d| contribution(d, days, zone)).unwrap_or(0);
-            if before_minor == after_minor {
-                return None;
-            }
-            Some(deal_move(
-                &deal.opportunity_id,
-                (before_minor, after_minor),
-                old.map(Side::from),
-                new.map(Side::from),
-            ))
         })
         .collect()
 }
@@ -238,6 +210,18 @@ impl<'a> From<&'a DealAsOf> for Side<'a> {
             currency: &deal.currency,
             stage: &deal.stage,
             close_date: &deal.close_date,
+        }
+    }
+}
+
+impl<'a> From<&'a DealSide> for Side<'a> {
+    fn from(side: &'a DealSide) -> Self {
+        Side {
+            team_id: &side.team_id,
+            rep_id: &side.rep_id,
+            currency: &side.currency,
+            stage: &side.stage,
+            close_date: &side.close_date,
         }
     }
 }

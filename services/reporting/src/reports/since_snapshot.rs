@@ -124,7 +124,7 @@ impl Reports {
         // differ from it.
         let changed = self
             .reader
-            .changed_deals(&filter, snapshot.at_ms, now_ms, None)
+            .changed_deals(&filter, snapshot.at_ms, now_ms)
             .await?;
         let then = self
             .reader

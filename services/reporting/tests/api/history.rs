@@ -293,6 +293,81 @@ async fn movement_counts_the_deals_that_moved_into_or_out_of_the_period(db: Test
     app.stop().await;
 }
 
+on_both_backends!(one_rep_s_movement_in_two_currencies_lists_the_largest);
+/// The movement is summed in the store and only the largest moves come
+/// back: one rep's deals in two currencies (never added together), a lost
+/// deal, a probability raised by a stage and an amount overridden, a limit
+/// that cuts between two moves of the same size (then by deal), and another
+/// rep's deal that the rep's filter leaves out of every number.
+async fn one_rep_s_movement_in_two_currencies_lists_the_largest(db: TestDb) {
+    let env = Env::new(db);
+    let app = spawn_app(&env).await;
+    let mut s = script::Script::default();
+    s.team("north", "maya", &["ana", "bo"]);
+    s.team("south", "sue", &["cy"]);
+    let opened = script::at("2026-11-02", 9);
+    let deal = |id: &str, rep, (amount, currency, probability), close: &str| {
+        script::Opp::new(id, rep, "trial", (amount, currency, probability), close)
+    };
+    // 300.00 USD then (30%), 600.00 now (60%).
+    let mut usd_up = deal("usd-up", script::ANA, (1_000_00, "USD", 30), "2026-12-10");
+    s.opened(&mut usd_up, opened);
+    s.stage(&mut usd_up, "proposal", 60, script::at("2026-11-10", 9));
+    // 600.00 EUR then, lost since: 0 now.
+    let mut eur_lost = deal("eur-lost", script::ANA, (2_000_00, "EUR", 30), "2026-12-01");
+    s.opened(&mut eur_lost, opened);
+    s.closed(&mut eur_lost, false, script::at("2026-11-12", 9));
+    // 300.00 EUR then (500.00 at 60%), 600.00 now (1,000.00 at 60%).
+    let mut eur_amount = deal("eur-amount", script::ANA, (500_00, "EUR", 60), "2026-12-20");
+    s.opened(&mut eur_amount, opened);
+    s.amount(&mut eur_amount, 1_000_00, 60, script::at("2026-11-15", 9));
+    // bo's: 2,700.00 EUR in December then, won in November since.
+    let mut bo_won = deal("bo-won", script::BO, (9_000_00, "EUR", 30), "2026-12-05");
+    s.opened(&mut bo_won, opened);
+    s.closed(&mut bo_won, true, script::at("2026-11-20", 9));
+    publish_and_wait(&app, &s.events).await;
+    let maya = app.client("maya", Role::Manager).await;
+    let movement = maya
+        .clone()
+        .get_forecast_movement(GetForecastMovementRequest {
+            team_id: "north".into(),
+            rep_id: "ana".into(),
+            period: month("2026-12-01"),
+            since: "2026-11-04".into(),
+            limit: 2,
+        })
+        .await
+        .expect("GetForecastMovement")
+        .into_inner();
+    assert_eq!(
+        movement.before,
+        vec![at("EUR", 0, 900_00), at("USD", 0, 300_00)]
+    );
+    assert_eq!(
+        movement.now,
+        vec![at("EUR", 0, 600_00), at("USD", 0, 600_00)]
+    );
+    assert_eq!(movement.deals_moved, 3);
+    assert_eq!(
+        movement.deals,
+        vec![
+            ana_moved(
+                "eur-lost",
+                (600_00, 0),
+                ("trial", "lost"),
+                ("2026-12-01", "2026-12-01")
+            ),
+            ana_moved(
+                "eur-amount",
+                (300_00, 600_00),
+                ("trial", "trial"),
+                ("2026-12-20", "2026-12-20")
+            ),
+        ]
+    );
+    app.stop().await;
+}
+
 /// A database of the release before the day sums (and the other
 /// pre-aggregated tables) had its base tables but empty sums: the first
 /// start after the upgrade derives them once, so the answers are the same.
