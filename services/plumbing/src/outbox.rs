@@ -89,16 +89,16 @@ impl Drop for Written {
         if let Some(in_hand) = &self.in_hand
             && !self.rows.is_empty()
         {
-            release(in_hand, &self.rows);
+            release(in_hand, self.rows.iter().map(|row| row.id.as_str()));
         }
     }
 }
 
-/// Gives `rows` back to the relay's poll.
-fn release(in_hand: &InHand, rows: &[PendingRow]) {
+/// Gives the events `ids` back to the relay's poll.
+fn release<'a>(in_hand: &InHand, ids: impl IntoIterator<Item = &'a str>) {
     let mut in_hand = in_hand.lock().expect("outbox in hand");
-    for row in rows {
-        in_hand.remove(&row.id);
+    for id in ids {
+        in_hand.remove(id);
     }
 }
 
@@ -215,7 +215,7 @@ impl Outbox {
                     rows
                 }
             };
-            release(&self.in_hand, &rows);
+            release(&self.in_hand, rows.iter().map(|row| row.id.as_str()));
             self.notify();
         }
     }
@@ -324,11 +324,22 @@ pub async fn run_relay(
     final_flush: Duration,
 ) {
     let mut handed = outbox.handed.lock().expect("outbox handover").take();
+    // Handed-over events are marked sent by their own task, so the next
+    // commit's events are published while the last ones' marks wait for
+    // the store's write lock (a writer's batch may hold it for
+    // milliseconds).
+    let (marks, to_mark) = mpsc::unbounded_channel();
+    let marker = tokio::spawn(mark_handed(store.clone(), to_mark, outbox.in_hand.clone()));
+    let relay = Relay {
+        jetstream: &jetstream,
+        outbox: &outbox,
+        marks,
+    };
     let mut backoff = Duration::from_millis(200);
     loop {
         // What was handed over first: the poll below would find it pending
         // and publish it twice.
-        publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
+        relay.publish_handed(handed.as_mut()).await;
         match flush_pending(&store, &jetstream, Some(&outbox.in_hand)).await {
             Ok(_) => backoff = Duration::from_millis(200),
             Err(err) => {
@@ -357,7 +368,7 @@ pub async fn run_relay(
                             }
                         }
                     }
-                    publish_handed_rows(&store, &jetstream, &outbox, rows).await;
+                    relay.publish_handed_rows(rows).await;
                 }
                 _ = outbox.wake.notified() => break,
                 _ = &mut poll => break,
@@ -369,7 +380,12 @@ pub async fn run_relay(
         }
     }
     let last = async {
-        publish_handed(&store, &jetstream, &outbox, handed.as_mut()).await;
+        relay.publish_handed(handed.as_mut()).await;
+        // The marks first: the rows they leave in hand are skipped below.
+        drop(relay);
+        if let Err(err) = marker.await {
+            tracing::warn!(error = %err, "the outbox's marker task failed");
+        }
         flush_pending(&store, &jetstream, Some(&outbox.in_hand)).await
     };
     match tokio::time::timeout(final_flush, last).await {
@@ -394,48 +410,80 @@ async fn next_handed(handed: Option<&mut mpsc::Receiver<Vec<PendingRow>>>) -> Ve
     }
 }
 
-/// Publishes whatever has been handed over and not yet published.
-async fn publish_handed(
-    store: &Store,
-    jetstream: &jetstream::Context,
-    outbox: &Outbox,
-    handed: Option<&mut mpsc::Receiver<Vec<PendingRow>>>,
-) {
-    let Some(handed) = handed else { return };
-    let mut rows = Vec::new();
-    while let Ok(more) = handed.try_recv() {
-        rows.extend(more);
+/// What publishes handed-over events: the relay's handles and the channel
+/// to the task marking them sent ([`mark_handed`]).
+struct Relay<'a> {
+    jetstream: &'a jetstream::Context,
+    outbox: &'a Outbox,
+    marks: mpsc::UnboundedSender<Vec<String>>,
+}
+
+impl Relay<'_> {
+    /// Publishes whatever has been handed over and not yet published.
+    async fn publish_handed(&self, handed: Option<&mut mpsc::Receiver<Vec<PendingRow>>>) {
+        let Some(handed) = handed else { return };
+        let mut rows = Vec::new();
+        while let Ok(more) = handed.try_recv() {
+            rows.extend(more);
+        }
+        if !rows.is_empty() {
+            self.publish_handed_rows(rows).await;
+        }
     }
-    if !rows.is_empty() {
-        publish_handed_rows(store, jetstream, outbox, rows).await;
+
+    /// Publishes `rows` and hands the acked ones to the marker; the others
+    /// go back to the poll at once. The acked stay in hand until marked, so
+    /// the poll does not publish them again meanwhile.
+    async fn publish_handed_rows(&self, rows: Vec<PendingRow>) {
+        let (acked, failed) = publish_unmarked(self.jetstream, &rows).await;
+        if acked.len() < rows.len() {
+            let acked: HashSet<&str> = acked.iter().copied().collect();
+            let unacked = rows.iter().map(|row| row.id.as_str());
+            release(
+                &self.outbox.in_hand,
+                unacked.filter(|id| !acked.contains(id)),
+            );
+        }
+        self.outbox
+            .handed_published
+            .fetch_add(acked.len() as u64, Ordering::Relaxed);
+        let acked: Vec<String> = acked.into_iter().map(str::to_string).collect();
+        if let Err(mpsc::error::SendError(ids)) = self.marks.send(acked) {
+            // The marker is gone (shutting down): the poll sends them again
+            // (JetStream drops the copies by their ids).
+            release(&self.outbox.in_hand, ids.iter().map(String::as_str));
+        }
+        if let Some(err) = failed {
+            self.outbox.relay_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "publishing committed events failed; the relay's poll retries them");
+        }
     }
 }
 
-async fn publish_handed_rows(
-    store: &Store,
-    jetstream: &jetstream::Context,
-    outbox: &Outbox,
-    rows: Vec<PendingRow>,
+/// Marks handed-over events sent as their acks come, many publishes'
+/// worth per transaction, then lets the poll see them (sent, so it skips
+/// them). A failed mark leaves them pending for the poll, which publishes
+/// them again: JetStream keeps one copy by `Nats-Msg-Id`.
+async fn mark_handed(
+    store: Store,
+    mut to_mark: mpsc::UnboundedReceiver<Vec<String>>,
+    in_hand: InHand,
 ) {
-    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    let published = publish_rows(store, jetstream, rows).await;
-    // Published and marked, or left pending for the poll to retry.
-    {
-        let mut in_hand = outbox.in_hand.lock().expect("outbox in hand");
-        for id in &ids {
-            in_hand.remove(id);
+    while let Some(mut ids) = to_mark.recv().await {
+        while ids.len() < MARK_CHUNK * 16 {
+            match to_mark.try_recv() {
+                Ok(more) => ids.extend(more),
+                Err(_) => break,
+            }
         }
-    }
-    match published {
-        Ok(sent) => {
-            outbox
-                .handed_published
-                .fetch_add(sent as u64, Ordering::Relaxed);
+        let borrowed: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for chunk in crate::store::statement_chunks(&borrowed, MARK_CHUNK) {
+            if let Err(err) = mark_sent(&store, chunk).await {
+                tracing::warn!(error = %err, "marking published events sent failed; the relay's poll publishes them again");
+                break;
+            }
         }
-        Err(err) => {
-            outbox.relay_failures.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %err, "publishing committed events failed; the relay's poll retries them");
-        }
+        release(&in_hand, ids.iter().map(String::as_str));
     }
 }
 
@@ -483,14 +531,45 @@ async fn flush_pending(
         let count = pending.len();
         after = pending.last().map(|row| row.id.clone()).unwrap_or_default();
         if let Some(in_hand) = in_hand {
-            let in_hand = in_hand.lock().expect("outbox in hand");
-            pending.retain(|row| !in_hand.contains(&row.id));
+            {
+                let in_hand = in_hand.lock().expect("outbox in hand");
+                pending.retain(|row| !in_hand.contains(&row.id));
+            }
+            // A handed-over row read above may have been marked sent and
+            // let go by the marker since: read again whether the rest are
+            // still pending (nearly always none are left to ask about).
+            pending = still_pending(store, pending).await?;
         }
         total += publish_rows(store, jetstream, pending).await?;
         if (count as i64) < BATCH {
             return Ok(total);
         }
     }
+}
+
+/// Those of `rows` not marked sent, in order.
+async fn still_pending(store: &Store, rows: Vec<PendingRow>) -> Result<Vec<PendingRow>> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let mut pending = HashSet::new();
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    for chunk in crate::store::statement_chunks(&ids, MARK_CHUNK) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id FROM lw_outbox WHERE sent_at_ms IS NULL AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        pending.extend(query.fetch_all(store.pool()).await?);
+    }
+    Ok(rows
+        .into_iter()
+        .filter(|row| pending.contains(&row.id))
+        .collect())
 }
 
 /// Publishes `rows` in order, then waits for the acks (one round trip of
@@ -502,18 +581,39 @@ async fn publish_rows(
     jetstream: &jetstream::Context,
     rows: Vec<PendingRow>,
 ) -> Result<usize> {
+    let (sent_ids, first_error) = publish_unmarked(jetstream, &rows).await;
+    for chunk in crate::store::statement_chunks(&sent_ids, MARK_CHUNK) {
+        mark_sent(store, chunk).await?;
+    }
+    if let Some(err) = first_error {
+        return Err(err);
+    }
+    Ok(sent_ids.len())
+}
+
+/// Publishes `rows` in order, then waits for the acks; returns the ids
+/// acked, in order, and the first failure.
+async fn publish_unmarked<'r>(
+    jetstream: &jetstream::Context,
+    rows: &'r [PendingRow],
+) -> (Vec<&'r str>, Option<anyhow::Error>) {
     let count = rows.len();
     let mut acks = Vec::with_capacity(count);
-    for row in &rows {
+    for row in rows {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", row.id.as_str());
         if let Some(tp) = &row.traceparent {
             headers.insert(telemetry::TRACEPARENT, tp.as_str());
         }
-        let ack = jetstream
+        match jetstream
             .publish_with_headers(row.subject.clone(), headers, row.envelope.clone().into())
-            .await?;
-        acks.push(ack);
+            .await
+        {
+            Ok(ack) => acks.push(ack),
+            // None is marked: all stay pending, in order (those already
+            // sent are published again, and JetStream keeps one copy).
+            Err(err) => return (Vec::new(), Some(err.into())),
+        }
     }
     let mut sent_ids = Vec::with_capacity(count);
     let mut first_error = None;
@@ -529,17 +629,11 @@ async fn publish_rows(
                 PLUMBING.outbox_publish_lag.observe(lag);
             }
             Err(err) => {
-                first_error.get_or_insert(err);
+                first_error.get_or_insert(err.into());
             }
         }
     }
-    for chunk in crate::store::statement_chunks(&sent_ids, MARK_CHUNK) {
-        mark_sent(store, chunk).await?;
-    }
-    if let Some(err) = first_error {
-        return Err(err.into());
-    }
-    Ok(sent_ids.len())
+    (sent_ids, first_error)
 }
 
 /// Ids marked sent per statement at most (a bound on its parameters).

@@ -44,6 +44,20 @@ async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
 /// tried and failed (so the events were kept through a real failed
 /// publish), checks they are all still pending, brings NATS back and waits
 /// until the relay has published them.
+/// The keys of the envelopes a plain subscription received, in order,
+/// until none comes for half a second (every publish, duplicates too).
+async fn received_keys(raw: &mut async_nats::Subscriber) -> Vec<String> {
+    let mut keys = Vec::new();
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(500), futures::StreamExt::next(raw)).await
+    {
+        let envelope =
+            leadwheel_proto::events::v1::Envelope::decode(message.payload.as_ref()).unwrap();
+        keys.push(envelope.key);
+    }
+    keys
+}
+
 async fn through_the_outage(nats: &mut NatsServer, store: &Store, outbox: &Outbox, pending: i64) {
     testing::eventually(
         Duration::from_secs(30),
@@ -255,17 +269,7 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
         .map(|e| e.key)
         .collect();
     assert_eq!(published, keys, "in the stream once each, in commit order");
-    let mut sent = Vec::new();
-    while let Ok(Some(message)) = tokio::time::timeout(
-        Duration::from_millis(500),
-        futures::StreamExt::next(&mut raw),
-    )
-    .await
-    {
-        let envelope =
-            leadwheel_proto::events::v1::Envelope::decode(message.payload.as_ref()).unwrap();
-        sent.push(envelope.key);
-    }
+    let sent = received_keys(&mut raw).await;
     assert_eq!(sent, keys, "each published once, in commit order");
 
     nats.kill();
@@ -335,23 +339,96 @@ async fn a_handover_that_cannot_be_made_is_left_to_the_poll(db: TestDb) {
         1_024,
         "the queue's worth by handover"
     );
-    let mut sent = Vec::new();
-    while let Ok(Some(message)) = tokio::time::timeout(
-        Duration::from_millis(500),
-        futures::StreamExt::next(&mut raw),
-    )
-    .await
-    {
-        let envelope =
-            leadwheel_proto::events::v1::Envelope::decode(message.payload.as_ref()).unwrap();
-        sent.push(envelope.key);
-    }
+    let mut sent = received_keys(&mut raw).await;
     sent.sort();
     let mut expected = [vec!["dropped".to_string()], queued].concat();
     expected.sort();
     assert_eq!(sent, expected, "each published once");
     stop.cancel();
     relay.await.unwrap();
+}
+
+/// Handed-over events are marked sent by a task of their own, after the
+/// publish: while the store's write lock is held by someone else the marks
+/// wait, the events are published already, and the relay's polls (woken
+/// again and again meanwhile) do not publish them a second time.
+async fn handed_events_wait_for_their_marks_without_going_out_twice(db: TestDb, backend: Backend) {
+    testing::init_test_logs();
+    let nats = NatsServer::start().unwrap();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config(&nats, &db)).await.unwrap();
+    bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
+    let client = testing::connect(&nats.url()).await.unwrap();
+    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
+    client.flush().await.unwrap();
+    let box_ = Outbox::new("intake");
+    let stop = CancellationToken::new();
+    let relay = tokio::spawn(outbox::run_relay(
+        store.clone(),
+        bus.jetstream.clone(),
+        box_.clone(),
+        stop.clone(),
+        Duration::from_secs(5),
+    ));
+    let keys: Vec<String> = (0..5).map(|i| format!("held-{i}")).collect();
+    let mut tx = store.begin().await.unwrap();
+    let drafts = keys
+        .iter()
+        .map(|key| {
+            let payload = LeadCreated {
+                lead_id: key.clone(),
+                ..Default::default()
+            };
+            (EventDraft::new("intake.lead.created", key, &payload), None)
+        })
+        .collect();
+    let written = box_.enqueue_written(&mut tx, drafts).await.unwrap();
+    tx.commit().await.unwrap();
+    // Someone else holds the write lock: a write on SQLite (one writer),
+    // the outbox table locked against updates on Postgres (reads go on).
+    let mut holder = store.begin().await.unwrap();
+    let hold = match backend {
+        Backend::Sqlite => "UPDATE lw_outbox SET sent_at_ms = sent_at_ms WHERE id = ''",
+        Backend::Postgres => "LOCK TABLE lw_outbox IN EXCLUSIVE MODE",
+    };
+    sqlx::query(hold).execute(&mut *holder).await.unwrap();
+    box_.publish_committed(written);
+    testing::eventually(Duration::from_secs(10), "five events acked", || async {
+        (box_.handed_published() == 5).then_some(())
+    })
+    .await;
+    for _ in 0..8 {
+        box_.notify();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        outbox::pending_count(&store).await.unwrap(),
+        5,
+        "published, and the marks wait for the lock"
+    );
+    holder.rollback().await.unwrap();
+    testing::eventually(Duration::from_secs(20), "the five marked sent", || async {
+        (outbox::pending_count(&store).await.ok()? == 0).then_some(())
+    })
+    .await;
+    let sent = received_keys(&mut raw).await;
+    assert_eq!(sent, keys, "each published once, in commit order");
+    stop.cancel();
+    relay.await.unwrap();
+}
+
+#[tokio::test]
+async fn handed_events_wait_for_their_marks_without_going_out_twice_sqlite() {
+    handed_events_wait_for_their_marks_without_going_out_twice(TestDb::sqlite(), Backend::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn handed_events_wait_for_their_marks_without_going_out_twice_postgres() {
+    on_postgres(|db| {
+        handed_events_wait_for_their_marks_without_going_out_twice(db, Backend::Postgres)
+    })
+    .await;
 }
 
 #[tokio::test]
