@@ -29,6 +29,7 @@ pub mod access;
 pub mod consumer;
 pub mod error;
 pub mod event_subjects;
+pub mod forecast_changes;
 pub mod funnel;
 pub mod grpc;
 pub mod histogram;

@@ -15,6 +15,10 @@
 //! never has an earlier moment than the one before it (the opportunity
 //! service stamps versions in order).
 //!
+//! The same arithmetic keeps the forecast's changes per deal
+//! (`crate::forecast_changes`): [`insertion_of`] and [`history_of`] take
+//! what a version adds as a function.
+//!
 //! Pure: the store side is `models/open_days.rs`.
 
 use std::collections::BTreeMap;
@@ -35,6 +39,8 @@ pub struct Version {
     pub currency: String,
     pub amount_minor: i64,
     pub weighted_minor: i64,
+    /// The expected close date, `YYYY-MM-DD` ("" when none).
+    pub close_date: String,
 }
 
 /// Where a change counts: its day (`YYYY-MM-DD`, or `YYYY-MM` for a month),
@@ -68,14 +74,20 @@ fn adds(version: &Version, day: &str) -> Option<(DayKey, [i64; 3])> {
     })
 }
 
-/// Adds `sign` × what `version` adds, counted on the day of `at_ms`.
-fn add(changes: &mut Changes, version: Option<&Version>, at_ms: i64, sign: i64, zone: &TimeZone) {
+/// Adds `sign` × what `version` adds (by `adds`), counted on the day of
+/// `at_ms`.
+fn add_to<K: Ord, const N: usize>(
+    changes: &mut BTreeMap<K, [i64; N]>,
+    adds: &impl Fn(&Version, &str) -> Option<(K, [i64; N])>,
+    (version, at_ms, sign): (Option<&Version>, i64, i64),
+    zone: &TimeZone,
+) {
     let Some(version) = version else {
         return;
     };
     let day = period::day_of(at_ms, zone).to_string();
     if let Some((key, values)) = adds(version, &day) {
-        let sums = changes.entry(key).or_insert([0; 3]);
+        let sums = changes.entry(key).or_insert([0; N]);
         for (sum, value) in sums.iter_mut().zip(values) {
             *sum += sign * value;
         }
@@ -85,32 +97,61 @@ fn add(changes: &mut Changes, version: Option<&Version>, at_ms: i64, sign: i64, 
 /// What inserting `new` changes, when `before` and `after` are the deal's
 /// versions just below and just above it (if any): on `new`'s day, `new`
 /// replaces `before`; on `after`'s day, `after` now replaces `new` instead
-/// of `before`.
+/// of `before`. What a version adds is `adds`' answer.
+pub fn insertion_of<K: Ord, const N: usize>(
+    adds: impl Fn(&Version, &str) -> Option<(K, [i64; N])>,
+    (before, new, after): (Option<&Version>, &Version, Option<&Version>),
+    zone: &TimeZone,
+) -> BTreeMap<K, [i64; N]> {
+    let mut changes = BTreeMap::new();
+    add_to(&mut changes, &adds, (Some(new), new.at_ms, 1), zone);
+    add_to(&mut changes, &adds, (before, new.at_ms, -1), zone);
+    if let Some(after) = after {
+        add_to(&mut changes, &adds, (before, after.at_ms, 1), zone);
+        add_to(&mut changes, &adds, (Some(new), after.at_ms, -1), zone);
+    }
+    without_zeros_of(changes)
+}
+
+/// The changes of one deal's whole history, `versions` in version order,
+/// added to `into`, what a version adds being `adds`' answer.
+pub fn history_of<K: Ord, const N: usize>(
+    adds: impl Fn(&Version, &str) -> Option<(K, [i64; N])>,
+    versions: &[Version],
+    zone: &TimeZone,
+    into: &mut BTreeMap<K, [i64; N]>,
+) {
+    let mut before: Option<&Version> = None;
+    for version in versions {
+        add_to(into, &adds, (Some(version), version.at_ms, 1), zone);
+        add_to(into, &adds, (before, version.at_ms, -1), zone);
+        before = Some(version);
+    }
+}
+
+/// `changes` without the keys whose changes cancelled out.
+pub fn without_zeros_of<K: Ord, const N: usize>(
+    mut changes: BTreeMap<K, [i64; N]>,
+) -> BTreeMap<K, [i64; N]> {
+    changes.retain(|_, values| values.iter().any(|v| *v != 0));
+    changes
+}
+
+/// What inserting `new` between `before` and `after` changes in the open
+/// pipeline ([`insertion_of`]).
 pub fn insertion(
     before: Option<&Version>,
     new: &Version,
     after: Option<&Version>,
     zone: &TimeZone,
 ) -> Changes {
-    let mut changes = Changes::new();
-    add(&mut changes, Some(new), new.at_ms, 1, zone);
-    add(&mut changes, before, new.at_ms, -1, zone);
-    if let Some(after) = after {
-        add(&mut changes, before, after.at_ms, 1, zone);
-        add(&mut changes, Some(new), after.at_ms, -1, zone);
-    }
-    without_zeros(changes)
+    insertion_of(adds, (before, new, after), zone)
 }
 
-/// The changes of one deal's whole history, `versions` in version order,
-/// added to `into`.
+/// The open pipeline's changes of one deal's whole history, `versions` in
+/// version order, added to `into`.
 pub fn of_history(versions: &[Version], zone: &TimeZone, into: &mut Changes) {
-    let mut before: Option<&Version> = None;
-    for version in versions {
-        add(into, Some(version), version.at_ms, 1, zone);
-        add(into, before, version.at_ms, -1, zone);
-        before = Some(version);
-    }
+    history_of(adds, versions, zone, into);
 }
 
 /// The same changes summed per month (`YYYY-MM`).
@@ -130,9 +171,8 @@ pub fn per_month(changes: &Changes) -> Changes {
 }
 
 /// `changes` without the keys whose changes cancelled out.
-pub fn without_zeros(mut changes: Changes) -> Changes {
-    changes.retain(|_, values| values.iter().any(|v| *v != 0));
-    changes
+pub fn without_zeros(changes: Changes) -> Changes {
+    without_zeros_of(changes)
 }
 
 #[cfg(test)]
@@ -153,6 +193,7 @@ mod tests {
             currency: "CNY".into(),
             amount_minor: amount,
             weighted_minor: amount / 3,
+            close_date: "2026-03-01".into(),
         }
     }
 

@@ -76,6 +76,7 @@ impl Applier {
                         currency: state.currency.clone(),
                         amount_minor: state.amount_minor,
                         weighted_minor: state.weighted_minor,
+                        close_date: state.expected_close_date.clone(),
                     };
                     super::open_days::version_added(
                         tx,

@@ -137,13 +137,15 @@ pub async fn derive_follow_ups(tx: &mut Tx, zone: &TimeZone) -> Result<(), Store
 /// The derivations a database has once, at the first start after the
 /// migration that added their tables (empty in a database upgraded from
 /// before it), each recorded by name in `reporting_upkeep`.
-const ONCE: [&str; 4] = [
+const ONCE: [&str; 5] = [
     // Migration 0010: the open pipeline's day and month sums and the
     // pre-aggregated tables of the time.
     "open_days+aggregates",
     "duration_histograms",
     "conversion_touches",
     "follow_up_outcomes",
+    // Migration 0017.
+    "forecast_changes",
 ];
 
 /// Runs the derivations of [`ONCE`] this database has not had, under the
@@ -169,7 +171,10 @@ pub async fn upkeep(store: &Store, zone: &TimeZone, now_ms: i64) -> anyhow::Resu
                 duration_histograms::derive(&mut tx, store.backend()).await?;
             }
             "conversion_touches" => derive_conversion_touches(&mut tx).await?,
-            _ => derive_follow_ups(&mut tx, zone).await?,
+            "follow_up_outcomes" => derive_follow_ups(&mut tx, zone).await?,
+            _ => {
+                super::forecast_changes::derive(&mut tx, store.backend(), zone).await?;
+            }
         }
         tracing::info!(
             derived = name,

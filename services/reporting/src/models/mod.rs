@@ -7,6 +7,7 @@ pub mod apply;
 pub mod derived;
 pub mod duration_histograms;
 pub mod follow_ups;
+pub mod forecast_changes;
 pub mod open_days;
 pub mod per_deal;
 pub mod queries;

@@ -18,7 +18,7 @@ use crate::rebuild::bulk;
 use crate::rebuild::fold::{Table, Value};
 
 const COLUMNS: &str = "version, at_ms, team_id, rep_id, stage, status, currency, amount_minor, \
-                       weighted_minor";
+                       weighted_minor, close_date";
 
 fn version_of(row: &AnyRow) -> Result<Version, sqlx::Error> {
     Ok(Version {
@@ -31,12 +31,14 @@ fn version_of(row: &AnyRow) -> Result<Version, sqlx::Error> {
         currency: row.try_get("currency")?,
         amount_minor: row.try_get("amount_minor")?,
         weighted_minor: row.try_get("weighted_minor")?,
+        close_date: row.try_get("close_date")?,
     })
 }
 
 /// After `new`, a version of `opportunity_id` not stored before, was
 /// inserted in `tx`: adds its changes (between the versions stored just
-/// below and above it) to the day and month sums.
+/// below and above it) to the day and month sums, and to the forecast's
+/// changes (`models/forecast_changes.rs`).
 pub async fn version_added(
     tx: &mut Tx,
     zone: &TimeZone,
@@ -61,7 +63,13 @@ pub async fn version_added(
         near.push(row.as_ref().map(version_of).transpose()?);
     }
     let changes = open_days::insertion(near[0].as_ref(), new, near[1].as_ref(), zone);
-    add(tx, &changes).await
+    add(tx, &changes).await?;
+    let forecast = crate::forecast_changes::insertion(
+        opportunity_id,
+        (near[0].as_ref(), new, near[1].as_ref()),
+        zone,
+    );
+    super::forecast_changes::add(tx, &forecast).await
 }
 
 /// Adds `changes` to the day sums and, summed per month, to the month sums.
@@ -157,28 +165,37 @@ pub async fn derive(tx: &mut Tx, backend: Backend, zone: &TimeZone) -> anyhow::R
             .execute(&mut **tx)
             .await?;
     }
+    let mut daily = Changes::new();
+    each_deal(tx, |_, deal| open_days::of_history(deal, zone, &mut daily)).await?;
+    write(tx, backend, &open_days::without_zeros(daily)).await
+}
+
+/// Calls `each` with every deal's id and versions (in version order) in
+/// `reporting_opportunity_history`, streamed: the history can be millions
+/// of rows.
+pub async fn each_deal(
+    tx: &mut Tx,
+    mut each: impl FnMut(&str, &[Version]),
+) -> Result<(), StoreError> {
     let sql = format!(
         "SELECT opportunity_id, {COLUMNS} FROM reporting_opportunity_history \
          ORDER BY opportunity_id, version"
     );
-    // Streamed: the history can be millions of rows.
     let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&mut **tx);
-    let mut daily = Changes::new();
     let mut deal: Vec<Version> = Vec::new();
     let mut deal_id = String::new();
     while let Some(row) = rows.try_next().await? {
         let row = &row;
         let id: String = row.try_get("opportunity_id")?;
         if id != deal_id {
-            open_days::of_history(&deal, zone, &mut daily);
+            each(&deal_id, &deal);
             deal.clear();
             deal_id = id;
         }
         deal.push(version_of(row)?);
     }
-    drop(rows);
-    open_days::of_history(&deal, zone, &mut daily);
-    write(tx, backend, &open_days::without_zeros(daily)).await
+    each(&deal_id, &deal);
+    Ok(())
 }
 
 impl Reader {

@@ -3,11 +3,8 @@
 //! changed deals are read one row per deal version. The sums the everyday
 //! reports read are in `queries.rs`.
 
-use std::collections::BTreeMap;
-
-use leadwheel_plumbing::store::{Backend, StoreError};
+use leadwheel_plumbing::store::StoreError;
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::queries::{Filter, Reader, fetch};
 
@@ -165,6 +162,62 @@ impl Reader {
         now_ms: i64,
     ) -> Result<Vec<ChangedDeal>, StoreError> {
         let versions = self.changed_versions(since_ms, now_ms).await?;
+        self.deals_of_versions(filter, &versions).await
+    }
+
+    /// The deals `ids` as they stood at `since_ms` and at `now_ms` (each
+    /// side `None` when there was no version then or it was outside
+    /// `filter`), in the order given.
+    pub async fn deals_at(
+        &self,
+        filter: &Filter,
+        ids: &[String],
+        since_ms: i64,
+        now_ms: i64,
+    ) -> Result<Vec<ChangedDeal>, StoreError> {
+        let mut versions = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(VERSIONS_PER_READ) {
+            let marks: Vec<String> = (3..chunk.len() + 3).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT opportunity_id, \
+                 MAX(CASE WHEN at_ms <= $1 THEN version END) AS then_version, \
+                 MAX(CASE WHEN at_ms <= $2 THEN version END) AS now_version \
+                 FROM reporting_opportunity_history WHERE opportunity_id IN ({}) \
+                 GROUP BY opportunity_id",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(since_ms)
+                .bind(now_ms);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(self.store.pool()).await? {
+                versions.push((
+                    row.try_get("opportunity_id")?,
+                    row.try_get("then_version")?,
+                    row.try_get("now_version")?,
+                ));
+            }
+        }
+        versions.sort();
+        let mut deals = self.deals_of_versions(filter, &versions).await?;
+        let place: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (id.as_str(), n))
+            .collect();
+        deals.sort_by_key(|deal| place.get(deal.opportunity_id.as_str()).copied());
+        Ok(deals)
+    }
+
+    /// Each deal of `versions` (by id, sorted) at its version then and now,
+    /// the rows read by id in chunks.
+    async fn deals_of_versions(
+        &self,
+        filter: &Filter,
+        versions: &[(String, Option<i64>, Option<i64>)],
+    ) -> Result<Vec<ChangedDeal>, StoreError> {
         let mut changed: Vec<ChangedDeal> = Vec::new();
         for chunk in versions.chunks(VERSIONS_PER_READ) {
             let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
@@ -267,212 +320,9 @@ impl Reader {
     }
 }
 
-/// The deals that moved a forecast period since a moment, summed and the
-/// largest listed ([`Reader::forecast_moves`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ForecastMoves {
-    /// Per currency, what the changed deals added to the period's forecast
-    /// then minus what they add now: (won, weighted open).
-    pub then_minus_now: BTreeMap<String, (i64, i64)>,
-    /// How many deals add a different amount now than then.
-    pub deals_moved: i64,
-    /// The largest of those moves, largest change first, then by deal.
-    pub largest: Vec<MovedDeal>,
-}
-
-/// One deal's move: what it added to the period then and now, and how it
-/// stood (`None`: no version yet, or outside the filter).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MovedDeal {
-    pub opportunity_id: String,
-    pub before_minor: i64,
-    pub after_minor: i64,
-    pub then: Option<DealSide>,
-    pub now: Option<DealSide>,
-}
-
-/// What a move shows of a deal at one moment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DealSide {
-    pub team_id: String,
-    pub rep_id: String,
-    pub currency: String,
-    pub stage: String,
-    pub close_date: String,
-}
-
-impl Reader {
-    /// How the forecast of the period `bounds` moved within `filter`
-    /// between `since_ms` and `now_ms`, computed in the store: each changed
-    /// deal's contribution then and now (its amount when won in the period,
-    /// its weighted value when open and expected to close in it, from the
-    /// version in force at each moment, so a probability changed later does
-    /// not rewrite what was forecast before), summed per currency and
-    /// counted, and only the `limit` largest moves returned. The deals read
-    /// are those with some version that could add to the period; only the
-    /// sums and the listed rows cross to the service (at 1,000,000 deals a
-    /// period's changes since early in it are ~8,000 deals: read row by row
-    /// they took ~240 ms).
-    pub async fn forecast_moves(
-        &self,
-        filter: &Filter,
-        (since_ms, now_ms): (i64, i64),
-        bounds: &ForecastBounds,
-        limit: usize,
-    ) -> Result<ForecastMoves, StoreError> {
-        // $1 since, $2 now, $3..$6 the bounds, $7 the limit, then the
-        // filter's values, bound once and used on each side.
-        let (clause, binds) = filter.clause(8);
-        let (then_clause, _) = filter.clause_on("t.", 8);
-        let (now_clause, _) = filter.clause_on("n.", 8);
-        // Postgres is told to look each side up by its key (a lateral
-        // subquery); a plain join could be planned as a scan of every
-        // version when its estimate of the changed deals is off. SQLite has
-        // no LATERAL and looks a materialised table's rows up by key.
-        let version_at = |alias: &str, version: &str, side_clause: &str| match self.store.backend()
-        {
-            Backend::Postgres => format!(
-                "LEFT JOIN LATERAL (SELECT * FROM reporting_opportunity_history {alias} \
-                 WHERE {alias}.opportunity_id = p.opportunity_id \
-                 AND {alias}.version = p.{version}{side_clause}) {alias} ON TRUE"
-            ),
-            Backend::Sqlite => format!(
-                "LEFT JOIN reporting_opportunity_history {alias} \
-                 ON {alias}.opportunity_id = p.opportunity_id \
-                 AND {alias}.version = p.{version}{side_clause}"
-            ),
-        };
-        let side = |alias: &str| {
-            format!(
-                "{alias}.team_id AS {alias}_team, {alias}.rep_id AS {alias}_rep, \
-                 {alias}.currency AS {alias}_currency, {alias}.stage AS {alias}_stage, \
-                 {alias}.close_date AS {alias}_close, \
-                 CASE WHEN {alias}.status = 'won' AND {alias}.at_ms >= $5 \
-                 AND {alias}.at_ms <= $6 THEN {alias}.amount_minor ELSE 0 END AS {alias}_won, \
-                 CASE WHEN {alias}.status = 'open' AND {alias}.close_date >= $3 \
-                 AND {alias}.close_date <= $4 THEN {alias}.weighted_minor ELSE 0 END \
-                 AS {alias}_open"
-            )
-        };
-        let (no_text, no_number) = ("CAST(NULL AS TEXT)", "CAST(NULL AS BIGINT)");
-        // The first SELECT names the columns; the others line up with it.
-        let no_side = [no_text; 5].join(", ");
-        let named_no_side = |alias: &str| {
-            ["team", "rep", "currency", "stage", "close"]
-                .map(|column| format!("{no_text} AS {alias}_{column}"))
-                .join(", ")
-        };
-        let sql = format!(
-            "WITH changed AS (SELECT opportunity_id FROM reporting_opportunity_history \
-             WHERE close_date >= $3 AND close_date <= $4{clause} \
-             UNION SELECT opportunity_id FROM reporting_opportunity_history \
-             WHERE status = 'won' AND at_ms >= $5 AND at_ms <= $6{clause}), \
-             picked AS MATERIALIZED (SELECT c.opportunity_id, \
-             (SELECT MAX(v.version) FROM reporting_opportunity_history v \
-             WHERE v.opportunity_id = c.opportunity_id AND v.at_ms <= $1) AS then_version, \
-             (SELECT MAX(v.version) FROM reporting_opportunity_history v \
-             WHERE v.opportunity_id = c.opportunity_id AND v.at_ms <= $2) AS now_version \
-             FROM changed c), \
-             sides AS MATERIALIZED (SELECT p.opportunity_id, {then_side}, {now_side} \
-             FROM picked p {then_join} {now_join} \
-             WHERE p.then_version IS DISTINCT FROM p.now_version), \
-             moved AS MATERIALIZED (SELECT * FROM sides WHERE t_won + t_open <> n_won + n_open) \
-             SELECT CAST(0 AS BIGINT) AS part, CAST(NULL AS TEXT) AS opportunity_id, currency, \
-             CAST(SUM(won) AS BIGINT) AS won_minor, CAST(SUM(weighted) AS BIGINT) AS weighted_minor, \
-             {then_names}, {now_names}, {no_number} AS before_minor, \
-             {no_number} AS after_minor \
-             FROM (SELECT t_currency AS currency, t_won AS won, t_open AS weighted FROM sides \
-             WHERE t_currency IS NOT NULL \
-             UNION ALL SELECT n_currency, -n_won, -n_open FROM sides \
-             WHERE n_currency IS NOT NULL) AS parts GROUP BY currency \
-             UNION ALL SELECT CAST(1 AS BIGINT), {no_text}, {no_text}, CAST(COUNT(*) AS BIGINT), \
-             {no_number}, {no_side}, {no_side}, {no_number}, {no_number} FROM moved \
-             UNION ALL SELECT * FROM (SELECT CAST(2 AS BIGINT), opportunity_id, {no_text}, \
-             {no_number}, {no_number}, t_team, t_rep, t_currency, t_stage, t_close, \
-             n_team, n_rep, n_currency, n_stage, n_close, \
-             CAST(t_won + t_open AS BIGINT), CAST(n_won + n_open AS BIGINT) FROM moved \
-             ORDER BY ABS((n_won + n_open) - (t_won + t_open)) DESC, opportunity_id \
-             LIMIT $7) AS largest",
-            then_names = named_no_side("t"),
-            now_names = named_no_side("n"),
-            then_side = side("t"),
-            now_side = side("n"),
-            then_join = version_at("t", "then_version", &then_clause),
-            now_join = version_at("n", "now_version", &now_clause),
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(since_ms)
-            .bind(now_ms)
-            .bind(bounds.from.clone())
-            .bind(bounds.to.clone())
-            .bind(bounds.start_ms)
-            .bind(bounds.end_ms)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        for value in binds {
-            query = query.bind(value);
-        }
-        let mut moves = ForecastMoves::default();
-        for row in query.fetch_all(self.store.pool()).await? {
-            match row.try_get::<i64, _>("part")? {
-                0 => {
-                    moves.then_minus_now.insert(
-                        row.try_get("currency")?,
-                        (row.try_get("won_minor")?, row.try_get("weighted_minor")?),
-                    );
-                }
-                1 => moves.deals_moved = row.try_get("won_minor")?,
-                _ => moves.largest.push(MovedDeal {
-                    opportunity_id: row.try_get("opportunity_id")?,
-                    before_minor: row.try_get("before_minor")?,
-                    after_minor: row.try_get("after_minor")?,
-                    then: deal_side(&row, "t")?,
-                    now: deal_side(&row, "n")?,
-                }),
-            }
-        }
-        // The listed rows' order within the union is the store's to choose.
-        moves.largest.sort_by(|a, b| {
-            (b.after_minor - b.before_minor)
-                .abs()
-                .cmp(&(a.after_minor - a.before_minor).abs())
-                .then_with(|| a.opportunity_id.cmp(&b.opportunity_id))
-        });
-        Ok(moves)
-    }
-}
-
-/// The side `alias` (`t` then, `n` now) of a moved deal's row, `None` when
-/// the deal had no version in the filter at that moment.
-fn deal_side(row: &AnyRow, alias: &str) -> Result<Option<DealSide>, StoreError> {
-    let text =
-        |column: &str| row.try_get::<Option<String>, _>(format!("{alias}_{column}").as_str());
-    let Some(team_id) = text("team")? else {
-        return Ok(None);
-    };
-    Ok(Some(DealSide {
-        team_id,
-        rep_id: text("rep")?.unwrap_or_default(),
-        currency: text("currency")?.unwrap_or_default(),
-        stage: text("stage")?.unwrap_or_default(),
-        close_date: text("close")?.unwrap_or_default(),
-    }))
-}
-
 /// Deals whose versions one statement reads by id (well under both
 /// backends' limits on bound values).
 const VERSIONS_PER_READ: usize = 500;
-
-/// What a deal version must match to add to a forecast period: open with
-/// its close date in `from..=to` (days, `YYYY-MM-DD`), or won at a moment in
-/// `start_ms..=end_ms` (the period's first and last millisecond in the
-/// business time zone).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForecastBounds {
-    pub from: String,
-    pub to: String,
-    pub start_ms: i64,
-    pub end_ms: i64,
-}
 
 /// A deal changed since a moment: as it stood then and now (`None`: no
 /// version yet, or outside the filter).

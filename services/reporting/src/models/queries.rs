@@ -24,13 +24,7 @@ pub struct Filter {
 impl Filter {
     /// The `AND ...` clause for this filter, its parameters numbered from
     /// `next`, and the values to bind in order.
-    pub(super) fn clause(&self, next: usize) -> (String, Vec<String>) {
-        self.clause_on("", next)
-    }
-
-    /// [`Self::clause`] on the columns of `table.` (a join's alias with its
-    /// dot, or "" for unqualified columns).
-    pub(super) fn clause_on(&self, table: &str, mut next: usize) -> (String, Vec<String>) {
+    pub(super) fn clause(&self, mut next: usize) -> (String, Vec<String>) {
         let mut sql = String::new();
         let mut binds = Vec::new();
         if let Some(teams) = &self.teams {
@@ -45,11 +39,11 @@ impl Filter {
                         format!("${}", next - 1)
                     })
                     .collect();
-                sql.push_str(&format!(" AND {table}team_id IN ({})", marks.join(", ")));
+                sql.push_str(&format!(" AND team_id IN ({})", marks.join(", ")));
             }
         }
         if let Some(rep) = &self.rep {
-            sql.push_str(&format!(" AND {table}rep_id = ${next}"));
+            sql.push_str(&format!(" AND rep_id = ${next}"));
             binds.push(rep.clone());
         }
         (sql, binds)

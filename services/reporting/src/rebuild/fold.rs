@@ -641,15 +641,18 @@ impl Fold {
         add(self.daily.entry(cell).or_default(), [1, count.amount_minor]);
     }
 
-    /// The open pipeline's changes per day (`crate::open_days`) of the
-    /// folded deal versions, each deal's in version order.
-    pub fn open_changes(&self) -> crate::open_days::Changes {
+    /// The folded deals, each with its versions in version order, in
+    /// order of deal.
+    pub fn deal_versions(&self) -> impl Iterator<Item = (&str, Vec<crate::open_days::Version>)> {
         let mut ordered: Vec<(&(String, i64), &HistoryRow)> = self.history.iter().collect();
         ordered.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        let mut changes = crate::open_days::Changes::new();
+        let text = |name| self.names.get(name).to_string();
+        let mut deals = Vec::new();
         for deal in ordered.chunk_by(|a, b| a.0.0 == b.0.0) {
-            let text = |name| self.names.get(name).to_string();
-            let versions: Vec<crate::open_days::Version> = deal
+            deals.push((deal[0].0.0.as_str(), deal.to_vec()));
+        }
+        deals.into_iter().map(move |(id, deal)| {
+            let versions = deal
                 .iter()
                 .map(|((_, version), row)| {
                     let d = &row.deal;
@@ -663,12 +666,12 @@ impl Fold {
                         currency: text(d.currency),
                         amount_minor: d.amount_minor,
                         weighted_minor: d.weighted_minor,
+                        close_date: text(d.close_date),
                     }
                 })
                 .collect();
-            crate::open_days::of_history(&versions, &self.zone, &mut changes);
-        }
-        crate::open_days::without_zeros(changes)
+            (id, versions)
+        })
     }
 
     /// The folded durations' day histograms

@@ -30,7 +30,7 @@ use crate::{CONSUMERS, MIGRATOR};
 /// other tables (`reporting_quotas`, `reporting_adjustments`) are set
 /// through the API and kept; a test checks every `reporting_*` table is in
 /// one list or the other.
-pub const READ_MODELS: [&str; 24] = [
+pub const READ_MODELS: [&str; 25] = [
     "reporting_counters",
     "reporting_facts",
     "reporting_opportunities",
@@ -55,6 +55,7 @@ pub const READ_MODELS: [&str; 24] = [
     "reporting_balance_accounts",
     "reporting_open_daily",
     "reporting_open_monthly",
+    "reporting_forecast_changes",
 ];
 
 /// The service's tables that do not come from events: quotas and

@@ -267,10 +267,13 @@ impl Rebuilder {
             .await
             .context("beginning the bulk write")?;
         let mut rows = bulk::write(&mut tx, fresh.store.backend(), &fold).await?;
-        rows +=
-            crate::models::open_days::write(&mut tx, fresh.store.backend(), &fold.open_changes())
-                .await
-                .context("writing the open pipeline's day sums")?;
+        rows += write_deal_changes(
+            &mut tx,
+            fresh.store.backend(),
+            &fold,
+            &self.handler.applier.zone,
+        )
+        .await?;
         rows += crate::models::duration_histograms::write(
             &mut tx,
             fresh.store.backend(),
@@ -441,4 +444,38 @@ pub async fn consumer_progress(bus: &Bus) -> Result<Vec<ConsumerProgress>, Error
         });
     }
     Ok(out)
+}
+
+/// Writes the open pipeline's day sums and the forecast's changes of the
+/// folded deal versions. The forecast's changes are per deal, so they are
+/// written every few hundred thousand rather than held for the whole
+/// history (millions of rows at the scale).
+async fn write_deal_changes(
+    tx: &mut leadwheel_plumbing::Tx,
+    backend: leadwheel_plumbing::store::Backend,
+    fold: &fold::Fold,
+    zone: &jiff::tz::TimeZone,
+) -> anyhow::Result<u64> {
+    const FORECAST_ROWS_HELD: usize = 200_000;
+    let mut open = crate::open_days::Changes::new();
+    let mut forecast = crate::forecast_changes::Changes::new();
+    let mut rows = 0;
+    for (id, versions) in fold.deal_versions() {
+        crate::open_days::of_history(&versions, zone, &mut open);
+        crate::forecast_changes::of_history(id, &versions, zone, &mut forecast);
+        if forecast.len() >= FORECAST_ROWS_HELD {
+            let held = crate::open_days::without_zeros_of(std::mem::take(&mut forecast));
+            rows += crate::models::forecast_changes::write(tx, backend, &held)
+                .await
+                .context("writing the forecast's changes")?;
+        }
+    }
+    let held = crate::open_days::without_zeros_of(forecast);
+    rows += crate::models::forecast_changes::write(tx, backend, &held)
+        .await
+        .context("writing the forecast's changes")?;
+    rows += crate::models::open_days::write(tx, backend, &crate::open_days::without_zeros(open))
+        .await
+        .context("writing the open pipeline's day sums")?;
+    Ok(rows)
 }

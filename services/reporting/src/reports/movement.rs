@@ -26,7 +26,8 @@ use leadwheel_proto::reporting::v1::{
 use super::Reports;
 use super::forecast::quota_kind;
 use crate::error::Error;
-use crate::models::per_deal::{DealAsOf, DealSide, ForecastBounds};
+use crate::models::forecast_changes::Moved;
+use crate::models::per_deal::DealAsOf;
 use crate::models::queries::Filter;
 use crate::period::{self, Days};
 
@@ -36,21 +37,6 @@ pub fn end_of_day(date: Date, zone: &TimeZone) -> i64 {
     next.to_zoned(zone.clone())
         .map(|z: Zoned| z.timestamp().as_millisecond() - 1)
         .unwrap_or(i64::MAX)
-}
-
-/// What a deal version must match to add anything to `days`' forecast
-/// (see [`contribution`]).
-fn forecast_bounds(days: &Days, zone: &TimeZone) -> ForecastBounds {
-    let start_ms = days
-        .from
-        .yesterday()
-        .map_or(i64::MIN, |day_before| end_of_day(day_before, zone) + 1);
-    ForecastBounds {
-        from: days.from_key(),
-        to: days.to_key(),
-        start_ms,
-        end_ms: end_of_day(days.to, zone),
-    }
 }
 
 /// What `deal` adds to the forecast of `days`: its amount when won in the
@@ -122,10 +108,19 @@ impl Reports {
             .filter(caller, &request.team_id, &request.rep_id)
             .await?;
         let zone = &self.settings.zone;
-        let bounds = forecast_bounds(&days, zone);
+        let (from_month, to_month) = (days.from_key(), days.to_key());
+        let (since_day, today_day) = (since.to_string(), today.to_string());
         let moves = self
             .reader
-            .forecast_moves(&filter, (end_of_day(since, zone), now_ms), &bounds, limit)
+            .forecast_moves(
+                &filter,
+                &Moved {
+                    months: (&from_month[..7], &to_month[..7]),
+                    days: (&since_day, &today_day),
+                    moments_ms: (end_of_day(since, zone), now_ms),
+                },
+                limit,
+            )
             .await?;
         let now = self.forecast_now(&filter, &days).await?;
         let mut before = now.clone();
@@ -138,11 +133,15 @@ impl Reports {
             .largest
             .iter()
             .map(|deal| {
+                let (old, new) = (deal.then.as_ref(), deal.now.as_ref());
                 deal_move(
                     &deal.opportunity_id,
-                    (deal.before_minor, deal.after_minor),
-                    deal.then.as_ref().map(Side::from),
-                    deal.now.as_ref().map(Side::from),
+                    (
+                        old.map_or(0, |d| contribution(d, &days, zone)),
+                        new.map_or(0, |d| contribution(d, &days, zone)),
+                    ),
+                    old.map(Side::from),
+                    new.map(Side::from),
                 )
             })
             .collect();
@@ -210,18 +209,6 @@ impl<'a> From<&'a DealAsOf> for Side<'a> {
             currency: &deal.currency,
             stage: &deal.stage,
             close_date: &deal.close_date,
-        }
-    }
-}
-
-impl<'a> From<&'a DealSide> for Side<'a> {
-    fn from(side: &'a DealSide) -> Self {
-        Side {
-            team_id: &side.team_id,
-            rep_id: &side.rep_id,
-            currency: &side.currency,
-            stage: &side.stage,
-            close_date: &side.close_date,
         }
     }
 }

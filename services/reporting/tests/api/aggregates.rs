@@ -68,6 +68,18 @@ const TABLES: &[Table] = &[
         keys: &["month", "team_id", "rep_id", "stage", "currency"],
         counters: &["deals", "amount_minor", "weighted_minor"],
     },
+    Table {
+        name: "reporting_forecast_changes",
+        keys: &[
+            "team_id",
+            "month",
+            "day",
+            "opportunity_id",
+            "rep_id",
+            "currency",
+        ],
+        counters: &["won_minor", "weighted_minor"],
+    },
 ];
 
 /// The table's rows with any counter not zero (a bucket emptied by moves
@@ -178,6 +190,13 @@ async fn incremental_aggregates_equal_derived(db: TestDb) {
     )
     .await
     .expect("deriving the open pipeline's day sums");
+    leadwheel_reporting::models::forecast_changes::derive(
+        &mut tx,
+        store.backend(),
+        &jiff::tz::TimeZone::UTC,
+    )
+    .await
+    .expect("deriving the forecast's changes");
     for (table, incremental) in TABLES.iter().zip(incremental) {
         let derived = rows(&mut tx, table).await;
         assert_eq!(incremental, derived, "{}", table.name);

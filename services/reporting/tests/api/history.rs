@@ -5,8 +5,8 @@ use leadwheel_plumbing::Role;
 use leadwheel_plumbing::on_both_backends;
 use leadwheel_plumbing::testing::TestDb;
 use leadwheel_proto::reporting::v1::{
-    DealMove, ForecastAt, GetForecastMovementRequest, GetPipelineRequest, GetRoutingOutcomeRequest,
-    PipelineOpenRow, RouteOutcome,
+    DealMove, ForecastAt, GetForecastMovementRequest, GetForecastMovementResponse,
+    GetPipelineRequest, GetRoutingOutcomeRequest, PipelineOpenRow, RouteOutcome,
 };
 use tonic::Code;
 
@@ -376,7 +376,13 @@ async fn an_upgraded_database_derives_its_sums_at_the_first_start(db: TestDb) {
     let env = Env::new(db);
     let app = spawn_app(&env).await;
     publish_and_wait(&app, &script::november()).await;
-    async fn answers(app: &crate::helpers::TestApp) -> (Vec<PipelineOpenRow>, Vec<RouteOutcome>) {
+    async fn answers(
+        app: &crate::helpers::TestApp,
+    ) -> (
+        Vec<PipelineOpenRow>,
+        Vec<RouteOutcome>,
+        GetForecastMovementResponse,
+    ) {
         let mut client = app.client("maya", Role::Manager).await;
         let as_of = client
             .get_pipeline(GetPipelineRequest {
@@ -396,10 +402,21 @@ async fn an_upgraded_database_derives_its_sums_at_the_first_start(db: TestDb) {
             .expect("GetRoutingOutcome")
             .into_inner()
             .routes;
-        (as_of, routes)
+        let movement = client
+            .get_forecast_movement(GetForecastMovementRequest {
+                team_id: "north".into(),
+                period: month("2026-11-01"),
+                since: "2026-11-04".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("GetForecastMovement")
+            .into_inner();
+        (as_of, routes, movement)
     }
     let before = answers(&app).await;
     assert!(!before.0.is_empty());
+    assert!(before.2.deals_moved > 0, "{:?}", before.2);
     app.stop().await;
 
     let store = leadwheel_plumbing::Store::connect(&url, &leadwheel_reporting::MIGRATOR)
@@ -408,6 +425,7 @@ async fn an_upgraded_database_derives_its_sums_at_the_first_start(db: TestDb) {
     for table in [
         "reporting_open_daily",
         "reporting_open_monthly",
+        "reporting_forecast_changes",
         "reporting_route_daily",
         "reporting_balance",
         "reporting_balance_accounts",

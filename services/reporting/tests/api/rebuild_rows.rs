@@ -57,7 +57,11 @@ async fn rows(store: &leadwheel_plumbing::Store, table: &str) -> Vec<Vec<String>
 
 /// The pre-aggregated tables the rebuild derives from the base tables
 /// (`models::derived`), with their count columns.
-const DERIVED: [(&str, &[&str]); 7] = [
+const DERIVED: [(&str, &[&str]); 8] = [
+    (
+        "reporting_forecast_changes",
+        &["won_minor", "weighted_minor"],
+    ),
     ("reporting_conversion_touches", &["leads"]),
     ("reporting_follow_up_daily", &["follow_ups"]),
     (
