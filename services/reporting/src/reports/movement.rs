@@ -129,7 +129,7 @@ impl Reports {
             line.0 += won_minor;
             line.1 += weighted_minor;
         }
-        let deals = moves
+        let mut deals: Vec<DealMove> = moves
             .largest
             .iter()
             .map(|deal| {
@@ -145,6 +145,9 @@ impl Reports {
                 )
             })
             .collect();
+        // Largest first, as the store chose them (a union's rows come in
+        // the order the store likes).
+        keep_largest(&mut deals, limit);
         let deals_moved = moves.deals_moved;
         Ok(GetForecastMovementResponse {
             period: Some(days.to_proto()),
