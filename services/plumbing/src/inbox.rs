@@ -380,11 +380,21 @@ async fn apply_batch<H: EventHandler>(
 ) {
     let savepoints = events.len() > 1;
     let mut outcomes: Vec<Result<bool, HandlerError>> = Vec::with_capacity(events.len());
-    let at_once = if savepoints && handler.handles_all() {
+    let tried_at_once = savepoints && handler.handles_all();
+    let at_once = if tried_at_once {
         apply_all_at_once(store, spec, handler, &events).await
     } else {
         None
     };
+    let how = match (&at_once, tried_at_once) {
+        (Some(_), _) => "at_once",
+        (None, true) => "redone",
+        (None, false) => "one_at_a_time",
+    };
+    PLUMBING
+        .inbox_batches
+        .get_or_create(&labels(&[("consumer", &spec.durable), ("how", how)]))
+        .inc();
     let committed = async {
         if let Some(at_once) = at_once {
             outcomes = at_once.into_iter().map(Ok).collect();

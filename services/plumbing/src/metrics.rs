@@ -55,6 +55,11 @@ pub struct PlumbingMetrics {
     pub events_published: Family<Labels, Counter>,
     /// Events handled by inbox consumers, by consumer and result.
     pub events_consumed: Family<Labels, Counter>,
+    /// Batches of events an inbox consumer applied, by consumer and how:
+    /// `at_once` (the handler's `handle_all`), `one_at_a_time` (the
+    /// handler takes events one by one, or a batch of one), `redone` (at
+    /// once failed; applied again one event at a time).
+    pub inbox_batches: Family<Labels, Counter>,
     /// Outbox rows not yet published (as of the last relay pass).
     pub outbox_pending: Gauge,
     /// Time from commit to JetStream ack for outbox rows.
@@ -68,6 +73,7 @@ pub static PLUMBING: LazyLock<PlumbingMetrics> = LazyLock::new(|| {
     let metrics = PlumbingMetrics {
         events_published: Family::default(),
         events_consumed: Family::default(),
+        inbox_batches: Family::default(),
         outbox_pending: Gauge::default(),
         outbox_publish_lag: latency_histogram(),
         grpc_requests: Family::default(),
@@ -81,6 +87,11 @@ pub static PLUMBING: LazyLock<PlumbingMetrics> = LazyLock::new(|| {
         "events_consumed",
         "Events handled by inbox consumers",
         metrics.events_consumed.clone(),
+    );
+    register(
+        "inbox_batches",
+        "Batches of events applied by inbox consumers, by how (at_once, one_at_a_time, redone)",
+        metrics.inbox_batches.clone(),
     );
     register(
         "outbox_pending",

@@ -246,6 +246,22 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
     let bus = Bus::connect(&config).await.unwrap();
     let one_at_a_time = Arc::new(AtomicUsize::new(0));
     let at_once = Arc::new(AtomicUsize::new(0));
+    // Its own name per backend: the batches' metric is counted per
+    // consumer in this process, where both backends' tests run.
+    let durable = if db.url.starts_with("postgres") {
+        "test-at-once-pg"
+    } else {
+        "test-at-once-lite"
+    };
+    let batches = |how: &str| {
+        leadwheel_plumbing::metrics::PLUMBING
+            .inbox_batches
+            .get_or_create(&leadwheel_plumbing::metrics::labels(&[
+                ("consumer", durable),
+                ("how", how),
+            ]))
+            .get()
+    };
     let run = |keys_before: Vec<&'static str>| {
         let (bus, store, nats_url) = (bus.clone(), store.clone(), nats.url());
         let (one_at_a_time, at_once) = (one_at_a_time.clone(), at_once.clone());
@@ -263,7 +279,7 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
                 store.clone(),
                 outbox,
                 ConsumerSpec {
-                    durable: "test-at-once".into(),
+                    durable: durable.into(),
                     stream: &INTAKE_STREAM,
                     filter_subjects: vec![],
                 },
@@ -282,7 +298,7 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
                 }
             })
             .await;
-            testing::wait_consumer_done(&nats_url, &INTAKE_STREAM, "test-at-once").await;
+            testing::wait_consumer_done(&nats_url, &INTAKE_STREAM, durable).await;
             cancel.cancel();
             consumer.await.unwrap();
         }
@@ -297,6 +313,8 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
         0,
         "never one at a time"
     );
+    assert!(batches("at_once") >= 1, "counted at once");
+    assert_eq!(batches("redone"), 0, "none counted redone");
 
     publish_keys(&nats, &["b0", "b1", "b2", "b3"]).await;
     run(vec!["b0", "b1", "b3"]).await;
@@ -304,6 +322,7 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
         one_at_a_time.load(Ordering::SeqCst) >= 4,
         "the poisoned batch applied again one event at a time"
     );
+    assert!(batches("redone") >= 1, "the poisoned batch counted redone");
     let mut applied = markers(&store).await;
     applied.sort();
     assert_eq!(
@@ -311,11 +330,11 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
         ["a0", "a1", "a2", "a3", "a4", "a5", "b0", "b1", "b3"],
         "each once, the poisoned event never, nothing of the failed batch"
     );
-    let inbox_rows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM lw_inbox WHERE consumer = 'test-at-once'")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+    let inbox_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lw_inbox WHERE consumer = $1")
+        .bind(durable)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(inbox_rows, 9, "the terminated event is not recorded");
 }
 
