@@ -105,9 +105,6 @@ async fn secondary_indexes(tx: &mut Tx, backend: Backend) -> Result<Vec<Index>> 
 }
 
 pub(crate) async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> Result<u64> {
-    if backend == Backend::Sqlite {
-        return insert_json(tx, table).await;
-    }
     let per_statement = (MAX_PARAMS / table.columns.len()).max(1);
     let mut rows = table.rows.peekable();
     let mut written = 0;
@@ -130,89 +127,6 @@ pub(crate) async fn insert(tx: &mut Tx, backend: Backend, table: Table<'_>) -> R
         written += chunk.len() as u64;
     }
     Ok(written)
-}
-
-/// Rows per statement of [`insert_json`].
-const JSON_ROWS: usize = 8_192;
-
-/// SQLite: the rows go in as one JSON array of arrays per statement
-/// (`INSERT … SELECT value ->> 0, … FROM json_each(?)`), one bound
-/// parameter for thousands of rows, parsed by SQLite itself. Bound one
-/// value at a time, each row's values cost sqlx's argument conversion and
-/// SQLite's binding per value; a profile of the rebuild's bulk write at
-/// 1,000,000 deals had that as the largest part of the write.
-async fn insert_json(tx: &mut Tx, table: Table<'_>) -> Result<u64> {
-    let picks: Vec<String> = (0..table.columns.len())
-        .map(|n| format!("value ->> {n}"))
-        .collect();
-    // Table and column names are the fold's constants; values are bound.
-    let sql = format!(
-        "INSERT INTO {} ({}) SELECT {} FROM json_each(?)",
-        table.name,
-        table.columns.join(", "),
-        picks.join(", ")
-    );
-    let mut rows = table.rows.peekable();
-    let mut written = 0;
-    let mut json = String::new();
-    while rows.peek().is_some() {
-        json.clear();
-        json.push('[');
-        let mut count = 0;
-        for row in rows.by_ref().take(JSON_ROWS) {
-            if count > 0 {
-                json.push(',');
-            }
-            json_row(&mut json, &row);
-            count += 1;
-        }
-        json.push(']');
-        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(json.as_str())
-            .execute(&mut **tx)
-            .await?;
-        written += count as u64;
-    }
-    Ok(written)
-}
-
-/// Appends `row` to `json` as a JSON array.
-fn json_row(json: &mut String, row: &[Value<'_>]) {
-    use std::fmt::Write;
-    json.push('[');
-    for (n, value) in row.iter().enumerate() {
-        if n > 0 {
-            json.push(',');
-        }
-        match value {
-            Value::Int(int) => {
-                let _ = write!(json, "{int}");
-            }
-            Value::Text(text) => json_string(json, text),
-        }
-    }
-    json.push(']');
-}
-
-/// Appends `text` to `json` as a JSON string.
-fn json_string(json: &mut String, text: &str) {
-    use std::fmt::Write;
-    json.push('"');
-    if !text.chars().any(|c| c == '"' || c == '\\' || c < ' ') {
-        json.push_str(text);
-    } else {
-        for c in text.chars() {
-            match c {
-                '"' => json.push_str("\\\""),
-                '\\' => json.push_str("\\\\"),
-                c if c < ' ' => {
-                    let _ = write!(json, "\\u{:04x}", c as u32);
-                }
-                c => json.push(c),
-            }
-        }
-    }
-    json.push('"');
 }
 
 /// `INSERT INTO name (columns) VALUES ($1, ...), ...` for `rows` rows.
@@ -249,71 +163,6 @@ fn statement(backend: Backend, name: &str, columns: &[&str], rows: usize) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_row_is_a_json_array_with_its_text_escaped() {
-        let mut json = String::new();
-        json_row(
-            &mut json,
-            &[
-                Value::Text("a \"quoted\" \\ line\n"),
-                Value::Int(-42),
-                Value::Text("客户"),
-            ],
-        );
-        assert_eq!(json, r#"["a \"quoted\" \\ line\u000a",-42,"客户"]"#);
-        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed[0], "a \"quoted\" \\ line\n");
-    }
-
-    /// Rows written as JSON come back as they were: text with quotes,
-    /// backslashes, control characters and CJK, integers at both ends of
-    /// i64, more rows than one statement takes, in order.
-    #[tokio::test]
-    async fn rows_written_as_json_read_back_the_same() {
-        let db = leadwheel_plumbing::testing::TestDb::sqlite();
-        let store = leadwheel_plumbing::Store::connect(&db.url, &crate::MIGRATOR)
-            .await
-            .unwrap();
-        let mut tx = store.begin().await.unwrap();
-        sqlx::query(
-            "CREATE TABLE bulk_t (n BIGINT NOT NULL, name TEXT NOT NULL, v BIGINT NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-        let names = ["plain", "a \"quoted\" \\ line\n\t", "客户 \u{1}", ""];
-        let rows: Vec<(i64, String, i64)> = (0..JSON_ROWS as i64 * 2 + 3)
-            .map(|n| {
-                let v = match n % 3 {
-                    0 => i64::MAX,
-                    1 => i64::MIN,
-                    _ => -n,
-                };
-                (n, names[n as usize % names.len()].to_string(), v)
-            })
-            .collect();
-        let table = Table {
-            name: "bulk_t",
-            columns: &["n", "name", "v"],
-            len: rows.len(),
-            rows: Box::new(
-                rows.iter()
-                    .map(|(n, name, v)| vec![Value::Int(*n), Value::Text(name), Value::Int(*v)]),
-            ),
-        };
-        let written = insert(&mut tx, Backend::Sqlite, table).await.unwrap();
-        assert_eq!(written, rows.len() as u64);
-        let read: Vec<(i64, String, i64)> =
-            sqlx::query("SELECT n, name, v FROM bulk_t ORDER BY rowid")
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| (row.get("n"), row.get("name"), row.get("v")))
-                .collect();
-        assert_eq!(read, rows);
-    }
 
     #[test]
     fn statement_numbers_every_parameter() {
