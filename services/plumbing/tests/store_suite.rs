@@ -44,6 +44,19 @@ async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
 /// tried and failed (so the events were kept through a real failed
 /// publish), checks they are all still pending, brings NATS back and waits
 /// until the relay has published them.
+/// A `LeadCreated` draft per key, keyed by it, without trace context.
+fn lead_drafts(keys: &[String]) -> Vec<(EventDraft, Option<String>)> {
+    keys.iter()
+        .map(|key| {
+            let payload = LeadCreated {
+                lead_id: key.clone(),
+                ..Default::default()
+            };
+            (EventDraft::new("intake.lead.created", key, &payload), None)
+        })
+        .collect()
+}
+
 /// The keys of the envelopes a plain subscription received, in order,
 /// until none comes for half a second (every publish, duplicates too).
 async fn received_keys(raw: &mut async_nats::Subscriber) -> Vec<String> {
@@ -231,17 +244,10 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
         let (store, box_) = (store.clone(), box_.clone());
         async move {
             let mut tx = store.begin().await.unwrap();
-            let drafts = keys
-                .iter()
-                .map(|key| {
-                    let payload = LeadCreated {
-                        lead_id: key.clone(),
-                        ..Default::default()
-                    };
-                    (EventDraft::new("intake.lead.created", key, &payload), None)
-                })
-                .collect();
-            let written = box_.enqueue_written(&mut tx, drafts).await.unwrap();
+            let written = box_
+                .enqueue_written(&mut tx, lead_drafts(&keys))
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
             // A poll woken between the commit and the handover must leave
             // the events to the handover (or they go out twice).
@@ -372,17 +378,10 @@ async fn handed_events_wait_for_their_marks_without_going_out_twice(db: TestDb, 
     ));
     let keys: Vec<String> = (0..5).map(|i| format!("held-{i}")).collect();
     let mut tx = store.begin().await.unwrap();
-    let drafts = keys
-        .iter()
-        .map(|key| {
-            let payload = LeadCreated {
-                lead_id: key.clone(),
-                ..Default::default()
-            };
-            (EventDraft::new("intake.lead.created", key, &payload), None)
-        })
-        .collect();
-    let written = box_.enqueue_written(&mut tx, drafts).await.unwrap();
+    let written = box_
+        .enqueue_written(&mut tx, lead_drafts(&keys))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     // Someone else holds the write lock: a write on SQLite (one writer),
     // the outbox table locked against updates on Postgres (reads go on).

@@ -175,6 +175,58 @@ pub fn without_zeros(changes: Changes) -> Changes {
     without_zeros_of(changes)
 }
 
+/// What the property tests of the day sums and the forecast's changes
+/// share: versions arriving in any order, with repeats.
+#[cfg(test)]
+pub(crate) mod arrivals {
+    use std::collections::BTreeMap;
+
+    use super::Version;
+
+    /// The order versions `0..len` arrive in: every one once, shuffled by
+    /// `shuffle`, and every third pick sent again.
+    pub fn order(len: usize, shuffle: &[proptest::sample::Index]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..len).collect();
+        for (i, pick) in shuffle.iter().enumerate() {
+            let j = pick.index(len);
+            if i % 3 == 0 {
+                order.push(j);
+            } else {
+                order.swap(i % len, j);
+            }
+        }
+        order
+    }
+
+    /// Inserts `versions` in `order` the way the consumer does: each new
+    /// version between the ones stored below and above it (`insertion`'s
+    /// changes summed), repeats skipped.
+    pub fn incrementally<K: Ord, const N: usize>(
+        versions: &[Version],
+        order: &[usize],
+        insertion: impl Fn(Option<&Version>, &Version, Option<&Version>) -> BTreeMap<K, [i64; N]>,
+    ) -> BTreeMap<K, [i64; N]> {
+        let mut stored: BTreeMap<i64, &Version> = BTreeMap::new();
+        let mut sums = BTreeMap::new();
+        for &i in order {
+            let new = &versions[i];
+            if stored.contains_key(&new.version) {
+                continue;
+            }
+            let before = stored.range(..new.version).next_back().map(|(_, v)| *v);
+            let after = stored.range(new.version + 1..).next().map(|(_, v)| *v);
+            for (key, values) in insertion(before, new, after) {
+                let into: &mut [i64; N] = sums.entry(key).or_insert([0; N]);
+                for (sum, value) in into.iter_mut().zip(values) {
+                    *sum += value;
+                }
+            }
+            stored.insert(new.version, new);
+        }
+        super::without_zeros_of(sums)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,33 +247,6 @@ mod tests {
             weighted_minor: amount / 3,
             close_date: "2026-03-01".into(),
         }
-    }
-
-    fn merge(into: &mut Changes, changes: Changes) {
-        for (key, values) in changes {
-            let sums = into.entry(key).or_insert([0; 3]);
-            for (sum, value) in sums.iter_mut().zip(values) {
-                *sum += value;
-            }
-        }
-    }
-
-    /// Inserts `order` one at a time the way the consumer does: each new
-    /// version between the ones stored below and above it, repeats skipped.
-    fn incrementally(versions: &[Version], order: &[usize]) -> Changes {
-        let mut stored: BTreeMap<i64, &Version> = BTreeMap::new();
-        let mut sums = Changes::new();
-        for &i in order {
-            let new = &versions[i];
-            if stored.contains_key(&new.version) {
-                continue;
-            }
-            let before = stored.range(..new.version).next_back().map(|(_, v)| *v);
-            let after = stored.range(new.version + 1..).next().map(|(_, v)| *v);
-            merge(&mut sums, insertion(before, new, after, &TimeZone::UTC));
-            stored.insert(new.version, new);
-        }
-        without_zeros(sums)
     }
 
     #[test]
@@ -279,17 +304,11 @@ mod tests {
             let mut expected = Changes::new();
             of_history(&versions, &TimeZone::UTC, &mut expected);
             let expected = without_zeros(expected);
-            let mut order: Vec<usize> = (0..versions.len()).collect();
-            for (i, pick) in shuffle.iter().enumerate() {
-                let j = pick.index(versions.len());
-                if i % 3 == 0 {
-                    order.push(j);
-                } else {
-                    let k = i % versions.len();
-                    order.swap(k, j);
-                }
-            }
-            prop_assert_eq!(incrementally(&versions, &order), expected);
+            let order = arrivals::order(versions.len(), &shuffle);
+            let sums = arrivals::incrementally(&versions, &order, |before, new, after| {
+                insertion(before, new, after, &TimeZone::UTC)
+            });
+            prop_assert_eq!(sums, expected);
         }
     }
 }
