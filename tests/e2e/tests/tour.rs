@@ -506,6 +506,57 @@ impl Tour {
             {
                 self.ok(command);
             }
+            c if c.starts_with("leadctl quota set --team demo --period month") => {
+                let out = self.ok(command);
+                assert!(out.contains("50000"), "{out}");
+            }
+            c if c.starts_with("leadctl opps stage <OPP> won") => {
+                self.ok(command);
+            }
+            c if c.starts_with("leadctl report forecast --team demo --as maya --role manager") => {
+                // The deal won moves into the month's won value against the
+                // quota once reporting has the event.
+                let json = "leadctl report forecast --team demo --as maya --role manager -o json";
+                let mut forecast = self.json(json);
+                for _ in 0..100 {
+                    if forecast["lines"][0]["won_minor"] == 1_200_050 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    forecast = self.json(json);
+                }
+                let line = &forecast["lines"][0];
+                assert_eq!(line["currency"], "EUR", "{forecast}");
+                assert_eq!(line["won_minor"], 1_200_050, "{forecast}");
+                assert_eq!(line["quota_minor"], 5_000_000, "{forecast}");
+                assert_eq!(line["attainment_bp"], 2_400, "{forecast}");
+                let out = self.ok(command);
+                assert!(out.contains("12000.50") && out.contains("ana"), "{out}");
+            }
+            c if c.starts_with("leadctl report pipeline --team demo") => {
+                let out = self.ok(command);
+                assert!(out.contains("ana") && out.contains("12000.50"), "{out}");
+            }
+            c if c.starts_with("leadctl report five --team demo") => {
+                let five =
+                    self.json("leadctl report five --team demo --as maya --role manager -o json");
+                let current = &five["current"];
+                assert_eq!(current["calls"], 1, "{five}");
+                assert_eq!(current["opportunities"], 1, "{five}");
+                assert_eq!(current["purchase_intents"], 1, "{five}");
+                assert_eq!(current["won"], 1, "{five}");
+                self.ok(command);
+            }
+            c if c.starts_with("leadctl report fairness --team demo")
+                || c.starts_with("leadctl report speed --team demo") =>
+            {
+                let out = self.ok(command);
+                assert!(out.contains("ana") && out.contains("farid"), "{out}");
+            }
+            c if c.starts_with("leadctl report forecast --team demo -o csv") => {
+                let out = self.ok(command);
+                assert!(out.lines().count() > 1 && out.contains(",EUR,"), "{out}");
+            }
             c if c.starts_with("leadctl intake score --rules config/scoring.toml") => {
                 let out = self.ok(command);
                 assert!(out.contains("tier"), "{out}");
