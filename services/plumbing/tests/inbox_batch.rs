@@ -86,21 +86,7 @@ async fn a_failing_event_is_rolled_back_alone(db: TestDb) {
     // Every event is on the stream before the consumer starts, so they
     // arrive together and share a transaction.
     let keys = ["k0", "k1", "k2", "k3", "k4", "k5"];
-    for key in keys {
-        let payload = LeadCreated {
-            lead_id: key.into(),
-            ..Default::default()
-        };
-        testing::publish_event(
-            &nats.url(),
-            &INTAKE_STREAM,
-            "intake.lead.created",
-            key,
-            &payload,
-        )
-        .await
-        .unwrap();
-    }
+    publish_keys(&nats, &keys).await;
     let outbox = Outbox::new("test");
     let attempts = Arc::new(Mutex::new(HashMap::new()));
     let handler = Marking {

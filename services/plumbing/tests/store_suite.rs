@@ -44,6 +44,31 @@ async fn enqueue(store: &Store, outbox: &Outbox, lead_id: &str) -> String {
 /// tried and failed (so the events were kept through a real failed
 /// publish), checks they are all still pending, brings NATS back and waits
 /// until the relay has published them.
+/// The outbox relay of `box_` on `store`, until `stop`.
+fn spawn_relay(
+    store: &Store,
+    bus: &Bus,
+    box_: &Outbox,
+    stop: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(outbox::run_relay(
+        store.clone(),
+        bus.jetstream.clone(),
+        box_.clone(),
+        stop.clone(),
+        Duration::from_secs(5),
+    ))
+}
+
+/// A plain subscription to the lead events (every publish, duplicates
+/// too), and the client holding it.
+async fn raw_subscription(nats: &NatsServer) -> (async_nats::Client, async_nats::Subscriber) {
+    let client = testing::connect(&nats.url()).await.unwrap();
+    let raw = client.subscribe("intake.lead.created").await.unwrap();
+    client.flush().await.unwrap();
+    (client, raw)
+}
+
 /// A `LeadCreated` draft per key, keyed by it, without trace context.
 fn lead_drafts(keys: &[String]) -> Vec<(EventDraft, Option<String>)> {
     keys.iter()
@@ -154,13 +179,7 @@ async fn suite(db: TestDb, backend: Backend) {
 
     // NATS down: events are kept and delivered once it is back.
     let stop = CancellationToken::new();
-    let relay = tokio::spawn(outbox::run_relay(
-        store.clone(),
-        bus.jetstream.clone(),
-        box_.clone(),
-        stop.clone(),
-        Duration::from_secs(5),
-    ));
+    let relay = spawn_relay(&store, &bus, &box_, &stop);
     nats.kill();
     let mut while_down = Vec::new();
     for i in 0..5 {
@@ -233,13 +252,7 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
     bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
     let box_ = Outbox::new("intake");
     let stop = CancellationToken::new();
-    let relay = tokio::spawn(outbox::run_relay(
-        store.clone(),
-        bus.jetstream.clone(),
-        box_.clone(),
-        stop.clone(),
-        Duration::from_secs(5),
-    ));
+    let relay = spawn_relay(&store, &bus, &box_, &stop);
     let commit = |keys: Vec<String>| {
         let (store, box_) = (store.clone(), box_.clone());
         async move {
@@ -258,9 +271,7 @@ async fn committed_events_are_published_as_handed_over(db: TestDb) {
     };
     // Every publish as sent (JetStream's stream keeps one copy of a
     // duplicate; a plain subscriber sees each).
-    let client = testing::connect(&nats.url()).await.unwrap();
-    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
-    client.flush().await.unwrap();
+    let (_client, mut raw) = raw_subscription(&nats).await;
     let keys: Vec<String> = (0..6).map(|i| format!("handed-{i}")).collect();
     commit(keys[..4].to_vec()).await;
     commit(keys[4..].to_vec()).await;
@@ -303,9 +314,7 @@ async fn a_handover_that_cannot_be_made_is_left_to_the_poll(db: TestDb) {
     let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
     let bus = Bus::connect(&config(&nats, &db)).await.unwrap();
     bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
-    let client = testing::connect(&nats.url()).await.unwrap();
-    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
-    client.flush().await.unwrap();
+    let (_client, mut raw) = raw_subscription(&nats).await;
     let box_ = Outbox::new("intake");
     let write = |key: String| {
         let (store, box_) = (store.clone(), box_.clone());
@@ -329,13 +338,7 @@ async fn a_handover_that_cannot_be_made_is_left_to_the_poll(db: TestDb) {
         box_.publish_committed(write(key.clone()).await);
     }
     let stop = CancellationToken::new();
-    let relay = tokio::spawn(outbox::run_relay(
-        store.clone(),
-        bus.jetstream.clone(),
-        box_.clone(),
-        stop.clone(),
-        Duration::from_secs(5),
-    ));
+    let relay = spawn_relay(&store, &bus, &box_, &stop);
     testing::eventually(Duration::from_secs(30), "every event published", || async {
         (outbox::pending_count(&store).await.ok()? == 0).then_some(())
     })
@@ -364,18 +367,10 @@ async fn handed_events_wait_for_their_marks_without_going_out_twice(db: TestDb, 
     let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
     let bus = Bus::connect(&config(&nats, &db)).await.unwrap();
     bus.ensure_stream(&INTAKE_STREAM).await.unwrap();
-    let client = testing::connect(&nats.url()).await.unwrap();
-    let mut raw = client.subscribe("intake.lead.created").await.unwrap();
-    client.flush().await.unwrap();
+    let (_client, mut raw) = raw_subscription(&nats).await;
     let box_ = Outbox::new("intake");
     let stop = CancellationToken::new();
-    let relay = tokio::spawn(outbox::run_relay(
-        store.clone(),
-        bus.jetstream.clone(),
-        box_.clone(),
-        stop.clone(),
-        Duration::from_secs(5),
-    ));
+    let relay = spawn_relay(&store, &bus, &box_, &stop);
     let keys: Vec<String> = (0..5).map(|i| format!("held-{i}")).collect();
     let mut tx = store.begin().await.unwrap();
     let written = box_
