@@ -326,10 +326,15 @@ pub async fn offer_latency(
     let lost = total - got;
 
     // Issue 16's target (issue 2 asked for 10 ms).
+    // Issue 16's targets: 5 ms on SQLite, 20 ms on Postgres.
+    let limit_ms = match ctx.backend {
+        Backend::Sqlite => 5.0,
+        Backend::Postgres(_) => 20.0,
+    };
     let mut latency_check = Check::at_most(
-        &format!("lead event → offer opened p99 ≤ 5 ms at {rate} leads/s"),
+        &format!("lead event → offer opened p99 ≤ {limit_ms} ms at {rate} leads/s"),
         e2e_summary.p99,
-        5.0,
+        limit_ms,
         "ms",
     );
     if achieved_offers < 0.95 * rate as f64 || lost > 0 {

@@ -35,12 +35,6 @@ use crate::{ids, telemetry};
 
 /// Rows published per relay pass.
 const BATCH: i64 = 256;
-/// Rows per INSERT at most. Kept small: sqlx's SQLite driver looks each
-/// parameter up by name, which grows with the square of a statement's
-/// parameters (thousands of them took a fifth of the wheel's time in a
-/// profile), and few distinct statement texts stay in the
-/// prepared-statement cache.
-const ROWS_PER_INSERT: usize = 32;
 
 /// Transactions' events handed to the relay after their commit at most
 /// (beyond it the relay's poll publishes them, as for any other writer).
@@ -178,7 +172,7 @@ impl Outbox {
     }
 
     /// Inserts the drafts' rows, each with the trace context it was made
-    /// in, in statements of at most [`ROWS_PER_INSERT`] rows.
+    /// in, in statements of at most [`crate::store::rows_per_statement`] rows.
     async fn write_rows(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -186,10 +180,11 @@ impl Outbox {
     ) -> Result<Vec<PendingRow>, sqlx::Error> {
         let now = now_ms();
         let mut written = Vec::with_capacity(drafts.len());
-        let sizes: Vec<usize> = crate::store::statement_chunks(&drafts, ROWS_PER_INSERT)
-            .iter()
-            .map(|chunk| chunk.len())
-            .collect();
+        let sizes: Vec<usize> =
+            crate::store::statement_chunks(&drafts, crate::store::rows_per_statement(conn))
+                .iter()
+                .map(|chunk| chunk.len())
+                .collect();
         let mut drafts = drafts.into_iter();
         for size in sizes {
             let chunk: Vec<_> = drafts.by_ref().take(size).collect();

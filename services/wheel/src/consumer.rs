@@ -51,9 +51,10 @@ impl EventHandler for LeadCreatedHandler {
         Ok(())
     }
 
-    /// On SQLite a batch of new leads is routed at once, staged in memory
-    /// (see `Engine::route_new_all`); on Postgres, where replicas share
-    /// the teams' rotations, one lead at a time.
+    /// A batch of new leads is routed at once, staged in memory (see
+    /// `Engine::route_new_all`), on SQLite and on the Postgres replica
+    /// holding the writer's lease; on the other replicas, which share
+    /// the teams' rotations with it, one lead at a time.
     fn handles_all(&self) -> bool {
         self.engine.batches()
     }

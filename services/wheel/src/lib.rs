@@ -92,11 +92,17 @@ pub async fn run_with_clock(
         runtime.bus.clone(),
         clock,
     );
+    // On Postgres, take the writer's lease (if free) before consuming,
+    // so a lone replica batches from its first event.
+    if let Err(err) = engine.renew_lease().await {
+        tracing::warn!(error = %err, "taking the writer's lease failed; retrying in the background");
+    }
     let [leads, erasures, opps_work] = consumer_specs();
     runtime.spawn_consumer(leads, consumer::LeadCreatedHandler::new(engine.clone()));
     runtime.spawn_consumer(erasures, erasure::ErasureHandler);
     runtime.spawn_consumer(opps_work, work::WorkHandler::new(engine.clone()));
     runtime.spawn_background(engine.clone().run_writer(runtime.background.clone()));
+    runtime.spawn_background(engine.clone().run_lease(runtime.background.clone()));
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
     let api = grpc::WheelApi::new(ops::Wheel::new(engine), runtime.front.clone());
     let service = WheelServiceServer::with_interceptor(api, runtime.auth.clone());

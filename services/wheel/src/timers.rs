@@ -1,8 +1,11 @@
 //! Durable timers: offer deadlines live in the store (`wheel_offers`); this
 //! loop sleeps until the earliest one, then expires every due offer in
 //! deadline order through the engine. On start, every overdue deadline
-//! fires at once, oldest first. With several replicas each runs this loop;
-//! the conditional updates let exactly one expire each offer.
+//! fires at once, oldest first. With several replicas (Postgres) each runs
+//! this loop, the replica holding the writer's lease expiring offers at
+//! their deadlines and the others only those still open
+//! [`crate::engine::TIMER_GRACE`] later (the holder died); the conditional
+//! updates let exactly one expire each offer.
 //!
 //! Time is the engine's clock: a test that moves a manual clock past a
 //! deadline wakes this loop, which then expires the offer (and sweeps when
@@ -73,7 +76,8 @@ pub async fn run(engine: Engine, cancel: CancellationToken) {
         }
         let sleep_for = match next_deadline(&engine).await {
             Ok(Some(deadline)) => {
-                Duration::from_millis((deadline - engine.now()).max(0) as u64).min(MAX_SLEEP)
+                let due_at = deadline + engine.timer_grace_ms();
+                Duration::from_millis((due_at - engine.now()).max(0) as u64).min(MAX_SLEEP)
             }
             Ok(None) => MAX_SLEEP,
             Err(err) => {
@@ -106,7 +110,7 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
     let now = engine.now();
     let due = {
         let mut conn = engine.read().await?;
-        store::due_offers(&mut conn, now, BATCH).await?
+        store::due_offers(&mut conn, now - engine.timer_grace_ms(), BATCH).await?
     };
     let full = due.len() as i64 == BATCH;
     let started = std::time::Instant::now();

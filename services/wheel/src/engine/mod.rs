@@ -8,9 +8,10 @@
 //! The engine owns the store, the outbox, the bus and the clock: every
 //! transaction of the service is opened here ([`Engine::begin`]) and every
 //! commit wakes the relay, the timers and the live pushes
-//! ([`Engine::commit`]). On SQLite, claims, passes, manager actions and
-//! expiries go through one writer task that commits them in batches
-//! ([`Engine::submit`], see `writer`).
+//! ([`Engine::commit`]). Claims, passes, manager actions and expiries go
+//! through one writer task that commits them in batches
+//! ([`Engine::submit`], see `writer`): on SQLite always, on Postgres in
+//! the replica holding the writer's lease (see `lease`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,11 +28,13 @@ use crate::store::{LedgerEntry, Roster};
 
 mod apply;
 mod decide;
+mod lease;
 mod route;
 mod staged;
 mod writer;
 
 pub use decide::{Outcome, Planned, Refusal};
+pub use lease::{TIMER_GRACE, TTL as LEASE_TTL};
 pub use writer::Applied;
 
 /// A pooled read connection.
@@ -53,6 +56,8 @@ pub struct Engine {
     rosters: RosterCache,
     /// The writer's queue, once it runs ([`Engine::run_writer`]).
     writer: writer::Queue,
+    /// Whether this replica batches (Postgres; see `lease`).
+    lease: Arc<lease::Lease>,
 }
 
 impl Engine {
@@ -66,6 +71,7 @@ impl Engine {
             timers: Arc::new(Notify::new()),
             rosters: RosterCache::default(),
             writer: writer::Queue::default(),
+            lease: Arc::default(),
         }
     }
 
@@ -84,10 +90,11 @@ impl Engine {
         &self.timers
     }
 
-    /// Whether transitions are applied in batches staged in memory (on
-    /// SQLite, where this process is the store's only writer).
+    /// Whether transitions are applied in batches staged in memory: on
+    /// SQLite, where this process is the store's only writer, and on
+    /// Postgres while this replica holds the writer's lease (see `lease`).
     pub fn batches(&self) -> bool {
-        self.store.backend() == leadwheel_plumbing::store::Backend::Sqlite
+        self.holds_lease()
     }
 
     /// A pooled connection for reads outside any transaction.

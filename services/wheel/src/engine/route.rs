@@ -59,7 +59,8 @@ impl Engine {
     }
 
     /// Routes a batch of new leads inside the caller's transaction (the
-    /// inbox's, on SQLite), staged in memory like the writer's batch:
+    /// inbox's; on Postgres only with the writer's lease, which it checks
+    /// first), staged in memory like the writer's batch:
     /// the rules, the default team and each team read once, the leads
     /// inserted in a few statements, their first offers decided in order
     /// on the rotation as the batch's earlier leads left it and written
@@ -73,6 +74,7 @@ impl Engine {
     ) -> Result<(Vec<Vec<Push>>, Written), WheelError> {
         let now = self.now();
         let conn: &mut AnyConnection = tx;
+        self.fence(conn).await?;
         let rules = store::current_rules(conn).await?.rules;
         let fallback = store::default_team_id(conn).await?;
         let ids: Vec<&str> = leads.iter().map(|(c, _)| c.lead_id.as_str()).collect();

@@ -1,4 +1,4 @@
-//! The writer's batch on SQLite, staged in memory: the batch's leads and
+//! The writer's batch, staged in memory: the batch's leads and
 //! their open offers are read in a few statements at its start, each
 //! team once (its row, roster, capped reps' loads and the members' counts
 //! of expiries in a row), and every transition is decided on that state
@@ -13,11 +13,13 @@
 //! the version read, each offer closed only if still open, each rotation
 //! moved only if still at the version read. On SQLite the batch's
 //! transaction holds the write lock from its first read (`BEGIN
-//! IMMEDIATE`), so none can fail unless the staging itself is wrong; if
-//! one does, the batch is dropped and the writer redoes it one transition
-//! at a time.
+//! IMMEDIATE`), so none can fail unless the staging itself is wrong. On
+//! Postgres (the lease holder's batches) the reads take no locks: a
+//! transition another replica commits in between fails a conditional
+//! write. Either way the batch is then dropped and the writer redoes it
+//! one transition at a time.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use leadwheel_wheel_core::{Input, LeadRouting, Phase, RotationState};
@@ -64,7 +66,10 @@ pub(super) struct Staged<'c> {
     closed: Vec<OfferRow>,
     /// Reps' expiries in a row as the batch leaves them (None: no such rep).
     expiries: HashMap<String, Option<i64>>,
-    expiries_changed: BTreeSet<String>,
+    /// What to write of each rep's count the batch changed: relative to
+    /// the stored count unless the batch reset it, so a transition of
+    /// another replica (Postgres) in between is not lost.
+    expiry_writes: BTreeMap<String, batch::ExpiryCount>,
     /// What the batch changed in each rep's load (open offers plus leads in work).
     load_changes: HashMap<String, i64>,
 }
@@ -105,7 +110,7 @@ impl<'c> Staged<'c> {
             opened: Vec::new(),
             closed: Vec::new(),
             expiries: HashMap::new(),
-            expiries_changed: BTreeSet::new(),
+            expiry_writes: BTreeMap::new(),
             load_changes: HashMap::new(),
         }
     }
@@ -200,11 +205,7 @@ impl<'c> Staged<'c> {
         if batch::close_offers(self.conn, &self.closed).await? != self.closed.len() as u64 {
             return Err(conflict("offers"));
         }
-        let counts: Vec<(String, i64)> = self
-            .expiries_changed
-            .iter()
-            .filter_map(|rep| Some((rep.clone(), self.expiries.get(rep).copied().flatten()?)))
-            .collect();
+        let counts: Vec<(String, batch::ExpiryCount)> = self.expiry_writes.into_iter().collect();
         batch::set_expiry_counts(self.conn, &counts).await?;
         let updates: Vec<LeadUpdate> = self
             .leads
@@ -275,7 +276,12 @@ impl Sink for Staged<'_> {
         };
         let count = if expired { current + 1 } else { 0 };
         self.expiries.insert(rep_id.to_string(), Some(count));
-        self.expiries_changed.insert(rep_id.to_string());
+        let write = self.expiry_writes.entry(rep_id.to_string()).or_default();
+        if expired {
+            write.by += 1;
+        } else {
+            *write = batch::ExpiryCount { reset: true, by: 0 };
+        }
         Ok(count)
     }
 
@@ -291,7 +297,10 @@ impl Sink for Staged<'_> {
         let known = store::set_availability(self.conn, rep_id, availability, now).await?;
         if self.expiries.get(rep_id).copied().flatten().is_some() {
             self.expiries.insert(rep_id.to_string(), Some(0));
-            self.expiries_changed.insert(rep_id.to_string());
+            self.expiry_writes.insert(
+                rep_id.to_string(),
+                batch::ExpiryCount { reset: true, by: 0 },
+            );
         }
         let teams: Vec<String> = self
             .teams
@@ -408,6 +417,7 @@ impl Engine {
         inputs: &[(String, Input, String)],
     ) -> Result<Option<Vec<Applied>>, WheelError> {
         let mut tx = self.begin().await?;
+        self.fence(&mut tx).await?;
         let lead_ids: Vec<&str> = inputs
             .iter()
             .map(|(lead_id, _, _)| lead_id.as_str())

@@ -1,18 +1,18 @@
-//! Group commit on SQLite: one writer task takes transitions (claims,
-//! passes, manager actions, expiries) from a bounded queue and applies
-//! what has queued up in one transaction, so concurrent callers share a
-//! commit, a turn at the store's write gate and the wake-up of the relay
-//! instead of each paying for their own. Nobody hears back before the
-//! commit: a reply (and the live push) is sent only once the batch is
-//! durable.
+//! Group commit: one writer task takes transitions (claims, passes,
+//! manager actions, expiries) from a bounded queue and applies what has
+//! queued up in one transaction, so concurrent callers share a commit, a
+//! turn at the store's write gate and the wake-up of the relay instead
+//! of each paying for their own. Nobody hears back before the commit: a
+//! reply (and the live push) is sent only once the batch is durable.
 //!
-//! Not on Postgres, where several replicas share the store: a batch holds
-//! its row locks (the team's rotation row above all) until it commits, so
-//! the replicas' batches would wait on each other and mostly lose their
-//! races (measured: the three-replica test stopped settling). There each
-//! transition keeps its own transaction, in parallel, and the timers'
-//! expiries go in chunks of [`PG_EXPIRY_CHUNK`]. One writer per team
-//! shard, held by a lease, is what would let Postgres batch too.
+//! On SQLite the writer always batches. On Postgres, where several
+//! replicas share the store, only the replica holding the writer's lease
+//! does (see `lease`: batches of several replicas holding the same rows
+//! until they commit wait on each other); the others apply each
+//! transition in its own transaction, in parallel, and expire due offers
+//! in chunks of [`PG_EXPIRY_CHUNK`]. Commands are not forwarded between
+//! replicas: a claim reaching a replica without the lease is applied
+//! there, alone.
 //!
 //! Batching is natural: the writer takes what is waiting when it is free
 //! (up to [`MAX_BATCH`]), so a lone claim is applied at once and a burst
@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::sync::LazyLock;
 
 use leadwheel_plumbing::metrics;
-use leadwheel_plumbing::store::Backend;
 use leadwheel_wheel_core::{Decision, Input};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::{mpsc, oneshot};
@@ -39,7 +38,7 @@ use crate::error::WheelError;
 pub const QUEUE: usize = 8_192;
 /// Most commands applied in one transaction.
 pub const MAX_BATCH: usize = 256;
-/// On Postgres, most expiries in one transaction (see the module's text).
+/// Without the lease (Postgres), most expiries in one transaction.
 pub const PG_EXPIRY_CHUNK: usize = 64;
 
 static BATCH_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
@@ -71,9 +70,10 @@ pub(super) type Queue = Arc<std::sync::OnceLock<mpsc::Sender<Command>>>;
 impl Engine {
     /// Applies `input` to `lead_id` through the writer (in a shared
     /// transaction with whatever else is queued) and returns once it is
-    /// committed; without a running writer, in a transaction of its own.
+    /// committed; without a running writer or the lease (Postgres), in
+    /// a transaction of its own.
     pub async fn submit(&self, lead_id: &str, input: Input, actor: &str) -> Applied {
-        let Some(queue) = self.writer.get() else {
+        let Some(queue) = self.writer.get().filter(|_| self.batches()) else {
             return self.apply(lead_id, input, actor).await;
         };
         let (reply, outcome) = oneshot::channel();
@@ -91,9 +91,9 @@ impl Engine {
 
     /// Applies every `(lead, input)` through the writer and returns each
     /// outcome in order (the timer loop's expiries); without a running
-    /// writer, in chunks of [`PG_EXPIRY_CHUNK`] per transaction.
+    /// writer or the lease, in chunks of [`PG_EXPIRY_CHUNK`] per transaction.
     pub async fn submit_all(&self, inputs: Vec<(String, Input)>, actor: &str) -> Vec<Applied> {
-        if self.writer.get().is_none() {
+        if self.writer.get().is_none() || !self.batches() {
             let mut outcomes = Vec::with_capacity(inputs.len());
             for chunk in inputs.chunks(PG_EXPIRY_CHUNK) {
                 let chunk: Vec<(String, Input, String)> = chunk
@@ -111,12 +111,8 @@ impl Engine {
     }
 
     /// The writer: runs until `cancel` fires, then applies what is still
-    /// queued and stops. Call once per engine; on Postgres it returns at
-    /// once and every transition keeps its own transaction.
+    /// queued and stops. Call once per engine.
     pub async fn run_writer(self, cancel: CancellationToken) {
-        if self.store.backend() != Backend::Sqlite {
-            return;
-        }
         let (sender, mut queue) = mpsc::channel(QUEUE);
         if self.writer.set(sender).is_err() {
             tracing::error!("the wheel's writer was started twice");
@@ -169,9 +165,9 @@ impl Engine {
     /// the usual retries.
     async fn apply_batch(&self, inputs: &[(String, Input, String)]) -> Vec<Applied> {
         // None: to be redone alone.
-        // On SQLite the batch is staged in memory and written in a few
-        // statements; on Postgres (the timers' chunks) each transition
-        // writes its own.
+        // With the lease the batch is staged in memory and written in a
+        // few statements; without it (the timers' chunks on Postgres)
+        // each transition writes its own.
         let first = if self.batches() {
             self.apply_staged(inputs).await
         } else {

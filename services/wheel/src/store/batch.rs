@@ -1,20 +1,16 @@
-//! The writer's batch statements (SQLite): many leads read, and their
-//! staged changes written, in a few statements each instead of several
+//! The writer's batch statements (SQLite, and Postgres with the writer's
+//! lease): many leads read, and their staged changes written, in a few
+//! statements each instead of several
 //! per transition (see `crate::engine`'s staged batch). Statements carry
-//! at most [`ROWS_PER_STATEMENT`] rows (sqlx's SQLite driver looks each
-//! parameter up by name at a cost that grows with the square of a
-//! statement's parameters), in runs of powers of two so each kind has few
-//! texts ([`statement_chunks`]).
+//! at most [`rows_per_statement`] rows (32 on SQLite, 256 on Postgres), in
+//! runs of powers of two so each kind has few texts ([`statement_chunks`]).
 
-use leadwheel_plumbing::store::statement_chunks;
+use leadwheel_plumbing::store::{rows_per_statement, statement_chunks};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::leads::{LEAD_COLUMNS, lead_from_row};
 use super::*;
-
-/// Rows per statement at most.
-pub const ROWS_PER_STATEMENT: usize = 32;
 
 /// `$first, $first+1, …` for `count` parameters, each group of `width`
 /// parenthesised: the VALUES rows of a statement.
@@ -45,14 +41,14 @@ pub struct BatchLead {
 }
 
 /// The rows `select` (a statement ending in `IN (` and the list) finds
-/// for `ids`, in statements of at most [`ROWS_PER_STATEMENT`] ids.
+/// for `ids`, in statements of at most [`rows_per_statement`] ids.
 async fn rows_with_ids(
     conn: &mut AnyConnection,
     select: &str,
     ids: &[&str],
 ) -> Result<Vec<AnyRow>, WheelError> {
     let mut rows = Vec::with_capacity(ids.len());
-    for chunk in statement_chunks(ids, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(ids, rows_per_statement(conn)) {
         // Only constant column lists and placeholders are pasted in.
         let sql = format!("{select} IN ({})", list(chunk.len()));
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -83,20 +79,28 @@ pub async fn load_leads(
         .collect()
 }
 
-/// The open offers of `lead_ids`.
+/// The open offers of `lead_ids`. Every offer of the leads is read
+/// (through the `(lead_id, offer_no)` index) and the open ones kept here:
+/// with `state = 'open'` in the statement, Postgres's generic plan for it
+/// intersected the lead ids with every open offer of the store
+/// (`wheel_offers_due`), a scan that grew with the offers open (measured:
+/// most of a 256-claim batch's time with 30,000 open).
 pub async fn open_offers_of_leads(
     conn: &mut AnyConnection,
     lead_ids: &[&str],
 ) -> Result<Vec<OfferRow>, WheelError> {
     let select = format!(
-        "SELECT {} FROM wheel_offers WHERE state = 'open' AND lead_id",
+        "SELECT {} FROM wheel_offers WHERE lead_id",
         super::offers::OFFER_COLUMNS
     );
-    rows_with_ids(conn, &select, lead_ids)
-        .await?
-        .iter()
-        .map(super::offers::offer_from_row)
-        .collect()
+    let mut open = Vec::new();
+    for row in rows_with_ids(conn, &select, lead_ids).await? {
+        let offer = super::offers::offer_from_row(&row)?;
+        if offer.state == "open" {
+            open.push(offer);
+        }
+    }
+    Ok(open)
 }
 
 /// Each member of `team_id` with their count of expiries in a row.
@@ -127,20 +131,33 @@ pub async fn expiry_count(
     )
 }
 
-/// Sets each rep's count of expiries in a row.
+/// A batch's change to a rep's count of expiries in a row: `by` more
+/// than stored, or `by` once `reset` (a response in the batch reset it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpiryCount {
+    pub reset: bool,
+    pub by: i64,
+}
+
+/// Changes each rep's count of expiries in a row.
 pub async fn set_expiry_counts(
     conn: &mut AnyConnection,
-    counts: &[(String, i64)],
+    counts: &[(String, ExpiryCount)],
 ) -> Result<(), WheelError> {
-    for chunk in statement_chunks(counts, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(counts, rows_per_statement(conn)) {
         let sql = format!(
-            "WITH v(rep_id, n) AS (VALUES {}) \
-             UPDATE wheel_reps SET consecutive_expiries = v.n FROM v WHERE wheel_reps.rep_id = v.rep_id",
-            value_rows(chunk.len(), 2)
+            "WITH v(rep_id, reset, n) AS (VALUES {}) \
+             UPDATE wheel_reps SET consecutive_expiries = \
+               CASE WHEN v.reset = 1 THEN v.n ELSE wheel_reps.consecutive_expiries + v.n END \
+             FROM v WHERE wheel_reps.rep_id = v.rep_id",
+            value_rows(chunk.len(), 3)
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (rep_id, n) in chunk {
-            query = query.bind(rep_id.as_str()).bind(*n);
+        for (rep_id, count) in chunk {
+            query = query
+                .bind(rep_id.as_str())
+                .bind(i64::from(count.reset))
+                .bind(count.by);
         }
         query.execute(&mut *conn).await?;
     }
@@ -152,7 +169,7 @@ pub async fn insert_offers(
     conn: &mut AnyConnection,
     offers: &[OfferRow],
 ) -> Result<(), WheelError> {
-    for chunk in statement_chunks(offers, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(offers, rows_per_statement(conn)) {
         let sql = format!(
             "INSERT INTO wheel_offers (offer_id, lead_id, offer_no, team_id, rep_id, state, opened_at_ms, deadline_ms) \
              VALUES {}",
@@ -182,7 +199,7 @@ pub async fn close_offers(
     closed: &[OfferRow],
 ) -> Result<u64, WheelError> {
     let mut changed = 0;
-    for chunk in statement_chunks(closed, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(closed, rows_per_statement(conn)) {
         let sql = format!(
             "WITH v(offer_id, state, reason, closed_at_ms) AS (VALUES {}) \
              UPDATE wheel_offers SET state = v.state, reason = v.reason, closed_at_ms = v.closed_at_ms \
@@ -228,7 +245,7 @@ pub async fn update_leads(
     updates: &[LeadUpdate],
 ) -> Result<u64, WheelError> {
     let mut changed = 0;
-    for chunk in statement_chunks(updates, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(updates, rows_per_statement(conn)) {
         let sql = format!(
             "WITH v(lead_id, expected, n, team_id, state, owner, routing, updated_at, pooled_at, assigned_at, \
                clear_work, escalate_at) AS (VALUES {}) \
@@ -315,7 +332,7 @@ pub async fn insert_leads(
     now: i64,
 ) -> Result<std::collections::HashSet<String>, WheelError> {
     let mut inserted = std::collections::HashSet::new();
-    for chunk in statement_chunks(leads, ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(leads, rows_per_statement(conn)) {
         // Each row: the lead's 16 values with its owner (none) and version
         // (0) written in.
         let rows: Vec<String> = (0..chunk.len())

@@ -1,5 +1,6 @@
 //! The routing ledger.
 
+use leadwheel_plumbing::store::rows_per_statement;
 use sqlx::{AnyConnection, Row};
 
 use super::*;
@@ -67,21 +68,14 @@ pub struct PendingLedger {
     pub detail: String,
 }
 
-/// Ledger lines per INSERT at most. Kept small: sqlx's SQLite driver
-/// looks each parameter up by name, which grows with the square of a
-/// statement's parameters (a profile showed a batch's 3,000-parameter
-/// INSERTs costing a fifth of the wheel's time), and few distinct
-/// statement texts stay in the prepared-statement cache.
-const LINES_PER_INSERT: usize = 32;
-
 /// Writes ledger lines, each with its lead and time, in as few statements
-/// as the parameter limits allow, in order (one transition's lines, or a
+/// as the backend's binding allows ([`rows_per_statement`]), in order (one transition's lines, or a
 /// whole batch's).
 pub async fn insert_ledger_lines(
     conn: &mut AnyConnection,
     lines: Vec<(String, i64, PendingLedger)>,
 ) -> Result<(), WheelError> {
-    for chunk in leadwheel_plumbing::store::statement_chunks(&lines, LINES_PER_INSERT) {
+    for chunk in leadwheel_plumbing::store::statement_chunks(&lines, rows_per_statement(conn)) {
         let values: Vec<String> = (0..chunk.len())
             .map(|n| {
                 let at = n * 7;

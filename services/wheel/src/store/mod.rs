@@ -16,6 +16,7 @@ use crate::error::WheelError;
 pub mod batch;
 mod erasure;
 mod leads;
+pub mod lease;
 mod ledger;
 mod offers;
 mod reps;

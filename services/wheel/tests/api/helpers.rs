@@ -94,6 +94,13 @@ impl TestApp {
         self.service = Some(service);
     }
 
+    /// A second replica of the wheel on the same NATS and database (real
+    /// clock), stopped by the returned handle.
+    pub async fn spawn_replica(&self) -> ServiceHandle {
+        let config = testing::service_config("wheel", &self.nats.url(), &self.db.url);
+        ServiceHandle::spawn(config, leadwheel_wheel::run).await
+    }
+
     /// Moves the service's manual clock forward by `ms`.
     pub fn advance(&self, ms: u64) {
         self.clock

@@ -9,6 +9,7 @@ mod expiry_race;
 mod helpers;
 mod insight;
 mod late_and_foreign;
+mod lease;
 mod leaving;
 mod policies;
 mod races;
