@@ -11,7 +11,8 @@ use leadwheel_plumbing::testing::{self, on_postgres};
 use leadwheel_proto::wheel::v1::*;
 use sqlx::Connection;
 
-use crate::helpers::{TestApp, spawn_app_on};
+use crate::helpers::{TestApp, spawn_app_on, spawn_app_with_clock};
+use crate::support::routing_when;
 
 /// The lease row: holder, epoch, expiry.
 async fn lease(app: &TestApp) -> (String, i64, i64) {
@@ -128,6 +129,54 @@ async fn a_deposed_writer_stops_batching_and_loses_nothing(mut app: TestApp) {
 async fn a_deposed_writer_stops_batching_and_loses_nothing_postgres() {
     on_postgres(|db| async move {
         a_deposed_writer_stops_batching_and_loses_nothing(spawn_app_on(db).await).await
+    })
+    .await;
+}
+
+/// A replica without the lease leaves a due offer to the holder for the
+/// timers' grace (6 s), then expires it itself (the holder died).
+async fn without_the_lease_offers_expire_after_the_grace(app: TestApp) {
+    app.team(&["ana", "ben"], 10_000).await;
+    let (_, epoch, _) = lease(&app).await;
+    set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
+    // The replica notices at its next renewal (every second).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    app.new_lead("grace-1").await;
+    let first = app.offered_to("grace-1").await;
+    let first_open = |routing: &GetLeadRoutingResponse| {
+        routing
+            .offers
+            .first()
+            .is_some_and(|offer| offer.state == OfferState::Open as i32)
+    };
+
+    app.advance(10_000 + 1_000);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let routing = routing_when(&app, "grace-1", "the first offer still open", first_open).await;
+    assert_eq!(
+        routing.offers[0].rep_id, first,
+        "left to the lease's holder"
+    );
+
+    app.advance(6_000);
+    routing_when(
+        &app,
+        "grace-1",
+        "the first offer expired after the grace",
+        |routing| {
+            routing
+                .offers
+                .first()
+                .is_some_and(|offer| offer.state == OfferState::Expired as i32)
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_lease_offers_expire_after_the_grace_postgres() {
+    on_postgres(|db| async move {
+        without_the_lease_offers_expire_after_the_grace(spawn_app_with_clock(db).await).await
     })
     .await;
 }
