@@ -1,10 +1,10 @@
 //! Transitions that share a transaction: offers lapsing together are
 //! expired in one batch of the writer, and new leads waiting in the
-//! stream are routed in one batch of the inbox (on SQLite both staged in
-//! memory and written at the end), so each decision of a batch must see
-//! what the batch's earlier ones did: a rep's new load, a rep set away,
-//! the rotation's turn. On Postgres the same inputs run a transaction per
-//! chunk or per lead; the outcomes must be the same.
+//! stream are routed in one batch of the inbox (both staged in memory and
+//! written at the end, on SQLite and on Postgres, where the lone replica
+//! holds the writer's lease), so each decision of a batch must see what
+//! the batch's earlier ones did: a rep's new load, a rep set away, the
+//! rotation's turn.
 
 use leadwheel_plumbing::bus::{INTAKE_STREAM, subjects};
 use leadwheel_plumbing::on_both_backends;
