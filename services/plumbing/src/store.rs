@@ -310,7 +310,8 @@ impl From<StoreError> for tonic::Status {
 /// looks each parameter up by name at a cost that grows with the square
 /// of a statement's parameters (thousands of them took a fifth of the
 /// wheel's time in a profile). Postgres binds by position: 256, so a
-/// batch of a few hundred rows is one round trip instead of eight.
+/// batch of a few hundred rows takes fewer round trips (256 rows: one
+/// instead of eight).
 pub fn rows_per_statement(conn: &sqlx::AnyConnection) -> usize {
     if conn.backend_name() == "PostgreSQL" {
         256
