@@ -18,6 +18,15 @@ use clap::{Parser, Subcommand};
 
 use crate::service::Service;
 
+/// jemalloc serves every allocation of the process, SQLite's included (its
+/// symbols replace the C library's `malloc`): under load glibc's
+/// allocator spent a third of the SQLite thread's time consolidating its
+/// free lists around the page cache's allocations, and the wheel sustains
+/// about twice the claims with jemalloc (docs/benchmarks.md, session 17).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The NATS URL `leadwheel dev` uses by default. Not 4222: a machine may run
 /// an old system NATS there (2.9, lacking consumers with several filter
 /// subjects), so the dev server gets a port of its own.

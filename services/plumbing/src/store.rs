@@ -69,10 +69,25 @@ pub enum Backend {
     Postgres,
 }
 
+/// Page cache of SQLite's write connection, 64 MiB (in KiB; SQLite's
+/// default is 2 MiB): a batch of transitions touches pages all over a
+/// store of millions of rows, and the one connection that writes keeps
+/// them between transactions (see [`Store::begin`]).
+const WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
+/// How often the write-ahead log is checkpointed into the SQLite file,
+/// off the writer's path (see [`Store::begin`]).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
 /// A connection pool plus the backend it talks to.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// For reads (and the few writes outside [`Store::begin`]).
     pool: AnyPool,
+    /// For transactions: on SQLite one connection of its own, on Postgres
+    /// the same pool as `pool`.
+    writes: AnyPool,
+    /// The checkpoint task stops once the last clone of the store is gone.
+    _alive: Arc<()>,
     backend: Backend,
     /// SQLite admits one writer at a time. Writers of this process queue
     /// here, in order, instead of in SQLite's busy handler, which sleeps in
@@ -162,7 +177,7 @@ impl Store {
         };
         let pool = pool_options
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .with_context(|| format!("connecting to the {backend:?} store"))?;
         if backend == Backend::Sqlite && !scratch {
@@ -187,8 +202,18 @@ impl Store {
             .run(&pool)
             .await
             .context("running the service migrations")?;
+        let alive = Arc::new(());
+        let writes = if backend == Backend::Sqlite && !scratch {
+            let writes = connect_sqlite_writer(options).await?;
+            spawn_checkpoints(pool.clone(), Arc::downgrade(&alive));
+            writes
+        } else {
+            pool.clone()
+        };
         Ok(Self {
             pool,
+            writes,
+            _alive: alive,
             backend,
             write_gate: Arc::new(Mutex::new(())),
         })
@@ -208,11 +233,21 @@ impl Store {
     /// process's write gate, then takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so two writers queue instead of deadlocking; another
     /// process's writer still meets the busy timeout.
+    ///
+    /// On SQLite every transaction runs on one connection of its own,
+    /// which never checkpoints: SQLite discards a connection's page cache
+    /// whenever another connection wrote since its last transaction, so
+    /// writers taking turns on pooled connections each began cold, and
+    /// the commit that crossed the log's threshold ran the checkpoint
+    /// (copying and syncing the file) while every writer waited. A task
+    /// checkpoints on a read connection instead, every
+    /// [`CHECKPOINT_EVERY`], alongside the writer (`PASSIVE`: it copies
+    /// what no reader still needs and never waits on a lock).
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
                 let gate = self.write_gate.clone().lock_owned().await;
-                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let inner = self.writes.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(Tx {
                     inner,
                     _gate: Some(gate),
@@ -249,8 +284,55 @@ impl Store {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
+}
+
+/// SQLite's write connection (see [`Store::begin`]): kept for the life
+/// of the store, with a larger page cache and no checkpoints of its own.
+async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 15000").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute(WRITER_CACHE).await?;
+                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .context("connecting the SQLite store's write connection")
+}
+
+/// Checkpoints SQLite's write-ahead log every [`CHECKPOINT_EVERY`] on a
+/// read connection, until the store is dropped or closed.
+fn spawn_checkpoints(pool: AnyPool, alive: std::sync::Weak<()>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if alive.strong_count() == 0 || pool.is_closed() {
+                break;
+            }
+            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&pool)
+                .await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %err, "checkpointing the SQLite log failed; retrying");
+            }
+        }
+    });
 }
 
 /// True when `err` is a unique or primary-key violation.

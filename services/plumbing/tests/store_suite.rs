@@ -531,3 +531,43 @@ async fn postgres_has_no_write_turn() {
     })
     .await;
 }
+
+/// On SQLite transactions write through a connection that never
+/// checkpoints (nor waits for one), and a task of the store copies the
+/// log into the file beside it: the file grows only by checkpoints, so
+/// rows committed through `begin` reach it without anyone else writing.
+#[tokio::test]
+async fn sqlite_checkpoints_off_the_writers_path() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let mut tx = store.begin().await.unwrap();
+    let autocheckpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(autocheckpoint, 0, "the write connection checkpoints itself");
+    sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // About 8 MB: past SQLite's own threshold (1,000 pages) eight times.
+    for _ in 0..2_000 {
+        sqlx::query("INSERT INTO filler (body) VALUES ($1)")
+            .bind("x".repeat(4_000))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let file_size = || std::fs::metadata(&path).unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while file_size() < 8_000_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was not checkpointed into the file ({} bytes)",
+            file_size()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,6 +1,7 @@
 //! The wheel's state, inputs, effects and errors.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,42 +34,31 @@ pub enum NoEligible {
 /// Shortest window a chain budget may shrink an offer to, by default.
 pub const DEFAULT_WINDOW_FLOOR_MS: Millis = 10_000;
 
-fn default_window_floor() -> Millis {
-    DEFAULT_WINDOW_FLOOR_MS
-}
-
 /// What the core needs of a team.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TeamConfig {
     /// Team id.
     pub team_id: String,
-    /// Member reps in ring order.
-    pub ring: Vec<String>,
+    /// Member reps in ring order (shared: a team's ring is read by every
+    /// transition and changes only with its roster).
+    pub ring: Arc<[String]>,
     /// How long each offer stays exclusive.
     pub window_ms: Millis,
     /// Windows for particular lead tiers, overriding `window_ms`.
-    #[serde(default)]
     pub tier_windows: BTreeMap<String, Millis>,
     /// How first looks are given.
-    #[serde(default)]
     pub rotation: Rotation,
     /// Lead tiers routed strongest-first whatever `rotation` says.
-    #[serde(default)]
     pub ability_order_tiers: Vec<String>,
     /// Rep ranks for ability order (higher is stronger; missing is 0).
-    #[serde(default)]
-    pub ranks: BTreeMap<String, i32>,
+    pub ranks: Arc<BTreeMap<String, i32>>,
     /// How long a lead may sit in the pool before it escalates to the manager.
-    #[serde(default)]
     pub pool_timeout_ms: Option<Millis>,
     /// Total time from first offer to claim; later windows shrink to fit.
-    #[serde(default)]
     pub chain_budget_ms: Option<Millis>,
     /// No window shrinks below this.
-    #[serde(default = "default_window_floor")]
     pub window_floor_ms: Millis,
     /// What a new lead does when nobody is eligible.
-    #[serde(default)]
     pub no_eligible: NoEligible,
 }
 
@@ -77,12 +67,12 @@ impl TeamConfig {
     pub fn new(team_id: impl Into<String>, ring: Vec<String>, window_ms: Millis) -> Self {
         Self {
             team_id: team_id.into(),
-            ring,
+            ring: ring.into(),
             window_ms,
             tier_windows: BTreeMap::new(),
             rotation: Rotation::RoundRobin,
             ability_order_tiers: Vec::new(),
-            ranks: BTreeMap::new(),
+            ranks: Arc::default(),
             pool_timeout_ms: None,
             chain_budget_ms: None,
             window_floor_ms: DEFAULT_WINDOW_FLOOR_MS,

@@ -314,7 +314,7 @@ proptest! {
         team.window_floor_ms = 300;
         team.tier_windows.insert("A".into(), 2_000);
         team.ability_order_tiers.push("A".into());
-        team.ranks = NAMES.iter().enumerate().map(|(i, n)| (n.to_string(), (i * 7 % 5) as i32)).collect();
+        team.ranks = std::sync::Arc::new(NAMES.iter().enumerate().map(|(i, n)| (n.to_string(), (i * 7 % 5) as i32)).collect());
         team.no_eligible = if pool_when_none { NoEligible::Pool } else { NoEligible::Wait };
         let mut world = World { team, rotation: RotationState::default(), leads: Vec::new(), availability: Availability::default(), now: 1_000_000 };
 
@@ -356,8 +356,8 @@ proptest! {
                 Op::Advance(ms) => world.now += ms,
                 Op::Away { rep, away } => { if away { world.availability.away.insert(NAMES[rep].into()); } else { world.availability.away.remove(NAMES[rep]); } }
                 Op::Full { rep, full } => { if full { world.availability.full.insert(NAMES[rep].into()); } else { world.availability.full.remove(NAMES[rep]); } }
-                Op::Join { rep } => { if !world.team.ring.iter().any(|r| r == NAMES[rep]) { world.team.ring.push(NAMES[rep].into()); } }
-                Op::Leave { rep } => { if world.team.ring.len() > 1 { world.team.ring.retain(|r| r != NAMES[rep]); } }
+                Op::Join { rep } => { if !world.team.ring.iter().any(|r| r == NAMES[rep]) { let mut ring = world.team.ring.to_vec(); ring.push(NAMES[rep].into()); world.team.ring = ring.into(); } }
+                Op::Leave { rep } => { if world.team.ring.len() > 1 { world.team.ring = world.team.ring.iter().filter(|r| *r != NAMES[rep]).cloned().collect(); } }
             }
         }
 

@@ -22,7 +22,7 @@ pub fn team_proto(team: &TeamRow) -> api::Team {
         name: team.name.clone(),
         manager_id: team.manager_id.clone(),
         window_ms: team.window_ms,
-        rep_ids: team.ring.clone(),
+        rep_ids: team.ring.to_vec(),
         policy: Some(api::TeamPolicy {
             tier_windows_ms: policy.tier_windows.clone().into_iter().collect(),
             rotation: match policy.rotation {
@@ -293,7 +293,7 @@ mod tests {
             rotation: Default::default(),
             rotation_version: 0,
             roster_version: 0,
-            ring: vec![],
+            ring: std::sync::Arc::default(),
             ranks: Default::default(),
         }
     }

@@ -15,7 +15,7 @@ pub fn team_upserted(team: &TeamRow, at_ms: i64) -> EventDraft {
         name: team.name.clone(),
         manager_id: team.manager_id.clone(),
         window_ms: team.window_ms,
-        rep_ids: team.ring.clone(),
+        rep_ids: team.ring.to_vec(),
         at_ms,
     };
     EventDraft::of(&team.team_id, &event)

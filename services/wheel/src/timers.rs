@@ -14,6 +14,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use leadwheel_plumbing::metrics::{self, latency_histogram};
 use leadwheel_wheel_core::Input;
 use prometheus_client::metrics::histogram::Histogram;
@@ -24,7 +26,7 @@ use crate::error::WheelError;
 use crate::store;
 
 /// Offers expired per pass before checking the clock again.
-const BATCH: i64 = 500;
+const BATCH: i64 = 1_024;
 /// Most expiries handed to the writer at once (it commits them in
 /// batches with whatever else is queued).
 const EXPIRE_CHUNK: usize = 256;
@@ -116,21 +118,25 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
     let started = std::time::Instant::now();
     let oldest = due.first().map(|d| now - d.2).unwrap_or(0);
     // Due offers expire in deadline order, a chunk at a time through the
-    // writer: one commit serves many when deadlines fall together.
-    for chunk in due.chunks(EXPIRE_CHUNK) {
-        if cancel.is_cancelled() {
-            return Ok(false);
-        }
-        let inputs = chunk
-            .iter()
-            .map(|(lead_id, offer_no, _)| {
-                let input = Input::Expire {
-                    offer_no: *offer_no as u32,
-                };
-                (lead_id.clone(), input)
-            })
-            .collect();
-        let outcomes = engine.submit_all(inputs, SYSTEM).await;
+    // writer: one commit serves many when deadlines fall together. Every
+    // chunk is queued at once, so the writer finds the next one waiting
+    // when it commits one; outcomes are read chunk by chunk, in order.
+    let mut pending: FuturesOrdered<_> = due
+        .chunks(EXPIRE_CHUNK)
+        .map(|chunk| {
+            let inputs = chunk
+                .iter()
+                .map(|(lead_id, offer_no, _)| {
+                    let input = Input::Expire {
+                        offer_no: *offer_no as u32,
+                    };
+                    (lead_id.clone(), input)
+                })
+                .collect();
+            async move { (chunk, engine.submit_all(inputs, SYSTEM).await) }
+        })
+        .collect();
+    while let Some((chunk, outcomes)) = pending.next().await {
         for ((lead_id, offer_no, deadline), outcome) in chunk.iter().zip(outcomes) {
             match outcome {
                 Ok(Outcome::Transition(_)) => {
@@ -142,6 +148,9 @@ async fn fire_due(engine: &Engine, cancel: &CancellationToken) -> Result<bool, W
                 Ok(Outcome::Refused(refusal)) => return Err(refusal.into()),
                 Err(err) => return Err(err),
             }
+        }
+        if cancel.is_cancelled() {
+            return Ok(false);
         }
     }
     if !due.is_empty() {

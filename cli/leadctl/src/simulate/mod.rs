@@ -55,7 +55,7 @@ pub fn team_config(policy: &PolicyArgs, ring: Vec<String>, ranks: &[RepModel]) -
         .filter(|t| !t.trim().is_empty())
         .map(|t| t.trim().to_string())
         .collect();
-    team.ranks = ranks.iter().map(|r| (r.id.clone(), r.rank)).collect();
+    team.ranks = std::sync::Arc::new(ranks.iter().map(|r| (r.id.clone(), r.rank)).collect());
     team.pool_timeout_ms = policy.pool_timeout.filter(|&ms| ms > 0);
     team.chain_budget_ms = policy.chain_budget.filter(|&ms| ms > 0);
     if let Some(floor) = policy.window_floor {

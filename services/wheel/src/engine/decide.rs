@@ -82,10 +82,7 @@ impl Engine {
             return Ok(None);
         };
         let roster = self.roster(conn, team_id, team.roster_version).await?;
-        for (rep_id, rank) in &roster.ring {
-            team.ring.push(rep_id.clone());
-            team.ranks.insert(rep_id.clone(), *rank);
-        }
+        roster.fill(&mut team);
         let loads = store::count_load(conn, roster.capped()).await?;
         Ok(Some((team, TeamEligibility::new(roster, loads, country))))
     }

@@ -175,10 +175,7 @@ impl<'c> Staged<'c> {
         let roster = engine
             .roster(self.conn, team_id, row.roster_version)
             .await?;
-        for (rep_id, rank) in &roster.ring {
-            row.ring.push(rep_id.clone());
-            row.ranks.insert(rep_id.clone(), *rank);
-        }
+        roster.fill(&mut row);
         let stored_loads = store::count_load(self.conn, roster.capped()).await?;
         for (rep_id, count) in batch::team_expiry_counts(self.conn, team_id).await? {
             self.expiries.entry(rep_id).or_insert(Some(count));

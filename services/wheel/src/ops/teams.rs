@@ -144,7 +144,7 @@ fn parse_team(
         rotation: Default::default(),
         rotation_version: 0,
         roster_version: 0,
-        ring: team.rep_ids.clone(),
+        ring: team.rep_ids.clone().into(),
         ranks: Default::default(),
     };
     Ok((row, names))

@@ -111,16 +111,18 @@ pub struct TeamRow {
     pub rotation_version: i64,
     /// Bumped on every roster change (see [`crate::engine::RosterCache`]).
     pub roster_version: i64,
-    /// Member rep ids in ring order.
-    pub ring: Vec<String>,
+    /// Member rep ids in ring order (shared with the roster they were
+    /// read from, so a transition copies no team-sized data).
+    pub ring: Arc<[String]>,
     /// Ranks of the members (for ability order).
-    pub ranks: BTreeMap<String, i32>,
+    pub ranks: Arc<BTreeMap<String, i32>>,
 }
 
 impl TeamRow {
     /// What the pure core needs.
     pub fn config(&self) -> TeamConfig {
-        let mut config = TeamConfig::new(self.team_id.clone(), self.ring.clone(), self.window_ms);
+        let mut config = TeamConfig::new(self.team_id.clone(), Vec::new(), self.window_ms);
+        config.ring = self.ring.clone();
         config.tier_windows = self.policy.tier_windows.clone();
         config.rotation = self.policy.rotation;
         config.ability_order_tiers = self.policy.ability_order_tiers.clone();
@@ -157,14 +159,17 @@ pub struct RepRow {
 /// decision until the roster changes.
 #[derive(Debug, Default)]
 pub struct Roster {
-    /// Member rep ids in ring order, with their ranks.
-    pub ring: Vec<(String, i32)>,
+    /// Member rep ids in ring order.
+    pub ring: Arc<[String]>,
+    /// The members' ranks (for ability order).
+    pub ranks: Arc<BTreeMap<String, i32>>,
     members: HashMap<String, Member>,
 }
 
 impl Roster {
     pub fn new(reps: Vec<RepRow>) -> Self {
-        let ring = reps
+        let ring = reps.iter().map(|rep| rep.rep_id.clone()).collect();
+        let ranks = reps
             .iter()
             .map(|rep| (rep.rep_id.clone(), rep.rank as i32))
             .collect();
@@ -182,7 +187,17 @@ impl Roster {
                 (rep.rep_id, member)
             })
             .collect();
-        Self { ring, members }
+        Self {
+            ring,
+            ranks: Arc::new(ranks),
+            members,
+        }
+    }
+
+    /// Puts this roster's ring and ranks on `team` (read without them).
+    pub fn fill(&self, team: &mut TeamRow) {
+        team.ring = self.ring.clone();
+        team.ranks = self.ranks.clone();
     }
 
     /// The members with a capacity cap, whose load must be read fresh.

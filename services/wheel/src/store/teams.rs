@@ -17,12 +17,16 @@ pub async fn load_team(
     .bind(team_id)
     .fetch_all(&mut *conn)
     .await?;
+    let mut ring = Vec::with_capacity(members.len());
+    let mut ranks = BTreeMap::new();
     for member in &members {
         let rep_id: String = member.try_get("rep_id")?;
         let rank: i64 = member.try_get("rep_rank")?;
-        team.ranks.insert(rep_id.clone(), rank as i32);
-        team.ring.push(rep_id);
+        ranks.insert(rep_id.clone(), rank as i32);
+        ring.push(rep_id);
     }
+    team.ring = ring.into();
+    team.ranks = Arc::new(ranks);
     Ok(Some(team))
 }
 
@@ -55,8 +59,8 @@ pub async fn load_team_row(
             .map_err(|err| WheelError::Corrupt(format!("team rotation: {err}")))?,
         rotation_version: row.try_get("rotation_version")?,
         roster_version: row.try_get("roster_version")?,
-        ring: Vec::new(),
-        ranks: BTreeMap::new(),
+        ring: Arc::default(),
+        ranks: Arc::default(),
     }))
 }
 

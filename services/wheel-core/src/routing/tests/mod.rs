@@ -79,7 +79,7 @@ fn standing_survives_roster_changes() {
     first_looks(&team, &mut rotation, 2, &EveryoneEligible); // a, b
     // d joins at the front of the ring, b leaves: c still comes next,
     // then d (who never had a first look), then a.
-    team.ring = vec!["d".into(), "a".into(), "c".into()];
+    team.ring = vec!["d".to_string(), "a".into(), "c".into()].into();
     assert_eq!(
         first_looks(&team, &mut rotation, 4, &EveryoneEligible),
         ["d", "c", "a", "d"]
@@ -143,7 +143,7 @@ fn tier_windows_and_ability_order() {
     let mut team = team(&["a", "b", "c"]);
     team.tier_windows.insert("A".into(), 5_000);
     team.ability_order_tiers.push("A".into());
-    team.ranks = [("c".to_string(), 9), ("b".to_string(), 5)].into();
+    team.ranks = std::sync::Arc::new([("c".to_string(), 9), ("b".to_string(), 5)].into());
     let rotation = RotationState::default();
     let lead = NewLead {
         lead_id: "l".into(),

@@ -77,7 +77,12 @@ fn a_rep_who_leaves_mid_lap_is_skipped() {
     assert_eq!(offered_to(&d.lead), Some("a"));
     // b leaves the team while a holds the offer; the lap was fixed at the
     // start, so b is still in it, and must be passed by.
-    team.ring.retain(|rep| rep != "b");
+    team.ring = team
+        .ring
+        .iter()
+        .filter(|rep| *rep != "b")
+        .cloned()
+        .collect();
     let expired = step_all(
         &team,
         &rotation,
@@ -97,7 +102,12 @@ fn a_rep_who_leaves_mid_lap_is_skipped() {
     );
     // c leaves too while holding the offer: the lap ends in the pool, with
     // nobody else offered.
-    team.ring.retain(|rep| rep != "c");
+    team.ring = team
+        .ring
+        .iter()
+        .filter(|rep| *rep != "c")
+        .cloned()
+        .collect();
     let passed = step_all(
         &team,
         &rotation,
