@@ -83,7 +83,7 @@ pub async fn load_leads(
 /// (through the `(lead_id, offer_no)` index) and the open ones kept here:
 /// with `state = 'open'` in the statement, Postgres's generic plan for it
 /// intersected the lead ids with every open offer of the store
-/// (`wheel_offers_due`), a scan that grew with the offers open (measured:
+/// (through the index of deadlines), a scan that grew with the offers open (measured:
 /// most of a 256-claim batch's time with 30,000 open).
 pub async fn open_offers_of_leads(
     conn: &mut AnyConnection,
