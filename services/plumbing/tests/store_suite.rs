@@ -571,3 +571,40 @@ async fn sqlite_checkpoints_off_the_writers_path() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Under a steady stream of transactions the log still starts over: the
+/// checkpoint task copies its last frames between two transactions once
+/// it holds more than 16 MiB, so it never holds all that was written.
+#[tokio::test]
+async fn sqlite_log_starts_over_under_steady_writes() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let wal = format!("{}-wal", db.url.trim_start_matches("sqlite://"));
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // About 64 MB in 320 transactions, one after another.
+    let mut written = 0_u64;
+    for _ in 0..320 {
+        let mut tx = store.begin().await.unwrap();
+        for _ in 0..50 {
+            sqlx::query("INSERT INTO filler (body) VALUES ($1)")
+                .bind("y".repeat(4_000))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            written += 4_000;
+        }
+        tx.commit().await.unwrap();
+    }
+    let wal_size = std::fs::metadata(&wal).unwrap().len();
+    // Never started over, it would hold every frame written (each page
+    // with its frame header: more than `written`).
+    assert!(
+        wal_size < written,
+        "the log holds {wal_size} bytes of the {written} written: it never started over"
+    );
+}
