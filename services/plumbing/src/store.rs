@@ -214,6 +214,7 @@ impl Store {
             let writes = connect_sqlite_writer(options).await?;
             spawn_checkpoints(
                 options_for_checkpoints,
+                writes.clone(),
                 write_gate.clone(),
                 Arc::downgrade(&alive),
             );
@@ -338,6 +339,7 @@ async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyPool> {
 /// process's write gate: only the frames written since its first pass.
 fn spawn_checkpoints(
     options: AnyConnectOptions,
+    writes: AnyPool,
     write_gate: Arc<Mutex<()>>,
     alive: std::sync::Weak<()>,
 ) {
@@ -350,7 +352,7 @@ fn spawn_checkpoints(
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if alive.strong_count() == 0 {
+            if alive.strong_count() == 0 || writes.is_closed() {
                 break;
             }
             let copied = match checkpoint(&checkpoints).await {
@@ -362,6 +364,7 @@ fn spawn_checkpoints(
             };
             if let Err(err) = copied
                 && alive.strong_count() > 0
+                && !writes.is_closed()
             {
                 tracing::warn!(error = %err, "checkpointing the SQLite log failed; retrying");
             }

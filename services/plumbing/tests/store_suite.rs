@@ -547,18 +547,9 @@ async fn sqlite_checkpoints_off_the_writers_path() {
         .await
         .unwrap();
     assert_eq!(autocheckpoint, 0, "the write connection checkpoints itself");
-    sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    create_filler(&mut tx).await;
     // About 8 MB: past SQLite's own threshold (1,000 pages) eight times.
-    for _ in 0..2_000 {
-        sqlx::query("INSERT INTO filler (body) VALUES ($1)")
-            .bind("x".repeat(4_000))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
+    add_filler(&mut tx, 2_000).await;
     tx.commit().await.unwrap();
     let file_size = || std::fs::metadata(&path).unwrap().len();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -581,23 +572,13 @@ async fn sqlite_log_starts_over_under_steady_writes() {
     let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
     let wal = format!("{}-wal", db.url.trim_start_matches("sqlite://"));
     let mut tx = store.begin().await.unwrap();
-    sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    create_filler(&mut tx).await;
     tx.commit().await.unwrap();
     // About 64 MB in 320 transactions, one after another.
     let mut written = 0_u64;
     for _ in 0..320 {
         let mut tx = store.begin().await.unwrap();
-        for _ in 0..50 {
-            sqlx::query("INSERT INTO filler (body) VALUES ($1)")
-                .bind("y".repeat(4_000))
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            written += 4_000;
-        }
+        written += add_filler(&mut tx, 50).await;
         tx.commit().await.unwrap();
     }
     let wal_size = std::fs::metadata(&wal).unwrap().len();
@@ -607,4 +588,23 @@ async fn sqlite_log_starts_over_under_steady_writes() {
         wal_size < written,
         "the log holds {wal_size} bytes of the {written} written: it never started over"
     );
+}
+
+async fn create_filler(tx: &mut leadwheel_plumbing::Tx) {
+    sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
+        .execute(&mut **tx)
+        .await
+        .unwrap();
+}
+
+/// Inserts `rows` rows of 4,000 bytes; the bytes written.
+async fn add_filler(tx: &mut leadwheel_plumbing::Tx, rows: u64) -> u64 {
+    for _ in 0..rows {
+        sqlx::query("INSERT INTO filler (body) VALUES ($1)")
+            .bind("x".repeat(4_000))
+            .execute(&mut **tx)
+            .await
+            .unwrap();
+    }
+    rows * 4_000
 }

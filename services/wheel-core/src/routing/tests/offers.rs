@@ -77,12 +77,7 @@ fn a_rep_who_leaves_mid_lap_is_skipped() {
     assert_eq!(offered_to(&d.lead), Some("a"));
     // b leaves the team while a holds the offer; the lap was fixed at the
     // start, so b is still in it, and must be passed by.
-    team.ring = team
-        .ring
-        .iter()
-        .filter(|rep| *rep != "b")
-        .cloned()
-        .collect();
+    leave(&mut team, "b");
     let expired = step_all(
         &team,
         &rotation,
@@ -102,12 +97,7 @@ fn a_rep_who_leaves_mid_lap_is_skipped() {
     );
     // c leaves too while holding the offer: the lap ends in the pool, with
     // nobody else offered.
-    team.ring = team
-        .ring
-        .iter()
-        .filter(|rep| *rep != "c")
-        .cloned()
-        .collect();
+    leave(&mut team, "c");
     let passed = step_all(
         &team,
         &rotation,
@@ -370,4 +360,9 @@ fn only_the_offered_rep_may_pass() {
     assert_eq!(offered_to(&expired.lead), Some("b"));
     let err = step_all(&team, &rotation, &expired.lead, pass("a"), 1_010).unwrap_err();
     assert!(matches!(err, RouteError::OfferEnded { .. }), "{err:?}");
+}
+
+/// `rep` leaves `team`'s ring.
+fn leave(team: &mut TeamConfig, rep: &str) {
+    team.ring = team.ring.iter().filter(|r| *r != rep).cloned().collect();
 }
