@@ -43,6 +43,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench claim-sweep --rates 1000,2000,4000,8000 --duration 10s\n  \
       leadwheel-bench mixed --rate 200 --duration 60s --window 10s\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
+      leadwheel-bench expiry --open 1000000 --rate 2000 --window 520s  # deadlines at 2,000/s, ~18 minutes\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
       leadwheel-bench alerting --quick                # alerting: 100k timers armed, 15 s\n  \
@@ -80,7 +81,9 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
-    /// offer-latency: lead events per second.
+    /// offer-latency, mixed: lead events per second; expiry: leads per
+    /// second, so deadlines fall at that rate [default: as fast as
+    /// JetStream takes them].
     #[arg(long, global = true)]
     rate: Option<u32>,
 
@@ -434,6 +437,7 @@ async fn run(cli: Cli) -> Result<()> {
             &ctx,
             &base,
             sizes.open,
+            cli.rate.filter(|_| cli.command == Scenario::Expiry),
             sizes.window,
             cli.reps.unwrap_or(100),
         )

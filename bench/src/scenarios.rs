@@ -611,10 +611,14 @@ struct FirstOffer {
 /// Opens `open` offers (leads published as fast as the wheel absorbs them),
 /// then waits for every first offer's deadline: lateness of the EXPIRED
 /// close and of the next rep's offer; RSS sampled throughout.
+/// `open` offers, their leads published as fast as JetStream takes them
+/// or, with `rate`, at that constant rate (so their deadlines fall at
+/// that rate too); then every offer's expiry and the next rep's offer.
 pub async fn expiry(
     ctx: &Ctx,
     base: &Baseline,
     open: usize,
+    rate: Option<u32>,
     window: Duration,
     reps: usize,
 ) -> Result<Section> {
@@ -623,14 +627,23 @@ pub async fn expiry(
     let window_ms = window.as_millis() as i64;
     wheel.seed_team("bench", reps.max(2), window_ms).await?;
     let mut rx = harness::listen_offers(&ctx.bus).await?;
+    let pace = match rate {
+        Some(rate) => format!("{rate} leads/s"),
+        None => "as fast as JetStream takes them".into(),
+    };
     progress(format!(
-        "expiry: opening {open} offers ({} s window), then waiting for their deadlines",
+        "expiry: opening {open} offers at {pace} ({} s window), then waiting for their deadlines",
         window.as_secs()
     ));
 
     let start = Instant::now();
     let bus = ctx.bus.clone();
     let publisher = tokio::spawn(async move {
+        if let Some(rate) = rate {
+            let lead_ids = (0..open).map(|_| ids::prefixed("lead")).collect();
+            let published = harness::publish_leads_at(&bus, lead_ids, rate, "bench").await??;
+            return anyhow::Ok(published.failures);
+        }
         let mut acks = harness::Acks::new();
         for n in 0..open {
             acks.push(harness::publish_lead(&bus, &ids::prefixed("lead"), n, "bench").await?)
@@ -773,7 +786,7 @@ pub async fn expiry(
             (
                 "offers".into(),
                 format!(
-                    "{open} leads, {} s window, ring of {} reps ({failed} publish failures)",
+                    "{open} leads at {pace}, {} s window, ring of {} reps ({failed} publish failures)",
                     window.as_secs(),
                     reps.max(2)
                 ),
@@ -822,6 +835,7 @@ pub async fn expiry(
         ],
         json: json!({
             "open": open,
+            "rate": rate,
             "window_ms": window_ms,
             "reps": reps.max(2),
             "all_open_after_s": open_time.map(round),
@@ -841,10 +855,12 @@ pub async fn expiry(
         }),
         checks: vec![
             lateness,
+            // Issue 16's target, for 1,000,000 open (issue 2 asked for
+            // 100 MB with 100,000 open).
             Check::at_most(
-                &format!("wheel RSS ≤ 100 MB with {peak_open} offers open"),
+                &format!("wheel RSS ≤ 150 MB with {peak_open} offers open"),
                 memory_mb,
-                100.0,
+                150.0,
                 "MB",
             ),
         ],

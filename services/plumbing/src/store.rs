@@ -69,11 +69,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// Page cache of SQLite's write connection, 64 MiB (in KiB; SQLite's
+/// Page cache of SQLite's write connection, 32 MiB (in KiB; SQLite's
 /// default is 2 MiB): a batch of transitions touches pages all over a
 /// store of millions of rows, and the one connection that writes keeps
-/// them between transactions (see [`Store::begin`]).
-const WRITER_CACHE: &str = "PRAGMA cache_size = -65536";
+/// them between transactions (see [`Store::begin`]). Session 17's
+/// 64 MiB bought nothing the benchmarks could tell and kept the wheel
+/// over its memory budget with a million offers open (docs/benchmarks.md).
+const WRITER_CACHE: &str = "PRAGMA cache_size = -32768";
 /// How often the write-ahead log is checkpointed into the SQLite file,
 /// off the writer's path (see [`Store::begin`]).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -161,9 +163,13 @@ impl Store {
         let pool_options = match backend {
             // SQLite allows one writer at a time; writers use BEGIN IMMEDIATE
             // (see `begin`) and wait on the busy timeout rather than failing.
+            // No ping before a connection is handed out: a file cannot
+            // go away as a server can, and the ping is a round trip to
+            // the connection's worker thread on every acquire.
             Backend::Sqlite => {
                 AnyPoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .after_connect(move |conn, _meta| {
                         Box::pin(async move {
                             conn.execute("PRAGMA busy_timeout = 15000").await?;
@@ -308,6 +314,7 @@ async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(30))
@@ -346,6 +353,7 @@ fn spawn_checkpoints(
     tokio::spawn(async move {
         let checkpoints = AnyPoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_lazy_with(options);
         let mut every = tokio::time::interval(CHECKPOINT_EVERY);

@@ -5,6 +5,7 @@ use leadwheel_plumbing::auth::{Caller, Role};
 use leadwheel_wheel_core::Phase;
 use sqlx::AnyConnection;
 
+use crate::engine::Engine;
 use crate::error::WheelError;
 use crate::store::{self, LeadRow};
 
@@ -55,16 +56,18 @@ pub async fn for_rep(
 }
 
 /// As [`for_rep`], with the manager's scope checked against the team
-/// routing the lead.
+/// routing the lead. Only a manager whose token names a team needs the
+/// lead read, so only then is a connection taken from `engine`: a rep's
+/// claim (the wheel's busiest call) reads nothing before the writer.
 pub async fn for_lead(
-    conn: &mut AnyConnection,
+    engine: &Engine,
     caller: &Caller,
     rep_id: &str,
     lead_id: &str,
 ) -> Result<(), WheelError> {
     caller.require_self_or_manager(rep_id).map_err(denied)?;
     if caller.role == Role::Manager && caller.team.is_some() {
-        let lead = store::load_lead(conn, lead_id)
+        let lead = store::load_lead(&mut *engine.read().await?, lead_id)
             .await?
             .ok_or_else(|| WheelError::NotFound(format!("lead {lead_id} not found")))?;
         if !manager_scope_covers(caller, &lead.team_id) {

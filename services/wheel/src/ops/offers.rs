@@ -104,7 +104,7 @@ impl Wheel {
     ) -> Result<Option<AssignedVia>, WheelError> {
         let lead_id = validate::id("lead_id", &request.lead_id)?;
         let rep_id = validate::id("rep_id", &request.rep_id)?;
-        access::for_lead(&mut *self.read().await?, caller, rep_id, lead_id).await?;
+        access::for_lead(&self.engine, caller, rep_id, lead_id).await?;
         let input = Input::Claim {
             rep: rep_id.to_string(),
         };
@@ -127,8 +127,8 @@ impl Wheel {
         let rep_id = validate::id("rep_id", &request.rep_id)?;
         let reason = validate::text("reason", &request.reason, validate::MAX_REASON_LEN, true)?;
         {
+            access::for_lead(&self.engine, caller, rep_id, lead_id).await?;
             let mut conn = self.read().await?;
-            access::for_lead(&mut conn, caller, rep_id, lead_id).await?;
             check_pass_reason(&mut conn, lead_id, reason).await?;
         }
         let input = Input::Pass {
