@@ -166,24 +166,22 @@ impl Store {
             // No ping before a connection is handed out: a file cannot
             // go away as a server can, and the ping is a round trip to
             // the connection's worker thread on every acquire.
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(4)
-                    .test_before_acquire(false)
-                    .after_connect(move |conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA busy_timeout = 15000").await?;
-                            if scratch {
-                                conn.execute("PRAGMA synchronous = OFF").await?;
-                                conn.execute("PRAGMA cache_size = -262144").await?;
-                            } else {
-                                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                            }
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            Ok(())
-                        })
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(4)
+                .test_before_acquire(false)
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("PRAGMA busy_timeout = 15000").await?;
+                        if scratch {
+                            conn.execute("PRAGMA synchronous = OFF").await?;
+                            conn.execute("PRAGMA cache_size = -262144").await?;
+                        } else {
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        }
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        Ok(())
                     })
-            }
+                }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = pool_options
