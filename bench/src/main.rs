@@ -43,7 +43,7 @@ use crate::scenarios::Ctx;
       leadwheel-bench claim-sweep --rates 1000,2000,4000,8000 --duration 10s\n  \
       leadwheel-bench mixed --rate 200 --duration 60s --window 10s\n  \
       leadwheel-bench expiry --open 100000 --window 240s\n  \
-      leadwheel-bench expiry --open 1000000 --rate 2000 --window 520s  # deadlines at 2,000/s, ~18 minutes\n  \
+      leadwheel-bench expiry --open 1000000 --rate 2000 --window 540s  # deadlines at 2,000/s, ~18 minutes\n  \
       leadwheel-bench intake --count 50000 --rate 1000 --duration 20s\n  \
       leadwheel-bench reporting --quick               # a few minutes; not part of `all`\n  \
       leadwheel-bench alerting --quick                # alerting: 100k timers armed, 15 s\n  \

@@ -608,12 +608,11 @@ struct FirstOffer {
     next_seen_ms: Option<i64>,
 }
 
-/// Opens `open` offers (leads published as fast as the wheel absorbs them),
-/// then waits for every first offer's deadline: lateness of the EXPIRED
-/// close and of the next rep's offer; RSS sampled throughout.
-/// `open` offers, their leads published as fast as JetStream takes them
-/// or, with `rate`, at that constant rate (so their deadlines fall at
-/// that rate too); then every offer's expiry and the next rep's offer.
+/// Opens `open` offers, their leads published as fast as JetStream takes
+/// them or, with `rate`, at that constant rate (so their deadlines fall
+/// at that rate too), then waits for every first offer's deadline:
+/// lateness of the EXPIRED close and of the next rep's offer; RSS sampled
+/// throughout.
 pub async fn expiry(
     ctx: &Ctx,
     base: &Baseline,
