@@ -60,13 +60,27 @@ pub async fn claim_sweep(
     rates: &[u32],
     duration: Duration,
     reps: usize,
+    replicas: usize,
 ) -> Result<Section> {
     let wheel = ctx.fresh_wheel().await?;
     wheel.seed_team("bench", reps, 3_600_000).await?;
+    // Further replicas (Postgres) start once the first holds the writer's
+    // lease; the connections are spread over all of them, so most claims
+    // reach a replica without the lease.
+    let mut others = Vec::new();
+    for _ in 1..replicas.max(1) {
+        others.push(
+            wheel
+                .replica(&ctx.wheel_bin, &ctx.nats_url, &ctx.rust_log)
+                .await?,
+        );
+    }
+    let replicas: Vec<&harness::Wheel> = std::iter::once(&wheel).chain(others.iter()).collect();
+    let cpu_seconds = || replicas.iter().map(|r| r.cpu_seconds()).sum::<f64>();
     let mut rx = harness::listen_offers(&ctx.bus).await?;
     let mut clients = Vec::with_capacity(CONNECTIONS);
-    for _ in 0..CONNECTIONS {
-        clients.push(wheel.client().await?);
+    for n in 0..CONNECTIONS {
+        clients.push(replicas[n % replicas.len()].client().await?);
     }
     let mut steps: Vec<Step> = Vec::new();
     for &rate in rates {
@@ -81,7 +95,7 @@ pub async fn claim_sweep(
         progress(format!(
             "claim sweep: {count} claims at {rate}/s, open loop"
         ));
-        let cpu_before = wheel.cpu_seconds();
+        let cpu_before = cpu_seconds();
         let results = Arc::new(Mutex::new((Samples::with_capacity(count), HashMap::new())));
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let start = tokio::time::Instant::now();
@@ -108,10 +122,18 @@ pub async fn claim_sweep(
                 match outcome {
                     Ok(_) => results.0.push(latency),
                     Err(status) => {
-                        *results
+                        let count = results
                             .1
                             .entry(format!("{:?}", status.code()))
-                            .or_insert(0usize) += 1
+                            .or_insert(0usize);
+                        *count += 1;
+                        if *count == 1 {
+                            progress(format!(
+                                "claim sweep: first {:?}: {}",
+                                status.code(),
+                                status.message()
+                            ));
+                        }
                     }
                 }
             }));
@@ -120,7 +142,7 @@ pub async fn claim_sweep(
             task.await?;
         }
         let elapsed = start.elapsed().as_secs_f64();
-        let cpu = wheel.cpu_seconds() - cpu_before;
+        let cpu = cpu_seconds() - cpu_before;
         let (mut samples, errors) = std::mem::take(&mut *results.lock().await);
         let ok = samples.len();
         let step = Step {
@@ -144,8 +166,20 @@ pub async fn claim_sweep(
             break;
         }
     }
+    let replica_count = replicas.len();
+    drop(replicas);
+    for other in others {
+        other.stop().await;
+    }
     wheel.stop().await;
-    Ok(section(&ctx.backend, base, rates, duration, &steps))
+    Ok(section(
+        &ctx.backend,
+        base,
+        rates,
+        duration,
+        replica_count,
+        &steps,
+    ))
 }
 
 fn section(
@@ -153,12 +187,18 @@ fn section(
     base: &Baseline,
     rates: &[u32],
     duration: Duration,
+    replicas: usize,
     steps: &[Step],
 ) -> Section {
+    let spread = if replicas > 1 {
+        format!(" spread over {replicas} wheel replicas (the first holds the writer's lease)")
+    } else {
+        String::new()
+    };
     let mut rows = vec![(
         "each step".into(),
         format!(
-            "{:.0} s of claims at a constant rate, latency from the scheduled send, {CONNECTIONS} connections, ≤ {MAX_IN_FLIGHT} in flight",
+            "{:.0} s of claims at a constant rate, latency from the scheduled send, {CONNECTIONS} connections{spread}, ≤ {MAX_IN_FLIGHT} in flight",
             duration.as_secs_f64()
         ),
     )];
@@ -167,11 +207,12 @@ fn section(
         rows.push((
             format!("{}/s", step.rate),
             format!(
-                "{:.0}/s achieved ({} of {} ok, errors: {errors}); p50/p90/p99/max {}; wheel {:.2} cores; offers opened at {:.0}/s before{}",
+                "{:.0}/s achieved ({} of {} ok, errors: {errors}); p50/p90/p99/max {}; wheel{} {:.2} cores; offers opened at {:.0}/s before{}",
                 step.achieved,
                 step.ok,
                 step.sent,
                 step.latency.cell(),
+                if replicas > 1 { "s" } else { "" },
                 step.cpu_cores,
                 step.open_rate,
                 if step.sustained() { "" } else { "; NOT sustained" }
@@ -226,6 +267,7 @@ fn section(
         rows,
         json: json!({
             "step_seconds": duration.as_secs_f64(),
+            "replicas": replicas,
             "highest_sustained_per_s": round(best),
             "ratio_highest_sustained_to_baseline_pipelined_rate": round(best / base.pipelined_rate.max(1e-3)),
             "steps": steps.iter().map(|s| json!({

@@ -133,6 +133,36 @@ impl ServiceProcess {
                 (url, Some((base.clone(), name)))
             }
         };
+        Self::spawn(launch, nats_url, (database_url, database), dir, rust_log).await
+    }
+
+    /// Starts another process of `launch`'s service on `database_url`, a
+    /// database it shares with the replica that made it (and drops).
+    pub async fn start_replica(
+        launch: &Launch<'_>,
+        nats_url: &str,
+        database_url: &str,
+        rust_log: &str,
+    ) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        Self::spawn(
+            launch,
+            nats_url,
+            (database_url.to_string(), None),
+            dir,
+            rust_log,
+        )
+        .await
+    }
+
+    async fn spawn(
+        launch: &Launch<'_>,
+        nats_url: &str,
+        (database_url, database): (String, Option<(String, String)>),
+        dir: tempfile::TempDir,
+        rust_log: &str,
+    ) -> Result<Self> {
+        let (service, binary) = (launch.service, launch.binary);
         let prefix = format!("LEADWHEEL_{}_", service.to_uppercase());
         let log = dir.path().join(format!("{service}.log"));
         let file = std::fs::File::create(&log)?;
@@ -257,6 +287,16 @@ pub struct Memory {
 }
 
 impl Wheel {
+    fn launch(binary: &Path) -> Launch<'_> {
+        Launch {
+            service: "wheel",
+            binary,
+            build_hint: ("-p leadwheel-wheel", "--wheel-bin"),
+            env: &[],
+            serves_grpc: true,
+        }
+    }
+
     /// Starts `binary` against `nats_url` on a fresh store, waits for its
     /// announced addresses and for `/readyz`.
     pub async fn start(
@@ -265,15 +305,24 @@ impl Wheel {
         backend: &Backend,
         rust_log: &str,
     ) -> Result<Self> {
-        let launch = Launch {
-            service: "wheel",
-            binary,
-            build_hint: ("-p leadwheel-wheel", "--wheel-bin"),
-            env: &[],
-            serves_grpc: true,
-        };
         Ok(Self {
-            process: ServiceProcess::start(&launch, nats_url, backend, rust_log).await?,
+            process: ServiceProcess::start(&Self::launch(binary), nats_url, backend, rust_log)
+                .await?,
+        })
+    }
+
+    /// Starts another replica of this wheel (`binary`) on its Postgres
+    /// database; stop it before this one, which drops the database.
+    pub async fn replica(&self, binary: &Path, nats_url: &str, rust_log: &str) -> Result<Self> {
+        let launch = Self::launch(binary);
+        Ok(Self {
+            process: ServiceProcess::start_replica(
+                &launch,
+                nats_url,
+                &self.process.database_url,
+                rust_log,
+            )
+            .await?,
         })
     }
 

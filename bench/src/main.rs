@@ -96,6 +96,12 @@ struct Cli {
     #[arg(long, global = true, value_delimiter = ',')]
     rates: Vec<u32>,
 
+    /// claim-sweep (with --postgres): wheel replicas on the one database,
+    /// the claims' connections spread over them; all but the first send
+    /// their claims on to the holder of the writer's lease.
+    #[arg(long, global = true, default_value_t = 1)]
+    replicas: usize,
+
     /// claims: concurrent gRPC clients.
     #[arg(long, global = true)]
     concurrency: Option<usize>,
@@ -406,8 +412,18 @@ async fn run(cli: Cli) -> Result<()> {
         } else {
             Duration::from_secs(10)
         });
-        let section =
-            claim_sweep::claim_sweep(&ctx, &base, &rates, step, cli.reps.unwrap_or(50)).await?;
+        if cli.replicas > 1 && !matches!(ctx.backend, Backend::Postgres(_)) {
+            bail!("--replicas needs --postgres: on SQLite the wheel runs as one process");
+        }
+        let section = claim_sweep::claim_sweep(
+            &ctx,
+            &base,
+            &rates,
+            step,
+            cli.reps.unwrap_or(50),
+            cli.replicas,
+        )
+        .await?;
         say(report::table(&section));
         sections.push(section);
     }

@@ -431,6 +431,10 @@ pub(crate) async fn open_offers(
         anyhow::Ok(acks.finish().await)
     });
     let mut offers = Vec::with_capacity(count);
+    // A core subscription sees every publish of an event, and with several
+    // replicas two outbox relays may both publish one (JetStream keeps
+    // one copy; its consumers never see the second).
+    let mut seen = std::collections::HashSet::with_capacity(count);
     let mut last_report = Instant::now();
     while offers.len() < count {
         match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
@@ -438,7 +442,7 @@ pub(crate) async fn open_offers(
                 event: OfferEvent::Opened(opened),
                 ..
             })) => {
-                if opened.step == 1 {
+                if opened.step == 1 && seen.insert(opened.lead_id.clone()) {
                     offers.push((opened.lead_id, opened.rep_id));
                 }
             }

@@ -102,6 +102,11 @@ pub mod subjects {
     /// An alert was escalated to the manager.
     pub const ALERT_ESCALATED: &str = "alerts.escalated";
 
+    /// Core NATS subject (outside every stream) on which a wheel replica
+    /// without the writer's lease forwards a rep's or manager's command
+    /// to the replica holding it, as a request whose reply is the outcome.
+    pub const WHEEL_WRITER_COMMANDS: &str = "cmd.wheel.writer";
+
     /// Core NATS subject for live offer pushes to one rep, so a rep connected
     /// to any wheel replica sees offers made by any other.
     pub fn live_rep_offers(rep_id: &str) -> String {

@@ -91,6 +91,16 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Called after the transaction committed (e.g. to wake a timer loop).
     fn after_commit(&self, _event: &Event) {}
 
+    /// Whether this process leaves the consumer's events to another
+    /// process for now (the wheel's replicas leave new leads to the holder
+    /// of its writer's lease). Checked before pulling and after each
+    /// receipt: while it holds, the consumer pulls nothing, and events it
+    /// received and had not applied are given back (nakked: delivered
+    /// again at once, to a process that pulls).
+    fn yields(&self) -> bool {
+        false
+    }
+
     /// Whether [`Self::handle_all`] applies a batch at once (checked per
     /// batch; the default handles each event on its own).
     fn handles_all(&self) -> bool {
@@ -260,12 +270,22 @@ pub async fn run_consumer<H: EventHandler>(
 ) {
     let mut backoff = Duration::from_millis(200);
     while !cancel.is_cancelled() {
+        if handler.yields() {
+            tracing::info!(consumer = %spec.durable, "leaving this consumer's events to another process");
+            while handler.yields() {
+                tokio::select! {
+                    _ = tokio::time::sleep(YIELD_CHECK) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        }
         let result = tokio::select! {
             result = consume(&bus, &store, &outbox, &spec, &handler, &cancel) => result,
             _ = cancel.cancelled() => break,
         };
         match result {
-            Ok(()) => break,
+            Ok(Stopped::Cancelled) => break,
+            Ok(Stopped::Yielded) => backoff = Duration::from_millis(200),
             Err(err) => {
                 tracing::warn!(consumer = %spec.durable, error = %format!("{err:#}"), "consumer stopped; restarting");
                 tokio::select! {
@@ -284,6 +304,16 @@ pub async fn run_consumer<H: EventHandler>(
 /// gate) serves many events; at rest a batch is the one event that arrived.
 const MAX_BATCH: usize = 64;
 
+/// How often a consumer that yields checks whether to pull again.
+const YIELD_CHECK: Duration = Duration::from_millis(250);
+
+/// Why [`consume`] returned.
+enum Stopped {
+    Cancelled,
+    /// The handler yields (see [`EventHandler::yields`]).
+    Yielded,
+}
+
 async fn consume<H: EventHandler>(
     bus: &Bus,
     store: &Store,
@@ -291,7 +321,7 @@ async fn consume<H: EventHandler>(
     spec: &ConsumerSpec,
     handler: &H,
     cancel: &CancellationToken,
-) -> Result<()> {
+) -> Result<Stopped> {
     let consumer = consumer(bus, spec).await?;
     let mut messages = consumer.messages().await.context("pulling messages")?;
     tracing::info!(consumer = %spec.durable, stream = spec.stream.name, "consuming");
@@ -300,7 +330,7 @@ async fn consume<H: EventHandler>(
         // always finished (committed and acked, or nakked).
         let message = tokio::select! {
             next = messages.next() => next,
-            _ = cancel.cancelled() => return Ok(()),
+            _ = cancel.cancelled() => return Ok(Stopped::Cancelled),
         };
         let Some(message) = message else {
             anyhow::bail!("message stream ended");
@@ -316,6 +346,17 @@ async fn consume<H: EventHandler>(
                 }
                 Some(None) | None => break,
             }
+        }
+        if handler.yields() {
+            // Given back with whatever else arrived; what is still on its
+            // way is delivered again once its ack wait passes.
+            while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+                batch.push(message);
+            }
+            for message in batch {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+            }
+            return Ok(Stopped::Yielded);
         }
         let events: Vec<(NatsMessage, Event)> = batch
             .into_iter()

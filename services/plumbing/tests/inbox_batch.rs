@@ -325,3 +325,102 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
 }
 
 on_both_backends!(a_batch_applied_at_once_falls_back_one_at_a_time);
+
+/// Records which of two processes applied each event; `yields` says
+/// whether it leaves them to the other.
+struct Yielding {
+    name: &'static str,
+    yields: Arc<std::sync::atomic::AtomicBool>,
+    applied: Arc<Mutex<Vec<(&'static str, String)>>>,
+}
+
+impl EventHandler for Yielding {
+    async fn handle(&self, _tx: &mut Tx, _event: &Event) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    fn after_commit(&self, event: &Event) {
+        self.applied
+            .lock()
+            .unwrap()
+            .push((self.name, event.envelope.key.clone()));
+    }
+
+    fn yields(&self) -> bool {
+        self.yields.load(Ordering::SeqCst)
+    }
+}
+
+/// Two processes on one durable consumer: while one yields, the other
+/// applies every event; when they swap, events the second had received
+/// are given back and the first applies them; each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yielding_consumer_leaves_its_events_to_another() {
+    testing::init_test_logs();
+    let nats = NatsServer::start().unwrap();
+    let db = TestDb::sqlite();
+    let config = testing::service_config("intake", &nats.url(), &db.url);
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let bus = Bus::connect(&config).await.unwrap();
+    let applied = Arc::new(Mutex::new(Vec::new()));
+    let cancel = CancellationToken::new();
+    let spawn = |name: &'static str, yields: bool| {
+        let yields = Arc::new(std::sync::atomic::AtomicBool::new(yields));
+        let outbox = Outbox::new("test");
+        let handler = Yielding {
+            name,
+            yields: yields.clone(),
+            applied: applied.clone(),
+        };
+        let task = tokio::spawn(inbox::run_consumer(
+            bus.clone(),
+            store.clone(),
+            outbox,
+            ConsumerSpec {
+                durable: "test-yield".into(),
+                stream: &INTAKE_STREAM,
+                filter_subjects: vec![],
+            },
+            handler,
+            cancel.clone(),
+        ));
+        (yields, task)
+    };
+    let (first_yields, first) = spawn("first", true);
+    let (second_yields, second) = spawn("second", false);
+    let keys_applied = |want: usize| {
+        let applied = applied.clone();
+        async move {
+            testing::eventually(Duration::from_secs(20), "the events applied", || {
+                let applied = applied.clone();
+                async move { (applied.lock().unwrap().len() >= want).then_some(()) }
+            })
+            .await
+        }
+    };
+
+    publish_keys(&nats, &["y0", "y1", "y2", "y3"]).await;
+    keys_applied(4).await;
+    // The second is pulling; now it yields and the first takes over.
+    second_yields.store(true, Ordering::SeqCst);
+    first_yields.store(false, Ordering::SeqCst);
+    publish_keys(&nats, &["z0", "z1", "z2", "z3"]).await;
+    keys_applied(8).await;
+    testing::wait_consumer_done(&nats.url(), &INTAKE_STREAM, "test-yield").await;
+
+    let applied = applied.lock().unwrap().clone();
+    let by = |name: &str| -> Vec<String> {
+        let mut keys: Vec<String> = applied
+            .iter()
+            .filter(|(who, _)| *who == name)
+            .map(|(_, key)| key.clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(by("second"), ["y0", "y1", "y2", "y3"], "{applied:?}");
+    assert_eq!(by("first"), ["z0", "z1", "z2", "z3"], "{applied:?}");
+    cancel.cancel();
+    first.await.unwrap();
+    second.await.unwrap();
+}

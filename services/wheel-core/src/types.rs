@@ -218,8 +218,10 @@ impl LeadRouting {
     }
 }
 
-/// Something that happened to a lead.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Something that happened to a lead. Serialisable: a replica forwards
+/// a rep's or manager's input to the holder of the writer's lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
 pub enum Input {
     /// A rep claims the lead (their offer, or from the pool).
     Claim {
@@ -333,7 +335,8 @@ pub enum AssignedVia {
 }
 
 /// What the service must do to carry out a decision.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
     /// Record that `rep` was passed over.
     Skip {
@@ -425,8 +428,9 @@ impl PoolReason {
     }
 }
 
-/// The new state of a lead and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The new state of a lead and what to do about it. Serialisable: the
+/// holder of the writer's lease sends it back for a forwarded input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// The lead's state after the input.
     pub lead: LeadRouting,

@@ -1,5 +1,6 @@
 //! Consumes `intake.lead.created`: each new lead is routed in the same
-//! transaction that records the event in the inbox.
+//! transaction that records the event in the inbox (on Postgres, by the
+//! replica holding the writer's lease).
 
 use leadwheel_plumbing::inbox::{EventHandler, HandlerError};
 use leadwheel_plumbing::{Event, Tx, telemetry};
@@ -93,6 +94,17 @@ impl EventHandler for LeadCreatedHandler {
                 .hold_with_events(event_id, pushes, std::mem::take(&mut written));
         }
         Ok(())
+    }
+
+    /// On Postgres, a replica leaves new leads to the replica holding the
+    /// writer's lease, which routes them in batches: routed here as well,
+    /// each would move the team's rotation under the holder's batches,
+    /// which would then fail their conditional writes and be redone one
+    /// lead at a time (measured with two replicas: new leads opened
+    /// offers at under 100/s). A holder that died leaves them until its
+    /// lease lapses and another replica takes it.
+    fn yields(&self) -> bool {
+        self.engine.lease_held_elsewhere()
     }
 
     fn after_commit(&self, event: &Event) {

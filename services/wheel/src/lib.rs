@@ -103,6 +103,7 @@ pub async fn run_with_clock(
     runtime.spawn_consumer(opps_work, work::WorkHandler::new(engine.clone()));
     runtime.spawn_background(engine.clone().run_writer(runtime.background.clone()));
     runtime.spawn_background(engine.clone().run_lease(runtime.background.clone()));
+    runtime.spawn_background(engine.clone().run_forwarded(runtime.background.clone()));
     runtime.spawn_background(timers::run(engine.clone(), runtime.background.clone()));
     let api = grpc::WheelApi::new(ops::Wheel::new(engine), runtime.front.clone());
     let service = WheelServiceServer::with_interceptor(api, runtime.auth.clone());

@@ -6,10 +6,13 @@
 //! row (`wheel_writer_lease`) that it renews every [`RENEW_EVERY`] and
 //! that lapses [`TTL`] after its last renewal. The holder's writer
 //! batches claims, passes, manager actions and expiries, and its inbox
-//! routes new leads in batches; the other replicas apply each transition
-//! in a transaction of its own, as before, and leave due offers to the
-//! holder for [`TIMER_GRACE`] before expiring them themselves (so a
-//! holder that died delays expiries by at most that long).
+//! routes new leads in batches; the other replicas forward claims,
+//! passes and manager actions to it (see `forward`), leave new leads to
+//! its inbox (their lead consumer pulls nothing while another replica
+//! holds the lease), and leave due offers to the holder for
+//! [`TIMER_GRACE`] before expiring them themselves. A holder that died
+//! delays expiries by at most that grace, and new leads until its lease
+//! lapses ([`TTL`]) and another replica takes it (within a second).
 //!
 //! Fencing: every batch first updates the lease row naming its holder
 //! and epoch (the epoch grows with each change of holder), which also
@@ -23,7 +26,7 @@
 //! clock, not the engine's (a test's manual clock must not lapse it).
 
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use leadwheel_plumbing::metrics;
@@ -63,6 +66,9 @@ pub(super) struct Lease {
     holder: String,
     /// The epoch held; 0 while another replica holds the lease.
     epoch: AtomicI64,
+    /// Whether another replica was last seen holding it (false when this
+    /// one does, or the lease could not be read).
+    elsewhere: AtomicBool,
 }
 
 impl Default for Lease {
@@ -70,6 +76,7 @@ impl Default for Lease {
         Self {
             holder: leadwheel_plumbing::ids::new_id(),
             epoch: AtomicI64::new(0),
+            elsewhere: AtomicBool::new(false),
         }
     }
 }
@@ -107,6 +114,13 @@ impl Engine {
         self.store.backend() == Backend::Sqlite || self.lease.epoch() > 0
     }
 
+    /// Whether another replica holds the writer's lease, as last seen:
+    /// then new leads are left to it (see `consumer`). False on SQLite,
+    /// for the holder, and while the lease cannot be read.
+    pub fn lease_held_elsewhere(&self) -> bool {
+        self.lease.elsewhere.load(Ordering::Acquire)
+    }
+
     /// Takes or renews the lease once; on SQLite nothing.
     pub async fn renew_lease(&self) -> Result<bool, WheelError> {
         if self.store.backend() == Backend::Sqlite {
@@ -121,12 +135,17 @@ impl Engine {
         match result {
             Ok(held) => {
                 self.lease.set(held.unwrap_or(0));
+                self.lease
+                    .elsewhere
+                    .store(held.is_none(), Ordering::Release);
                 Ok(held.is_some())
             }
             Err(err) => {
                 // Unable to renew: another replica may take the lease
-                // over, so stop batching until renewed.
+                // over, so stop batching until renewed (and route new
+                // leads here meanwhile: nobody may be holding it).
                 self.lease.set(0);
+                self.lease.elsewhere.store(false, Ordering::Release);
                 Err(err)
             }
         }
@@ -177,10 +196,14 @@ impl Engine {
         if store::lease::fence(conn, SHARD, &self.lease.holder, epoch, expires_at()).await? {
             Ok(())
         } else {
-            let _ =
-                self.lease
-                    .epoch
-                    .compare_exchange(epoch, 0, Ordering::AcqRel, Ordering::Acquire);
+            if self
+                .lease
+                .epoch
+                .compare_exchange(epoch, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.lease.elsewhere.store(true, Ordering::Release);
+            }
             tracing::warn!(
                 epoch,
                 "a batch found the writer's lease taken over; it is redone alone"

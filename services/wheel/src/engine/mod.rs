@@ -28,12 +28,14 @@ use crate::store::{LedgerEntry, Roster};
 
 mod apply;
 mod decide;
+mod forward;
 mod lease;
 mod route;
 mod staged;
 mod writer;
 
 pub use decide::{Outcome, Planned, Refusal};
+pub use forward::{Forwarded, Reply as ForwardedReply, TIMEOUT as FORWARD_TIMEOUT};
 pub use lease::{TIMER_GRACE, TTL as LEASE_TTL};
 pub use writer::Applied;
 

@@ -10,9 +10,9 @@
 //! does (see `lease`: batches of several replicas holding the same rows
 //! until they commit wait on each other); the others apply each
 //! transition in its own transaction, in parallel, and expire due offers
-//! in chunks of [`PG_EXPIRY_CHUNK`]. Commands are not forwarded between
-//! replicas: a claim reaching a replica without the lease is applied
-//! there, alone.
+//! in chunks of [`PG_EXPIRY_CHUNK`]. A claim, pass or manager action
+//! reaching a replica without the lease is forwarded to the holder
+//! (see `forward`) and applied there alone only when nobody holds it.
 //!
 //! Batching is natural: the writer takes what is waiting when it is free
 //! (up to [`MAX_BATCH`]), so a lone claim is applied at once and a burst
@@ -70,9 +70,22 @@ pub(super) type Queue = Arc<std::sync::OnceLock<mpsc::Sender<Command>>>;
 impl Engine {
     /// Applies `input` to `lead_id` through the writer (in a shared
     /// transaction with whatever else is queued) and returns once it is
-    /// committed; without a running writer or the lease (Postgres), in
-    /// a transaction of its own.
+    /// committed. On Postgres, a replica without the writer's lease sends
+    /// it to the replica holding it (see `forward`); when none does, or
+    /// without a running writer, it is applied here in a transaction of
+    /// its own.
     pub async fn submit(&self, lead_id: &str, input: Input, actor: &str) -> Applied {
+        if self.forwards()
+            && let Some(applied) = self.forward(lead_id, &input, actor).await
+        {
+            return applied;
+        }
+        self.submit_here(lead_id, input, actor).await
+    }
+
+    /// As [`Self::submit`], in this replica whether it holds the lease or
+    /// not (a command forwarded to it is never forwarded again).
+    pub(super) async fn submit_here(&self, lead_id: &str, input: Input, actor: &str) -> Applied {
         let Some(queue) = self.writer.get().filter(|_| self.batches()) else {
             return self.apply(lead_id, input, actor).await;
         };
@@ -106,7 +119,7 @@ impl Engine {
         }
         let pending = inputs
             .into_iter()
-            .map(|(lead_id, input)| async move { self.submit(&lead_id, input, actor).await });
+            .map(|(lead_id, input)| async move { self.submit_here(&lead_id, input, actor).await });
         futures::future::join_all(pending).await
     }
 

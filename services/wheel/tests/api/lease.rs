@@ -1,8 +1,9 @@
 //! The writer's lease (Postgres): the replica holding it batches; a
 //! holder whose lease was taken over stops batching at its next batch
-//! (the fence) and its commands are still applied, alone; a stopping
-//! holder lets the lease lapse and another replica takes it over with a
-//! new epoch.
+//! (the fence) and its commands are still applied, alone, while new leads
+//! wait for the holder; a stopping holder lets the lease lapse and
+//! another replica takes it over with a new epoch; the other replicas
+//! forward their commands to the holder.
 
 use std::time::Duration;
 
@@ -75,12 +76,16 @@ async fn a_deposed_writer_stops_batching_and_loses_nothing(mut app: TestApp) {
 
     // Another replica takes the lease over behind this one's back (as
     // after a pause longer than the lease): this replica's next batch
-    // fails the fence, and its commands are applied alone.
-    set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
+    // fails the fence, and its commands are applied alone (nobody answers
+    // them on the intruder's behalf).
     app.new_lead("fence-2").await;
-    claim(&app, "fence-2").await;
     app.new_lead("fence-3").await;
+    let _ = app.offered_to("fence-2").await;
     let _ = app.offered_to("fence-3").await;
+    set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
+    claim(&app, "fence-2").await;
+    // New leads are left to the intruder while it holds the lease.
+    app.new_lead("fence-4").await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (now_holder, now_epoch, _) = lease(&app).await;
     assert_eq!(
@@ -88,10 +93,19 @@ async fn a_deposed_writer_stops_batching_and_loses_nothing(mut app: TestApp) {
         ("intruder", epoch + 1),
         "a deposed holder never writes the lease back"
     );
+    let left = app
+        .admin()
+        .await
+        .get_lead_routing(GetLeadRoutingRequest {
+            lead_id: "fence-4".into(),
+        })
+        .await
+        .expect_err("a new lead left to the lease's holder");
+    assert_eq!(left.code(), tonic::Code::NotFound, "{left:?}");
     claim(&app, "fence-3").await;
 
     // The intruder's lease lapses: this replica takes it again, under a
-    // new epoch.
+    // new epoch, and routes the lead it had left.
     set_lease(&app, "intruder", epoch + 1, 0).await;
     lease_when(
         &app,
@@ -99,7 +113,6 @@ async fn a_deposed_writer_stops_batching_and_loses_nothing(mut app: TestApp) {
         |(h, e, _)| h == &holder && *e == epoch + 2,
     )
     .await;
-    app.new_lead("fence-4").await;
     claim(&app, "fence-4").await;
 
     // A second replica waits; when the holder stops it lets the lease
@@ -138,11 +151,11 @@ async fn a_deposed_writer_stops_batching_and_loses_nothing_postgres() {
 async fn without_the_lease_offers_expire_after_the_grace(app: TestApp) {
     app.team(&["ana", "ben"], 10_000).await;
     let (_, epoch, _) = lease(&app).await;
+    app.new_lead("grace-1").await;
+    let first = app.offered_to("grace-1").await;
     set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
     // The replica notices at its next renewal (every second).
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    app.new_lead("grace-1").await;
-    let first = app.offered_to("grace-1").await;
     let first_open = |routing: &GetLeadRoutingResponse| {
         routing
             .offers
@@ -179,6 +192,161 @@ async fn without_the_lease_offers_expire_after_the_grace_postgres() {
         without_the_lease_offers_expire_after_the_grace(spawn_app_with_clock(db).await).await
     })
     .await;
+}
+
+/// A claim, pass or manager action reaching a replica without the lease
+/// crosses NATS to the holder, which applies it in its batch and answers
+/// with what its own callers get; with nobody holding the lease the
+/// replica applies it itself; a holder that never answers leaves the
+/// command unapplied and the caller told so.
+async fn commands_reach_the_lease_holder(mut app: TestApp) {
+    use futures::StreamExt;
+    use leadwheel_plumbing::bus::subjects::WHEEL_WRITER_COMMANDS;
+    use leadwheel_wheel::engine::{FORWARD_TIMEOUT, Forwarded};
+    use leadwheel_wheel_core::Input;
+
+    app.team(&["ana", "ben"], 60_000).await;
+    let holder_addr = app.grpc_addr;
+    let (holder, epoch, _) = lease(&app).await;
+    let second = app.spawn_replica().await;
+    // The second replica tries the lease at start and finds it held.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(lease(&app).await.0, holder);
+
+    // Watches the commands on their way to the holder.
+    let nats = async_nats::connect(app.nats.url()).await.unwrap();
+    let mut watched = nats.subscribe(WHEEL_WRITER_COMMANDS).await.unwrap();
+    nats.flush().await.unwrap();
+    let mut next_forwarded = async || -> Forwarded {
+        let message = tokio::time::timeout(Duration::from_secs(5), watched.next())
+            .await
+            .expect("a command forwarded to the holder")
+            .unwrap();
+        serde_json::from_slice(&message.payload).unwrap()
+    };
+
+    // A claim at the second replica: forwarded, applied, answered.
+    app.new_lead("fwd-1").await;
+    let first = app.offered_to("fwd-1").await;
+    app.grpc_addr = second.grpc_addr;
+    claim(&app, "fwd-1").await;
+    let forwarded = next_forwarded().await;
+    assert_eq!(forwarded.lead_id, "fwd-1");
+    assert_eq!(forwarded.input, Input::Claim { rep: first.clone() });
+    assert_eq!(forwarded.actor, first);
+
+    // A refusal comes back as the holder's own callers get it.
+    app.grpc_addr = holder_addr;
+    app.new_lead("fwd-2").await;
+    let offered = app.offered_to("fwd-2").await;
+    let other = if offered == "ana" { "ben" } else { "ana" };
+    let wrong_claim = ClaimRequest {
+        lead_id: "fwd-2".into(),
+        rep_id: other.into(),
+    };
+    let direct = app
+        .rep(other)
+        .await
+        .claim(wrong_claim.clone())
+        .await
+        .expect_err("not their offer");
+    app.grpc_addr = second.grpc_addr;
+    let via_second = app
+        .rep(other)
+        .await
+        .claim(wrong_claim)
+        .await
+        .expect_err("not their offer, forwarded");
+    assert_eq!(via_second.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        (via_second.code(), via_second.message()),
+        (direct.code(), direct.message())
+    );
+    assert_eq!(next_forwarded().await.lead_id, "fwd-2");
+
+    // A pass and a manager's withdrawal, forwarded.
+    app.rep(&offered)
+        .await
+        .pass(PassRequest {
+            lead_id: "fwd-2".into(),
+            rep_id: offered.clone(),
+            reason: "wrong region".into(),
+        })
+        .await
+        .unwrap();
+    let pass = next_forwarded().await;
+    assert_eq!(
+        pass.input,
+        Input::Pass {
+            rep: offered.clone(),
+            reason: "wrong region".into()
+        }
+    );
+    assert_eq!(app.offered_to("fwd-2").await, other);
+    app.admin()
+        .await
+        .withdraw_lead(WithdrawLeadRequest {
+            lead_id: "fwd-2".into(),
+            reason: "test lead".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(next_forwarded().await.input, Input::Withdraw);
+    app.wait_state("fwd-2", LeadState::Withdrawn).await;
+    // Any subscriber counts as someone to answer: the watch ends here.
+    watched.unsubscribe().await.unwrap();
+
+    // Nobody holds the lease: the first replica notices at its next
+    // renewal and stops taking commands; the second applies its own.
+    app.grpc_addr = holder_addr;
+    app.new_lead("fwd-3").await;
+    app.new_lead("fwd-4").await;
+    let _ = app.offered_to("fwd-3").await;
+    let _ = app.offered_to("fwd-4").await;
+    set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    app.grpc_addr = second.grpc_addr;
+    claim(&app, "fwd-3").await;
+
+    // A holder that takes the command and never answers: the caller is
+    // told to try again, and the command was not applied.
+    let mut silent = nats
+        .queue_subscribe(WHEEL_WRITER_COMMANDS, "wheel-writer".into())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let rep = app.offered_to("fwd-4").await;
+    let started = std::time::Instant::now();
+    let unanswered = app
+        .rep(&rep)
+        .await
+        .claim(ClaimRequest {
+            lead_id: "fwd-4".into(),
+            rep_id: rep.clone(),
+        })
+        .await
+        .expect_err("nobody answered");
+    assert_eq!(
+        unanswered.code(),
+        tonic::Code::Unavailable,
+        "{unanswered:?}"
+    );
+    assert!(started.elapsed() >= FORWARD_TIMEOUT);
+    assert_eq!(
+        app.offered_to("fwd-4").await,
+        rep,
+        "still offered, not claimed"
+    );
+    silent.unsubscribe().await.unwrap();
+    nats.flush().await.unwrap();
+    claim(&app, "fwd-4").await;
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_reach_the_lease_holder_postgres() {
+    on_postgres(|db| async move { commands_reach_the_lease_holder(spawn_app_on(db).await).await })
+        .await;
 }
 
 /// A batch writes each rep's count of expiries in a row as a change to
