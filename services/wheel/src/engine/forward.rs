@@ -25,7 +25,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_nats::{HeaderMap, Message, RequestErrorKind};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use leadwheel_plumbing::bus::subjects;
 use leadwheel_plumbing::metrics;
 use leadwheel_plumbing::store::Backend;
@@ -224,22 +224,40 @@ impl Engine {
                     _ = cancel.cancelled() => None,
                 };
                 let Some(message) = message else { break };
-                let Ok(permit) = in_flight.clone().acquire_owned().await else {
-                    break;
-                };
-                let engine = self.clone();
-                tokio::spawn(async move {
-                    engine.serve(message).await;
-                    drop(permit);
-                });
+                self.spawn_serve(&in_flight, message).await;
             }
-            // Commands already taken are answered; new ones go elsewhere.
+            // New commands go elsewhere; those already delivered here are
+            // answered (`NotHolder` once the lease is gone), not left to
+            // time out.
             let _ = commands.unsubscribe().await;
+            while let Some(Some(message)) = commands.next().now_or_never() {
+                self.spawn_serve(&in_flight, message).await;
+            }
             if cancel.is_cancelled() {
+                // Stopping: the writer applies what reached its queue;
+                // their callers hear back before this process exits.
+                let _ =
+                    tokio::time::timeout(TIMEOUT, in_flight.acquire_many(IN_FLIGHT as u32)).await;
                 return;
             }
-            tracing::info!("no longer taking forwarded commands: the lease is held elsewhere");
+            tracing::info!(
+                holds_lease = self.holds_lease(),
+                "no longer taking forwarded commands"
+            );
         }
+    }
+
+    /// Answers `message` in a task of its own, once one of `in_flight`'s
+    /// permits is free.
+    async fn spawn_serve(&self, in_flight: &Arc<Semaphore>, message: Message) {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            engine.serve(message).await;
+            drop(permit);
+        });
     }
 
     /// Applies one forwarded command through the writer and answers it.

@@ -96,7 +96,7 @@ impl Lease {
             ),
             (1.., 0) => tracing::warn!(
                 epoch = before,
-                "this replica lost the writer's lease: it applies each transition alone"
+                "this replica lost the writer's lease: it forwards commands to the holder, or applies them alone when none answers"
             ),
             _ => {}
         }
