@@ -349,6 +349,46 @@ async fn commands_reach_the_lease_holder_postgres() {
         .await;
 }
 
+/// A lease that cannot be read (its table gone here; a failing store in
+/// life): the replica stops batching and, since nobody may be holding
+/// the lease, routes new leads and applies claims itself, even after it
+/// had seen another replica holding it; once the lease can be read again
+/// it takes it when it lapses.
+async fn a_lease_that_cannot_be_read_leaves_the_replica_working(app: TestApp) {
+    app.team(&["ana", "ben"], 60_000).await;
+    let (holder, epoch, _) = lease(&app).await;
+    set_lease(&app, "intruder", epoch + 1, now_ms() + 60_000).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut conn = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+    sqlx::query("ALTER TABLE wheel_writer_lease RENAME TO wheel_writer_lease_away")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    // The next renewal fails: the lead is no longer left to the intruder.
+    app.new_lead("dark-1").await;
+    claim(&app, "dark-1").await;
+
+    sqlx::query("ALTER TABLE wheel_writer_lease_away RENAME TO wheel_writer_lease")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    set_lease(&app, "intruder", epoch + 1, 0).await;
+    lease_when(&app, "the replica to take the lapsed lease", |(h, e, _)| {
+        h == &holder && *e == epoch + 2
+    })
+    .await;
+    app.new_lead("dark-2").await;
+    claim(&app, "dark-2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_that_cannot_be_read_leaves_the_replica_working_postgres() {
+    on_postgres(|db| async move {
+        a_lease_that_cannot_be_read_leaves_the_replica_working(spawn_app_on(db).await).await
+    })
+    .await;
+}
+
 /// A batch writes each rep's count of expiries in a row as a change to
 /// the stored count (unless it reset it), so an expiry another replica
 /// counted meanwhile is kept.
