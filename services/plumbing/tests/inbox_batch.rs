@@ -294,10 +294,13 @@ async fn a_batch_applied_at_once_falls_back_one_at_a_time(db: TestDb) {
     publish_keys(&nats, &["a0", "a1", "a2", "a3", "a4", "a5"]).await;
     run(vec!["a0", "a1", "a2", "a3", "a4", "a5"]).await;
     assert!(at_once.load(Ordering::SeqCst) >= 1, "applied at once");
+    // The events usually arrive in one batch, but the client may hand the
+    // first over before the rest are in (seen under CI's load): a batch
+    // of one goes through `handle`, and only such a batch may.
     assert_eq!(
-        one_at_a_time.load(Ordering::SeqCst),
-        0,
-        "never one at a time"
+        one_at_a_time.load(Ordering::SeqCst) as u64,
+        batches("one_at_a_time"),
+        "one at a time only as batches of one"
     );
     assert!(batches("at_once") >= 1, "counted at once");
     assert_eq!(batches("redone"), 0, "none counted redone");

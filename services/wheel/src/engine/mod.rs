@@ -11,7 +11,8 @@
 //! ([`Engine::commit`]). Claims, passes, manager actions and expiries go
 //! through one writer task that commits them in batches
 //! ([`Engine::submit`], see `writer`): on SQLite always, on Postgres in
-//! the replica holding the writer's lease (see `lease`).
+//! the replica holding the writer's lease (see `lease`), to which the
+//! other replicas forward theirs (see `forward`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
