@@ -194,15 +194,31 @@ async fn without_the_lease_offers_expire_after_the_grace_postgres() {
     .await;
 }
 
+/// The next command the test's watch on `cmd.wheel.writer` sees, past
+/// anything on it that is not one.
+async fn next_forwarded(
+    watched: &mut async_nats::Subscriber,
+) -> leadwheel_wheel::engine::Forwarded {
+    use futures::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), watched.next())
+            .await
+            .expect("a command forwarded to the holder")
+            .unwrap();
+        if let Ok(command) = serde_json::from_slice(&message.payload) {
+            return command;
+        }
+    }
+}
+
 /// A claim, pass or manager action reaching a replica without the lease
 /// crosses NATS to the holder, which applies it in its batch and answers
 /// with what its own callers get; with nobody holding the lease the
 /// replica applies it itself; a holder that never answers leaves the
 /// command unapplied and the caller told so.
 async fn commands_reach_the_lease_holder(mut app: TestApp) {
-    use futures::StreamExt;
     use leadwheel_plumbing::bus::subjects::WHEEL_WRITER_COMMANDS;
-    use leadwheel_wheel::engine::{FORWARD_TIMEOUT, Forwarded};
+    use leadwheel_wheel::engine::FORWARD_TIMEOUT;
     use leadwheel_wheel_core::Input;
 
     app.team(&["ana", "ben"], 60_000).await;
@@ -217,20 +233,13 @@ async fn commands_reach_the_lease_holder(mut app: TestApp) {
     let nats = async_nats::connect(app.nats.url()).await.unwrap();
     let mut watched = nats.subscribe(WHEEL_WRITER_COMMANDS).await.unwrap();
     nats.flush().await.unwrap();
-    let mut next_forwarded = async || -> Forwarded {
-        let message = tokio::time::timeout(Duration::from_secs(5), watched.next())
-            .await
-            .expect("a command forwarded to the holder")
-            .unwrap();
-        serde_json::from_slice(&message.payload).unwrap()
-    };
 
     // A claim at the second replica: forwarded, applied, answered.
     app.new_lead("fwd-1").await;
     let first = app.offered_to("fwd-1").await;
     app.grpc_addr = second.grpc_addr;
     claim(&app, "fwd-1").await;
-    let forwarded = next_forwarded().await;
+    let forwarded = next_forwarded(&mut watched).await;
     assert_eq!(forwarded.lead_id, "fwd-1");
     assert_eq!(forwarded.input, Input::Claim { rep: first.clone() });
     assert_eq!(forwarded.actor, first);
@@ -262,7 +271,25 @@ async fn commands_reach_the_lease_holder(mut app: TestApp) {
         (via_second.code(), via_second.message()),
         (direct.code(), direct.message())
     );
-    assert_eq!(next_forwarded().await.lead_id, "fwd-2");
+    assert_eq!(next_forwarded(&mut watched).await.lead_id, "fwd-2");
+
+    // Something on the subject that is not a command: refused, naming
+    // what is wrong, and nothing applied.
+    let garbage = nats
+        .request(WHEEL_WRITER_COMMANDS, "not json".into())
+        .await
+        .unwrap();
+    let reply: leadwheel_wheel::engine::ForwardedReply =
+        serde_json::from_slice(&garbage.payload).unwrap();
+    assert!(
+        matches!(
+            &reply,
+            leadwheel_wheel::engine::ForwardedReply::Failed {
+                error: leadwheel_wheel::error::RemoteError::InvalidArgument { field, .. }
+            } if field == "command"
+        ),
+        "{reply:?}"
+    );
 
     // A pass and a manager's withdrawal, forwarded.
     app.rep(&offered)
@@ -274,7 +301,7 @@ async fn commands_reach_the_lease_holder(mut app: TestApp) {
         })
         .await
         .unwrap();
-    let pass = next_forwarded().await;
+    let pass = next_forwarded(&mut watched).await;
     assert_eq!(
         pass.input,
         Input::Pass {
@@ -291,7 +318,7 @@ async fn commands_reach_the_lease_holder(mut app: TestApp) {
         })
         .await
         .unwrap();
-    assert_eq!(next_forwarded().await.input, Input::Withdraw);
+    assert_eq!(next_forwarded(&mut watched).await.input, Input::Withdraw);
     app.wait_state("fwd-2", LeadState::Withdrawn).await;
     // Any subscriber counts as someone to answer: the watch ends here.
     watched.unsubscribe().await.unwrap();
