@@ -14,31 +14,99 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row, SqlSafeStr};
+use sqlx_core::transaction::TransactionManager;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// A write transaction on the store; the caller commits. It derefs to the
 /// connection, so repository functions take `&mut AnyConnection`.
 ///
-/// On SQLite it also holds the process's write gate until it ends (see
+/// On SQLite it runs on the store's one write connection, which it holds
+/// (and with it the process's turn to write) until it ends (see
 /// [`Store::begin`]).
 #[derive(Debug)]
 pub struct Tx {
-    inner: sqlx::Transaction<'static, sqlx::Any>,
-    // Declared after `inner` so the transaction ends before the gate opens.
-    _gate: Option<OwnedMutexGuard<()>>,
+    inner: TxInner,
+    /// A scratch SQLite file's transaction (on a pooled connection) holds
+    /// the write gate until it ends. Declared after `inner` so the
+    /// transaction ends before the gate opens.
+    _gate: Option<WriteTurn>,
+}
+
+/// The process's turn to write on SQLite (see [`Store::write_turn`]).
+pub type WriteTurn = OwnedMutexGuard<Option<AnyConnection>>;
+
+#[derive(Debug)]
+enum TxInner {
+    /// Postgres: a transaction on a pooled connection.
+    Pooled(sqlx::Transaction<'static, sqlx::Any>),
+    /// SQLite: on the write connection.
+    Held(HeldTx),
+}
+
+/// A transaction on SQLite's write connection, taken out of the write
+/// gate's lock; rolled back if dropped before it ends.
+#[derive(Debug)]
+struct HeldTx {
+    conn: OwnedMutexGuard<Option<AnyConnection>>,
+    open: bool,
+}
+
+/// Begins, commits and rolls back on the held connection, as
+/// `sqlx::Transaction` does on a pooled one (nested `begin`s on the
+/// connection become savepoints either way).
+type Transactions = <sqlx::Any as sqlx::Database>::TransactionManager;
+
+impl HeldTx {
+    async fn begin(mut conn: OwnedMutexGuard<Option<AnyConnection>>) -> Result<Self, sqlx::Error> {
+        let writer = conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+        Transactions::begin(
+            writer,
+            Some(sqlx::AssertSqlSafe("BEGIN IMMEDIATE").into_sql_str()),
+        )
+        .await?;
+        Ok(Self { conn, open: true })
+    }
+
+    async fn end(mut self, commit: bool) -> Result<(), sqlx::Error> {
+        let writer = self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+        if commit {
+            Transactions::commit(writer).await?;
+        } else {
+            Transactions::rollback(writer).await?;
+        }
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for HeldTx {
+    fn drop(&mut self) {
+        if self.open
+            && let Some(writer) = self.conn.as_mut()
+        {
+            // Queued on the connection: it runs before its next statement.
+            Transactions::start_rollback(writer);
+        }
+    }
 }
 
 impl Tx {
     /// Commits, then lets the next writer in.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.inner.commit().await
+        match self.inner {
+            TxInner::Pooled(inner) => inner.commit().await,
+            TxInner::Held(held) => held.end(true).await,
+        }
     }
 
     /// Rolls back, then lets the next writer in. Dropping a `Tx` also rolls
     /// back.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.inner.rollback().await
+        match self.inner {
+            TxInner::Pooled(inner) => inner.rollback().await,
+            TxInner::Held(held) => held.end(false).await,
+        }
     }
 }
 
@@ -46,13 +114,25 @@ impl Deref for Tx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        &self.inner
+        match &self.inner {
+            TxInner::Pooled(inner) => inner,
+            TxInner::Held(held) => held
+                .conn
+                .as_ref()
+                .expect("a held transaction has its connection"),
+        }
     }
 }
 
 impl DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.inner
+        match &mut self.inner {
+            TxInner::Pooled(inner) => inner,
+            TxInner::Held(held) => held
+                .conn
+                .as_mut()
+                .expect("a held transaction has its connection"),
+        }
     }
 }
 
@@ -90,17 +170,24 @@ const WAL_SIZE_LIMIT: &str = "PRAGMA journal_size_limit = 67108864";
 pub struct Store {
     /// For reads (and the few writes outside [`Store::begin`]).
     pool: AnyPool,
-    /// For transactions: on SQLite one connection of its own, on Postgres
-    /// the same pool as `pool`.
-    writes: AnyPool,
     /// The checkpoint task stops once the last clone of the store is gone.
     _alive: Arc<()>,
     backend: Backend,
-    /// SQLite admits one writer at a time. Writers of this process queue
+    /// SQLite's write connection, and the process's write gate: SQLite
+    /// admits one writer at a time, and writers of this process queue
     /// here, in order, instead of in SQLite's busy handler, which sleeps in
-    /// steps of up to 100 ms and lets a late writer overtake: under load
-    /// that sleeping, not the work, was most of a write's latency.
-    write_gate: Arc<Mutex<()>>,
+    /// steps of up to 100 ms and lets a late writer overtake (under load
+    /// that sleeping, not the work, was most of a write's latency). The
+    /// connection is held here, not in a pool, because a pool tests each
+    /// connection given back to it (a round trip to the connection's
+    /// worker thread) before the next transaction can take it: a second
+    /// round trip per transaction, most of a small batch's wait to begin
+    /// in the wheel's profile. None on Postgres, for a scratch file, and
+    /// once closed.
+    writer: Arc<Mutex<Option<AnyConnection>>>,
+    /// A scratch SQLite file (see [`Store::connect_scratch`]): its
+    /// transactions take the pool's connections, in turn at the gate.
+    scratch: bool,
 }
 
 /// Current time as UTC epoch milliseconds.
@@ -212,26 +299,21 @@ impl Store {
             .await
             .context("running the service migrations")?;
         let alive = Arc::new(());
-        let write_gate = Arc::new(Mutex::new(()));
-        let writes = if backend == Backend::Sqlite && !scratch {
-            let options_for_checkpoints = options.clone();
-            let writes = connect_sqlite_writer(options).await?;
-            spawn_checkpoints(
-                options_for_checkpoints,
-                writes.clone(),
-                write_gate.clone(),
-                Arc::downgrade(&alive),
-            );
-            writes
-        } else {
-            pool.clone()
+        let writer = match backend {
+            Backend::Sqlite if !scratch => {
+                let writer = connect_sqlite_writer(options.clone()).await?;
+                let writer = Arc::new(Mutex::new(Some(writer)));
+                spawn_checkpoints(options, writer.clone(), Arc::downgrade(&alive));
+                writer
+            }
+            Backend::Sqlite | Backend::Postgres => Arc::new(Mutex::new(None)),
         };
         Ok(Self {
             pool,
-            writes,
             _alive: alive,
             backend,
-            write_gate,
+            writer,
+            scratch,
         })
     }
 
@@ -263,15 +345,23 @@ impl Store {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
-                let gate = self.write_gate.clone().lock_owned().await;
-                let inner = self.writes.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(Tx {
-                    inner,
-                    _gate: Some(gate),
-                })
+                let turn = self.writer.clone().lock_owned().await;
+                if turn.is_some() {
+                    Ok(Tx {
+                        inner: TxInner::Held(HeldTx::begin(turn).await?),
+                        _gate: None,
+                    })
+                } else if self.scratch {
+                    Ok(Tx {
+                        inner: TxInner::Pooled(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+                        _gate: Some(turn),
+                    })
+                } else {
+                    Err(sqlx::Error::PoolClosed)
+                }
             }
             Backend::Postgres => Ok(Tx {
-                inner: self.pool.begin().await?,
+                inner: TxInner::Pooled(self.pool.begin().await?),
                 _gate: None,
             }),
         }
@@ -284,9 +374,9 @@ impl Store {
     /// so such a writer is not left to SQLite's busy handler against this
     /// process's other writers (under a steady stream of them it can wait
     /// out the busy timeout); Postgres: no queue, `None`.
-    pub async fn write_turn(&self) -> Option<OwnedMutexGuard<()>> {
+    pub async fn write_turn(&self) -> Option<WriteTurn> {
         match self.backend {
-            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
         }
     }
@@ -301,35 +391,33 @@ impl Store {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
-        self.writes.close().await;
+        if let Some(writer) = self.writer.lock().await.take() {
+            let _ = writer.close().await;
+        }
         self.pool.close().await;
     }
 }
 
 /// SQLite's write connection (see [`Store::begin`]): kept for the life
 /// of the store, with a larger page cache and no checkpoints of its own.
-async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyPool> {
-    AnyPoolOptions::new()
-        .max_connections(1)
-        .min_connections(1)
-        .test_before_acquire(false)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .acquire_timeout(Duration::from_secs(30))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                conn.execute("PRAGMA busy_timeout = 15000").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute(WRITER_CACHE).await?;
-                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
-                conn.execute(WAL_SIZE_LIMIT).await?;
-                Ok(())
-            })
-        })
-        .connect_with(options)
+async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyConnection> {
+    let mut conn = options
+        .connect()
         .await
-        .context("connecting the SQLite store's write connection")
+        .context("connecting the SQLite store's write connection")?;
+    for pragma in [
+        "PRAGMA busy_timeout = 15000",
+        "PRAGMA synchronous = NORMAL",
+        "PRAGMA foreign_keys = ON",
+        WRITER_CACHE,
+        "PRAGMA wal_autocheckpoint = 0",
+        WAL_SIZE_LIMIT,
+    ] {
+        conn.execute(pragma)
+            .await
+            .context("setting up the SQLite store's write connection")?;
+    }
+    Ok(conn)
 }
 
 /// Checkpoints SQLite's write-ahead log every [`CHECKPOINT_EVERY`] on a
@@ -344,10 +432,13 @@ async fn connect_sqlite_writer(options: AnyConnectOptions) -> Result<AnyPool> {
 /// process's write gate: only the frames written since its first pass.
 fn spawn_checkpoints(
     options: AnyConnectOptions,
-    writes: AnyPool,
-    write_gate: Arc<Mutex<()>>,
+    writer: Arc<Mutex<Option<AnyConnection>>>,
     alive: std::sync::Weak<()>,
 ) {
+    // Closed: the store took its write connection away (a writer holding
+    // the lock means it is still open).
+    let gate = writer.clone();
+    let closed = move || writer.try_lock().is_ok_and(|writer| writer.is_none());
     tokio::spawn(async move {
         let checkpoints = AnyPoolOptions::new()
             .max_connections(1)
@@ -358,19 +449,18 @@ fn spawn_checkpoints(
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            if alive.strong_count() == 0 || writes.is_closed() {
+            if alive.strong_count() == 0 || closed() {
                 break;
             }
             let copied = match checkpoint(&checkpoints).await {
-                Ok(log_frames) if log_frames > RESTART_FRAMES => {
-                    let _turn = write_gate.lock().await;
-                    checkpoint(&checkpoints).await
+                Ok(pass) if pass.log_frames > RESTART_FRAMES => {
+                    start_log_over(&checkpoints, &gate, pass).await
                 }
-                other => other,
+                other => other.map(|_| ()),
             };
             if let Err(err) = copied
                 && alive.strong_count() > 0
-                && !writes.is_closed()
+                && !closed()
             {
                 tracing::warn!(error = %err, "checkpointing the SQLite log failed; retrying");
             }
@@ -379,12 +469,56 @@ fn spawn_checkpoints(
     });
 }
 
-/// One `PASSIVE` checkpoint; the frames the log holds.
-async fn checkpoint(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+/// What a checkpoint found: frames in the log, and how many of them
+/// have been copied into the file.
+struct Pass {
+    log_frames: i64,
+    copied_frames: i64,
+}
+
+/// One `PASSIVE` checkpoint.
+async fn checkpoint(pool: &AnyPool) -> Result<Pass, sqlx::Error> {
     let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(pool)
         .await?;
-    row.try_get(1)
+    Ok(Pass {
+        log_frames: row.try_get(1)?,
+        copied_frames: row.try_get(2)?,
+    })
+}
+
+/// Frames left to copy at most when the checkpoint task takes the write
+/// gate to copy the rest (see [`start_log_over`]).
+const GATED_FRAMES: i64 = 256;
+/// Passes beside the writers before the gated one, at most.
+const PASSES_BEFORE_GATE: usize = 8;
+
+/// Makes the log start over, after a `first` pass: copies it beside the
+/// writers, pass after pass, each copying what the writers added during
+/// the one before, until a pass had at most [`GATED_FRAMES`] to copy (so
+/// little came during it); then copies the rest holding the process's
+/// write gate, so the next transaction finds the whole log copied and
+/// starts it over. The writers wait only for that last copy: taking the
+/// gate after the first pass made them wait for all that was written
+/// during it (16–50 ms every half second at 1,000 claims/s, the wheel's
+/// claim latency p99).
+async fn start_log_over(
+    pool: &AnyPool,
+    gate: &Mutex<Option<AnyConnection>>,
+    first: Pass,
+) -> Result<(), sqlx::Error> {
+    // SQLite reports the log's length as the pass found it at its start.
+    let mut copied = first.copied_frames;
+    for _ in 0..PASSES_BEFORE_GATE {
+        let pass = checkpoint(pool).await?;
+        let to_copy = pass.log_frames - copied;
+        copied = pass.copied_frames;
+        if to_copy <= GATED_FRAMES {
+            break;
+        }
+    }
+    let _turn = gate.lock().await;
+    checkpoint(pool).await.map(|_| ())
 }
 
 /// True when `err` is a unique or primary-key violation.

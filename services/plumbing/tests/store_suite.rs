@@ -574,9 +574,12 @@ async fn sqlite_log_starts_over_under_steady_writes() {
     let mut tx = store.begin().await.unwrap();
     create_filler(&mut tx).await;
     tx.commit().await.unwrap();
-    // About 64 MB in 320 transactions, one after another.
+    // Transactions of ~200 KB one after another, never a pause, for 2.5 s
+    // (several of the checkpoint task's rounds however fast the machine
+    // writes) and at least 64 MB.
     let mut written = 0_u64;
-    for _ in 0..320 {
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(2_500) || written < 64 << 20 {
         let mut tx = store.begin().await.unwrap();
         written += add_filler(&mut tx, 50).await;
         tx.commit().await.unwrap();

@@ -234,7 +234,7 @@ pub struct Switch {
     conn: Option<PoolConnection<Any>>,
     sqlite: bool,
     /// This process's turn to write, held to the end of the switch.
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<leadwheel_plumbing::store::WriteTurn>,
 }
 
 impl Switch {
