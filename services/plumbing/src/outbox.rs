@@ -465,8 +465,11 @@ async fn mark_handed(
     in_hand: InHand,
 ) {
     while let Some(mut ids) = to_mark.recv().await {
-        // Later acks join these: a burst of small commits shares one mark.
-        tokio::time::sleep(MARK_AFTER).await;
+        // SQLite: later acks join these, so a burst of small commits
+        // shares one mark (and one turn at the write gate).
+        if store.backend() == crate::store::Backend::Sqlite {
+            tokio::time::sleep(MARK_AFTER).await;
+        }
         while ids.len() < MARK_CHUNK * 16 {
             match to_mark.try_recv() {
                 Ok(more) => ids.extend(more),
@@ -633,15 +636,16 @@ async fn publish_unmarked<'r>(
     (sent_ids, first_error)
 }
 
-/// How long the marker waits after an ack before marking, so that the
-/// acks of many publishes share one transaction. Marking each commit's
+/// How long the marker waits after an ack before marking on SQLite, so
+/// that the acks of many publishes share one transaction (Postgres has no
+/// write gate to share, and measured no gain). Marking each commit's
 /// events as its ack came took the write gate (SQLite) once more per
 /// commit of the wheel's writer: at 1,000 claims/s, in batches of one or
 /// two, the writer waited ~0.4 ms of a ~1.5 ms batch for the marker.
 /// Marks only tell the relay's poll what not to publish again, and until
 /// then the events are held in hand (the poll skips them); a crash in
 /// between publishes them again, which JetStream drops by `Nats-Msg-Id`.
-const MARK_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
+const MARK_AFTER: Duration = Duration::from_millis(50);
 
 /// Ids marked sent per statement at most (a bound on its parameters).
 const MARK_CHUNK: usize = 256;
