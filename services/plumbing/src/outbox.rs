@@ -638,10 +638,11 @@ async fn publish_unmarked<'r>(
 
 /// How long the marker waits after an ack before marking on SQLite, so
 /// that the acks of many publishes share one transaction (Postgres has no
-/// write gate to share, and measured no gain). Marking each commit's
-/// events as its ack came took the write gate (SQLite) once more per
-/// commit of the wheel's writer: at 1,000 claims/s, in batches of one or
-/// two, the writer waited ~0.4 ms of a ~1.5 ms batch for the marker.
+/// write gate to share, and its claim sweeps were slower with the wait).
+/// Marking each commit's events as its ack came took the write gate once
+/// more per commit of the wheel's writer: at 1,000 claims/s, in batches
+/// of one or two, a batch's begin fell from ~0.55–0.7 ms to ~0.2 ms
+/// (docs/benchmarks.md, session 20).
 /// Marks only tell the relay's poll what not to publish again, and until
 /// then the events are held in hand (the poll skips them); a crash in
 /// between publishes them again, which JetStream drops by `Nats-Msg-Id`.

@@ -593,6 +593,62 @@ async fn sqlite_log_starts_over_under_steady_writes() {
     );
 }
 
+/// SQLite's write connection is held by the store, not a pool: a
+/// transaction dropped open is rolled back and the next one gets the
+/// connection; a savepoint inside one rolls back alone; once the store
+/// is closed, `begin` fails instead of waiting.
+#[tokio::test]
+async fn sqlite_write_connection_survives_dropped_transactions() {
+    let db = TestDb::sqlite();
+    let store = Store::connect(&db.url, &NO_MIGRATIONS).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    create_filler(&mut tx).await;
+    tx.commit().await.unwrap();
+
+    let mut dropped = store.begin().await.unwrap();
+    add_filler(&mut dropped, 1).await;
+    drop(dropped);
+    let mut tx = tokio::time::timeout(Duration::from_secs(5), store.begin())
+        .await
+        .expect("the next transaction gets the write connection")
+        .unwrap();
+    assert_eq!(
+        count(&mut tx).await.unwrap(),
+        0,
+        "the dropped insert was rolled back"
+    );
+
+    add_filler(&mut tx, 1).await;
+    {
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO filler (body) VALUES ('inner')")
+            .execute(&mut *savepoint)
+            .await
+            .unwrap();
+        savepoint.rollback().await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut read = store.pool().acquire().await.unwrap();
+    assert_eq!(
+        count(&mut read).await.unwrap(),
+        1,
+        "only the savepoint's insert was undone"
+    );
+    drop(read);
+
+    store.close().await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), store.begin())
+        .await
+        .expect("begin on a closed store answers at once");
+    assert!(matches!(closed, Err(sqlx::Error::PoolClosed)), "{closed:?}");
+}
+
+async fn count(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM filler")
+        .fetch_one(conn)
+        .await
+}
+
 async fn create_filler(tx: &mut leadwheel_plumbing::Tx) {
     sqlx::query("CREATE TABLE filler (body TEXT NOT NULL)")
         .execute(&mut **tx)
